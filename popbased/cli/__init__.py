@@ -1,0 +1,36 @@
+"""The `popbased` command. Commands parse their arguments and call the library."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from popbased.errors import BadInput
+from popbased.cli.substrates import substrates
+from popbased.cli.doctor import doctor
+
+
+class _Group(click.Group):
+    """Turns BadInput into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BadInput as err:
+            click.echo(f"popbased: error: {err}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="popbased")
+def cli() -> None:
+    """Evolutionary population-based training on DeepMind Melting Pot."""
+
+
+cli.add_command(substrates)
+cli.add_command(doctor)
+
+
+def main() -> None:
+    cli(prog_name="popbased")

@@ -1,0 +1,146 @@
+"""`popbased substrates list | run | compare`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from popbased import doctor as doctor_lib
+from popbased import meltingpot_loader
+from popbased import substrates as registry
+from popbased.play import json_safe, random_play
+
+
+@click.group()
+def substrates() -> None:
+    """Melting Pot substrates and the study's variants."""
+
+
+@substrates.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Also describe every stock substrate's players.")
+def list_(as_json: bool, show_all: bool) -> None:
+    """Names, players, parameters, and whether DeepMind's bots are installed."""
+    rows = []
+    for item in registry.entries():
+        row = {"name": item.name, "kind": item.kind, "description": item.description,
+               "defaults": dict(item.defaults), "fixed": dict(item.fixed)}
+        if item.kind != "stock" or show_all:
+            spec = registry.resolve(item.name)
+            row["players"] = spec.num_players
+            row["actions"] = list(spec.action_names)
+        rows.append(row)
+    bots = meltingpot_loader.bot_assets()
+    params = list(registry.CommonsParams.__dataclass_fields__)
+    if as_json:
+        click.echo(json.dumps({"bots": bots, "parameters": params, "substrates": rows}, indent=2))
+        return
+    console = Console()
+    table = Table(title="popbased substrates")
+    for column in ("name", "kind", "players", "settings", "description"):
+        table.add_column(column)
+    for row in rows:
+        settings = {**row["defaults"], **row["fixed"]}
+        table.add_row(row["name"], row["kind"], str(row.get("players", "")),
+                      " ".join(f"{k}={v}" for k, v in settings.items()), row["description"])
+    console.print(table)
+    console.print(f"commons_harvest family parameters (--param key=value): {', '.join(params)}")
+    console.print(doctor_lib.bots_line(bots))
+
+
+def _progress(console: Console, label: str):
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def _play(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
+          console: Console) -> dict:
+    parsed = registry.parse_assignments(params)
+    registry.resolve(name, parsed)  # bad input fails before anything starts
+    with _progress(console, f"{name}: episodes") as bar:
+        task = bar.add_task("play", total=episodes)
+        return random_play(name, parsed, episodes=episodes, max_steps=steps, seed=seed,
+                           progress=lambda done, total: bar.update(task, completed=done))
+
+
+_SUMMARY_ROWS = (
+    ("per-capita return", "per_capita_return"),
+    ("Gini", "gini"),
+    ("episode steps", "steps"),
+    ("apples eaten / player", "apples_eaten_per_capita"),
+    ("zaps fired / player", "zaps_fired_per_capita"),
+    ("zap hits / player", "zap_hits_per_capita"),
+    ("useful zaps / player", "useful_zaps_per_capita"),
+    ("fully depleted (world)", "depleted_fraction"),
+    ("depletion step", "depletion_step"),
+    ("proxy depleted (50 steps)", "proxy_depleted_fraction"),
+)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return f"{value['mean']:.3g} ± {value['std']:.2g}"
+    return f"{value:.0%}" if isinstance(value, float) else str(value)
+
+
+def _print_table(console: Console, results: list[dict]) -> None:
+    table = Table(title="random play")
+    table.add_column("metric")
+    for result in results:
+        label = result["substrate"]
+        table.add_column(f"{label}\n({result['summary']['episodes']} episodes)")
+    for title, key in _SUMMARY_ROWS:
+        table.add_row(title, *(_cell(r["summary"].get(key)) for r in results))
+    console.print(table)
+
+
+_episodes = click.option("--episodes", "-n", default=1, show_default=True, type=click.IntRange(min=1),
+                         help="Episodes to play.")
+_steps = click.option("--steps", type=click.IntRange(min=1), default=None,
+                      help="Cut each episode after this many steps (default: play to its end).")
+_seed = click.option("--seed", default=0, show_default=True, type=int)
+
+
+@substrates.command()
+@click.argument("name")
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+              help="Variant parameter (repeatable), e.g. -p regrowth=0.1 -p no_zap=true.")
+@_episodes
+@_steps
+@_seed
+@click.option("--json", "as_json", is_flag=True, help="Print every episode's metrics as JSON.")
+def run(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
+        as_json: bool) -> None:
+    """Play NAME with random policies and print the study's metrics (the random baseline)."""
+    console = Console(stderr=True)
+    result = _play(name, params, episodes, steps, seed, console)
+    if as_json:
+        click.echo(json.dumps(json_safe(result), indent=2))
+    else:
+        _print_table(Console(), [result])
+
+
+@substrates.command()
+@click.argument("names", nargs=-1, required=True)
+@_episodes
+@_steps
+@_seed
+@click.option("--json", "as_json", is_flag=True, help="Print JSON summaries.")
+def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int,
+            as_json: bool) -> None:
+    """Random play on several substrates/variants, metrics side by side."""
+    console = Console(stderr=True)
+    for name in names:
+        registry.resolve(name)
+    results = [_play(name, (), episodes, steps, seed, console) for name in names]
+    if as_json:
+        click.echo(json.dumps(json_safe([{k: r[k] for k in ("substrate", "params", "summary")}
+                                         for r in results]), indent=2))
+    else:
+        _print_table(Console(), results)

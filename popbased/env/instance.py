@@ -1,0 +1,211 @@
+"""One Lab2d instance of a substrate, stepped with integer actions, read without wrappers.
+
+This is the hot path: it talks to `dmlab2d.Lab2d` directly (no dm_env wrappers, no
+reactive observables, no WORLD.RGB unless asked), downsamples each player's RGB with
+OpenCV's area filter and keeps the episode's metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import dmlab2d
+import numpy as np
+from dmlab2d import runfiles_helper
+
+from popbased.env.metrics import EpisodeTracker
+from popbased.substrates.spec import Lab2dSpec
+
+_RUNFILES = runfiles_helper.find()
+
+# Reward components every substrate reports, then those only instrumented ones do.
+BASE_COMPONENTS = ("reward", "zap_hits", "zapped", "others_reward")
+INSTRUMENTED_COMPONENTS = ("zaps_fired",)
+VIEW_COMPONENTS = ("apples_in_view", "farmer")
+
+
+def wants_apples_in_view(spec: Lab2dSpec, requested: bool | None) -> bool:
+    """Counting apples in view costs ~15 us per player per step: only when used."""
+    if requested is None:
+        return spec.farmer_weight > 0
+    return bool(requested) and spec.instrumented
+
+
+def component_names(spec: Lab2dSpec, apples_in_view: bool | None = None) -> tuple[str, ...]:
+    """Names of the reward components of `spec`, in the order of the rewards' last axis.
+
+    reward: the substrate's own reward (apples in commons_harvest), never shaped;
+    zap_hits / zapped: zap hits given / received this step; others_reward: the sum of
+    the other players' rewards; farmer: farmer_weight x apples_in_view; apples_in_view:
+    live apples in the player's view; zaps_fired: beams fired this step.
+    """
+    names = BASE_COMPONENTS + (INSTRUMENTED_COMPONENTS if spec.instrumented else ())
+    return names + (VIEW_COMPONENTS if wants_apples_in_view(spec, apples_in_view) else ())
+
+
+def parse_events(raw: list) -> tuple[list[int], list[tuple[int, int]]]:
+    """Lab2d events -> (players who ate, [(zapper, zapped)]), all 0-based."""
+    eaten: list[int] = []
+    zaps: list[tuple[int, int]] = []
+    for name, payload in raw:
+        if name == "edible_consumed":
+            fields = dict(zip(payload[1::2], payload[2::2]))
+            eaten.append(int(fields[b"player_index"]) - 1)
+        elif name == "zap":
+            fields = dict(zip(payload[1::2], payload[2::2]))
+            zaps.append((int(fields[b"source"]) - 1, int(fields[b"target"]) - 1))
+    return eaten, zaps
+
+
+class Instance:
+    """A built Lab2d environment for one episode at a time."""
+
+    def __init__(self, spec: Lab2dSpec, env_seed: int):
+        settings = dict(spec.settings)
+        settings["env_seed"] = str(env_seed)
+        self.spec = spec
+        self.lab = dmlab2d.Lab2d(_RUNFILES, settings)
+        names = self.lab.action_discrete_names()
+        keys = sorted({key for action in spec.action_table for key in action})
+        players = range(1, spec.num_players + 1)
+        self._act_index = np.array([[names.index(f"{p}.{k}") for k in keys] for p in players])
+        self._act_table = np.array([[a.get(k, 0) for k in keys] for a in spec.action_table],
+                                   dtype=np.int32)
+        self._act = np.zeros(len(names), dtype=np.int32)
+        self._names = {kind: [f"{p}.{kind}" for p in players]
+                       for kind in ("RGB", "REWARD", "READY_TO_SHOOT", "APPLES_IN_VIEW", "ZAPS_FIRED")}
+        available = set(self.lab.observation_names())
+        self.has_ready = all(n in available for n in self._names["READY_TO_SHOOT"])
+        self._frames: np.ndarray | None = None
+
+    def start(self, episode: int, seed: int) -> None:
+        self.lab.start(episode, seed)
+
+    def act(self, actions: np.ndarray) -> bool:
+        """Applies one action per player; returns True when the episode ended."""
+        self._act[self._act_index] = self._act_table[actions]
+        self.lab.act_discrete(self._act)
+        status, _ = self.lab.advance()
+        return status != dmlab2d.RUNNING
+
+    def scalars(self, kind: str) -> np.ndarray:
+        obs = self.lab.observation
+        return np.array([obs(n) for n in self._names[kind]], dtype=np.float64)
+
+    def rgb(self, out: np.ndarray) -> None:
+        """Writes each player's RGB into out [players, s, s, 3], area-downsampled if s < 88.
+
+        The players' frames are stacked into one tall image and resized in one call;
+        when 88 is a multiple of s no output pixel straddles two players' frames.
+        """
+        players, size = out.shape[0], out.shape[1]
+        obs = self.lab.observation
+        if self._frames is None:
+            first = obs(self._names["RGB"][0])
+            self._frames = np.empty((players,) + first.shape, dtype=np.uint8)
+        for p, name in enumerate(self._names["RGB"]):
+            self._frames[p] = obs(name)
+        full = self._frames.shape[1]
+        if size == full:
+            out[:] = self._frames
+        elif full % size == 0:
+            tall = self._frames.reshape(players * full, full, 3)
+            out[:] = cv2.resize(tall, (size, players * size),
+                                interpolation=cv2.INTER_AREA).reshape(out.shape)
+        else:
+            for p in range(players):
+                out[p] = cv2.resize(self._frames[p], (size, size), interpolation=cv2.INTER_AREA)
+
+    def world_apples(self) -> float:
+        return float(self.lab.observation("WORLD.APPLES"))
+
+    def world_rgb(self) -> np.ndarray:
+        return np.array(self.lab.observation("WORLD.RGB"), dtype=np.uint8)
+
+    def observation(self, name: str) -> Any:
+        return self.lab.observation(name)
+
+    def close(self) -> None:
+        self.lab = None  # Lab2d has no close(); dropping it frees the Lua state
+
+
+class EnvRunner:
+    """Runs episodes of one substrate back to back and writes each step into given arrays.
+
+    Used in-process (`backend='inline'`) and inside each worker process of the pool.
+    Each episode gets a freshly built Lab2d instance, as Melting Pot's own reset does.
+    """
+
+    def __init__(self, spec: Lab2dSpec, rng: np.random.Generator, *, series_every: int = 100,
+                 useful_zap_window: int = 20, apples_in_view: bool | None = None,
+                 max_episode_steps: int | None = None):
+        self.spec = spec
+        self.max_episode_steps = max_episode_steps
+        self.rng = rng
+        self.components = component_names(spec, apples_in_view)
+        self.in_view = wants_apples_in_view(spec, apples_in_view)
+        self.column = {name: i for i, name in enumerate(self.components)}
+        self.tracker = EpisodeTracker(spec.num_players, series_every=series_every,
+                                      useful_zap_window=useful_zap_window,
+                                      counts_zaps_fired=spec.instrumented)
+        self.instance: Instance | None = None
+        self.episode = 0
+        self._ready_before = None
+        self._fired_before = None
+
+    def begin(self, rgb: np.ndarray, ready: np.ndarray) -> None:
+        """Builds and starts a new episode; writes its first observation."""
+        if self.instance is not None:
+            self.instance.close()
+        self.instance = Instance(self.spec, int(self.rng.integers(1, 2**31 - 1)))
+        self.instance.start(self.episode, int(self.rng.integers(0, 2**31 - 1)))
+        self.episode += 1
+        self.tracker.reset(self.instance.world_apples() if self.spec.instrumented else None)
+        self._fired_before = np.zeros(self.spec.num_players)
+        self._observe(rgb, ready)
+
+    def _observe(self, rgb: np.ndarray, ready: np.ndarray) -> None:
+        self.instance.rgb(rgb)
+        ready[:] = self.instance.scalars("READY_TO_SHOOT") if self.instance.has_ready else 1.0
+
+    def step(self, actions: np.ndarray, rgb: np.ndarray, ready: np.ndarray,
+             rewards: np.ndarray) -> dict | None:
+        """One step; fills rgb/ready/rewards [players, C]; returns the summary at episode end."""
+        inst = self.instance
+        done = inst.act(actions)
+        reward = inst.scalars("REWARD")
+        eaten, zaps = parse_events(inst.lab.events())
+        col = self.column
+        rewards[:] = 0.0
+        rewards[:, col["reward"]] = reward
+        for source, target in zaps:
+            rewards[source, col["zap_hits"]] += 1
+            rewards[target, col["zapped"]] += 1
+        rewards[:, col["others_reward"]] = reward.sum() - reward
+        fired = apples = None
+        components = None
+        if self.spec.instrumented:
+            total_fired = inst.scalars("ZAPS_FIRED")
+            fired = total_fired - self._fired_before
+            self._fired_before = total_fired
+            rewards[:, col["zaps_fired"]] = fired
+            apples = inst.world_apples()
+        if self.in_view:
+            in_view = inst.scalars("APPLES_IN_VIEW")
+            rewards[:, col["apples_in_view"]] = in_view
+            rewards[:, col["farmer"]] = self.spec.farmer_weight * in_view
+            if self.spec.farmer_weight:
+                components = {"farmer": self.spec.farmer_weight * in_view}
+        self.tracker.update(reward, eaten, zaps, fired, apples, components)
+        truncated = (not done and self.max_episode_steps is not None
+                     and self.tracker.step_count >= self.max_episode_steps)
+        if not (done or truncated):
+            self._observe(rgb, ready)
+            return None
+        return {**self.tracker.summary(), "truncated": truncated}
+
+    def close(self) -> None:
+        if self.instance is not None:
+            self.instance.close()
+            self.instance = None

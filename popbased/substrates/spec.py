@@ -1,0 +1,65 @@
+"""What a worker needs to build one substrate instance: a picklable, flattened spec."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from popbased import meltingpot_loader
+from popbased.substrates.params import CommonsParams
+
+
+@dataclass(frozen=True)
+class Lab2dSpec:
+    """A substrate (stock or variant) resolved to Lab2d settings, ready to build anywhere."""
+
+    name: str
+    """Registry name the user asked for (e.g. 'no_zap', 'clean_up')."""
+    settings: Mapping[str, str]
+    """Flattened Lua settings for `dmlab2d.Lab2d` (without the seed)."""
+    num_players: int
+    """Players (seats) per instance."""
+    action_names: tuple[str, ...]
+    """Name of each discrete action, in policy-index order (e.g. NOOP, FORWARD, ...)."""
+    action_table: tuple[Mapping[str, int], ...]
+    """Lab2d action dict of each discrete action (e.g. {'move': 1, 'turn': 0, 'fireZap': 0})."""
+    params: CommonsParams | None = None
+    """Variant parameters (commons_harvest family), None for other stock substrates."""
+    instrumented: bool = False
+    """True when the popbased observers run (WORLD.APPLES, APPLES_IN_VIEW, ZAPS_FIRED)."""
+    individual_observations: tuple[str, ...] = ("RGB",)
+    """Per-player observations read each step (besides REWARD)."""
+    description: str = ""
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def farmer_weight(self) -> float:
+        return self.params.farmer_weight if self.params else 0.0
+
+
+def action_names_for(module: Any, action_set: tuple[Mapping[str, int], ...]) -> tuple[str, ...]:
+    """Names of a Melting Pot action set from its config module's constants (NOOP, FIRE_ZAP, ...)."""
+    constants = {name: value for name, value in vars(module).items()
+                 if name.isupper() and isinstance(value, dict)}
+    names = []
+    for action in action_set:
+        match = [n for n, v in constants.items() if dict(v) == dict(action)]
+        names.append(match[0] if match else ",".join(f"{k}={v}" for k, v in action.items()))
+    return tuple(names)
+
+
+def flatten_settings(lab2d_settings: Mapping[str, Any], level_path: str | None = None) -> dict[str, str]:
+    """Melting Pot's own settings pipeline (prefab expansion, level location, flattening)."""
+    builder = meltingpot_loader.import_module("utils.substrates.builder")
+    config_dict = __import__("ml_collections").config_dict
+    settings = config_dict.ConfigDict(copy.deepcopy(dict(lab2d_settings))).unlock()
+    builder.apply_prefab_overrides(settings, None)
+    builder.maybe_build_and_add_avatar_objects(settings)
+    builder.locate_and_overwrite_level_directory(settings)
+    if level_path is not None:
+        # Lab2d resolves levelName under levelDirectory (the folder holding `meltingpot`);
+        # a relative path reaches our level wherever popbased is installed.
+        settings.levelName = os.path.relpath(level_path, meltingpot_loader.package_root())
+    return builder.parse_python_settings_for_dmlab2d(settings)
