@@ -1,0 +1,50 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from popbased.cli import cli
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_list_json_reports_bots_and_variants():
+    result = _run("substrates", "list", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    names = {s["name"] for s in data["substrates"]}
+    assert {"open", "no_zap", "farmer", "clean_up"} <= names
+    assert isinstance(data["bots"]["installed"], bool)
+
+
+def test_run_json_random_baseline():
+    result = _run("substrates", "run", "scarcity", "-p", "players=3", "--episodes", "2",
+                  "--steps", "60", "--seed", "1", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["params"]["regrowth"] == 0.5 and data["players"] == 3
+    assert data["summary"]["episodes"] == 2
+    assert len(data["episodes"]) == 2 and all(e["steps"] == 60 for e in data["episodes"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (("substrates", "run", "opne"), "did you mean open"),
+    (("substrates", "run", "open", "-p", "regrowth=0"), "regrowth"),
+    (("substrates", "run", "open", "-p", "zap_cooldown=0"), "zap_cooldown"),
+    (("substrates", "run", "open", "-p", "nonsense"), "key=value"),
+    (("substrates", "run", "no_zap", "-p", "zap_cooldown=3"), "cannot combine"),
+    (("substrates", "compare", "open", "bogus"), "unknown substrate"),
+])
+def test_bad_input_is_one_line_exit_2(args, message):
+    result = _run(*args)
+    assert result.exit_code == 2
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_doctor_json():
+    result = _run("doctor", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["torch_build"] in ("cpu", "cuda")
