@@ -59,11 +59,14 @@ def test_zap_spacing_respects_cooldown(cooldown):
     assert (gaps == cooldown + 1).any()
 
 
-def _depletion(regrowth, seed):
-    spec, runner, bufs = _runner("open", {"regrowth": regrowth}, seed=seed, max_episode_steps=1200)
+def _depletion(regrowth, seed, players=14):
+    # 14 random players without zapping (nobody is removed) harvest the open map hard enough
+    # for the regrowth rate to decide (seen here: x0.01 depleted 3/3 seeds by step ~550-720,
+    # x100 0/3 with >= 52 apples left). Episodes never end before step 1000.
+    spec, runner, bufs = _runner("open", {"regrowth": regrowth, "players": str(players)},
+                                 seed=seed, max_episode_steps=1000)
     rng = np.random.default_rng(seed)
-    # random play without zapping: everyone harvests, nobody is removed
-    for _, summary in _play(runner, bufs, lambda t: rng.integers(0, 7, 7), 1200):
+    for _, summary in _play(runner, bufs, lambda t: rng.integers(0, 7, players), 1000):
         if summary is not None:
             return summary
 
