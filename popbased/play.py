@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any, Callable, Mapping
@@ -43,7 +44,7 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
                         progress(len(results), episodes)
     return {
         "substrate": name,
-        "params": dict(spec.params.__dict__) if spec.params else {},
+        "params": dataclasses.asdict(spec.params) if spec.params else {},
         "players": spec.num_players,
         "actions": list(spec.action_names),
         "seed": seed,

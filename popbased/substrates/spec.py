@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from popbased import meltingpot_loader
@@ -32,7 +32,6 @@ class Lab2dSpec:
     individual_observations: tuple[str, ...] = ("RGB",)
     """Per-player observations read each step (besides REWARD)."""
     description: str = ""
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def farmer_weight(self) -> float:
