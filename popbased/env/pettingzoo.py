@@ -12,7 +12,6 @@ episode's metrics arrive in `infos[agent]["episode"]` on its last step.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Mapping
 
 import numpy as np
@@ -39,17 +38,18 @@ class MeltingPotParallelEnv(ParallelEnv):
         self._rgb = np.zeros((players, obs_size, obs_size, 3), dtype=np.uint8)
         self._ready = np.zeros(players, dtype=np.float32)
         self._rewards: np.ndarray | None = None
-
-    @functools.lru_cache(maxsize=None)
-    def observation_space(self, agent: str) -> spaces.Space:
-        return spaces.Dict({
-            "RGB": spaces.Box(0, 255, (self.obs_size, self.obs_size, 3), dtype=np.uint8),
+        # Built once here: lru_cache on methods would keep every instance alive.
+        self._observation_space = spaces.Dict({
+            "RGB": spaces.Box(0, 255, (obs_size, obs_size, 3), dtype=np.uint8),
             "READY_TO_SHOOT": spaces.Box(0.0, 1.0, (), dtype=np.float32),
         })
+        self._action_space = spaces.Discrete(len(self.spec.action_names))
 
-    @functools.lru_cache(maxsize=None)
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._observation_space
+
     def action_space(self, agent: str) -> spaces.Space:
-        return spaces.Discrete(len(self.spec.action_names))
+        return self._action_space
 
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:
         return {agent: {"RGB": self._rgb[i].copy(), "READY_TO_SHOOT": np.float32(self._ready[i])}
