@@ -1,0 +1,1 @@
+"""PPO: policy network, learner, losses, checkpoints."""

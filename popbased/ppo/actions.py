@@ -1,0 +1,39 @@
+"""A member's action set mapped onto an arena's (by name: Lab2d orders them per substrate).
+
+A member trained without FIRE_ZAP (no_zap) has fewer outputs than an open arena: its
+actions map onto the arena's. A member that knows an action the arena lacks has that
+output masked.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from popbased.errors import BadInput
+
+
+class ActionMap:
+    def __init__(self, member_actions: Sequence[str], arena_actions: Sequence[str]):
+        self.member_actions = tuple(member_actions)
+        self.arena_actions = tuple(arena_actions)
+        index = {name: i for i, name in enumerate(self.arena_actions)}
+        self.to_arena = np.array([index.get(name, -1) for name in self.member_actions], dtype=np.int64)
+        self.available = self.to_arena >= 0
+        if not self.available.any():
+            raise BadInput(f"none of the member's actions ({', '.join(self.member_actions)}) "
+                           f"exist in the arena ({', '.join(self.arena_actions)})")
+
+    def member_mask(self, arena_mask: np.ndarray) -> np.ndarray:
+        """Arena mask [N, arena actions] -> the member's mask [N, member actions]."""
+        out = np.zeros(arena_mask.shape[:-1] + (len(self.member_actions),), dtype=bool)
+        out[..., self.available] = arena_mask[..., self.to_arena[self.available]]
+        return out
+
+    def arena_actions_of(self, member_actions: np.ndarray) -> np.ndarray:
+        return self.to_arena[member_actions]
+
+    @property
+    def identity(self) -> bool:
+        return self.member_actions == self.arena_actions

@@ -1,0 +1,194 @@
+"""The PPO learner of one member: its policy, optimizer, hyperparameters and shaping weights.
+
+`update(batch)` turns the unshaped reward components into the member's training reward,
+computes GAE and runs clipped PPO for `epochs` over minibatches (whole BPTT sequences when
+the LSTM is on). A non-finite input, loss or gradient never reaches the weights: that
+optimizer step is skipped, the rest of the update is abandoned, and the member is flagged.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from popbased.errors import BadInput
+from popbased.ppo import shaping
+from popbased.ppo.batch import Batch
+from popbased.ppo.config import NetConfig, PPOConfig, to_dict
+from popbased.ppo.gae import gae
+from popbased.ppo.loss import ppo_loss
+from popbased.ppo.policy import Policy, entropy, masked_log_softmax
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; 'cuda' without a GPU is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BadInput(f"--device {device}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                           "use --device cpu or auto")
+        return torch.device(device)
+    raise BadInput(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N")
+
+
+class Learner:
+    def __init__(self, member: str, obs_size: int, action_names, *, net: NetConfig = NetConfig(),
+                 config: PPOConfig = PPOConfig(), shaping_weights: Mapping[str, float] | None = None,
+                 device: str = "auto", seed: int = 0, total_steps: int | None = None):
+        self.member = member
+        self.device = resolve_device(device)
+        torch.manual_seed(seed)
+        self.policy = Policy(obs_size, action_names, net).to(self.device)
+        self.config = config
+        self.shaping = shaping.validate(shaping_weights or {"reward": 1.0})
+        self.total_steps = total_steps
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, eps=config.adam_eps)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.uid = secrets.token_hex(6)
+        """Identifies this learner's weights lineage in publications (with `version`)."""
+        self.version = 0
+        self.agent_steps = 0
+        self.updates = 0
+        self.skipped_updates = 0
+        self.flags: list[str] = []
+
+    # ------------------------------------------------------------------ publishing
+    def publication(self) -> dict[str, Any]:
+        """What rollout workers need to act: weights as numpy, plus the network's shape."""
+        return {"member": self.member, "version": (self.uid, self.version), "obs_size": self.policy.obs_size,
+                "action_names": list(self.policy.action_names), "net": to_dict(self.policy.net),
+                "weights": {k: v.detach().cpu().numpy() for k, v in self.policy.state_dict().items()}}
+
+    def set_config(self, config: PPOConfig) -> None:
+        self.config = config
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.lr
+
+    def current_lr(self) -> float:
+        if self.config.lr_schedule == "linear" and self.total_steps:
+            return self.config.lr * max(0.0, 1.0 - self.agent_steps / self.total_steps)
+        return self.config.lr
+
+    # ------------------------------------------------------------------ update
+    def update(self, batch: Batch) -> dict[str, float]:
+        cfg = self.config
+        rewards = shaping.shaped(batch.rewards, self.shaping, batch.components)
+        finite_inputs = all(np.isfinite(a).all() for a in (rewards, batch.values, batch.logp,
+                                                          batch.last_value))
+        self.agent_steps += batch.agent_steps
+        if not finite_inputs:
+            return self._skip("non-finite rewards, values or log-probabilities in the batch")
+        adv, ret = gae(rewards, batch.values, batch.dones, batch.last_value, cfg.gamma, cfg.gae_lambda)
+        lr = self.current_lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        dev = self.device
+        t = {name: torch.from_numpy(np.array(a)).to(dev, non_blocking=True) for name, a in {
+            "obs": batch.obs, "actions": batch.actions, "logp": batch.logp, "values": batch.values,
+            "masks": batch.masks, "starts": batch.starts, "adv": adv, "ret": ret}.items()}
+        if self.policy.recurrent:
+            t["states"] = torch.from_numpy(np.array(batch.states)).to(dev)
+        sums: dict[str, float] = {}
+        count = 0
+        for _ in range(cfg.epochs):
+            for index in self._minibatches(batch):
+                parts, grad_norm = self._step(t, index)
+                if parts is None:
+                    self.version += 1 if count else 0  # earlier finite steps did change it
+                    return self._skip(grad_norm)
+                for key, value in (("policy_loss", parts.policy), ("value_loss", parts.value),
+                                   ("entropy", parts.entropy), ("approx_kl", parts.approx_kl),
+                                   ("clipfrac", parts.clipfrac), ("grad_norm", grad_norm)):
+                    sums[key] = sums.get(key, 0.0) + float(value.detach() if torch.is_tensor(value)
+                                                           else value)
+                count += 1
+        self.version += 1
+        self.updates += 1
+        stats = {k: v / count for k, v in sums.items()}
+        var = float(np.var(ret))
+        stats["explained_variance"] = (float(1 - np.var(ret - batch.values) / var) if var > 0
+                                       else float("nan"))
+        stats["lr"] = lr
+        stats["shaped_reward_per_step"] = float(rewards.mean())
+        stats["skipped"] = 0.0
+        return stats
+
+    def _minibatches(self, batch: Batch):
+        """Index sets: flat [T*N] positions, or (chunk, seat) sequences with the LSTM."""
+        steps, seats = batch.actions.shape
+        if not self.policy.recurrent:
+            total = steps * seats
+            perm = torch.randperm(total, generator=self.generator)
+            size = min(self.config.minibatch_size, total)
+            return [perm[i:i + size] for i in range(0, total, size)]
+        bptt = self.config.bptt
+        sequences = batch.states.shape[0] * seats
+        perm = torch.randperm(sequences, generator=self.generator)
+        size = max(1, min(self.config.minibatch_size // bptt, sequences))
+        return [perm[i:i + size] for i in range(0, sequences, size)]
+
+    def _forward(self, t: dict, index: torch.Tensor):
+        """(new logp, entropy, values) and the matching old tensors, flattened."""
+        if not self.policy.recurrent:
+            steps, seats = t["actions"].shape
+            flat = {k: t[k].reshape((steps * seats,) + t[k].shape[2:])[index.to(self.device)]
+                    for k in ("obs", "actions", "logp", "values", "masks", "adv", "ret")}
+            logits, values, _ = self.policy(flat["obs"])
+            logp_all = masked_log_softmax(logits, flat["masks"])
+            new_logp = logp_all.gather(-1, flat["actions"].unsqueeze(-1)).squeeze(-1)
+            return new_logp, entropy(logp_all), values, flat
+        bptt = self.config.bptt
+        steps, seats = t["actions"].shape
+        index = index.to(self.device)
+        chunk, seat = index // seats, index % seats
+        offsets = torch.arange(bptt, device=self.device)
+        rows = (chunk.unsqueeze(0) * bptt + offsets.unsqueeze(1)).clamp(max=steps - 1)  # [bptt, n]
+        valid = (chunk.unsqueeze(0) * bptt + offsets.unsqueeze(1)) < steps
+        cols = seat.unsqueeze(0).expand_as(rows)
+        seq = {k: t[k][rows, cols] for k in ("obs", "actions", "logp", "values", "masks", "adv",
+                                             "ret", "starts")}
+        state = t["states"][chunk, seat]
+        logits, values = self.policy.forward_sequence(seq["obs"], state, seq["starts"])
+        logp_all = masked_log_softmax(logits, seq["masks"])
+        new_logp = logp_all.gather(-1, seq["actions"].unsqueeze(-1)).squeeze(-1)
+        keep = valid.reshape(-1)
+        flat = {k: v.reshape((-1,) + v.shape[2:])[keep] for k, v in seq.items()}
+        return (new_logp.reshape(-1)[keep], entropy(logp_all).reshape(-1)[keep],
+                values.reshape(-1)[keep], flat)
+
+    def _step(self, t: dict, index: torch.Tensor):
+        cfg = self.config
+        new_logp, ent, values, old = self._forward(t, index)
+        parts = ppo_loss(new_logp, old["logp"], old["adv"], values, old["values"], old["ret"], ent,
+                         clip=cfg.clip, vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef,
+                         vf_clip=cfg.vf_clip, norm_adv=cfg.norm_adv)
+        if not torch.isfinite(parts.total):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None, "non-finite loss"
+        self.optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+        if not torch.isfinite(grad_norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None, "non-finite gradient"
+        self.optimizer.step()
+        return parts, float(grad_norm)
+
+    def _skip(self, reason: str) -> dict[str, float]:
+        self.skipped_updates += 1
+        self.flags.append(f"update {self.updates + self.skipped_updates}: {reason}; skipped")
+        return {"skipped": 1.0, "lr": self.current_lr()}
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
+
+    def weights_finite(self) -> bool:
+        return all(math.isfinite(float(p.detach().abs().sum())) for p in self.policy.parameters())

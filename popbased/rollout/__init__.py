@@ -1,0 +1,1 @@
+"""Rollout workers (Ray actors) and the collector that runs them."""

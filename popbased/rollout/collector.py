@@ -1,0 +1,110 @@
+"""Collector: RolloutWorkers as Ray actors, fragments gathered per member, failures recovered.
+
+A worker that dies (its process is killed, its node goes away) is restarted by Ray
+(`max_restarts=-1`); the fragment it was collecting is lost and collected again by the
+restarted worker, and `restarts` counts it. Training never stops for it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+from popbased.ppo.batch import Batch, concat
+from popbased.rollout.worker import RolloutWorker
+from popbased.substrates.spec import Lab2dSpec
+
+MAX_RETRIES = 5
+
+
+class Collector:
+    def __init__(self, spec: Lab2dSpec, *, workers: int, envs_per_worker: int, seed: int = 0,
+                 obs_size: int = 11, apples_in_view: bool | None = None,
+                 max_episode_steps: int | None = None, worker_cpus: float = 1.0):
+        import ray
+
+        self._ray = ray
+        self.spec = spec
+        self.players = spec.num_players
+        self.envs_per_worker = envs_per_worker
+        actor = ray.remote(RolloutWorker).options(max_restarts=-1, max_task_retries=0,
+                                                  num_cpus=worker_cpus)
+        self.actors = [actor.remote(spec, envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,
+                                    apples_in_view=apples_in_view,
+                                    max_episode_steps=max_episode_steps)
+                       for i in range(workers)]
+        self.info = ray.get(self.actors[0].info.remote())
+        self.components = tuple(self.info["components"])
+        self.action_names = tuple(self.info["action_names"])
+        self.seats_per_worker = self.info["num_seats"]
+        self.restarts = 0
+        self._pending: list | None = None
+
+    @property
+    def num_seats(self) -> int:
+        return self.seats_per_worker * len(self.actors)
+
+    def publish(self, publications: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
+        """Puts each member's weights in the object store once; returns light handles."""
+        return {p["member"]: {"member": p["member"], "version": p["version"],
+                              "ref": self._ray.put(dict(p))} for p in publications}
+
+    def submit(self, handles: Mapping[str, dict], seat_members: Sequence[Sequence[str]],
+               length: int, bptt: int | None = None) -> None:
+        """Starts a fragment of `length` steps in every worker (seat_members: one list per worker)."""
+        if self._pending is not None:
+            raise RuntimeError("a fragment is already being collected")
+        args = [(dict(handles), list(seats), length, bptt) for seats in seat_members]
+        self._pending = [(i, args[i], self.actors[i].collect.remote(*args[i]))
+                         for i in range(len(self.actors))]
+
+    def gather(self) -> dict[str, Any]:
+        """Waits for the submitted fragment; re-collects what dead workers lost."""
+        ray = self._ray
+        pending, self._pending = self._pending, None
+        results: list[dict | None] = [None] * len(self.actors)
+        attempts = [0] * len(self.actors)
+        while pending:
+            refs = [ref for _, _, ref in pending]
+            ready, _ = ray.wait(refs, num_returns=1)
+            index = refs.index(ready[0])
+            i, args, ref = pending.pop(index)
+            try:
+                results[i] = ray.get(ref)
+            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.ObjectLostError):
+                attempts[i] += 1
+                self.restarts += 1
+                if attempts[i] > MAX_RETRIES:
+                    raise RuntimeError(f"rollout worker {i} died {attempts[i]} times in a row")
+                time.sleep(0.2 * attempts[i])
+                pending.append((i, args, self.actors[i].collect.remote(*args)))
+        by_member: dict[str, list[Batch]] = {}
+        episodes: list[dict] = []
+        timing: dict[str, float] = {}
+        for i, result in enumerate(results):
+            for batch in result["batches"]:
+                by_member.setdefault(batch.member, []).append(batch)
+            for summary in result["episodes"]:
+                summary["worker"] = i
+                episodes.append(summary)
+            for key, value in result["timing"].items():
+                timing[key] = timing.get(key, 0) + value
+        return {"batches": {m: concat(b) for m, b in by_member.items()}, "episodes": episodes,
+                "timing": timing}
+
+    def collect(self, handles, seat_members, length, bptt=None) -> dict[str, Any]:
+        self.submit(handles, seat_members, length, bptt)
+        return self.gather()
+
+    def worker_pids(self) -> list[int]:
+        return self._ray.get([a.pid.remote() for a in self.actors])
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                self._ray.get(actor.close.remote(), timeout=30)
+            except Exception:
+                pass
+            self._ray.kill(actor)
+        self.actors = []

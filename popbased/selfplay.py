@@ -1,0 +1,222 @@
+"""Self-play training of one population: K members share the seats of one substrate.
+
+Each round, rollout workers (Ray actors) play a fragment of `rollout_length` steps in
+every env with seats drawn among the members; each member then runs a PPO update on
+the seats it played. With `overlap` (the default) the next fragment is collected with
+the current weights while the learners update (a policy lag of one fragment, corrected
+by PPO's importance ratio), so env workers and learners use the cores at the same time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from popbased.errors import BadInput
+from popbased.ppo import checkpoint, shaping
+from popbased.ppo.config import NetConfig, PPOConfig
+from popbased.ppo.learner import Learner
+from popbased.rollout.cluster import ensure_ray
+from popbased.rollout.collector import Collector
+from popbased.substrates import resolve
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    substrate: str
+    """Substrate or variant name (see `popbased substrates list`)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Variant parameters (map, no_zap, zap_cooldown, regrowth, farmer_weight, players)."""
+    steps: int = 1_000_000
+    """Agent-steps to train for (all members together)."""
+    members: int = 1
+    """Population size: members sharing the seats."""
+    workers: int = 1
+    """Rollout workers (Ray actors)."""
+    envs_per_worker: int = 4
+    """Envs each worker steps (each in its own process, plus spares for hidden resets)."""
+    rollout_length: int = 250
+    """Steps per env per fragment: a round is workers x envs x players x length agent-steps."""
+    obs_size: int = 11
+    """Observation side in pixels (11 = one pixel per sprite, 88 = full resolution)."""
+    device: str = "auto"
+    """Learner device: auto, cpu, cuda."""
+    seed: int = 0
+    """Seeds members' initialisation, seating and envs."""
+    overlap: bool = True
+    """Collect the next fragment while the learners update (lag of one fragment)."""
+    learner_threads: int | None = None
+    """torch threads for CPU learners (default: 1 when overlapping, else all cores)."""
+    max_episode_steps: int | None = None
+    """Cut episodes after this many steps (default: Melting Pot's own episode ends)."""
+    ppo: PPOConfig = PPOConfig()
+    net: NetConfig = NetConfig()
+    shaping: Mapping[str, float] | None = None
+    """Reward-shaping weights per component (default: reward 1, farmer 1 where present)."""
+    out: str | None = None
+    """Folder for checkpoints and metrics.jsonl."""
+    ray_address: str | None = None
+    """Join this Ray cluster (default: RAY_ADDRESS, else a local Ray)."""
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "members", "workers", "envs_per_worker", "rollout_length"):
+            if getattr(self, name) < 1:
+                raise BadInput(f"{name}={getattr(self, name)}: must be >= 1")
+        if self.net.lstm and self.rollout_length % self.ppo.bptt:
+            raise BadInput(f"rollout_length={self.rollout_length} must be a multiple of "
+                           f"bptt={self.ppo.bptt} when the LSTM is on")
+
+
+def seating(rng: np.random.Generator, members: list[str], workers: int, seats: int) -> list[list[str]]:
+    """Self-play seating: every member gets an equal share of all seats (±1), shuffled."""
+    total = workers * seats
+    pool = np.array([members[i % len(members)] for i in range(total)], dtype=object)
+    rng.shuffle(pool)
+    return [list(pool[w * seats:(w + 1) * seats]) for w in range(workers)]
+
+
+class EpisodeWindow:
+    """Running means over the last episodes (what the progress line shows)."""
+
+    def __init__(self, size: int = 20):
+        self.episodes: deque = deque(maxlen=size)
+        self.count = 0
+
+    def add(self, summaries: list[dict]) -> None:
+        self.episodes.extend(summaries)
+        self.count += len(summaries)
+
+    def summary(self) -> dict[str, float]:
+        if not self.episodes:
+            return {}
+        eps = list(self.episodes)
+        out = {"per_capita_return": float(np.mean([e["per_capita_return"] for e in eps])),
+               "gini": float(np.mean([e["gini"] for e in eps])),
+               "episode_steps": float(np.mean([e["steps"] for e in eps])),
+               "zap_hits_per_capita": float(np.mean([np.mean(e["zap_hits"]) for e in eps]))}
+        depleted = [e["depleted"] for e in eps if e.get("depleted") is not None]
+        if depleted:
+            out["depleted_fraction"] = float(np.mean(depleted))
+        return out
+
+
+def train(config: TrainConfig, on_round: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Trains; returns the final report (and writes checkpoints + metrics when `out` is set)."""
+    spec = resolve(config.substrate, dict(config.params))
+    out = Path(config.out) if config.out else None
+    ray_info = ensure_ray(config.ray_address)
+    members = [f"m{i}" for i in range(config.members)]
+    use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
+    collector = Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
+                          seed=config.seed, obs_size=config.obs_size,
+                          apples_in_view=use_view if spec.instrumented else None,
+                          max_episode_steps=config.max_episode_steps)
+    try:
+        weights = shaping.validate(config.shaping or shaping.default_weights(collector.components),
+                                   collector.components, "shaping")
+        learners = {m: Learner(m, config.obs_size, collector.action_names, net=config.net,
+                               config=config.ppo, shaping_weights=weights, device=config.device,
+                               seed=config.seed * 1000 + i, total_steps=config.steps)
+                    for i, m in enumerate(members)}
+        threads = config.learner_threads or (1 if config.overlap else (os.cpu_count() or 1))
+        torch.set_num_threads(threads)
+        return _loop(config, spec, collector, learners, out, ray_info, on_round)
+    finally:
+        collector.close()
+
+
+def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[str, Any]:
+    rng = np.random.default_rng(config.seed)
+    members = list(learners)
+    bptt = config.ppo.bptt if config.net.lstm else None
+    round_steps = collector.num_seats * config.rollout_length
+    window = EpisodeWindow()
+    metrics_file = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        metrics_file = (out / "metrics.jsonl").open("a")
+
+    def submit(handles):
+        collector.submit(handles, seating(rng, members, len(collector.actors),
+                                          collector.seats_per_worker), config.rollout_length, bptt)
+
+    handles = collector.publish([l.publication() for l in learners.values()])
+    submit(handles)
+    steps, rounds, started = 0, 0, time.perf_counter()
+    totals = {"collect_wait_s": 0.0, "learn_s": 0.0, "env_s": 0.0, "inference_s": 0.0}
+    report: dict[str, Any] = {}
+    while steps < config.steps:
+        t0 = time.perf_counter()
+        fragment = collector.gather()
+        t1 = time.perf_counter()
+        steps += sum(b.agent_steps for b in fragment["batches"].values())
+        rounds += 1
+        if config.overlap and steps < config.steps:
+            submit(handles)
+        stats = {m: learners[m].update(b) for m, b in fragment["batches"].items()}
+        handles = collector.publish([l.publication() for l in learners.values()])
+        if not config.overlap and steps < config.steps:
+            submit(handles)
+        t2 = time.perf_counter()
+        window.add(fragment["episodes"])
+        totals["collect_wait_s"] += t1 - t0
+        totals["learn_s"] += t2 - t1
+        totals["env_s"] += fragment["timing"]["env_s"]
+        totals["inference_s"] += fragment["timing"]["inference_s"]
+        elapsed = time.perf_counter() - started
+        report = {"round": rounds, "agent_steps": steps, "total_steps": config.steps,
+                  "elapsed_s": elapsed, "agent_steps_per_s": steps / elapsed,
+                  "round_agent_steps": round_steps, "episodes": window.count,
+                  "metrics": window.summary(), "learners": stats, "timing": dict(totals),
+                  "worker_restarts": collector.restarts,
+                  "flags": {m: l.flags for m, l in learners.items() if l.flags}}
+        if metrics_file is not None:
+            metrics_file.write(json.dumps(_json_ready({**report, "episode_summaries": [
+                {k: e[k] for k in ("per_capita_return", "gini", "steps", "depleted", "members")}
+                for e in fragment["episodes"]]})) + "\n")
+            metrics_file.flush()
+        if on_round:
+            on_round(report)
+    if metrics_file is not None:
+        metrics_file.close()
+        report["checkpoints"] = save_all(learners, out, config, spec)
+    report["ray"] = ray_info
+    return report
+
+
+def save_all(learners: dict[str, Learner], out: Path, config: TrainConfig, spec) -> dict[str, str]:
+    extra = {"substrate": config.substrate, "params": {k: str(v) for k, v in config.params.items()},
+             "spec_params": {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
+                             for k, v in dataclasses.asdict(spec.params).items()} if spec.params else {},
+             "seed": config.seed}
+    paths = {}
+    for m, learner in learners.items():
+        path = out / f"{m}.pt"
+        checkpoint.save(learner, path, extra)
+        paths[m] = str(path)
+    return paths
+
+
+def _json_ready(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+__all__ = ["TrainConfig", "train", "seating"]
