@@ -25,7 +25,8 @@ import torch
 from popbased.errors import BadInput
 from popbased.ppo import checkpoint, shaping
 from popbased.ppo.config import NetConfig, PPOConfig
-from popbased.ppo.learner import Learner
+from popbased.env.instance import component_names
+from popbased.ppo.learner import Learner, resolve_device
 from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
 from popbased.substrates import resolve
@@ -114,16 +115,18 @@ def train(config: TrainConfig, on_round: Callable[[dict], None] | None = None) -
     """Trains; returns the final report (and writes checkpoints + metrics when `out` is set)."""
     spec = resolve(config.substrate, dict(config.params))
     out = Path(config.out) if config.out else None
+    use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
+    apples_in_view = use_view if spec.instrumented else None
+    components = component_names(spec, apples_in_view)
+    weights = shaping.validate(config.shaping or shaping.default_weights(components), components,
+                               "--shaping")
+    resolve_device(config.device)
     ray_info = ensure_ray(config.ray_address)
     members = [f"m{i}" for i in range(config.members)]
-    use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
     collector = Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
-                          seed=config.seed, obs_size=config.obs_size,
-                          apples_in_view=use_view if spec.instrumented else None,
+                          seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
                           max_episode_steps=config.max_episode_steps)
     try:
-        weights = shaping.validate(config.shaping or shaping.default_weights(collector.components),
-                                   collector.components, "shaping")
         learners = {m: Learner(m, config.obs_size, collector.action_names, net=config.net,
                                config=config.ppo, shaping_weights=weights, device=config.device,
                                seed=config.seed * 1000 + i, total_steps=config.steps)

@@ -9,6 +9,7 @@ import click
 from popbased.errors import BadInput
 from popbased.cli.substrates import substrates
 from popbased.cli.doctor import doctor
+from popbased.cli.train import train
 
 
 class _Group(click.Group):
@@ -30,6 +31,7 @@ def cli() -> None:
 
 cli.add_command(substrates)
 cli.add_command(doctor)
+cli.add_command(train)
 
 
 def main() -> None:

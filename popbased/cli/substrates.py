@@ -13,6 +13,7 @@ from popbased import doctor as doctor_lib
 from popbased import meltingpot_loader
 from popbased import substrates as registry
 from popbased.play import json_safe, random_play
+from popbased.ppo import checkpoint
 
 
 @click.group()
@@ -58,12 +59,14 @@ def _progress(console: Console, label: str):
 
 
 def _play(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
-          console: Console) -> dict:
+          console: Console, policy: str | None = None) -> dict:
     parsed = registry.parse_assignments(params)
     registry.resolve(name, parsed)  # bad input fails before anything starts
+    if policy is not None:
+        checkpoint.read(policy)
     with _progress(console, f"{name}: episodes") as bar:
         task = bar.add_task("play", total=episodes)
-        return random_play(name, parsed, episodes=episodes, max_steps=steps, seed=seed,
+        return random_play(name, parsed, episodes=episodes, max_steps=steps, seed=seed, policy=policy,
                            progress=lambda done, total: bar.update(task, completed=done))
 
 
@@ -90,7 +93,8 @@ def _cell(value) -> str:
 
 
 def _print_table(console: Console, results: list[dict]) -> None:
-    table = Table(title="random play")
+    policies = {r.get("policy") for r in results}
+    table = Table(title="random play" if policies == {None} else f"policy {', '.join(map(str, policies))}")
     table.add_column("metric")
     for result in results:
         label = result["substrate"]
@@ -114,12 +118,14 @@ _seed = click.option("--seed", default=0, show_default=True, type=int)
 @_episodes
 @_steps
 @_seed
+@click.option("--policy", default=None, metavar="CHECKPOINT",
+              help="A member checkpoint (from `popbased train`) plays every seat; default: random.")
 @click.option("--json", "as_json", is_flag=True, help="Print every episode's metrics as JSON.")
 def run(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
-        as_json: bool) -> None:
-    """Play NAME with random policies and print the study's metrics (the random baseline)."""
+        policy: str | None, as_json: bool) -> None:
+    """Play NAME and print the study's metrics: random policies (the baseline) or --policy."""
     console = Console(stderr=True)
-    result = _play(name, params, episodes, steps, seed, console)
+    result = _play(name, params, episodes, steps, seed, console, policy)
     if as_json:
         click.echo(json.dumps(json_safe(result), indent=2))
     else:

@@ -1,0 +1,88 @@
+"""`popbased train`: one population by self-play (PPO, Ray rollout workers)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from rich.console import Console
+
+from popbased import substrates as registry
+from popbased.play import json_safe
+from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
+from popbased.progress import TrainDisplay
+from popbased.selfplay import TrainConfig, train as run_training
+
+_PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
+
+
+def _numbers(pairs: tuple[str, ...], what: str) -> dict:
+    out = {}
+    for key, value in registry.parse_assignments(pairs).items():
+        text = str(value).strip()
+        if text.lower() in ("none", "null"):
+            out[key] = None
+            continue
+        for cast in (int, float):
+            try:
+                out[key] = cast(text)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = {"true": True, "false": False}.get(text.lower(), text)
+    return out
+
+
+@click.command()
+@click.argument("substrate")
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+              help="Variant parameter (repeatable), e.g. -p regrowth=0.5.")
+@click.option("--steps", default=1_000_000, show_default=True, type=click.IntRange(min=1),
+              help="Agent-steps to train (all members together).")
+@click.option("--members", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Population size (members share the seats).")
+@click.option("--device", default="auto", show_default=True, help="Learner device: auto, cpu, cuda.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Rollout workers (Ray actors).")
+@click.option("--envs-per-worker", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--rollout-length", default=250, show_default=True, type=click.IntRange(min=1),
+              help="Steps per env per round (batch = workers x envs x players x length).")
+@click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
+              help="LSTM size (0 = none).")
+@click.option("--ppo", "ppo_pairs", multiple=True, metavar="KEY=VALUE",
+              help=f"PPO hyperparameter (repeatable): {_PPO_KEYS}.")
+@click.option("--shaping", "shaping_pairs", multiple=True, metavar="COMPONENT=WEIGHT",
+              help="Reward-shaping weight (repeatable), e.g. --shaping zapped=-0.1.")
+@click.option("--out", default=None, help="Checkpoint folder (default: runs/train-SUBSTRATE-TIME).")
+@click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
+@click.option("--no-overlap", is_flag=True, help="Do not collect the next round while learning.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+def train(substrate, params, steps, members, device, seed, workers, envs_per_worker,
+          rollout_length, lstm, ppo_pairs, shaping_pairs, out, ray_address, no_overlap, as_json):
+    """Train a population on SUBSTRATE by self-play and write its checkpoints."""
+    parsed = registry.parse_assignments(params)
+    registry.resolve(substrate, parsed)  # bad names/values fail before Ray starts
+    ppo = from_mapping(PPOConfig, _numbers(ppo_pairs, "--ppo"), "--ppo")
+    shaping = _numbers(shaping_pairs, "--shaping") or None
+    out = out or f"runs/train-{substrate}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = TrainConfig(substrate, parsed, steps=steps, members=members, workers=workers,
+                         envs_per_worker=envs_per_worker, rollout_length=rollout_length,
+                         device=device, seed=seed, overlap=not no_overlap, ppo=ppo,
+                         net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address)
+    console = Console(stderr=True)
+    with TrainDisplay(steps, substrate, console) as display:
+        report = run_training(config, display.update)
+    if as_json:
+        click.echo(json.dumps(json_safe(report), indent=2, default=str))
+        return
+    console.print(f"trained {report['agent_steps']:,} agent-steps in {report['elapsed_s']:.0f} s "
+                  f"({report['agent_steps_per_s']:,.0f}/s); checkpoints:")
+    for member, path in report["checkpoints"].items():
+        console.print(f"  {member}: {path}")
+    console.print(f"play one: popbased substrates run {substrate} --policy {next(iter(report['checkpoints'].values()))}")
+
+
+

@@ -1,0 +1,57 @@
+"""Rich progress display for training: steps, speed, and the population's headline metrics."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+
+
+def _fmt(value, spec: str = ".3g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def round_line(report: dict) -> str:
+    m = report.get("metrics", {})
+    flags = sum(len(f) for f in report.get("flags", {}).values())
+    parts = [f"{report['agent_steps_per_s']:,.0f} agent-steps/s",
+             f"return/capita {_fmt(m.get('per_capita_return'))}",
+             f"Gini {_fmt(m.get('gini'), '.2f')}",
+             f"depleted {_fmt(m.get('depleted_fraction'), '.0%')}",
+             f"episodes {report['episodes']}"]
+    if report.get("worker_restarts"):
+        parts.append(f"[yellow]worker restarts {report['worker_restarts']}[/]")
+    if flags:
+        parts.append(f"[red]skipped updates {flags}[/]")
+    return " | ".join(parts)
+
+
+class TrainDisplay:
+    """Context manager; `update(report)` after every round (see selfplay.train)."""
+
+    def __init__(self, total_steps: int, title: str, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[line]}"), console=self.console)
+        self.task = self.progress.add_task("train", total=total_steps, line="starting Ray and envs")
+
+    def __enter__(self) -> "TrainDisplay":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, report: dict) -> None:
+        self.progress.update(self.task, completed=min(report["agent_steps"], report["total_steps"]),
+                             line=round_line(report))
+        for member, flags in report.get("flags", {}).items():
+            for flag in flags[len(self._seen(member)):]:
+                self.console.print(f"[red]member {member}: {flag}[/]")
+                self._seen(member).append(flag)
+
+    def _seen(self, member: str) -> list:
+        if not hasattr(self, "_flags_seen"):
+            self._flags_seen: dict[str, list] = {}
+        return self._flags_seen.setdefault(member, [])
