@@ -112,6 +112,7 @@ class BatchedEnv:
             self._start_workers()
         self._slot_worker = np.arange(num_envs)
         self._started = False
+        self._pending: np.ndarray | None = None
 
     # ----------------------------------------------------------------- public API
     def set_action_mask(self, mask: np.ndarray) -> None:
@@ -151,8 +152,15 @@ class BatchedEnv:
         return self._observation()
 
     def step(self, actions: np.ndarray) -> StepResult:
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Starts a step and returns at once (the process backend steps while you compute)."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
+        if self._pending is not None:
+            raise RuntimeError("step_async() twice without step_wait()")
         actions = np.asarray(actions)
         if actions.shape != (self.num_seats,):
             raise BadInput(f"actions shape {actions.shape}: expected ({self.num_seats},)")
@@ -163,13 +171,25 @@ class BatchedEnv:
             raise BadInput(f"seat {bad} took action {self.action_names[actions[bad]]}, "
                            "which its action mask forbids")
         per_env = actions.reshape(self.num_envs, self.players)
+        self._pending = per_env
+        if self.backend == "process":
+            a = self._arrays
+            a["actions"][self._slot_worker] = per_env
+            for w in self._slot_worker:
+                self._conns[w].send(worker_mod.STEP)
+
+    def step_wait(self) -> StepResult:
+        """Finishes the step started by step_async()."""
+        if self._pending is None:
+            raise RuntimeError("step_wait() without step_async()")
+        per_env, self._pending = self._pending, None
         rewards = np.empty((self.num_envs, self.players, len(self.components)), dtype=np.float32)
         done = np.zeros(self.num_envs, dtype=bool)
         episodes: list[dict[str, Any]] = []
         if self.backend == "inline":
             self._step_inline(per_env, rewards, done, episodes)
         else:
-            self._step_workers(per_env, rewards, done, episodes)
+            self._wait_workers(rewards, done, episodes)
         self.stats["steps"] += 1
         self.stats["episodes"] += len(episodes)
         return StepResult(self._observation(), rewards.reshape(self.num_seats, -1),
@@ -280,12 +300,9 @@ class BatchedEnv:
         while len(self._spares) < count:
             self._collect_ready(block=True)
 
-    def _step_workers(self, per_env, rewards, done, episodes) -> None:
+    def _wait_workers(self, rewards, done, episodes) -> None:
         a = self._arrays
         workers = self._slot_worker
-        a["actions"][workers] = per_env
-        for w in workers:
-            self._conns[w].send(worker_mod.STEP)
         finished = []
         for e, w in enumerate(workers):
             msg = self._receive(self._conns[w])

@@ -13,11 +13,12 @@ from popbased.errors import BadInput
 class NetConfig:
     """Shape of the policy network (the Melting Pot agent: conv torso, MLP, optional LSTM)."""
 
-    conv_channels: tuple[int, ...] = (16, 32)
+    conv_channels: tuple[int, ...] = (32,)
     """Output channels of each 3x3 conv layer (no padding) on the observation."""
-    conv_strides: tuple[int, ...] = (1, 2)
-    """Stride of each conv layer (11x11 -> 9x9x16 -> 4x4x32 by default)."""
-    mlp: tuple[int, ...] = (384, 128)
+    conv_strides: tuple[int, ...] = (2,)
+    """Stride of each conv layer (11x11x3 -> 5x5x32 by default: on the 11x11 view one pixel
+    is one sprite, so a 3x3 window sees a sprite and its neighbours)."""
+    mlp: tuple[int, ...] = (256, 128)
     """Hidden sizes of the MLP after the conv torso."""
     lstm: int = 0
     """LSTM size after the MLP; 0 turns the LSTM off (the study used 32 and 128)."""

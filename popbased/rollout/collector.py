@@ -15,12 +15,14 @@ from popbased.rollout.worker import RolloutWorker
 from popbased.substrates.spec import Lab2dSpec
 
 MAX_RETRIES = 5
+START_TIMEOUT_S = 300
 
 
 class Collector:
     def __init__(self, spec: Lab2dSpec, *, workers: int, envs_per_worker: int, seed: int = 0,
                  obs_size: int = 11, apples_in_view: bool | None = None,
-                 max_episode_steps: int | None = None, worker_cpus: float = 1.0):
+                 max_episode_steps: int | None = None, worker_cpus: float = 1.0,
+                 env_backend: str = "process"):
         import ray
 
         self._ray = ray
@@ -31,9 +33,16 @@ class Collector:
                                                   num_cpus=worker_cpus)
         self.actors = [actor.remote(spec, envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,
                                     apples_in_view=apples_in_view,
-                                    max_episode_steps=max_episode_steps)
+                                    max_episode_steps=max_episode_steps, backend=env_backend)
                        for i in range(workers)]
-        self.info = ray.get(self.actors[0].info.remote())
+        try:
+            self.info = ray.get([a.info.remote() for a in self.actors], timeout=START_TIMEOUT_S)[0]
+        except ray.exceptions.GetTimeoutError:
+            for a in self.actors:
+                ray.kill(a)
+            raise RuntimeError(f"{workers} rollout workers ({worker_cpus} CPU each) did not start "
+                               f"within {START_TIMEOUT_S} s; the Ray cluster has "
+                               f"{ray.cluster_resources().get('CPU', 0)} CPUs") from None
         self.components = tuple(self.info["components"])
         self.action_names = tuple(self.info["action_names"])
         self.seats_per_worker = self.info["num_seats"]
@@ -58,10 +67,15 @@ class Collector:
         self._pending = [(i, args[i], self.actors[i].collect.remote(*args[i]))
                          for i in range(len(self.actors))]
 
-    def gather(self) -> dict[str, Any]:
-        """Waits for the submitted fragment; re-collects what dead workers lost."""
+    def gather(self, then: tuple | None = None) -> dict[str, Any]:
+        """Waits for the submitted fragment; re-collects what dead workers lost.
+
+        then = (handles, seat_members, length, bptt): each worker starts that next fragment
+        as soon as its current one is in, instead of idling until the slowest is done.
+        """
         ray = self._ray
         pending, self._pending = self._pending, None
+        following: list = [None] * len(self.actors)
         results: list[dict | None] = [None] * len(self.actors)
         attempts = [0] * len(self.actors)
         while pending:
@@ -71,6 +85,10 @@ class Collector:
             i, args, ref = pending.pop(index)
             try:
                 results[i] = ray.get(ref)
+                if then is not None:
+                    handles, seats, length, bptt = then
+                    args_next = (dict(handles), list(seats[i]), length, bptt)
+                    following[i] = (i, args_next, self.actors[i].collect.remote(*args_next))
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                     ray.exceptions.ObjectLostError):
                 attempts[i] += 1
@@ -79,6 +97,8 @@ class Collector:
                     raise RuntimeError(f"rollout worker {i} died {attempts[i]} times in a row")
                 time.sleep(0.2 * attempts[i])
                 pending.append((i, args, self.actors[i].collect.remote(*args)))
+        if then is not None:
+            self._pending = following
         by_member: dict[str, list[Batch]] = {}
         episodes: list[dict] = []
         timing: dict[str, float] = {}

@@ -44,36 +44,50 @@ class _Seated:
 
 
 class RolloutWorker:
+    """See the module docstring. With `groups=2` the envs are split in two halves that
+    take turns: one half steps in its processes while the policies act for the other."""
+
     def __init__(self, spec: Lab2dSpec, num_envs: int, *, seed: int = 0, obs_size: int = 11,
                  apples_in_view: bool | None = None, max_episode_steps: int | None = None,
-                 backend: str = "process", spares: int | None = None):
+                 backend: str = "process", groups: int | None = None):
         torch.set_num_threads(1)
-        self.env = BatchedEnv(spec, num_envs, seed=seed, obs_size=obs_size, backend=backend,
-                              spares=spares, apples_in_view=apples_in_view,
-                              max_episode_steps=max_episode_steps)
-        self.obs = self.env.reset()
+        groups = groups or (2 if num_envs >= 2 and backend == "process" else 1)
+        if not 1 <= groups <= num_envs:
+            raise BadInput(f"groups={groups}: must be between 1 and num_envs={num_envs}")
+        sizes = [num_envs // groups + (1 if g < num_envs % groups else 0) for g in range(groups)]
+        self.envs = [BatchedEnv(spec, n, seed=seed * 101 + g, obs_size=obs_size, backend=backend,
+                                spares=None if backend == "process" else 0,
+                                apples_in_view=apples_in_view, max_episode_steps=max_episode_steps)
+                     for g, n in enumerate(sizes)]
+        self.players = spec.num_players
+        self.num_seats = num_envs * self.players
+        self.components = self.envs[0].components
+        self.action_names = self.envs[0].action_names
+        self.obs_size = obs_size
+        self.offsets = np.cumsum([0] + [e.num_seats for e in self.envs])
+        self.obs = [env.reset() for env in self.envs]
         self.rng = torch.Generator().manual_seed(seed)
         self.seats: np.ndarray | None = None
         self.members: dict[str, _Seated] = {}
         self.states: dict[str, torch.Tensor | None] = {}
-        self.starts = np.ones(self.env.num_seats, dtype=bool)
+        self.starts = np.ones(self.num_seats, dtype=bool)
 
     def pid(self) -> int:
         return os.getpid()
 
     def info(self) -> dict[str, Any]:
-        return {"num_seats": self.env.num_seats, "players": self.env.players,
-                "components": list(self.env.components), "action_names": list(self.env.action_names)}
+        return {"num_seats": self.num_seats, "players": self.players,
+                "components": list(self.components), "action_names": list(self.action_names)}
 
     # ---------------------------------------------------------------- seating
     def _seat(self, seat_members: Sequence[str]) -> None:
         seat_members = np.asarray(seat_members, dtype=object)
-        if seat_members.shape != (self.env.num_seats,):
+        if seat_members.shape != (self.num_seats,):
             raise BadInput(f"seat mapping has {seat_members.size} entries; this worker has "
-                           f"{self.env.num_seats} seats")
+                           f"{self.num_seats} seats")
         if self.seats is not None and np.array_equal(seat_members, self.seats):
             return
-        changed = np.ones(self.env.num_seats, dtype=bool) if self.seats is None else (
+        changed = np.ones(self.num_seats, dtype=bool) if self.seats is None else (
             seat_members != self.seats)
         self.starts |= changed  # a new player in a seat starts with a fresh memory
         self.seats = seat_members
@@ -90,14 +104,25 @@ class RolloutWorker:
             seated = self.members.get(member)
             if seated is not None and seated.version == version:
                 continue
-            full = pub
-            if "weights" not in pub:
-                full = ray.get(pub["ref"])
+            full = pub if "weights" in pub else ray.get(pub["ref"])
             if seated is None or seated.version[0] != version[0]:  # another learner: rebuild
-                self.members[member] = _Seated(full, self.env.action_names)
+                self.members[member] = _Seated(full, self.action_names)
                 self.states.pop(member, None)
             else:
                 seated.load(full)
+
+    def _plan(self) -> dict[str, list[tuple[int, np.ndarray, np.ndarray]]]:
+        """member -> [(group, seats within the group, columns in the member's buffers)]."""
+        plan: dict[str, list] = {}
+        for m in sorted(set(self.seats)):
+            seats = np.flatnonzero(self.seats == m)
+            cols = np.arange(seats.size)
+            for g in range(len(self.envs)):
+                lo, hi = self.offsets[g], self.offsets[g + 1]
+                inside = (seats >= lo) & (seats < hi)
+                if inside.any():
+                    plan.setdefault(m, []).append((g, seats[inside] - lo, cols[inside]))
+        return plan
 
     # ---------------------------------------------------------------- collect
     def collect(self, publications: Mapping[str, Any], seat_members: Sequence[str], length: int,
@@ -106,62 +131,79 @@ class RolloutWorker:
         t_start = time.perf_counter()
         self._seat(seat_members)
         self._publications(publications)
-        env, obs = self.env, self.obs
-        groups = {m: np.flatnonzero(self.seats == m) for m in sorted(set(self.seats))}
-        bufs = {m: self._buffers(m, seats.size, length, bptt) for m, seats in groups.items()}
-        for m, seats in groups.items():
+        plan = self._plan()
+        bufs = {m: self._buffers(m, sum(c.size for _, _, c in parts), length, bptt)
+                for m, parts in plan.items()}
+        for m in plan:
             if self.members[m].policy.recurrent and m not in self.states:
-                self.states[m] = self.members[m].policy.initial_state(seats.size)
+                self.states[m] = self.members[m].policy.initial_state(bufs[m]["obs"].shape[1])
+        by_group = [[(m, seats, cols) for m, parts in plan.items() for g2, seats, cols in parts
+                     if g2 == g] for g in range(len(self.envs))]
         episodes: list[dict[str, Any]] = []
-        arena_actions = np.zeros(env.num_seats, dtype=np.int64)
-        env_s = infer_s = 0.0
-        for t in range(length):
-            t0 = time.perf_counter()
-            for m, seats in groups.items():
-                self._act(m, seats, obs, bufs[m], t, bptt, arena_actions)
-            t1 = time.perf_counter()
-            out = env.step(arena_actions)
-            t2 = time.perf_counter()
-            infer_s += t1 - t0
-            env_s += t2 - t1
-            for m, seats in groups.items():
-                b = bufs[m]
-                b["rewards"][t] = out.rewards[seats]
-                b["dones"][t] = out.done[seats]
-            self.starts = out.done.copy()
-            for summary in out.episodes:
-                e = summary["env"]
-                summary["members"] = list(self.seats[e * env.players:(e + 1) * env.players])
-                episodes.append(summary)
-            obs = out.obs
-        self.obs = obs
+        actions = [np.zeros(env.num_seats, dtype=np.int64) for env in self.envs]
+        chunk = bptt or length
+        timing = {"env_s": 0.0, "inference_s": 0.0}
+        for t in range(length + 1):
+            for g, env in enumerate(self.envs):
+                if t > 0:
+                    t0 = time.perf_counter()
+                    out = env.step_wait()
+                    timing["env_s"] += time.perf_counter() - t0
+                    self._record(g, out, by_group[g], bufs, t - 1, episodes)
+                if t == length:
+                    continue
+                t0 = time.perf_counter()
+                for m, seats, cols in by_group[g]:
+                    self._act(m, g, seats, cols, bufs[m], t, t // chunk if t % chunk == 0 else None,
+                              actions[g])
+                env.step_async(actions[g])
+                timing["inference_s"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        batches = []
-        for m, seats in groups.items():
-            seated = self.members[m]
-            with torch.inference_mode():
-                _, value, _ = seated.policy(torch.from_numpy(obs.rgb[seats]), self.states.get(m),
-                                            torch.from_numpy(self.starts[seats]))
+        batches = [self._finish(m, parts, bufs[m]) for m, parts in plan.items()]
+        timing["inference_s"] += time.perf_counter() - t0
+        timing.update(total_s=time.perf_counter() - t_start, steps=length,
+                      agent_steps=length * self.num_seats,
+                      reset_wait_s=sum(e.stats["reset_wait_s"] for e in self.envs))
+        return {"batches": batches, "episodes": episodes, "timing": timing}
+
+    def _record(self, g: int, out, group_plan, bufs, t: int, episodes: list) -> None:
+        lo = self.offsets[g]
+        for m, seats, cols in group_plan:
             b = bufs[m]
-            batches.append(Batch(member=m, components=tuple(env.components), last_value=value.numpy(),
-                                 policy_version=seated.version, **b))
-        infer_s += time.perf_counter() - t0
-        total = time.perf_counter() - t_start
-        return {"batches": batches, "episodes": episodes,
-                "timing": {"env_s": env_s, "inference_s": infer_s, "total_s": total,
-                           "steps": length, "agent_steps": length * env.num_seats,
-                           "reset_wait_s": env.stats["reset_wait_s"]}}
+            b["rewards"][t, cols] = out.rewards[seats]
+            b["dones"][t, cols] = out.done[seats]
+        self.starts[lo:self.offsets[g + 1]] = out.done
+        self.obs[g] = out.obs
+        first_env = lo // self.players
+        for summary in out.episodes:
+            e = first_env + summary["env"]
+            summary["env"] = e
+            summary["members"] = list(self.seats[e * self.players:(e + 1) * self.players])
+            episodes.append(summary)
+
+    def _finish(self, member: str, parts, buf: dict) -> Batch:
+        seated = self.members[member]
+        last_value = np.empty(buf["obs"].shape[1], dtype=np.float32)
+        state = self.states.get(member)
+        for g, seats, cols in parts:
+            lo = self.offsets[g]
+            with torch.inference_mode():
+                _, value, _ = seated.policy(torch.from_numpy(self.obs[g].rgb[seats]),
+                                            None if state is None else state[cols],
+                                            torch.from_numpy(self.starts[lo + seats]))
+            last_value[cols] = value.numpy()
+        return Batch(member=member, components=tuple(self.components), last_value=last_value,
+                     policy_version=seated.version, **buf)
 
     def _buffers(self, member: str, n: int, length: int, bptt: int | None) -> dict[str, np.ndarray]:
-        env = self.env
         seated = self.members[member]
-        s = env.obs_size
+        s = self.obs_size
         bufs = {
             "obs": np.empty((length, n, s, s, 3), dtype=np.uint8),
             "actions": np.empty((length, n), dtype=np.int64),
             "logp": np.empty((length, n), dtype=np.float32),
             "values": np.empty((length, n), dtype=np.float32),
-            "rewards": np.empty((length, n, len(env.components)), dtype=np.float32),
+            "rewards": np.empty((length, n, len(self.components)), dtype=np.float32),
             "dones": np.empty((length, n), dtype=bool),
             "starts": np.empty((length, n), dtype=bool),
             "masks": np.empty((length, n, len(seated.policy.action_names)), dtype=bool),
@@ -172,16 +214,19 @@ class RolloutWorker:
                                       dtype=np.float32)
         return bufs
 
-    def _act(self, member: str, seats: np.ndarray, obs, buf: dict, t: int, bptt: int | None,
-             arena_actions: np.ndarray) -> None:
+    def _act(self, member: str, g: int, seats: np.ndarray, cols: np.ndarray, buf: dict, t: int,
+             chunk_index: int | None, arena_actions: np.ndarray) -> None:
         seated = self.members[member]
+        obs = self.obs[g]
         rgb = obs.rgb[seats]
-        starts = self.starts[seats]
+        starts = self.starts[self.offsets[g] + seats]
         mask = seated.actions.member_mask(obs.action_mask[seats])
         state = self.states.get(member)
-        if state is not None and t % (bptt or buf["obs"].shape[0]) == 0:
-            keep = torch.from_numpy(~starts).float().view(-1, 1, 1)
-            buf["states"][t // (bptt or buf["obs"].shape[0])] = (state * keep).numpy()
+        if state is not None:
+            state = state[cols]
+            if chunk_index is not None:
+                keep = torch.from_numpy(~starts).float().view(-1, 1, 1)
+                buf["states"][chunk_index, cols] = (state * keep).numpy()
         with torch.inference_mode():
             logits, value, state = seated.policy(torch.from_numpy(rgb), state,
                                                  torch.from_numpy(starts))
@@ -189,18 +234,19 @@ class RolloutWorker:
             action = sample_with(logp, self.rng)
             chosen = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
         if state is not None:
-            self.states[member] = state
+            self.states[member][cols] = state
         a = action.numpy()
-        buf["obs"][t] = rgb
-        buf["actions"][t] = a
-        buf["logp"][t] = chosen.numpy()
-        buf["values"][t] = value.numpy()
-        buf["starts"][t] = starts
-        buf["masks"][t] = mask
+        buf["obs"][t, cols] = rgb
+        buf["actions"][t, cols] = a
+        buf["logp"][t, cols] = chosen.numpy()
+        buf["values"][t, cols] = value.numpy()
+        buf["starts"][t, cols] = starts
+        buf["masks"][t, cols] = mask
         arena_actions[seats] = seated.actions.to_arena[a]
 
     def close(self) -> None:
-        self.env.close()
+        for env in self.envs:
+            env.close()
 
 
 def sample_with(logp: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
