@@ -130,3 +130,27 @@ def test_train_cli_bad_input_is_one_line(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert expected in result.output and result.output.count("\n") <= 2, result.output
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_train_joins_an_existing_ray_cluster(ray_local, tmp_path):
+    """`popbased train --ray-address` from another process joins the session's Ray."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "joined"
+    cmd = [sys.executable, "-m", "popbased.cli", "train", "open", "--steps", "280",
+           "--workers", "1", "--envs-per-worker", "1", "--rollout-length", "40",
+           "--ray-address", ray_local["address"], "--out", str(out), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["ray"]["started"] is False and report["ray"]["address"] == ray_local["address"]
+    assert (out / "m0.pt").exists()
+
+
+def test_unreachable_ray_address_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "open", "--ray-address", "127.0.0.1:1",
+                                      "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "cannot reach Ray at 127.0.0.1:1" in result.output
+    assert not (tmp_path / "x").exists()

@@ -12,6 +12,7 @@ from popbased import substrates as registry
 from popbased.play import json_safe
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
 from popbased.progress import TrainDisplay
+from popbased.rollout.cluster import check_reachable
 from popbased.selfplay import TrainConfig, train as run_training
 
 _PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
@@ -72,6 +73,8 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
                          envs_per_worker=envs_per_worker, rollout_length=rollout_length,
                          device=device, seed=seed, overlap=not no_overlap, ppo=ppo,
                          net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address)
+    if ray_address:
+        check_reachable(ray_address)
     console = Console(stderr=True)
     with TrainDisplay(steps, substrate, console) as display:
         report = run_training(config, display.update)

@@ -1,0 +1,3 @@
+from popbased.cli import main
+
+main()
