@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
@@ -29,8 +31,11 @@ def round_line(report: dict) -> str:
 class TrainDisplay:
     """Context manager; `update(report)` after every round (see selfplay.train)."""
 
-    def __init__(self, total_steps: int, title: str, console: Console | None = None):
+    def __init__(self, total_steps: int, title: str, console: Console | None = None,
+                 log_every_s: float = 30.0):
         self.console = console or Console(stderr=True)
+        self.log_every_s = log_every_s
+        self._last_log = 0.0
         self.progress = Progress(TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[line]}"), console=self.console)
@@ -46,6 +51,11 @@ class TrainDisplay:
     def update(self, report: dict) -> None:
         self.progress.update(self.task, completed=min(report["agent_steps"], report["total_steps"]),
                              line=round_line(report))
+        now = time.monotonic()
+        if not self.console.is_terminal and now - self._last_log >= self.log_every_s:
+            self._last_log = now  # logs and CI: a plain line now and then instead of a bar
+            self.console.print(f"{report['agent_steps']:,}/{report['total_steps']:,} agent-steps | "
+                               + round_line(report), markup=True, highlight=False)
         for member, flags in report.get("flags", {}).items():
             for flag in flags[len(self._seen(member)):]:
                 self.console.print(f"[red]member {member}: {flag}[/]")

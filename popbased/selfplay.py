@@ -70,6 +70,8 @@ class TrainConfig:
     """Reward-shaping weights per component (default: reward 1, farmer 1 where present)."""
     out: str | None = None
     """Folder for checkpoints and metrics.jsonl."""
+    checkpoint_every_s: float = 300.0
+    """Also write the checkpoints every this many seconds (and always at the end)."""
     ray_address: str | None = None
     """Join this Ray cluster (default: RAY_ADDRESS, else a local Ray)."""
 
@@ -171,50 +173,52 @@ def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[st
     def seats():
         return seating(rng, members, len(collector.actors), collector.seats_per_worker)
 
-    def submit(handles):
-        collector.submit(handles, seats(), config.rollout_length, bptt)
-
     handles = collector.publish([l.publication() for l in learners.values()])
-    submit(handles)
-    steps, rounds, started, stop = 0, 0, time.perf_counter(), False
+    collector.submit(handles, seats(), config.rollout_length, bptt)
+    steps, rounds, started = 0, 0, time.perf_counter()
+    last_save = started
     totals = {"collect_wait_s": 0.0, "learn_s": 0.0, "env_s": 0.0, "inference_s": 0.0}
-    report: dict[str, Any] = {}
-    while steps < config.steps:
-        t0 = time.perf_counter()
-        more = steps + round_steps < config.steps
-        # with overlap, each worker starts the next fragment (current weights) as soon as
-        # its part of this one is in; the learners update meanwhile
-        fragment = collector.gather(then=(handles, seats(), config.rollout_length, bptt)
-                                    if config.overlap and more else None)
-        t1 = time.perf_counter()
-        steps += sum(b.agent_steps for b in fragment["batches"].values())
-        rounds += 1
-        stats = {m: learners[m].update(b) for m, b in fragment["batches"].items()}
-        handles = collector.publish([l.publication() for l in learners.values()])
-        if not config.overlap and steps < config.steps:
-            submit(handles)
-        t2 = time.perf_counter()
-        window.add(fragment["episodes"])
-        totals["collect_wait_s"] += t1 - t0
-        totals["learn_s"] += t2 - t1
-        totals["env_s"] += fragment["timing"]["env_s"]
-        totals["inference_s"] += fragment["timing"]["inference_s"]
-        elapsed = time.perf_counter() - started
-        report = {"round": rounds, "agent_steps": steps, "total_steps": config.steps,
-                  "elapsed_s": elapsed, "agent_steps_per_s": steps / elapsed,
-                  "round_agent_steps": round_steps, "episodes": window.count,
-                  "metrics": window.summary(), "learners": stats, "timing": dict(totals),
-                  "worker_restarts": collector.restarts,
-                  "flags": {m: l.flags for m, l in learners.items() if l.flags}}
-        if metrics_file is not None:
-            metrics_file.write(json.dumps(_json_ready({**report, "episode_summaries": [
-                {k: e[k] for k in ("per_capita_return", "gini", "steps", "depleted", "members")}
-                for e in fragment["episodes"]]})) + "\n")
-            metrics_file.flush()
-        if on_round and on_round(report):
-            stop = True
-        if stop:
-            break
+    report: dict[str, Any] = {"agent_steps": 0, "total_steps": config.steps}
+    try:
+        while steps < config.steps:
+            t0 = time.perf_counter()
+            more = steps + round_steps < config.steps
+            # with overlap, each worker starts the next fragment (current weights) as soon
+            # as its part of this one is in; the learners update meanwhile
+            fragment = collector.gather(then=(handles, seats(), config.rollout_length, bptt)
+                                        if config.overlap and more else None)
+            t1 = time.perf_counter()
+            steps += sum(b.agent_steps for b in fragment["batches"].values())
+            rounds += 1
+            stats = {m: learners[m].update(b) for m, b in fragment["batches"].items()}
+            handles = collector.publish([l.publication() for l in learners.values()])
+            if not config.overlap and steps < config.steps:
+                collector.submit(handles, seats(), config.rollout_length, bptt)
+            t2 = time.perf_counter()
+            window.add(fragment["episodes"])
+            totals["collect_wait_s"] += t1 - t0
+            totals["learn_s"] += t2 - t1
+            totals["env_s"] += fragment["timing"]["env_s"]
+            totals["inference_s"] += fragment["timing"]["inference_s"]
+            elapsed = time.perf_counter() - started
+            report = {"round": rounds, "agent_steps": steps, "total_steps": config.steps,
+                      "elapsed_s": elapsed, "agent_steps_per_s": steps / elapsed,
+                      "round_agent_steps": round_steps, "episodes": window.count,
+                      "metrics": window.summary(), "learners": stats, "timing": dict(totals),
+                      "worker_restarts": collector.restarts,
+                      "flags": {m: l.flags for m, l in learners.items() if l.flags}}
+            if metrics_file is not None:
+                metrics_file.write(json.dumps(_json_ready({**report, "episode_summaries": [
+                    {k: e[k] for k in ("per_capita_return", "gini", "steps", "depleted", "members")}
+                    for e in fragment["episodes"]]})) + "\n")
+                metrics_file.flush()
+                if time.perf_counter() - last_save >= config.checkpoint_every_s:
+                    save_all(learners, out, config, spec)
+                    last_save = time.perf_counter()
+            if on_round and on_round(report):
+                break
+    except KeyboardInterrupt:  # keep what was learned: checkpoints below, then stop
+        report["interrupted"] = True
     if metrics_file is not None:
         metrics_file.close()
         report["checkpoints"] = save_all(learners, out, config, spec)

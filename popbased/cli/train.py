@@ -81,8 +81,10 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
     if as_json:
         click.echo(json.dumps(json_safe(report), indent=2, default=str))
         return
-    console.print(f"trained {report['agent_steps']:,} agent-steps in {report['elapsed_s']:.0f} s "
-                  f"({report['agent_steps_per_s']:,.0f}/s); checkpoints:")
+    if report.get("interrupted"):
+        console.print("[yellow]interrupted: checkpoints of the last finished round written[/]")
+    console.print(f"trained {report['agent_steps']:,} agent-steps in {report.get('elapsed_s', 0):.0f} s "
+                  f"({report.get('agent_steps_per_s', 0):,.0f}/s); checkpoints:")
     for member, path in report["checkpoints"].items():
         console.print(f"  {member}: {path}")
     console.print(f"play one: popbased substrates run {substrate} --policy {next(iter(report['checkpoints'].values()))}")
