@@ -127,19 +127,25 @@ class EpisodeWindow:
         return out
 
 
-def train(config: TrainConfig, on_round: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Trains; returns the final report (and writes checkpoints + metrics when `out` is set).
-
-    `on_round(report)` is called after every round; returning True stops training there.
-    """
+def validate(config: TrainConfig):
+    """Everything that can be checked before Ray starts: (spec, apples_in_view, shaping)."""
     spec = resolve(config.substrate, dict(config.params))
-    out = Path(config.out) if config.out else None
     use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
     apples_in_view = use_view if spec.instrumented else None
     components = component_names(spec, apples_in_view)
     weights = shaping.validate(config.shaping or shaping.default_weights(components), components,
                                "--shaping")
     resolve_device(config.device)
+    return spec, apples_in_view, weights
+
+
+def train(config: TrainConfig, on_round: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Trains; returns the final report (and writes checkpoints + metrics when `out` is set).
+
+    `on_round(report)` is called after every round; returning True stops training there.
+    """
+    spec, apples_in_view, weights = validate(config)
+    out = Path(config.out) if config.out else None
     ray_info = ensure_ray(config.ray_address)
     members = [f"m{i}" for i in range(config.members)]
     collector = Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,

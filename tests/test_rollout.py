@@ -154,3 +154,26 @@ def test_unreachable_ray_address_is_one_line(tmp_path):
                                       "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "cannot reach Ray at 127.0.0.1:1" in result.output
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_writes_checkpoints_then_stops(ray_local, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "stopped"
+    cmd = [sys.executable, "-m", "popbased.cli", "train", "open", "--steps", "100000000",
+           "--workers", "1", "--envs-per-worker", "1", "--rollout-length", "40",
+           "--ray-address", ray_local["address"], "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        time.sleep(0.5)
+    proc.terminate()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    assert "interrupted" in err
+    learner, _ = checkpoint.load_learner(out / "m0.pt", device="cpu")
+    assert learner.updates >= 2

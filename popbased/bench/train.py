@@ -89,13 +89,16 @@ def bench_train(substrate: str, epochs: int, backend: str, warmup_rounds: int, r
         "round_agent_steps": report["round_agent_steps"],
         "rounds_measured": rounds,
         "round_wall_s": round_wall,
+        # Workers collect while the driver learns, so these overlap in time: per worker,
+        # a round is env stepping + inference + the rest (Ray transfers, waiting for the
+        # next fragment); the driver learns, then waits for the workers.
         "split_per_round_s": {
-            "env_step (rollout worker, waiting on env processes)": per_round["env_s"],
-            "inference (rollout worker)": per_round["inference_s"],
-            "learning (driver, PPO update)": per_round["learn_s"],
-            "driver waiting for the fragment": per_round["collect_wait_s"],
-            "overhead (round wall - learning - driver wait)": round_wall - per_round["learn_s"]
-            - per_round["collect_wait_s"],
+            "worker: env stepping": per_round["env_s"] / args.workers,
+            "worker: policy inference": per_round["inference_s"] / args.workers,
+            "worker: other (transfers, Ray, idle)": round_wall
+            - (per_round["env_s"] + per_round["inference_s"]) / args.workers,
+            "driver: PPO update (all members)": per_round["learn_s"],
+            "driver: waiting for fragments": per_round["collect_wait_s"],
         },
         "overlap": not args.no_overlap,
         "env_backend": env_backend(backend),

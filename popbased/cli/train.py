@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import click
@@ -12,8 +13,12 @@ from popbased import substrates as registry
 from popbased.play import json_safe
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
 from popbased.progress import TrainDisplay
-from popbased.rollout.cluster import check_reachable
-from popbased.selfplay import TrainConfig, train as run_training
+from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.selfplay import TrainConfig, train as run_training, validate
+
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # training writes its checkpoints, then stops
+
 
 _PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
 
@@ -73,10 +78,15 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
                          envs_per_worker=envs_per_worker, rollout_length=rollout_length,
                          device=device, seed=seed, overlap=not no_overlap, ppo=ppo,
                          net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address)
+    validate(config)
     if ray_address:
         check_reachable(ray_address)
     console = Console(stderr=True)
     with TrainDisplay(steps, substrate, console) as display:
+        ensure_ray(ray_address)
+        # after Ray's start, which installs its own SIGTERM handler: schedulers stop jobs
+        # with SIGTERM, and training should write its checkpoints as on Ctrl-C
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         report = run_training(config, display.update)
     if as_json:
         click.echo(json.dumps(json_safe(report), indent=2, default=str))
