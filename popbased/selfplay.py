@@ -42,9 +42,9 @@ class TrainConfig:
     """Agent-steps to train for (all members together)."""
     members: int = 1
     """Population size: members sharing the seats."""
-    workers: int = 1
+    workers: int = 2
     """Rollout workers (Ray actors)."""
-    envs_per_worker: int = 4
+    envs_per_worker: int = 2
     """Envs each worker steps (each in its own process, plus spares for hidden resets)."""
     rollout_length: int = 250
     """Steps per env per fragment: a round is workers x envs x players x length agent-steps."""

@@ -84,7 +84,7 @@ def test_killed_worker_is_restarted_and_its_fragment_recollected(ray_local):
 
 @pytest.mark.slow
 def test_tiny_training_run_changes_weights_and_writes_checkpoints(ray_local, tmp_path):
-    config = TrainConfig("open", steps=2 * 14 * 30 * 3, members=2, envs_per_worker=2,
+    config = TrainConfig("open", steps=2 * 14 * 30 * 3, members=2, workers=1, envs_per_worker=2,
                          rollout_length=30, max_episode_steps=50, device="cpu", seed=4,
                          out=str(tmp_path))
     initial = Learner("m0", 11, resolve("open").action_names, device="cpu", seed=4000)

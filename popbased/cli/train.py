@@ -51,9 +51,9 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
               help="Population size (members share the seats).")
 @click.option("--device", default="auto", show_default=True, help="Learner device: auto, cpu, cuda.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
               help="Rollout workers (Ray actors).")
-@click.option("--envs-per-worker", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--envs-per-worker", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--rollout-length", default=250, show_default=True, type=click.IntRange(min=1),
               help="Steps per env per round (batch = workers x envs x players x length).")
 @click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
