@@ -9,7 +9,7 @@ import torch
 
 from popbased.ppo import checkpoint
 from popbased.ppo.actions import ActionMap
-from popbased.ppo.policy import masked_log_softmax
+from popbased.ppo.policy import masked_log_softmax, sample
 
 
 class PolicyAgent:
@@ -30,8 +30,7 @@ class PolicyAgent:
         mask = torch.from_numpy(self.actions.member_mask(obs.action_mask))
         with torch.inference_mode():
             logits, _, self.state = self.policy(torch.from_numpy(obs.rgb), self.state, starts)
-            probs = masked_log_softmax(logits, mask).exp()
-            action = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+            action = sample(masked_log_softmax(logits, mask), self.generator)
         return self.actions.to_arena[action.numpy()]
 
     def observe_done(self, done: np.ndarray) -> None:

@@ -119,9 +119,10 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor | None) -> torch
     return torch.log_softmax(logits, dim=-1)
 
 
-def sample(logp: torch.Tensor) -> torch.Tensor:
-    """Samples one action per row from log-probabilities (masked rows have p = 0 exactly)."""
-    return torch.multinomial(logp.exp().view(-1, logp.shape[-1]), 1).view(logp.shape[:-1])
+def sample(logp: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Samples one action per row from log-probabilities (masked actions have p = 0 exactly)."""
+    return torch.multinomial(logp.exp().view(-1, logp.shape[-1]), 1,
+                             generator=generator).view(logp.shape[:-1])
 
 
 def entropy(logp: torch.Tensor) -> torch.Tensor:

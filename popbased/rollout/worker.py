@@ -6,6 +6,11 @@ thread). Weights arrive as publications (see Learner.publication), fetched from 
 object store once per version. `collect` returns one `Batch` of numpy arrays per member
 and the metrics of the episodes that ended. It is a plain class; `collector.py` runs it
 as a Ray actor.
+
+Envs run in their own processes (`backend='process'`, resets hidden by spares; the envs
+are split in two groups that take turns, so one group steps while the policies act for
+the other) or inside the worker (`backend='inline'`: least CPU per step, for machines
+where every core is busy anyway).
 """
 
 from __future__ import annotations
@@ -231,7 +236,7 @@ class RolloutWorker:
             logits, value, state = seated.policy(torch.from_numpy(rgb), state,
                                                  torch.from_numpy(starts))
             logp = masked_log_softmax(logits, torch.from_numpy(mask))
-            action = sample_with(logp, self.rng)
+            action = sample(logp, self.rng)
             chosen = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
         if state is not None:
             self.states[member][cols] = state
@@ -247,10 +252,3 @@ class RolloutWorker:
     def close(self) -> None:
         for env in self.envs:
             env.close()
-
-
-def sample_with(logp: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
-
-
-__all__ = ["RolloutWorker", "sample"]
