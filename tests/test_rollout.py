@@ -132,16 +132,22 @@ def test_train_cli_bad_input_is_one_line(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def _train_in_subprocess(address: str, out, steps: int) -> list[str]:
+    """`popbased train` in another process, joining the session's Ray (one small worker)."""
+    import sys
+
+    return [sys.executable, "-m", "popbased.cli", "train", "open", "--steps", str(steps),
+            "--workers", "1", "--envs-per-worker", "1", "--rollout-length", "40",
+            "--ray-address", address, "--out", str(out)]
+
+
 @pytest.mark.slow
 def test_train_joins_an_existing_ray_cluster(ray_local, tmp_path):
     """`popbased train --ray-address` from another process joins the session's Ray."""
     import subprocess
-    import sys
 
     out = tmp_path / "joined"
-    cmd = [sys.executable, "-m", "popbased.cli", "train", "open", "--steps", "280",
-           "--workers", "1", "--envs-per-worker", "1", "--rollout-length", "40",
-           "--ray-address", ray_local["address"], "--out", str(out), "--json"]
+    cmd = _train_in_subprocess(ray_local["address"], out, steps=280) + ["--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
@@ -159,13 +165,10 @@ def test_unreachable_ray_address_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_sigterm_writes_checkpoints_then_stops(ray_local, tmp_path):
     import subprocess
-    import sys
     import time
 
     out = tmp_path / "stopped"
-    cmd = [sys.executable, "-m", "popbased.cli", "train", "open", "--steps", "100000000",
-           "--workers", "1", "--envs-per-worker", "1", "--rollout-length", "40",
-           "--ray-address", ray_local["address"], "--out", str(out)]
+    cmd = _train_in_subprocess(ray_local["address"], out, steps=100_000_000)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = out / "metrics.jsonl"
     deadline = time.time() + 300

@@ -147,8 +147,13 @@ def main(argv: list[str] | None = None) -> None:
         result["ours_inline"] = bench_ours(args.substrate, args.processes, args.warmup,
                                            args.seconds, "inline", args.obs_size)
     result["ratio"] = result["ours"]["env_steps_per_s"] / result["raw"]["env_steps_per_s"]
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
+    write_result(result, args.out)
+
+
+def write_result(result: dict, path: str) -> None:
+    """Writes a benchmark's JSON (creating its folder) and prints it."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
         json.dump(result, f, indent=2)
     print(json.dumps(result, indent=2))
 

@@ -18,7 +18,7 @@ import time
 
 import psutil
 
-from popbased.bench.env import bench_raw
+from popbased.bench.env import bench_raw, write_result
 
 
 class MemorySampler:
@@ -167,10 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         run["ratio_to_raw"] = run["agent_steps_per_s"] / raw
         print(f"{run['env_backend']:>8}, {run['epochs']} epochs: {run['agent_steps_per_s']:,.0f} "
               f"agent-steps/s = {run['ratio_to_raw']:.0%} of raw ({raw:,.0f})")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":
