@@ -63,9 +63,12 @@ class Collector:
         """Starts a fragment of `length` steps in every worker (seat_members: one list per worker)."""
         if self._pending is not None:
             raise RuntimeError("a fragment is already being collected")
-        args = [(dict(handles), list(seats), length, bptt) for seats in seat_members]
-        self._pending = [(i, args[i], self.actors[i].collect.remote(*args[i]))
+        self._pending = [self._start(i, handles, seat_members[i], length, bptt)
                          for i in range(len(self.actors))]
+
+    def _start(self, i: int, handles, seats, length: int, bptt: int | None) -> tuple:
+        args = (dict(handles), list(seats), length, bptt)
+        return i, args, self.actors[i].collect.remote(*args)
 
     def gather(self, then: tuple | None = None) -> dict[str, Any]:
         """Waits for the submitted fragment; re-collects what dead workers lost.
@@ -87,8 +90,7 @@ class Collector:
                 results[i] = ray.get(ref)
                 if then is not None:
                     handles, seats, length, bptt = then
-                    args_next = (dict(handles), list(seats[i]), length, bptt)
-                    following[i] = (i, args_next, self.actors[i].collect.remote(*args_next))
+                    following[i] = self._start(i, handles, seats[i], length, bptt)
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                     ray.exceptions.ObjectLostError):
                 attempts[i] += 1
