@@ -1,0 +1,1 @@
+"""Populations per variant: their TOML specs (and, next, members, PBT and lineage)."""

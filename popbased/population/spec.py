@@ -1,0 +1,196 @@
+"""Population specs (`populations/*.toml`): a variant's substrate, population size, fixed PPO
+settings, and the genes PBT evolves (PPO hyperparameters and reward-shaping weights), each
+with its initial value or range and its mutation rule.
+
+    [population]
+    name = "no_zap"
+    substrate = "no_zap"          # any `popbased substrates list` name
+    params = {}                   # variant parameters (map, regrowth, zap_cooldown, ...)
+    size = 4
+    steps_per_generation = 200_000
+
+    [ppo]                         # fixed PPOConfig fields
+    epochs = 2
+
+    [evolve.lr]                   # an evolved PPOConfig field
+    init = [1e-4, 1e-3]           # a value, or a range sampled on the gene's scale
+    bounds = [1e-5, 1e-2]
+    scale = "log"                 # linear | log | one_minus_log (gamma-style: 1 - x on a log scale)
+
+    [shaping.zapped]              # a reward-shaping weight (fixed when it has no bounds)
+    init = [-0.2, 0.0]
+    bounds = [-1.0, 0.0]
+
+Loading validates everything and names the file and key of the first problem (BadInput).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from popbased.errors import BadInput
+from popbased.ppo.config import PPOConfig, from_mapping
+from popbased.substrates import resolve
+
+SCALES = ("linear", "log", "one_minus_log")
+MIN_SIZE = 2
+
+
+@dataclass(frozen=True)
+class Gene:
+    """One evolved value: where it starts, where it may go, how it is mutated."""
+
+    name: str
+    """PPOConfig field or reward component."""
+    init: tuple[float, float]
+    """Initial range (low == high for a single value)."""
+    bounds: tuple[float, float] | None
+    """Hard bounds; None = never mutated (a fixed shaping weight)."""
+    scale: str = "linear"
+    """linear, log (positive values) or one_minus_log (values in (0, 1), e.g. gamma)."""
+    integer: bool = False
+    """Rounded to an integer after every change."""
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    name: str
+    """Population name (defaults to the file name)."""
+    substrate: str
+    """Substrate or variant it trains on."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Variant parameters."""
+    size: int = 4
+    """Members."""
+    steps_per_generation: int = 200_000
+    """Agent-steps each member trains between PBT steps."""
+    ppo: PPOConfig = PPOConfig()
+    """Fixed PPO settings (evolved fields start from their genes)."""
+    genes: tuple[Gene, ...] = ()
+    """Evolved PPO hyperparameters."""
+    shaping: tuple[Gene, ...] = ()
+    """Reward-shaping weights (evolved when they have bounds)."""
+    source: str = ""
+    """The file it came from."""
+
+
+_POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation")
+_GENE_KEYS = ("init", "bounds", "scale", "integer")
+_TOP_KEYS = ("population", "ppo", "evolve", "shaping")
+
+
+def _unknown(where: str, key: str, allowed) -> BadInput:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return BadInput(f"{where}: unknown key {key!r}{hint}; allowed: {', '.join(allowed)}")
+
+
+def _check_keys(table: Mapping, allowed, where: str) -> None:
+    if not isinstance(table, Mapping):
+        raise BadInput(f"{where}: expected a table, got {table!r}")
+    for key in table:
+        if key not in allowed:
+            raise _unknown(where, key, allowed)
+
+
+def _pair(value, where: str) -> tuple[float, float]:
+    if isinstance(value, bool):
+        raise BadInput(f"{where}: expected a number or [low, high], got {value!r}")
+    if isinstance(value, (int, float)):
+        value = [value, value]
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise BadInput(f"{where}: expected a number or [low, high], got {value!r}")
+    low, high = float(value[0]), float(value[1])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise BadInput(f"{where}: values must be finite, got {value!r}")
+    if low > high:
+        raise BadInput(f"{where}: lower {low:g} > upper {high:g}")
+    return low, high
+
+
+def parse_gene(name: str, raw: Mapping, where: str, evolved: bool = True) -> Gene:
+    _check_keys(raw, _GENE_KEYS, where)
+    if "init" not in raw:
+        raise BadInput(f"{where}: missing 'init' (a value or [low, high])")
+    init = _pair(raw["init"], f"{where}.init")
+    bounds = None
+    if "bounds" in raw:
+        bounds = _pair(raw["bounds"], f"{where}.bounds")
+    elif evolved:
+        raise BadInput(f"{where}: missing 'bounds' ([low, high]) for an evolved value")
+    scale = raw.get("scale", "linear")
+    if scale not in SCALES:
+        raise BadInput(f"{where}.scale: {scale!r}; allowed: {', '.join(SCALES)}")
+    integer = raw.get("integer", False)
+    if not isinstance(integer, bool):
+        raise BadInput(f"{where}.integer: expected true or false, got {integer!r}")
+    limits = bounds or init
+    if scale == "log" and limits[0] <= 0:
+        raise BadInput(f"{where}: log scale needs positive bounds, got lower {limits[0]:g}")
+    if scale == "one_minus_log" and not (0 <= limits[0] and limits[1] < 1):
+        raise BadInput(f"{where}: one_minus_log scale needs bounds in [0, 1), got {list(limits)}")
+    if bounds is not None and not (bounds[0] <= init[0] and init[1] <= bounds[1]):
+        raise BadInput(f"{where}: init {list(init)} is outside bounds {list(bounds)}")
+    return Gene(name, init, bounds, scale, integer)
+
+
+def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = "") -> PopulationSpec:
+    _check_keys(raw, _TOP_KEYS, source)
+    pop = raw.get("population")
+    if pop is None:
+        raise BadInput(f"{source}: missing [population] table")
+    _check_keys(pop, _POPULATION_KEYS, f"{source}: [population]")
+    if "substrate" not in pop:
+        raise BadInput(f"{source}: [population] needs 'substrate'")
+    params = pop.get("params", {})
+    if not isinstance(params, Mapping):
+        raise BadInput(f"{source}: population.params: expected a table, got {params!r}")
+    try:
+        spec = resolve(pop["substrate"], params)
+    except BadInput as err:
+        raise BadInput(f"{source}: population: {err}") from None
+    size = pop.get("size", 4)
+    if not isinstance(size, int) or isinstance(size, bool) or size < MIN_SIZE:
+        raise BadInput(f"{source}: population.size={size!r}: PBT needs at least {MIN_SIZE} members")
+    per_gen = pop.get("steps_per_generation", 200_000)
+    if not isinstance(per_gen, int) or isinstance(per_gen, bool) or per_gen < 1:
+        raise BadInput(f"{source}: population.steps_per_generation={per_gen!r}: must be an integer >= 1")
+    ppo_fields = [f.name for f in fields(PPOConfig)]
+    fixed = raw.get("ppo", {})
+    _check_keys(fixed, ppo_fields, f"{source}: [ppo]")
+    evolve = raw.get("evolve", {})
+    _check_keys(evolve, ppo_fields, f"{source}: [evolve]")
+    both = sorted(set(fixed) & set(evolve))
+    if both:
+        raise BadInput(f"{source}: {both[0]!r} is both fixed in [ppo] and evolved in [evolve]")
+    genes = tuple(parse_gene(k, v, f"{source}: evolve.{k}") for k, v in evolve.items())
+    start = {g.name: int(round(g.init[0])) if g.integer else g.init[0] for g in genes}
+    ppo = from_mapping(PPOConfig, {**fixed, **start}, f"{source}: ppo")
+    from popbased.env.instance import component_names
+
+    components = component_names(spec, True) if spec.instrumented else component_names(spec)
+    shaping_raw = raw.get("shaping", {})
+    _check_keys(shaping_raw, components, f"{source}: [shaping]")
+    shaping = tuple(parse_gene(k, v, f"{source}: shaping.{k}", evolved=False)
+                    for k, v in shaping_raw.items())
+    return PopulationSpec(name=pop.get("name", default_name or pop["substrate"]),
+                          substrate=pop["substrate"], params=dict(params), size=size,
+                          steps_per_generation=per_gen, ppo=ppo, genes=genes, shaping=shaping,
+                          source=source)
+
+
+def load(path: str | Path) -> PopulationSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such population file")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise BadInput(f"{path}: not valid TOML ({err})") from None
+    return parse(raw, str(path), path.stem)
