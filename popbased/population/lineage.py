@@ -1,0 +1,81 @@
+"""Lineage: every PBT decision as a recorded event, and the replay of a member's schedule."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+
+@dataclass(frozen=True)
+class LineageEvent:
+    member: str
+    generation: int
+    agent_step: int
+    kind: str
+    """'init', 'exploit' (copied the donor) or 'explore' (mutated its own values)."""
+    values: dict[str, float]
+    """The member's gene values after the event (what it trains with from then on)."""
+    changes: dict[str, Any] = field(default_factory=dict)
+    """name -> [old, new, how]."""
+    donor: str | None = None
+    fitness: float | None = None
+    donor_fitness: float | None = None
+    reason: str = ""
+
+
+class LineageLog:
+    """Append-only list of events; JSON Lines on disk when given a path."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else None
+        self.events: list[LineageEvent] = []
+        if self.path is not None and self.path.exists():
+            self.events = [LineageEvent(**json.loads(line))
+                           for line in self.path.read_text().splitlines() if line.strip()]
+
+    def append(self, event: LineageEvent) -> LineageEvent:
+        self.events.append(event)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps(asdict(event)) + "\n")
+        return event
+
+    def of(self, member: str) -> list[LineageEvent]:
+        return [e for e in self.events if e.member == member]
+
+    def schedule(self, member: str) -> list[tuple[int, dict[str, float]]]:
+        """(agent_step, values) each time the member's values changed, oldest first."""
+        out: list[tuple[int, dict[str, float]]] = []
+        for e in self.of(member):
+            if not out or out[-1][1] != e.values:
+                out.append((e.agent_step, dict(e.values)))
+        return out
+
+    def values_at(self, member: str, agent_step: int) -> dict[str, float] | None:
+        """The values the member trained with at `agent_step` (replays the schedule)."""
+        current = None
+        for step, values in self.schedule(member):
+            if step > agent_step:
+                break
+            current = values
+        return current
+
+    def ancestry(self, member: str) -> list[str]:
+        """Donors the member copied, most recent first."""
+        return [e.donor for e in reversed(self.of(member)) if e.kind == "exploit" and e.donor]
+
+
+def replay(events: Iterable[LineageEvent], member: str) -> dict[str, float]:
+    """Applies a member's recorded changes from its first event: its final values."""
+    values: dict[str, float] = {}
+    for e in events:
+        if e.member != member:
+            continue
+        if e.kind in ("init", "exploit"):
+            values = dict(e.values)
+        for name, change in e.changes.items():
+            values[name] = change[1]
+    return values
