@@ -9,7 +9,7 @@ import torch
 
 from popbased.ppo import checkpoint
 from popbased.ppo.actions import ActionMap
-from popbased.ppo.policy import masked_log_softmax, sample
+from popbased.ppo.policy import act
 
 
 class PolicyAgent:
@@ -26,12 +26,10 @@ class PolicyAgent:
         n = obs.rgb.shape[0]
         if self.policy.recurrent and self.state is None:
             self.state = self.policy.initial_state(n)
-        starts = torch.zeros(n, dtype=torch.bool) if self.starts is None else self.starts
-        mask = torch.from_numpy(self.actions.member_mask(obs.action_mask))
-        with torch.inference_mode():
-            logits, _, self.state = self.policy(torch.from_numpy(obs.rgb), self.state, starts)
-            action = sample(masked_log_softmax(logits, mask), self.generator)
-        return self.actions.to_arena[action.numpy()]
+        starts = np.zeros(n, dtype=bool) if self.starts is None else self.starts
+        mask = self.actions.member_mask(obs.action_mask)
+        action, _, _, self.state = act(self.policy, obs.rgb, mask, self.state, starts, self.generator)
+        return self.actions.to_arena[action]
 
     def observe_done(self, done: np.ndarray) -> None:
-        self.starts = torch.from_numpy(np.asarray(done, dtype=bool))
+        self.starts = np.asarray(done, dtype=bool)

@@ -36,6 +36,7 @@ class TrainDisplay:
         self.console = console or Console(stderr=True)
         self.log_every_s = log_every_s
         self._last_log = 0.0
+        self._flags_seen: dict[str, int] = {}
         self.progress = Progress(TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[line]}"), console=self.console)
@@ -57,11 +58,6 @@ class TrainDisplay:
             self.console.print(f"{report['agent_steps']:,}/{report['total_steps']:,} agent-steps | "
                                + round_line(report), markup=True, highlight=False)
         for member, flags in report.get("flags", {}).items():
-            for flag in flags[len(self._seen(member)):]:
+            for flag in flags[self._flags_seen.get(member, 0):]:
                 self.console.print(f"[red]member {member}: {flag}[/]")
-                self._seen(member).append(flag)
-
-    def _seen(self, member: str) -> list:
-        if not hasattr(self, "_flags_seen"):
-            self._flags_seen: dict[str, list] = {}
-        return self._flags_seen.setdefault(member, [])
+            self._flags_seen[member] = len(flags)

@@ -149,8 +149,9 @@ class Learner:
         index = index.to(self.device)
         chunk, seat = index // seats, index % seats
         offsets = torch.arange(bptt, device=self.device)
-        rows = (chunk.unsqueeze(0) * bptt + offsets.unsqueeze(1)).clamp(max=steps - 1)  # [bptt, n]
-        valid = (chunk.unsqueeze(0) * bptt + offsets.unsqueeze(1)) < steps
+        positions = chunk.unsqueeze(0) * bptt + offsets.unsqueeze(1)  # [bptt, n]
+        valid = positions < steps  # the last chunk may be shorter
+        rows = positions.clamp(max=steps - 1)
         cols = seat.unsqueeze(0).expand_as(rows)
         seq = {k: t[k][rows, cols] for k in ("obs", "actions", "logp", "values", "masks", "adv",
                                              "ret", "starts")}

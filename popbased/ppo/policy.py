@@ -125,6 +125,18 @@ def sample(logp: torch.Tensor, generator: torch.Generator | None = None) -> torc
                              generator=generator).view(logp.shape[:-1])
 
 
+@torch.inference_mode()
+def act(policy: Policy, rgb: np.ndarray, mask: np.ndarray, state: torch.Tensor | None,
+        starts: np.ndarray, generator: torch.Generator | None = None):
+    """Samples actions for N seats from uint8 views and the member's masks [N, A]:
+    (actions [N], log-probability of each [N], values [N], new state) as numpy (state: tensor)."""
+    logits, value, state = policy(torch.from_numpy(rgb), state, torch.from_numpy(starts))
+    logp = masked_log_softmax(logits, torch.from_numpy(mask))
+    action = sample(logp, generator)
+    chosen = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+    return action.numpy(), chosen.numpy(), value.numpy(), state
+
+
 def entropy(logp: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum(-1)
 

@@ -27,8 +27,6 @@ class Collector:
 
         self._ray = ray
         self.spec = spec
-        self.players = spec.num_players
-        self.envs_per_worker = envs_per_worker
         actor = ray.remote(RolloutWorker).options(max_restarts=-1, max_task_retries=0,
                                                   num_cpus=worker_cpus)
         self.actors = [actor.remote(spec, envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,

@@ -27,7 +27,7 @@ from popbased.errors import BadInput
 from popbased.ppo.actions import ActionMap
 from popbased.ppo.batch import Batch
 from popbased.ppo.config import NetConfig, from_mapping
-from popbased.ppo.policy import Policy, masked_log_softmax, sample
+from popbased.ppo.policy import Policy, act
 from popbased.substrates.spec import Lab2dSpec
 
 
@@ -232,19 +232,13 @@ class RolloutWorker:
             if chunk_index is not None:
                 keep = torch.from_numpy(~starts).float().view(-1, 1, 1)
                 buf["states"][chunk_index, cols] = (state * keep).numpy()
-        with torch.inference_mode():
-            logits, value, state = seated.policy(torch.from_numpy(rgb), state,
-                                                 torch.from_numpy(starts))
-            logp = masked_log_softmax(logits, torch.from_numpy(mask))
-            action = sample(logp, self.rng)
-            chosen = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        a, chosen, value, state = act(seated.policy, rgb, mask, state, starts, self.rng)
         if state is not None:
             self.states[member][cols] = state
-        a = action.numpy()
         buf["obs"][t, cols] = rgb
         buf["actions"][t, cols] = a
-        buf["logp"][t, cols] = chosen.numpy()
-        buf["values"][t, cols] = value.numpy()
+        buf["logp"][t, cols] = chosen
+        buf["values"][t, cols] = value
         buf["starts"][t, cols] = starts
         buf["masks"][t, cols] = mask
         arena_actions[seats] = seated.actions.to_arena[a]
