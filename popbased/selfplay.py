@@ -139,6 +139,19 @@ def validate(config: TrainConfig):
     return spec, apples_in_view, weights
 
 
+def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict) -> Collector:
+    return Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
+                     seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
+                     max_episode_steps=config.max_episode_steps,
+                     env_backend=env_backend(config.env_backend),
+                     worker_cpus=min(1.0, ray_info["cpus"] / config.workers))
+
+
+def learner_threads(config: TrainConfig) -> None:
+    """CPU learners: one torch thread when overlapping (the workers use the other cores)."""
+    torch.set_num_threads(config.learner_threads or (1 if config.overlap else (os.cpu_count() or 1)))
+
+
 def train(config: TrainConfig, on_round: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Trains; returns the final report (and writes checkpoints + metrics when `out` is set).
 
@@ -148,69 +161,102 @@ def train(config: TrainConfig, on_round: Callable[[dict], None] | None = None) -
     out = Path(config.out) if config.out else None
     ray_info = ensure_ray(config.ray_address)
     members = [f"m{i}" for i in range(config.members)]
-    collector = Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
-                          seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
-                          max_episode_steps=config.max_episode_steps,
-                          env_backend=env_backend(config.env_backend),
-                          worker_cpus=min(1.0, ray_info["cpus"] / config.workers))
+    collector = make_collector(config, spec, apples_in_view, ray_info)
     try:
         learners = {m: Learner(m, config.obs_size, collector.action_names, net=config.net,
                                config=config.ppo, shaping_weights=weights, device=config.device,
                                seed=config.seed * 1000 + i, total_steps=config.steps)
                     for i, m in enumerate(members)}
-        threads = config.learner_threads or (1 if config.overlap else (os.cpu_count() or 1))
-        torch.set_num_threads(threads)
+        learner_threads(config)
         return _loop(config, spec, collector, learners, out, ray_info, on_round)
     finally:
         collector.close()
 
 
+class Session:
+    """Rounds of self-play: the collector's workers play a fragment with seats drawn among
+    the learners, then each learner updates on the seats it played.
+
+    With `overlap`, each worker starts the next fragment (with the weights published before
+    this round's update) as soon as its part of this one is in. A batch collected by a
+    learner that has since been replaced (another `uid`: PBT copied a donor into it) is
+    dropped, not learned from: its actions came from weights that no longer exist.
+    """
+
+    def __init__(self, config: TrainConfig, collector: Collector, learners: dict[str, Learner]):
+        self.config = config
+        self.collector = collector
+        self.learners = learners
+        self.rng = np.random.default_rng(config.seed)
+        self.bptt = config.ppo.bptt if config.net.lstm else None
+        self.handles: dict | None = None
+        self.totals = {"collect_wait_s": 0.0, "learn_s": 0.0, "env_s": 0.0, "inference_s": 0.0}
+        self.dropped_batches = 0
+
+    @property
+    def round_steps(self) -> int:
+        return self.collector.num_seats * self.config.rollout_length
+
+    def _seats(self) -> list[list[str]]:
+        return seating(self.rng, list(self.learners), len(self.collector.actors),
+                       self.collector.seats_per_worker)
+
+    def _publish(self) -> None:
+        self.handles = self.collector.publish([l.publication() for l in self.learners.values()])
+
+    def round(self, more: bool = True) -> tuple[dict, dict[str, dict]]:
+        """Plays one fragment and updates; `more`: another round follows (start it now)."""
+        length = self.config.rollout_length
+        if not self.collector.pending:
+            self._publish()
+            self.collector.submit(self.handles, self._seats(), length, self.bptt)
+        t0 = time.perf_counter()
+        follow = (self.handles, self._seats(), length, self.bptt) if self.config.overlap and more else None
+        fragment = self.collector.gather(then=follow)
+        t1 = time.perf_counter()
+        stats, dropped = {}, []
+        for m, batch in fragment["batches"].items():
+            learner = self.learners[m]
+            if tuple(batch.policy_version)[:1] != (learner.uid,):
+                dropped.append(m)
+                continue
+            stats[m] = learner.update(batch)
+        self.dropped_batches += len(dropped)
+        fragment["dropped"] = dropped
+        self._publish()
+        self.totals["collect_wait_s"] += t1 - t0
+        self.totals["learn_s"] += time.perf_counter() - t1
+        self.totals["env_s"] += fragment["timing"]["env_s"]
+        self.totals["inference_s"] += fragment["timing"]["inference_s"]
+        return fragment, stats
+
+    def finish(self) -> None:
+        """Waits for a fragment still being collected (its data is not used)."""
+        if self.collector.pending:
+            self.collector.gather()
+
+
 def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[str, Any]:
-    rng = np.random.default_rng(config.seed)
-    members = list(learners)
-    bptt = config.ppo.bptt if config.net.lstm else None
-    round_steps = collector.num_seats * config.rollout_length
+    session = Session(config, collector, learners)
     window = EpisodeWindow()
     metrics_file = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         metrics_file = (out / "metrics.jsonl").open("a")
-
-    def seats():
-        return seating(rng, members, len(collector.actors), collector.seats_per_worker)
-
-    handles = collector.publish([l.publication() for l in learners.values()])
-    collector.submit(handles, seats(), config.rollout_length, bptt)
     steps, rounds, started = 0, 0, time.perf_counter()
     last_save = started
-    totals = {"collect_wait_s": 0.0, "learn_s": 0.0, "env_s": 0.0, "inference_s": 0.0}
     report: dict[str, Any] = {"agent_steps": 0, "total_steps": config.steps}
     try:
         while steps < config.steps:
-            t0 = time.perf_counter()
-            more = steps + round_steps < config.steps
-            # with overlap, each worker starts the next fragment (current weights) as soon
-            # as its part of this one is in; the learners update meanwhile
-            fragment = collector.gather(then=(handles, seats(), config.rollout_length, bptt)
-                                        if config.overlap and more else None)
-            t1 = time.perf_counter()
+            fragment, stats = session.round(more=steps + session.round_steps < config.steps)
             steps += sum(b.agent_steps for b in fragment["batches"].values())
             rounds += 1
-            stats = {m: learners[m].update(b) for m, b in fragment["batches"].items()}
-            handles = collector.publish([l.publication() for l in learners.values()])
-            if not config.overlap and steps < config.steps:
-                collector.submit(handles, seats(), config.rollout_length, bptt)
-            t2 = time.perf_counter()
             window.add(fragment["episodes"])
-            totals["collect_wait_s"] += t1 - t0
-            totals["learn_s"] += t2 - t1
-            totals["env_s"] += fragment["timing"]["env_s"]
-            totals["inference_s"] += fragment["timing"]["inference_s"]
             elapsed = time.perf_counter() - started
             report = {"round": rounds, "agent_steps": steps, "total_steps": config.steps,
                       "elapsed_s": elapsed, "agent_steps_per_s": steps / elapsed,
-                      "round_agent_steps": round_steps, "episodes": window.count,
-                      "metrics": window.summary(), "learners": stats, "timing": dict(totals),
+                      "round_agent_steps": session.round_steps, "episodes": window.count,
+                      "metrics": window.summary(), "learners": stats, "timing": dict(session.totals),
                       "worker_restarts": collector.restarts,
                       "flags": {m: l.flags for m, l in learners.items() if l.flags}}
             if metrics_file is not None:

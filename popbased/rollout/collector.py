@@ -48,6 +48,11 @@ class Collector:
         self._pending: list | None = None
 
     @property
+    def pending(self) -> bool:
+        """A fragment is being collected (submitted, not yet gathered)."""
+        return self._pending is not None
+
+    @property
     def num_seats(self) -> int:
         return self.seats_per_worker * len(self.actors)
 
