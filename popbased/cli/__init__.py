@@ -10,6 +10,7 @@ from popbased.errors import BadInput
 from popbased.cli.substrates import substrates
 from popbased.cli.doctor import doctor
 from popbased.cli.train import train
+from popbased.cli.pbt import pbt
 
 
 class _Group(click.Group):
@@ -32,6 +33,7 @@ def cli() -> None:
 cli.add_command(substrates)
 cli.add_command(doctor)
 cli.add_command(train)
+cli.add_command(pbt)
 
 
 def main() -> None:

@@ -63,11 +63,18 @@ def sample_initial(gene: Gene, rng: np.random.Generator) -> float:
 
 
 def explore(genes: Sequence[Gene], values: Mapping[str, float], *, seed: int, stdev: float = 0.1,
-            resample_probability: float = 0.25) -> tuple[dict[str, float], dict[str, tuple]]:
+            resample_probability: float = 0.25, partner: Mapping[str, float] | None = None,
+            eta: float = 10.0) -> tuple[dict[str, float], dict[str, tuple]]:
     """Returns (new values, {name: (old, new, how)}) for the evolved genes (bounds set);
-    fixed genes keep their values."""
-    from evotorch import Problem, SolutionBatch
-    from evotorch.operators import GaussianMutation
+    fixed genes keep their values. With `partner`, the starting point is a child of
+    EvoTorch's simulated binary cross-over of `values` and `partner` (crowding index `eta`)."""
+    import warnings
+
+    with warnings.catch_warnings():  # evotorch's torch.jit.script use warns on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from evotorch import Problem, SolutionBatch
+        from evotorch.operators import GaussianMutation
+        from evotorch.operators.functional import simulated_binary_cross_over
 
     logging.getLogger("evotorch").setLevel(logging.WARNING)  # not one INFO line per Problem
 
@@ -81,14 +88,22 @@ def explore(genes: Sequence[Gene], values: Mapping[str, float], *, seed: int, st
                       initial_bounds=(0.0, 1.0), bounds=(0.0, 1.0), vectorized=True,
                       seed=int(rng.integers(2**31)), device="cpu")
     batch = SolutionBatch(problem, popsize=1, empty=True)
-    batch.set_values(torch.tensor([[normalize(g, values[g.name]) for g in evolved]]))
+    start = torch.tensor([[normalize(g, values[g.name]) for g in evolved]])
+    how_moved = f"gaussian(sd={stdev:g})"
+    if partner is not None:
+        parents = torch.cat([start, torch.tensor([[normalize(g, partner[g.name]) for g in evolved]])])
+        with torch.random.fork_rng(devices=[]):  # SBX draws from torch's global generator
+            torch.manual_seed(int(rng.integers(2**31)))
+            start = simulated_binary_cross_over(parents, eta=eta)[:1].clamp(0.0, 1.0)
+        how_moved = f"sbx(eta={eta:g})+" + how_moved
+    batch.set_values(start)
     mutated = GaussianMutation(problem, stdev=stdev)(batch).values[0].tolist()
     for gene, u in zip(evolved, mutated):
         old = values[gene.name]
         if rng.random() < resample_probability:
             value, how = sample_initial(gene, rng), "resample"
         else:
-            value, how = denormalize(gene, u), f"gaussian(sd={stdev:g})"
+            value, how = denormalize(gene, u), how_moved
         new[gene.name] = value
         if value != old:
             changes[gene.name] = (old, value, how)

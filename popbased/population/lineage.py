@@ -43,6 +43,14 @@ class LineageLog:
                 f.write(json.dumps(asdict(event)) + "\n")
         return event
 
+    def truncate(self, count: int) -> None:
+        """Keeps the first `count` events (drops those of a generation that never completed)."""
+        self.events = self.events[:count]
+        if self.path is not None:
+            from popbased.ppo.checkpoint import write_atomic
+
+            write_atomic(self.path, "".join(json.dumps(asdict(e)) + "\n" for e in self.events).encode())
+
     def of(self, member: str) -> list[LineageEvent]:
         return [e for e in self.events if e.member == member]
 

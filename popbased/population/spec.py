@@ -29,7 +29,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -57,6 +57,42 @@ class Gene:
     """Rounded to an integer after every change."""
 
 
+FITNESS = ("return", "sustainability", "equality", "pareto")
+SELECTION = ("truncation", "tournament")
+MODES = ("sync", "async")
+
+
+@dataclass(frozen=True)
+class PBTConfig:
+    """How the population evolves (the `[pbt]` table)."""
+
+    fitness: str = "return"
+    """return (per-capita harvest rate), sustainability (1 - depletion), equality (1 - Gini),
+    or pareto (fronts over all three)."""
+    selection: str = "truncation"
+    """truncation: the bottom `fraction` copies members of the top `fraction`;
+    tournament: each member meets one random other and copies it if that one is better."""
+    fraction: float = 0.25
+    """Share of the population in the bottom (and top) group for truncation."""
+    confidence: float = 0.95
+    """A member copies a better one only if a one-sided Welch t-test on their fitness samples
+    says so at this confidence (0 = copy on any difference of means)."""
+    min_samples: int = 2
+    """Fitness samples both members need before a copy is considered."""
+    mutation_stdev: float = 0.1
+    """EvoTorch GaussianMutation stdev on the normalised [0, 1] gene axis."""
+    resample_probability: float = 0.25
+    """Chance that a gene is redrawn from its initial range instead of perturbed."""
+    crossover: bool = False
+    """A clone's genes come from EvoTorch's simulated binary cross-over of its donor and
+    another top member (then mutated), instead of the donor's alone."""
+    crossover_eta: float = 10.0
+    """SBX crowding index: bigger = children closer to their parents."""
+    mode: str = "sync"
+    """sync: every member steps at the end of a generation; async: each member steps as soon
+    as it has trained `steps_per_generation` since its last step."""
+
+
 @dataclass(frozen=True)
 class PopulationSpec:
     name: str
@@ -75,13 +111,19 @@ class PopulationSpec:
     """Evolved PPO hyperparameters."""
     shaping: tuple[Gene, ...] = ()
     """Reward-shaping weights (evolved when they have bounds)."""
+    pbt: PBTConfig = PBTConfig()
+    """Selection, fitness and mutation settings."""
     source: str = ""
     """The file it came from."""
+
+    def all_genes(self) -> tuple[Gene, ...]:
+        """PPO genes by field name, shaping weights as 'shaping.<component>'."""
+        return self.genes + tuple(replace(g, name=f"shaping.{g.name}") for g in self.shaping)
 
 
 _POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation")
 _GENE_KEYS = ("init", "bounds", "scale", "integer")
-_TOP_KEYS = ("population", "ppo", "evolve", "shaping")
+_TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt")
 
 
 def _unknown(where: str, key: str, allowed) -> BadInput:
@@ -179,10 +221,46 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     _check_keys(shaping_raw, components, f"{source}: [shaping]")
     shaping = tuple(parse_gene(k, v, f"{source}: shaping.{k}", evolved=False)
                     for k, v in shaping_raw.items())
+    pbt = parse_pbt(raw.get("pbt", {}), source, size)
     return PopulationSpec(name=pop.get("name", default_name or pop["substrate"]),
                           substrate=pop["substrate"], params=dict(params), size=size,
                           steps_per_generation=per_gen, ppo=ppo, genes=genes, shaping=shaping,
-                          source=source)
+                          pbt=pbt, source=source)
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, (bool, str)):
+        return type(value) is type(default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(default, float) or isinstance(value, int)
+
+
+def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
+    where = f"{source}: [pbt]"
+    _check_keys(raw, [f.name for f in fields(PBTConfig)], where)
+    for key, allowed in (("fitness", FITNESS), ("selection", SELECTION), ("mode", MODES)):
+        if key in raw and raw[key] not in allowed:
+            raise BadInput(f"{where} {key}={raw[key]!r}; allowed: {', '.join(allowed)}")
+    for f in fields(PBTConfig):
+        if f.name in raw and not _same_kind(raw[f.name], f.default):
+            raise BadInput(f"{where} {f.name}={raw[f.name]!r}: expected {type(f.default).__name__}")
+    config = from_mapping(PBTConfig, raw, where)
+    checks = (("fraction", 0 < config.fraction <= 0.5, "must be in (0, 0.5]"),
+              ("confidence", 0 <= config.confidence < 1, "must be in [0, 1)"),
+              ("min_samples", config.min_samples >= 1, "must be >= 1"),
+              ("mutation_stdev", config.mutation_stdev >= 0, "must be >= 0"),
+              ("resample_probability", 0 <= config.resample_probability <= 1, "must be in [0, 1]"),
+              ("crossover_eta", config.crossover_eta >= 0, "must be >= 0"))
+    for key, ok, rule in checks:
+        if not ok:
+            raise BadInput(f"{where} {key}={getattr(config, key)!r}: {rule}")
+    if config.selection == "truncation" and math.ceil(config.fraction * size) * 2 > size:
+        raise BadInput(f"{where} fraction={config.fraction:g}: with population.size={size}, the "
+                       f"bottom and top groups ({math.ceil(config.fraction * size)} each) overlap; "
+                       f"use a smaller fraction or a population of at least "
+                       f"{2 * math.ceil(config.fraction * size)}")
+    return config
 
 
 def load(path: str | Path) -> PopulationSpec:

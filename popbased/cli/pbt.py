@@ -1,0 +1,92 @@
+"""`popbased pbt`: population-based training of one population (self-play within it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from popbased.errors import BadInput
+from popbased.play import json_safe
+from popbased.population import report as text
+from popbased.population.lineage import LineageLog
+from popbased.population.run import check_out, run, train_config
+from popbased.population.spec import load
+from popbased.ppo.config import NetConfig
+from popbased.progress import TrainDisplay
+from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.selfplay import validate
+
+
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # the run stops; completed generations are checkpointed
+
+
+@click.command()
+@click.argument("population", type=click.Path(dir_okay=False))
+@click.option("--generations", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Generations to complete (with --resume: in total).")
+@click.option("--steps-per-generation", type=click.IntRange(min=1), default=None,
+              help="Agent-steps each member trains per generation (default: the file's).")
+@click.option("--out", default=None, help="Run folder (default: runs/pbt-NAME-TIME).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last completed generation.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True, help="Learner device: auto, cpu, cuda.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Rollout workers (Ray actors).")
+@click.option("--envs-per-worker", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--rollout-length", default=250, show_default=True, type=click.IntRange(min=1),
+              help="Steps per env per round.")
+@click.option("--max-episode-steps", type=click.IntRange(min=1), default=None,
+              help="Cut episodes after this many steps (default: the substrate's own end).")
+@click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
+              help="LSTM size (0 = none).")
+@click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
+@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+def pbt(population, generations, steps_per_generation, out, resume, seed, device, workers,
+        envs_per_worker, rollout_length, max_episode_steps, lstm, ray_address, as_json):
+    """Evolve the population in POPULATION (a populations/*.toml file) by PBT."""
+    spec = load(population)
+    if steps_per_generation:
+        spec = dataclasses.replace(spec, steps_per_generation=steps_per_generation)
+    if resume and not out:
+        raise BadInput("--resume needs --out DIR (the run folder to continue)")
+    out = out or f"runs/pbt-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = train_config(spec, generations, workers=workers, envs_per_worker=envs_per_worker,
+                          rollout_length=rollout_length, max_episode_steps=max_episode_steps,
+                          device=device, seed=seed, net=NetConfig(lstm=lstm), out=out,
+                          ray_address=ray_address)
+    validate(config)
+    check_out(spec, Path(out), resume, generations)
+    if ray_address:
+        check_reachable(ray_address)
+    console = Console(stderr=True)
+    title = f"pbt {spec.name}"
+    with TrainDisplay(config.steps, title, console) as display:
+        ensure_ray(ray_address)
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)  # after Ray's own handler
+        result = run(spec, config, generations, resume=resume, on_round=display.update,
+                     on_generation=lambda s: console.print(text.generation_line(s, generations),
+                                                           markup=False, highlight=False))
+    if as_json:
+        click.echo(json.dumps(json_safe(result), indent=2, default=str))
+        return
+    if result.get("interrupted"):
+        console.print(f"[yellow]interrupted after generation {result['generation']}; continue with "
+                      f"--out {out} --resume[/]")
+    console.print(f"{result['generation']} generations, {result['agent_steps']:,} agent-steps in "
+                  f"{result['elapsed_s']:.0f} s; run folder {out}")
+    best = result.get("best")
+    if best:
+        record = result["members"][best]
+        console.print(f"best member {best} (fitness {record['fitness']:.3g}), lineage:", highlight=False)
+        for line in text.lineage_lines(LineageLog(Path(out) / "lineage.jsonl"), best):
+            console.print(f"  {line}", markup=False, highlight=False)
+        params = "".join(f" -p {k}={v}" for k, v in spec.params.items())
+        console.print(f"play it: popbased substrates run {spec.substrate}{params} --policy "
+                      f"{out}/gen-{result['generation']:04d}/{best}.pt", highlight=False)

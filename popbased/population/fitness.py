@@ -1,0 +1,109 @@
+"""Fitness: what PBT ranks members by, from what they did since their last PBT step.
+
+Objectives, each a list of samples per member:
+- `return`: the member's unshaped harvest per 1,000 agent-steps (one sample per seat per
+  fragment it played). Seats are reshuffled every fragment, so an episode's return mixes
+  several members; the per-step rate over the member's own seat-steps is its exact share.
+  1,000 steps is the length of a commons_harvest episode, so the numbers read like
+  per-capita episode returns.
+- `sustainability`: 1 - depleted (one sample per episode that ended with the member seated;
+  the world's own apple count decides depletion).
+- `equality`: 1 - Gini of the episode's returns (same episodes).
+
+`scores` turns them into one fitness per member; `pareto` ranks by Pareto fronts over the
+three (EvoTorch's pareto_utility: better front first, then less crowded).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+OBJECTIVES = ("return", "sustainability", "equality")
+RATE_STEPS = 1000
+
+
+class FitnessTracker:
+    def __init__(self, members: Iterable[str], components: Sequence[str]):
+        self.reward_index = list(components).index("reward")
+        self.samples: dict[str, dict[str, list[float]]] = {m: self._empty() for m in members}
+
+    @staticmethod
+    def _empty() -> dict[str, list[float]]:
+        return {k: [] for k in OBJECTIVES}
+
+    def add(self, fragment: Mapping) -> None:
+        """A gathered fragment (Session.round's); batches dropped as stale are skipped."""
+        dropped = set(fragment.get("dropped", ()))
+        for m, batch in fragment["batches"].items():
+            if m in dropped:
+                continue
+            rate = batch.rewards[..., self.reward_index].mean(axis=0) * RATE_STEPS
+            self.samples[m]["return"].extend(float(r) for r in rate)
+        for episode in fragment["episodes"]:
+            for m in set(episode["members"]) - dropped:
+                if episode.get("depleted") is not None:
+                    self.samples[m]["sustainability"].append(1.0 - float(episode["depleted"]))
+                self.samples[m]["equality"].append(1.0 - float(episode["gini"]))
+
+    def reset(self, member: str) -> None:
+        self.samples[member] = self._empty()
+
+    def means(self, member: str) -> dict[str, float]:
+        return {k: float(np.mean(v)) if v else math.nan for k, v in self.samples[member].items()}
+
+
+def scores(means: Mapping[str, Mapping[str, float]], kind: str) -> dict[str, float]:
+    """member -> fitness (higher is better; NaN where the member has no samples)."""
+    if kind in OBJECTIVES:
+        return {m: v[kind] for m, v in means.items()}
+    if kind != "pareto":
+        raise ValueError(f"unknown fitness {kind!r}")
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # evotorch's torch.jit.script use warns on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from evotorch.operators.functional import pareto_utility
+
+    names = list(means)
+    evals = torch.tensor([[means[m][k] for k in OBJECTIVES] for m in names], dtype=torch.float64)
+    known = ~torch.isnan(evals).any(dim=1)
+    out = {m: math.nan for m in names}
+    if int(known.sum()) == 0:
+        return out
+    utility = pareto_utility(evals[known], objective_sense=["max"] * len(OBJECTIVES))
+    for m, u in zip([n for n, k in zip(names, known) if k], utility.tolist()):
+        out[m] = float(u)
+    return out
+
+
+def dominates(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """a is at least as good in every objective and better in one (means)."""
+    pairs = [(a[k], b[k]) for k in OBJECTIVES]
+    if any(math.isnan(x) or math.isnan(y) for x, y in pairs):
+        return False
+    return all(x >= y for x, y in pairs) and any(x > y for x, y in pairs)
+
+
+def better(donor: Sequence[float], recipient: Sequence[float], confidence: float,
+           min_samples: int) -> tuple[bool, str]:
+    """Is the donor's mean meaningfully above the recipient's? One-sided Welch t-test."""
+    if len(donor) < min_samples or len(recipient) < min_samples:
+        return False, f"too few samples ({len(donor)} vs {len(recipient)}, need {min_samples})"
+    gap = float(np.mean(donor) - np.mean(recipient))
+    if gap <= 0:
+        return False, f"not better (gap {gap:.3g})"
+    if confidence <= 0:
+        return True, f"gap {gap:.3g}"
+    from scipy.stats import ttest_ind
+
+    p = float(ttest_ind(donor, recipient, equal_var=False, alternative="greater").pvalue)
+    if math.isnan(p):  # both constant: the gap is exact
+        return True, f"gap {gap:.3g} (no variance)"
+    if p < 1 - confidence:
+        return True, f"gap {gap:.3g}, p={p:.2g}"
+    return False, f"gap {gap:.3g} not significant (p={p:.2g} >= {1 - confidence:.2g})"

@@ -1,0 +1,78 @@
+"""One PBT step for the ready members: fitness -> exploit (copy a better member) -> explore
+(mutate the copied values), each decision a lineage event. No Ray, no files: the driver
+(`run.py`) calls it between training rounds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from popbased.population import exploit
+from popbased.population.explore import explore
+from popbased.population.fitness import FitnessTracker, scores
+from popbased.population.lineage import LineageEvent
+from popbased.population.member import Member
+from popbased.population.spec import PBTConfig, PopulationSpec
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _changes(old: Mapping[str, float], new: Mapping[str, float], how: str) -> dict[str, list]:
+    return {k: [old.get(k), v, how] for k, v in new.items() if old.get(k) != v}
+
+
+def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTracker,
+         ready: Sequence[str], rng: np.random.Generator,
+         config: PBTConfig | None = None) -> list[LineageEvent]:
+    """PBT step for `ready` members (all of them in sync mode); returns the lineage events.
+
+    Fitness compares every member's samples since its own last step; a ready member in the
+    bottom group (or losing its tournament) copies the donor's learner only when the gap
+    is meaningful (see fitness.better), then explores from the donor's values.
+    """
+    config = config or spec.pbt
+    means = {m: tracker.means(m) for m in members}
+    fitness = scores(means, config.fitness)
+    decisions = exploit.choose(config, fitness, means, tracker.samples, ready, rng)
+    genes = spec.all_genes()
+    events: list[LineageEvent] = []
+    for decision in decisions:
+        member = members[decision.member]
+        steps = member.learner.agent_steps
+        member.generation += 1
+        generation = member.generation
+        member.fitness = _finite(fitness[member.id])
+        member.objectives = {k: _finite(v) for k, v in means[member.id].items()}
+        if decision.donor is None:
+            events.append(LineageEvent(member.id, generation, steps, "keep", dict(member.values),
+                                       fitness=member.fitness, reason=decision.reason))
+        else:
+            donor = members[decision.donor]
+            old = dict(member.values)
+            member.copy_from(donor, generation)
+            events.append(LineageEvent(member.id, generation, member.learner.agent_steps, "exploit",
+                                       dict(member.values), _changes(old, member.values, "copied"),
+                                       donor=donor.id, fitness=member.fitness,
+                                       donor_fitness=_finite(fitness[donor.id]),
+                                       reason=decision.reason))
+            partner = (exploit.crossover_partner(fitness, member.id, donor.id, rng)
+                       if config.crossover else None)
+            new, changes = explore(genes, member.values, seed=int(rng.integers(2**31)),
+                                   stdev=config.mutation_stdev,
+                                   resample_probability=config.resample_probability,
+                                   partner=members[partner].values if partner else None,
+                                   eta=config.crossover_eta)
+            member.apply(new)
+            reason = f"after copying {donor.id}" + (f"; cross-over with {partner}" if partner else "")
+            events.append(LineageEvent(member.id, generation, member.learner.agent_steps, "explore",
+                                       dict(member.values),
+                                       {k: list(v) for k, v in changes.items()},
+                                       fitness=member.fitness, reason=reason))
+        member.steps_at_last_step = member.trained_steps
+        tracker.reset(member.id)
+    return events
