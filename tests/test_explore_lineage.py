@@ -83,3 +83,16 @@ def test_lineage_replays_the_recorded_schedule(tmp_path):
     assert again.values_at("m0", 1000) == {"lr": 6e-4, "zapped": -0.5}
     assert replay(again.events, "m0") == again.of("m0")[-1].values
     assert again.ancestry("m0") == ["m1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(lr=values_in(GENES[0]), other_lr=values_in(GENES[0]), zapped=values_in(GENES[3]),
+       other_zapped=values_in(GENES[3]), seed=st.integers(0, 2**31 - 1), eta=st.floats(0.0, 50.0))
+def test_bounds_hold_after_cross_over(lr, other_lr, zapped, other_zapped, seed, eta):
+    values = {"lr": lr, "gamma": 0.99, "epochs": 2, "zapped": zapped, "reward": 1.0}
+    partner = {"lr": other_lr, "gamma": 0.95, "epochs": 4, "zapped": other_zapped, "reward": 1.0}
+    new, changes = explore(GENES, values, seed=seed, partner=partner, eta=eta)
+    for gene in GENES[:4]:
+        assert gene.bounds[0] <= new[gene.name] <= gene.bounds[1], (gene.name, new[gene.name])
+    assert new == explore(GENES, values, seed=seed, partner=partner, eta=eta)[0]  # seeded
+    assert all(how.startswith(("sbx", "resample")) for _, _, how in changes.values())

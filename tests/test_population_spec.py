@@ -62,6 +62,12 @@ def test_good_spec(tmp_path):
     (lambda t: t.replace("[population]", "[populaton]"), "did you mean 'population'"),
     (lambda t: t.replace('substrate = "open"', 'substrate = "open"\nparams = { regrowth = -1 }'),
      "regrowth"),
+    (lambda t: t + "\n[pbt]\nselecton = 'tournament'\n", "did you mean 'selection'"),
+    (lambda t: t + "\n[pbt]\nfitness = 'gini'\n", "allowed: return, sustainability, equality, pareto"),
+    (lambda t: t.replace("size = 4", "size = 3") + "\n[pbt]\nfraction = 0.5\n", "overlap"),
+    (lambda t: t + "\n[pbt]\nconfidence = 1.5\n", "must be in [0, 1)"),
+    (lambda t: t + "\n[pbt]\ncrossover = 1\n", "expected bool"),
+    (lambda t: t + "\n[pbt]\nfraction = 'half'\n", "expected float"),
 ])
 def test_bad_specs_name_file_and_key(tmp_path, edit, message):
     path = tmp_path / "bad.toml"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 import time
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from popbased.cli import options
 from popbased.errors import BadInput
 from popbased.play import json_safe
 from popbased.population import report as text
@@ -23,10 +23,6 @@ from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.selfplay import validate
 
 
-def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # the run stops; completed generations are checkpointed
-
-
 @click.command()
 @click.argument("population", type=click.Path(dir_okay=False))
 @click.option("--generations", default=10, show_default=True, type=click.IntRange(min=1),
@@ -35,19 +31,9 @@ def _stop_on_sigterm(signum, frame):
               help="Agent-steps each member trains per generation (default: the file's).")
 @click.option("--out", default=None, help="Run folder (default: runs/pbt-NAME-TIME).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last completed generation.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True, help="Learner device: auto, cpu, cuda.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Rollout workers (Ray actors).")
-@click.option("--envs-per-worker", default=2, show_default=True, type=click.IntRange(min=1))
-@click.option("--rollout-length", default=250, show_default=True, type=click.IntRange(min=1),
-              help="Steps per env per round.")
 @click.option("--max-episode-steps", type=click.IntRange(min=1), default=None,
               help="Cut episodes after this many steps (default: the substrate's own end).")
-@click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
-              help="LSTM size (0 = none).")
-@click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
-@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+@options.training
 def pbt(population, generations, steps_per_generation, out, resume, seed, device, workers,
         envs_per_worker, rollout_length, max_episode_steps, lstm, ray_address, as_json):
     """Evolve the population in POPULATION (a populations/*.toml file) by PBT."""
@@ -69,7 +55,7 @@ def pbt(population, generations, steps_per_generation, out, resume, seed, device
     title = f"pbt {spec.name}"
     with TrainDisplay(config.steps, title, console) as display:
         ensure_ray(ray_address)
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)  # after Ray's own handler
+        options.stop_on_sigterm()  # the run stops; completed generations are kept
         result = run(spec, config, generations, resume=resume, on_round=display.update,
                      on_generation=lambda s: console.print(text.generation_line(s, generations),
                                                            markup=False, highlight=False))

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import signal
 import time
 
 import click
 from rich.console import Console
 
 from popbased import substrates as registry
+from popbased.cli import options
 from popbased.play import json_safe
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
 from popbased.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.selfplay import TrainConfig, train as run_training, validate
-
-def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # training writes its checkpoints, then stops
-
 
 _PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
 
@@ -49,23 +45,13 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
               help="Agent-steps to train (all members together).")
 @click.option("--members", default=1, show_default=True, type=click.IntRange(min=1),
               help="Population size (members share the seats).")
-@click.option("--device", default="auto", show_default=True, help="Learner device: auto, cpu, cuda.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
-              help="Rollout workers (Ray actors).")
-@click.option("--envs-per-worker", default=2, show_default=True, type=click.IntRange(min=1))
-@click.option("--rollout-length", default=250, show_default=True, type=click.IntRange(min=1),
-              help="Steps per env per round (batch = workers x envs x players x length).")
-@click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
-              help="LSTM size (0 = none).")
 @click.option("--ppo", "ppo_pairs", multiple=True, metavar="KEY=VALUE",
               help=f"PPO hyperparameter (repeatable): {_PPO_KEYS}.")
 @click.option("--shaping", "shaping_pairs", multiple=True, metavar="COMPONENT=WEIGHT",
               help="Reward-shaping weight (repeatable), e.g. --shaping zapped=-0.1.")
 @click.option("--out", default=None, help="Checkpoint folder (default: runs/train-SUBSTRATE-TIME).")
-@click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
 @click.option("--no-overlap", is_flag=True, help="Do not collect the next round while learning.")
-@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+@options.training
 def train(substrate, params, steps, members, device, seed, workers, envs_per_worker,
           rollout_length, lstm, ppo_pairs, shaping_pairs, out, ray_address, no_overlap, as_json):
     """Train a population on SUBSTRATE by self-play and write its checkpoints."""
@@ -84,9 +70,7 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
     console = Console(stderr=True)
     with TrainDisplay(steps, substrate, console) as display:
         ensure_ray(ray_address)
-        # after Ray's start, which installs its own SIGTERM handler: schedulers stop jobs
-        # with SIGTERM, and training should write its checkpoints as on Ctrl-C
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        options.stop_on_sigterm()  # training writes its checkpoints, then stops
         report = run_training(config, display.update)
     if as_json:
         click.echo(json.dumps(json_safe(report), indent=2, default=str))

@@ -1,0 +1,39 @@
+"""Options shared by the training commands (`train`, `pbt`)."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+
+def stop_on_sigterm() -> None:
+    """Schedulers stop jobs with SIGTERM: stop like on Ctrl-C (checkpoints are kept). Call it
+    after Ray has started, which installs its own handler."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def training(command):
+    """--device --seed --workers --envs-per-worker --rollout-length --lstm --ray-address --json"""
+    options = [
+        click.option("--device", default="auto", show_default=True,
+                     help="Learner device: auto, cpu, cuda."),
+        click.option("--seed", default=0, show_default=True, type=int),
+        click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+                     help="Rollout workers (Ray actors)."),
+        click.option("--envs-per-worker", default=2, show_default=True, type=click.IntRange(min=1)),
+        click.option("--rollout-length", default=250, show_default=True, type=click.IntRange(min=1),
+                     help="Steps per env per round (batch = workers x envs x players x length)."),
+        click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
+                     help="LSTM size (0 = none)."),
+        click.option("--ray-address", default=None,
+                     help="Join this Ray cluster (default: RAY_ADDRESS, else local)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
