@@ -194,6 +194,7 @@ class Driver:
     def _loop(self) -> dict[str, Any]:
         start_steps = self.agent_steps
         report: dict[str, Any] = {"generation": self.generation, "generations": self.target}
+        unreported: list[LineageEvent] = []
         try:
             while self.generation < self.target:
                 fragment, stats = self.session.round(more=True)
@@ -204,11 +205,13 @@ class Driver:
                 events = pbt_step(self.spec, self.members, self.tracker, ready, self.rng)
                 for event in events:
                     self.lineage.append(event)
+                unreported.extend(events)  # async: several steps make one generation
                 generation = min(m.generation for m in self.members.values())
                 if generation > self.generation:
                     self.generation = generation
                     self._save(generation)
-                    summary = self._summary(events)
+                    summary = self._summary(unreported)
+                    unreported = []
                     self._log("generations.jsonl", summary)
                     if self.on_generation:
                         self.on_generation(summary)
