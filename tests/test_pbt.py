@@ -285,3 +285,25 @@ def test_sync_waits_for_everyone_async_steps_whoever_is_ready(tmp_path, mode, ex
     assert driver._ready() == expected
     driver.members["m0"].trained_steps = 600
     assert driver._ready() == ["m0", "m1", "m2"]
+
+
+def test_damaged_run_folders_are_one_clear_error(tmp_path):
+    from popbased.errors import BadInput
+    from popbased.population.run import check_out
+
+    spec = tiny_spec()
+    with pytest.raises(BadInput, match="holds no PBT run"):
+        check_out(spec, tmp_path, True, 2)
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(BadInput, match="not valid JSON"):
+        check_out(spec, tmp_path, True, 2)
+    with pytest.raises(BadInput, match="already holds a PBT run"):
+        check_out(spec, tmp_path, False, 2)
+    (tmp_path / "state.json").write_text(json.dumps(
+        {"format": 1, "generation": 1, "spec": {"name": "other", "substrate": "open",
+                                                "params": {}, "size": 3}}))
+    with pytest.raises(BadInput, match="was run with population"):
+        check_out(spec, tmp_path, True, 2)
+    (tmp_path / "lineage.jsonl").write_text('{"member": "m0"}\n')
+    with pytest.raises(BadInput, match="lineage.jsonl:1: not a lineage event"):
+        LineageLog(tmp_path / "lineage.jsonl")

@@ -32,8 +32,15 @@ class LineageLog:
         self.path = Path(path) if path else None
         self.events: list[LineageEvent] = []
         if self.path is not None and self.path.exists():
-            self.events = [LineageEvent(**json.loads(line))
-                           for line in self.path.read_text().splitlines() if line.strip()]
+            for number, line in enumerate(self.path.read_text().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    self.events.append(LineageEvent(**json.loads(line)))
+                except (json.JSONDecodeError, TypeError) as err:
+                    from popbased.errors import BadInput
+
+                    raise BadInput(f"{self.path}:{number}: not a lineage event ({err})") from None
 
     def append(self, event: LineageEvent) -> LineageEvent:
         self.events.append(event)

@@ -72,7 +72,10 @@ def check_out(spec: PopulationSpec, out: Path, resume: bool, generations: int) -
     """Before anything starts: a new run needs a fresh folder; a resumed one its own state."""
     if not resume:
         if (out / STATE).exists():
-            generation = json.loads((out / STATE).read_text()).get("generation", "?")
+            try:
+                generation = json.loads((out / STATE).read_text()).get("generation", "?")
+            except (json.JSONDecodeError, AttributeError):
+                generation = "unreadable state"
             raise BadInput(f"--out {out} already holds a PBT run (generation {generation}); add "
                            f"--resume to continue it, or choose another --out")
         return None
@@ -165,6 +168,7 @@ class Driver:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.state is None:
                 self.members = self._new_members(collector.action_names, weights)
+                self.lineage.truncate(0)  # a start that never reached its first state.json
                 reason = "sampled from the initial ranges"
                 if self.prepare:
                     self.prepare(self.members)
