@@ -68,11 +68,13 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
 
 
 def json_safe(value: Any) -> Any:
-    """NaN/inf -> None so the output is strict JSON."""
+    """Strict JSON: NaN/inf -> None, numpy scalars -> Python numbers, keys -> str."""
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value

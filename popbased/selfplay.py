@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 from collections import deque
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from popbased.errors import BadInput
+from popbased.play import json_safe
 from popbased.ppo import checkpoint, shaping
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.env.instance import component_names
@@ -260,7 +260,7 @@ def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[st
                       "worker_restarts": collector.restarts,
                       "flags": {m: l.flags for m, l in learners.items() if l.flags}}
             if metrics_file is not None:
-                metrics_file.write(json.dumps(_json_ready({**report, "episode_summaries": [
+                metrics_file.write(json.dumps(json_safe({**report, "episode_summaries": [
                     {k: e[k] for k in ("per_capita_return", "gini", "steps", "depleted", "members")}
                     for e in fragment["episodes"]]})) + "\n")
                 metrics_file.flush()
@@ -289,18 +289,6 @@ def save_all(learners: dict[str, Learner], out: Path, config: TrainConfig, spec)
         checkpoint.save(learner, path, extra)
         paths[m] = str(path)
     return paths
-
-
-def _json_ready(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
 
 
 __all__ = ["TrainConfig", "train", "seating"]

@@ -35,8 +35,9 @@ from popbased.population.spec import PopulationSpec
 from popbased.ppo import checkpoint, shaping
 from popbased.ppo.learner import Learner
 from popbased.rollout.cluster import ensure_ray
-from popbased.selfplay import (EpisodeWindow, Session, TrainConfig, _json_ready, learner_threads,
-                               make_collector, validate)
+from popbased.play import json_safe
+from popbased.selfplay import (EpisodeWindow, Session, TrainConfig, learner_threads, make_collector,
+                               validate)
 
 STATE = "state.json"
 FORMAT = 1
@@ -150,15 +151,15 @@ class Driver:
                  "checkpoints": files, "lineage_events": len(self.lineage.events),
                  "rng": self.rng.bit_generator.state,
                  "seating_rng": self.session.rng.bit_generator.state}
-        checkpoint.write_atomic(self.out / STATE, json.dumps(_json_ready(state), indent=1).encode())
+        checkpoint.write_atomic(self.out / STATE, json.dumps(json_safe(state), indent=1).encode())
 
     def _log(self, name: str, record: dict) -> None:
         with (self.out / name).open("a") as f:
-            f.write(json.dumps(_json_ready(record)) + "\n")
+            f.write(json.dumps(json_safe(record)) + "\n")
 
     # ------------------------------------------------------------------ loop
     def run(self) -> dict[str, Any]:
-        spec, config = self.spec, self.config
+        config = self.config
         substrate, apples_in_view, _ = validate(config)
         ray_info = ensure_ray(config.ray_address)
         collector = make_collector(config, substrate, apples_in_view, ray_info)
