@@ -190,6 +190,7 @@ class Session:
         self.rng = np.random.default_rng(config.seed)
         self.bptt = config.ppo.bptt if config.net.lstm else None
         self.handles: dict | None = None
+        self.frozen_handles: dict = {}
         self.totals = {"collect_wait_s": 0.0, "learn_s": 0.0, "env_s": 0.0, "inference_s": 0.0}
         self.dropped_batches = 0
 
@@ -197,27 +198,41 @@ class Session:
     def round_steps(self) -> int:
         return self.collector.num_seats * self.config.rollout_length
 
-    def _seats(self) -> list[list[str]]:
+    def plan(self) -> tuple[list[list[str]], list | None]:
+        """Seat labels per worker, and the matches per worker (None: self-play, reseated
+        every fragment). The league overrides this."""
         return seating(self.rng, list(self.learners), len(self.collector.actors),
-                       self.collector.seats_per_worker)
+                       self.collector.seats_per_worker), None
+
+    def set_frozen(self, publications: list[dict]) -> None:
+        """Frozen players (snapshots) the seats may name: published once, never trained."""
+        self.frozen_handles = self.collector.publish(publications) if publications else {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Publishes the current weights now (after PBT replaced some), so the next fragment
+        already plays them."""
+        self._publish()
 
     def _publish(self) -> None:
-        self.handles = self.collector.publish([l.publication() for l in self.learners.values()])
+        self.handles = {**self.frozen_handles,
+                        **self.collector.publish([l.publication() for l in self.learners.values()])}
 
-    def round(self, more: bool = True) -> tuple[dict, dict[str, dict]]:
-        """Plays one fragment and updates; `more`: another round follows (start it now)."""
+    def round(self, more: bool = True, learn: bool = True) -> tuple[dict, dict[str, dict]]:
+        """Plays one fragment and updates (unless not `learn`: evaluation); `more`: another
+        round follows (start it now)."""
         length = self.config.rollout_length
         if not self.collector.pending:
             self._publish()
-            self.collector.submit(self.handles, self._seats(), length, self.bptt)
+            self.collector.submit(self.handles, *self._plan_args(length))
         t0 = time.perf_counter()
-        follow = (self.handles, self._seats(), length, self.bptt) if self.config.overlap and more else None
+        follow = ((self.handles,) + self._plan_args(length)) if self.config.overlap and more else None
         fragment = self.collector.gather(then=follow)
         t1 = time.perf_counter()
         stats, dropped = {}, []
         for m, batch in fragment["batches"].items():
             learner = self.learners[m]
-            if tuple(batch.policy_version)[:1] != (learner.uid,):
+            if tuple(batch.policy_version)[:1] != (learner.uid,) or not learn:
                 dropped.append(m)
                 continue
             stats[m] = learner.update(batch)
@@ -229,6 +244,10 @@ class Session:
         self.totals["env_s"] += fragment["timing"]["env_s"]
         self.totals["inference_s"] += fragment["timing"]["inference_s"]
         return fragment, stats
+
+    def _plan_args(self, length: int) -> tuple:
+        seats, matches = self.plan()
+        return seats, length, self.bptt, matches
 
     def finish(self) -> None:
         """Waits for a fragment still being collected (its data is not used)."""

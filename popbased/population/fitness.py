@@ -26,24 +26,27 @@ RATE_STEPS = 1000
 
 
 class FitnessTracker:
-    def __init__(self, members: Iterable[str], components: Sequence[str]):
+    def __init__(self, members: Iterable[str], components: Sequence[str], extra: Sequence[str] = ()):
+        """extra: further objectives whose samples the caller adds (the league's `league`)."""
         self.reward_index = list(components).index("reward")
+        self.objectives = OBJECTIVES + tuple(extra)
         self.samples: dict[str, dict[str, list[float]]] = {m: self._empty() for m in members}
 
-    @staticmethod
-    def _empty() -> dict[str, list[float]]:
-        return {k: [] for k in OBJECTIVES}
+    def _empty(self) -> dict[str, list[float]]:
+        return {k: [] for k in self.objectives}
 
     def add(self, fragment: Mapping) -> None:
         """A gathered fragment (Session.round's); batches dropped as stale are skipped."""
         dropped = set(fragment.get("dropped", ()))
         for m, batch in fragment["batches"].items():
-            if m in dropped:
+            if m in dropped or m not in self.samples:
                 continue
             rate = batch.rewards[..., self.reward_index].mean(axis=0) * RATE_STEPS
             self.samples[m]["return"].extend(float(r) for r in rate)
         for episode in fragment["episodes"]:
             for m in set(episode["members"]) - dropped:
+                if m not in self.samples:  # a frozen snapshot or a scripted player
+                    continue
                 if episode.get("depleted") is not None:
                     self.samples[m]["sustainability"].append(1.0 - float(episode["depleted"]))
                 self.samples[m]["equality"].append(1.0 - float(episode["gini"]))
@@ -57,10 +60,8 @@ class FitnessTracker:
 
 def scores(means: Mapping[str, Mapping[str, float]], kind: str) -> dict[str, float]:
     """member -> fitness (higher is better; NaN where the member has no samples)."""
-    if kind in OBJECTIVES:
-        return {m: v[kind] for m, v in means.items()}
     if kind != "pareto":
-        raise ValueError(f"unknown fitness {kind!r}")
+        return {m: v[kind] for m, v in means.items()}
     import warnings
 
     import torch

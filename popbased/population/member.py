@@ -16,6 +16,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from popbased.ppo.learner import Learner
 
 SHAPING = "shaping."
@@ -100,3 +102,23 @@ class Member:
                      trained_steps=record["trained_steps"], fitness=record["fitness"],
                      objectives=dict(record["objectives"]))
         return member
+
+
+def initial_members(spec, action_names, weights: dict[str, float], *, obs_size: int, net, device: str,
+                    rng: np.random.Generator, seed: int, prefix: str = "") -> dict[str, "Member"]:
+    """A new population: gene values drawn from their initial ranges, fresh learners
+    (member i seeded with `seed + i`), ids `<prefix>m<i>`."""
+    from popbased.population.explore import sample_initial
+
+    members = {}
+    for i in range(spec.size):
+        values = {g.name: sample_initial(g, rng) for g in spec.all_genes()}
+        ppo, shaped = split_values(values)
+        member_id = f"{prefix}m{i}"
+        learner = Learner(member_id, obs_size, action_names, net=net,
+                          config=dataclasses.replace(spec.ppo, **ppo),
+                          shaping_weights={**weights, **shaped}, device=device, seed=seed + i)
+        member = Member(member_id, spec.name, learner, values)
+        member.apply()
+        members[member_id] = member
+    return members

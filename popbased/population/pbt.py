@@ -39,7 +39,6 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
     means = {m: tracker.means(m) for m in members}
     fitness = scores(means, config.fitness)
     decisions = exploit.choose(config, fitness, means, tracker.samples, ready, rng)
-    genes = spec.all_genes()
     events: list[LineageEvent] = []
     for decision in decisions:
         member = members[decision.member]
@@ -52,27 +51,36 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
             events.append(LineageEvent(member.id, generation, steps, "keep", dict(member.values),
                                        fitness=member.fitness, reason=decision.reason))
         else:
-            donor = members[decision.donor]
-            old = dict(member.values)
-            member.copy_from(donor, generation)
-            events.append(LineageEvent(member.id, generation, member.learner.agent_steps, "exploit",
-                                       dict(member.values), _changes(old, member.values, "copied"),
-                                       donor=donor.id, fitness=member.fitness,
-                                       donor_fitness=_finite(fitness[donor.id]),
-                                       reason=decision.reason))
-            partner = (exploit.crossover_partner(fitness, member.id, donor.id, rng)
-                       if config.crossover else None)
-            new, changes = explore(genes, member.values, seed=int(rng.integers(2**31)),
-                                   stdev=config.mutation_stdev,
-                                   resample_probability=config.resample_probability,
-                                   partner=members[partner].values if partner else None,
-                                   eta=config.crossover_eta)
-            member.apply(new)
-            reason = f"after copying {donor.id}" + (f"; cross-over with {partner}" if partner else "")
-            events.append(LineageEvent(member.id, generation, member.learner.agent_steps, "explore",
-                                       dict(member.values),
-                                       {k: list(v) for k, v in changes.items()},
-                                       fitness=member.fitness, reason=reason))
+            events += replace(spec, members, member, members[decision.donor], fitness, rng,
+                              decision.reason, config)
         member.steps_at_last_step = member.trained_steps
         tracker.reset(member.id)
+    return events
+
+
+def replace(spec: PopulationSpec, members: Mapping[str, Member], member: Member, donor: Member,
+            fitness: Mapping[str, float], rng: np.random.Generator, reason: str,
+            config: PBTConfig | None = None) -> list[LineageEvent]:
+    """Exploit + explore: `member` becomes a copy of `donor`, then mutates the copied values
+    (with SBX against another top member when configured). Returns the two events."""
+    config = config or spec.pbt
+    generation = member.generation
+    old = dict(member.values)
+    member.copy_from(donor, generation)
+    events = [LineageEvent(member.id, generation, member.learner.agent_steps, "exploit",
+                           dict(member.values), _changes(old, member.values, "copied"),
+                           donor=donor.id, fitness=member.fitness,
+                           donor_fitness=_finite(fitness.get(donor.id)), reason=reason)]
+    partner = (exploit.crossover_partner(fitness, member.id, donor.id, rng)
+               if config.crossover else None)
+    new, changes = explore(spec.all_genes(), member.values, seed=int(rng.integers(2**31)),
+                           stdev=config.mutation_stdev,
+                           resample_probability=config.resample_probability,
+                           partner=members[partner].values if partner else None,
+                           eta=config.crossover_eta)
+    member.apply(new)
+    why = f"after copying {donor.id}" + (f"; cross-over with {partner}" if partner else "")
+    events.append(LineageEvent(member.id, generation, member.learner.agent_steps, "explore",
+                               dict(member.values), {k: list(v) for k, v in changes.items()},
+                               fitness=member.fitness, reason=why))
     return events

@@ -26,14 +26,12 @@ from typing import Any, Callable
 import numpy as np
 
 from popbased.errors import BadInput
-from popbased.population.explore import sample_initial
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
-from popbased.population.member import Member, split_values
+from popbased.population.member import Member, initial_members
 from popbased.population.pbt import step as pbt_step
 from popbased.population.spec import PopulationSpec
 from popbased.ppo import checkpoint, shaping
-from popbased.ppo.learner import Learner
 from popbased.rollout.cluster import ensure_ray
 from popbased.play import json_safe
 from popbased.selfplay import (EpisodeWindow, Session, TrainConfig, learner_threads, make_collector,
@@ -106,20 +104,10 @@ class Driver:
 
     # ------------------------------------------------------------------ members
     def _new_members(self, action_names, weights) -> dict[str, Member]:
-        spec, config = self.spec, self.config
-        rng = np.random.default_rng([config.seed, 2])
-        members = {}
-        for i in range(spec.size):
-            values = {g.name: sample_initial(g, rng) for g in spec.all_genes()}
-            ppo, shaped = split_values(values)
-            learner = Learner(f"m{i}", config.obs_size, action_names, net=config.net,
-                              config=dataclasses.replace(spec.ppo, **ppo),
-                              shaping_weights={**weights, **shaped}, device=config.device,
-                              seed=config.seed * 1000 + i)
-            member = Member(f"m{i}", spec.name, learner, values)
-            member.apply()
-            members[member.id] = member
-        return members
+        config = self.config
+        return initial_members(self.spec, action_names, weights, obs_size=config.obs_size,
+                               net=config.net, device=config.device,
+                               rng=np.random.default_rng([config.seed, 2]), seed=config.seed * 1000)
 
     def _load_members(self, action_names) -> dict[str, Member]:
         members = {}

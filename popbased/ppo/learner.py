@@ -38,6 +38,16 @@ def resolve_device(device: str) -> torch.device:
     raise BadInput(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N")
 
 
+def publication(policy, member: str, version: tuple, frozen: bool = False) -> dict[str, Any]:
+    """A policy as rollout workers receive it; `frozen`: it plays, it is never trained."""
+    out = {"member": member, "version": version, "obs_size": policy.obs_size,
+           "action_names": list(policy.action_names), "net": to_dict(policy.net),
+           "weights": {k: v.detach().cpu().numpy() for k, v in policy.state_dict().items()}}
+    if frozen:
+        out["frozen"] = True
+    return out
+
+
 class Learner:
     def __init__(self, member: str, obs_size: int, action_names, *, net: NetConfig = NetConfig(),
                  config: PPOConfig = PPOConfig(), shaping_weights: Mapping[str, float] | None = None,
@@ -62,9 +72,7 @@ class Learner:
     # ------------------------------------------------------------------ publishing
     def publication(self) -> dict[str, Any]:
         """What rollout workers need to act: weights as numpy, plus the network's shape."""
-        return {"member": self.member, "version": (self.uid, self.version), "obs_size": self.policy.obs_size,
-                "action_names": list(self.policy.action_names), "net": to_dict(self.policy.net),
-                "weights": {k: v.detach().cpu().numpy() for k, v in self.policy.state_dict().items()}}
+        return publication(self.policy, self.member, (self.uid, self.version))
 
     def set_config(self, config: PPOConfig) -> None:
         self.config = config

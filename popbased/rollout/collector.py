@@ -62,22 +62,24 @@ class Collector:
                               "ref": self._ray.put(dict(p))} for p in publications}
 
     def submit(self, handles: Mapping[str, dict], seat_members: Sequence[Sequence[str]],
-               length: int, bptt: int | None = None) -> None:
-        """Starts a fragment of `length` steps in every worker (seat_members: one list per worker)."""
+               length: int, bptt: int | None = None, matches: Sequence[Sequence] | None = None) -> None:
+        """Starts a fragment of `length` steps in every worker (seat_members: one list per
+        worker; matches: one list of per-env match descriptions per worker, league play)."""
         if self._pending is not None:
             raise RuntimeError("a fragment is already being collected")
-        self._pending = [self._start(i, handles, seat_members[i], length, bptt)
+        self._pending = [self._start(i, handles, seat_members, length, bptt, matches)
                          for i in range(len(self.actors))]
 
-    def _start(self, i: int, handles, seats, length: int, bptt: int | None) -> tuple:
-        args = (dict(handles), list(seats), length, bptt)
+    def _start(self, i: int, handles, seats, length: int, bptt: int | None, matches=None) -> tuple:
+        args = (dict(handles), list(seats[i]), length, bptt,
+                None if matches is None else list(matches[i]))
         return i, args, self.actors[i].collect.remote(*args)
 
     def gather(self, then: tuple | None = None) -> dict[str, Any]:
         """Waits for the submitted fragment; re-collects what dead workers lost.
 
-        then = (handles, seat_members, length, bptt): each worker starts that next fragment
-        as soon as its current one is in, instead of idling until the slowest is done.
+        then = (handles, seat_members, length, bptt[, matches]): each worker starts that next
+        fragment as soon as its current one is in, instead of idling until the slowest is done.
         """
         ray = self._ray
         pending, self._pending = self._pending, None
@@ -92,8 +94,7 @@ class Collector:
             try:
                 results[i] = ray.get(ref)
                 if then is not None:
-                    handles, seats, length, bptt = then
-                    following[i] = self._start(i, handles, seats[i], length, bptt)
+                    following[i] = self._start(i, *then)
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                     ray.exceptions.ObjectLostError):
                 attempts[i] += 1
@@ -118,8 +119,8 @@ class Collector:
         return {"batches": {m: concat(b) for m, b in by_member.items()}, "episodes": episodes,
                 "timing": timing}
 
-    def collect(self, handles, seat_members, length, bptt=None) -> dict[str, Any]:
-        self.submit(handles, seat_members, length, bptt)
+    def collect(self, handles, seat_members, length, bptt=None, matches=None) -> dict[str, Any]:
+        self.submit(handles, seat_members, length, bptt, matches)
         return self.gather()
 
     def worker_pids(self) -> list[int]:

@@ -7,6 +7,12 @@ object store once per version. `collect` returns one `Batch` of numpy arrays per
 and the metrics of the episodes that ended. It is a plain class; `collector.py` runs it
 as a Ray actor.
 
+In league play (`matches` given), a seat changes hands only when its env starts a new
+episode: each env plays one match (who sits where, described by the match dict that the
+env's episode summaries carry) from its first step to its last. A seat may also be played
+by `random` (uniform over the legal actions) or by a frozen member (a publication with
+`frozen`: it acts, it is never trained, no batch is returned for it).
+
 Envs run in their own processes (`backend='process'`, resets hidden by spares; the envs
 are split in two groups that take turns, so one group steps while the policies act for
 the other) or inside the worker (`backend='inline'`: least CPU per step, for machines
@@ -30,6 +36,9 @@ from popbased.ppo.config import NetConfig, from_mapping
 from popbased.ppo.policy import Policy, act
 from popbased.substrates.spec import Lab2dSpec
 
+RANDOM = "random"
+"""Seat label: uniformly random legal actions (a scripted baseline)."""
+
 
 class _Seated:
     """One member's policy in this worker and the seats it plays."""
@@ -40,6 +49,7 @@ class _Seated:
         self.policy.requires_grad_(False)
         self.actions = ActionMap(publication["action_names"], arena_actions)
         self.version: tuple = ()
+        self.frozen = bool(publication.get("frozen"))
         self.load(publication)
 
     def load(self, publication: Mapping[str, Any]) -> None:
@@ -73,6 +83,7 @@ class RolloutWorker:
         self.obs = [env.reset() for env in self.envs]
         self.rng = torch.Generator().manual_seed(seed)
         self.seats: np.ndarray | None = None
+        self.matches: list[Any] = [None] * num_envs
         self.members: dict[str, _Seated] = {}
         self.states: dict[str, torch.Tensor | None] = {}
         self.starts = np.ones(self.num_seats, dtype=bool)
@@ -85,23 +96,54 @@ class RolloutWorker:
                 "components": list(self.components), "action_names": list(self.action_names)}
 
     # ---------------------------------------------------------------- seating
-    def _seat(self, seat_members: Sequence[str]) -> None:
+    def _seat(self, seat_members: Sequence[str], matches: Sequence[Any] | None = None) -> None:
         seat_members = np.asarray(seat_members, dtype=object)
         if seat_members.shape != (self.num_seats,):
             raise BadInput(f"seat mapping has {seat_members.size} entries; this worker has "
                            f"{self.num_seats} seats")
+        if matches is not None:
+            if len(matches) != len(self.matches):
+                raise BadInput(f"{len(matches)} matches for {len(self.matches)} envs")
+            if self.seats is not None:  # an env keeps its match until its episode ends
+                seat_members = seat_members.copy()
+                for e in range(len(self.matches)):
+                    seats = slice(e * self.players, (e + 1) * self.players)
+                    if self.starts[seats].all():
+                        self.matches[e] = matches[e]
+                    else:
+                        seat_members[seats] = self.seats[seats]
+            else:
+                self.matches = list(matches)
         if self.seats is not None and np.array_equal(seat_members, self.seats):
             return
         changed = np.ones(self.num_seats, dtype=bool) if self.seats is None else (
             seat_members != self.seats)
         self.starts |= changed  # a new player in a seat starts with a fresh memory
-        self.seats = seat_members
-        self.states = {}
+        old_seats, self.seats = self.seats, seat_members
+        self._remap_states(old_seats)
+
+    def _remap_states(self, old_seats: np.ndarray | None) -> None:
+        """Recurrent states follow their seats when other seats change hands."""
+        old_states, self.states = self.states, {}
+        if old_seats is None:
+            return
+        for member, state in old_states.items():
+            if state is None:
+                continue
+            old_cols = {s: c for c, s in enumerate(np.flatnonzero(old_seats == member))}
+            seats = np.flatnonzero(self.seats == member)
+            if seats.size == 0:
+                continue
+            new = state.new_zeros((seats.size,) + tuple(state.shape[1:]))
+            for c, s in enumerate(seats):
+                if s in old_cols:
+                    new[c] = state[old_cols[s]]
+            self.states[member] = new
 
     def _publications(self, publications: Mapping[str, Any]) -> None:
         import ray  # only needed when publications are object refs
 
-        for member in set(self.seats):
+        for member in set(self.seats) - {RANDOM}:
             pub = publications.get(member)
             if pub is None:
                 raise BadInput(f"no weights published for member {member!r}")
@@ -121,6 +163,8 @@ class RolloutWorker:
         plan: dict[str, list] = {}
         for m in sorted(set(self.seats)):
             seats = np.flatnonzero(self.seats == m)
+            if m == RANDOM:
+                continue
             cols = np.arange(seats.size)
             for g in range(len(self.envs)):
                 lo, hi = self.offsets[g], self.offsets[g + 1]
@@ -131,10 +175,12 @@ class RolloutWorker:
 
     # ---------------------------------------------------------------- collect
     def collect(self, publications: Mapping[str, Any], seat_members: Sequence[str], length: int,
-                bptt: int | None = None) -> dict[str, Any]:
-        """Plays `length` steps in every env; returns {'batches', 'episodes', 'timing'}."""
+                bptt: int | None = None, matches: Sequence[Any] | None = None) -> dict[str, Any]:
+        """Plays `length` steps in every env; returns {'batches', 'episodes', 'timing'}.
+
+        matches: one per env (league play): seats change only at an env's episode start."""
         t_start = time.perf_counter()
-        self._seat(seat_members)
+        self._seat(seat_members, matches)
         self._publications(publications)
         plan = self._plan()
         bufs = {m: self._buffers(m, sum(c.size for _, _, c in parts), length, bptt)
@@ -158,13 +204,15 @@ class RolloutWorker:
                 if t == length:
                     continue
                 t0 = time.perf_counter()
+                self._random_actions(g, actions[g])
                 for m, seats, cols in by_group[g]:
                     self._act(m, g, seats, cols, bufs[m], t, t // chunk if t % chunk == 0 else None,
                               actions[g])
                 env.step_async(actions[g])
                 timing["inference_s"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        batches = [self._finish(m, parts, bufs[m]) for m, parts in plan.items()]
+        batches = [self._finish(m, parts, bufs[m]) for m, parts in plan.items()
+                   if not self.members[m].frozen]
         timing["inference_s"] += time.perf_counter() - t0
         timing.update(total_s=time.perf_counter() - t_start, steps=length,
                       agent_steps=length * self.num_seats,
@@ -184,7 +232,16 @@ class RolloutWorker:
             e = first_env + summary["env"]
             summary["env"] = e
             summary["members"] = list(self.seats[e * self.players:(e + 1) * self.players])
+            if self.matches[e] is not None:
+                summary["match"] = self.matches[e]
             episodes.append(summary)
+
+    def _random_actions(self, g: int, arena_actions: np.ndarray) -> None:
+        lo, hi = self.offsets[g], self.offsets[g + 1]
+        seats = np.flatnonzero(self.seats[lo:hi] == RANDOM)
+        if seats.size:
+            legal = torch.from_numpy(self.obs[g].action_mask[seats].astype(np.float32))
+            arena_actions[seats] = torch.multinomial(legal, 1, generator=self.rng)[:, 0].numpy()
 
     def _finish(self, member: str, parts, buf: dict) -> Batch:
         seated = self.members[member]
