@@ -11,6 +11,7 @@ from popbased.cli.substrates import substrates
 from popbased.cli.doctor import doctor
 from popbased.cli.train import train
 from popbased.cli.pbt import pbt
+from popbased.cli.league import league
 
 
 class _Group(click.Group):
@@ -34,6 +35,7 @@ cli.add_command(substrates)
 cli.add_command(doctor)
 cli.add_command(train)
 cli.add_command(pbt)
+cli.add_command(league)
 
 
 def main() -> None:

@@ -208,6 +208,7 @@ class Driver:
     def _loop(self) -> dict[str, Any]:
         report: dict[str, Any] = {"generation": self.generation, "generations": self.target}
         self.start_steps = self.agent_steps
+        loop_started = time.perf_counter()
         try:
             while self.generation < self.target:
                 t0 = time.perf_counter()
@@ -228,9 +229,10 @@ class Driver:
             report["interrupted"] = True
         elapsed = time.perf_counter() - self.started
         report.update(generation=self.generation, agent_steps=self.agent_steps, elapsed_s=elapsed,
-                      inner_loop_s=self.inner_s, out=str(self.out),
+                      inner_loop_s=self.inner_s, loop_s=time.perf_counter() - loop_started,
+                      out=str(self.out),
                       members={m: x.record() for m, x in self.members.items()},
-                      best=self._best(), scores=getattr(self, "scores", {}),
+                      scores=getattr(self, "scores", {}),
                       worker_restarts=self.session.collector.restarts,
                       dropped_batches=self.session.dropped_batches)
         return report
@@ -320,8 +322,8 @@ class Driver:
         events = pbt.step(spec, healthy, self.tracker, list(healthy), self.rng) if len(healthy) >= 2 else []
         if not healthy:
             return events
-        fitness = {m: (x.fitness if x.fitness is not None else -math.inf) for m, x in healthy.items()}
-        donor = max(healthy, key=lambda m: fitness[m])
+        fitness = {m: (x.fitness if x.fitness is not None else math.nan) for m, x in healthy.items()}
+        donor = max(healthy, key=lambda m: -math.inf if math.isnan(fitness[m]) else fitness[m])
         for m in sick:
             member = members[m]
             member.generation += 1

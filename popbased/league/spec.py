@@ -141,7 +141,7 @@ def _population(name, folder: Path, where: str) -> PopulationSpec:
     for path in candidates:
         if path.is_file():
             return load_population(path)
-    known = sorted(p.stem for p in folder.parent.glob("*.toml"))
+    known = sorted({p.stem for d in (folder.parent, folder, Path("populations")) for p in d.glob("*.toml")})
     raise BadInput(f"{where}: unknown population {name!r}; known: {', '.join(known) or 'none'} "
                    f"(or give a path to a population .toml)")
 

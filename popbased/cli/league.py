@@ -1,0 +1,149 @@
+"""`popbased league launch | resume | status`: leagues of populations meeting each other."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from popbased.cli import options
+from popbased.errors import BadInput
+from popbased.league import report, state as files
+from popbased.league.run import check_out, run, train_config
+from popbased.league.spec import load
+from popbased.play import json_safe
+from popbased.ppo.config import NetConfig
+from popbased.progress import TrainDisplay
+from popbased.rollout.cluster import check_reachable, ensure_ray
+
+
+@click.group()
+def league() -> None:
+    """Leagues: several populations evolve at once, each focal and background for the others."""
+
+
+def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_json: bool) -> None:
+    out = opts["out"]
+    config = train_config(spec, generations, workers=opts["workers"],
+                          envs_per_worker=opts["envs_per_worker"], rollout_length=opts["rollout_length"],
+                          device=opts["device"], seed=opts["seed"], net=NetConfig(lstm=opts["lstm"]),
+                          out=out, ray_address=ray_address)
+    check_out(spec, Path(out), resume, generations)
+    if ray_address:
+        check_reachable(ray_address)
+    console = Console(stderr=True)
+    files_out = Path(out)
+    files_out.mkdir(parents=True, exist_ok=True)
+    (files_out / "options.json").write_text(json.dumps(opts, indent=1))
+
+    def on_generation(summary):
+        console.print(report.payoff_table(summary["rows"], summary["scores"],
+                                          f"payoff, generation {summary['generation']}"))
+        for line in report.generation_lines(summary, generations):
+            console.print(line, markup=False, highlight=False)
+
+    with TrainDisplay(config.steps, f"league {spec.name}", console) as display:
+        ensure_ray(ray_address)
+        options.stop_on_sigterm()  # completed generations are kept
+        result = run(spec, config, generations, resume=resume, on_round=display.update,
+                     on_generation=on_generation)
+    if as_json:
+        click.echo(json.dumps(json_safe(result), indent=2, default=str))
+        return
+    if result.get("interrupted"):
+        console.print(f"[yellow]interrupted after generation {result['generation']}; continue with "
+                      f"`popbased league resume {out}`[/]")
+    console.print(f"{result['generation']} generations, {result['agent_steps']:,} agent-steps in "
+                  f"{result['elapsed_s']:.0f} s; league folder {out}")
+    for pop, (member, fitness) in report.best_per_population(result["members"]).items():
+        console.print(f"best of {pop}: {member} (fitness {fitness:.3g}) -> "
+                      f"{out}/gen-{result['generation']:04d}/{member}.pt", highlight=False)
+
+
+@league.command()
+@click.argument("league_file", metavar="LEAGUE.toml", type=click.Path(dir_okay=False))
+@click.option("--generations", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Generations to complete.")
+@click.option("--steps-per-generation", type=click.IntRange(min=1), default=None,
+              help="Agent-steps per member per generation (default: the file's).")
+@click.option("--episode-steps", type=click.IntRange(min=1), default=None,
+              help="Episode length (default: the file's); a multiple of --rollout-length.")
+@click.option("--out", default=None, help="League folder (default: runs/league-NAME-TIME).")
+@options.training
+def launch(league_file, generations, steps_per_generation, episode_steps, out, seed, device, workers,
+           envs_per_worker, rollout_length, lstm, ray_address, as_json):
+    """Start the league described in LEAGUE.toml (e.g. populations/leagues/commons.toml)."""
+    spec = load(league_file)
+    out = out or f"runs/league-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    opts = {"league": str(league_file), "out": out, "seed": seed, "device": device, "workers": workers,
+            "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
+            "steps_per_generation": steps_per_generation, "episode_steps": episode_steps}
+    _start(_overridden(spec, opts), generations, False, opts, ray_address, as_json)
+
+
+def _overridden(spec, opts: dict):
+    changes = {k: opts[k] for k in ("steps_per_generation", "episode_steps") if opts.get(k)}
+    return dataclasses.replace(spec, **changes)
+
+
+def _options(folder: Path) -> dict:
+    path = folder / "options.json"
+    if not (folder / files.STATE).is_file() or not path.is_file():
+        raise BadInput(f"{folder}: not a league folder (no {files.STATE} / options.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise BadInput(f"{path}: not valid JSON ({err})") from None
+
+
+@league.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--generations", type=click.IntRange(min=1), default=None,
+              help="Generations to complete in total (default: one more than done).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Rollout workers (default: as launched).")
+@click.option("--device", default=None, help="Learner device (default: as launched).")
+@click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
+@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+def resume(folder, generations, workers, device, ray_address, as_json):
+    """Continue a stopped league from its last completed generation."""
+    folder = Path(folder)
+    opts = _options(folder)
+    done = files.read(folder)["generation"]
+    opts.update(out=str(folder), **{k: v for k, v in (("workers", workers), ("device", device)) if v})
+    spec = _overridden(load(opts["league"]), opts)
+    _start(spec, generations or done + 1, True, opts, ray_address, as_json)
+
+
+@league.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(folder, as_json):
+    """Where a league stands: generation, members, league scores, the last payoff table."""
+    folder = Path(folder)
+    _options(folder)
+    state = files.read(folder)
+    payoffs = files.lines(folder, "payoff.jsonl")[:state["generation"]]
+    last = payoffs[-1] if payoffs else None
+    if as_json:
+        click.echo(json.dumps(json_safe({"generation": state["generation"],
+                                         "agent_steps": state["agent_steps"],
+                                         "members": state["members"],
+                                         "snapshots": [s["id"] for s in state["snapshots"]],
+                                         "payoff": last}), indent=2))
+        return
+    console = Console()
+    console.print(f"league {state['league']['name']} in {folder}: generation {state['generation']}, "
+                  f"{state['agent_steps']:,} agent-steps; arena {state['league']['arena']}",
+                  highlight=False)
+    for pop, records in state["members"].items():
+        line = ", ".join(f"{r['id']} fitness {report._num(r['fitness'])}" for r in records)
+        console.print(f"  {pop}: {line}", highlight=False)
+    if state["snapshots"]:
+        console.print(f"  background pool: {', '.join(s['id'] for s in state['snapshots'])}")
+    if last:
+        console.print(report.payoff_table(last["rows"], last["scores"],
+                                          f"payoff, generation {last['generation']}"))
