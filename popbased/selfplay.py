@@ -236,7 +236,7 @@ class Session:
                 dropped.append(m)
                 continue
             stats[m] = learner.update(batch)
-        self.dropped_batches += len(dropped)
+        self.dropped_batches += len(dropped) if learn else 0
         fragment["dropped"] = dropped
         self._publish()
         self.totals["collect_wait_s"] += t1 - t0

@@ -3,9 +3,11 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POPS = ROOT / "populations"
 
 
-def tiny_league(tmp_path, steps=1500) -> Path:
+def tiny_league(tmp_path, steps=1500, evaluation=0) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(f'''[league]
 name = "tiny"
@@ -35,6 +37,9 @@ episode_steps = 100
 
 [snapshots]
 keep = 1
+
+[evaluation]
+episodes = {evaluation}
 ''')
     return path
 
@@ -53,7 +58,7 @@ def poison_once(members):
 
 
 def test_tiny_league_runs_quarantines_and_survives_a_killed_worker(ray_local, tmp_path):
-    spec = load(tiny_league(tmp_path))
+    spec = load(tiny_league(tmp_path, evaluation=1))
     out = tmp_path / "run"
     config = train_config(spec, 2, workers=1, envs_per_worker=2, rollout_length=50, out=str(out),
                           ray_address=ray_local["address"])
@@ -86,6 +91,9 @@ def test_tiny_league_runs_quarantines_and_survives_a_killed_worker(ray_local, tm
     assert sum(r["episodes"] for r in payoffs[0]["rows"]) >= 4
     modes = {r["mode"] for p in payoffs for r in p["rows"]}
     assert "self_play" in modes and modes & {"resident", "visitor"}
+    # each generation also played one evaluation episode per env (2 envs), without learning
+    phases = [p for pay in payoffs for c in pay["cells"].values() for p in c["phase"]]
+    assert phases.count("eval") >= 4 and "train" in phases
     state = json.loads((out / "state.json").read_text())
     assert [s["id"] for s in state["snapshots"]] == ["open@g2", "no_zap@g2"]  # keep = 1
     assert {e.generation for e in log.events} == {0, 1, 2}
@@ -133,13 +141,9 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
     lines = (out / "lineage.jsonl").read_text().splitlines()
     assert lines[:len(events_before)] == events_before  # nothing completed was lost or changed
     events = [json.loads(l) for l in lines]
-    per_gen = {}
-    for e in events:
-        per_gen.setdefault(e["generation"], []).append(e["member"])
-    for g in (0, 1, 2):  # exactly one init/keep/exploit per member and generation
-        steps = [m for e, m in zip(events, [e["member"] for e in events])
-                 if e["generation"] == g and e["kind"] != "explore"]
-        assert sorted(steps) == sorted(gen1), (g, steps)
+    for g in (0, 1, 2):  # exactly one init / keep / exploit per member and generation
+        decided = [e["member"] for e in events if e["generation"] == g and e["kind"] != "explore"]
+        assert sorted(decided) == sorted(gen1), (g, decided)
     assert [g["generation"] for g in files.lines(out, "generations.jsonl")] == [1, 2]
     assert [p["generation"] for p in files.lines(out, "payoff.jsonl")] == [1, 2]
     # generation 1's files are untouched, and they were what the resumed run started from
@@ -160,11 +164,11 @@ def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
     """`ray start --head` on loopback plus a second node process; the league joins it."""
     ray_bin = Path(sys.executable).parent / "ray"
     port = 6390
-    env = {**os.environ, "RAY_ADDRESS": ""}
-    temp = tmp_path / "ray"
+    env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}  # loopback only
+    temp = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # Ray's socket paths must stay short
     head = subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1",
                            "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
-                           "--temp-dir", str(temp), "--disable-usage-stats"],
+                           "--temp-dir", temp, "--disable-usage-stats"],
                           capture_output=True, text=True, timeout=180, env=env)
     try:
         assert head.returncode == 0, head.stderr[-2000:]
@@ -184,3 +188,4 @@ def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
         assert report["ray"]["cpus"] == 2  # both nodes' CPUs
     finally:
         subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
+        shutil.rmtree(temp, ignore_errors=True)

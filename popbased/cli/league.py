@@ -51,14 +51,9 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
         options.stop_on_sigterm()  # completed generations are kept
         result = run(spec, config, generations, resume=resume, on_round=display.update,
                      on_generation=on_generation)
-    if as_json:
-        click.echo(json.dumps(json_safe(result), indent=2, default=str))
+    if not options.summary(console, result, as_json, f"`popbased league resume {out}`",
+                           f"league folder {out}"):
         return
-    if result.get("interrupted"):
-        console.print(f"[yellow]interrupted after generation {result['generation']}; continue with "
-                      f"`popbased league resume {out}`[/]")
-    console.print(f"{result['generation']} generations, {result['agent_steps']:,} agent-steps in "
-                  f"{result['elapsed_s']:.0f} s; league folder {out}")
     for pop, (member, fitness) in report.best_per_population(result["members"]).items():
         console.print(f"best of {pop}: {member} (fitness {fitness:.3g}) -> "
                       f"{out}/gen-{result['generation']:04d}/{member}.pt", highlight=False)

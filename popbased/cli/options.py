@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
 import click
@@ -37,3 +38,19 @@ def training(command):
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def summary(console, result: dict, as_json: bool, resume_hint: str, folder: str) -> bool:
+    """The end of a training command: the report as JSON, or a few lines. Returns whether
+    the caller should print more (not in JSON mode)."""
+    from popbased.play import json_safe
+
+    if as_json:
+        click.echo(json.dumps(json_safe(result), indent=2, default=str))
+        return False
+    if result.get("interrupted"):
+        console.print(f"[yellow]interrupted after generation {result['generation']}; continue with "
+                      f"{resume_hint}[/]")
+    console.print(f"{result['generation']} generations, {result['agent_steps']:,} agent-steps in "
+                  f"{result['elapsed_s']:.0f} s; {folder}")
+    return True

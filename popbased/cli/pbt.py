@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from rich.console import Console
 
 from popbased.cli import options
 from popbased.errors import BadInput
-from popbased.play import json_safe
 from popbased.population import report as text
 from popbased.population.lineage import LineageLog
 from popbased.population.run import check_out, run, train_config
@@ -59,14 +57,8 @@ def pbt(population, generations, steps_per_generation, out, resume, seed, device
         result = run(spec, config, generations, resume=resume, on_round=display.update,
                      on_generation=lambda s: console.print(text.generation_line(s, generations),
                                                            markup=False, highlight=False))
-    if as_json:
-        click.echo(json.dumps(json_safe(result), indent=2, default=str))
+    if not options.summary(console, result, as_json, f"--out {out} --resume", f"run folder {out}"):
         return
-    if result.get("interrupted"):
-        console.print(f"[yellow]interrupted after generation {result['generation']}; continue with "
-                      f"--out {out} --resume[/]")
-    console.print(f"{result['generation']} generations, {result['agent_steps']:,} agent-steps in "
-                  f"{result['elapsed_s']:.0f} s; run folder {out}")
     best = result.get("best")
     if best:
         record = result["members"][best]

@@ -26,6 +26,7 @@ from popbased.population import pbt
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
 from popbased.population.member import Member, initial_members
+from popbased.population.run import begin_lineage
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
 from popbased.rollout.cluster import ensure_ray
@@ -72,11 +73,15 @@ class LeagueSession(Session):
         super().__init__(config, collector, learners)
         self.matchmaker, self.rule = matchmaker, rule
         self.phase, self.generation = "train", 0
+        self.plan_s = 0.0  # matchmaking time (league overhead inside the rounds)
 
     def plan(self):
+        t0 = time.perf_counter()
         envs = self.collector.seats_per_worker // self.matchmaker.players
-        return self.matchmaker.plan(self.rng, len(self.collector.actors), envs, self.rule,
-                                    self.phase, self.generation)
+        out = self.matchmaker.plan(self.rng, len(self.collector.actors), envs, self.rule,
+                                   self.phase, self.generation)
+        self.plan_s += time.perf_counter() - t0
+        return out
 
 
 class Driver:
@@ -91,6 +96,7 @@ class Driver:
         self.window = EpisodeWindow()
         self.started = time.perf_counter()
         self.inner_s = 0.0  # time inside the PPO inner loops (collect + update)
+        self.eval_s = 0.0  # time playing evaluation matches
         self.pbt_specs = {p.name: dataclasses.replace(p, pbt=dataclasses.replace(p.pbt, fitness=spec.fitness))
                           for p in spec.populations}
 
@@ -166,13 +172,7 @@ class Driver:
             if fresh:
                 self.members = self._new_members(collector.components)
                 self.snapshots: list[dict] = []
-                self.lineage.truncate(0)
-                reason = "sampled from the initial ranges" + (", then prepared" if self.prepare else "")
-                if self.prepare:
-                    self.prepare(self.members)
-                for member in self.members.values():
-                    self.lineage.append(LineageEvent(member.id, 0, 0, "init", dict(member.values),
-                                                     reason=reason))
+                begin_lineage(self.lineage, self.members, self.prepare)
                 self.generation, self.agent_steps = 0, 0
                 self.rng = np.random.default_rng([config.seed, 3])
             else:
@@ -229,7 +229,8 @@ class Driver:
             report["interrupted"] = True
         elapsed = time.perf_counter() - self.started
         report.update(generation=self.generation, agent_steps=self.agent_steps, elapsed_s=elapsed,
-                      inner_loop_s=self.inner_s, loop_s=time.perf_counter() - loop_started,
+                      inner_loop_s=self.inner_s - self.session.plan_s,
+                      matchmaking_s=self.session.plan_s, evaluation_s=self.eval_s, loop_s=time.perf_counter() - loop_started,
                       out=str(self.out),
                       members={m: x.record() for m, x in self.members.items()},
                       scores=getattr(self, "scores", {}),
@@ -240,7 +241,10 @@ class Driver:
     def _round(self, learn: bool = True) -> dict:
         t0 = time.perf_counter()
         fragment, stats = self.session.round(more=True, learn=learn)
-        self.inner_s += time.perf_counter() - t0
+        if learn:
+            self.inner_s += time.perf_counter() - t0
+        else:
+            self.eval_s += time.perf_counter() - t0
         trained = 0
         for m, batch in fragment["batches"].items():
             if m not in fragment["dropped"]:

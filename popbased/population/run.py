@@ -88,6 +88,19 @@ def check_out(spec: PopulationSpec, out: Path, resume: bool, generations: int) -
     return state
 
 
+def begin_lineage(lineage: LineageLog, members: dict[str, Member],
+                  prepare: Callable[[dict[str, Member]], Any] | None) -> None:
+    """A new run: `prepare` the members (if given), then one `init` event each (a start that
+    never reached its first state.json leaves events behind: they are dropped)."""
+    lineage.truncate(0)
+    reason = "sampled from the initial ranges"
+    if prepare:
+        prepare(members)
+        reason += ", then prepared"
+    for member in members.values():
+        lineage.append(LineageEvent(member.id, 0, 0, "init", dict(member.values), reason=reason))
+
+
 class Driver:
     def __init__(self, spec: PopulationSpec, config: TrainConfig, generations: int,
                  state: dict | None, on_round: Callable[[dict], Any] | None,
@@ -157,14 +170,7 @@ class Driver:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.state is None:
                 self.members = self._new_members(collector.action_names, weights)
-                self.lineage.truncate(0)  # a start that never reached its first state.json
-                reason = "sampled from the initial ranges"
-                if self.prepare:
-                    self.prepare(self.members)
-                    reason += ", then prepared"
-                for member in self.members.values():
-                    self.lineage.append(LineageEvent(member.id, 0, 0, "init", dict(member.values),
-                                                     reason=reason))
+                begin_lineage(self.lineage, self.members, self.prepare)
                 self.generation, self.agent_steps = 0, 0
                 self.rng = np.random.default_rng([config.seed, 3])
             else:

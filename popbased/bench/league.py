@@ -1,0 +1,124 @@
+"""League overhead: the share of wall time the league spends outside the PPO inner loops.
+
+Runs real leagues (real Ray, real substrates) at two scales, then PPO-only self-play on the
+same arena in the same process for comparison:
+  demo   the demo's league file (populations/leagues/commons.toml: 3 populations x 2)
+  large  4 populations (open, no_zap, farmer, zap_cooldown_10) x 8 members
+The inner loops are the training rounds (fragment collection + every member's PPO update).
+Overhead = matchmaking + end of generation (payoff, PBT, snapshots, checkpoints) + per-round
+bookkeeping (fitness samples, payoff rows, logs, progress), measured from the loop's start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _league(spec, generations: int, args, out: Path) -> dict:
+    from popbased.league import state as files
+    from popbased.league.run import Driver, train_config
+
+    config = train_config(spec, generations, workers=args.workers,
+                          envs_per_worker=args.envs_per_worker, rollout_length=args.rollout_length,
+                          device=args.device, seed=0, out=str(out))
+    t0 = time.perf_counter()
+    report = Driver(spec, config, generations, None).run()
+    total = time.perf_counter() - t0
+    gens = files.lines(out, "generations.jsonl")
+    end_of_gen = sum(g["timing"]["end_of_generation_s"] for g in gens)
+    loop = report["loop_s"]
+    inner = report["inner_loop_s"]
+    overhead = loop - inner - report["evaluation_s"]
+    return {
+        "populations": {p.name: p.size for p in spec.populations},
+        "members": sum(p.size for p in spec.populations),
+        "generations": generations,
+        "steps_per_generation": spec.steps_per_generation,
+        "agent_steps": report["agent_steps"],
+        "wall_s": {"total_including_ray_and_env_start": total, "loop": loop,
+                   "ppo_inner_loops": inner, "evaluation_matches": report["evaluation_s"],
+                   "matchmaking": report["matchmaking_s"], "end_of_generation": end_of_gen,
+                   "per_round_bookkeeping": overhead - report["matchmaking_s"] - end_of_gen},
+        "overhead_share": overhead / loop,
+        "agent_steps_per_s": report["agent_steps"] / loop,
+        "worker_restarts": report["worker_restarts"],
+    }
+
+
+def _ppo_only(arena: str, steps: int, args) -> dict:
+    from popbased.selfplay import TrainConfig, train
+
+    config = TrainConfig(arena, steps=steps, members=1, workers=args.workers,
+                         envs_per_worker=args.envs_per_worker, rollout_length=args.rollout_length,
+                         device=args.device, seed=0, max_episode_steps=1000)
+    report = train(config)
+    return {"agent_steps": report["agent_steps"], "wall_s": report["elapsed_s"],
+            "agent_steps_per_s": report["agent_steps_per_s"]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="scripts/bench_league", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generations", type=int, default=2)
+    parser.add_argument("--large-steps-per-generation", type=int, default=4000,
+                        help="agent-steps per member per generation at 4 x 8")
+    parser.add_argument("--scales", default="demo,large")
+    parser.add_argument("--ppo-steps", type=int, default=140_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--envs-per-worker", type=int, default=2)
+    parser.add_argument("--rollout-length", type=int, default=250)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default="bench/league.json")
+    args = parser.parse_args(argv)
+
+    import tempfile
+
+    import torch
+
+    from popbased.bench.env import write_result
+    from popbased.league.spec import load
+    from popbased.population.spec import load as load_population
+    from popbased.rollout.cluster import ensure_ray
+
+    ray_info = ensure_ray()
+    demo = load(ROOT / "populations" / "leagues" / "commons.toml")
+    result = {"benchmark": "league",
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "torch": torch.__version__,
+                          "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                          "platform": platform.platform(), "ray_cpus": ray_info["cpus"]},
+              "settings": {k: v for k, v in vars(args).items() if k != "out"}, "scales": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-league-") as tmp:
+        for scale in args.scales.split(","):
+            if scale == "demo":
+                spec = demo
+            elif scale == "large":
+                pops = []
+                for name in ("open", "no_zap", "farmer", "zap_cooldown_10"):
+                    pop = load_population(ROOT / "populations" / f"{name}.toml")
+                    pops.append(dataclasses.replace(pop, size=8))
+                spec = dataclasses.replace(demo, name="large", populations=tuple(pops),
+                                           steps_per_generation=args.large_steps_per_generation)
+            else:
+                raise SystemExit(f"unknown scale {scale!r}; allowed: demo, large")
+            print(f"league at {scale} scale ...", flush=True)
+            run = _league(spec, args.generations, args, Path(tmp) / scale)
+            result["scales"][scale] = run
+            print(f"  overhead {run['overhead_share']:.1%} of {run['wall_s']['loop']:.0f} s; "
+                  f"{run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
+        print("PPO-only self-play on the arena ...", flush=True)
+        result["ppo_only"] = _ppo_only(demo.arena, args.ppo_steps, args)
+        for run in result["scales"].values():
+            run["speed_vs_ppo_only"] = run["agent_steps_per_s"] / result["ppo_only"]["agent_steps_per_s"]
+    write_result(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
