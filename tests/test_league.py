@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -163,7 +164,9 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
 def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
     """`ray start --head` on loopback plus a second node process; the league joins it."""
     ray_bin = Path(sys.executable).parent / "ray"
-    port = 6390
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}  # loopback only
     temp = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # Ray's socket paths must stay short
     head = subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1",
@@ -186,6 +189,22 @@ def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
         report = json.loads(done.stdout)
         assert report["generation"] == 1 and report["ray"]["address"].endswith(str(port))
         assert report["ray"]["cpus"] == 2  # both nodes' CPUs
-    finally:
-        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
+    finally:  # not `ray stop`: it stops every Ray on the machine, the test session's too
+        _stop_cluster(f"127.0.0.1:{port}", temp)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _stop_cluster(address: str, temp: str) -> None:
+    import psutil
+
+    procs = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if (address in cmdline or temp in cmdline) and proc.pid != os.getpid():
+            procs.append(proc)
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=30)

@@ -125,6 +125,7 @@ def test_payoff_table_intervals_scores_and_member_samples():
     assert scores == {"a": 1.0, "b": 0.0}  # only self-play is shared; random visitor is b's alone
     samples = table.member_samples()
     assert samples["a/m0"] == [4 - 7.0, 8 - 7.0] and samples["b/m1"] == [0.0]
+    assert samples["b/m0"] == [0.0]  # two seats in one episode: one sample
     again = PayoffTable.from_dict(table.to_dict())
     assert again.rows() == table.rows()
 

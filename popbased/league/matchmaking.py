@@ -90,6 +90,8 @@ class Matchmaker:
 
     def _draw(self, rng: np.random.Generator, population: str, count: int) -> list[str]:
         pool = self.members[population]
+        if self.spec.member_draw == "match":
+            return [pool[int(rng.integers(len(pool)))]] * count
         order = [pool[i % len(pool)] for i in range(max(count, len(pool)))]
         rng.shuffle(order)
         return order[:count]

@@ -11,9 +11,9 @@ two populations played as focal, a population's mean focal return is normalised 
 0 (the worst population there) .. 1 (the best); its league score is the mean over the
 scenarios it played. Self-play is one shared scenario (`self`).
 
-Member samples for the `league` fitness: a member's own return in every focal seat it
-held, minus the mean focal return of its cell (so members are not judged by how hard the
-matches they were drawn into were).
+Member samples for the `league` fitness: one per episode in which the member held focal
+seats: its mean return over those seats, minus the mean focal return of the cell (so
+members are not judged by how hard the matches they were drawn into were).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class PayoffTable:
         self.cells: dict[str, dict[str, list]] = {k: {f: list(v) for f, v in c.items()}
                                                   for k, c in (cells or {}).items()}
         self.seat_returns: list[tuple[str, str, float]] = []
-        """(cell, member, own return) for every focal seat (this process only, not saved)."""
+        """(cell, member, its mean return over its focal seats) per episode (not saved)."""
 
     def add(self, episodes: Iterable[Mapping[str, Any]]) -> int:
         added = 0
@@ -74,8 +74,11 @@ class PayoffTable:
             cell["depleted"].append(None if e.get("depleted") is None else bool(e["depleted"]))
             cell["phase"].append(match.get("phase", "train"))
             cell_key = key(match["focal"], match["background"], match["mode"])
+            by_member: dict[str, list[float]] = {}
             for s in focal:
-                self.seat_returns.append((cell_key, e["members"][s], float(returns[s])))
+                by_member.setdefault(e["members"][s], []).append(float(returns[s]))
+            for member, values in by_member.items():  # one sample per member and episode
+                self.seat_returns.append((cell_key, member, float(np.mean(values))))
             added += 1
         return added
 

@@ -8,6 +8,8 @@
     size = 3                       # optional: members per population (default: each file's size)
     steps_per_generation = 50_000  # agent-steps per member per generation
     episode_steps = 1000           # episode length (a multiple of the rollout length)
+    member_draw = "match"          # match: one member plays all its population's seats in a
+                                   # match; seat: every seat draws its own member
 
     [modes.self_play]              # all seats one population
     share = 0.4
@@ -56,6 +58,7 @@ from popbased.substrates import resolve
 MODES = ("self_play", "resident", "visitor")
 SOURCES = ("populations", "snapshots", "random", "bots")
 RULES = ("uniform", "pfsp")
+DRAWS = ("match", "seat")
 FITNESS = ("league", "return", "sustainability", "equality", "pareto")
 
 
@@ -83,6 +86,10 @@ class LeagueSpec:
     """Agent-steps each member trains per generation (on average: seats are drawn)."""
     episode_steps: int = 1000
     """Episodes are cut at this length; seats change hands only between episodes."""
+    member_draw: str = "match"
+    """match: in each match, one member (drawn uniformly) plays all of its population's seats
+    (its return is its own, and an env runs at most one policy per population); seat: every
+    seat draws its own member."""
     modes: tuple[Mode, ...] = ()
     """Match modes and their shares."""
     sources: tuple[str, ...] = ("populations", "snapshots", "random")
@@ -110,7 +117,7 @@ class LeagueSpec:
 
 
 _LEAGUE_KEYS = ("name", "populations", "arena", "arena_params", "size", "steps_per_generation",
-                "episode_steps")
+                "episode_steps", "member_draw")
 _TOP = ("league", "modes", "background", "matchmaking", "evaluation", "snapshots", "fitness")
 
 
@@ -238,6 +245,7 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         steps_per_generation=_int(league.get("steps_per_generation", 50_000),
                                   f"{where} steps_per_generation", 1),
         episode_steps=_int(league.get("episode_steps", 1000), f"{where} episode_steps", 1),
+        member_draw=_choice(league.get("member_draw", "match"), f"{where} member_draw", DRAWS),
         modes=modes, sources=tuple(sources),
         train_matchmaking=_choice(matchmaking.get("train", "pfsp"), f"{source}: [matchmaking] train", RULES),
         evaluate_matchmaking=_choice(matchmaking.get("evaluate", "uniform"),
