@@ -74,8 +74,8 @@ def launch(league_file, generations, steps_per_generation, episode_steps, out, s
     """Start the league described in LEAGUE.toml (e.g. populations/leagues/commons.toml)."""
     spec = load(league_file)
     out = out or f"runs/league-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    opts = {"league": str(league_file), "out": out, "seed": seed, "device": device, "workers": workers,
-            "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
+    opts = {"league": str(Path(league_file).resolve()), "out": out, "seed": seed, "device": device,
+            "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
             "steps_per_generation": steps_per_generation, "episode_steps": episode_steps}
     _start(_overridden(spec, opts), generations, False, opts, ray_address, as_json)
 
