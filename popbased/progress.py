@@ -16,7 +16,10 @@ def _fmt(value, spec: str = ".3g") -> str:
 def round_line(report: dict) -> str:
     m = report.get("metrics", {})
     flags = sum(len(f) for f in report.get("flags", {}).values())
-    parts = [f"{report['agent_steps_per_s']:,.0f} agent-steps/s",
+    parts = [f"generation {report['generation'] + 1}"] if "generation" in report else []
+    if report.get("phase") == "eval":
+        parts[-1:] = [f"{parts[-1]} (evaluation)"] if parts else ["evaluation"]
+    parts += [f"{report['agent_steps_per_s']:,.0f} agent-steps/s",
              f"return/capita {_fmt(m.get('per_capita_return'))}",
              f"Gini {_fmt(m.get('gini'), '.2f')}",
              f"depleted {_fmt(m.get('depleted_fraction'), '.0%')}",
