@@ -46,13 +46,13 @@ its action set (no_zap members play an open arena with FIRE_ZAP masked), its inc
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from popbased.errors import BadInput
-from popbased.population.spec import PopulationSpec, _check_keys, load as load_population, parse_pbt
+from popbased.population.spec import (PopulationSpec, _check_keys, load as load_population, parse_pbt,
+                                      read_toml)
 from popbased.substrates import resolve
 
 MODES = ("self_play", "resident", "visitor")
@@ -260,11 +260,5 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
 
 
 def load(path: str | Path) -> LeagueSpec:
-    path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"{path}: no such league file")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise BadInput(f"{path}: not valid TOML ({err})") from None
+    path, raw = read_toml(path, "league")
     return parse(raw, str(path), path.parent, path.stem)

@@ -263,12 +263,17 @@ def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
     return config
 
 
-def load(path: str | Path) -> PopulationSpec:
+def read_toml(path: str | Path, kind: str) -> tuple[Path, dict[str, Any]]:
+    """A spec file's table (BadInput naming the file when it is missing or not TOML)."""
     path = Path(path)
     if not path.is_file():
-        raise BadInput(f"{path}: no such population file")
+        raise BadInput(f"{path}: no such {kind} file")
     try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
+        return path, tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise BadInput(f"{path}: not valid TOML ({err})") from None
+
+
+def load(path: str | Path) -> PopulationSpec:
+    path, raw = read_toml(path, "population")
     return parse(raw, str(path), path.stem)
