@@ -39,10 +39,12 @@ def resolve_device(device: str) -> torch.device:
 
 
 def publication(policy, member: str, version: tuple, frozen: bool = False) -> dict[str, Any]:
-    """A policy as rollout workers receive it; `frozen`: it plays, it is never trained."""
+    """A policy as rollout workers receive it; `frozen`: it plays, it is never trained (its
+    weights are copied: CPU numpy views would follow the live parameters)."""
+    weights = {k: v.detach().cpu().numpy() for k, v in policy.state_dict().items()}
     out = {"member": member, "version": version, "obs_size": policy.obs_size,
            "action_names": list(policy.action_names), "net": to_dict(policy.net),
-           "weights": {k: v.detach().cpu().numpy() for k, v in policy.state_dict().items()}}
+           "weights": {k: v.copy() for k, v in weights.items()} if frozen else weights}
     if frozen:
         out["frozen"] = True
     return out
