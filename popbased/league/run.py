@@ -323,7 +323,16 @@ class Driver:
         members = self._members_of(population)
         sick = [m for m, x in members.items() if x.learner.flags]
         healthy = {m: x for m, x in members.items() if m not in sick}
-        events = pbt.step(spec, healthy, self.tracker, list(healthy), self.rng) if len(healthy) >= 2 else []
+        if len(healthy) >= 2:
+            events = pbt.step(spec, healthy, self.tracker, list(healthy), self.rng)
+        else:
+            events = []
+            for m, member in healthy.items():  # nobody healthy to compare with: it stays
+                member.generation += 1
+                events.append(LineageEvent(m, member.generation, member.learner.agent_steps, "keep",
+                                           dict(member.values), reason="the only healthy member"))
+                member.steps_at_last_step = member.trained_steps
+                self.tracker.reset(m)
         if not healthy:
             return events
         fitness = {m: (x.fitness if x.fitness is not None else math.nan) for m, x in healthy.items()}
