@@ -80,6 +80,12 @@ def test_tiny_league_runs_quarantines_and_survives_a_killed_worker(ray_local, tm
     exploit = [e for e in log.of("open/m1") if e.kind == "exploit"][0]
     assert exploit.generation == 1 and exploit.donor == "open/m0"
     assert exploit.reason.startswith("quarantined: update") and "non-finite rewards" in exploit.reason
+    from click.testing import CliRunner
+
+    from popbased.cli import cli
+
+    tree = CliRunner().invoke(cli, ["lineage", "tree", str(out)])
+    assert tree.exit_code == 0 and "open/m1 (gen 1-" in tree.output and "copied open/m0" in tree.output
     kept = [e for e in log.of("open/m0") if e.generation == 1]
     assert [e.kind for e in kept] == ["keep"] and kept[0].reason == "the only healthy member"
     for m in result["members"]:

@@ -12,6 +12,7 @@ from popbased.cli.doctor import doctor
 from popbased.cli.train import train
 from popbased.cli.pbt import pbt
 from popbased.cli.league import league
+from popbased.cli.lineage import lineage
 
 
 class _Group(click.Group):
@@ -36,6 +37,7 @@ cli.add_command(doctor)
 cli.add_command(train)
 cli.add_command(pbt)
 cli.add_command(league)
+cli.add_command(lineage)
 
 
 def main() -> None:

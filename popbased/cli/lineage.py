@@ -1,0 +1,89 @@
+"""`popbased lineage show | tree`: a member's ancestry and a run's family tree, from the
+run folder of `popbased pbt` or `popbased league`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.tree import Tree
+
+from popbased.errors import BadInput
+from popbased.population import family
+from popbased.population.lineage import LineageLog
+from popbased.population.report import lineage_lines
+
+LOG = "lineage.jsonl"
+
+
+def _log(folder: Path) -> LineageLog:
+    if not (folder / LOG).is_file():
+        raise BadInput(f"{folder}: not a PBT or league folder (no {LOG})")
+    return LineageLog(folder / LOG)
+
+
+def resolve_member(ref: str) -> tuple[Path, str, LineageLog]:
+    """'RUN_FOLDER/MEMBER' (a league member is POP/mK: runs/commons/open/m1) -> its pieces."""
+    path = Path(ref)
+    for depth in range(1, len(path.parts)):
+        folder, member = Path(*path.parts[:-depth]), "/".join(path.parts[-depth:])
+        if (folder / LOG).is_file():
+            log = _log(folder)
+            members = sorted({e.member for e in log.events})
+            if member not in members:
+                raise BadInput(f"{ref}: no member {member!r} in {folder}; members: {', '.join(members)}")
+            return folder, member, log
+    raise BadInput(f"{ref}: expected RUN_FOLDER/MEMBER (e.g. runs/commons/open/m1 or runs/nz/m2), "
+                   f"where RUN_FOLDER holds {LOG}")
+
+
+@click.group()
+def lineage() -> None:
+    """Ancestry of members and family trees of PBT runs and leagues."""
+
+
+@lineage.command()
+@click.argument("member")
+def show(member):
+    """A member's history generation by generation: MEMBER is RUN_FOLDER/MEMBER_ID
+    (e.g. runs/commons/open/m1)."""
+    folder, member_id, log = resolve_member(member)
+    console = Console()
+    donors = log.ancestry(member_id)
+    copied = ", ".join(donors) + " (most recent first)" if donors else "never (its own line)"
+    console.print(f"{member_id} in {folder}; copied: {copied}", highlight=False, soft_wrap=True)
+    for line in lineage_lines(log, member_id):
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _label(node: family.Node) -> str:
+    fit = "" if node.fitness is None else f", fitness {node.fitness:.3g}"
+    span = f"gen {node.born}-" + ("now" if node.alive else str(node.ended))
+    origin = "" if node.parent is None else f", copied {node.parent.member}"
+    text = f"{node.member} ({span}{origin}{fit})"
+    if node.alive:
+        return f"[bold green]{text}[/]"
+    return text if node.surviving() else f"[dim]{text}[/]"
+
+
+def _add(tree: Tree, node: family.Node) -> None:
+    branch = tree.add(_label(node))
+    for child in node.children:
+        _add(branch, child)
+
+
+@lineage.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def tree(folder):
+    """The family tree of the run in FOLDER (surviving lines in green, extinct ones dim)."""
+    folder = Path(folder)
+    roots, current = family.build(_log(folder).events)
+    top = Tree(f"[bold]{folder}[/]: {len(current)} members, {len(roots)} founders")
+    groups: dict[str, Tree] = {}
+    for root in roots:
+        population = root.member.split("/")[0] if "/" in root.member else None
+        if population is not None and population not in groups:
+            groups[population] = top.add(f"[bold]{population}[/]")
+        _add(top if population is None else groups[population], root)
+    Console().print(top)
