@@ -128,7 +128,7 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
     common = ["--ray-address", ray_local["address"]]
     proc = subprocess.Popen(_cli("launch", league, "--generations", 2, "--workers", 1,
                                  "--rollout-length", 50, "--out", out, *common),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     rounds = out / "rounds.jsonl"
     # kill it in the middle of generation 2, after generation 1 completed
     _wait_for(lambda: rounds.is_file() and any(json.loads(l)["generation"] == 1 for l in
@@ -140,10 +140,11 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
     events_before = (out / "lineage.jsonl").read_text().splitlines()[:before["lineage_events"]]
     gen1 = {m: checkpoint.read(out / c["file"]) for m, c in before["checkpoints"].items()}
 
-    status = subprocess.run(_cli("status", out), capture_output=True, text=True, timeout=120)
+    status = subprocess.run(_cli("status", out), capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
     assert status.returncode == 0 and "generation 1" in status.stdout
     resumed = subprocess.run(_cli("resume", out, "--generations", 2, *common), capture_output=True,
-                             text=True, timeout=600)
+                             text=True, timeout=600, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = json.loads((out / "state.json").read_text())
     assert after["generation"] == 2
@@ -155,6 +156,19 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
         assert sorted(decided) == sorted(gen1), (g, decided)
     assert [g["generation"] for g in files.lines(out, "generations.jsonl")] == [1, 2]
     assert [p["generation"] for p in files.lines(out, "payoff.jsonl")] == [1, 2]
+    # MLflow (the default store, ./mlflow.db): one league run and one nested run per member,
+    # continued by the resume, each generation logged once
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("league-tiny")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == {"run", *gen1}
+    league_run = runs["run"].info.run_id
+    assert [m.step for m in client.get_metric_history(league_run, "agent_steps")] == [1, 2]
+    assert all(r.data.tags["mlflow.parentRunId"] == league_run for m, r in runs.items() if m != "run")
+    assert runs["open/m0"].data.tags["popbased.checkpoint_sha256"] == after["checkpoints"]["open/m0"]["sha256"]
+    assert not (out / "tracking-buffer.jsonl").exists()
     # generation 1's files are untouched, and they were what the resumed run started from
     for m, c in before["checkpoints"].items():
         again = checkpoint.read(out / c["file"])
@@ -192,7 +206,7 @@ def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
         done = subprocess.run(_cli("launch", tiny_league(tmp_path, steps=700), "--generations", 1,
                                    "--workers", 2, "--envs-per-worker", 1, "--rollout-length", 50,
                                    "--out", out, "--ray-address", address, "--json"),
-                              capture_output=True, text=True, timeout=600, env=env)
+                              capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         report = json.loads(done.stdout)
         assert report["generation"] == 1 and report["ray"]["address"].endswith(str(port))

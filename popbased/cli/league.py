@@ -19,6 +19,12 @@ from popbased.play import json_safe
 from popbased.ppo.config import NetConfig
 from popbased.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.tracking import store
+from popbased.tracking.league import LeagueTracking
+
+TRACKING = click.option("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlflow.db; "
+                             "resume: the league's own).")
 
 
 @click.group()
@@ -26,7 +32,8 @@ def league() -> None:
     """Leagues: several populations evolve at once, each focal and background for the others."""
 
 
-def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_json: bool) -> None:
+def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_json: bool,
+           tracking_uri: str | None) -> None:
     out = opts["out"]
     config = train_config(spec, generations, workers=opts["workers"],
                           envs_per_worker=opts["envs_per_worker"], rollout_length=opts["rollout_length"],
@@ -35,12 +42,16 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
     check_out(spec, Path(out), resume, generations)
     if ray_address:
         check_reachable(ray_address)
+    uri = store.resolve_uri(tracking_uri or _stored_uri(Path(out)))
+    store.check(uri)
     console = Console(stderr=True)
     files_out = Path(out)
     files_out.mkdir(parents=True, exist_ok=True)
     (files_out / "options.json").write_text(json.dumps(opts, indent=1))
+    tracking = LeagueTracking(uri, files_out, spec, opts)
 
     def on_generation(summary):
+        tracking.generation(summary)
         console.print(report.payoff_table(summary["rows"], summary["scores"],
                                           f"payoff, generation {summary['generation']}"))
         for line in report.generation_lines(summary, generations):
@@ -51,6 +62,11 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
         options.stop_on_sigterm()  # completed generations are kept
         result = run(spec, config, generations, resume=resume, on_round=display.update,
                      on_generation=on_generation)
+    tracking.close(interrupted=bool(result.get("interrupted")))
+    waiting = tracking.store.pending()
+    console.print(f"MLflow ({uri}): experiment league-{spec.name}" + (
+        f"; [yellow]{waiting} records wait in {files_out / store.BUFFER}, sent on resume[/]"
+        if waiting else ""), highlight=False)
     if not options.summary(console, result, as_json, f"`popbased league resume {out}`",
                            f"league folder {out}"):
         return
@@ -68,16 +84,22 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
 @click.option("--episode-steps", type=click.IntRange(min=1), default=None,
               help="Episode length (default: the file's); a multiple of --rollout-length.")
 @click.option("--out", default=None, help="League folder (default: runs/league-NAME-TIME).")
+@TRACKING
 @options.training
-def launch(league_file, generations, steps_per_generation, episode_steps, out, seed, device, workers,
-           envs_per_worker, rollout_length, lstm, ray_address, as_json):
+def launch(league_file, generations, steps_per_generation, episode_steps, out, tracking_uri, seed,
+           device, workers, envs_per_worker, rollout_length, lstm, ray_address, as_json):
     """Start the league described in LEAGUE.toml (e.g. populations/leagues/commons.toml)."""
     spec = load(league_file)
     out = out or f"runs/league-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     opts = {"league": str(Path(league_file).resolve()), "out": out, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
             "steps_per_generation": steps_per_generation, "episode_steps": episode_steps}
-    _start(_overridden(spec, opts), generations, False, opts, ray_address, as_json)
+    _start(_overridden(spec, opts), generations, False, opts, ray_address, as_json, tracking_uri)
+
+
+def _stored_uri(folder: Path) -> str | None:
+    path = folder / store.RUNS
+    return json.loads(path.read_text()).get("uri") if path.is_file() else None
 
 
 def _overridden(spec, opts: dict):
@@ -102,15 +124,16 @@ def _options(folder: Path) -> dict:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Rollout workers (default: as launched).")
 @click.option("--device", default=None, help="Learner device (default: as launched).")
 @click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
+@TRACKING
 @click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
-def resume(folder, generations, workers, device, ray_address, as_json):
+def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json):
     """Continue a stopped league from its last completed generation."""
     folder = Path(folder)
     opts = _options(folder)
     done = files.read(folder)["generation"]
     opts.update(out=str(folder), **{k: v for k, v in (("workers", workers), ("device", device)) if v})
     spec = _overridden(load(opts["league"]), opts)
-    _start(spec, generations or done + 1, True, opts, ray_address, as_json)
+    _start(spec, generations or done + 1, True, opts, ray_address, as_json, tracking_uri)
 
 
 @league.command()

@@ -1,0 +1,1 @@
+"""MLflow tracking: only the driver writes (see store.py and league.py)."""
