@@ -1,6 +1,5 @@
 """MLflow tracking: a real `mlflow server` on loopback; records buffered while it is away."""
 
-import os
 import socket
 import subprocess
 import sys
