@@ -169,6 +169,8 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
     assert all(r.data.tags["mlflow.parentRunId"] == league_run for m, r in runs.items() if m != "run")
     assert runs["open/m0"].data.tags["popbased.checkpoint_sha256"] == after["checkpoints"]["open/m0"]["sha256"]
     assert not (out / "tracking-buffer.jsonl").exists()
+    assert {a.path for a in client.list_artifacts(league_run)} >= {"lineage.jsonl", "payoff.jsonl",
+                                                                    "lineage.png"}
     # generation 1's files are untouched, and they were what the resumed run started from
     for m, c in before["checkpoints"].items():
         again = checkpoint.read(out / c["file"])

@@ -87,3 +87,22 @@ def tree(folder):
             groups[population] = top.add(f"[bold]{population}[/]")
         _add(top if population is None else groups[population], root)
     Console().print(top)
+
+
+@lineage.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("-o", "--output", default="lineage.png", show_default=True, help="PNG file to write.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def graph(folder, output, force):
+    """A picture of the run in FOLDER: generations across, members down, dots coloured by
+    fitness, an orange line wherever a member copied another."""
+    from popbased.population.family_plot import draw
+
+    folder, output = Path(folder), Path(output)
+    if output.suffix.lower() != ".png":
+        raise BadInput(f"-o {output}: the graph is written as PNG; give a .png file name")
+    if output.exists() and not force:
+        raise BadInput(f"-o {output} exists; add --force to overwrite it")
+    log = _log(folder)
+    draw(log.events, output, f"lineage of {folder.resolve().name}")
+    click.echo(f"wrote {output}")

@@ -2,7 +2,8 @@
 
 - the league run (named after the league folder): the league file's settings as params,
   the file itself as an artifact; per generation the league scores, every payoff cell's
-  focal return, agent-steps and speed, and `lineage.jsonl` / `payoff.jsonl` as artifacts;
+  focal return, agent-steps and speed, and `lineage.jsonl`, `payoff.jsonl` and the lineage
+  graph `lineage.png` as artifacts;
 - one nested run per member: tags for member id, population, birth generation, parent and
   donors, and its checkpoint (file and SHA-256: referenced, not copied); per generation its
   fitness, objectives, hyperparameters and shaping weights (`hp/...`) and agent-steps.
@@ -50,8 +51,14 @@ class LeagueTracking:
             cell = f"payoff/{r['focal']}/{r['background'].replace('@', '_at_')}/{r['mode']}"
             metrics[f"{cell}/return"] = r["return"]
             metrics[f"{cell}/episodes"] = r["episodes"]
+        from popbased.population.family_plot import draw
+        from popbased.population.lineage import LineageLog
+
+        picture = draw(LineageLog(self.folder / "lineage.jsonl").events, self.folder / "lineage.png",
+                       f"lineage of {self.folder.resolve().name}")
         self.store.log("league", metrics, step=g, artifacts=[str(self.folder / "lineage.jsonl"),
-                                                             str(self.folder / "payoff.jsonl")])
+                                                             str(self.folder / "payoff.jsonl"),
+                                                             str(picture)])
         for m, info in summary["members"].items():
             record = records[m]
             ckpt = state["checkpoints"][m]
