@@ -8,9 +8,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-
-def _fmt(value, spec: str = ".3g") -> str:
-    return "-" if value is None else format(value, spec)
+from popbased.population.report import num
 
 
 def round_line(report: dict) -> str:
@@ -20,9 +18,9 @@ def round_line(report: dict) -> str:
     if report.get("phase") == "eval":
         parts[-1:] = [f"{parts[-1]} (evaluation)"] if parts else ["evaluation"]
     parts += [f"{report['agent_steps_per_s']:,.0f} agent-steps/s",
-             f"return/capita {_fmt(m.get('per_capita_return'))}",
-             f"Gini {_fmt(m.get('gini'), '.2f')}",
-             f"depleted {_fmt(m.get('depleted_fraction'), '.0%')}",
+             f"return/capita {num(m.get('per_capita_return'))}",
+             f"Gini {num(m.get('gini'), '.2f')}",
+             f"depleted {num(m.get('depleted_fraction'), '.0%')}",
              f"episodes {report['episodes']}"]
     if report.get("worker_restarts"):
         parts.append(f"[yellow]worker restarts {report['worker_restarts']}[/]")

@@ -15,6 +15,7 @@ from popbased.errors import BadInput
 from popbased.league import report, state as files
 from popbased.league.run import check_out, run, train_config
 from popbased.league.spec import load
+from popbased.population.report import num
 from popbased.play import json_safe
 from popbased.ppo.config import NetConfig
 from popbased.progress import TrainDisplay
@@ -158,7 +159,7 @@ def status(folder, as_json):
                   f"{state['agent_steps']:,} agent-steps; arena {state['league']['arena']}",
                   highlight=False)
     for pop, records in state["members"].items():
-        line = ", ".join(f"{r['id']} fitness {report._num(r['fitness'])}" for r in records)
+        line = ", ".join(f"{r['id']} fitness {num(r['fitness'])}" for r in records)
         console.print(f"  {pop}: {line}", highlight=False)
     if state["snapshots"]:
         console.print(f"  background pool: {', '.join(s['id'] for s in state['snapshots'])}")

@@ -7,11 +7,7 @@ from typing import Any, Iterable, Mapping
 
 from rich.table import Table
 
-from popbased.population.report import event_line
-
-
-def _num(value, spec: str = ".3g") -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+from popbased.population.report import event_line, num
 
 
 def payoff_table(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float], title: str) -> Table:
@@ -20,13 +16,13 @@ def payoff_table(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float],
                  "depleted"):
         table.add_column(name, justify="right" if name not in ("focal", "background", "mode") else "left")
     for r in rows:
-        ci = (f" [{_num(r['ci_low'], '.1f')}, {_num(r['ci_high'], '.1f')}]"
+        ci = (f" [{num(r['ci_low'], '.1f')}, {num(r['ci_high'], '.1f')}]"
               if r["ci_low"] is not None and not math.isnan(r["ci_low"]) else "")
         table.add_row(r["focal"], r["background"], r["mode"], str(r["episodes"]),
-                      f"{_num(r['return'], '.1f')}{ci}", _num(r["background_return"], ".1f"),
-                      _num(r["gini"], ".2f"), _num(r["depleted"], ".0%"))
+                      f"{num(r['return'], '.1f')}{ci}", num(r["background_return"], ".1f"),
+                      num(r["gini"], ".2f"), num(r["depleted"], ".0%"))
     table.caption = "league score (0 = worst, 1 = best population per scenario): " + ", ".join(
-        f"{p} {_num(s, '.2f')}" for p, s in scores.items())
+        f"{p} {num(s, '.2f')}" for p, s in scores.items())
     return table
 
 
@@ -42,8 +38,8 @@ def best_per_population(members: Mapping[str, Mapping[str, Any]]) -> dict[str, t
 
 
 def generation_lines(summary: Mapping[str, Any], target: int) -> list[str]:
-    scores = ", ".join(f"{p} {_num(s, '.2f')}" for p, s in summary["scores"].items())
-    best = ", ".join(f"{m} ({_num(f)})" for m, f in best_per_population(summary["members"]).values())
+    scores = ", ".join(f"{p} {num(s, '.2f')}" for p, s in summary["scores"].items())
+    best = ", ".join(f"{m} ({num(f)})" for m, f in best_per_population(summary["members"]).values())
     lines = [f"generation {summary['generation']}/{target}: {summary['agent_steps']:,} agent-steps, "
              f"{sum(r['episodes'] for r in summary['rows'])} match episodes; league score {scores}; "
              f"best {best or '-'}"]

@@ -25,7 +25,7 @@ from popbased.league.spec import LeagueSpec
 from popbased.population import pbt
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
-from popbased.population.member import Member, initial_members
+from popbased.population.member import Member, credit, initial_members
 from popbased.population.run import begin_lineage
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
@@ -245,12 +245,8 @@ class Driver:
             self.inner_s += time.perf_counter() - t0
         else:
             self.eval_s += time.perf_counter() - t0
-        trained = 0
-        for m, batch in fragment["batches"].items():
-            if m not in fragment["dropped"]:
-                self.members[m].trained_steps += batch.agent_steps
-                trained += batch.agent_steps
-        self.agent_steps += sum(b.agent_steps for b in fragment["batches"].values())
+        trained, collected = credit(self.members, fragment)
+        self.agent_steps += collected
         if learn:
             self.tracker.add(fragment)
         self.payoff.add(fragment["episodes"])
@@ -303,11 +299,12 @@ class Driver:
         self.matchmaker.means = self.payoff.means()
         self._snapshot()
         self._save()
+        rows = self.payoff.rows()
         files.append(self.out, "payoff.jsonl", {**self.payoff.to_dict(), "scores": self.scores,
-                                                "rows": self.payoff.rows()})
+                                                "rows": rows})
         return {"generation": g, "agent_steps": self.agent_steps,
                 "elapsed_s": time.perf_counter() - self.started, "scores": self.scores,
-                "rows": self.payoff.rows(), "best": self._best(),
+                "rows": rows, "best": self._best(),
                 "snapshots": [s["id"] for s in self.snapshots],
                 "members": {m: {"population": x.variant, "fitness": x.fitness,
                                 "objectives": x.objectives, "values": x.values, "parent": x.parent,

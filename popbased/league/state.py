@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from popbased import jsonl
 from popbased.errors import BadInput
 from popbased.play import json_safe
 from popbased.ppo import checkpoint
@@ -86,20 +87,12 @@ def read(out: Path) -> dict[str, Any]:
 
 
 def append(out: Path, name: str, record: dict[str, Any]) -> None:
-    with (out / name).open("a") as f:
-        f.write(json.dumps(json_safe(record)) + "\n")
+    jsonl.append(out / name, record)
 
 
 def lines(out: Path, name: str) -> list[dict[str, Any]]:
-    path = out / name
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return jsonl.read(out / name)
 
 
 def truncate(out: Path, name: str, keep: int) -> None:
-    """Keeps the first `keep` records (drops those of a generation that never completed)."""
-    records = lines(out, name)
-    if len(records) != keep:
-        data = "".join(json.dumps(r) + "\n" for r in records[:keep]).encode()
-        checkpoint.write_atomic(out / name, data)
+    jsonl.truncate(out / name, keep)

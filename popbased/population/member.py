@@ -122,3 +122,15 @@ def initial_members(spec, action_names, weights: dict[str, float], *, obs_size: 
         member.apply()
         members[member_id] = member
     return members
+
+
+def credit(members: dict[str, "Member"], fragment: dict) -> tuple[int, int]:
+    """Credits each member with the agent-steps it trained on in a gathered fragment (not
+    its dropped batches); returns (trained, collected) agent-steps."""
+    trained = collected = 0
+    for m, batch in fragment["batches"].items():
+        collected += batch.agent_steps
+        if m not in fragment["dropped"]:
+            members[m].trained_steps += batch.agent_steps
+            trained += batch.agent_steps
+    return trained, collected

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Mapping
 
 from popbased.population.lineage import LineageLog
 
 
-def _num(value) -> str:
-    return "-" if value is None else f"{value:.3g}"
+def num(value, spec: str = ".3g") -> str:
+    """A number for people: '-' when there is none (None or NaN)."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "-" if missing else format(value, spec)
 
 
 def change_text(changes: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} {_num(old)}->{_num(new)}" for k, (old, new, *_) in changes.items())
+    return ", ".join(f"{k} {num(old)}->{num(new)}" for k, (old, new, *_) in changes.items())
 
 
 def event_line(event: Mapping[str, Any]) -> str:
     kind, member = event["kind"], event["member"]
     if kind == "exploit":
-        return (f"{member} <- {event['donor']} (fitness {_num(event['fitness'])} vs "
-                f"{_num(event['donor_fitness'])}; {event['reason']})")
+        return (f"{member} <- {event['donor']} (fitness {num(event['fitness'])} vs "
+                f"{num(event['donor_fitness'])}; {event['reason']})")
     if kind == "explore":
         return f"{member} explores: {change_text(event['changes']) or 'no change'}"
     return f"{member} {kind}: {event['reason']}"
@@ -27,7 +30,7 @@ def event_line(event: Mapping[str, Any]) -> str:
 
 def generation_line(summary: Mapping[str, Any], target: int) -> str:
     members = summary["members"]
-    fitness = " ".join(f"{m}={_num(v['fitness'])}" for m, v in members.items())
+    fitness = " ".join(f"{m}={num(v['fitness'])}" for m, v in members.items())
     head = (f"generation {summary['generation']}/{target}: {summary['agent_steps']:,} agent-steps, "
             f"fitness {fitness}, best {summary['best']}")
     events = [event_line(e) for e in summary["events"]]
@@ -38,9 +41,9 @@ def lineage_lines(log: LineageLog, member: str) -> Iterable[str]:
     """A member's history, generation by generation (exploits, explores; keeps compressed)."""
     for event in log.of(member):
         if event.kind == "init":
-            values = ", ".join(f"{k}={_num(v)}" for k, v in event.values.items())
+            values = ", ".join(f"{k}={num(v)}" for k, v in event.values.items())
             yield f"gen {event.generation}: init {values}"
         elif event.kind == "keep":
-            yield f"gen {event.generation}: kept (fitness {_num(event.fitness)}; {event.reason})"
+            yield f"gen {event.generation}: kept (fitness {num(event.fitness)}; {event.reason})"
         else:
             yield f"gen {event.generation}: " + event_line(vars(event))

@@ -25,10 +25,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from popbased import jsonl
 from popbased.errors import BadInput
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
-from popbased.population.member import Member, initial_members
+from popbased.population.member import Member, credit, initial_members
 from popbased.population.pbt import step as pbt_step
 from popbased.population.spec import PopulationSpec
 from popbased.ppo import checkpoint, shaping
@@ -155,8 +156,7 @@ class Driver:
         checkpoint.write_atomic(self.out / STATE, json.dumps(json_safe(state), indent=1).encode())
 
     def _log(self, name: str, record: dict) -> None:
-        with (self.out / name).open("a") as f:
-            f.write(json.dumps(json_safe(record)) + "\n")
+        jsonl.append(self.out / name, record)
 
     # ------------------------------------------------------------------ loop
     def run(self) -> dict[str, Any]:
@@ -232,10 +232,7 @@ class Driver:
         return ready
 
     def _account(self, fragment: dict, stats: dict, start_steps: int) -> None:
-        for m, batch in fragment["batches"].items():
-            if m not in fragment["dropped"]:
-                self.members[m].trained_steps += batch.agent_steps
-            self.agent_steps += batch.agent_steps
+        self.agent_steps += credit(self.members, fragment)[1]
         self.tracker.add(fragment)
         self.window.add(fragment["episodes"])
         elapsed = time.perf_counter() - self.started
