@@ -13,6 +13,7 @@ from popbased.cli.train import train
 from popbased.cli.pbt import pbt
 from popbased.cli.league import league
 from popbased.cli.lineage import lineage
+from popbased.cli.export import export
 
 
 class _Group(click.Group):
@@ -38,6 +39,7 @@ cli.add_command(train)
 cli.add_command(pbt)
 cli.add_command(league)
 cli.add_command(lineage)
+cli.add_command(export)
 
 
 def main() -> None:

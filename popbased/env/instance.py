@@ -58,6 +58,20 @@ def parse_events(raw: list) -> tuple[list[int], list[tuple[int, int]]]:
     return eaten, zaps
 
 
+def downsample(frames: np.ndarray, out: np.ndarray) -> None:
+    """Players' views [players, 88, 88, 3] -> out [players, s, s, 3] with OpenCV's area filter
+    (the observation preprocessing of every popbased policy, exported ones included)."""
+    players, size, full = out.shape[0], out.shape[1], frames.shape[1]
+    if size == full:
+        out[:] = frames
+    elif full % size == 0:
+        tall = frames.reshape(players * full, full, 3)
+        out[:] = cv2.resize(tall, (size, players * size), interpolation=cv2.INTER_AREA).reshape(out.shape)
+    else:
+        for p in range(players):
+            out[p] = cv2.resize(frames[p], (size, size), interpolation=cv2.INTER_AREA)
+
+
 class Instance:
     """A built Lab2d environment for one episode at a time."""
 
@@ -94,28 +108,17 @@ class Instance:
         return np.array([obs(n) for n in self._names[kind]], dtype=np.float64)
 
     def rgb(self, out: np.ndarray) -> None:
-        """Writes each player's RGB into out [players, s, s, 3], area-downsampled if s < 88.
-
-        The players' frames are stacked into one tall image and resized in one call;
-        when 88 is a multiple of s no output pixel straddles two players' frames.
-        """
-        players, size = out.shape[0], out.shape[1]
+        """Writes each player's RGB into out [players, s, s, 3], area-downsampled if s < 88
+        (the players' frames stacked into one tall image and resized in one call: when 88 is
+        a multiple of s no output pixel straddles two players' frames)."""
+        players = out.shape[0]
         obs = self.lab.observation
         if self._frames is None:
             first = obs(self._names["RGB"][0])
             self._frames = np.empty((players,) + first.shape, dtype=np.uint8)
         for p, name in enumerate(self._names["RGB"]):
             self._frames[p] = obs(name)
-        full = self._frames.shape[1]
-        if size == full:
-            out[:] = self._frames
-        elif full % size == 0:
-            tall = self._frames.reshape(players * full, full, 3)
-            out[:] = cv2.resize(tall, (size, players * size),
-                                interpolation=cv2.INTER_AREA).reshape(out.shape)
-        else:
-            for p in range(players):
-                out[p] = cv2.resize(self._frames[p], (size, size), interpolation=cv2.INTER_AREA)
+        downsample(self._frames, out)
 
     def world_apples(self) -> float:
         return float(self.lab.observation("WORLD.APPLES"))

@@ -1,0 +1,286 @@
+"""`popbased export champion`: the best member of each population, written as a
+self-contained policy folder, checked against the original, registered in MLflow.
+
+A folder per population (OUT/POP/):
+    policy.onnx | policy.pt | MLmodel + data/   the network with preprocessing and masking
+    policy.json    observation spec, action set, preprocessing, network, hyperparameters,
+                   shaping weights, lineage summary, source checkpoint and its SHA-256, and
+                   the verification result
+    samples.npz    the real observations it was verified on, with the original's outputs
+    README.md      how to load and run it without popbased
+
+Champion: `fitness` is the population's own fitness (as PBT used it) in the last completed
+generation; `league-score` is the member's league objective (its focal return minus the mean
+of the cells it played, a league run only). Verification: on real arena frames (random
+play), with random action masks and, for LSTM policies, the state carried across steps,
+the export must pick the same greedy action as the original everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from popbased.errors import BadInput
+from popbased.export import model, runtime
+from popbased.runfolder import MemberInfo, RunFolder
+
+FORMATS = ("onnx", "torchscript", "mlflow")
+BY = ("fitness", "league-score")
+ALIAS = "champion"
+TOLERANCE = 1e-4
+
+
+def pick(run: RunFolder, population: str | None, by: str) -> list[MemberInfo]:
+    """The champion of each population (or of `population`), best first by `by`."""
+    if by not in BY:
+        raise BadInput(f"--by {by!r}: choose one of {', '.join(BY)}")
+    if by == "league-score" and run.kind != "league":
+        raise BadInput(f"--by league-score: {run.path} is a PBT run, not a league; use --by fitness")
+    pops = run.populations
+    if population is not None and population not in pops:
+        raise BadInput(f"--population {population!r}: {run.path} has {', '.join(pops)}")
+    out = []
+    for pop in [population] if population else pops:
+        members = [m for m in run.members if m.population == pop]
+        score = (lambda m: m.fitness) if by == "fitness" else (lambda m: m.objectives.get("league"))
+        scored = [m for m in members if score(m) is not None]
+        if not scored:
+            raise BadInput(f"{run.path}: no member of {pop} has a {by} yet (generation "
+                           f"{run.generation}); train at least one generation")
+        out.append(max(scored, key=score))
+    return out
+
+
+# ---------------------------------------------------------------------- samples
+def sample_views(arena: str, params: dict[str, str], steps: int, seed: int) -> np.ndarray:
+    """Real 88x88 player views [steps, players, 88, 88, 3] from random play in the arena."""
+    from popbased.env.instance import EnvRunner
+    from popbased.substrates import resolve
+
+    spec = resolve(arena, params)
+    runner = EnvRunner(spec, np.random.default_rng(seed))
+    players = spec.num_players
+    frames = np.zeros((steps, players, model.RAW, model.RAW, 3), np.uint8)
+    ready = np.zeros(players, np.float32)
+    rewards = np.zeros((players, len(runner.components)), np.float32)
+    rng = np.random.default_rng(seed)
+    runner.begin(frames[0], ready)
+    for t in range(1, steps):
+        out = frames[t]
+        if runner.step(rng.integers(0, len(spec.action_names), players), out, ready, rewards) is not None:
+            runner.begin(out, ready)
+    runner.instance.close()
+    return frames
+
+
+def _masks(shape: tuple[int, int], actions: int, rng: np.random.Generator) -> np.ndarray:
+    masks = np.ones(shape + (actions,), bool)
+    restricted = rng.random(shape) < 0.5
+    masks[restricted] = rng.random((int(restricted.sum()), actions)) < 0.6
+    masks[~masks.any(-1), 0] = True
+    return masks
+
+
+@torch.inference_mode()
+def original_outputs(policy, frames: np.ndarray, masks: np.ndarray):
+    """The popbased Policy itself, on views resized exactly as in training."""
+    from popbased.env.instance import downsample
+    from popbased.ppo.policy import masked_log_softmax
+
+    steps, players = frames.shape[:2]
+    small = np.zeros((players, policy.obs_size, policy.obs_size, 3), np.uint8)
+    state = policy.initial_state(players)
+    logps, values = [], []
+    for t in range(steps):
+        downsample(frames[t], small)
+        starts = torch.full((players,), t == 0)
+        logits, value, state = policy(torch.from_numpy(small.copy()), state, starts)
+        logps.append(masked_log_softmax(logits, torch.from_numpy(masks[t])).numpy())
+        values.append(value.numpy())
+    return np.stack(logps), np.stack(values)
+
+
+def exported_outputs(folder: Path, frames: np.ndarray, masks: np.ndarray):
+    exported = runtime.Exported(folder)
+    steps, players = frames.shape[:2]
+    views = inputs(frames, exported.input_size)
+    state = exported.initial_state(players)
+    logps, values = [], []
+    for t in range(steps):
+        logp, value, state = exported.step(views[t], masks[t], state, np.full(players, t == 0))
+        logps.append(logp)
+        values.append(value)
+    return np.stack(logps), np.stack(values)
+
+
+def compare(expected: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray],
+            masks: np.ndarray) -> dict[str, Any]:
+    (logp_a, value_a), (logp_b, value_b) = expected, got
+    same = logp_a.argmax(-1) == logp_b.argmax(-1)
+    legal = np.broadcast_to(masks, logp_a.shape)
+    return {"samples": int(same.size), "same_actions": int(same.sum()),
+            "max_logp_diff": float(np.abs(logp_a - logp_b)[legal].max()),
+            "max_value_diff": float(np.abs(value_a - value_b).max()),
+            "passed": bool(same.all() and np.abs(logp_a - logp_b)[legal].max() < TOLERANCE)}
+
+
+# ---------------------------------------------------------------------- writing
+def _info(run: RunFolder, member: MemberInfo, payload: dict, policy, fmt: str, by: str) -> dict[str, Any]:
+    from popbased.population.lineage import LineageLog
+    from popbased.population.report import lineage_lines
+
+    log = LineageLog(run.path / "lineage.jsonl")
+    size = model.input_size(policy)
+    input_names, output_names = model.names(policy.recurrent)
+    return {
+        "popbased_export": 1, "format": fmt, "file": runtime.FILES[fmt],
+        "member": member.id, "population": member.population, "variant": member.variant,
+        "run": {"kind": run.kind, "name": run.name, "folder": str(run.path.resolve()),
+                "generation": run.generation, "arena": run.arena, "arena_params": run.arena_params},
+        "chosen_by": by, "fitness": member.fitness, "objectives": member.objectives,
+        "league_score_of_population": run.scores.get(member.population),
+        "observation": {
+            "input": ["N", size, size, 3], "dtype": "uint8", "source": "each player's RGB observation",
+            "policy_view": policy.obs_size,
+            "preprocessing": (f"{model.RAW}x{model.RAW} -> {policy.obs_size}x{policy.obs_size} inside the "
+                              f"model ({model.RAW // policy.obs_size}x{model.RAW // policy.obs_size} mean "
+                              f"rounded half to even, = cv2.resize INTER_AREA); then /255"
+                              if size == model.RAW else
+                              f"resize {model.RAW}x{model.RAW} to {size}x{size} with cv2.resize("
+                              f"interpolation=cv2.INTER_AREA) before the model; /255 inside")},
+        "actions": list(policy.action_names),
+        "inputs": input_names, "outputs": output_names,
+        "outputs_meaning": {"logp": "log-probabilities over `actions` (masked actions ~ -1e9)",
+                            "value": "the critic's estimate of the (shaped) return",
+                            "state_out": "LSTM h and c for the next step"},
+        "recurrent": policy.recurrent,
+        "network": dataclasses.asdict(policy.net),
+        "hyperparameters": payload["ppo"], "evolved": member.values, "shaping": payload["shaping"],
+        "agent_steps": payload["counters"]["agent_steps"],
+        "lineage": {"birth_generation": member.birth_generation, "parent": member.parent,
+                    "copied_from": log.ancestry(member.id), "history": list(lineage_lines(log, member.id))},
+        "checkpoint": {"file": str(member.checkpoint.resolve()), "sha256": member.sha256},
+    }
+
+
+README = """# {member} ({population}), champion of {run}
+
+`{file}` ({format}) takes {inputs} and returns {outputs}; `policy.json` describes every
+input and output, the preprocessing, the action names, hyperparameters and lineage.
+`samples.npz` holds the observations it was verified on and the original's outputs.
+
+```python
+import json, numpy as np
+info = json.load(open("policy.json"))
+s = np.load("samples.npz")
+rgb, mask = s["rgb"][0], s["mask"][0]          # uint8 [N, {size}, {size}, 3], bool [N, {actions}]
+{load}
+action = logp.argmax(-1)                        # or sample from np.exp(logp)
+print([info["actions"][a] for a in action])
+```
+"""
+
+LOADERS = {
+    "onnx": ("import onnxruntime\n"
+             "session = onnxruntime.InferenceSession(\"policy.onnx\")\n"
+             "logp, value{state} = session.run(None, dict(zip({inputs!r}, [rgb, mask{extra_np}])))"),
+    "torchscript": ("import torch\n"
+                    "net = torch.jit.load(\"policy.pt\")\n"
+                    "logp, value{state} = (t.numpy() for t in net(torch.from_numpy(rgb), "
+                    "torch.from_numpy(mask){extra_t}))"),
+    "mlflow": ("import mlflow.pytorch, torch\n"
+               "net = mlflow.pytorch.load_model(\".\")  # or \"models:/NAME@champion\"\n"
+               "logp, value{state} = (t.numpy() for t in net(torch.from_numpy(rgb), "
+               "torch.from_numpy(mask){extra_t}))"),
+}
+
+
+def _readme(info: dict) -> str:
+    recurrent = info["recurrent"]
+    n_state = f"np.zeros((len(rgb), 2, {info['network']['lstm']}), np.float32)"
+    load = LOADERS[info["format"]].format(
+        state=", state" if recurrent else "", inputs=info["inputs"],
+        extra_np=f", {n_state}, np.ones(len(rgb), bool)" if recurrent else "",
+        extra_t=f", torch.from_numpy({n_state}), torch.ones(len(rgb), dtype=torch.bool)" if recurrent else "")
+    return README.format(member=info["member"], population=info["population"], run=info["run"]["folder"],
+                         file=info["file"], format=info["format"], inputs=", ".join(info["inputs"]),
+                         outputs=", ".join(info["outputs"]), size=info["observation"]["input"][1],
+                         actions=len(info["actions"]), load=load)
+
+
+def _write_model(policy, fmt: str, folder: Path) -> None:
+    if fmt == "onnx":
+        folder.mkdir(parents=True)
+        model.to_onnx(policy, folder / runtime.FILES["onnx"])
+    elif fmt == "torchscript":
+        folder.mkdir(parents=True)
+        torch.jit.save(model.torchscript(policy), str(folder / runtime.FILES["torchscript"]))
+    else:  # an MLflow model: the pytorch flavour's pt2 (torch.export, no pickle)
+        import mlflow.pytorch
+        from mlflow.models import ModelSignature
+        from mlflow.types import Schema, TensorSpec
+
+        example = [x.numpy() for x in model.example_inputs(policy)]
+        input_names, output_names = model.names(policy.recurrent)
+        specs = [TensorSpec(x.dtype, (-1,) + x.shape[1:], name) for x, name in zip(example, input_names)]
+        outputs = [TensorSpec(np.dtype(np.float32), (-1, len(policy.action_names)), "logp"),
+                   TensorSpec(np.dtype(np.float32), (-1,), "value")]
+        if policy.recurrent:
+            outputs.append(TensorSpec(np.dtype(np.float32), (-1, 2, policy.net.lstm), "state_out"))
+        mlflow.pytorch.save_model(model.wrap(policy), str(folder), serialization_format="pt2",
+                                  signature=ModelSignature(Schema(specs), Schema(outputs)),
+                                  input_example=tuple(example),
+                                  pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
+
+
+def export_member(run: RunFolder, member: MemberInfo, fmt: str, target: Path, by: str,
+                  sample_steps: int = 24, seed: int = 0) -> dict[str, Any]:
+    """Writes the member's export into `target` (replacing it), verified; returns policy.json."""
+    from popbased.ppo import checkpoint
+
+    payload = checkpoint.read(member.checkpoint)
+    policy = checkpoint.load_policy(member.checkpoint).eval()
+    frames = sample_views(run.arena, run.arena_params, sample_steps, seed)
+    masks = _masks(frames.shape[:2], len(policy.action_names), np.random.default_rng(seed))
+    expected = original_outputs(policy, frames, masks)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        staged = work / target.name
+        _write_model(policy, fmt, staged)
+        info = _info(run, member, payload, policy, fmt, by)
+        (staged / runtime.INFO).write_text(json.dumps(info, indent=1))
+        check = compare(expected, exported_outputs(staged, frames, masks), masks)
+        info["verification"] = check
+        (staged / runtime.INFO).write_text(json.dumps(info, indent=1))
+        if not check["passed"]:
+            raise RuntimeError(f"export of {member.id} does not match the original: {check}")
+        np.savez_compressed(staged / "samples.npz", rgb=inputs(frames, model.input_size(policy)), mask=masks, logp=expected[0],
+                            value=expected[1], action=expected[0].argmax(-1))
+        (staged / "README.md").write_text(_readme(info))
+        if target.exists():
+            shutil.rmtree(target)
+        staged.rename(target)
+        return info
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def inputs(frames: np.ndarray, size: int) -> np.ndarray:
+    """Raw views [T, P, 88, 88, 3] as an export of input size `size` takes them."""
+    from popbased.env.instance import downsample
+
+    if size == model.RAW:
+        return frames
+    out = np.zeros(frames.shape[:2] + (size, size, 3), np.uint8)
+    for t in range(len(frames)):
+        downsample(frames[t], out[t])
+    return out

@@ -1,0 +1,89 @@
+"""Loading and running an exported policy folder.
+
+Needs numpy and onnxruntime (format onnx) or torch (torchscript, mlflow); it imports
+nothing else of popbased, so a policy runs where popbased's training code is absent (the
+folder's README.md shows the same in a few lines with no popbased at all).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+INFO = "policy.json"
+FILES = {"onnx": "policy.onnx", "torchscript": "policy.pt", "mlflow": "MLmodel"}
+
+
+def is_export(path: str | Path) -> bool:
+    return (Path(path) / INFO).is_file()
+
+
+class Exported:
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.info = json.loads((self.folder / INFO).read_text())
+        self.format = self.info["format"]
+        self.recurrent = bool(self.info["recurrent"])
+        self.lstm = int(self.info["network"]["lstm"])
+        self.input_size = int(self.info["observation"]["input"][1])
+        self.action_names = list(self.info["actions"])
+        if self.format == "onnx":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3
+            self._session = onnxruntime.InferenceSession(
+                str(self.folder / FILES["onnx"]), options, providers=["CPUExecutionProvider"])
+        elif self.format == "torchscript":
+            import torch
+
+            self._module = torch.jit.load(str(self.folder / FILES["torchscript"]), map_location="cpu")
+        elif self.format == "mlflow":
+            import mlflow.pytorch
+
+            self._module = mlflow.pytorch.load_model(str(self.folder), map_location="cpu")
+        else:
+            raise ValueError(f"{self.folder}: unknown export format {self.format!r}")
+
+    def initial_state(self, n: int) -> np.ndarray | None:
+        return np.zeros((n, 2, self.lstm), np.float32) if self.recurrent else None
+
+    def step(self, rgb: np.ndarray, mask: np.ndarray | None = None, state: np.ndarray | None = None,
+             starts: np.ndarray | None = None):
+        """(log-probabilities [N, A], values [N], next state or None) for N seats."""
+        n = rgb.shape[0]
+        mask = np.ones((n, len(self.action_names)), bool) if mask is None else mask.astype(bool)
+        inputs = [np.ascontiguousarray(rgb, dtype=np.uint8), mask]
+        if self.recurrent:
+            inputs += [self.initial_state(n) if state is None else state.astype(np.float32),
+                       np.zeros(n, bool) if starts is None else starts.astype(bool)]
+        if self.format == "onnx":
+            feeds = {i.name: x for i, x in zip(self._session.get_inputs(), inputs)}
+            out = self._session.run(None, feeds)
+        else:
+            import torch
+
+            with torch.no_grad():
+                out = [t.numpy() for t in self._module(*[torch.from_numpy(x) for x in inputs])]
+        return out[0], out[1], (out[2] if self.recurrent else None)
+
+
+class ExportedAgent:
+    """Samples actions for every seat of an env from an exported policy."""
+
+    def __init__(self, folder: str | Path, seed: int = 0):
+        self.policy = Exported(folder)
+        self.rng = np.random.default_rng(seed)
+        self.state = None
+        self.starts = None
+
+    def act(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        logp, _, self.state = self.policy.step(rgb, mask, self.state, self.starts)
+        p = np.exp(logp.astype(np.float64))
+        p /= p.sum(-1, keepdims=True)
+        return np.array([self.rng.choice(len(row), p=row) for row in p])
+
+    def observe_done(self, done: np.ndarray) -> None:
+        self.starts = np.asarray(done, dtype=bool)
