@@ -14,6 +14,7 @@ from popbased.cli.pbt import pbt
 from popbased.cli.league import league
 from popbased.cli.lineage import lineage
 from popbased.cli.export import export
+from popbased.cli.render import render
 
 
 class _Group(click.Group):
@@ -40,6 +41,7 @@ cli.add_command(pbt)
 cli.add_command(league)
 cli.add_command(lineage)
 cli.add_command(export)
+cli.add_command(render)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import click
 
 from popbased import refs
 from popbased.errors import BadInput
-from popbased.export.champion import BY, FORMATS
+from popbased.export.champion import FORMATS
 
 
 @click.group()

@@ -23,7 +23,7 @@ def is_export(path: str | Path) -> bool:
 class Exported:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        self.info = json.loads((self.folder / INFO).read_text())
+        self.info = self.describe(folder)
         self.format = self.info["format"]
         self.recurrent = bool(self.info["recurrent"])
         self.lstm = int(self.info["network"]["lstm"])
@@ -46,6 +46,11 @@ class Exported:
             self._module = mlflow.pytorch.load_model(str(self.folder), map_location="cpu")
         else:
             raise ValueError(f"{self.folder}: unknown export format {self.format!r}")
+
+    @staticmethod
+    def describe(folder: str | Path) -> dict:
+        """policy.json of an export folder, without loading the network."""
+        return json.loads((Path(folder) / INFO).read_text())
 
     def initial_state(self, n: int) -> np.ndarray | None:
         return np.zeros((n, 2, self.lstm), np.float32) if self.recurrent else None

@@ -1,0 +1,67 @@
+"""`popbased render`: an episode video of a member, an exported policy or random play."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from popbased import refs, render as renderer
+from popbased import substrates as registry
+from popbased.errors import BadInput
+
+
+@click.command()
+@click.argument("policy", required=False, shell_complete=refs.complete_member)
+@click.option("--random", "random_play", is_flag=True, help="Uniform random actions in every seat.")
+@click.option("--substrate", default=None,
+              help="Substrate or variant to play (default: the arena the member or champion played).")
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+              help="Variant parameter (repeatable), e.g. -p regrowth=0.1.")
+@click.option("-o", "--output", required=True, help="episode.mp4 or episode.gif")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Stop after this many steps (default: the whole episode).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--fps", default=10, show_default=True, type=click.IntRange(1, 60))
+@click.option("--scale", default=3, show_default=True, type=click.IntRange(1, 8),
+              help="Pixels per world pixel.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+@click.option("--tracking-uri", default=None, help="MLflow store to look MLflow run ids up in.")
+def render(policy, random_play, substrate, params, output, steps, seed, fps, scale, force, tracking_uri):
+    """Record one episode with POLICY in every seat: a member (LEAGUE/MEMBER, e.g.
+    runs/league-commons-.../open/m1 or commons/open/m1, or its MLflow run id), an exported
+    policy folder (from `popbased export champion`), or --random. The players' returns so
+    far are written under the picture."""
+    from popbased.export import runtime
+
+    if random_play == (policy is not None):
+        raise BadInput("give POLICY (a member or an exported policy folder) or --random, not both")
+    path = renderer.check_output(output, force)
+    parsed = registry.parse_assignments(params)
+    if random_play:
+        arena, arena_params = substrate, {}
+        make = lambda actions: renderer.random_seats(actions, seed)  # noqa: E731
+    elif runtime.is_export(policy):
+        info = runtime.Exported.describe(policy)
+        arena, arena_params = info["run"]["arena"], info["run"]["arena_params"]
+        make = lambda actions: renderer.exported_seats(policy, actions, seed)  # noqa: E731
+    else:
+        run, member_id = refs.member(policy, tracking_uri)
+        arena, arena_params = run.arena, run.arena_params
+        checkpoint = run.member(member_id).checkpoint
+        make = lambda actions: renderer.checkpoint_seats(checkpoint, actions, seed, member_id)  # noqa: E731
+    if substrate is not None:
+        arena, arena_params = substrate, {}
+    if arena is None:
+        raise BadInput("--random needs --substrate (e.g. --substrate open)")
+    registry.resolve(arena, {**arena_params, **parsed})  # bad substrate or parameter: one line
+    console = Console(stderr=True)
+    with Progress(TextColumn(f"rendering {arena}"), BarColumn(), TextColumn("{task.completed} steps"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("", total=steps)
+        frames, summary = renderer.episode(arena, {**arena_params, **parsed}, make, steps=steps, seed=seed,
+                                           scale=scale, progress=lambda t: bar.update(task, completed=t))
+    renderer.write(frames, path, fps)
+    returns = ", ".join(f"{r:.0f}" for r in summary["returns"])
+    click.echo(f"wrote {path}: {len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]} at {fps} "
+               f"fps; returns {returns}")
