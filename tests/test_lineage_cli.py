@@ -53,7 +53,7 @@ def test_bad_lineage_references_are_one_line_exit_2(tmp_path):
     missing = runner.invoke(cli, ["lineage", "show", str(tmp_path / "a" / "m9")])
     assert missing.exit_code == 2 and "no member 'a/m9'" in missing.output
     nowhere = runner.invoke(cli, ["lineage", "tree", str(tmp_path / "nothing")])
-    assert nowhere.exit_code == 2 and "no lineage.jsonl" in nowhere.output
+    assert nowhere.exit_code == 2 and "no such run folder, league name or MLflow run id" in nowhere.output
 
 
 def test_lineage_graph_points_and_png(tmp_path):

@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import functools
 import json
 import subprocess
 import sys
@@ -237,19 +238,18 @@ def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     out = tmp_path / "cli"
     base = [sys.executable, "-m", "popbased.cli", "pbt", str(ROOT / "populations" / "no_zap.toml"),
             "--steps-per-generation", "400", "--workers", "1", "--envs-per-worker", "1",
-            "--rollout-length", "100", "--out", str(out),
+            "--rollout-length", "100", "--max-episode-steps", "100", "--out", str(out),
             "--ray-address", ray_local["address"]]
-    first = subprocess.run(base + ["--generations", "1"], capture_output=True, text=True, timeout=600)
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path)  # ./mlflow.db
+    first = run(base + ["--generations", "1"], timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "generation 1/1" in first.stderr and "best member" in first.stderr
-    again = subprocess.run(base + ["--generations", "1"], capture_output=True, text=True, timeout=120)
+    again = run(base + ["--generations", "1"], timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
-    done = subprocess.run(base + ["--generations", "1", "--resume"], capture_output=True, text=True,
-                          timeout=120)
+    done = run(base + ["--generations", "1", "--resume"], timeout=120)
     assert done.returncode == 2 and "already completed generation 1" in done.stderr
-    resumed = subprocess.run(base + ["--generations", "2", "--resume"], capture_output=True,
-                             text=True, timeout=600)
+    resumed = run(base + ["--generations", "2", "--resume"], timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     state = json.loads((out / "state.json").read_text())
     assert state["generation"] == 2
@@ -258,6 +258,20 @@ def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     assert {e.generation for e in log.events} == {0, 1, 2}
     for m in ("m0", "m1", "m2", "m3"):
         assert replay(log.events, m) == state["members"][int(m[1])]["values"]
+    # tracked in ./mlflow.db: the run, and per member its learner and episode statistics
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("pbt-no_zap")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 5 and all(r.info.status == "FINISHED" for r in runs)
+    members = {r.data.tags["popbased.member"]: r for r in runs if "popbased.member" in r.data.tags}
+    assert sorted(members) == ["m0", "m1", "m2", "m3"]
+    history = client.get_metric_history(members["m0"].info.run_id, "fitness")
+    assert sorted(h.step for h in history) == [1, 2]
+    metrics = members["m0"].data.metrics
+    assert metrics["train/value_loss"] > 0 and "train/entropy" in metrics
+    assert metrics["episode/zaps_fired"] == 0 and metrics["episode/seats"] > 0
 
 
 def test_new_members_are_seeded(tmp_path):

@@ -23,11 +23,6 @@ from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.tracking import store
 from popbased.tracking.league import LeagueTracking
 
-TRACKING = click.option("--tracking-uri", default=None,
-                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlflow.db; "
-                             "resume: the league's own).")
-
-
 @click.group()
 def league() -> None:
     """Leagues: several populations evolve at once, each focal and background for the others."""
@@ -43,7 +38,7 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
     check_out(spec, Path(out), resume, generations)
     if ray_address:
         check_reachable(ray_address)
-    uri = store.resolve_uri(tracking_uri or _stored_uri(Path(out)))
+    uri = store.resolve_uri(tracking_uri or store.stored_uri(Path(out)))
     store.check(uri)
     console = Console(stderr=True)
     files_out = Path(out)
@@ -64,10 +59,7 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
         result = run(spec, config, generations, resume=resume, on_round=display.update,
                      on_generation=on_generation)
     tracking.close(interrupted=bool(result.get("interrupted")))
-    waiting = tracking.store.pending()
-    console.print(f"MLflow ({uri}): experiment league-{spec.name}" + (
-        f"; [yellow]{waiting} records wait in {files_out / store.BUFFER}, sent on resume[/]"
-        if waiting else ""), highlight=False)
+    options.tracking_line(console, tracking.store, f"league-{spec.name}")
     if not options.summary(console, result, as_json, f"`popbased league resume {out}`",
                            f"league folder {out}"):
         return
@@ -85,7 +77,7 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
 @click.option("--episode-steps", type=click.IntRange(min=1), default=None,
               help="Episode length (default: the file's); a multiple of --rollout-length.")
 @click.option("--out", default=None, help="League folder (default: runs/league-NAME-TIME).")
-@TRACKING
+@options.TRACKING
 @options.training
 def launch(league_file, generations, steps_per_generation, episode_steps, out, tracking_uri, seed,
            device, workers, envs_per_worker, rollout_length, lstm, ray_address, as_json):
@@ -96,11 +88,6 @@ def launch(league_file, generations, steps_per_generation, episode_steps, out, t
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
             "steps_per_generation": steps_per_generation, "episode_steps": episode_steps}
     _start(_overridden(spec, opts), generations, False, opts, ray_address, as_json, tracking_uri)
-
-
-def _stored_uri(folder: Path) -> str | None:
-    path = folder / store.RUNS
-    return json.loads(path.read_text()).get("uri") if path.is_file() else None
 
 
 def _overridden(spec, opts: dict):
@@ -125,7 +112,7 @@ def _options(folder: Path) -> dict:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Rollout workers (default: as launched).")
 @click.option("--device", default=None, help="Learner device (default: as launched).")
 @click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
-@TRACKING
+@options.TRACKING
 @click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
 def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json):
     """Continue a stopped league from its last completed generation."""

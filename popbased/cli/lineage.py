@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.tree import Tree
 
+from popbased import refs
 from popbased.errors import BadInput
 from popbased.population import family
 from popbased.population.lineage import LineageLog
@@ -23,8 +24,18 @@ def _log(folder: Path) -> LineageLog:
     return LineageLog(folder / LOG)
 
 
+def _folder(ref: str) -> Path:
+    """A run folder, or a league name / MLflow run id that names one."""
+    if (Path(ref) / LOG).is_file():
+        return Path(ref)
+    if Path(ref).is_dir():
+        raise BadInput(f"{ref}: not a PBT or league folder (no {LOG})")
+    return refs.league(ref).path
+
+
 def resolve_member(ref: str) -> tuple[Path, str, LineageLog]:
-    """'RUN_FOLDER/MEMBER' (a league member is POP/mK: runs/commons/open/m1) -> its pieces."""
+    """'RUN_FOLDER/MEMBER' (a league member is POP/mK: runs/commons/open/m1), LEAGUE_NAME/MEMBER
+    or a member's MLflow run id -> its pieces."""
     path = Path(ref)
     for depth in range(1, len(path.parts)):
         folder, member = Path(*path.parts[:-depth]), "/".join(path.parts[-depth:])
@@ -34,8 +45,8 @@ def resolve_member(ref: str) -> tuple[Path, str, LineageLog]:
             if member not in members:
                 raise BadInput(f"{ref}: no member {member!r} in {folder}; members: {', '.join(members)}")
             return folder, member, log
-    raise BadInput(f"{ref}: expected RUN_FOLDER/MEMBER (e.g. runs/commons/open/m1 or runs/nz/m2), "
-                   f"where RUN_FOLDER holds {LOG}")
+    run, member = refs.member(ref)
+    return run.path, member, _log(run.path)
 
 
 @click.group()
@@ -44,10 +55,10 @@ def lineage() -> None:
 
 
 @lineage.command()
-@click.argument("member")
+@click.argument("member", shell_complete=refs.complete_member)
 def show(member):
     """A member's history generation by generation: MEMBER is RUN_FOLDER/MEMBER_ID
-    (e.g. runs/commons/open/m1)."""
+    (e.g. runs/commons/open/m1), LEAGUE_NAME/MEMBER_ID or the member's MLflow run id."""
     folder, member_id, log = resolve_member(member)
     console = Console()
     donors = log.ancestry(member_id)
@@ -74,10 +85,11 @@ def _add(tree: Tree, node: family.Node) -> None:
 
 
 @lineage.command()
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder", metavar="LEAGUE", shell_complete=refs.complete_league)
 def tree(folder):
-    """The family tree of the run in FOLDER (surviving lines in green, extinct ones dim)."""
-    folder = Path(folder)
+    """The family tree of LEAGUE (a league or PBT run folder, league name or MLflow run id;
+    surviving lines in green, extinct ones dim)."""
+    folder = _folder(folder)
     roots, current = family.build(_log(folder).events)
     top = Tree(f"[bold]{folder}[/]: {len(current)} members, {len(roots)} founders")
     groups: dict[str, Tree] = {}
@@ -90,19 +102,20 @@ def tree(folder):
 
 
 @lineage.command()
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder", metavar="LEAGUE", shell_complete=refs.complete_league)
 @click.option("-o", "--output", default="lineage.png", show_default=True, help="PNG file to write.")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 def graph(folder, output, force):
-    """A picture of the run in FOLDER: generations across, members down, dots coloured by
-    fitness, an orange line wherever a member copied another."""
+    """A picture of LEAGUE (as for `tree`): generations across, members down, dots coloured
+    by fitness, an orange line wherever a member copied another."""
     from popbased.population.family_plot import draw
 
-    folder, output = Path(folder), Path(output)
+    output = Path(output)
     if output.suffix.lower() != ".png":
         raise BadInput(f"-o {output}: the graph is written as PNG; give a .png file name")
     if output.exists() and not force:
         raise BadInput(f"-o {output} exists; add --force to overwrite it")
+    folder = _folder(folder)
     log = _log(folder)
     draw(log.events, output, f"lineage of {folder.resolve().name}")
     click.echo(f"wrote {output}")

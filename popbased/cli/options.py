@@ -54,3 +54,17 @@ def summary(console, result: dict, as_json: bool, resume_hint: str, folder: str)
     console.print(f"{result['generation']} generations, {result['agent_steps']:,} agent-steps in "
                   f"{result['elapsed_s']:.0f} s; {folder}")
     return True
+
+
+TRACKING = click.option("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlflow.db; "
+                             "resume: the run's own).")
+
+
+def tracking_line(console, store, experiment: str) -> None:
+    from popbased.tracking.store import BUFFER
+
+    waiting = store.pending()
+    console.print(f"MLflow ({store.uri}): experiment {experiment}" + (
+        f"; [yellow]{waiting} records wait in {store.folder / BUFFER}, sent on resume[/]"
+        if waiting else ""), highlight=False)

@@ -19,6 +19,8 @@ from popbased.ppo.config import NetConfig
 from popbased.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.selfplay import validate
+from popbased.tracking import store
+from popbased.tracking.pbt import PbtTracking
 
 
 @click.command()
@@ -31,8 +33,9 @@ from popbased.selfplay import validate
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last completed generation.")
 @click.option("--max-episode-steps", type=click.IntRange(min=1), default=None,
               help="Cut episodes after this many steps (default: the substrate's own end).")
+@options.TRACKING
 @options.training
-def pbt(population, generations, steps_per_generation, out, resume, seed, device, workers,
+def pbt(population, generations, steps_per_generation, out, resume, tracking_uri, seed, device, workers,
         envs_per_worker, rollout_length, max_episode_steps, lstm, ray_address, as_json):
     """Evolve the population in POPULATION (a populations/*.toml file) by PBT."""
     spec = load(population)
@@ -49,14 +52,26 @@ def pbt(population, generations, steps_per_generation, out, resume, seed, device
     check_out(spec, Path(out), resume, generations)
     if ray_address:
         check_reachable(ray_address)
+    uri = store.resolve_uri(tracking_uri or store.stored_uri(Path(out)))
+    store.check(uri)
     console = Console(stderr=True)
-    title = f"pbt {spec.name}"
-    with TrainDisplay(config.steps, title, console) as display:
+    Path(out).mkdir(parents=True, exist_ok=True)
+    tracking = PbtTracking(uri, Path(out), spec, {
+        "generations": generations, "seed": seed, "device": device, "workers": workers,
+        "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
+        "max_episode_steps": max_episode_steps})
+
+    def on_generation(summary):
+        tracking.generation(summary)
+        console.print(text.generation_line(summary, generations), markup=False, highlight=False)
+
+    with TrainDisplay(config.steps, f"pbt {spec.name}", console) as display:
         ensure_ray(ray_address)
         options.stop_on_sigterm()  # the run stops; completed generations are kept
         result = run(spec, config, generations, resume=resume, on_round=display.update,
-                     on_generation=lambda s: console.print(text.generation_line(s, generations),
-                                                           markup=False, highlight=False))
+                     on_generation=on_generation)
+    tracking.close(interrupted=bool(result.get("interrupted")))
+    options.tracking_line(console, tracking.store, f"pbt-{spec.name}")
     if not options.summary(console, result, as_json, f"--out {out} --resume", f"run folder {out}"):
         return
     best = result.get("best")

@@ -26,6 +26,7 @@ from popbased.population import pbt
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
 from popbased.population.member import Member, credit, initial_members
+from popbased.population.member_stats import MemberStats
 from popbased.population.run import begin_lineage
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
@@ -94,6 +95,7 @@ class Driver:
         self.out = Path(config.out)
         self.lineage = LineageLog(self.out / "lineage.jsonl")
         self.window = EpisodeWindow()
+        self.stats = MemberStats()
         self.started = time.perf_counter()
         self.inner_s = 0.0  # time inside the PPO inner loops (collect + update)
         self.eval_s = 0.0  # time playing evaluation matches
@@ -213,6 +215,7 @@ class Driver:
             while self.generation < self.target:
                 t0 = time.perf_counter()
                 self.payoff = PayoffTable(self.generation + 1)
+                self.stats.reset()
                 self.session.generation = self.generation + 1
                 self._train()
                 self._evaluate()
@@ -249,6 +252,8 @@ class Driver:
         self.agent_steps += collected
         if learn:
             self.tracker.add(fragment)
+            self.stats.add_learners(stats)
+        self.stats.add_episodes(fragment["episodes"])
         self.payoff.add(fragment["episodes"])
         self.window.add(fragment["episodes"])
         elapsed = time.perf_counter() - self.started
@@ -308,7 +313,7 @@ class Driver:
                 "snapshots": [s["id"] for s in self.snapshots],
                 "members": {m: {"population": x.variant, "fitness": x.fitness,
                                 "objectives": x.objectives, "values": x.values, "parent": x.parent,
-                                "agent_steps": x.learner.agent_steps}
+                                "agent_steps": x.learner.agent_steps, "stats": self.stats.of(m)}
                             for m, x in self.members.items()},
                 "events": [dataclasses.asdict(e) for e in events if e.kind != "keep"],
                 "inner_loop_s": self.inner_s, "worker_restarts": self.session.collector.restarts}

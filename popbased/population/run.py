@@ -30,6 +30,7 @@ from popbased.errors import BadInput
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
 from popbased.population.member import Member, credit, initial_members
+from popbased.population.member_stats import MemberStats
 from popbased.population.pbt import step as pbt_step
 from popbased.population.spec import PopulationSpec
 from popbased.ppo import checkpoint, shaping
@@ -114,6 +115,7 @@ class Driver:
         self.lineage = LineageLog(self.out / "lineage.jsonl")
         self.state = state
         self.window = EpisodeWindow()
+        self.stats = MemberStats()
         self.started = time.perf_counter()
 
     # ------------------------------------------------------------------ members
@@ -234,6 +236,8 @@ class Driver:
     def _account(self, fragment: dict, stats: dict, start_steps: int) -> None:
         self.agent_steps += credit(self.members, fragment)[1]
         self.tracker.add(fragment)
+        self.stats.add_learners(stats)
+        self.stats.add_episodes(fragment["episodes"])
         self.window.add(fragment["episodes"])
         elapsed = time.perf_counter() - self.started
         report = {"generation": self.generation, "agent_steps": self.agent_steps,
@@ -252,11 +256,13 @@ class Driver:
         return max(known, key=lambda m: m.fitness).id if known else None
 
     def _summary(self, events: list[LineageEvent]) -> dict[str, Any]:
+        stats = {m: self.stats.of(m) for m in self.members}
+        self.stats.reset()
         return {"generation": self.generation, "agent_steps": self.agent_steps,
                 "elapsed_s": time.perf_counter() - self.started, "best": self._best(),
                 "members": {m: {"fitness": x.fitness, "objectives": x.objectives, "values": x.values,
                                 "parent": x.parent, "birth_generation": x.birth_generation,
-                                "agent_steps": x.learner.agent_steps}
+                                "agent_steps": x.learner.agent_steps, "stats": stats[m]}
                             for m, x in self.members.items()},
                 "events": [dataclasses.asdict(e) for e in events if e.kind != "keep"]}
 

@@ -32,6 +32,12 @@ def resolve_uri(uri: str | None) -> str:
     return uri
 
 
+def stored_uri(folder: Path) -> str | None:
+    """The tracking URI a run folder was started with (resume keeps writing there)."""
+    path = Path(folder) / RUNS
+    return json.loads(path.read_text()).get("uri") if path.is_file() else None
+
+
 def check(uri: str) -> None:
     """A server URI that does not answer is one clear error before anything starts."""
     if not uri.startswith(("http://", "https://")):

@@ -1,0 +1,44 @@
+"""What every tracked run (league or PBT) records about its members: one nested MLflow run
+per member, with tags for member id, population, birth generation, parent, donors, the run
+folder and its current checkpoint (file and SHA-256: referenced, not copied; `popbased
+export champion` uploads the champions' checkpoints), and per generation its fitness,
+objectives, hyperparameters and shaping weights (`hp/...`), agent-steps, the mean of its
+learner statistics (`train/policy_loss`, `train/value_loss`, `train/entropy`, ...) and its
+episode statistics (`episode/return`, `episode/zaps_fired`, `episode/zap_hits`,
+`episode/gini`, `episode/depleted`, ...)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from popbased.runfolder import open_run
+from popbased.tracking.store import Store
+
+
+def log_members(store: Store, folder: Path, summary: Mapping[str, Any]) -> None:
+    run = open_run(folder)
+    g = summary["generation"]
+    for m, info in summary["members"].items():
+        record = run.member(m)
+        metrics = {"fitness": info["fitness"], "agent_steps": info["agent_steps"]}
+        metrics.update({f"objective/{k}": v for k, v in (info["objectives"] or {}).items()})
+        metrics.update({f"hp/{k}": v for k, v in info["values"].items()})
+        metrics.update(info.get("stats") or {})
+        store.log(m, metrics, step=g, tags={
+            "popbased.member": m, "popbased.population": record.population,
+            "popbased.variant": record.variant, "popbased.birth_generation": record.birth_generation,
+            "popbased.parent": record.parent or "", "popbased.donors": json.dumps(list(record.donors)),
+            "popbased.folder": str(folder.resolve()),
+            "popbased.checkpoint": str(record.checkpoint.resolve()),
+            "popbased.checkpoint_sha256": record.sha256 or ""})
+
+
+def lineage_artifacts(folder: Path, title: str) -> list[str]:
+    """lineage.jsonl and a fresh lineage.png of the run (the league/PBT run's artifacts)."""
+    from popbased.population.family_plot import draw
+    from popbased.population.lineage import LineageLog
+
+    picture = draw(LineageLog(folder / "lineage.jsonl").events, folder / "lineage.png", title)
+    return [str(folder / "lineage.jsonl"), str(picture)]

@@ -1,0 +1,42 @@
+"""What a PBT run (`popbased pbt`) records in MLflow (experiment `pbt-NAME`): a run named after
+its folder with the population file's settings as params and the file as an artifact; per
+generation the best fitness, agent-steps and speed, `lineage.jsonl` and `lineage.png`; and one
+nested run per member (see `tracking.members`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from popbased.tracking.members import lineage_artifacts, log_members
+from popbased.tracking.store import Store
+
+
+def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
+    return {"substrate": spec.substrate, "params": json.dumps({k: str(v) for k, v in spec.params.items()}),
+            "size": spec.size, "steps_per_generation": spec.steps_per_generation,
+            "pbt_mode": spec.pbt.mode, "fitness": spec.pbt.fitness,
+            **{f"option.{k}": v for k, v in opts.items() if k not in ("out", "population")}}
+
+
+class PbtTracking:
+    def __init__(self, uri: str, folder: Path, spec, opts: Mapping[str, Any]):
+        self.folder = folder
+        self.store = Store(uri, folder, f"pbt-{spec.name}", folder.resolve().name)
+        if "league" not in self.store.runs["runs"]:
+            self.store.log("league", params=_params(spec, opts),
+                           tags={"popbased.folder": str(folder.resolve()), "popbased.kind": "pbt"},
+                           artifacts=[str(Path(spec.source).resolve())])
+
+    def generation(self, summary: Mapping[str, Any]) -> None:
+        fitness = [m["fitness"] for m in summary["members"].values() if m["fitness"] is not None]
+        metrics = {"agent_steps": summary["agent_steps"],
+                   "agent_steps_per_s": summary["agent_steps"] / max(summary["elapsed_s"], 1e-9),
+                   "best_fitness": max(fitness) if fitness else None}
+        artifacts = lineage_artifacts(self.folder, f"lineage of {self.folder.resolve().name}")
+        self.store.log("league", metrics, step=summary["generation"], artifacts=artifacts)
+        log_members(self.store, self.folder, summary)
+
+    def close(self, interrupted: bool = False) -> None:
+        self.store.close("KILLED" if interrupted else "FINISHED")
