@@ -151,8 +151,7 @@ def _info(run: RunFolder, member: MemberInfo, payload: dict, policy, fmt: str, b
             "input": ["N", size, size, 3], "dtype": "uint8", "source": "each player's RGB observation",
             "policy_view": policy.obs_size,
             "preprocessing": (f"{model.RAW}x{model.RAW} -> {policy.obs_size}x{policy.obs_size} inside the "
-                              f"model ({model.RAW // policy.obs_size}x{model.RAW // policy.obs_size} mean "
-                              f"rounded half to even, = cv2.resize INTER_AREA); then /255"
+                              f"model (block mean, rounded as cv2.resize INTER_AREA rounds); then /255"
                               if size == model.RAW else
                               f"resize {model.RAW}x{model.RAW} to {size}x{size} with cv2.resize("
                               f"interpolation=cv2.INTER_AREA) before the model; /255 inside")},

@@ -10,8 +10,10 @@ Inputs (N seats):
 Outputs: logp float [N, A] (masked log-probabilities), value float [N], state (recurrent).
 
 Preprocessing inside: when 88 = k * s, OpenCV's INTER_AREA resize of uint8 images is a
-k x k mean rounded half to even (cvRound), which `avg_pool2d` + `round` reproduce exactly
-(checked on real frames by every export's verification).
+k x k mean, rounded half up for k = 2 (its 2x2 fast path) and half to even for k = 4, 8, 11
+(cvRound); `avg_pool2d` with the same rounding reproduces it exactly (tests check it on
+random images, every export's verification on real frames). Other k (22, 44) do not come
+out exact in OpenCV's fixed-point code, so those policies take views already resized.
 """
 
 from __future__ import annotations
@@ -25,8 +27,13 @@ from popbased.ppo.policy import MASKED_LOGIT, Policy
 RAW = 88  # Melting Pot's per-player view (11x11 sprites of 8x8 pixels)
 
 
+HALF_UP = {2}
+HALF_EVEN = {4, 8, 11}
+
+
 def input_size(policy: Policy) -> int:
-    return RAW if RAW % policy.obs_size == 0 else policy.obs_size
+    factor, rest = divmod(RAW, policy.obs_size)
+    return RAW if rest == 0 and factor in HALF_UP | HALF_EVEN | {1} else policy.obs_size
 
 
 class _Base(nn.Module):
@@ -35,10 +42,15 @@ class _Base(nn.Module):
         self.policy = policy
         self.factor = input_size(policy) // policy.obs_size
 
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 3, H, W] float views -> the policy's view size, as OpenCV's area resize does."""
+        if self.factor == 1:
+            return x
+        mean = F.avg_pool2d(x, self.factor)
+        return torch.floor(mean + 0.5) if self.factor in HALF_UP else torch.round(mean)
+
     def _features(self, rgb: torch.Tensor) -> torch.Tensor:
-        x = rgb.permute(0, 3, 1, 2).float()
-        if self.factor > 1:
-            x = torch.round(F.avg_pool2d(x, self.factor))
+        x = self.pool(rgb.permute(0, 3, 1, 2).float())
         return self.policy.torso(x * (1.0 / 255.0))
 
     def _heads(self, x: torch.Tensor, mask: torch.Tensor):
