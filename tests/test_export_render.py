@@ -20,7 +20,19 @@ from popbased.ppo.policy import Policy
 from popbased.runfolder import MemberInfo, RunFolder, open_run
 from test_league import tiny_league
 
-NO_POPBASED = "import sys; sys.modules['popbased'] = None\n"
+def without_popbased(cwd, load: str, sample: int) -> None:
+    """Runs `load` (which defines `logp` from the arrays rgb, mask of samples.npz, entry
+    `sample`) in a fresh Python where importing popbased fails; checks the chosen actions."""
+    code = f"""import sys; sys.modules["popbased"] = None
+import numpy as np, torch
+s = np.load("samples.npz")
+rgb, mask = s["rgb"][{sample}], s["mask"][{sample}]
+{load}
+assert (np.asarray(logp).argmax(-1) == s["action"][{sample}]).all()
+print("same")
+"""
+    check = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert check.stdout.strip() == "same", check.stderr[-2000:]
 
 
 def popbased(cwd, *args, timeout=600):
@@ -69,15 +81,8 @@ def test_export_champions_registers_and_loads_without_popbased(league):
         # the no_zap champion keeps its own action set (no FIRE_ZAP)
         assert ("FIRE_ZAP" in info["actions"]) == (pop == "open")
         # onnxruntime alone reproduces the original's choices on the stored samples
-        check = subprocess.run([sys.executable, "-c", NO_POPBASED + """
-import numpy as np, onnxruntime
-s = np.load("samples.npz")
-sess = onnxruntime.InferenceSession("policy.onnx")
-logp, value = sess.run(None, {"rgb": s["rgb"][3], "mask": s["mask"][3]})
-assert (logp.argmax(-1) == s["action"][3]).all()
-print("same")
-"""], cwd=folder, capture_output=True, text=True, timeout=120)
-        assert check.stdout.strip() == "same", check.stderr[-2000:]
+        without_popbased(folder, "import onnxruntime\nsess = onnxruntime.InferenceSession('policy.onnx')\n"
+                                 "logp, value = sess.run(None, {'rgb': rgb, 'mask': mask})", 3)
     client = _client(work)
     for pop in ("open", "no_zap"):
         version = client.get_model_version_by_alias(f"tiny-{pop}", "champion")
@@ -92,15 +97,8 @@ print("same")
                      "torchscript", "-o", "champs-ts")
     assert again.returncode == 0, again.stderr[-3000:]
     assert int(client.get_model_version_by_alias("tiny-open", "champion").version) == 2
-    check = subprocess.run([sys.executable, "-c", NO_POPBASED + """
-import numpy as np, torch
-s = np.load("samples.npz")
-net = torch.jit.load("policy.pt")
-logp, value = net(torch.from_numpy(s["rgb"][5]), torch.from_numpy(s["mask"][5]))
-assert (logp.argmax(-1).numpy() == s["action"][5]).all()
-print("same")
-"""], cwd=work / "champs-ts" / "open", capture_output=True, text=True, timeout=120)
-    assert check.stdout.strip() == "same", check.stderr[-2000:]
+    without_popbased(work / "champs-ts" / "open", "net = torch.jit.load('policy.pt')\n"
+                     "logp, value = net(torch.from_numpy(rgb), torch.from_numpy(mask))", 5)
 
 
 def test_mlflow_format_loads_from_the_registry(league):
@@ -108,17 +106,11 @@ def test_mlflow_format_loads_from_the_registry(league):
     made = popbased(work, "export", "champion", "tiny", "--population", "no_zap", "--by", "league-score",
                     "--format", "mlflow", "-o", "champs-mlflow")
     assert made.returncode == 0, made.stderr[-3000:]
-    uri = f"sqlite:///{work / 'mlflow.db'}"
-    check = subprocess.run([sys.executable, "-c", NO_POPBASED + f"""
-import mlflow, mlflow.pytorch, numpy as np, torch
+    uri = f"sqlite:///{work / 'mlflow.db'}"  # loaded from the registry, not from the folder
+    without_popbased(work / "champs-mlflow" / "no_zap", f"""import mlflow, mlflow.pytorch
 mlflow.set_tracking_uri({uri!r}); mlflow.set_registry_uri({uri!r})
 net = mlflow.pytorch.load_model("models:/tiny-no_zap@champion")
-s = np.load("champs-mlflow/no_zap/samples.npz")
-logp, value = net(torch.from_numpy(s["rgb"][1]), torch.from_numpy(s["mask"][1]))
-assert (logp.argmax(-1).numpy() == s["action"][1]).all()
-print("same")
-"""], cwd=work, capture_output=True, text=True, timeout=300)
-    assert check.stdout.strip() == "same", check.stderr[-2000:]
+logp, value = net(torch.from_numpy(rgb), torch.from_numpy(mask))""", 1)
 
 
 def test_export_bad_input_is_one_line_and_writes_nothing(league):

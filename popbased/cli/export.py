@@ -22,7 +22,9 @@ def export() -> None:
 @click.option("--by", default="fitness", show_default=True,
               help="fitness (the population's own, as PBT ranked it) or league-score (the member's "
                    "focal return vs the cells it played; leagues only).")
-@click.option("--format", "fmt", default="onnx", show_default=True, help=f"One of {', '.join(FORMATS)}.")
+@click.option("--format", "fmt", default="onnx", show_default=True,
+              help=f"One of {', '.join(FORMATS)} (mlflow: a pt2 MLflow model; TorchScript is deprecated "
+                   f"by PyTorch).")
 @click.option("-o", "--output", required=True, help="Folder; each champion goes to OUTPUT/POPULATION/.")
 @click.option("--force", is_flag=True, help="Replace existing OUTPUT/POPULATION folders.")
 @click.option("--tracking-uri", default=None,

@@ -17,6 +17,24 @@ from popbased.runfolder import open_run
 from popbased.tracking.store import Store
 
 
+class RunTracking:
+    """The records of one run folder: its own MLflow run (created with `params`, the spec file
+    as an artifact) and, through `log_members`, one nested run per member."""
+
+    kind = "run"
+
+    def __init__(self, uri: str, folder: Path, spec, params: Mapping[str, Any]):
+        self.folder = folder
+        self.store = Store(uri, folder, f"{self.kind}-{spec.name}", folder.resolve().name)
+        if "league" not in self.store.runs["runs"]:  # the run's own record (key kept from v1)
+            self.store.log("league", params=params,
+                           tags={"popbased.folder": str(folder.resolve()), "popbased.kind": self.kind},
+                           artifacts=[str(Path(spec.source).resolve())])
+
+    def close(self, interrupted: bool = False) -> None:
+        self.store.close("KILLED" if interrupted else "FINISHED")
+
+
 def log_members(store: Store, folder: Path, summary: Mapping[str, Any]) -> None:
     run = open_run(folder)
     g = summary["generation"]

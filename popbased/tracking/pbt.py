@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from popbased.tracking.members import lineage_artifacts, log_members
-from popbased.tracking.store import Store
+from popbased.tracking.members import RunTracking, lineage_artifacts, log_members
 
 
 def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -20,14 +19,11 @@ def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
             **{f"option.{k}": v for k, v in opts.items() if k not in ("out", "population")}}
 
 
-class PbtTracking:
+class PbtTracking(RunTracking):
+    kind = "pbt"
+
     def __init__(self, uri: str, folder: Path, spec, opts: Mapping[str, Any]):
-        self.folder = folder
-        self.store = Store(uri, folder, f"pbt-{spec.name}", folder.resolve().name)
-        if "league" not in self.store.runs["runs"]:
-            self.store.log("league", params=_params(spec, opts),
-                           tags={"popbased.folder": str(folder.resolve()), "popbased.kind": "pbt"},
-                           artifacts=[str(Path(spec.source).resolve())])
+        super().__init__(uri, folder, spec, _params(spec, opts))
 
     def generation(self, summary: Mapping[str, Any]) -> None:
         fitness = [m["fitness"] for m in summary["members"].values() if m["fitness"] is not None]
@@ -37,6 +33,3 @@ class PbtTracking:
         artifacts = lineage_artifacts(self.folder, f"lineage of {self.folder.resolve().name}")
         self.store.log("league", metrics, step=summary["generation"], artifacts=artifacts)
         log_members(self.store, self.folder, summary)
-
-    def close(self, interrupted: bool = False) -> None:
-        self.store.close("KILLED" if interrupted else "FINISHED")
