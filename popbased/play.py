@@ -21,7 +21,7 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
                 backend: str = "process", obs_size: int = 11, policy: str | None = None,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Plays `episodes` episodes with uniform random actions, or with the policy checkpoint
-    `policy` in every seat; returns metrics per episode and aggregated. Each env plays its
+    or export folder `policy` in every seat; returns metrics per episode and aggregated. Each env plays its
     share of episodes back to back, and only those count, so short episodes are not
     over-represented."""
     if episodes < 1:
@@ -29,9 +29,9 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
     spec = resolve(name, params)
     agent = None
     if policy is not None:
-        from popbased.play_policy import PolicyAgent
+        from popbased.play_policy import agent_for
 
-        agent = PolicyAgent(policy, spec.action_names, seed=seed)
+        agent = agent_for(policy, spec.action_names, seed=seed)
         obs_size = agent.obs_size
     num_envs = num_envs or max(1, min(episodes, os.cpu_count() or 1))
     quota = [episodes // num_envs + (1 if e < episodes % num_envs else 0) for e in range(num_envs)]

@@ -1,4 +1,5 @@
-"""A trained policy checkpoint playing every seat of a BatchedEnv (no Ray, no learner)."""
+"""A trained policy (a checkpoint, or an exported policy folder) playing every seat of a
+BatchedEnv (no Ray, no learner)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,29 @@ class PolicyAgent:
 
     def observe_done(self, done: np.ndarray) -> None:
         self.starts = np.asarray(done, dtype=bool)
+
+
+class ExportAgent:
+    """An exported policy folder (`popbased export champion`) in every seat."""
+
+    def __init__(self, folder: str, arena_actions: Sequence[str], seed: int = 0):
+        from popbased.export.runtime import ExportedAgent
+
+        self.agent = ExportedAgent(folder, seed=seed)
+        self.obs_size = self.agent.policy.input_size
+        self.actions = ActionMap(self.agent.policy.action_names, arena_actions)
+
+    def act(self, obs) -> np.ndarray:
+        mask = self.actions.member_mask(obs.action_mask)
+        return self.actions.to_arena[self.agent.act(obs.rgb, mask)]
+
+    def observe_done(self, done: np.ndarray) -> None:
+        self.agent.observe_done(done)
+
+
+def agent_for(policy: str, arena_actions: Sequence[str], seed: int = 0):
+    """A checkpoint file or an export folder -> the agent that plays it."""
+    from popbased.export.runtime import is_export
+
+    return (ExportAgent if is_export(policy) else PolicyAgent)(policy, arena_actions, seed=seed)
+

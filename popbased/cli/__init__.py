@@ -15,6 +15,7 @@ from popbased.cli.league import league
 from popbased.cli.lineage import lineage
 from popbased.cli.export import export
 from popbased.cli.render import render
+from popbased.cli.evaluate import evaluate
 
 
 class _Group(click.Group):
@@ -42,6 +43,7 @@ cli.add_command(league)
 cli.add_command(lineage)
 cli.add_command(export)
 cli.add_command(render)
+cli.add_command(evaluate)
 
 
 def main() -> None:

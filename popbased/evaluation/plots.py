@@ -1,0 +1,136 @@
+"""The evaluation's figures (PNG): readable without a legend hunt (titles, axis labels with
+units, the sweep value written in each legend), colour-blind-safe colours (Okabe-Ito for
+policies, the cividis colour map for ordered sweep values).
+
+    return_over_time.png    per-capita return so far vs step, a line per sweep point, a
+                            panel per policy
+    gini_over_time.png      the same for the Gini of returns so far
+    return_by_point.png     per-capita return per point with its 95% bootstrap CI
+    depleted.png            % of episodes fully depleted per policy x point (the study's
+                            proxy beside it, hatched)
+    reward_histograms.png   per-player episode returns, a panel per policy, a step
+                            histogram per point
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+def _colours(n: int):
+    import matplotlib
+
+    cmap = matplotlib.colormaps["cividis"]
+    return [cmap(x) for x in (np.linspace(0.05, 0.9, n) if n > 1 else [0.4])]
+
+
+def _panels(n: int, title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    width = 8.5 if n == 1 else 5.2 * cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.8 * rows + 0.4), squeeze=False)
+    fig.suptitle(title)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _over_time(series, points: list[str], policies: list[str], column: str, ylabel: str, title: str,
+               path: Path) -> Path:
+    fig, axes = _panels(len(policies), title)
+    colours = _colours(len(points))
+    for ax, policy in zip(axes, policies):
+        mine = series[series["policy"] == policy]
+        for colour, point in zip(colours, points):
+            curve = mine[mine["point"] == point].groupby("step")[column].mean()
+            ax.plot(curve.index, curve.values, color=colour, label=point, linewidth=1.6)
+        ax.set(title=policy, xlabel="step (environment steps)", ylabel=ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, title="point", title_fontsize=7)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def draw_all(tables, folder: Path, title: str) -> list[Path]:
+    summary, series, players = tables["summary"], tables["series"], tables["players"]
+    points = list(dict.fromkeys(summary["point"]))
+    policies = list(dict.fromkeys(summary["policy"]))
+    out = [
+        _over_time(series, points, policies, "per_capita_return", "per-capita return so far (apples)",
+                   f"{title}: per-capita return over time", folder / "return_over_time.png"),
+        _over_time(series, points, policies, "gini", "Gini of returns so far (0 = equal)",
+                   f"{title}: inequality over time", folder / "gini_over_time.png"),
+        _by_point(summary, points, policies, title, folder / "return_by_point.png"),
+        _depleted(summary, points, policies, title, folder / "depleted.png"),
+        _histograms(players, points, policies, title, folder / "reward_histograms.png"),
+    ]
+    return out
+
+
+def _by_point(summary, points, policies, title, path: Path) -> Path:
+    fig, (ax,) = _panels(1, f"{title}: per-capita return per point (mean, 95% bootstrap CI)")
+    x = np.arange(len(points))
+    width = 0.8 / len(policies)
+    for i, policy in enumerate(policies):
+        rows = summary[summary["policy"] == policy].set_index("point").reindex(points)
+        mean = rows["per_capita_return"].to_numpy(float)
+        err = np.vstack([mean - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - mean])
+        ax.bar(x + (i - (len(policies) - 1) / 2) * width, mean, width, yerr=np.nan_to_num(err), capsize=3,
+               color=OKABE_ITO[i % len(OKABE_ITO)], label=policy)
+    ax.set_xticks(x, points, rotation=30, ha="right", fontsize=8)
+    ax.set(xlabel="point", ylabel="per-capita return per episode (apples)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, title="policy")
+    return _save(fig, path)
+
+
+def _depleted(summary, points, policies, title, path: Path) -> Path:
+    fig, (ax,) = _panels(1, f"{title}: episodes fully depleted\n(solid: from the world; hatched: "
+                            f"the study's proxy, no reward increase for 50 steps)")
+    x = np.arange(len(points))
+    width = 0.8 / len(policies)
+    for i, policy in enumerate(policies):
+        rows = summary[summary["policy"] == policy].set_index("point").reindex(points)
+        offset = x + (i - (len(policies) - 1) / 2) * width
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        ax.bar(offset - width / 4, 100 * rows["depleted_fraction"].to_numpy(float), width / 2, color=colour,
+               label=f"{policy}")
+        ax.bar(offset + width / 4, 100 * rows["proxy_depleted_fraction"].to_numpy(float), width / 2,
+               color="white", edgecolor=colour, hatch="///", label=f"{policy} (proxy)")
+    ax.set_xticks(x, points, rotation=30, ha="right", fontsize=8)
+    ax.set(xlabel="point", ylabel="episodes fully depleted (%)", ylim=(0, 105))
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, title="policy")
+    return _save(fig, path)
+
+
+def _histograms(players, points, policies, title, path: Path) -> Path:
+    fig, axes = _panels(len(policies), f"{title}: per-player episode returns")
+    colours = _colours(len(points))
+    bins = np.histogram_bin_edges(players["return"].to_numpy(float), bins=20)
+    for ax, policy in zip(axes, policies):
+        mine = players[players["policy"] == policy]
+        for colour, point in zip(colours, points):
+            values = mine[mine["point"] == point]["return"].to_numpy(float)
+            ax.hist(values, bins=bins, histtype="step", linewidth=1.6, color=colour, label=point)
+        ax.set(title=policy, xlabel="episode return of one player (apples)", ylabel="players x episodes")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, title="point", title_fontsize=7)
+    return _save(fig, path)

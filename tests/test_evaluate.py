@@ -1,0 +1,129 @@
+"""`popbased evaluate`: a tiny regrowth sweep on real substrates, with real Ray and MLflow,
+checked by what its tables say; grids, policy references and bad input."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from popbased.errors import BadInput
+from popbased.evaluation import grid
+
+
+def popbased(cwd, *args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "popbased.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout)
+
+
+def one_line_error(result, text):
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and text in lines[0], result.stderr
+
+
+@pytest.mark.slow
+def test_scarce_regrowth_depletes_more_than_abundant_over_the_same_seeds(ray_local, tmp_path):
+    # 14 random harvesters that cannot zap (nobody is removed), 2000 steps: x0.01 regrowth
+    # depletes the map (seen: by step 454-1431 in 20 of 20 runs), x100 never does
+    made = popbased(tmp_path, "evaluate", "sweep", "regrowth", "random", "--substrate", "no_zap",
+                    "--values", "0.01,100", "-p", "players=14", "--episodes", 3, "--max-steps", 2000,
+                    "-o", "res", "--ray-address", ray_local["address"])
+    assert made.returncode == 0, made.stderr[-3000:]
+    res = tmp_path / "res"
+    episodes = pd.read_parquet(res / "episodes.parquet")
+    players = pd.read_csv(res / "players.csv")
+    summary = pd.read_parquet(res / "summary.parquet")
+    series = pd.read_parquet(res / "series.parquet")
+    assert len(episodes) == 6 and len(players) == 6 * 14
+    assert sorted(episodes["regrowth"].unique()) == [0.01, 100]
+    scarce, abundant = (episodes[episodes["regrowth"] == v] for v in (0.01, 100))
+    assert scarce["depleted"].sum() > abundant["depleted"].sum()
+    assert scarce["apples_min"].max() < abundant["apples_min"].min()
+    assert scarce["per_capita_return"].mean() < abundant["per_capita_return"].mean()
+    assert (episodes["zaps_fired_per_capita"] == 0).all()
+    # tidy: a player's returns add up to the episode's per-capita return
+    per_episode = players.groupby(["point", "episode"])["return"].mean()
+    for row in episodes.itertuples():
+        assert per_episode[(row.point, row.episode)] == pytest.approx(row.per_capita_return)
+    for row in summary.itertuples():
+        assert row.ci_low <= row.per_capita_return <= row.ci_high and row.episodes == 3
+    assert series["step"].max() == 2000 or scarce["steps"].max() <= 2000
+    for name in ("return_over_time", "gini_over_time", "return_by_point", "depleted", "reward_histograms"):
+        assert (res / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    info = json.loads((res / "evaluation.json").read_text())
+    assert info["axes"] == {"regrowth": ["0.01", "100"]} and info["episodes_per_minute"] > 0
+    # MLflow: the run, its metrics and files
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run = client.search_runs([client.get_experiment_by_name("evaluate-no_zap").experiment_id])[0]
+    assert run.data.metrics["random/regrowth_0.01/depleted_fraction"] > 0
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"summary.csv", "depleted.png"}
+    # the report: one self-contained HTML file, or Markdown with its figures beside it
+    html = popbased(tmp_path, "evaluate", "report", "res", "-o", "report.html")
+    assert html.returncode == 0, html.stderr
+    text = (tmp_path / "report.html").read_text()
+    assert text.count("data:image/png;base64,") == 5 and "regrowth=0.01" in text
+    md = popbased(tmp_path, "evaluate", "report", "res", "-o", "report.md")
+    assert md.returncode == 0 and (tmp_path / "report-depleted.png").is_file()
+    one_line_error(popbased(tmp_path, "evaluate", "report", "res", "-o", "report.md"), "--force")
+    one_line_error(popbased(tmp_path, "evaluate", "report", tmp_path, "-o", "r2.html"),
+                   "not an evaluation results folder")
+
+
+def test_export_folders_and_checkpoints_play_in_evaluations(ray_local, tmp_path):
+    from popbased.export import champion
+    from popbased.ppo import checkpoint
+    from popbased.ppo.learner import Learner
+    from popbased.runfolder import MemberInfo, RunFolder
+    from popbased.substrates import resolve
+
+    learner = Learner("m0", 11, resolve("no_zap").action_names, device="cpu")
+    path = tmp_path / "m0.pt"
+    digest = checkpoint.save(learner, path)
+    (tmp_path / "lineage.jsonl").write_text("")
+    member = MemberInfo("m0", "nz", "no_zap", path, digest, 1.0, {}, {}, 0, None, (), 0)
+    run = RunFolder(tmp_path, "pbt", "nz", 1, "open", {}, (member,), {})
+    champion.export_member(run, member, "onnx", tmp_path / "exported", "fitness", sample_steps=4)
+    made = popbased(tmp_path, "evaluate", "run", "exported", "m0.pt", "random", "--grid",
+                    "zap_cooldown=1,200", "--episodes", 1, "--max-steps", 100, "-o", "res",
+                    "--ray-address", ray_local["address"])
+    assert made.returncode == 0, made.stderr[-3000:]
+    summary = pd.read_csv(tmp_path / "res" / "summary.csv")
+    assert sorted(summary["policy"].unique()) == ["m0", "m0 (exported)", "random"]
+    assert len(summary) == 6 and (summary["episodes"] == 1).all()
+    zaps = summary.set_index(["policy", "point"])["zaps_fired_per_capita"]
+    assert zaps[("m0", "zap_cooldown=1")] == 0  # a no_zap member in an open arena never zaps
+
+
+def test_grids():
+    assert grid.SWEEPS["regrowth"][1][0] == "0.01" and len(grid.SWEEPS["regrowth"][1]) == 9
+    assert grid.parse_axes(["regrowth=0.1, 1", "players=7"]) == {"regrowth": ["0.1", "1"], "players": ["7"]}
+    points = grid.points("open", {"regrowth": ["0.1", "1"], "zap_cooldown": ["1", "2"]}, {"players": "5"})
+    assert len(points) == 4 and points[0] == {"players": "5", "regrowth": "0.1", "zap_cooldown": "1"}
+    for bad, text in ((["regrowth="], "empty grid"), (["regrowth"], "key=v1,v2"),
+                      (["a=1", "a=2"], "given twice")):
+        with pytest.raises(BadInput, match=text):
+            grid.parse_axes(bad)
+    with pytest.raises(BadInput, match="regrowth=-1"):
+        grid.points("open", {"regrowth": ["1", "-1"]})
+    with pytest.raises(BadInput, match="both swept and fixed"):
+        grid.points("open", {"regrowth": ["1"]}, {"regrowth": "2"})
+
+
+@pytest.mark.parametrize("args, text", [
+    (("sweep", "regrowth", "nonesuch.pt"), "policy 'nonesuch.pt'"),
+    (("sweep", "respawn", "random"), "choose regrowth or cooldown"),
+    (("sweep", "regrowth", "random", "--values", "0.1,-3"), "regrowth=-3.0"),
+    (("sweep", "regrowth", "random", "--values", ","), "empty grid"),
+    (("sweep", "cooldown", "random", "--substrate", "no_zap"), "cannot combine"),
+    (("run", "random", "--grid", "regrowth="), "empty grid"),
+    (("run",), "at least one policy"),
+    (("run", "bots"), "bots are not yet playable"),
+])
+def test_bad_evaluations_are_one_line_exit_2(tmp_path, args, text):
+    result = popbased(tmp_path, "evaluate", *args, "-o", "out")
+    one_line_error(result, text)
+    assert not (tmp_path / "out").exists()
