@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -19,35 +19,43 @@ from popbased.substrates import resolve
 def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes: int = 1,
                 max_steps: int | None = None, seed: int = 0, num_envs: int | None = None,
                 backend: str = "process", obs_size: int = 11, policy: str | None = None,
+                seats: Sequence[str | None] | None = None,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Plays `episodes` episodes with uniform random actions, or with the policy checkpoint
-    or export folder `policy` in every seat; returns metrics per episode and aggregated. Each env plays its
-    share of episodes back to back, and only those count, so short episodes are not
-    over-represented."""
+    or export folder `policy` in every seat, or with `seats` (one policy or None = random per
+    player); returns metrics per episode and aggregated. Each env plays its share of
+    episodes back to back, and only those count, so short episodes are not over-represented."""
     if episodes < 1:
         raise BadInput(f"--episodes {episodes}: must be >= 1")
     spec = resolve(name, params)
-    agent = None
-    if policy is not None:
-        from popbased.play_policy import agent_for
+    seats = list(seats) if seats is not None else [policy] * spec.num_players
+    if len(seats) != spec.num_players:
+        raise BadInput(f"{len(seats)} seat policies for {name}'s {spec.num_players} players")
+    from popbased.play_policy import agent_for
 
-        agent = agent_for(policy, spec.action_names, seed=seed)
-        obs_size = agent.obs_size
+    agents = {p: agent_for(p, spec.action_names, seed=seed) for p in dict.fromkeys(seats) if p is not None}
+    obs_size = max([a.obs_size for a in agents.values()], default=obs_size)
     num_envs = num_envs or max(1, min(episodes, os.cpu_count() or 1))
     quota = [episodes // num_envs + (1 if e < episodes % num_envs else 0) for e in range(num_envs)]
     done_per_env = [0] * num_envs
     results: list[dict[str, Any]] = []
     rng = np.random.default_rng(seed)
+    players = spec.num_players
+    rows = {key: np.array([e * players + s for e in range(num_envs) for s in range(players) if seats[s] == key])
+            for key in dict.fromkeys(seats)}
     with BatchedEnv(spec, num_envs=num_envs, seed=seed, backend=backend, obs_size=obs_size,
                     max_episode_steps=max_steps) as env:
         obs = env.reset()
+        actions = np.zeros(env.num_seats, dtype=np.int64)
         while len(results) < episodes:
-            actions = (rng.integers(0, env.num_actions, env.num_seats) if agent is None
-                       else agent.act(obs))
+            if None in rows:
+                actions[rows[None]] = rng.integers(0, env.num_actions, len(rows[None]))
+            for key, agent in agents.items():
+                actions[rows[key]] = agent.act(_view(obs, rows[key], agent.obs_size))
             out = env.step(actions)
             obs = out.obs
-            if agent is not None:
-                agent.observe_done(out.done)
+            for key, agent in agents.items():
+                agent.observe_done(out.done[rows[key]])
             for summary in out.episodes:
                 e = summary["env"]
                 if done_per_env[e] < quota[e]:
@@ -62,9 +70,28 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
         "actions": list(spec.action_names),
         "seed": seed,
         "policy": policy,
+        "seats": seats,
         "summary": aggregate(results),
         "episodes": results,
     }
+
+
+@dataclasses.dataclass
+class _Rows:
+    rgb: np.ndarray
+    action_mask: np.ndarray
+
+
+def _view(obs, rows: np.ndarray, size: int) -> _Rows:
+    """The observation of some seats, at the view size their policy reads."""
+    rgb = obs.rgb[rows]
+    if rgb.shape[1] != size:
+        from popbased.env.instance import downsample
+
+        small = np.zeros((len(rows), size, size, 3), np.uint8)
+        downsample(rgb, small)
+        rgb = small
+    return _Rows(rgb, obs.action_mask[rows])
 
 
 def json_safe(value: Any) -> Any:

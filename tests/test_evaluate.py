@@ -98,6 +98,34 @@ def test_export_folders_and_checkpoints_play_in_evaluations(ray_local, tmp_path)
     assert zaps[("m0", "zap_cooldown=1")] == 0  # a no_zap member in an open arena never zaps
 
 
+def test_matrix_seats_focal_and_background(ray_local, tmp_path):
+    # the study's "no_zap focal among zapping background": a no_zap member (it has no
+    # FIRE_ZAP) as focal, random players (who zap) as background, and the other way round
+    from popbased.ppo import checkpoint
+    from popbased.ppo.learner import Learner
+    from popbased.substrates import resolve
+
+    checkpoint.save(Learner("nz", 11, resolve("no_zap").action_names, device="cpu"), tmp_path / "nz.pt")
+    made = popbased(tmp_path, "evaluate", "matrix", "nz.pt", "random", "--episodes", 1, "--max-steps", 150,
+                    "-o", "m", "--ray-address", ray_local["address"])
+    assert made.returncode == 0, made.stderr[-3000:]
+    summary = pd.read_csv(tmp_path / "m" / "summary.csv")
+    assert sorted(zip(summary["policy"], summary["mode"], summary["focal_seats"])) == [
+        ("nz", "resident", 6), ("nz", "visitor", 1), ("random", "resident", 6), ("random", "visitor", 1)]
+    assert (summary["background"] == summary["policy"].map({"nz": "random", "random": "nz"})).all()
+    players = pd.read_csv(tmp_path / "m" / "players.csv")
+    for row in summary.itertuples():
+        mine = players[(players["policy"] == row.policy) & (players["point"] == row.point)]
+        nz_seats = mine["player"] <= row.focal_seats if row.policy == "nz" else mine["player"] > row.focal_seats
+        assert (mine[nz_seats]["zaps_fired"] == 0).all()  # the no_zap member never zaps
+        focal = mine[mine["player"] <= row.focal_seats]["return"].mean()
+        assert focal == pytest.approx(row.focal_return)
+    assert (tmp_path / "m" / "focal_vs_background.png").is_file()
+    one_line_error(popbased(tmp_path, "evaluate", "matrix", "random", "-o", "m2"), "at least two policies")
+    one_line_error(popbased(tmp_path, "evaluate", "matrix", "random", "nz.pt", "--visitor-focal", 5, "-o",
+                            "m2"), "--visitor-focal 5: out of range")
+
+
 def test_grids():
     assert grid.SWEEPS["regrowth"][1][0] == "0.01" and len(grid.SWEEPS["regrowth"][1]) == 9
     assert grid.parse_axes(["regrowth=0.1, 1", "players=7"]) == {"regrowth": ["0.1", "1"], "players": ["7"]}

@@ -76,9 +76,9 @@ def sweep(kind, policies, substrate, params, episodes, max_steps, seed, envs, ou
 
 
 def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs, output, force,
-              ray_address, tracking_uri, title):
+              ray_address, tracking_uri, title, modes=None):
     from popbased.evaluation import grid, policies as refs, results
-    from popbased.evaluation.run import evaluate as play
+    from popbased.evaluation.run import evaluate as play, matrix
     from popbased.rollout.cluster import check_reachable, ensure_ray
     from popbased.substrates import parse_assignments
     from popbased.tracking import store
@@ -86,6 +86,8 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
     fixed = parse_assignments(params)
     points = grid.points(substrate, axes, fixed)
     chosen = refs.resolve_all(policies, tracking_uri)
+    if modes is not None and len(chosen) < 2:
+        raise BadInput("a matrix needs at least two policies (each is focal against the others)")
     out = results.check_out(output, force)
     if ray_address:
         check_reachable(ray_address)
@@ -93,34 +95,72 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
     store.check(uri)
     console = Console(stderr=True)
     ensure_ray(ray_address)
-    total = len(chosen) * len(points)
     t0 = time.perf_counter()
     with Progress(TextColumn(f"evaluating ({episodes} episodes per point)"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("", total=total)
-        played = play(chosen, substrate, points, episodes=episodes, seed=seed, max_steps=max_steps, envs=envs,
-                      progress=lambda done, _: bar.update(task, completed=done))
+        task = bar.add_task("", total=None)
+        report = lambda done, total: bar.update(task, completed=done, total=total)  # noqa: E731
+        kw = dict(episodes=episodes, seed=seed, max_steps=max_steps, envs=envs, progress=report)
+        played = (play(chosen, substrate, points, **kw) if modes is None else
+                  matrix(chosen, substrate, points[0], modes, **kw))
     seconds = time.perf_counter() - t0
     info = {"title": title, "substrate": substrate, "policies": [p.label for p in chosen],
-            "policy_refs": list(policies), "axes": axes, "fixed": fixed, "episodes": episodes,
+            "policy_refs": list(policies), "axes": axes, "fixed": fixed, "modes": modes, "episodes": episodes,
             "seed": seed, "max_steps": max_steps, "seconds": seconds,
-            "episodes_per_minute": 60 * episodes * total / seconds}
+            "episodes_per_minute": 60 * episodes * len(played) / seconds}
     made = results.write(out, info, played)
     run_id = results.track(out, info, made, uri)
     _print(console, made["summary"])
-    console.print(f"{episodes * total} episodes in {seconds:.0f} s ({info['episodes_per_minute']:.1f} "
+    console.print(f"{episodes * len(played)} episodes in {seconds:.0f} s ({info['episodes_per_minute']:.1f} "
                   f"episodes/minute); tables, figures in {out}; MLflow run {run_id} (experiment "
                   f"evaluate-{substrate}) in {uri}", highlight=False)
     console.print(f"report: popbased evaluate report {out} -o {out}/report.html", highlight=False)
 
 
+@evaluate.command("matrix")
+@_common
+@click.option("--modes", default="resident,visitor", show_default=True,
+              help="Scenario kinds: resident (focal majority) and/or visitor (focal minority).")
+@click.option("--resident-focal", type=click.IntRange(min=1), default=None,
+              help="Focal seats in resident matches (default: all but a quarter of the players).")
+@click.option("--visitor-focal", type=click.IntRange(min=1), default=None,
+              help="Focal seats in visitor matches (default: 1).")
+def matrix_(policies, substrate, params, episodes, max_steps, seed, envs, output, force, ray_address,
+            tracking_uri, modes, resident_focal, visitor_focal):
+    """Each POLICY focal against each other as background (the study's Fig. 2 and 3 experiments),
+    as residents (focal majority) and as visitors (focal minority). E.g. a no_zap champion
+    among zapping backgrounds: `evaluate matrix champions/no_zap champions/open -o m`."""
+    from popbased.league.spec import default_focal, focal_range
+    from popbased.substrates import parse_assignments, resolve
+
+    players = resolve(substrate, parse_assignments(params)).num_players
+    chosen = {}
+    for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+        if mode not in ("resident", "visitor"):
+            raise BadInput(f"--modes {modes!r}: choose resident and/or visitor")
+        k = {"resident": resident_focal, "visitor": visitor_focal}[mode] or default_focal(mode, players)
+        low, high, allowed = focal_range(mode, players)
+        if not low <= k <= high:
+            raise BadInput(f"--{mode}-focal {k}: out of range for {substrate}'s {players} players; "
+                           f"allowed {allowed}")
+        chosen[mode] = k
+    if not chosen:
+        raise BadInput("--modes: give resident and/or visitor")
+    _evaluate(policies, substrate, params, {}, episodes, max_steps, seed, envs, output, force, ray_address,
+              tracking_uri, f"{substrate}: focal x background", modes=chosen)
+
+
 def _print(console: Console, summary) -> None:
-    table = Table(title="per-capita return (95% bootstrap CI), Gini, % depleted (world / proxy)")
+    matrix = "focal_return" in summary
+    table = Table(title=("focal per-capita return (95% bootstrap CI)" if matrix else
+                         "per-capita return (95% bootstrap CI)") + ", Gini, % depleted (world / proxy)")
     for name in ("policy", "point", "episodes", "return", "CI", "Gini", "depleted", "proxy", "zaps"):
-        table.add_column(name, justify="left" if name in ("policy", "point") else "right")
+        table.add_column(name, justify="left" if name in ("policy", "point") else "right", overflow="fold")
+    ret, low, high = ("focal_return", "focal_ci_low", "focal_ci_high") if matrix else (
+        "per_capita_return", "ci_low", "ci_high")
     for r in summary.to_dict("records"):
-        table.add_row(r["policy"], r["point"], str(r["episodes"]), f"{r['per_capita_return']:.1f}",
-                      f"{r['ci_low']:.1f}-{r['ci_high']:.1f}", f"{r['gini']:.2f}",
+        table.add_row(r["policy"], r["point"], str(r["episodes"]), f"{r[ret]:.1f}",
+                      f"{r[low]:.1f}-{r[high]:.1f}", f"{r['gini']:.2f}",
                       f"{100 * r['depleted_fraction']:.0f}%", f"{100 * r['proxy_depleted_fraction']:.0f}%",
                       f"{r['zaps_fired_per_capita']:.1f}")
     console.print(table)

@@ -10,6 +10,8 @@ policies, the cividis colour map for ordered sweep values).
                             proxy beside it, hatched)
     reward_histograms.png   per-player episode returns, a panel per policy, a step
                             histogram per point
+    focal_vs_background.png (matrix) focal per-capita return with CI per focal x background,
+                            a panel per mode, the background players' return as a diamond
 """
 
 from __future__ import annotations
@@ -81,7 +83,36 @@ def draw_all(tables, folder: Path, title: str) -> list[Path]:
         _depleted(summary, points, policies, title, folder / "depleted.png"),
         _histograms(players, points, policies, title, folder / "reward_histograms.png"),
     ]
+    if "focal_return" in summary:
+        out.append(_focal_vs_background(summary, title, folder / "focal_vs_background.png"))
     return out
+
+
+def _focal_vs_background(summary, title, path: Path) -> Path:
+    modes = list(dict.fromkeys(summary["mode"]))
+    fig, axes = _panels(len(modes), f"{title}: focal vs background per scenario")
+    for ax, mode in zip(axes, modes):
+        rows = summary[summary["mode"] == mode]
+        focals = list(dict.fromkeys(rows["policy"]))
+        backgrounds = list(dict.fromkeys(rows["background"]))
+        width = 0.8 / len(backgrounds)
+        for j, background in enumerate(backgrounds):
+            mine = rows[rows["background"] == background].set_index("policy").reindex(focals)
+            x = np.arange(len(focals)) + (j - (len(backgrounds) - 1) / 2) * width
+            mean = mine["focal_return"].to_numpy(float)
+            err = np.vstack([mean - mine["focal_ci_low"].to_numpy(float), mine["focal_ci_high"].to_numpy(float) - mean])
+            colour = OKABE_ITO[j % len(OKABE_ITO)]
+            ax.bar(x, mean, width, yerr=np.nan_to_num(err), capsize=3, color=colour,
+                   label=f"focal, background {background}")
+            ax.plot(x, mine["background_return"].to_numpy(float), "D", color="black", markersize=5,
+                    label="background players" if j == 0 else None)
+        k = int(rows["focal_seats"].iloc[0])
+        ax.set_xticks(np.arange(len(focals)), focals, rotation=20, ha="right", fontsize=8)
+        ax.set(title=f"{mode} ({k} focal seats)", xlabel="focal policy",
+               ylabel="per-capita return per episode (apples)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
 
 
 def _by_point(summary, points, policies, title, path: Path) -> Path:

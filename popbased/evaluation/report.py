@@ -14,8 +14,10 @@ FIGURES = [("return_by_point.png", "Per-capita return per point"),
            ("return_over_time.png", "Per-capita return over time"),
            ("gini_over_time.png", "Inequality (Gini) over time"),
            ("depleted.png", "Episodes fully depleted"),
-           ("reward_histograms.png", "Per-player returns")]
-COLUMNS = ["policy", "point", "episodes", "per_capita_return", "ci_low", "ci_high", "gini",
+           ("reward_histograms.png", "Per-player returns"),
+           ("focal_vs_background.png", "Focal vs background")]
+COLUMNS = ["policy", "point", "episodes", "focal_return", "focal_ci_low", "focal_ci_high", "background_return",
+           "per_capita_return", "ci_low", "ci_high", "gini",
            "depleted_fraction", "proxy_depleted_fraction", "depletion_step", "apples_eaten_per_capita",
            "zaps_fired_per_capita", "zap_hits_per_capita"]
 
@@ -23,6 +25,8 @@ COLUMNS = ["policy", "point", "episodes", "per_capita_return", "ci_low", "ci_hig
 def _settings(info: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [("substrate", info["substrate"]), ("policies", ", ".join(info["policies"])),
             ("swept", ", ".join(f"{k} = {', '.join(v)}" for k, v in info["axes"].items()) or "nothing"),
+            *([("matrix", ", ".join(f"{m}: {k} focal seats" for m, k in info["modes"].items()))]
+              if info.get("modes") else []),
             ("fixed parameters", ", ".join(f"{k}={v}" for k, v in info["fixed"].items()) or "none"),
             ("episodes per point", str(info["episodes"])), ("seed", str(info["seed"])),
             ("step limit", str(info["max_steps"] or "the substrate's own")),
@@ -40,7 +44,7 @@ def write(folder: Path, info: Mapping[str, Any], tables: Mapping[str, Any], outp
         lines = [f"# {info['title']}", "", *[f"- **{k}**: {v}" for k, v in _settings(info)], "",
                  summary.to_markdown(index=False, floatfmt=".3g") if _has_tabulate() else
                  "```\n" + summary.to_string(index=False) + "\n```", "", NOTES, ""]
-        for name, caption in FIGURES:
+        for name, caption in _figures(folder):
             shutil.copyfile(folder / name, output.parent / f"{output.stem}-{name}")
             lines += [f"## {caption}", "", f"![{caption}]({output.stem}-{name})", ""]
         output.write_text("\n".join(lines))
@@ -52,11 +56,15 @@ def write(folder: Path, info: Mapping[str, Any], tables: Mapping[str, Any], outp
     parts += [f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in _settings(info)]
     parts += ["</ul>", summary.to_html(index=False, float_format=lambda x: f"{x:.3g}"),
               f"<p>{html.escape(NOTES)}</p>"]
-    for name, caption in FIGURES:
+    for name, caption in _figures(folder):
         data = base64.b64encode((folder / name).read_bytes()).decode()
         parts.append(f"<h2>{caption}</h2><img alt='{caption}' src='data:image/png;base64,{data}'>")
     output.write_text("\n".join(parts))
     return output
+
+
+def _figures(folder: Path) -> list[tuple[str, str]]:
+    return [(name, caption) for name, caption in FIGURES if (folder / name).is_file()]
 
 
 def _has_tabulate() -> bool:

@@ -10,12 +10,12 @@ from typing import Any, Callable
 from popbased.evaluation.policies import PolicyRef
 
 
-def _play(substrate: str, params: dict[str, str], policy: str | None, episodes: int, seed: int,
+def _play(substrate: str, params: dict[str, str], seats: list[str | None], episodes: int, seed: int,
           max_steps: int | None, envs: int) -> list[dict[str, Any]]:
     from popbased.play import random_play
 
     played = random_play(substrate, params, episodes=episodes, max_steps=max_steps, seed=seed,
-                         num_envs=envs, backend="process", policy=policy)
+                         num_envs=envs, backend="process", seats=seats)
     return played["episodes"]
 
 
@@ -26,27 +26,54 @@ def default_envs(episodes: int) -> int:
     return max(1, min(episodes, cpus))
 
 
-def evaluate(policies: list[PolicyRef], substrate: str, points: list[dict[str, str]], *, episodes: int,
-             seed: int, max_steps: int | None, envs: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """[{policy, params, episodes: [summary, ...], seconds}] for every policy x point."""
+def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, max_steps: int | None,
+         envs: int | None, progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
+    """Plays every job ({'params', 'seats', ...labels}) as a Ray task; results in job order."""
     import ray
 
     envs = envs or default_envs(episodes)
     task = ray.remote(num_cpus=envs, max_retries=2)(_play)
-    started: dict[Any, tuple[PolicyRef, dict[str, str], float]] = {}
-    for policy in policies:
-        for params in points:
-            ref = task.remote(substrate, params, policy.path, episodes, seed, max_steps, envs)
-            started[ref] = (policy, params, time.perf_counter())
-    results, waiting = [], list(started)
+    started = {task.remote(substrate, job["params"], job["seats"], episodes, seed, max_steps, envs):
+               (i, time.perf_counter()) for i, job in enumerate(jobs)}
+    results: list[dict[str, Any] | None] = [None] * len(jobs)
+    waiting = list(started)
     while waiting:
         done, waiting = ray.wait(waiting, num_returns=1)
-        policy, params, t0 = started[done[0]]
-        results.append({"policy": policy.label, "kind": policy.kind, "params": params,
-                        "episodes": ray.get(done[0]), "seconds": time.perf_counter() - t0})
+        i, t0 = started[done[0]]
+        job = {k: v for k, v in jobs[i].items() if k != "seats"}
+        results[i] = {**job, "episodes": ray.get(done[0]), "seconds": time.perf_counter() - t0}
         if progress:
-            progress(len(results), len(started))
-    order = {(p.label, tuple(sorted(q.items()))): i for i, (p, q) in
-             enumerate((p, q) for p in policies for q in points)}
-    return sorted(results, key=lambda r: order[(r["policy"], tuple(sorted(r["params"].items())))])
+            progress(len(jobs) - len(waiting), len(jobs))
+    return results
+
+
+def evaluate(policies: list[PolicyRef], substrate: str, points: list[dict[str, str]], *, episodes: int,
+             seed: int, max_steps: int | None, envs: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """[{policy, params, episodes: [summary, ...], seconds}] for every policy x point, the
+    policy in every seat."""
+    from popbased.substrates import resolve
+
+    jobs = [{"policy": p.label, "kind": p.kind, "params": q,
+             "seats": [p.path] * resolve(substrate, q).num_players} for p in policies for q in points]
+    return _run(jobs, substrate, episodes, seed, max_steps, envs, progress)
+
+
+def matrix(policies: list[PolicyRef], substrate: str, params: dict[str, str], modes: dict[str, int], *,
+           episodes: int, seed: int, max_steps: int | None, envs: int | None = None,
+           progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """Each policy focal against each other as background, in each mode: `modes` maps
+    resident / visitor to the focal seat count; focal players take the first seats."""
+    from popbased.substrates import resolve
+
+    players = resolve(substrate, params).num_players
+    jobs = []
+    for mode, k in modes.items():
+        for focal in policies:
+            for background in policies:
+                if background is not focal:
+                    jobs.append({"policy": focal.label, "kind": focal.kind, "params": params,
+                                 "background": background.label, "mode": mode,
+                                 "focal_seats": list(range(k)),
+                                 "seats": [focal.path] * k + [background.path] * (players - k)})
+    return _run(jobs, substrate, episodes, seed, max_steps, envs, progress)

@@ -9,6 +9,10 @@
                Gini so far, apples on the map
     summary    one row per policy x point: means, a 95% bootstrap CI of the per-capita return,
                fraction fully depleted (and by the proxy), time to depletion
+
+In a matrix (`evaluate matrix`) the policy is the focal one, a point is "MODE vs
+BACKGROUND", and episodes and summary also give the focal players' and the background
+players' per-capita returns (summary: the focal one with its bootstrap CI).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ def frames(results: list[dict[str, Any]], axes: list[str]) -> dict[str, Any]:
     for r in results:
         base = {"policy": r["policy"], "point": point_label(r["params"], axes),
                 **{k: _number(r["params"][k]) for k in axes}}
+        if "mode" in r:  # a matrix match: focal policy in the first seats, background in the rest
+            base.update(background=r["background"], mode=r["mode"], focal_seats=len(r["focal_seats"]),
+                        point=f"{r['mode']} vs {r['background']}")
         for i, e in enumerate(r["episodes"]):
             row = dict(base, episode=i, steps=e["steps"], per_capita_return=e["per_capita_return"],
                        gini=e["gini"], depleted=e["depleted"], depletion_step=e["depletion_step"],
@@ -44,6 +51,12 @@ def frames(results: list[dict[str, Any]], axes: list[str]) -> dict[str, Any]:
             for field, name in PLAYER_FIELDS.items():
                 values = e.get(field)
                 row[f"{name}_per_capita"] = None if values is None else float(np.mean(values))
+            if "mode" in r:
+                focal = np.zeros(len(e["returns"]), bool)
+                focal[r["focal_seats"]] = True
+                returns = np.asarray(e["returns"], float)
+                row.update(focal_return=float(returns[focal].mean()),
+                           background_return=float(returns[~focal].mean()))
             episodes.append(row)
             for p in range(len(e["returns"])):
                 players.append(dict(base, episode=i, player=p + 1, **{
@@ -98,6 +111,13 @@ def summary(episodes, axes: list[str]):
         for name in ("apples_eaten", "zaps_fired", "zap_hits", "useful_zaps"):
             column = group[f"{name}_per_capita"].dropna()
             row[f"{name}_per_capita"] = float(column.mean()) if len(column) else math.nan
+        if "focal_return" in group:  # matrix: who played whom, and each side's return
+            focal = group["focal_return"].to_numpy(float)
+            low, high = bootstrap_ci(focal)
+            row.update(background=group["background"].iloc[0], mode=group["mode"].iloc[0],
+                       focal_seats=int(group["focal_seats"].iloc[0]), focal_return=float(focal.mean()),
+                       focal_ci_low=low, focal_ci_high=high,
+                       background_return=float(group["background_return"].mean()))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -153,11 +153,22 @@ def _population(name, folder: Path, where: str) -> PopulationSpec:
                    f"(or give a path to a population .toml)")
 
 
+def default_focal(mode: str, players: int) -> int:
+    """Focal seats of a mode by default: all (self-play), all but a quarter (resident), one
+    (visitor), as in Melting Pot's scenarios."""
+    return {"self_play": players, "resident": players - max(1, players // 4), "visitor": 1}[mode]
+
+
+def focal_range(mode: str, players: int) -> tuple[int, int, str]:
+    return {"self_play": (players, players, f"{players} (all seats)"),
+            "resident": (players // 2 + 1, players - 1, f"{players // 2 + 1}..{players - 1} (a majority, not all)"),
+            "visitor": (1, (players - 1) // 2, f"1..{(players - 1) // 2} (a minority)")}[mode]
+
+
 def _modes(raw: Mapping, players: int, where: str) -> tuple[Mode, ...]:
     _check_keys(raw, MODES, where)
     if not raw:
         raw = {"self_play": {"share": 0.5}, "resident": {"share": 0.25}, "visitor": {"share": 0.25}}
-    defaults = {"self_play": players, "resident": players - max(1, players // 4), "visitor": 1}
     modes = []
     for name, table in raw.items():
         at = f"{where} {name}"
@@ -165,12 +176,8 @@ def _modes(raw: Mapping, players: int, where: str) -> tuple[Mode, ...]:
             table = {"share": table}
         _check_keys(table, ("share", "focal"), at)
         share = _number(table.get("share", 1.0), f"{at}.share", 0)
-        focal = _int(table.get("focal", defaults[name]), f"{at}.focal", 1)
-        ranges = {"self_play": (players, players, f"{players} (all seats)"),
-                  "resident": (players // 2 + 1, players - 1,
-                               f"{players // 2 + 1}..{players - 1} (a majority, not all)"),
-                  "visitor": (1, (players - 1) // 2, f"1..{(players - 1) // 2} (a minority)")}
-        low, high, text = ranges[name]
+        focal = _int(table.get("focal", default_focal(name, players)), f"{at}.focal", 1)
+        low, high, text = focal_range(name, players)
         if not low <= focal <= high:
             raise BadInput(f"{at}.focal={focal}: out of range for the arena's {players} players; "
                            f"allowed {text}")
