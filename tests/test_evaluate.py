@@ -155,3 +155,13 @@ def test_bad_evaluations_are_one_line_exit_2(tmp_path, args, text):
     result = popbased(tmp_path, "evaluate", *args, "-o", "out")
     one_line_error(result, text)
     assert not (tmp_path / "out").exists()
+
+
+def test_scenarios_are_checked_and_say_how_to_get_the_bots(tmp_path):
+    from popbased import meltingpot_loader
+
+    one_line_error(popbased(tmp_path, "evaluate", "scenario", "commons_harvest_open_0"),
+                   "did you mean commons_harvest__open_0?")
+    expected = "not built yet" if meltingpot_loader.bot_assets()["installed"] else "meltingpot-assets-"
+    one_line_error(popbased(tmp_path, "evaluate", "scenario", "commons_harvest__open_0"), expected)
+

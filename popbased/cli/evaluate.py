@@ -167,6 +167,18 @@ def _print(console: Console, summary) -> None:
 
 
 @evaluate.command()
+@click.argument("scenarios", nargs=-1, metavar="SCENARIO...")
+@click.option("--policy", default="random", show_default=True, help="The focal policy.")
+def scenario(scenarios, policy):
+    """Focal per-capita return in Melting Pot's own scenarios (e.g. commons_harvest__open_0),
+    with DeepMind's bots in the background seats. Needs the bot assets (`popbased doctor`)."""
+    from popbased.evaluation.policies import check_scenarios, resolve
+
+    resolve(policy)
+    check_scenarios(scenarios)
+
+
+@evaluate.command()
 @click.argument("results_folder", metavar="RESULTS")
 @click.option("-o", "--output", required=True, help="report.html (figures embedded) or report.md.")
 @click.option("--force", is_flag=True, help="Overwrite the report if it exists.")
