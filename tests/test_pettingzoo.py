@@ -11,7 +11,7 @@ def test_parallel_api():
 def test_farmer_reward_reaches_other_libraries():
     env = parallel_env("farmer", {"players": "2", "farmer_weight": "0.1"}, max_episode_steps=50)
     env.reset(seed=0)
-    total_components, total_reward = 0.0, 0.0
+    total_components = 0.0
     while env.agents:
         _, rewards, _, _, infos = env.step({a: 0 for a in env.agents})
         for agent, info in infos.items():

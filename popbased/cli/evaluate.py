@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -93,7 +94,7 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
         check_reachable(ray_address)
     uri = store.resolve_uri(tracking_uri)
     store.check(uri)
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)  # logs: whole table
     ensure_ray(ray_address)
     t0 = time.perf_counter()
     with Progress(TextColumn(f"evaluating ({episodes} episodes per point)"), BarColumn(),

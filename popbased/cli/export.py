@@ -9,6 +9,7 @@ import click
 from popbased import refs
 from popbased.errors import BadInput
 from popbased.export.champion import FORMATS
+from popbased.population.report import num
 
 
 @click.group()
@@ -55,7 +56,7 @@ def champion(league, population, by, fmt, output, force, tracking_uri, no_regist
     for member, target in zip(chosen, targets):
         info = exporter.export_member(run, member, fmt, target, by)
         check = info["verification"]
-        score = "" if member.fitness is None else f", fitness {member.fitness:.3g}"
+        score = "" if member.fitness is None else f", fitness {num(member.fitness)}"
         click.echo(f"{member.id}{score} -> {target} ({fmt}); verified on {check['samples']} real views: "
                    f"{check['same_actions']}/{check['samples']} same actions, max |logp diff| "
                    f"{check['max_logp_diff']:.1e}")

@@ -64,7 +64,7 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
                            f"league folder {out}"):
         return
     for pop, (member, fitness) in report.best_per_population(result["members"]).items():
-        console.print(f"best of {pop}: {member} (fitness {fitness:.3g}) -> "
+        console.print(f"best of {pop}: {member} (fitness {num(fitness)}) -> "
                       f"{out}/gen-{result['generation']:04d}/{member}.pt", highlight=False)
 
 

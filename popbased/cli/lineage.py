@@ -13,7 +13,7 @@ from popbased import refs
 from popbased.errors import BadInput
 from popbased.population import family
 from popbased.population.lineage import LineageLog
-from popbased.population.report import lineage_lines
+from popbased.population.report import lineage_lines, num
 
 LOG = "lineage.jsonl"
 
@@ -69,7 +69,7 @@ def show(member):
 
 
 def _label(node: family.Node) -> str:
-    fit = "" if node.fitness is None else f", fitness {node.fitness:.3g}"
+    fit = "" if node.fitness is None else f", fitness {num(node.fitness)}"
     span = f"gen {node.born}-" + ("now" if node.alive else str(node.ended))
     origin = "" if node.parent is None else f", copied {node.parent.member}"
     text = f"{node.member} ({span}{origin}{fit})"

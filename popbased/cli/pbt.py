@@ -77,7 +77,7 @@ def pbt(population, generations, steps_per_generation, out, resume, tracking_uri
     best = result.get("best")
     if best:
         record = result["members"][best]
-        console.print(f"best member {best} (fitness {record['fitness']:.3g}), lineage:", highlight=False)
+        console.print(f"best member {best} (fitness {text.num(record['fitness'])}), lineage:", highlight=False)
         for line in text.lineage_lines(LineageLog(Path(out) / "lineage.jsonl"), best):
             console.print(f"  {line}", markup=False, highlight=False)
         params = "".join(f" -p {k}={v}" for k, v in spec.params.items())
