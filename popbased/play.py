@@ -76,13 +76,7 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
     }
 
 
-@dataclasses.dataclass
-class _Rows:
-    rgb: np.ndarray
-    action_mask: np.ndarray
-
-
-def _view(obs, rows: np.ndarray, size: int) -> _Rows:
+def _view(obs, rows: np.ndarray, size: int):
     """The observation of some seats, at the view size their policy reads."""
     rgb = obs.rgb[rows]
     if rgb.shape[1] != size:
@@ -91,7 +85,9 @@ def _view(obs, rows: np.ndarray, size: int) -> _Rows:
         small = np.zeros((len(rows), size, size, 3), np.uint8)
         downsample(rgb, small)
         rgb = small
-    return _Rows(rgb, obs.action_mask[rows])
+    from popbased.play_policy import SeatView
+
+    return SeatView(rgb, obs.action_mask[rows])
 
 
 def json_safe(value: Any) -> Any:

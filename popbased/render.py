@@ -30,32 +30,14 @@ def random_seats(arena_actions, seed: int) -> Seats:
     return Seats(11, lambda rgb: rng.integers(0, len(arena_actions), rgb.shape[0]), "random")
 
 
-def checkpoint_seats(path: str | Path, arena_actions, seed: int, label: str) -> Seats:
-    from popbased.play_policy import PolicyAgent
+def policy_seats(path: str | Path, arena_actions, seed: int, label: str) -> Seats:
+    """A checkpoint file or an export folder in every seat (all arena actions legal)."""
+    from popbased.play_policy import SeatView, agent_for
 
-    agent = PolicyAgent(str(path), arena_actions, seed=seed)
-    mask = np.ones((1, len(arena_actions)), bool)
-
-    class _Obs:  # what PolicyAgent.act reads
-        def __init__(self, rgb):
-            self.rgb, self.action_mask = rgb, np.repeat(mask, rgb.shape[0], 0)
-
-    return Seats(agent.obs_size, lambda rgb: agent.act(_Obs(rgb)), label, agent.observe_done)
-
-
-def exported_seats(folder: str | Path, arena_actions, seed: int) -> Seats:
-    from popbased.export.runtime import ExportedAgent
-    from popbased.ppo.actions import ActionMap
-
-    agent = ExportedAgent(folder, seed=seed)
-    actions = ActionMap(agent.policy.action_names, arena_actions)
-    full = np.ones((1, len(arena_actions)), bool)
-
-    def act(rgb):
-        mask = actions.member_mask(np.repeat(full, rgb.shape[0], 0))
-        return actions.to_arena[agent.act(rgb, mask)]
-
-    return Seats(agent.policy.input_size, act, f"export {agent.policy.info['member']}", agent.observe_done)
+    agent = agent_for(str(path), arena_actions, seed=seed)
+    legal = np.ones((1, len(arena_actions)), bool)
+    return Seats(agent.obs_size, lambda rgb: agent.act(SeatView(rgb, np.repeat(legal, len(rgb), 0))), label,
+                 agent.observe_done)
 
 
 def _band(width: int, returns: np.ndarray, palette, step: int, label: str) -> np.ndarray:

@@ -44,12 +44,13 @@ def render(policy, random_play, substrate, params, output, steps, seed, fps, sca
     elif runtime.is_export(policy):
         info = runtime.Exported.describe(policy)
         arena, arena_params = info["run"]["arena"], info["run"]["arena_params"]
-        make = lambda actions: renderer.exported_seats(policy, actions, seed)  # noqa: E731
+        label = f"export {info['member']}"
+        make = lambda actions: renderer.policy_seats(policy, actions, seed, label)  # noqa: E731
     else:
         run, member_id = refs.member(policy, tracking_uri)
         arena, arena_params = run.arena, run.arena_params
         checkpoint = run.member(member_id).checkpoint
-        make = lambda actions: renderer.checkpoint_seats(checkpoint, actions, seed, member_id)  # noqa: E731
+        make = lambda actions: renderer.policy_seats(checkpoint, actions, seed, member_id)  # noqa: E731
     if substrate is not None:
         arena, arena_params = substrate, {}
     if arena is None:
