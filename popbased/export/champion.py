@@ -92,17 +92,15 @@ def _masks(shape: tuple[int, int], actions: int, rng: np.random.Generator) -> np
 @torch.inference_mode()
 def original_outputs(policy, frames: np.ndarray, masks: np.ndarray):
     """The popbased Policy itself, on views resized exactly as in training."""
-    from popbased.env.instance import downsample
     from popbased.ppo.policy import masked_log_softmax
 
     steps, players = frames.shape[:2]
-    small = np.zeros((players, policy.obs_size, policy.obs_size, 3), np.uint8)
+    views = inputs(frames, policy.obs_size)
     state = policy.initial_state(players)
     logps, values = [], []
     for t in range(steps):
-        downsample(frames[t], small)
         starts = torch.full((players,), t == 0)
-        logits, value, state = policy(torch.from_numpy(small.copy()), state, starts)
+        logits, value, state = policy(torch.from_numpy(views[t]), state, starts)
         logps.append(masked_log_softmax(logits, torch.from_numpy(masks[t])).numpy())
         values.append(value.numpy())
     return np.stack(logps), np.stack(values)
@@ -274,7 +272,7 @@ def export_member(run: RunFolder, member: MemberInfo, fmt: str, target: Path, by
 
 
 def inputs(frames: np.ndarray, size: int) -> np.ndarray:
-    """Raw views [T, P, 88, 88, 3] as an export of input size `size` takes them."""
+    """Raw views [T, P, 88, 88, 3] at view size `size`, resized as in training."""
     from popbased.env.instance import downsample
 
     if size == model.RAW:
