@@ -76,7 +76,15 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
     }
 
 
-def _view(obs, rows: np.ndarray, size: int):
+@dataclasses.dataclass
+class SeatView:
+    """What an agent reads for some seats: their views and legal-action masks (arena order)."""
+
+    rgb: np.ndarray
+    action_mask: np.ndarray
+
+
+def _view(obs, rows: np.ndarray, size: int) -> SeatView:
     """The observation of some seats, at the view size their policy reads."""
     rgb = obs.rgb[rows]
     if rgb.shape[1] != size:
@@ -85,8 +93,6 @@ def _view(obs, rows: np.ndarray, size: int):
         small = np.zeros((len(rows), size, size, 3), np.uint8)
         downsample(rgb, small)
         rgb = small
-    from popbased.play_policy import SeatView
-
     return SeatView(rgb, obs.action_mask[rows])
 
 

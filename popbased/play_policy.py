@@ -3,7 +3,6 @@ BatchedEnv (no Ray, no learner)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Sequence
 
 import numpy as np
@@ -12,14 +11,6 @@ import torch
 from popbased.ppo import checkpoint
 from popbased.ppo.actions import ActionMap
 from popbased.ppo.policy import act
-
-
-@dataclasses.dataclass
-class SeatView:
-    """What an agent reads for some seats: their views and legal-action masks (arena order)."""
-
-    rgb: np.ndarray
-    action_mask: np.ndarray
 
 
 class PolicyAgent:

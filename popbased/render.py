@@ -32,7 +32,8 @@ def random_seats(arena_actions, seed: int) -> Seats:
 
 def policy_seats(path: str | Path, arena_actions, seed: int, label: str) -> Seats:
     """A checkpoint file or an export folder in every seat (all arena actions legal)."""
-    from popbased.play_policy import SeatView, agent_for
+    from popbased.play import SeatView
+    from popbased.play_policy import agent_for
 
     agent = agent_for(str(path), arena_actions, seed=seed)
     legal = np.ones((1, len(arena_actions)), bool)

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from popbased import jsonl
 from popbased.errors import BadInput
 
 STATE = "state.json"
@@ -105,13 +106,10 @@ def open_run(path: str | Path) -> RunFolder:
 
 
 def _last_scores(path: Path) -> dict[str, float]:
-    log = path / "generations.jsonl"
-    if not log.is_file():
-        return {}
-    lines = [line for line in log.read_text().splitlines() if line.strip()]
-    if not lines:
-        return {}
+    """League scores of the last completed generation ({} for PBT runs or a torn log)."""
     try:
-        return {k: v for k, v in (json.loads(lines[-1]).get("scores") or {}).items() if v is not None}
+        records = jsonl.read(path / "generations.jsonl")
     except json.JSONDecodeError:
         return {}
+    scores = records[-1].get("scores") if records else None
+    return {k: v for k, v in (scores or {}).items() if v is not None}

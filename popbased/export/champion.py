@@ -244,7 +244,7 @@ def export_member(run: RunFolder, member: MemberInfo, fmt: str, target: Path, by
     from popbased.ppo import checkpoint
 
     payload = checkpoint.read(member.checkpoint)
-    policy = checkpoint.load_policy(member.checkpoint).eval()
+    policy = checkpoint.policy_from(payload, member.checkpoint).eval()
     frames = sample_views(run.arena, run.arena_params, sample_steps, seed)
     masks = _masks(frames.shape[:2], len(policy.action_names), np.random.default_rng(seed))
     expected = original_outputs(policy, frames, masks)

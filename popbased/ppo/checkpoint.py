@@ -93,7 +93,11 @@ def read(path: str | Path) -> dict[str, Any]:
 
 def load_policy(path: str | Path, obs_size: int | None = None) -> Policy:
     """Just the policy (for playing / evaluation)."""
-    payload = read(path)
+    return policy_from(read(path), path, obs_size)
+
+
+def policy_from(payload: dict[str, Any], path: str | Path, obs_size: int | None = None) -> Policy:
+    """The policy of an already read checkpoint payload (`path` names it in errors)."""
     net = from_mapping(NetConfig, payload["net"], f"checkpoint {path}: net")
     if obs_size is not None and obs_size != payload["obs_size"]:
         raise BadInput(f"checkpoint {path}: trained on {payload['obs_size']}x{payload['obs_size']} "
@@ -140,4 +144,4 @@ def load_learner(path: str | Path, *, device: str = "auto", expect_actions: Sequ
     return learner, payload["extra"]
 
 
-__all__ = ["save", "read", "load_policy", "load_learner", "write_atomic"]
+__all__ = ["save", "read", "load_policy", "policy_from", "load_learner", "write_atomic"]
