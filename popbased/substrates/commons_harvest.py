@@ -31,8 +31,11 @@ def base_module(params: CommonsParams) -> Any:
     return meltingpot_loader.import_module(f"configs.substrates.{STOCK_MODULE[params.map]}")
 
 
-def lab2d_settings(params: CommonsParams) -> dict[str, Any]:
-    """The stock settings for `params.map`, edited as `params` asks (not yet flattened)."""
+def lab2d_settings(params: CommonsParams, *, state_dump: bool = False) -> dict[str, Any]:
+    """The stock settings for `params.map`, edited as `params` asks (not yet flattened).
+
+    state_dump adds popbased's read-only StateDump observer (WORLD.POPBASED_STATE, the
+    full world state) for validating the fast env; training specs never have it."""
     base = base_module(params)
     config = base.get_config()
     roles = (next(iter(config.valid_roles)),) * params.players
@@ -55,10 +58,16 @@ def lab2d_settings(params: CommonsParams) -> dict[str, Any]:
                                "kwargs": {"objectIsAvatar": True, "alsoReportOrientation": True}}]
     if params.map == "private_property":
         private_property.apply(settings, base, params.players)
+    if state_dump:
+        apples = simulation["map"].count("A")
+        scene["components"].append({"component": "StateDump", "kwargs": {
+            "numPlayers": params.players, "numApples": apples}})
     return settings
 
 
-def build_spec(name: str, params: CommonsParams, description: str = "") -> Lab2dSpec:
+def build_spec(name: str, params: CommonsParams, description: str = "", *,
+               state_dump: bool = False) -> Lab2dSpec:
+    """The spec of a commons_harvest variant; state_dump: see lab2d_settings (validation only)."""
     base = base_module(params)
     action_set = tuple(base.ACTION_SET)
     names = action_names_for(base, action_set)
@@ -68,7 +77,7 @@ def build_spec(name: str, params: CommonsParams, description: str = "") -> Lab2d
         names = tuple(names[i] for i in keep)
     return Lab2dSpec(
         name=name,
-        settings=flatten_settings(lab2d_settings(params), LEVEL_PATH),
+        settings=flatten_settings(lab2d_settings(params, state_dump=state_dump), LEVEL_PATH),
         num_players=params.players,
         action_names=names,
         action_table=action_set,

@@ -2,6 +2,7 @@
 
 local args = require 'common.args'
 local class = require 'common.class'
+local tensor = require 'system.tensor'
 
 local meltingpot = 'meltingpot.lua.modules.'
 local component = require(meltingpot .. 'component')
@@ -121,10 +122,86 @@ function ZapCounter:addObservations(tileSet, world, observations)
 end
 
 
+--[[ `StateDump` (on the scene; added only for validation, never for training)
+reports WORLD.POPBASED_STATE, the world state the fast re-implementation needs,
+as one flat vector of doubles:
+
+  [1]                    the episode-ending component's step counter `_t`
+  5 per player i         x, y, orientation (N=0 E=1 S=2 W=3), alive (1/0),
+                         the Zapper's cooling timer
+  5 per apple            x, y, state (-2 live, -1 appleWait, k for appleWait_k),
+                         its Neighborhoods count, its grass (1 grass, 0 dessicated)
+
+It only reads state. ]]
+local StateDump = class.Class(component.Component)
+
+function StateDump:__init__(kwargs)
+  kwargs = args.parse(kwargs, {
+      {'name', args.default('StateDump')},
+      {'numPlayers', args.numberType},
+      {'numApples', args.numberType},
+  })
+  StateDump.Base.__init__(self, kwargs)
+  self._config.numPlayers = kwargs.numPlayers
+  self._config.numApples = kwargs.numApples
+end
+
+local _ORIENTATION_TO_INT = {N = 0, E = 1, S = 2, W = 3}
+local _WAIT_PREFIX = string.len('appleWait_')
+
+function StateDump:_dump()
+  local simulation = self.gameObject.simulation
+  local out = {}
+  local ending = self.gameObject:getComponent('StochasticIntervalEpisodeEnding')
+  out[1] = ending._t
+  for i = 1, self._config.numPlayers do
+    local object = simulation:getAvatarFromIndex(i)
+    local position = object:getPosition()
+    out[#out + 1] = position[1]
+    out[#out + 1] = position[2]
+    out[#out + 1] = _ORIENTATION_TO_INT[object:getOrientation()]
+    out[#out + 1] = object:getComponent('Avatar'):isAlive() and 1 or 0
+    out[#out + 1] = object:getComponent('Zapper')._coolingTimer or 0
+  end
+  local counts = self.gameObject:getComponent('Neighborhoods'):getPieceToNumNeighbors()
+  for _, apple in ipairs(simulation:getAllGameObjectsWithComponent('DensityRegrow')) do
+    local position = apple:getPosition()
+    local state = apple:getState()
+    local code
+    if state == 'apple' then
+      code = -2
+    elseif state == 'appleWait' then
+      code = -1
+    else
+      code = tonumber(string.sub(state, _WAIT_PREFIX + 1))
+    end
+    local grass = apple:getComponent('DensityRegrow')._underlyingGrass
+    out[#out + 1] = position[1]
+    out[#out + 1] = position[2]
+    out[#out + 1] = code
+    out[#out + 1] = counts[apple:getPiece()] or -1
+    out[#out + 1] = (grass and grass:getState() == 'grass') and 1 or 0
+  end
+  return tensor.DoubleTensor(out)
+end
+
+function StateDump:addObservations(tileSet, world, observations)
+  observations[#observations + 1] = {
+      name = 'WORLD.POPBASED_STATE',
+      type = 'tensor.DoubleTensor',
+      shape = {1 + 5 * self._config.numPlayers + 5 * self._config.numApples},
+      func = function(grid)
+        return self:_dump()
+      end
+  }
+end
+
+
 local allComponents = {
     AppleCounter = AppleCounter,
     ApplesInView = ApplesInView,
     ZapCounter = ZapCounter,
+    StateDump = StateDump,
 }
 
 component_registry.registerAllComponents(allComponents)

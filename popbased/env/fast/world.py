@@ -1,0 +1,306 @@
+"""B commons_harvest worlds as torch tensors, stepped with Melting Pot's rules.
+
+One `step` follows dmlab2d's order (shared/reference/commons_harvest_rules.md, 2.1):
+  1. wait-apples take their group from the current live-neighbour count (the group used
+     by this step's regrowth is the previous one: the 2-step lag) and their grass dries
+     when that count is 0;
+  2. turns and moves one player at a time in a fresh random order per world (first
+     claim wins, swaps never happen, eating on entry);
+  3. zaps: cooldown, then every beam at once at the post-move positions (walls and live
+     avatars block; each of the 3 lines hits at most its first avatar);
+  4. respawn of players removed framesTillRespawn + 1 steps ago, on a random free cell
+     of their group, facing a random way;
+  5. regrowth of wait-apples with p[min(group, 3)]; one under a standing avatar is eaten
+     at once;
+  6. the zapped players leave the grid; the episode-ending draw.
+Positions are flat indices into the map padded by MARGIN cells on each side (the view
+gathers never leave it). Every random draw can be forced (`Forced`), which validation
+uses to replay a real Melting Pot episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from popbased.env.fast.maps import DIRECTIONS, GameMap
+
+MARGIN = 10
+MIN_STEPS, INTERVAL, END_PROBABILITY, MAX_STEPS = 1000, 100, 0.15, 5000
+
+
+@dataclass
+class Forced:
+    """Outcomes of random draws to use instead of drawing (None: draw)."""
+
+    order: torch.Tensor | None = None
+    """[B, P] int64: the move order (a permutation of the players per world)."""
+    sprout: torch.Tensor | None = None
+    """[B, A] bool: which eligible wait-apples regrow this step."""
+    respawn_cell: torch.Tensor | None = None
+    """[B, P] int64 padded flat cell of each respawning player."""
+    respawn_orientation: torch.Tensor | None = None
+    """[B, P] int64."""
+    end: torch.Tensor | None = None
+    """[B] bool: the episode-ending draw (only where the rule allows an end)."""
+
+
+@dataclass
+class StepEvents:
+    """What happened in one step (all [B, P] unless said)."""
+
+    reward: torch.Tensor
+    """float32: apples eaten (moves and regrowth under a standing player)."""
+    eaten: torch.Tensor
+    """int16: edible_consumed events per player (= reward here)."""
+    fired: torch.Tensor
+    """bool: beams fired."""
+    hits: torch.Tensor
+    """[B, P, 3] int64: the player each line of each beam hit (-1 none)."""
+    zapped: torch.Tensor
+    """int16: hits received."""
+    end: torch.Tensor
+    """[B] bool: the episode's stochastic end or its 5000-step maximum."""
+
+
+class World:
+    """The dynamic state of B worlds and the static tensors of their map."""
+
+    def __init__(self, game: GameMap, num_worlds: int, action_table, *, device="cpu",
+                 seed: int = 0):
+        self.game = game
+        self.B, self.P, self.A = num_worlds, game.players, game.num_apples
+        self.device = torch.device(device)
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(seed)
+        dev = self.device
+        H, W = game.height, game.width
+        if not (game.wall[0].all() and game.wall[-1].all() and game.wall[:, 0].all()
+                and game.wall[:, -1].all()):
+            raise ValueError("the fast env needs a map with a wall all around")
+        self.Hp, self.Wp = H + 2 * MARGIN, W + 2 * MARGIN
+        self.N = self.Hp * self.Wp
+        wall = torch.zeros(self.N + 1, dtype=torch.bool)
+        wall.view(-1)[:self.N].view(self.Hp, self.Wp)[MARGIN:MARGIN + H, MARGIN:MARGIN + W] = \
+            torch.from_numpy(game.wall)
+        self.wall = wall.to(dev)
+        self.dflat = torch.tensor([dy * self.Wp + dx for dy, dx in DIRECTIONS.tolist()], device=dev)
+        cells = torch.from_numpy(game.apple_cells)
+        self.apple_flat = self.flat(cells[:, 0], cells[:, 1]).to(dev)
+        apple_at = torch.full((self.N + 1,), self.A, dtype=torch.int64)
+        apple_at[self.apple_flat.cpu()] = torch.arange(self.A)
+        self.apple_at = apple_at.to(dev)
+        self.neighbours = torch.from_numpy(game.neighbours).to(dev)
+        self.regrowth = torch.tensor(game.regrowth, dtype=torch.float64, device=dev)
+        self.spawn_cells = [self.flat(torch.from_numpy(c) // W, torch.from_numpy(c) % W).to(dev)
+                            for c in game.spawn_cells]
+        for c in self.spawn_cells:
+            if bool((self.apple_at[c] < self.A).any()):
+                raise ValueError("a spawn point on an apple cell")
+        self.initial_group = game.initial_group.tolist()
+        self.respawn_group = game.respawn_group.tolist()
+        table = [[a.get("move", 0), a.get("turn", 0), a.get("fireZap", 0)] for a in action_table]
+        self.action_table = torch.tensor(table, dtype=torch.int64, device=dev)
+        L = game.beam_length
+        lines = []
+        for f in range(4):
+            r = (f + 1) % 4
+            df, dr = self.dflat[f].item(), self.dflat[r].item()
+            left = [-dr + d * df for d in range(L)]
+            right = [dr + d * df for d in range(L)]
+            centre = [d * df for d in range(1, L + 1)]
+            lines.append([left, right, centre])
+        self.beam_offsets = torch.tensor(lines, dtype=torch.int64, device=dev)  # [4, 3, L]
+        self.bidx = torch.arange(self.B, device=dev)
+        self._allocate()
+
+    # ------------------------------------------------------------------ state
+    def flat(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Map (y, x) -> padded flat index."""
+        return (y + MARGIN) * self.Wp + (x + MARGIN)
+
+    def unflat(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return idx // self.Wp - MARGIN, idx % self.Wp - MARGIN
+
+    def _allocate(self) -> None:
+        B, P, A, dev = self.B, self.P, self.A, self.device
+        self.pos = torch.zeros(B, P, dtype=torch.int64, device=dev)
+        self.orient = torch.zeros(B, P, dtype=torch.int64, device=dev)
+        self.alive = torch.zeros(B, P, dtype=torch.bool, device=dev)
+        self.wait = torch.zeros(B, P, dtype=torch.int16, device=dev)
+        self.timer = torch.zeros(B, P, dtype=torch.int16, device=dev)
+        self.live = torch.zeros(B, A + 1, dtype=torch.bool, device=dev)
+        self.group = torch.zeros(B, A + 1, dtype=torch.int8, device=dev)
+        self.grass = torch.ones(B, A + 1, dtype=torch.bool, device=dev)
+        self.t = torch.zeros(B, dtype=torch.int32, device=dev)
+        self.occ = torch.zeros(B, self.N + 1, dtype=torch.int8, device=dev)
+        self.beam = torch.zeros(B, self.N + 1, dtype=torch.bool, device=dev)
+
+    def rand(self, *shape) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.gen, device=self.device)
+
+    def reset(self, mask: torch.Tensor | None = None) -> None:
+        """Starts new episodes in the worlds of `mask` [B] bool (all when None)."""
+        B, P, dev = self.B, self.P, self.device
+        m = torch.ones(B, dtype=torch.bool, device=dev) if mask is None else mask
+        mc = m[:, None]
+        self.live[:, :self.A] |= mc
+        self.group[:] = torch.where(mc, torch.zeros_like(self.group), self.group)
+        self.grass |= mc
+        self.t[:] = torch.where(m, torch.zeros_like(self.t), self.t)
+        self.timer[:] = torch.where(mc, torch.zeros_like(self.timer), self.timer)
+        self.wait[:] = torch.where(mc, torch.zeros_like(self.wait), self.wait)
+        self.beam &= ~mc
+        self.occ.masked_fill_(mc, 0)
+        pos = self.pos.clone()
+        for g, cells in enumerate(self.spawn_cells):
+            players = [p for p in range(P) if self.initial_group[p] == g]
+            if not players:
+                continue
+            if len(players) > cells.numel():
+                raise ValueError(f"{len(players)} players for {cells.numel()} spawn points")
+            pick = torch.argsort(self.rand(B, cells.numel()), dim=1)[:, :len(players)]
+            pos[:, players] = cells[pick]
+        self.pos[:] = torch.where(mc, pos, self.pos)
+        orient = (self.rand(B, P) * 4).long().clamp_(max=3)
+        self.orient[:] = torch.where(mc, orient, self.orient)
+        self.alive |= mc
+        players = torch.arange(1, P + 1, dtype=torch.int8, device=dev).expand(B, P)
+        self.occ.scatter_(1, torch.where(mc, self.pos, self.N), torch.where(mc, players, 0).to(torch.int8))
+        self.occ[:, self.N] = 0
+
+    def counts(self) -> torch.Tensor:
+        """[B, A] int16: live apples in each apple's radius-2 disc (itself excluded)."""
+        return self.live[:, self.neighbours].sum(-1, dtype=torch.int16)
+
+    # ------------------------------------------------------------------ step
+    def step(self, actions: torch.Tensor, forced: Forced | None = None) -> StepEvents:
+        """Advances every world one step; actions [B, P] int64 (indices of the action table)."""
+        forced = forced or Forced()
+        B, P, A, dev, bidx = self.B, self.P, self.A, self.device, self.bidx
+        act = self.action_table[actions]
+        move, turn, fire = act[..., 0], act[..., 1], act[..., 2] > 0
+        reward = torch.zeros(B, P + 1, dtype=torch.float32, device=dev)
+        self.beam.zero_()
+        self.t += 1
+
+        # 1. wait-apples: group <- count (the previous group drives this step's regrowth).
+        live_start = self.live[:, :A].clone()
+        count = self.counts()
+        old_group = self.group[:, :A].clone()
+        waiting = ~live_start
+        self.group[:, :A] = torch.where(waiting, count.to(torch.int8), old_group)
+        self.grass[:, :A] = torch.where(waiting, count > 0, self.grass[:, :A])
+
+        # 2. turns and moves, one player at a time in a random order.
+        order = forced.order if forced.order is not None else torch.argsort(self.rand(B, P), dim=1)
+        for k in range(P):
+            pl = order[:, k]
+            here = self.pos[bidx, pl]
+            alive = self.alive[bidx, pl]
+            o = (self.orient[bidx, pl] + torch.where(alive, turn[bidx, pl], 0)) % 4
+            self.orient[bidx, pl] = o
+            m = move[bidx, pl]
+            target = here + self.dflat[(o + m - 1) % 4]
+            go = alive & (m > 0) & (self.occ[bidx, target] == 0) & ~self.wall[target]
+            new = torch.where(go, target, here)
+            self.occ[bidx, here] = torch.where(go, 0, self.occ[bidx, here])
+            self.occ[bidx, new] = torch.where(go, (pl + 1).to(torch.int8), self.occ[bidx, new])
+            self.pos[bidx, pl] = new
+            apple = self.apple_at[new]
+            eat = go & self.live[bidx, apple]
+            self.live[bidx, apple] &= ~eat
+            self.group[bidx, apple] = torch.where(eat, -1, self.group[bidx, apple]).to(torch.int8)
+            reward[bidx, pl] += eat.float()
+
+        # 3. zaps: the cooling timer, then all beams at the post-move positions.
+        alive = self.alive
+        cooling = alive & (self.timer > 0)
+        fired = alive & ~cooling & fire
+        self.timer[:] = torch.where(cooling, self.timer - 1, self.timer)
+        self.timer[:] = torch.where(fired, self.game.cooldown, self.timer).to(torch.int16)
+        hits, zapped = self.beams(fired)
+
+        # 4. respawn.
+        self.wait[:] = torch.where(self.alive, self.wait, self.wait + 1)
+        due = ~self.alive & (self.wait >= self.game.frames_till_respawn + 1)
+        if bool(due.any()):
+            self._respawn(due, forced)
+
+        # 5. regrowth (an apple regrowing under a standing avatar is eaten at once).
+        eligible = waiting & (old_group >= 0)
+        if forced.sprout is not None:
+            sprout = eligible & forced.sprout
+        else:
+            p = self.regrowth[old_group.clamp(0, 3).long()]
+            sprout = eligible & (self.rand(B, A).double() < p)
+        standing = self.occ[:, self.apple_flat]  # [B, A] player + 1
+        instant = sprout & (standing > 0)
+        self.live[:, :A] |= sprout & ~instant
+        self.group[:, :A] = torch.where(instant, -1, self.group[:, :A]).to(torch.int8)
+        reward.scatter_add_(1, torch.where(instant, standing.long() - 1, P), instant.float())
+        reward = reward[:, :P]
+
+        # 6. removal of the zapped, then the episode's end.
+        out = zapped > 0
+        self.occ.scatter_(1, torch.where(out, self.pos, self.N), torch.zeros_like(self.occ[:, :P]))
+        self.occ[:, self.N] = 0
+        self.alive &= ~out
+        self.wait[:] = torch.where(out, 0, self.wait).to(torch.int16)
+        may_end = (self.t >= MIN_STEPS) & ((self.t + 1) % INTERVAL == 0)
+        draw = forced.end if forced.end is not None else self.rand(B) < END_PROBABILITY
+        end = (may_end & draw) | (self.t >= MAX_STEPS)
+        return StepEvents(reward, reward.to(torch.int16), fired, hits, zapped, end)
+
+    def beams(self, fired: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Casts the beams of the players in `fired` [B, P] against the current occupancy;
+        draws them into self.beam; returns (hits [B, P, 3] target or -1, zapped [B, P])."""
+        B, P, dev = self.B, self.P, self.device
+        cells = self.pos[:, :, None, None] + self.beam_offsets[self.orient]  # [B, P, 3, L]
+        cells = cells.clamp_(0, self.N - 1)
+        occupant = torch.gather(self.occ, 1, cells.view(B, -1)).view(cells.shape)
+        blocked = self.wall[cells] | (occupant > 0)
+        before = blocked.cumsum(-1)
+        first = blocked & (before == 1) & fired[:, :, None, None]
+        drawn = (before == 0) & fired[:, :, None, None]
+        hits = torch.where(first & (occupant > 0), occupant.long() - 1, -1).amax(-1)  # [B, P, 3]
+        self.beam.scatter_(1, torch.where(drawn, cells, self.N).view(B, -1), True)
+        self.beam[:, self.N] = False
+        zapped = torch.zeros(B, P + 1, dtype=torch.int16, device=dev)
+        target = torch.where(hits >= 0, hits, P).view(B, -1)
+        zapped.scatter_add_(1, target, torch.ones_like(target, dtype=torch.int16))
+        return hits, zapped[:, :P]
+
+
+    def _respawn(self, due: torch.Tensor, forced: Forced) -> None:
+        B, P, bidx = self.B, self.P, self.bidx
+        orient = forced.respawn_orientation
+        if orient is None:
+            orient = (self.rand(B, P) * 4).long().clamp_(max=3)
+        for p in range(P):
+            d = due[:, p]
+            cells = self.spawn_cells[self.respawn_group[p]]
+            if forced.respawn_cell is not None:
+                cell = forced.respawn_cell[:, p]
+                ok = d
+            else:
+                free = self.occ[:, cells] == 0
+                pick = torch.where(free, self.rand(B, cells.numel()), -1.0).argmax(1)
+                cell = cells[pick]
+                ok = d & free.any(1)
+            self.pos[:, p] = torch.where(ok, cell, self.pos[:, p])
+            self.orient[:, p] = torch.where(ok, orient[:, p], self.orient[:, p])
+            self.alive[:, p] |= ok
+            self.wait[:, p] = torch.where(ok, 0, self.wait[:, p]).to(torch.int16)
+            self.occ[bidx, torch.where(ok, cell, self.N)] = torch.where(ok, p + 1, 0).to(torch.int8)
+            self.occ[:, self.N] = 0
+
+    def ready_to_shoot(self) -> torch.Tensor:
+        """[B, P] float32: Melting Pot's READY_TO_SHOOT."""
+        ready = (1.0 - self.timer.float() / self.game.cooldown).clamp(min=0.0)
+        return torch.where(self.alive, ready, 0.0)
+
+    def apples(self) -> torch.Tensor:
+        """[B] live apples on the map."""
+        return self.live[:, :self.A].sum(1)
