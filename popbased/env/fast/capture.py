@@ -153,4 +153,4 @@ def snapshot(world: World, b: int) -> dict[str, np.ndarray]:
     return {"pos": torch.stack([y, x], 1).cpu().numpy(), "orient": world.orient[b].cpu().numpy(),
             "alive": world.alive[b].cpu().numpy(), "timer": world.timer[b].cpu().numpy().astype(np.int64),
             "apple_state": np.where(live, LIVE, group), "grass": world.grass[b, :A].cpu().numpy(),
-            "count": world.counts()[b].cpu().numpy().astype(np.int64)}
+            "count": world.live[b, world.neighbours].sum(-1).cpu().numpy().astype(np.int64)}
