@@ -1,0 +1,238 @@
+"""FastBatchedEnv: B commons_harvest worlds in torch behind BatchedEnv's interface.
+
+    env = FastBatchedEnv(resolve("no_zap"), num_envs=1024, seed=0, device="cuda")
+    obs = env.reset()                  # Observation, numpy, as BatchedEnv's
+    out = env.step(actions)            # StepResult: rewards [seats, C], done, episodes
+    out = env.step_tensors(actions_t)  # the same on the env's device, no numpy round trip
+
+Seats are env-major (seat = env * players + player). A world whose episode ends is
+reset in the same step by tensor writes: `done` marks the last reward of the old
+episode and the observation is the new episode's first, as in BatchedEnv. Rewards,
+component names, action masks and episode summaries are BatchedEnv's
+(popbased.env.instance.component_names, popbased.env.metrics); the views are 11x11.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from popbased.env.fast.maps import DIRECTIONS, build_map
+from popbased.env.fast.tracker import BatchTracker
+from popbased.env.fast.views import Renderer
+from popbased.env.fast.world import MAX_STEPS, World
+from popbased.env.instance import component_names, wants_apples_in_view
+from popbased.env.pool import Observation, StepResult
+from popbased.errors import BadInput
+from popbased.substrates.params import CommonsParams
+from popbased.substrates.spec import Lab2dSpec
+
+
+@dataclass
+class TensorStep:
+    """StepResult's fields as tensors on the env's device."""
+
+    rgb: torch.Tensor  # [seats, 11, 11, 3] uint8
+    ready_to_shoot: torch.Tensor  # [seats] float32
+    rewards: torch.Tensor  # [seats, C] float32
+    done: torch.Tensor  # [seats] bool
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FastBatchedEnv:
+    """See the module docstring."""
+
+    def __init__(self, spec: Lab2dSpec, num_envs: int = 1, *, seed: int = 0, device="cpu",
+                 obs_size: int = 11, apples_in_view: bool | None = None,
+                 max_episode_steps: int | None = None, series_every: int = 100,
+                 useful_zap_window: int = 20):
+        if not isinstance(spec.params, CommonsParams):
+            raise BadInput(f"substrate {spec.name!r}: the fast env runs the commons_harvest family only")
+        if num_envs < 1:
+            raise BadInput(f"num_envs={num_envs}: must be >= 1")
+        if obs_size != 11:
+            raise BadInput(f"obs_size={obs_size}: the fast env renders 11x11 views only")
+        if max_episode_steps is not None and max_episode_steps < 1:
+            raise BadInput(f"max_episode_steps={max_episode_steps}: must be >= 1")
+        self.spec = spec
+        self.num_envs = num_envs
+        self.players = spec.num_players
+        self.num_seats = num_envs * self.players
+        self.obs_size = obs_size
+        self.device = torch.device(device)
+        self.action_names = spec.action_names
+        self.num_actions = len(spec.action_names)
+        self.components = component_names(spec, apples_in_view)
+        self.column = {name: i for i, name in enumerate(self.components)}
+        self.in_view = wants_apples_in_view(spec, apples_in_view)
+        self.action_mask = np.ones((self.num_seats, self.num_actions), dtype=bool)
+        self.max_episode_steps = max_episode_steps
+        self.stats = {"steps": 0, "reset_wait_s": 0.0, "episodes": 0}
+        self.game = build_map(spec.params)
+        if self.game.players != self.players:
+            raise BadInput(f"spec has {self.players} players, its map {self.game.players}")
+        self.world = World(self.game, num_envs, spec.action_table, device=self.device, seed=seed)
+        self.renderer = Renderer(self.world)
+        shaped = ("farmer",) if self.in_view and spec.farmer_weight else ()
+        self.tracker = BatchTracker(num_envs, self.players, self.device, series_every=series_every,
+                                    useful_zap_window=useful_zap_window,
+                                    max_steps=min(MAX_STEPS, max_episode_steps or MAX_STEPS),
+                                    shaped=shaped)
+        apples = torch.from_numpy(self.game.apple_cells).to(self.device)
+        self._apple_y, self._apple_x = apples[:, 0], apples[:, 1]
+        self._dirs = torch.from_numpy(DIRECTIONS).to(self.device)
+        self._started = False
+        self._pending: torch.Tensor | None = None
+        self.timings: dict[str, float] = {}
+
+    # ----------------------------------------------------------------- BatchedEnv API
+    def set_action_mask(self, mask: np.ndarray) -> None:
+        """Per-seat allowed actions [seats, actions] (e.g. no FIRE_ZAP for a no_zap member)."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.action_mask.shape:
+            raise BadInput(f"action mask shape {mask.shape}: expected {self.action_mask.shape}")
+        if not mask.any(axis=1).all():
+            raise BadInput("action mask leaves a seat with no allowed action")
+        self.action_mask = mask.copy()
+
+    def action_indices(self, names: Sequence[str]) -> np.ndarray:
+        missing = [n for n in names if n not in self.action_names]
+        if missing:
+            raise BadInput(f"actions {missing} do not exist in {self.spec.name} "
+                           f"(its actions: {', '.join(self.action_names)})")
+        return np.array([self.action_names.index(n) for n in names], dtype=np.int64)
+
+    def mask_for(self, names: Sequence[str]) -> np.ndarray:
+        row = np.zeros(self.num_actions, dtype=bool)
+        row[self.action_indices(names)] = True
+        return row
+
+    def reset(self) -> Observation:
+        """First observations of every env (only once: later resets happen by themselves)."""
+        rgb, ready = self.reset_tensors()
+        return Observation(rgb.cpu().numpy(), ready.cpu().numpy(), self.action_mask)
+
+    def reset_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._started:
+            raise RuntimeError("FastBatchedEnv.reset() is called once; episodes restart by themselves")
+        self._started = True
+        everything = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        self.world.reset(everything)
+        self.tracker.reset(everything, self.world.apples())
+        return self._observe()
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if self._pending is not None:
+            raise RuntimeError("step_async() twice without step_wait()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_seats,):
+            raise BadInput(f"actions shape {actions.shape}: expected ({self.num_seats},)")
+        if actions.min() < 0 or actions.max() >= self.num_actions:
+            raise BadInput(f"actions must be in [0, {self.num_actions})")
+        allowed = self.action_mask[np.arange(self.num_seats), actions]
+        if not allowed.all():
+            bad = np.flatnonzero(~allowed)[0]
+            raise BadInput(f"seat {bad} took action {self.action_names[actions[bad]]}, "
+                           "which its action mask forbids")
+        self._pending = torch.from_numpy(actions.astype(np.int64)).to(self.device)
+
+    def step_wait(self) -> StepResult:
+        if self._pending is None:
+            raise RuntimeError("step_wait() without step_async()")
+        actions, self._pending = self._pending, None
+        out = self.step_tensors(actions)
+        obs = Observation(out.rgb.cpu().numpy(), out.ready_to_shoot.cpu().numpy(), self.action_mask)
+        return StepResult(obs, out.rewards.cpu().numpy(), out.done.cpu().numpy(), out.episodes)
+
+    def render(self, env: int = 0) -> np.ndarray:
+        raise NotImplementedError("the fast env has no WORLD.RGB; render with the Melting Pot path")
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "FastBatchedEnv":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- tensor path
+    def step_tensors(self, actions: torch.Tensor) -> TensorStep:
+        """One step from actions [seats] int64 on the env's device (not checked against
+        the action mask: the caller's policy masks)."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        clock = time.perf_counter
+        t0 = clock()
+        w, B, P = self.world, self.num_envs, self.players
+        events = w.step(actions.view(B, P))
+        t1 = clock()
+        col = self.column
+        rewards = torch.zeros(B, P, len(self.components), dtype=torch.float32, device=self.device)
+        reward = events.reward
+        rewards[..., col["reward"]] = reward
+        rewards[..., col["zap_hits"]] = (events.hits >= 0).sum(-1).float()
+        rewards[..., col["zapped"]] = events.zapped.float()
+        rewards[..., col["others_reward"]] = reward.sum(1, keepdim=True) - reward
+        if "zaps_fired" in col:
+            rewards[..., col["zaps_fired"]] = events.fired.float()
+        shaped = None
+        if self.in_view:
+            in_view = self.apples_in_view().float()
+            rewards[..., col["apples_in_view"]] = in_view
+            farmer = self.spec.farmer_weight * in_view
+            rewards[..., col["farmer"]] = farmer
+            if self.spec.farmer_weight:
+                shaped = {"farmer": self.spec.farmer_weight * in_view.double()}
+        self.tracker.update(reward, events.eaten, events.hits, events.fired, w.apples(), shaped)
+        t2 = clock()
+        done = events.end
+        truncated = torch.zeros_like(done)
+        if self.max_episode_steps is not None:
+            truncated = ~done & (self.tracker.step_count >= self.max_episode_steps)
+            done = done | truncated
+        episodes: list[dict[str, Any]] = []
+        if bool(done.any()):
+            trunc = truncated.cpu()
+            for b, summary in self.tracker.summaries(done, self.spec.instrumented):
+                episodes.append({"env": b, **summary, "truncated": bool(trunc[b])})
+            w.reset(done)
+            self.tracker.reset(done, w.apples())
+            self.stats["episodes"] += len(episodes)
+        t3 = clock()
+        rgb, ready = self._observe()
+        t4 = clock()
+        self.stats["steps"] += 1
+        for name, dt in (("world_step", t1 - t0), ("rewards_metrics", t2 - t1),
+                         ("episode_ends", t3 - t2), ("views", t4 - t3)):
+            self.timings[name] = self.timings.get(name, 0.0) + dt
+        return TensorStep(rgb, ready, rewards.view(self.num_seats, -1),
+                          done.repeat_interleave(P), episodes)
+
+    def _observe(self) -> tuple[torch.Tensor, torch.Tensor]:
+        rgb, _ = self.renderer.render()
+        return (rgb.view(self.num_seats, 11, 11, 3),
+                self.world.ready_to_shoot().view(self.num_seats))
+
+    def apples_in_view(self) -> torch.Tensor:
+        """[B, P] int16: live apples in each player's 11x11 window (0 while removed)."""
+        w = self.world
+        y, x = w.unflat(w.pos)
+        dy = self._apple_y[None, None, :] - y[:, :, None]
+        dx = self._apple_x[None, None, :] - x[:, :, None]
+        f = self._dirs[w.orient]  # [B, P, 2] (dy, dx) ahead
+        r = self._dirs[(w.orient + 1) % 4]
+        ahead = dy * f[..., :1] + dx * f[..., 1:]
+        side = dy * r[..., :1] + dx * r[..., 1:]
+        inside = (ahead >= -1) & (ahead <= 9) & (side.abs() <= 5) & w.live[:, None, :w.A]
+        return torch.where(w.alive, inside.sum(-1, dtype=torch.int16), 0)
