@@ -150,3 +150,36 @@ def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int,
                                          for r in results]), indent=2))
     else:
         _print_table(Console(), results)
+
+
+@substrates.command()
+@click.argument("name")
+@click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+              help="Variant parameter (repeatable), e.g. -p regrowth=0.1.")
+@click.option("--episodes", "-n", default=30, show_default=True, type=click.IntRange(min=2),
+              help="Random-play episodes per side for the episode statistics.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Cut each compared episode after this many steps (default: play to its end).")
+@click.option("--record-steps", default=500, show_default=True, type=click.IntRange(min=2),
+              help="Steps of each recorded real episode for the view and transition checks.")
+@click.option("--record-seeds", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Recorded real episodes for the view and transition checks.")
+@_seed
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for report.json and the figures.")
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
+def validate(name: str, params: tuple[str, ...], episodes: int, steps: int | None, record_steps: int,
+             record_seeds: int, seed: int, out_dir: str, force: bool) -> None:
+    """Real Melting Pot against the fast env on NAME: views bit for bit, transitions,
+    contested cells, regrowth, episode statistics; writes DIR/report.json and figures."""
+    from popbased.env.fast import validate as validation
+
+    console = Console(stderr=True)
+    report = validation.run(name, registry.parse_assignments(params), episodes=episodes, seed=seed,
+                            record_steps=record_steps, record_seeds=record_seeds, max_steps=steps,
+                            out_dir=out_dir, force=force,
+                            progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    views, moves = report["views"], report["transitions"]
+    console.print(f"views: {views['total_mismatches']} mismatches in {views['total_cells']} cells; "
+                  f"transitions: {moves['mismatched_step_count']} of {moves['compared_steps']} "
+                  f"uncontended steps differ; report in {out_dir}/report.json")
