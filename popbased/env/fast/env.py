@@ -175,7 +175,7 @@ class FastBatchedEnv:
         clock = time.perf_counter
         t0 = clock()
         w, B, P = self.world, self.num_envs, self.players
-        events = w.step(actions.view(B, P))
+        events = self.last_events = w.step(actions.view(B, P))
         t1 = clock()
         col = self.column
         rewards = torch.zeros(B, P, len(self.components), dtype=torch.float32, device=self.device)

@@ -43,27 +43,27 @@ class Duel:
     def __call__(self, n, s) -> np.ndarray:
         a = self.a
         acts = [a["NOOP"], a["NOOP"]]
+        left, right = (0, 1) if s.pos[0, 1] < s.pos[1, 1] else (1, 0)
         turning = False
-        for p, want in ((0, EAST), (1, WEST)):
+        for p, want in ((left, EAST), (right, WEST)):
             if s.orient[p] != want:
                 acts[p], turning = a["TURN_RIGHT"], True
-        left, right = (0, 1) if s.pos[0, 1] < s.pos[1, 1] else (1, 0)
-        if turning or s.pos[0, 0] != s.pos[1, 0] or not s.alive.all() or left != 0:
+        if turning or s.pos[0, 0] != s.pos[1, 0] or not s.alive.all():
             self.last = None
             return np.array(acts)
-        x0, x1 = s.pos[0, 1], s.pos[1, 1]
+        x0, x1 = s.pos[left, 1], s.pos[right, 1]
         gap = x1 - x0 - 1
+        kind = None
         if gap >= 3:
-            kind, acts = None, [a["FORWARD"], a["FORWARD"]]
+            acts = [a["FORWARD"], a["FORWARD"]]
         elif gap == 2:
-            kind = None
-            acts = [a["NOOP"], a["FORWARD"]] if (x0 + x1) / 2 > 11.5 else [a["FORWARD"], a["NOOP"]]
+            acts[right if (x0 + x1) / 2 > 11.5 else left] = a["FORWARD"]
         elif gap == 1:
             kind, acts = "contest", [a["FORWARD"], a["FORWARD"]]
         elif self.last == "contest":
             kind, acts = "swap", [a["FORWARD"], a["FORWARD"]]
         else:
-            kind, acts = None, [a["BACKWARD"], a["BACKWARD"]]
+            acts = [a["BACKWARD"], a["BACKWARD"]]
         self.last = kind
         return np.array(acts)
 

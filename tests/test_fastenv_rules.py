@@ -1,0 +1,110 @@
+"""Rules of commons_harvest_rules.md checked on scripted fast worlds and, where marked
+read-but-not-run there, on real Melting Pot."""
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from popbased.env.fast import capture
+from popbased.env.fast.maps import build_map, disc_offsets
+from popbased.env.fast.stat_checks import Duel
+from popbased.env.fast.world import World
+from popbased.substrates.params import CommonsParams
+
+N, E, S, W = 0, 1, 2, 3
+NAMES = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT", "TURN_RIGHT", "FIRE_ZAP")
+
+
+def scripted_world(probabilities, players):
+    params = CommonsParams(players=len(players))
+    game = dataclasses.replace(build_map(params), regrowth=np.array(probabilities, float))
+    world = World(game, 1, capture.validation_spec(params).action_table, seed=0)
+    world.reset()
+    A = game.num_apples
+    snap = capture.Snapshot(
+        t=1, pos=np.array([p[:2] for p in players]), orient=np.array([p[2] for p in players]),
+        alive=np.ones(len(players), bool), timer=np.zeros(len(players), np.int64),
+        wait=np.zeros(len(players), np.int64), apple_state=np.full(A, capture.LIVE),
+        count=np.zeros(A, np.int64), grass=np.ones(A, bool))
+    capture.load(world, 0, snap)
+    return world, {tuple(c): i for i, c in enumerate(game.apple_cells.tolist())}
+
+
+def act(world, *names):
+    return world.step(torch.tensor([[NAMES.index(n) for n in names]]))
+
+
+def test_disc_is_the_13_cell_l2_disc():
+    offsets = set(disc_offsets(2))
+    assert len(offsets) == 12 and (1, 2) not in offsets and (2, 0) in offsets and (1, 1) in offsets
+
+
+def test_regrowth_two_steps_after_eating_at_the_earliest():
+    world, apple = scripted_world([0, 1, 1, 1], [(1, 4, W), (15, 10, N)])
+    x = apple[(1, 3)]
+    assert act(world, "FORWARD", "NOOP").reward[0, 0] == 1
+    act(world, "BACKWARD", "NOOP")
+    assert not world.live[0, x]
+    act(world, "NOOP", "NOOP")
+    assert world.live[0, x]
+
+
+def test_regrowth_under_a_standing_player_is_eaten_at_once():
+    world, apple = scripted_world([0, 1, 1, 1], [(1, 4, W), (15, 10, N)])
+    rewards = [float(act(world, "FORWARD" if t == 0 else "NOOP", "NOOP").reward[0, 0]) for t in range(9)]
+    assert rewards == [1, 0, 1, 0, 1, 0, 1, 0, 1]
+    assert not world.live[0, apple[(1, 3)]]
+
+
+def test_regrowth_uses_the_count_lagged_two_steps():
+    """Rules 9.1: X eaten with 3 live neighbours, one of them eaten the next step; with
+    p = [0, 0, 0, 1] X regrows two steps after it was eaten (from the old count 3)."""
+    world, apple = scripted_world([0, 0, 0, 1], [(1, 4, W), (2, 3, W)])
+    x = apple[(1, 3)]
+    act(world, "FORWARD", "NOOP")  # eats X: c = 3
+    assert int(world.group[0, x]) == -1
+    act(world, "BACKWARD", "FORWARD")  # player 1 eats a neighbour of X: c = 2
+    assert int(world.group[0, x]) == 3 and int(world.counts()[0, x]) == 2
+    act(world, "NOOP", "NOOP")
+    assert world.live[0, x]
+
+
+def test_mutual_zaps_remove_both_and_respawn_after_frames_till_respawn_plus_one():
+    world, _ = scripted_world([0, 0, 0, 0], [(7, 8, E), (7, 9, W)])
+    events = act(world, "FIRE_ZAP", "FIRE_ZAP")
+    assert events.hits[0, 0].tolist().count(1) == 1 and events.hits[0, 1].tolist().count(0) == 1
+    assert not world.alive[0].any()
+    frames = 0
+    while not world.alive[0].all():
+        act(world, "NOOP", "NOOP")
+        frames += 1
+    assert frames == world.game.frames_till_respawn + 1
+
+
+class MutualZap(Duel):
+    """Face each other, close in until adjacent, then both fire."""
+
+    def __init__(self, names):
+        super().__init__(names)
+        self.fire = names.index("FIRE_ZAP")
+
+    def __call__(self, n, s):
+        acts = super().__call__(n, s)
+        left, right = (0, 1) if s.pos[0, 1] < s.pos[1, 1] else (1, 0)
+        if s.alive.all() and s.pos[0, 0] == s.pos[1, 0] and s.orient[left] == E \
+                and s.orient[right] == W and s.pos[right, 1] - s.pos[left, 1] == 1:
+            return np.array([self.fire, self.fire])
+        return acts
+
+
+def test_mutual_zap_in_real_melting_pot():
+    """Rules 9.4 (read, not run there): both beams fire, two zap events, both removed."""
+    params = CommonsParams(players=2)
+    game = build_map(params)
+    policy = MutualZap(capture.validation_spec(params).action_names)
+    steps = capture.record(params, game, 60, 4, policy=policy)
+    mutual = [s for s in steps if sorted(s.zaps) == [(0, 1), (1, 0)]]
+    assert mutual, [s.zaps for s in steps]
+    assert not mutual[0].state.alive.any()
+    assert (mutual[0].rgb == 0).all()
