@@ -60,7 +60,7 @@ def views(game: GameMap, action_table, steps: list[capture.Step]) -> dict:
         capture.load(world, b, after.state)
     world.beam[:] = beam
     codes = renderer.codes()
-    rgb, apples = renderer.render(codes)
+    rgb, apples = renderer.render(codes, apples=True)
     kinds = _kinds(codes, renderer, world).numpy().reshape(-1)
     real = np.stack([a.rgb for _, a in pairs]).reshape(-1, 3)
     bad = (rgb.numpy().reshape(-1, 3) != real).any(-1)
@@ -118,7 +118,7 @@ def transitions(game: GameMap, action_table, steps: list[capture.Step]) -> dict:
         capture.load(world, b, before.state)
     actions = torch.from_numpy(np.stack([a.actions for _, a in pairs]).astype(np.int64))
     events = world.step(actions, _forced(world, pairs))
-    rgb, apples = renderer.render()
+    rgb, apples = renderer.render(apples=True)
     ready = world.ready_to_shoot().numpy()
     agree = Counter()
     mismatched_steps = []

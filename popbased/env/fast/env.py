@@ -220,7 +220,7 @@ class FastBatchedEnv:
                           done.repeat_interleave(P), episodes)
 
     def _observe(self) -> tuple[torch.Tensor, torch.Tensor]:
-        rgb, _ = self.renderer.render()
+        rgb = self.renderer.render()
         return (rgb.view(self.num_seats, 11, 11, 3),
                 self.world.ready_to_shoot().view(self.num_seats))
 

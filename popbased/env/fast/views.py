@@ -34,6 +34,13 @@ class Renderer:
             df, dr = world.dflat[f].item(), world.dflat[(f + 1) % 4].item()
             offsets.append([(9 - i) * df + (j - 5) * dr for i in range(SIZE) for j in range(SIZE)])
         self.offsets = torch.tensor(offsets, dtype=torch.int64, device=dev)  # [4, 121]
+        # window[orientation * N + cell]: the 121 cells a player there sees; the extra last
+        # row points at padding cell 0 (black): the view of a removed player.
+        cells = torch.arange(world.N, device=dev)
+        window = (cells[None, :, None] + self.offsets[:, None, :]).clamp_(0, world.N - 1)
+        self.window = torch.cat([window.reshape(4 * world.N, SIZE * SIZE),
+                                 torch.zeros(1, SIZE * SIZE, dtype=torch.int64, device=dev)])
+        self.removed_row = 4 * world.N
         table = palette.colour_table(world.P)
         self.table = torch.from_numpy(table.reshape(-1, 3)).to(dev)  # [4 * NUM_CODES, 3]
         self.player_codes = (palette.AVATAR + torch.arange(world.P, device=dev) * 8)[None, :]
@@ -41,33 +48,36 @@ class Renderer:
     def codes(self) -> torch.Tensor:
         """[B, N + 1] int16: the code of every (padded) cell of every world."""
         w = self.world
-        B, A = w.B, w.A
-        codes = self.static.expand(B, -1).clone()
+        A = w.A
+        beam = w.beam
+        codes = torch.where(beam, self.static + palette.BEAM, self.static)
         live, grass = w.live[:, :A], w.grass[:, :A]
         apple = torch.where(live, torch.where(grass, palette.APPLE_ON_GRASS, palette.APPLE_ON_FLOOR),
-                            torch.where(grass, palette.GRASS, palette.FLOOR)).to(torch.int16)
-        codes[:, w.apple_flat] = apple
-        on_grass = torch.gather(codes, 1, w.pos) == palette.GRASS
-        avatar = (self.player_codes + w.orient * 2 + on_grass).to(torch.int16)
-        codes.scatter_(1, torch.where(w.alive, w.pos, w.N), avatar)
+                            torch.where(grass, palette.GRASS, palette.FLOOR))
+        apple = apple + beam.index_select(1, w.apple_flat) * palette.BEAM
+        codes.index_copy_(1, w.apple_flat, apple.to(torch.int16))
+        under = torch.gather(codes, 1, w.pos)
+        on_grass = (under & (palette.BEAM - 1)) == palette.GRASS
+        avatar = self.player_codes + w.orient * 2 + on_grass + (under & palette.BEAM)
+        codes.scatter_(1, torch.where(w.alive, w.pos, w.N), avatar.to(torch.int16))
         codes[:, w.N] = 0
-        codes += w.beam.to(torch.int16) * palette.BEAM
         return codes
 
-    def render(self, codes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rgb [B, P, 11, 11, 3] uint8, apples_in_view [B, P] int16)."""
+    def render(self, codes: torch.Tensor | None = None, apples: bool = False):
+        """rgb [B, P, 11, 11, 3] uint8 (and apples_in_view [B, P] int16 when `apples`)."""
         w = self.world
         B, P = w.B, w.P
         codes = self.codes() if codes is None else codes
-        idx = w.pos[:, :, None] + self.offsets[w.orient]  # [B, P, 121]
-        seen = torch.gather(codes, 1, idx.view(B, -1)).view(B, P, SIZE * SIZE)
-        seen = torch.where(w.alive[:, :, None], seen, 0)
+        row = torch.where(w.alive, w.orient * w.N + w.pos, self.removed_row)
+        idx = self.window.index_select(0, row.view(-1)).view(B, P * SIZE * SIZE)
+        seen = torch.gather(codes, 1, idx).view(B, P, SIZE * SIZE)
         own = seen[:, :, SELF_CELL]
         is_avatar = (own >= palette.AVATAR) & (own < palette.SELF)
         seen[:, :, SELF_CELL] = torch.where(is_avatar, palette.SELF + (own - palette.AVATAR) % 2, own)
-        base = seen % palette.BEAM
-        apples = ((base == palette.APPLE_ON_GRASS) | (base == palette.APPLE_ON_FLOOR)).sum(
-            -1, dtype=torch.int16)
-        lookup = seen.long() + (w.orient * palette.NUM_CODES)[:, :, None]
-        rgb = self.table[lookup].view(B, P, SIZE, SIZE, 3)
-        return rgb, apples
+        lookup = seen.to(torch.int32) + (w.orient.to(torch.int32) * palette.NUM_CODES)[:, :, None]
+        rgb = self.table.index_select(0, lookup.view(-1)).view(B, P, SIZE, SIZE, 3)
+        if not apples:
+            return rgb
+        base = seen & (palette.BEAM - 1)
+        count = ((base == palette.APPLE_ON_GRASS) | (base == palette.APPLE_ON_FLOOR)).sum(-1, dtype=torch.int16)
+        return rgb, torch.where(w.alive, count, 0)

@@ -92,13 +92,27 @@ class World:
         apple_at[self.apple_flat.cpu()] = torch.arange(self.A)
         self.apple_at = apple_at.to(dev)
         self.neighbours = torch.from_numpy(game.neighbours).to(dev)
+        # [A + 1, A]: row j, column i is 1 when apple j is in apple i's disc (a matmul
+        # counts live neighbours faster than a gather of the neighbour table).
+        matrix = torch.zeros(self.A + 1, self.A)
+        for i, row in enumerate(game.neighbours.tolist()):
+            for j in row:
+                matrix[j, i] = 1.0
+        matrix[self.A] = 0.0
+        self.neighbour_matrix = matrix.to(dev)
         self.regrowth = torch.tensor(game.regrowth, dtype=torch.float64, device=dev)
+        self.regrowth32 = self.regrowth.float()
         self.spawn_cells = [self.flat(torch.from_numpy(c) // W, torch.from_numpy(c) % W).to(dev)
                             for c in game.spawn_cells]
         for c in self.spawn_cells:
             if bool((self.apple_at[c] < self.A).any()):
                 raise ValueError("a spawn point on an apple cell")
         self.initial_group = game.initial_group.tolist()
+        # [P, max cells]: each player's respawn cells (padded by repeating), and their counts.
+        groups = [self.spawn_cells[g] for g in game.respawn_group.tolist()]
+        most = max(c.numel() for c in groups)
+        self.spawn_table = torch.stack([c[torch.arange(most, device=dev) % c.numel()] for c in groups])
+        self.spawn_count = torch.tensor([c.numel() for c in groups], device=dev)[None, :]
         self.respawn_group = game.respawn_group.tolist()
         table = [[a.get("move", 0), a.get("turn", 0), a.get("fireZap", 0)] for a in action_table]
         self.action_table = torch.tensor(table, dtype=torch.int64, device=dev)
@@ -172,7 +186,7 @@ class World:
 
     def counts(self) -> torch.Tensor:
         """[B, A] int16: live apples in each apple's radius-2 disc (itself excluded)."""
-        return self.live[:, self.neighbours].sum(-1, dtype=torch.int16)
+        return (self.live.to(torch.float32) @ self.neighbour_matrix).to(torch.int16)
 
     # ------------------------------------------------------------------ step
     def step(self, actions: torch.Tensor, forced: Forced | None = None) -> StepEvents:
@@ -193,29 +207,40 @@ class World:
         self.group[:, :A] = torch.where(waiting, count.to(torch.int8), old_group)
         self.grass[:, :A] = torch.where(waiting, count > 0, self.grass[:, :A])
 
-        # 2. turns and moves, one player at a time in a random order.
+        # 2. turns and moves, one player at a time in a random order. A player's turn and
+        # target cell do not depend on the others; only the occupancy check is sequential.
+        # Each cell is entered at most once per step, so eating is settled after the loop.
         order = forced.order if forced.order is not None else torch.argsort(self.rand(B, P), dim=1)
+        alive = self.alive
+        self.orient[:] = (self.orient + torch.where(alive, turn, 0)) % 4
+        target = self.pos + self.dflat[(self.orient + move - 1) % 4]
+        want = alive & (move > 0) & ~self.wall[target]
+        base = (bidx * (self.N + 1))[:, None]
+        here_o = (self.pos + base).gather(1, order)
+        target_o = (target + base).gather(1, order)
+        want_o = want.gather(1, order)
+        code_o = (order + 1).to(torch.int8)
+        spare = base[:, 0] + self.N
+        occ = self.occ.view(-1)
+        go_o = torch.empty_like(want_o)
         for k in range(P):
-            pl = order[:, k]
-            here = self.pos[bidx, pl]
-            alive = self.alive[bidx, pl]
-            o = (self.orient[bidx, pl] + torch.where(alive, turn[bidx, pl], 0)) % 4
-            self.orient[bidx, pl] = o
-            m = move[bidx, pl]
-            target = here + self.dflat[(o + m - 1) % 4]
-            go = alive & (m > 0) & (self.occ[bidx, target] == 0) & ~self.wall[target]
-            new = torch.where(go, target, here)
-            self.occ[bidx, here] = torch.where(go, 0, self.occ[bidx, here])
-            self.occ[bidx, new] = torch.where(go, (pl + 1).to(torch.int8), self.occ[bidx, new])
-            self.pos[bidx, pl] = new
-            apple = self.apple_at[new]
-            eat = go & self.live[bidx, apple]
-            self.live[bidx, apple] &= ~eat
-            self.group[bidx, apple] = torch.where(eat, -1, self.group[bidx, apple]).to(torch.int8)
-            reward[bidx, pl] += eat.float()
+            t = target_o[:, k]
+            go = want_o[:, k] & (occ[t] == 0)
+            occ[torch.where(go, here_o[:, k], spare)] = 0
+            occ[torch.where(go, t, spare)] = code_o[:, k]
+            go_o[:, k] = go
+        self.occ[:, self.N] = 0
+        moved = torch.zeros_like(want).scatter_(1, order, go_o)
+        self.pos[:] = torch.where(moved, target, self.pos)
+        apple = torch.where(moved, self.apple_at[self.pos], A)
+        eat = torch.gather(self.live, 1, apple)
+        reward[:, :P] += eat.float()
+        gone = torch.where(eat, apple, A)
+        self.live.scatter_(1, gone, False)
+        self.group.scatter_(1, gone, -1)
+        self.live[:, A] = False
 
         # 3. zaps: the cooling timer, then all beams at the post-move positions.
-        alive = self.alive
         cooling = alive & (self.timer > 0)
         fired = alive & ~cooling & fire
         self.timer[:] = torch.where(cooling, self.timer - 1, self.timer)
@@ -233,9 +258,9 @@ class World:
         if forced.sprout is not None:
             sprout = eligible & forced.sprout
         else:
-            p = self.regrowth[old_group.clamp(0, 3).long()]
-            sprout = eligible & (self.rand(B, A).double() < p)
-        standing = self.occ[:, self.apple_flat]  # [B, A] player + 1
+            p = self.regrowth32[old_group.clamp(0, 3).long()]
+            sprout = eligible & (self.rand(B, A) < p)
+        standing = self.occ.index_select(1, self.apple_flat)  # [B, A] player + 1
         instant = sprout & (standing > 0)
         self.live[:, :A] |= sprout & ~instant
         self.group[:, :A] = torch.where(instant, -1, self.group[:, :A]).to(torch.int8)
@@ -274,27 +299,50 @@ class World:
 
 
     def _respawn(self, due: torch.Tensor, forced: Forced) -> None:
-        B, P, bidx = self.B, self.P, self.bidx
+        """Teleports the due players to uniformly random free cells of their groups, with a
+        random orientation. Melting Pot places them one after another, each on a cell free
+        at that moment: jointly, a uniform draw of distinct free cells. That is drawn by
+        rejection (every due player of a world draws again until all their cells are free
+        and distinct), then one player at a time for worlds still unplaced after a few rounds."""
+        B, P = self.B, self.P
         orient = forced.respawn_orientation
         if orient is None:
             orient = (self.rand(B, P) * 4).long().clamp_(max=3)
-        for p in range(P):
-            d = due[:, p]
-            cells = self.spawn_cells[self.respawn_group[p]]
-            if forced.respawn_cell is not None:
-                cell = forced.respawn_cell[:, p]
-                ok = d
-            else:
-                free = self.occ[:, cells] == 0
-                pick = torch.where(free, self.rand(B, cells.numel()), -1.0).argmax(1)
-                cell = cells[pick]
-                ok = d & free.any(1)
-            self.pos[:, p] = torch.where(ok, cell, self.pos[:, p])
-            self.orient[:, p] = torch.where(ok, orient[:, p], self.orient[:, p])
-            self.alive[:, p] |= ok
-            self.wait[:, p] = torch.where(ok, 0, self.wait[:, p]).to(torch.int16)
-            self.occ[bidx, torch.where(ok, cell, self.N)] = torch.where(ok, p + 1, 0).to(torch.int8)
-            self.occ[:, self.N] = 0
+        if forced.respawn_cell is not None:
+            cell, placed = forced.respawn_cell, due
+        else:
+            cell = self.pos.clone()
+            pending = due.any(1)
+            for _ in range(8):
+                if not bool(pending.any()):
+                    break
+                pick = (self.rand(B, P) * self.spawn_count).long().clamp_(max=self.spawn_count - 1)
+                draw = torch.gather(self.spawn_table, 1, pick.t()).t()  # [B, P]
+                free = torch.gather(self.occ, 1, draw) == 0
+                same = (draw[:, :, None] == draw[:, None, :]) & due[:, :, None] & due[:, None, :]
+                distinct = same.sum(-1) == 1
+                ok = (~due | (free & distinct)).all(1) & pending
+                cell = torch.where(ok[:, None] & due, draw, cell)
+                pending &= ~ok
+            placed = due & ~pending[:, None]
+            if bool(pending.any()):
+                for p in range(P):
+                    d = due[:, p] & pending
+                    cells = self.spawn_cells[self.respawn_group[p]]
+                    free = self.occ[:, cells] == 0
+                    choice = cells[torch.where(free, self.rand(B, cells.numel()), -1.0).argmax(1)]
+                    ok = d & free.any(1)
+                    cell[:, p] = torch.where(ok, choice, cell[:, p])
+                    self.occ[self.bidx, torch.where(ok, choice, self.N)] = torch.where(ok, p + 1, 0).to(torch.int8)
+                    self.occ[:, self.N] = 0
+                    placed[:, p] |= ok
+        self.pos[:] = torch.where(placed, cell, self.pos)
+        self.orient[:] = torch.where(placed, orient, self.orient)
+        self.alive |= placed
+        self.wait[:] = torch.where(placed, 0, self.wait).to(torch.int16)
+        codes = (torch.arange(1, P + 1, device=self.device, dtype=torch.int8)).expand(B, P)
+        self.occ.scatter_(1, torch.where(placed, cell, self.N), torch.where(placed, codes, 0).to(torch.int8))
+        self.occ[:, self.N] = 0
 
     def ready_to_shoot(self) -> torch.Tensor:
         """[B, P] float32: Melting Pot's READY_TO_SHOOT."""
