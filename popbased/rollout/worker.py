@@ -11,7 +11,9 @@ In league play (`matches` given), a seat changes hands only when its env starts 
 episode: each env plays one match (who sits where, described by the match dict that the
 env's episode summaries carry) from its first step to its last. A seat may also be played
 by `random` (uniform over the legal actions) or by a frozen member (a publication with
-`frozen`: it acts, it is never trained, no batch is returned for it).
+`frozen`: it acts, it is never trained, no batch is returned for it). A match keeps its
+players until its episode ends, across generations: a frozen player that has left the
+league's snapshot pool in the meantime plays on from the worker's own copy of its weights.
 
 Envs run in their own processes (`backend='process'`, resets hidden by spares; the envs
 are split in two groups that take turns, so one group steps while the policies act for
@@ -143,12 +145,20 @@ class RolloutWorker:
     def _publications(self, publications: Mapping[str, Any]) -> None:
         import ray  # only needed when publications are object refs
 
-        for member in set(self.seats) - {RANDOM}:
+        seated_now = set(self.seats) - {RANDOM}
+        for gone in set(self.members) - seated_now:  # seated nowhere: free its copy
+            del self.members[gone]
+        for member in seated_now:
             pub = publications.get(member)
-            if pub is None:
-                raise BadInput(f"no weights published for member {member!r}")
-            version = pub["version"]
             seated = self.members.get(member)
+            if pub is None:
+                if seated is not None and seated.frozen:
+                    # A frozen player (snapshot) that left the league's pool since its match
+                    # began: the match keeps it to the end of its episode, with this copy.
+                    continue
+                raise RuntimeError(f"no weights published for member {member!r}, which "
+                                   f"plays seats of this worker")
+            version = pub["version"]
             if seated is not None and seated.version == version:
                 continue
             full = pub if "weights" in pub else ray.get(pub["ref"])
