@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from popbased import errors
 from popbased.errors import BadInput
 from popbased.cli.substrates import substrates
 from popbased.cli.doctor import doctor
@@ -19,7 +20,8 @@ from popbased.cli.evaluate import evaluate
 
 
 class _Group(click.Group):
-    """Turns BadInput into one line on stderr and exit code 2."""
+    """Turns BadInput into one line on stderr and exit code 2, and any other exception (a bug)
+    into one line saying so and where its traceback was written, exit code 1."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -27,6 +29,14 @@ class _Group(click.Group):
         except BadInput as err:
             click.echo(f"popbased: error: {err}", err=True)
             sys.exit(2)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as err:
+            path = errors.write_traceback(err)
+            first = (str(err).strip().splitlines() or [""])[0]
+            click.echo(f"popbased: internal error: {type(err).__name__}: {first} (a bug in popbased; "
+                       f"the full traceback is in {path})", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,15 +7,28 @@ restarted worker, and `restarts` counts it. Training never stops for it.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Mapping, Sequence
 
+from popbased.errors import BadInput, InternalError
 from popbased.ppo.batch import Batch, concat
 from popbased.rollout.worker import RolloutWorker
 from popbased.substrates.spec import Lab2dSpec
 
 MAX_RETRIES = 5
 START_TIMEOUT_S = 300
+
+
+def worker_error(index: int, err: Exception) -> Exception:
+    """What a rollout worker raised, as the driver raises it: a BadInput stays one line for
+    the user; anything else is an InternalError carrying the worker's traceback."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, BadInput):
+        return BadInput(str(cause))
+    what = f"{type(cause).__name__}: {cause}" if cause is not None else str(err).splitlines()[0]
+    return InternalError(f"rollout worker {index} failed ({what})",
+                         detail=re.sub(r"\x1b\[[0-9;]*m", "", str(err)))  # Ray colours it
 
 
 class Collector:
@@ -95,6 +108,9 @@ class Collector:
                 results[i] = ray.get(ref)
                 if then is not None:
                     following[i] = self._start(i, *then)
+            except ray.exceptions.RayTaskError as err:  # collect() raised: not a lost worker
+                self._drain([r for _, _, r in pending] + [f[2] for f in following if f])
+                raise worker_error(i, err) from None
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                     ray.exceptions.ObjectLostError):
                 attempts[i] += 1
@@ -118,6 +134,15 @@ class Collector:
                 timing[key] = timing.get(key, 0) + value
         return {"batches": {m: concat(b) for m, b in by_member.items()}, "episodes": episodes,
                 "timing": timing}
+
+    def _drain(self, refs: list, timeout: float = 60.0) -> None:
+        """Waits for fragments still running after a failure, so that their results (errors,
+        most likely the same one) are taken here rather than printed by Ray."""
+        for ref in refs:
+            try:
+                self._ray.get(ref, timeout=timeout)
+            except Exception:
+                pass
 
     def collect(self, handles, seat_members, length, bptt=None, matches=None) -> dict[str, Any]:
         self.submit(handles, seat_members, length, bptt, matches)
