@@ -136,6 +136,10 @@ class Driver:
 
     # ------------------------------------------------------------------ persistence
     def _save(self) -> None:
+        self._commit(self._checkpoints())
+
+    def _checkpoints(self) -> dict[str, dict[str, str]]:
+        """Every member's checkpoint of this generation (not yet named by any state)."""
         g = self.generation
         ckpts = {}
         for m, member in self.members.items():
@@ -145,6 +149,12 @@ class Driver:
                                       "generation": g, "arena": self.spec.arena,
                                       "member": member.record()})
             ckpts[m] = {"file": rel, "sha256": digest}
+        files.crash_point("checkpoints", g)
+        return ckpts
+
+    def _commit(self, ckpts: dict[str, dict[str, str]]) -> None:
+        """state.json names this generation's checkpoints, snapshots and statistics."""
+        g = self.generation
         by_pop: dict[str, list] = {}
         for member in self.members.values():
             by_pop.setdefault(member.variant, []).append(member.record())
@@ -182,8 +192,7 @@ class Driver:
                 self._restore_snapshots()
                 self.generation, self.agent_steps = self.state["generation"], self.state["agent_steps"]
                 self.lineage.truncate(self.state["lineage_events"])
-                for name in ("payoff.jsonl", "generations.jsonl"):
-                    files.truncate(self.out, name, self.generation)
+                files.drop_unfinished(self.out, self.generation)
                 self.rng = np.random.default_rng()
                 self.rng.bit_generator.state = self.state["rng"]
             self.matchmaker = Matchmaker(spec, {p.name: list(self._members_of(p.name)) for p in
@@ -219,12 +228,9 @@ class Driver:
                 self.session.generation = self.generation + 1
                 self._train()
                 self._evaluate()
-                t1 = time.perf_counter()
                 self.generation += 1
-                summary = self._end_generation()
-                summary["timing"] = {"generation_s": time.perf_counter() - t0,
-                                     "end_of_generation_s": time.perf_counter() - t1}
-                files.append(self.out, "generations.jsonl", summary)
+                summary = self._end_generation(t0)
+                files.crash_point("committed", self.generation)
                 if self.on_generation:
                     self.on_generation(summary)
             self.session.finish()
@@ -268,6 +274,7 @@ class Driver:
         files.append(self.out, "rounds.jsonl", report)
         if self.on_round:
             self.on_round(report)
+        files.crash_point("train", self.generation + 1)
         return {"trained": trained, "episodes": fragment["episodes"]}
 
     def _train(self) -> None:
@@ -289,7 +296,11 @@ class Driver:
                         if e.get("match", {}).get("phase") == "eval")
 
     # ------------------------------------------------------------------ end of generation
-    def _end_generation(self) -> dict[str, Any]:
+    def _end_generation(self, started: float) -> dict[str, Any]:
+        """PBT, snapshots, checkpoints, the generation's records; state.json last, so that a
+        kill anywhere before it leaves the previous generation as the one to resume from
+        (resume drops the records of a generation that did not complete)."""
+        t1 = time.perf_counter()
         g = self.generation
         names = [p.name for p in self.spec.populations]
         self.scores = self.payoff.scores(names)
@@ -301,13 +312,22 @@ class Driver:
             events += self._pbt(pop.name)
         for event in events:
             self.lineage.append(event)
+        files.crash_point("pbt", g)
         self.matchmaker.means = self.payoff.means()
         self._snapshot()
-        self._save()
+        ckpts = self._checkpoints()
         rows = self.payoff.rows()
+        summary = self._summary(g, rows, events)
+        summary["timing"] = {"generation_s": time.perf_counter() - started,
+                             "end_of_generation_s": time.perf_counter() - t1}
         files.append(self.out, "payoff.jsonl", {**self.payoff.to_dict(), "scores": self.scores,
                                                 "rows": rows})
-        return {"generation": g, "agent_steps": self.agent_steps,
+        files.append(self.out, "generations.jsonl", summary)
+        self._commit(ckpts)
+        return summary
+
+    def _summary(self, g: int, rows: list, events: list[LineageEvent]) -> dict[str, Any]:
+        return {"generation": g, "agent_steps": self.agent_steps, "time_ms": int(time.time() * 1000),
                 "elapsed_s": time.perf_counter() - self.started, "scores": self.scores,
                 "rows": rows, "best": self._best(),
                 "snapshots": [s["id"] for s in self.snapshots],

@@ -7,15 +7,21 @@
     generations.jsonl       per generation: members, fitness, scores, events, timing
     rounds.jsonl            per training round: speed, episode metrics, learner statistics
 
-Every file is written atomically (temp file, rename); a state records the SHA-256 of
-every checkpoint it names. Resume reads state.json and checks every checkpoint; if one is
-torn or corrupted, it warns and falls back to the newest earlier generation whose files
-are all intact (checkpoints of earlier generations are never deleted).
+A generation's checkpoints and records (lineage, payoff, generations) are written before its
+state.json, which is written last: it is the commit. Resume drops the records of any later
+generation (`drop_unfinished`), so a kill at any moment loses only the generation in progress
+and repeats nothing. Files are written atomically (temp file, rename) or appended a line at a
+time (a torn last line is dropped on reading); a state records the SHA-256 of every
+checkpoint it names. Resume reads state.json and checks every checkpoint; if one is torn or
+corrupted, it warns and falls back to the newest earlier generation whose files are all
+intact (checkpoints of earlier generations are never deleted).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,9 +36,21 @@ FORMAT = 1
 
 
 def write(out: Path, state: dict[str, Any]) -> None:
+    """Commits a completed generation: its own copy first, then state.json (the commit)."""
     data = json.dumps(json_safe(state), indent=1).encode()
     checkpoint.write_atomic(out / f"gen-{state['generation']:04d}" / STATE, data)
+    crash_point("state", state["generation"])
     checkpoint.write_atomic(out / STATE, data)
+
+
+def crash_point(name: str, generation: int) -> None:
+    """Fault injection for the kill-and-resume tests and the soak benchmark:
+    POPBASED_CRASH_AT=NAME:G SIGKILLs this process when it reaches point NAME in generation G
+    (train: after a training round; pbt: lineage events written; checkpoints: the members'
+    checkpoints written, state not yet; state: gen-NNNN/state.json written, state.json not
+    yet; committed: state.json written, the generation not yet tracked)."""
+    if os.environ.get("POPBASED_CRASH_AT") == f"{name}:{generation}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _parse(path: Path) -> dict[str, Any]:
@@ -51,7 +69,8 @@ def _intact(out: Path, state: dict[str, Any]) -> str | None:
     for entry in files:
         path = out / entry["file"]
         try:
-            header = path.open("rb").readline()
+            with path.open("rb") as f:
+                header = f.readline()
         except OSError:
             return f"{path}: missing"
         if not header.rstrip().endswith(b"sha256=" + entry["sha256"].encode()):
@@ -94,5 +113,9 @@ def lines(out: Path, name: str) -> list[dict[str, Any]]:
     return jsonl.read(out / name)
 
 
-def truncate(out: Path, name: str, keep: int) -> None:
-    jsonl.truncate(out / name, keep)
+def drop_unfinished(out: Path, generation: int) -> None:
+    """Before resuming from `generation`: drops the records of any later generation that
+    did not complete (payoff and generation records past it, rounds played after it)."""
+    for name in ("payoff.jsonl", "generations.jsonl"):
+        jsonl.truncate(out / name, generation)
+    jsonl.keep_only(out / "rounds.jsonl", lambda r: r.get("generation", 0) < generation)

@@ -31,13 +31,13 @@ class LineageLog:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else None
         self.events: list[LineageEvent] = []
-        if self.path is not None and self.path.exists():
-            for number, line in enumerate(self.path.read_text().splitlines(), 1):
-                if not line.strip():
-                    continue
+        if self.path is not None:
+            from popbased import jsonl
+
+            for number, record in enumerate(jsonl.read(self.path), 1):
                 try:
-                    self.events.append(LineageEvent(**json.loads(line)))
-                except (json.JSONDecodeError, TypeError) as err:
+                    self.events.append(LineageEvent(**record))
+                except TypeError as err:
                     from popbased.errors import BadInput
 
                     raise BadInput(f"{self.path}:{number}: not a lineage event ({err})") from None
