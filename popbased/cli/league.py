@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from popbased import errors
 from popbased.cli import options
 from popbased.errors import BadInput
 from popbased.league import report, state as files
@@ -44,7 +45,10 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
     files_out = Path(out)
     files_out.mkdir(parents=True, exist_ok=True)
     (files_out / "options.json").write_text(json.dumps(opts, indent=1))
+    errors.log_into(files_out)
     tracking = LeagueTracking(uri, files_out, spec, opts)
+    if resume:  # a generation committed but not yet logged when the run was killed
+        tracking.catch_up(files.lines(files_out, "generations.jsonl"), files.read(files_out)["generation"])
 
     def on_generation(summary):
         tracking.generation(summary)
@@ -53,11 +57,15 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
         for line in report.generation_lines(summary, generations):
             console.print(line, markup=False, highlight=False)
 
-    with TrainDisplay(config.steps, f"league {spec.name}", console) as display:
-        ensure_ray(ray_address)
-        options.stop_on_sigterm()  # completed generations are kept
-        result = run(spec, config, generations, resume=resume, on_round=display.update,
-                     on_generation=on_generation)
+    try:
+        with TrainDisplay(config.steps, f"league {spec.name}", console) as display:
+            ensure_ray(ray_address)
+            options.stop_on_sigterm()  # completed generations are kept
+            result = run(spec, config, generations, resume=resume, on_round=display.update,
+                         on_generation=on_generation)
+    except Exception as err:  # completed generations stay committed and resumable
+        tracking.close(error=f"{type(err).__name__}: {err}")
+        raise
     tracking.close(interrupted=bool(result.get("interrupted")))
     options.tracking_line(console, tracking.store, f"league-{spec.name}")
     if not options.summary(console, result, as_json, f"`popbased league resume {out}`",

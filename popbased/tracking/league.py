@@ -35,7 +35,7 @@ class LeagueTracking(RunTracking):
     def __init__(self, uri: str, folder: Path, spec, opts: Mapping[str, Any]):
         super().__init__(uri, folder, spec, _params(spec, opts))
 
-    def generation(self, summary: Mapping[str, Any]) -> None:
+    def _generation(self, summary: Mapping[str, Any]) -> None:
         g = summary["generation"]
         metrics = {"agent_steps": summary["agent_steps"],
                    "agent_steps_per_s": summary["agent_steps"] / max(summary["elapsed_s"], 1e-9)}
@@ -45,5 +45,6 @@ class LeagueTracking(RunTracking):
             metrics[f"{cell}/return"] = r["return"]
             metrics[f"{cell}/episodes"] = r["episodes"]
         artifacts = lineage_artifacts(self.folder, f"lineage of {self.folder.resolve().name}")
-        self.store.log("league", metrics, step=g, artifacts=artifacts + [str(self.folder / "payoff.jsonl")])
+        self.store.log("league", metrics, step=g, time_ms=summary.get("time_ms"),
+                       artifacts=artifacts + [str(self.folder / "payoff.jsonl")])
         log_members(self.store, self.folder, summary)

@@ -31,8 +31,26 @@ class RunTracking:
                            tags={"popbased.folder": str(folder.resolve()), "popbased.kind": self.kind},
                            artifacts=[str(Path(spec.source).resolve())])
 
-    def close(self, interrupted: bool = False) -> None:
-        self.store.close("KILLED" if interrupted else "FINISHED")
+    def generation(self, summary: Mapping[str, Any]) -> None:
+        """Logs one completed generation (idempotent: see Store.log's time_ms)."""
+        self._generation(summary)
+        self.store.mark_logged(summary["generation"])
+
+    def _generation(self, summary: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def catch_up(self, summaries: list[Mapping[str, Any]], completed: int) -> None:
+        """On resume: logs the completed generations that a killed run had not logged yet, and
+        marks the runs RUNNING again."""
+        self.store.reopen()
+        for summary in summaries:
+            if self.store.logged_generation < summary["generation"] <= completed:
+                self.generation(summary)
+
+    def close(self, interrupted: bool = False, error: str | None = None) -> None:
+        if error is not None:
+            self.store.log("league", tags={"popbased.error": error[:5000]})
+        self.store.close("FAILED" if error is not None else "KILLED" if interrupted else "FINISHED")
 
 
 def log_members(store: Store, folder: Path, summary: Mapping[str, Any]) -> None:
@@ -44,7 +62,7 @@ def log_members(store: Store, folder: Path, summary: Mapping[str, Any]) -> None:
         metrics.update({f"objective/{k}": v for k, v in (info["objectives"] or {}).items()})
         metrics.update({f"hp/{k}": v for k, v in info["values"].items()})
         metrics.update(info.get("stats") or {})
-        store.log(m, metrics, step=g, tags={
+        store.log(m, metrics, step=g, time_ms=summary.get("time_ms"), tags={
             "popbased.member": m, "popbased.population": record.population,
             "popbased.variant": record.variant, "popbased.birth_generation": record.birth_generation,
             "popbased.parent": record.parent or "", "popbased.donors": json.dumps(list(record.donors)),

@@ -70,9 +70,13 @@ class Store:
     # ------------------------------------------------------------------ records
     def log(self, run: str, metrics: Mapping[str, float] | None = None, step: int = 0,
             params: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None,
-            artifacts: list[str] | None = None) -> None:
-        """One batch for `run` ('league' or a member id); buffered when the store fails."""
-        record = {"run": run, "step": step, "time": int(time.time() * 1000),
+            artifacts: list[str] | None = None, time_ms: int | None = None) -> None:
+        """One batch for `run` ('league' or a member id); buffered when the store fails.
+
+        time_ms: the metrics' timestamp (default: now). A generation's records carry the
+        generation's own time, so that logging them again (after a kill, on resume) adds
+        nothing: MLflow keeps one copy of a metric with the same key, value, step and time."""
+        record = {"run": run, "step": step, "time": int(time.time() * 1000) if time_ms is None else time_ms,
                   "metrics": {k: float(v) for k, v in (metrics or {}).items()
                               if v is not None and v == v},
                   "params": {k: str(v)[:6000] for k, v in (params or {}).items()},
@@ -125,12 +129,41 @@ class Store:
             runs["experiment_id"] = (found.experiment_id if found else
                                      self.client.create_experiment(runs["experiment"]))
         if run not in runs["runs"]:
-            tags = {"mlflow.runName": runs["run_name"] if run == "league" else run}
-            if run != "league":
-                tags["mlflow.parentRunId"] = self._run_id("league")
-            runs["runs"][run] = self.client.create_run(runs["experiment_id"], tags=tags).info.run_id
-            (self.folder / RUNS).write_text(json.dumps(runs, indent=1))
+            key = f"{self.folder.resolve()}::{run}"
+            found = self.client.search_runs([runs["experiment_id"]], max_results=1,
+                                            filter_string=f"tags.`popbased.key` = '{key}'")
+            if found:  # created by a run killed before it could note the id
+                runs["runs"][run] = found[0].info.run_id
+            else:
+                tags = {"mlflow.runName": runs["run_name"] if run == "league" else run,
+                        "popbased.key": key}
+                if run != "league":
+                    tags["mlflow.parentRunId"] = self._run_id("league")
+                runs["runs"][run] = self.client.create_run(runs["experiment_id"], tags=tags).info.run_id
+            self._write_runs()
         return runs["runs"][run]
+
+    def _write_runs(self) -> None:
+        from popbased.ppo.checkpoint import write_atomic
+
+        write_atomic(self.folder / RUNS, json.dumps(self.runs, indent=1).encode())
+
+    @property
+    def logged_generation(self) -> int:
+        """The last generation whose records were all logged (sent or buffered)."""
+        return int(self.runs.get("generation", 0))
+
+    def mark_logged(self, generation: int) -> None:
+        self.runs["generation"] = generation
+        self._write_runs()
+
+    def reopen(self) -> None:
+        """A resumed run: its MLflow runs are RUNNING again (nothing new is created)."""
+        try:
+            for run_id in self.runs["runs"].values():
+                self.client.update_run(run_id, status="RUNNING")
+        except Exception:  # the store is away: the records wait in the buffer anyway
+            pass
 
     def _send(self, record: dict) -> None:
         from mlflow.entities import Metric, Param, RunTag
