@@ -17,6 +17,7 @@ from popbased.env.fast.world import MARGIN, World
 
 SIZE = 11
 SELF_CELL = 9 * SIZE + 5
+CHUNK = 256  # worlds per view chunk on the CPU
 
 
 class Renderer:
@@ -45,39 +46,52 @@ class Renderer:
         self.table = torch.from_numpy(table.reshape(-1, 3)).to(dev)  # [4 * NUM_CODES, 3]
         self.player_codes = (palette.AVATAR + torch.arange(world.P, device=dev) * 8)[None, :]
 
-    def codes(self) -> torch.Tensor:
-        """[B, N + 1] int16: the code of every (padded) cell of every world."""
+    def codes(self, sl: slice = slice(None)) -> torch.Tensor:
+        """[b, N + 1] int16: the code of every (padded) cell of the worlds in `sl`."""
         w = self.world
         A = w.A
-        beam = w.beam
+        beam, pos, alive = w.beam[sl], w.pos[sl], w.alive[sl]
         codes = torch.where(beam, self.static + palette.BEAM, self.static)
-        live, grass = w.live[:, :A], w.grass[:, :A]
+        live, grass = w.live[sl, :A], w.grass[sl, :A]
         apple = torch.where(live, torch.where(grass, palette.APPLE_ON_GRASS, palette.APPLE_ON_FLOOR),
                             torch.where(grass, palette.GRASS, palette.FLOOR))
         apple = apple + beam.index_select(1, w.apple_flat) * palette.BEAM
         codes.index_copy_(1, w.apple_flat, apple.to(torch.int16))
-        under = torch.gather(codes, 1, w.pos)
+        under = torch.gather(codes, 1, pos)
         on_grass = (under & (palette.BEAM - 1)) == palette.GRASS
-        avatar = self.player_codes + w.orient * 2 + on_grass + (under & palette.BEAM)
-        codes.scatter_(1, torch.where(w.alive, w.pos, w.N), avatar.to(torch.int16))
+        avatar = self.player_codes + w.orient[sl] * 2 + on_grass + (under & palette.BEAM)
+        codes.scatter_(1, torch.where(alive, pos, w.N), avatar.to(torch.int16))
         codes[:, w.N] = 0
         return codes
 
     def render(self, codes: torch.Tensor | None = None, apples: bool = False):
-        """rgb [B, P, 11, 11, 3] uint8 (and apples_in_view [B, P] int16 when `apples`)."""
+        """rgb [B, P, 11, 11, 3] uint8 (and apples_in_view [B, P] int16 when `apples`).
+        On the CPU the worlds go in chunks that stay in cache (the same gathers)."""
         w = self.world
-        B, P = w.B, w.P
-        codes = self.codes() if codes is None else codes
-        row = torch.where(w.alive, w.orient * w.N + w.pos, self.removed_row)
+        if codes is not None or apples or w.device.type != "cpu" or w.B <= CHUNK:
+            return self._render(slice(None), codes, apples)
+        out = torch.empty(w.B, w.P, SIZE, SIZE, 3, dtype=torch.uint8, device=w.device)
+        for start in range(0, w.B, CHUNK):
+            sl = slice(start, start + CHUNK)
+            out[sl] = self._render(sl, None, False)
+        return out
+
+    def _render(self, sl: slice, codes: torch.Tensor | None, apples: bool):
+        w = self.world
+        P = w.P
+        codes = self.codes(sl) if codes is None else codes
+        B = codes.shape[0]
+        alive, orient = w.alive[sl], w.orient[sl]
+        row = torch.where(alive, orient * w.N + w.pos[sl], self.removed_row)
         idx = self.window.index_select(0, row.view(-1)).view(B, P * SIZE * SIZE)
         seen = torch.gather(codes, 1, idx).view(B, P, SIZE * SIZE)
         own = seen[:, :, SELF_CELL]
         is_avatar = (own >= palette.AVATAR) & (own < palette.SELF)
         seen[:, :, SELF_CELL] = torch.where(is_avatar, palette.SELF + (own - palette.AVATAR) % 2, own)
-        lookup = seen.to(torch.int32) + (w.orient.to(torch.int32) * palette.NUM_CODES)[:, :, None]
+        lookup = seen.to(torch.int32) + (orient.to(torch.int32) * palette.NUM_CODES)[:, :, None]
         rgb = self.table.index_select(0, lookup.view(-1)).view(B, P, SIZE, SIZE, 3)
         if not apples:
             return rgb
         base = seen & (palette.BEAM - 1)
         count = ((base == palette.APPLE_ON_GRASS) | (base == palette.APPLE_ON_FLOOR)).sum(-1, dtype=torch.int16)
-        return rgb, torch.where(w.alive, count, 0)
+        return rgb, torch.where(alive, count, 0)
