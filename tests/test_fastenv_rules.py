@@ -108,3 +108,49 @@ def test_mutual_zap_in_real_melting_pot():
     assert mutual, [s.zaps for s in steps]
     assert not mutual[0].state.alive.any()
     assert (mutual[0].rgb == 0).all()
+
+
+class Navigator:
+    """Walks one player to `waypoints` (column first, then row), turns to `facing`, then plays `script`."""
+
+    def __init__(self, names, waypoints, facing, script):
+        self.a = {n: names.index(n) for n in names}
+        self.waypoints, self.facing, self.script = list(waypoints), facing, list(script)
+
+    def __call__(self, n, s):
+        y, x = s.pos[0]
+        while self.waypoints and (y, x) == self.waypoints[0]:
+            self.waypoints.pop(0)
+        if self.waypoints:
+            ty, tx = self.waypoints[0]
+            want = (N if ty < y else S) if ty != y else (E if tx > x else W)
+        elif s.orient[0] != self.facing:
+            want = self.facing
+        else:
+            return np.array([self.a[self.script.pop(0)] if self.script else 0])
+        if s.orient[0] != want:
+            return np.array([self.a["TURN_RIGHT"]])
+        return np.array([self.a["FORWARD"]])
+
+
+def test_regrowth_lag_in_real_melting_pot():
+    """Rules 9.1 (read, not run there), settled on the real game: the corner apple X at
+    (1, 3) has exactly 3 neighbours. Eat X at step t, then its neighbour (1, 2) at t + 1
+    (the count drops to 2). With regrowth x40 (p = [0, .1, .2, 1]) the lagged-count rule
+    regrows X at t + 2 for certain; the current-count rule would only with p = 0.2."""
+    params = CommonsParams(players=1, regrowth=40.0)
+    game = build_map(params)
+    index = {tuple(c): i for i, c in enumerate(game.apple_cells.tolist())}
+    x_apple, neighbour = index[(1, 3)], index[(1, 2)]
+    names = capture.validation_spec(params).action_names
+    regrew = 0
+    for seed in range(3):
+        start = capture.record(params, game, 0, 100 + seed)[0].state.pos[0]
+        policy = Navigator(names, [(1, int(start[1])), (1, 4)], W, ["FORWARD", "FORWARD", "NOOP", "NOOP"])
+        steps = capture.record(params, game, 40, 100 + seed, policy=policy)
+        states = [s.state.apple_state for s in steps]
+        t = next(i for i, s in enumerate(states) if s[x_apple] == capture.WAIT)
+        assert states[t + 1][neighbour] == capture.WAIT and states[t + 1][x_apple] != capture.LIVE
+        assert steps[t].state.count[x_apple] == 3 and steps[t + 1].state.count[x_apple] == 2
+        regrew += states[t + 2][x_apple] == capture.LIVE
+    assert regrew == 3

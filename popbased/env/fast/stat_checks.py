@@ -139,10 +139,12 @@ def _regrowth_counts(pairs) -> np.ndarray:
 def regrowth(params: CommonsParams, steps: int, seeds, fast_worlds: int = 64, seed: int = 0) -> dict:
     game = build_map(params)
     spec = capture.validation_spec(params)
-    pairs = []
+    pairs, lagged = [], []
     for s in seeds:
         rec = capture.record(params, game, steps, s)
         pairs += [(a.state.apple_state, b.state.apple_state) for a, b in zip(rec[:-1], rec[1:])]
+        lagged += [(a.state.apple_state, a.state.count, b.state.apple_state)
+                   for a, b in zip(rec[:-1], rec[1:])]
     real = _regrowth_counts(pairs)
     world = World(game, fast_worlds, spec.action_table, seed=seed)
     world.reset()
@@ -168,7 +170,42 @@ def regrowth(params: CommonsParams, steps: int, seeds, fast_worlds: int = 64, se
                 row[side] = {"eligible": n, "regrew": x, "frequency": x / n, "ci95": [ci.low, ci.high],
                              "p_value": t.pvalue if t else (1.0 if x == round(p * n) else 0.0)}
         rows.append(row)
-    return {"factor": params.regrowth, "probabilities": game.regrowth.tolist(), "groups": rows}
+    return {"factor": params.regrowth, "probabilities": game.regrowth.tolist(), "groups": rows,
+            "lag": lag_test(lagged, game.regrowth)}
+
+
+def lag_test(lagged, probabilities) -> dict:
+    """Rules 9.1 on real Melting Pot: among wait-apples whose group (the count two steps
+    back) and current count give different probabilities, which one the regrowth follows."""
+    p = np.asarray(probabilities)
+    n = x = 0
+    p_group, p_count, outcomes = [], [], []
+    for s0, c0, s1 in lagged:
+        eligible = s0 >= 0
+        pg, pc = p[np.minimum(s0, 3)], p[np.minimum(np.maximum(c0, 0), 3)]
+        differ = eligible & (pg != pc)
+        sprout = (s1 == capture.LIVE) | (s1 == capture.WAIT)
+        n += int(differ.sum())
+        x += int((differ & sprout).sum())
+        p_group += pg[differ].tolist()
+        p_count += pc[differ].tolist()
+        outcomes += sprout[differ].tolist()
+    if not n:
+        return {"apple_steps": 0}
+    pg, pc, y = np.array(p_group), np.array(p_count), np.array(outcomes, float)
+
+    def loglik(ps):
+        ps = np.clip(ps, 1e-12, 1 - 1e-12)
+        return float(np.sum(y * np.log(ps) + (1 - y) * np.log(1 - ps)))
+
+    def fit(ps):  # the sprout count against its Poisson-binomial mean (normal approximation)
+        mean, var = float(ps.sum()), float((ps * (1 - ps)).sum())
+        z = (x - mean) / np.sqrt(var) if var > 0 else (0.0 if x == mean else float("inf"))
+        return {"expected": mean, "z": z, "p_value": float(2 * stats.norm.sf(abs(z))),
+                "log_likelihood": loglik(ps)}
+
+    return {"apple_steps": n, "regrew": x, "lagged_group_rule": fit(pg), "current_count_rule": fit(pc),
+            "log_likelihood_ratio_lagged_vs_current": loglik(pg) - loglik(pc)}
 
 
 def fast_random_play(spec, episodes: int, max_steps: int | None, seed: int, device="cpu") -> list[dict]:
