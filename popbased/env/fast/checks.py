@@ -9,7 +9,7 @@ transitions: S_t is loaded, the recorded actions are stepped with Melting Pot's 
 outcomes of its random draws forced (which apples regrew, where and how respawned
 players appeared, the episode end), and everything else is compared with S_{t+1}:
 positions, orientations, alive, cooling timers, apple states (the lagged groups),
-grass, rewards, eaten and zap events, READY_TO_SHOOT, views and apples in view. Steps
+wait-apples' live-neighbour counts (Melting Pot's Neighborhoods: the disc), grass, rewards, eaten and zap events, READY_TO_SHOOT, views and apples in view. Steps
 where two players contend for a cell (their move order decides) are only counted.
 """
 
@@ -25,7 +25,7 @@ from popbased.env.fast.maps import GameMap
 from popbased.env.fast.views import Renderer
 from popbased.env.fast.world import Forced, World
 
-FIELDS = ("pos", "orient", "alive", "timer", "apple_state", "grass", "reward", "eaten", "zaps",
+FIELDS = ("pos", "orient", "alive", "timer", "apple_state", "count", "grass", "reward", "eaten", "zaps",
           "ready", "rgb", "apples_in_view")
 
 
@@ -137,6 +137,8 @@ def transitions(game: GameMap, action_table, steps: list[capture.Step]) -> dict:
             "alive": np.array_equal(ours["alive"], real.alive),
             "timer": np.array_equal(ours["timer"], real.timer),
             "apple_state": np.array_equal(ours["apple_state"], real.apple_state),
+            "count": np.array_equal(ours["count"][real.apple_state != capture.LIVE],
+                                    real.count[real.apple_state != capture.LIVE]),
             "grass": np.array_equal(ours["grass"], real.grass),
             "reward": np.array_equal(events.reward[b].numpy(), after.reward),
             "eaten": sorted(np.repeat(np.arange(game.players), events.eaten[b].numpy())) == sorted(after.eaten),

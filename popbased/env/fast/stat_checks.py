@@ -254,6 +254,13 @@ def compare_episodes(real: list[dict], fast: list[dict]) -> dict:
     if len(steps_a) > 1 and len(steps_b) > 1:
         out["depletion_step"] = {"melting_pot_mean": float(np.mean(steps_a)), "fast_mean": float(np.mean(steps_b)),
                                  "mann_whitney_p_value": float(stats.mannwhitneyu(steps_a, steps_b).pvalue)}
+    def on_rule(e):  # rules 6: ends at 1099, 1199, ..., 4999 or 5000
+        n = e["steps"]
+        return n == 5000 or (n >= 1099 and (n + 1) % 100 == 0)
+
+    out["lengths_on_rule"] = {side: {"full_episodes": len(full), "on_rule": sum(map(on_rule, full))}
+                              for side, eps in (("melting_pot", real), ("fast", fast))
+                              for full in [[e for e in eps if not e.get("truncated")]]}
     series = {}
     for side, eps in (("melting_pot", real), ("fast", fast)):
         by_step: dict[int, list] = {}
