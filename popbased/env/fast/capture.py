@@ -134,7 +134,7 @@ def load(world: World, b: int, snap: Snapshot, alive: np.ndarray | None = None) 
     state = torch.from_numpy(snap.apple_state).to(dev)
     world.live[b, :A] = state == LIVE
     world.live[b, A] = False
-    world.group[b, :A] = torch.where(state >= 0, state, torch.where(state == WAIT, -1, 0)).to(torch.int8)
+    world.group[b, :A] = torch.where(state >= 0, state, torch.where(state == WAIT, -1, 0)).to(torch.int16)
     world.grass[b, :A] = torch.from_numpy(snap.grass).to(dev)
     world.t[b] = snap.t - 1  # Lua's _t is 1 at the reset: the fast env counts steps done
     world.beam[b] = False

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from popbased.env.fast.world import blend
+
 NONE = -1
 
 
@@ -82,10 +84,10 @@ class BatchTracker:
             self.shaped[name] += value.to(torch.float64)
         c = self.counts
         c["apples_eaten"] += eaten.to(torch.int32)
-        self.last_ate[:] = torch.where(eaten > 0, t[:, None], self.last_ate)
+        self.last_ate[:] = blend(eaten > 0, t[:, None], self.last_ate)
         hit = hits >= 0
         c["zap_hits"] += hit.sum(-1, dtype=torch.int32)
-        target = torch.where(hit, hits, self.P).view(self.B, -1)
+        target = blend(hit, hits, self.P).view(self.B, -1)
         got = torch.zeros(self.B, self.P + 1, dtype=torch.int32, device=self.device)
         got.scatter_add_(1, target, torch.ones_like(target, dtype=torch.int32))
         c["zapped"] += got[:, :self.P]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from popbased.env.fast import palette
-from popbased.env.fast.world import MARGIN, World
+from popbased.env.fast.world import MARGIN, World, blend
 
 SIZE = 11
 SELF_CELL = 9 * SIZE + 5
@@ -51,16 +51,16 @@ class Renderer:
         w = self.world
         A = w.A
         beam, pos, alive = w.beam[sl], w.pos[sl], w.alive[sl]
-        codes = torch.where(beam, self.static + palette.BEAM, self.static)
+        codes = self.static + beam.to(torch.int16) * palette.BEAM
         live, grass = w.live[sl, :A], w.grass[sl, :A]
-        apple = torch.where(live, torch.where(grass, palette.APPLE_ON_GRASS, palette.APPLE_ON_FLOOR),
-                            torch.where(grass, palette.GRASS, palette.FLOOR))
+        g, l = grass.to(torch.int16), live.to(torch.int16)
+        apple = palette.FLOOR + g + l * (palette.APPLE_ON_FLOOR - palette.FLOOR - 2 * g)  # 1, 2, 4, 5
         apple = apple + beam.index_select(1, w.apple_flat) * palette.BEAM
         codes.index_copy_(1, w.apple_flat, apple.to(torch.int16))
         under = torch.gather(codes, 1, pos)
         on_grass = (under & (palette.BEAM - 1)) == palette.GRASS
         avatar = self.player_codes + w.orient[sl] * 2 + on_grass + (under & palette.BEAM)
-        codes.scatter_(1, torch.where(alive, pos, w.N), avatar.to(torch.int16))
+        codes.scatter_(1, blend(alive, pos, w.N), avatar.to(torch.int16))
         codes[:, w.N] = 0
         return codes
 
@@ -82,12 +82,12 @@ class Renderer:
         codes = self.codes(sl) if codes is None else codes
         B = codes.shape[0]
         alive, orient = w.alive[sl], w.orient[sl]
-        row = torch.where(alive, orient * w.N + w.pos[sl], self.removed_row)
+        row = blend(alive, orient * w.N + w.pos[sl], self.removed_row)
         idx = self.window.index_select(0, row.view(-1)).view(B, P * SIZE * SIZE)
         seen = torch.gather(codes, 1, idx).view(B, P, SIZE * SIZE)
         own = seen[:, :, SELF_CELL]
         is_avatar = (own >= palette.AVATAR) & (own < palette.SELF)
-        seen[:, :, SELF_CELL] = torch.where(is_avatar, palette.SELF + (own - palette.AVATAR) % 2, own)
+        seen[:, :, SELF_CELL] = blend(is_avatar, palette.SELF + (own - palette.AVATAR) % 2, own)
         lookup = seen.to(torch.int32) + (orient.to(torch.int32) * palette.NUM_CODES)[:, :, None]
         rgb = self.table.index_select(0, lookup.view(-1)).view(B, P, SIZE, SIZE, 3)
         if not apples:

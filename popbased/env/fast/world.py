@@ -64,6 +64,13 @@ class StepEvents:
     """[B] bool: the episode's stochastic end or its 5000-step maximum."""
 
 
+def blend(mask: torch.Tensor, a, b: torch.Tensor) -> torch.Tensor:
+    """torch.where(mask, a, b) for integer b, as arithmetic: on the CPU torch.where and
+    masked_fill cost 10-50 times an add on these small integer tensors."""
+    dtype = b.dtype if isinstance(b, torch.Tensor) else a.dtype
+    return b + mask.to(dtype) * (a - b)
+
+
 class World:
     """The dynamic state of B worlds and the static tensors of their map."""
 
@@ -145,7 +152,7 @@ class World:
         self.wait = torch.zeros(B, P, dtype=torch.int16, device=dev)
         self.timer = torch.zeros(B, P, dtype=torch.int16, device=dev)
         self.live = torch.zeros(B, A + 1, dtype=torch.bool, device=dev)
-        self.group = torch.zeros(B, A + 1, dtype=torch.int8, device=dev)
+        self.group = torch.zeros(B, A + 1, dtype=torch.int16, device=dev)
         self.grass = torch.ones(B, A + 1, dtype=torch.bool, device=dev)
         self.t = torch.zeros(B, dtype=torch.int32, device=dev)
         self.occ = torch.zeros(B, self.N + 1, dtype=torch.int8, device=dev)
@@ -160,11 +167,11 @@ class World:
         m = torch.ones(B, dtype=torch.bool, device=dev) if mask is None else mask
         mc = m[:, None]
         self.live[:, :self.A] |= mc
-        self.group[:] = torch.where(mc, torch.zeros_like(self.group), self.group)
+        self.group *= (~mc).to(self.group.dtype)
         self.grass |= mc
-        self.t[:] = torch.where(m, torch.zeros_like(self.t), self.t)
-        self.timer[:] = torch.where(mc, torch.zeros_like(self.timer), self.timer)
-        self.wait[:] = torch.where(mc, torch.zeros_like(self.wait), self.wait)
+        self.t *= (~m).to(self.t.dtype)
+        self.timer *= (~mc).to(self.timer.dtype)
+        self.wait *= (~mc).to(self.wait.dtype)
         self.beam &= ~mc
         self.occ.masked_fill_(mc, 0)
         pos = self.pos.clone()
@@ -176,12 +183,12 @@ class World:
                 raise ValueError(f"{len(players)} players for {cells.numel()} spawn points")
             pick = torch.argsort(self.rand(B, cells.numel()), dim=1)[:, :len(players)]
             pos[:, players] = cells[pick]
-        self.pos[:] = torch.where(mc, pos, self.pos)
+        self.pos[:] = blend(mc, pos, self.pos)
         orient = (self.rand(B, P) * 4).long().clamp_(max=3)
-        self.orient[:] = torch.where(mc, orient, self.orient)
+        self.orient[:] = blend(mc, orient, self.orient)
         self.alive |= mc
         players = torch.arange(1, P + 1, dtype=torch.int8, device=dev).expand(B, P)
-        self.occ.scatter_(1, torch.where(mc, self.pos, self.N), torch.where(mc, players, 0).to(torch.int8))
+        self.occ.scatter_(1, blend(mc, self.pos, self.N), players * mc)
         self.occ[:, self.N] = 0
 
     def counts(self) -> torch.Tensor:
@@ -204,16 +211,16 @@ class World:
         count = self.counts()
         old_group = self.group[:, :A].clone()
         waiting = ~live_start
-        self.group[:, :A] = torch.where(waiting, count.to(torch.int8), old_group)
-        self.grass[:, :A] = torch.where(waiting, count > 0, self.grass[:, :A])
+        self.group[:, :A] = blend(waiting, count, old_group)
+        self.grass[:, :A] = (waiting & (count > 0)) | (live_start & self.grass[:, :A])
 
         # 2. turns and moves, one player at a time in a random order. A player's turn and
         # target cell do not depend on the others; only the occupancy check is sequential.
         # Each cell is entered at most once per step, so eating is settled after the loop.
         order = forced.order if forced.order is not None else torch.argsort(self.rand(B, P), dim=1)
         alive = self.alive
-        self.orient[:] = (self.orient + torch.where(alive, turn, 0)) % 4
-        target = self.pos + self.dflat[(self.orient + move - 1) % 4]
+        self.orient[:] = (self.orient + alive * turn) & 3
+        target = self.pos + self.dflat[(self.orient + move - 1) & 3]
         want = alive & (move > 0) & ~self.wall[target]
         base = (bidx * (self.N + 1))[:, None]
         here_o = (self.pos + base).gather(1, order)
@@ -226,16 +233,16 @@ class World:
         for k in range(P):
             t = target_o[:, k]
             go = want_o[:, k] & (occ[t] == 0)
-            occ[torch.where(go, here_o[:, k], spare)] = 0
-            occ[torch.where(go, t, spare)] = code_o[:, k]
+            occ[blend(go, here_o[:, k], spare)] = 0
+            occ[blend(go, t, spare)] = code_o[:, k]
             go_o[:, k] = go
         self.occ[:, self.N] = 0
         moved = torch.zeros_like(want).scatter_(1, order, go_o)
-        self.pos[:] = torch.where(moved, target, self.pos)
-        apple = torch.where(moved, self.apple_at[self.pos], A)
+        self.pos[:] = blend(moved, target, self.pos)
+        apple = blend(moved, self.apple_at[self.pos], A)
         eat = torch.gather(self.live, 1, apple)
-        reward[:, :P] += eat.float()
-        gone = torch.where(eat, apple, A)
+        reward[:, :P] += eat
+        gone = blend(eat, apple, A)
         self.live.scatter_(1, gone, False)
         self.group.scatter_(1, gone, -1)
         self.live[:, A] = False
@@ -243,12 +250,12 @@ class World:
         # 3. zaps: the cooling timer, then all beams at the post-move positions.
         cooling = alive & (self.timer > 0)
         fired = alive & ~cooling & fire
-        self.timer[:] = torch.where(cooling, self.timer - 1, self.timer)
-        self.timer[:] = torch.where(fired, self.game.cooldown, self.timer).to(torch.int16)
+        self.timer -= cooling.to(torch.int16)
+        self.timer[:] = blend(fired, self.game.cooldown, self.timer)
         hits, zapped = self.beams(fired)
 
         # 4. respawn.
-        self.wait[:] = torch.where(self.alive, self.wait, self.wait + 1)
+        self.wait += (~self.alive).to(torch.int16)
         due = ~self.alive & (self.wait >= self.game.frames_till_respawn + 1)
         if bool(due.any()):
             self._respawn(due, forced)
@@ -258,21 +265,21 @@ class World:
         if forced.sprout is not None:
             sprout = eligible & forced.sprout
         else:
-            p = self.regrowth32[old_group.clamp(0, 3).long()]
-            sprout = eligible & (self.rand(B, A) < p)
+            p = self.regrowth32.index_select(0, old_group.clamp(0, 3).view(-1).to(torch.int32))
+            sprout = eligible & (self.rand(B, A) < p.view(B, A))
         standing = self.occ.index_select(1, self.apple_flat)  # [B, A] player + 1
         instant = sprout & (standing > 0)
         self.live[:, :A] |= sprout & ~instant
-        self.group[:, :A] = torch.where(instant, -1, self.group[:, :A]).to(torch.int8)
-        reward.scatter_add_(1, torch.where(instant, standing.long() - 1, P), instant.float())
+        self.group[:, :A] = blend(instant, -1, self.group[:, :A])
+        reward.scatter_add_(1, blend(instant, standing.long() - 1, P), instant.float())
         reward = reward[:, :P]
 
         # 6. removal of the zapped, then the episode's end.
         out = zapped > 0
-        self.occ.scatter_(1, torch.where(out, self.pos, self.N), torch.zeros_like(self.occ[:, :P]))
+        self.occ.scatter_(1, blend(out, self.pos, self.N), torch.zeros_like(self.occ[:, :P]))
         self.occ[:, self.N] = 0
         self.alive &= ~out
-        self.wait[:] = torch.where(out, 0, self.wait).to(torch.int16)
+        self.wait[:] = blend(out, 0, self.wait)
         may_end = (self.t >= MIN_STEPS) & ((self.t + 1) % INTERVAL == 0)
         draw = forced.end if forced.end is not None else self.rand(B) < END_PROBABILITY
         end = (may_end & draw) | (self.t >= MAX_STEPS)
@@ -289,11 +296,11 @@ class World:
         before = blocked.cumsum(-1)
         first = blocked & (before == 1) & fired[:, :, None, None]
         drawn = (before == 0) & fired[:, :, None, None]
-        hits = torch.where(first & (occupant > 0), occupant.long() - 1, -1).amax(-1)  # [B, P, 3]
-        self.beam.scatter_(1, torch.where(drawn, cells, self.N).view(B, -1), True)
+        hits = ((first & (occupant > 0)) * occupant.long()).amax(-1) - 1  # [B, P, 3]
+        self.beam.scatter_(1, blend(drawn, cells, self.N).view(B, -1), True)
         self.beam[:, self.N] = False
         zapped = torch.zeros(B, P + 1, dtype=torch.int16, device=dev)
-        target = torch.where(hits >= 0, hits, P).view(B, -1)
+        target = blend(hits >= 0, hits, P).view(B, -1)
         zapped.scatter_add_(1, target, torch.ones_like(target, dtype=torch.int16))
         return hits, zapped[:, :P]
 
@@ -322,7 +329,7 @@ class World:
                 same = (draw[:, :, None] == draw[:, None, :]) & due[:, :, None] & due[:, None, :]
                 distinct = same.sum(-1) == 1
                 ok = (~due | (free & distinct)).all(1) & pending
-                cell = torch.where(ok[:, None] & due, draw, cell)
+                cell = blend(ok[:, None] & due, draw, cell)
                 pending &= ~ok
             placed = due & ~pending[:, None]
             if bool(pending.any()):
@@ -336,12 +343,12 @@ class World:
                     self.occ[self.bidx, torch.where(ok, choice, self.N)] = torch.where(ok, p + 1, 0).to(torch.int8)
                     self.occ[:, self.N] = 0
                     placed[:, p] |= ok
-        self.pos[:] = torch.where(placed, cell, self.pos)
-        self.orient[:] = torch.where(placed, orient, self.orient)
+        self.pos[:] = blend(placed, cell, self.pos)
+        self.orient[:] = blend(placed, orient, self.orient)
         self.alive |= placed
-        self.wait[:] = torch.where(placed, 0, self.wait).to(torch.int16)
+        self.wait[:] = blend(placed, 0, self.wait)
         codes = (torch.arange(1, P + 1, device=self.device, dtype=torch.int8)).expand(B, P)
-        self.occ.scatter_(1, torch.where(placed, cell, self.N), torch.where(placed, codes, 0).to(torch.int8))
+        self.occ.scatter_(1, blend(placed, cell, self.N), codes * placed)
         self.occ[:, self.N] = 0
 
     def ready_to_shoot(self) -> torch.Tensor:
