@@ -71,10 +71,12 @@ def bench_fast(name: str, batch: int, seconds: float, warmup: float, device: str
 @click.option("--raw-processes", default=os.cpu_count() or 1, show_default=True,
               help="Raw Melting Pot processes (default: the CPU count, the same cores).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
-X
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="torch threads for the fast env (1: one core against raw Melting Pot's "
+                   "--raw-processes; more threads on a busy 2-core machine only spin).")
 @click.option("--out", default="bench/fastenv.json", show_default=True)
 def main(substrate: str, batch_sizes: str, seconds: float, warmup: float, raw_seconds: float,
-         raw_processes: int, device: str, threads: int | None, out: str) -> None:
+         raw_processes: int, device: str, threads: int, out: str) -> None:
     from popbased.substrates import resolve
 
     spec = resolve(substrate)  # bad names fail before anything runs
