@@ -154,3 +154,35 @@ def test_regrowth_lag_in_real_melting_pot():
         assert steps[t].state.count[x_apple] == 3 and steps[t + 1].state.count[x_apple] == 2
         regrew += states[t + 2][x_apple] == capture.LIVE
     assert regrew == 3
+
+
+def test_respawn_is_uniform_over_free_spawn_points():
+    """Respawns land on free P cells only, uniformly (chi-square), facing any way."""
+    from scipy import stats
+
+    params = CommonsParams(players=3)
+    game = build_map(params)
+    worlds = 3000
+    world = World(game, worlds, capture.validation_spec(params).action_table, seed=1)
+    world.reset()
+    W = game.width
+    p_cells = game.spawn_cells[game.spawn_groups.index("spawnPoints")]
+    blocker = (int(p_cells[0]) // W, int(p_cells[0]) % W)
+    snap = capture.Snapshot(
+        t=10, pos=np.array([[7, 8], [7, 9], blocker]), orient=np.zeros(3, np.int64),
+        alive=np.array([False, False, True]), timer=np.zeros(3, np.int64),
+        wait=np.full(3, game.frames_till_respawn), apple_state=np.full(game.num_apples, capture.LIVE),
+        count=np.zeros(game.num_apples, np.int64), grass=np.ones(game.num_apples, bool))
+    for b in range(worlds):
+        capture.load(world, b, snap)
+    world.step(torch.zeros(worlds, 3, dtype=torch.int64))
+    assert world.alive.all()
+    y, x = world.unflat(world.pos[:, :2])
+    cells = (y * W + x).numpy()
+    assert (cells[:, 0] != cells[:, 1]).all()
+    free = [int(c) for c in p_cells[1:]]
+    assert set(np.unique(cells)) <= set(free)
+    counts = np.array([(cells == c).sum() for c in free])
+    assert stats.chisquare(counts).pvalue > 1e-3
+    orient = world.orient[:, :2].numpy().ravel()
+    assert stats.chisquare(np.bincount(orient, minlength=4)).pvalue > 1e-3

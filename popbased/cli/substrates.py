@@ -13,6 +13,7 @@ from popbased import doctor as doctor_lib
 from popbased import meltingpot_loader
 from popbased import substrates as registry
 from popbased.play import json_safe, random_play
+from popbased.errors import BadInput
 from popbased.ppo import checkpoint
 
 
@@ -164,19 +165,28 @@ def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int,
               help="Steps of each recorded real episode for the view and transition checks.")
 @click.option("--record-seeds", default=3, show_default=True, type=click.IntRange(min=1),
               help="Recorded real episodes for the view and transition checks.")
+@click.option("--factors", default="0.01,0.1,1,10,100", show_default=True,
+              help="Regrowth factors of the regrowth check (comma-separated; each times NAME's own).")
 @_seed
 @click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for report.json and the figures.")
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
 def validate(name: str, params: tuple[str, ...], episodes: int, steps: int | None, record_steps: int,
-             record_seeds: int, seed: int, out_dir: str, force: bool) -> None:
+             record_seeds: int, factors: str, seed: int, out_dir: str, force: bool) -> None:
     """Real Melting Pot against the fast env on NAME: views bit for bit, transitions,
     contested cells, regrowth, episode statistics; writes DIR/report.json and figures."""
     from popbased.env.fast import validate as validation
 
+    try:
+        factor_list = tuple(float(f) for f in factors.split(","))
+    except ValueError:
+        raise BadInput(f"--factors {factors!r}: expected numbers separated by commas") from None
+    if not factor_list or min(factor_list) <= 0:
+        raise BadInput(f"--factors {factors!r}: every factor must be > 0")
     console = Console(stderr=True)
     report = validation.run(name, registry.parse_assignments(params), episodes=episodes, seed=seed,
                             record_steps=record_steps, record_seeds=record_seeds, max_steps=steps,
+                            factors=factor_list,
                             out_dir=out_dir, force=force,
                             progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
     views, moves = report["views"], report["transitions"]

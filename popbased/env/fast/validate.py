@@ -60,7 +60,8 @@ def run(name: str, params: dict | None = None, *, episodes: int = 30, seed: int 
     report["contention"] = stat_checks.contention(steps=1000, seed=seed)
 
     say("regrowth")
-    report["regrowth"] = [stat_checks.regrowth(dataclasses.replace(commons, regrowth=f), regrowth_steps,
+    report["regrowth"] = [stat_checks.regrowth(dataclasses.replace(commons, regrowth=f * commons.regrowth),
+                                               regrowth_steps,
                                                [seed * 1000 + 7], seed=seed) for f in factors]
 
     say(f"episodes: {episodes} per side")

@@ -73,10 +73,10 @@ class Renderer:
         out = torch.empty(w.B, w.P, SIZE, SIZE, 3, dtype=torch.uint8, device=w.device)
         for start in range(0, w.B, CHUNK):
             sl = slice(start, start + CHUNK)
-            out[sl] = self._render(sl, None, False)
+            self._render(sl, None, False, out[sl])
         return out
 
-    def _render(self, sl: slice, codes: torch.Tensor | None, apples: bool):
+    def _render(self, sl: slice, codes: torch.Tensor | None, apples: bool, out=None):
         w = self.world
         P = w.P
         codes = self.codes(sl) if codes is None else codes
@@ -89,7 +89,9 @@ class Renderer:
         is_avatar = (own >= palette.AVATAR) & (own < palette.SELF)
         seen[:, :, SELF_CELL] = blend(is_avatar, palette.SELF + (own - palette.AVATAR) % 2, own)
         lookup = seen.to(torch.int32) + (orient.to(torch.int32) * palette.NUM_CODES)[:, :, None]
-        rgb = self.table.index_select(0, lookup.view(-1)).view(B, P, SIZE, SIZE, 3)
+        if out is None:
+            out = torch.empty(B, P, SIZE, SIZE, 3, dtype=torch.uint8, device=w.device)
+        rgb = torch.index_select(self.table, 0, lookup.view(-1), out=out.view(-1, 3)).view(out.shape)
         if not apples:
             return rgb
         base = seen & (palette.BEAM - 1)

@@ -319,18 +319,25 @@ class World:
             cell, placed = forced.respawn_cell, due
         else:
             cell = self.pos.clone()
-            pending = due.any(1)
+            rows = torch.nonzero(due.any(1)).flatten()  # only the worlds with someone due
+            d = due[rows]
+            sub = cell[rows]
+            todo = torch.ones(rows.numel(), dtype=torch.bool, device=self.device)
+            flat = self.occ.view(-1)
+            base = rows[:, None] * (self.N + 1)
             for _ in range(8):
-                if not bool(pending.any()):
+                pick = (self.rand(rows.numel(), P) * self.spawn_count).long().clamp_(max=self.spawn_count - 1)
+                draw = torch.gather(self.spawn_table, 1, pick.t()).t()  # [R, P]
+                free = flat[base + draw] == 0
+                same = (draw[:, :, None] == draw[:, None, :]) & d[:, :, None] & d[:, None, :]
+                ok = (~d | (free & (same.sum(-1) == 1))).all(1) & todo
+                sub = blend(ok[:, None] & d, draw, sub)
+                todo &= ~ok
+                if not bool(todo.any()):
                     break
-                pick = (self.rand(B, P) * self.spawn_count).long().clamp_(max=self.spawn_count - 1)
-                draw = torch.gather(self.spawn_table, 1, pick.t()).t()  # [B, P]
-                free = torch.gather(self.occ, 1, draw) == 0
-                same = (draw[:, :, None] == draw[:, None, :]) & due[:, :, None] & due[:, None, :]
-                distinct = same.sum(-1) == 1
-                ok = (~due | (free & distinct)).all(1) & pending
-                cell = blend(ok[:, None] & due, draw, cell)
-                pending &= ~ok
+            cell[rows] = sub
+            pending = torch.zeros(B, dtype=torch.bool, device=self.device)
+            pending[rows] = todo
             placed = due & ~pending[:, None]
             if bool(pending.any()):
                 for p in range(P):
