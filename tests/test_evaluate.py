@@ -77,7 +77,7 @@ def test_export_folders_and_checkpoints_play_in_evaluations(ray_local, tmp_path)
     from popbased.export import champion
     from popbased.ppo import checkpoint
     from popbased.ppo.learner import Learner
-    from popbased.runfolder import MemberInfo, RunFolder
+    from popbased.runs.folder import MemberInfo, RunFolder
     from popbased.substrates import resolve
 
     learner = Learner("m0", 11, resolve("no_zap").action_names, device="cpu")

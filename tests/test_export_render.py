@@ -17,7 +17,7 @@ from popbased.ppo import checkpoint
 from popbased.ppo.config import NetConfig
 from popbased.ppo.learner import Learner
 from popbased.ppo.policy import Policy
-from popbased.runfolder import MemberInfo, RunFolder, open_run
+from popbased.runs.folder import MemberInfo, RunFolder, open_run
 from test_league import tiny_league
 
 def without_popbased(cwd, load: str, sample: int) -> None:
@@ -132,7 +132,7 @@ def test_export_bad_input_is_one_line_and_writes_nothing(league):
 
 
 def test_references_by_mlflow_run_id_and_completion(league, monkeypatch):
-    from popbased import refs
+    from popbased.runs import refs
 
     work = league
     runs = json.loads((work / "runs" / "tiny" / "tracking.json").read_text())["runs"]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from popbased.league import state as files
+from popbased.runs import state as files
 from popbased.league.run import Driver, train_config
 from popbased.league.spec import load
 from popbased.population.lineage import LineageLog

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from popbased.errors import BadInput, InternalError
-from popbased.league import state as files
+from popbased.runs import state as files
 from popbased.league.audit import audit
 from popbased.league.run import Driver, train_config
 from popbased.league.spec import load
@@ -127,11 +127,11 @@ def test_an_internal_error_says_so_and_where_its_traceback_went(ray_local, tmp_p
 
     from popbased.cli import cli
 
-    def broken(self, started):
+    def broken(self):
         raise KeyError("a bug at the end of a generation")
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(Driver, "_end_generation", broken)
+    monkeypatch.setattr(Driver, "end_generation", broken)
     out = tmp_path / "run"
     result = CliRunner().invoke(cli, ["league", "launch", str(snapshot_league(tmp_path, 1)),
                                       "--generations", "2", "--workers", "1", "--envs-per-worker", "1",
@@ -183,7 +183,9 @@ def test_sigkill_at_every_commit_point_then_resume_loses_and_repeats_nothing(ray
         lines = (out / "lineage.jsonl").read_text().splitlines()
         assert lines[:len(committed_lineage)] == committed_lineage  # never rewritten
         committed_lineage = lines[:state["lineage_events"]]
-    final = _league(["resume", out, "--generations", 7, *common], tmp_path)
+    final = subprocess.run([sys.executable, "-m", "popbased.cli", "resume", str(out), "--generations",
+                            "7", *map(str, common)], capture_output=True, text=True, timeout=600,
+                           cwd=tmp_path)  # `popbased resume FOLDER`: PBT runs and leagues alike
     assert final.returncode == 0, final.stderr[-3000:]
     assert (out / "lineage.jsonl").read_text().splitlines()[:len(committed_lineage)] == committed_lineage
     found = check_consistent(out, 7)
@@ -207,6 +209,8 @@ def test_sigkill_at_every_commit_point_then_resume_loses_and_repeats_nothing(ray
             assert sorted(m.step for m in history) == list(range(1, 8)), r.info.run_name
     assert not (out / "tracking-buffer.jsonl").exists()
     assert json.loads((out / "tracking.json").read_text())["generation"] == 7
+    checked = _league(["status", out, "--check"], tmp_path)
+    assert checked.returncode == 0 and checked.stdout.strip() == f"{out}: consistent (generation 7)"
     # the audit itself sees what a broken resume would leave
     summaries = (out / "generations.jsonl").read_text().splitlines()
     (out / "generations.jsonl").write_text("\n".join(summaries + summaries[-1:]) + "\n")
@@ -216,3 +220,5 @@ def test_sigkill_at_every_commit_point_then_resume_loses_and_repeats_nothing(ray
     assert found[0].startswith("generations.jsonl: generations [1, 2, 3, 4, 5, 6, 7, 7] "
                                "(duplicated [7], missing []")
     assert f"lineage.jsonl: {len(lineage) - 1} events, state.json counts {len(lineage)}" in found
+    checked = _league(["status", out, "--check"], tmp_path)
+    assert checked.returncode == 1 and checked.stdout.splitlines()[0] == found[0]

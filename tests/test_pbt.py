@@ -17,7 +17,7 @@ from popbased.population.fitness import FitnessTracker, better, dominates, score
 from popbased.population.lineage import LineageEvent, LineageLog, replay
 from popbased.population.member import Member
 from popbased.population.pbt import step
-from popbased.population.run import Driver, run, train_config
+from popbased.population.run import Driver, read_state, run, train_config
 from popbased.population.spec import PBTConfig, parse
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.ppo.learner import Learner
@@ -220,9 +220,9 @@ def test_sabotaged_member_is_replaced_in_a_real_run(ray_local, tmp_path):
     assert report["members"]["m0"]["parent"] in ("m1", "m2")
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["generation"] == 3 and sorted(state["checkpoints"]) == ["m0", "m1", "m2"]
-    for g in range(4):
+    for g in range(4):  # every member's checkpoint, and the generation's own state copy
         assert sorted(p.name for p in (tmp_path / "run" / f"gen-{g:04d}").iterdir()) == [
-            "m0.pt", "m1.pt", "m2.pt"]
+            "m0.pt", "m1.pt", "m2.pt", "state.json"]
     gens = [json.loads(l) for l in (tmp_path / "run" / "generations.jsonl").read_text().splitlines()]
     assert [g["generation"] for g in gens] == [1, 2, 3]
     # the replaced member's weights are a copy of its donor's at that generation
@@ -272,6 +272,20 @@ def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     metrics = members["m0"].data.metrics
     assert metrics["train/value_loss"] > 0 and "train/entropy" in metrics
     assert metrics["episode/zaps_fired"] == 0 and metrics["episode/seats"] > 0
+    # one resume shape for PBT runs and leagues: `popbased resume FOLDER` (one more generation)
+    again = run([sys.executable, "-m", "popbased.cli", "resume", str(out),
+                 "--ray-address", ray_local["address"]], timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    state = json.loads((out / "state.json").read_text())
+    assert state["generation"] == 3 and state["checkpoints"]["m0"]["file"] == "gen-0003/m0.pt"
+    history = client.get_metric_history(members["m0"].info.run_id, "fitness")
+    assert sorted(h.step for h in history) == [1, 2, 3]
+    assert len(client.search_runs([experiment.experiment_id])) == 5  # continued, not duplicated
+    # a torn newest checkpoint: resume falls back to the newest intact generation
+    victim = out / state["checkpoints"]["m0"]["file"]
+    victim.write_bytes(victim.read_bytes()[:-100])
+    with pytest.warns(UserWarning, match="resuming from generation 2 instead"):
+        assert read_state(out)["generation"] == 2
 
 
 def test_new_members_are_seeded(tmp_path):

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _league(spec, generations: int, args, out: Path) -> dict:
-    from popbased.league import state as files
+    from popbased.runs import state as files
     from popbased.league.run import Driver, train_config
 
     config = train_config(spec, generations, workers=args.workers,

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _committed(folder: Path) -> dict | None:
-    from popbased.league import state as files
+    from popbased.runs import state as files
 
     if not (folder / files.STATE).is_file():
         return None

@@ -17,6 +17,7 @@ from popbased.cli.lineage import lineage
 from popbased.cli.export import export
 from popbased.cli.render import render
 from popbased.cli.evaluate import evaluate
+from popbased.cli.resume import resume
 
 
 class _Group(click.Group):
@@ -54,6 +55,7 @@ cli.add_command(lineage)
 cli.add_command(export)
 cli.add_command(render)
 cli.add_command(evaluate)
+cli.add_command(resume)
 
 
 def main() -> None:

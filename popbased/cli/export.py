@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from popbased import refs
+from popbased.runs import refs
 from popbased.errors import BadInput
 from popbased.export.champion import FORMATS
 from popbased.population.report import num

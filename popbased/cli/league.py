@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from rich.console import Console
 from popbased import errors
 from popbased.cli import options
 from popbased.errors import BadInput
-from popbased.league import report, state as files
+from popbased.league import report
+from popbased.runs import state as files
 from popbased.league.run import check_out, run, train_config
 from popbased.league.spec import load
 from popbased.population.report import num
@@ -125,9 +127,15 @@ def _options(folder: Path) -> dict:
 def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json):
     """Continue a stopped league from its last completed generation."""
     folder = Path(folder)
-    opts = _options(folder)
+    changes = {k: v for k, v in (("workers", workers), ("device", device)) if v}
+    resume_run(folder, _options(folder), generations, changes, tracking_uri, ray_address, as_json)
+
+
+def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
+               ray_address, as_json: bool) -> None:
+    """`league resume` / `popbased resume FOLDER` for a league: its options.json, with `changes`."""
     done = files.read(folder)["generation"]
-    opts.update(out=str(folder), **{k: v for k, v in (("workers", workers), ("device", device)) if v})
+    opts = {**opts, **changes, "out": str(folder)}
     spec = _overridden(load(opts["league"]), opts)
     _start(spec, generations or done + 1, True, opts, ray_address, as_json, tracking_uri)
 
@@ -135,10 +143,21 @@ def resume(folder, generations, workers, device, ray_address, tracking_uri, as_j
 @league.command()
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(folder, as_json):
+@click.option("--check", is_flag=True,
+              help="Audit the folder: every committed record once, nothing else (exit 1 if not).")
+def status(folder, as_json, check):
     """Where a league stands: generation, members, league scores, the last payoff table."""
     folder = Path(folder)
     _options(folder)
+    if check:
+        from popbased.league.audit import audit
+
+        problems = audit(folder)
+        for line in problems or [f"{folder}: consistent (generation {files.read(folder)['generation']})"]:
+            click.echo(line)
+        if problems:
+            sys.exit(1)
+        return
     state = files.read(folder)
     payoffs = files.lines(folder, "payoff.jsonl")[:state["generation"]]
     last = payoffs[-1] if payoffs else None

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.tree import Tree
 
-from popbased import refs
+from popbased.runs import refs
 from popbased.errors import BadInput
 from popbased.population import family
 from popbased.population.lineage import LineageLog

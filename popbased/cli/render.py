@@ -6,7 +6,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from popbased import refs, render as renderer
+from popbased import render as renderer
+from popbased.runs import refs
 from popbased import substrates as registry
 from popbased.errors import BadInput
 

@@ -3,7 +3,7 @@
     random                       uniform random actions (the study's baseline)
     PATH.pt                      a member checkpoint (popbased train / pbt / league)
     EXPORT_FOLDER                a folder from `popbased export champion` (its policy.json)
-    LEAGUE/MEMBER                a league or PBT member (see popbased.refs), its current weights
+    LEAGUE/MEMBER                a league or PBT member (see popbased.runs.refs), its current weights
     bots                         DeepMind's pretrained bots: not yet (a clear message)
 """
 
@@ -42,7 +42,7 @@ def resolve(ref: str, tracking_uri: str | None = None) -> PolicyRef:
     if runtime.is_export(path):
         info = runtime.Exported.describe(path)
         return PolicyRef(f"{info['member']} ({path.name})", "export", str(path.resolve()))
-    from popbased import refs
+    from popbased.runs import refs
 
     try:
         run, member = refs.member(ref, tracking_uri)

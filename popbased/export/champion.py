@@ -30,7 +30,7 @@ import torch
 
 from popbased.errors import BadInput
 from popbased.export import model, runtime
-from popbased.runfolder import MemberInfo, RunFolder
+from popbased.runs.folder import MemberInfo, RunFolder
 
 FORMATS = ("onnx", "torchscript", "mlflow")
 BY = ("fitness", "league-score")

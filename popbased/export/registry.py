@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from popbased.export.champion import ALIAS
-from popbased.runfolder import MemberInfo, RunFolder
+from popbased.runs.folder import MemberInfo, RunFolder
 from popbased.tracking import store
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from popbased.errors import BadInput
-from popbased.league import state as files
+from popbased.runs import state as files
 from popbased.league.payoff import PayoffTable
 from popbased.population.lineage import LineageLog
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from popbased.runfolder import open_run
+from popbased.runs.folder import open_run
 from popbased.tracking.store import Store
 
 

@@ -1,11 +1,13 @@
-"""A league's run folder: what is written after every generation, and reading it back.
+"""A run folder (PBT run or league): what is written after every generation, and reading it
+back.
 
     state.json              the last completed generation (also gen-NNNN/state.json)
-    gen-NNNN/POP/mK.pt      every member's learner at the end of generation NNNN (0 = initial)
-    lineage.jsonl           every init / keep / exploit / explore event, all populations
-    payoff.jsonl            one payoff table per completed generation, with league scores
+    gen-NNNN/[POP/]mK.pt    every member's learner at the end of generation NNNN (0 = initial)
+    lineage.jsonl           every init / keep / exploit / explore event
+    payoff.jsonl            (leagues) one payoff table per completed generation, with scores
     generations.jsonl       per generation: members, fitness, scores, events, timing
     rounds.jsonl            per training round: speed, episode metrics, learner statistics
+    options.json            the options it was launched with (resume reuses them)
 
 A generation's checkpoints and records (lineage, payoff, generations) are written before its
 state.json, which is written last: it is the commit. Resume drops the records of any later
@@ -53,27 +55,43 @@ def crash_point(name: str, generation: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _parse(path: Path) -> dict[str, Any]:
+def generation_dir(generation: int) -> str:
+    """The folder (relative to the run folder) of one generation's checkpoints."""
+    return f"gen-{generation:04d}"
+
+
+def checkpoint_file(generation: int, member: str) -> str:
+    return f"{generation_dir(generation)}/{member}.pt"
+
+
+def _parse(path: Path, kind: str) -> dict[str, Any]:
     try:
         state = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BadInput(f"{path} is not valid JSON ({err})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise BadInput(f"{path}: not a league state of format {FORMAT}")
+        raise BadInput(f"{path}: not a {kind} state of format {FORMAT}")
     return state
+
+
+def checkpoint_entry(state: dict[str, Any], member: str) -> dict[str, Any]:
+    """{file, sha256} of a member's checkpoint in a state (PBT states before this format named
+    the file alone: its sha256 is then None)."""
+    entry = state["checkpoints"][member]
+    return {"file": entry, "sha256": None} if isinstance(entry, str) else entry
 
 
 def _intact(out: Path, state: dict[str, Any]) -> str | None:
     """None if every checkpoint the state names is there with its hash; else the problem."""
-    files = list(state["checkpoints"].values()) + [s for s in state["snapshots"]]
-    for entry in files:
+    files = [checkpoint_entry(state, m) for m in state.get("checkpoints", {})]
+    for entry in files + list(state.get("snapshots", [])):
         path = out / entry["file"]
         try:
             with path.open("rb") as f:
                 header = f.readline()
         except OSError:
             return f"{path}: missing"
-        if not header.rstrip().endswith(b"sha256=" + entry["sha256"].encode()):
+        if entry["sha256"] and not header.rstrip().endswith(b"sha256=" + entry["sha256"].encode()):
             return f"{path}: not the checkpoint the state recorded"
         try:
             checkpoint.read(path)
@@ -82,27 +100,29 @@ def _intact(out: Path, state: dict[str, Any]) -> str | None:
     return None
 
 
-def read(out: Path) -> dict[str, Any]:
-    """The newest intact state (warns when it had to fall back to an earlier generation)."""
+def read(out: Path, kind: str = "league") -> dict[str, Any]:
+    """The newest intact state (warns when it had to fall back to an earlier generation).
+    kind ('league' or 'PBT') names the run in messages."""
+    out = Path(out)
     path = out / STATE
     if not path.is_file():
-        raise BadInput(f"{out} holds no league run (no {STATE})")
+        raise BadInput(f"{out} holds no {kind} run (no {STATE})")
     candidates = [path] + sorted(out.glob(f"gen-*/{STATE}"), reverse=True)
     problems = []
     for candidate in candidates:
         try:
-            state = _parse(candidate)
+            state = _parse(candidate, kind)
         except BadInput as err:
             problems.append(str(err))
             continue
         problem = _intact(out, state)
         if problem is None:
             if problems:
-                warnings.warn(f"league {out}: {problems[0]}; resuming from generation "
+                warnings.warn(f"{kind} {out}: {problems[0]}; resuming from generation "
                               f"{state['generation']} instead", stacklevel=2)
             return state
         problems.append(problem)
-    raise BadInput(f"{out}: no intact league state to resume from ({problems[0]})")
+    raise BadInput(f"{out}: no intact {kind} state to resume from ({problems[0]})")
 
 
 def append(out: Path, name: str, record: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from popbased.errors import BadInput
-from popbased.runfolder import RunFolder, is_run, open_run
+from popbased.runs.folder import RunFolder, is_run, open_run
 
 RUNS = Path("runs")
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
