@@ -186,8 +186,22 @@ def test_no_zap_members_never_zap_in_an_open_arena_and_seats_change_only_between
 def test_pfsp_weights_are_a_distribution():
     w = matchmaking.weights("pfsp", {}, ["x"], 2.0)
     assert list(w) == [1.0]
+    # the focal does worst against a, best against b; d was never met (weighs as the hardest)
+    w = matchmaking.weights("pfsp", {"a": 1.0, "b": 5.0, "c": 3.0}, ["a", "b", "c", "d"], 2.0)
+    raw = [1.0 + 0.1, 0.0 + 0.1, 0.5 ** 2 + 0.1, 1.0 + 0.1]
+    assert w == pytest.approx([r / sum(raw) for r in raw]) and w.sum() == pytest.approx(1.0)
+    assert list(matchmaking.weights("uniform", {"a": 1.0}, ["a", "b", "c", "d"], 2.0)) == [0.25] * 4
     spec = parse({"league": {"populations": [str(POPS / "open.toml")], "size": 2}}, "t", POPS)
     assert matchmaking.sources(spec, "open", []) == ["random"]
+
+
+def test_async_pbt_in_a_league_is_refused_with_one_line(tmp_path):
+    text = (POPS / "open.toml").read_text()
+    assert "[pbt]" not in text
+    pop = tmp_path / "open.toml"
+    pop.write_text(text + '\n[pbt]\nmode = "async"\n')
+    with pytest.raises(BadInput, match='has \\[pbt\\] mode = "async", which a league does not run'):
+        parse({"league": {"populations": [str(pop), str(POPS / "no_zap.toml")]}}, "t", POPS)
 
 
 def test_a_snapshot_keeps_its_weights_when_its_member_goes_on_training():

@@ -209,6 +209,11 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         size = _int(league["size"], f"{where} size", 2)
         pops = [dataclasses.replace(p, size=size, pbt=parse_pbt(dataclasses.asdict(p.pbt), p.source,
                                                                   size)) for p in pops]
+    for pop in pops:
+        if pop.pbt.mode == "async":
+            raise BadInput(f"{where} populations: {pop.source} has [pbt] mode = \"async\", which a "
+                           f"league does not run (its generations end for every population at "
+                           f"once, after the payoff table); use mode = \"sync\" or popbased pbt")
     arena = league.get("arena", pops[0].substrate)
     arena_params = league.get("arena_params", {} if "arena" in league else dict(pops[0].params))
     if not isinstance(arena_params, Mapping):
