@@ -2,8 +2,6 @@
 checked by what its tables say; grids, policy references and bad input."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -11,16 +9,7 @@ import pytest
 from popbased.errors import BadInput
 from popbased.evaluation import grid
 
-
-def popbased(cwd, *args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "popbased.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)
-
-
-def one_line_error(result, text):
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert len(lines) == 1 and text in lines[0], result.stderr
+from conftest import one_line_error, popbased
 
 
 @pytest.mark.slow

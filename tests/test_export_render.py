@@ -18,7 +18,8 @@ from popbased.ppo.config import NetConfig
 from popbased.ppo.learner import Learner
 from popbased.ppo.policy import Policy
 from popbased.runs.folder import MemberInfo, RunFolder, open_run
-from test_league import tiny_league
+from conftest import one_line_error as _one_line_error, popbased, tiny_league
+
 
 def without_popbased(cwd, load: str, sample: int) -> None:
     """Runs `load` (which defines `logp` from the arrays rgb, mask of samples.npz, entry
@@ -35,15 +36,8 @@ print("same")
     assert check.stdout.strip() == "same", check.stderr[-2000:]
 
 
-def popbased(cwd, *args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "popbased.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)
-
-
 def one_line_error(result, text):
-    lines = [l for l in result.stderr.splitlines() if l.strip() and "its newest run under" not in l]
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert len(lines) == 1 and text in lines[0], result.stderr
+    return _one_line_error(result, text, ignore="its newest run under")
 
 
 @pytest.fixture(scope="module")

@@ -22,27 +22,7 @@ from popbased.league.spec import load
 from popbased.population.lineage import LineageLog
 from popbased.ppo import checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
-POPS = ROOT / "populations"
-
-
-def tiny_league(tmp_path, steps=1500, evaluation=0) -> Path:
-    path = tmp_path / "tiny.toml"
-    path.write_text(f'''[league]
-name = "tiny"
-populations = ["{POPS / 'open.toml'}", "{POPS / 'no_zap.toml'}"]
-arena = "open"
-size = 2
-steps_per_generation = {steps}
-episode_steps = 100
-
-[snapshots]
-keep = 1
-
-[evaluation]
-episodes = {evaluation}
-''')
-    return path
+from conftest import tiny_league
 
 
 def poison_once(members):

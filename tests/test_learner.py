@@ -8,31 +8,11 @@ import torch
 
 from popbased.errors import BadInput
 from popbased.ppo import checkpoint
-from popbased.ppo.batch import Batch, concat
+from popbased.ppo.batch import concat
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.ppo.learner import Learner, resolve_device
 
-ACTIONS = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT", "TURN_RIGHT",
-           "FIRE_ZAP")
-COMPONENTS = ("reward", "zap_hits", "zapped", "others_reward")
-
-
-def make_batch(steps=20, seats=6, lstm=0, bptt=10, seed=0, member="m0") -> Batch:
-    rng = np.random.default_rng(seed)
-    masks = np.ones((steps, seats, 8), dtype=bool)
-    masks[:, 0, 7] = False
-    actions = rng.integers(0, 7, (steps, seats))
-    dones = rng.random((steps, seats)) < 0.05
-    starts = np.vstack([np.ones((1, seats), bool), dones[:-1]])
-    return Batch(member=member, components=COMPONENTS,
-                 obs=rng.integers(0, 256, (steps, seats, 11, 11, 3), dtype=np.uint8),
-                 actions=actions, logp=np.full((steps, seats), np.log(1 / 8), np.float32),
-                 values=rng.normal(size=(steps, seats)).astype(np.float32),
-                 rewards=(rng.random((steps, seats, 4)) < 0.2).astype(np.float32),
-                 dones=dones, starts=starts, masks=masks,
-                 last_value=np.zeros(seats, np.float32),
-                 states=(np.zeros((-(-steps // bptt), seats, 2, lstm), np.float32) if lstm else None))
-
+from conftest import ACTIONS, make_batch
 
 def weights(learner):
     return [p.detach().clone() for p in learner.policy.parameters()]

@@ -21,7 +21,7 @@ from popbased.population.run import Driver, read_state, run, train_config
 from popbased.population.spec import PBTConfig, parse
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.ppo.learner import Learner
-from tests.test_learner import ACTIONS, COMPONENTS, make_batch
+from conftest import ACTIONS, COMPONENTS, make_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
