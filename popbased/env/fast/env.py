@@ -36,7 +36,7 @@ from popbased.substrates.spec import Lab2dSpec
 class TensorStep:
     """StepResult's fields as tensors on the env's device."""
 
-    rgb: torch.Tensor  # [seats, 11, 11, 3] uint8
+    rgb: torch.Tensor  # [seats, 11, 11, 3] uint8 (a strided view: pixels 4 bytes apart)
     ready_to_shoot: torch.Tensor  # [seats] float32
     rewards: torch.Tensor  # [seats, C] float32
     done: torch.Tensor  # [seats] bool
@@ -114,7 +114,7 @@ class FastBatchedEnv:
     def reset(self) -> Observation:
         """First observations of every env (only once: later resets happen by themselves)."""
         rgb, ready = self.reset_tensors()
-        return Observation(rgb.cpu().numpy(), ready.cpu().numpy(), self.action_mask)
+        return Observation(np.ascontiguousarray(rgb.cpu().numpy()), ready.cpu().numpy(), self.action_mask)
 
     def reset_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._started:
@@ -151,7 +151,8 @@ class FastBatchedEnv:
             raise RuntimeError("step_wait() without step_async()")
         actions, self._pending = self._pending, None
         out = self.step_tensors(actions)
-        obs = Observation(out.rgb.cpu().numpy(), out.ready_to_shoot.cpu().numpy(), self.action_mask)
+        obs = Observation(np.ascontiguousarray(out.rgb.cpu().numpy()), out.ready_to_shoot.cpu().numpy(),
+                          self.action_mask)
         return StepResult(obs, out.rewards.cpu().numpy(), out.done.cpu().numpy(), out.episodes)
 
     def render(self, env: int = 0) -> np.ndarray:
@@ -221,7 +222,7 @@ class FastBatchedEnv:
 
     def _observe(self) -> tuple[torch.Tensor, torch.Tensor]:
         rgb = self.renderer.render()
-        return (rgb.view(self.num_seats, 11, 11, 3),
+        return (rgb.reshape(self.num_seats, 11, 11, 3),
                 self.world.ready_to_shoot().view(self.num_seats))
 
     def apples_in_view(self) -> torch.Tensor:

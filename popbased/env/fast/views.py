@@ -44,6 +44,11 @@ class Renderer:
         self.removed_row = 4 * world.N
         table = palette.colour_table(world.P)
         self.table = torch.from_numpy(table.reshape(-1, 3)).to(dev)  # [4 * NUM_CODES, 3]
+        # The same table with each colour packed in one int32 (RGB + a zero byte): one
+        # 4-byte gather per cell is about 4 times faster than a gather of 3-byte rows.
+        packed = torch.zeros(self.table.shape[0], 4, dtype=torch.uint8, device=dev)
+        packed[:, :3] = self.table
+        self.packed = packed.view(torch.int32).view(-1)
         self.player_codes = (palette.AVATAR + torch.arange(world.P, device=dev) * 8)[None, :]
 
     def codes(self, sl: slice = slice(None)) -> torch.Tensor:
@@ -66,17 +71,22 @@ class Renderer:
 
     def render(self, codes: torch.Tensor | None = None, apples: bool = False):
         """rgb [B, P, 11, 11, 3] uint8 (and apples_in_view [B, P] int16 when `apples`).
-        On the CPU the worlds go in chunks that stay in cache (the same gathers)."""
-        w = self.world
-        if codes is not None or apples or w.device.type != "cpu" or w.B <= CHUNK:
-            return self._render(slice(None), codes, apples)
-        out = torch.empty(w.B, w.P, SIZE, SIZE, 3, dtype=torch.uint8, device=w.device)
-        for start in range(0, w.B, CHUNK):
-            sl = slice(start, start + CHUNK)
-            self._render(sl, None, False, out[sl])
-        return out
 
-    def _render(self, sl: slice, codes: torch.Tensor | None, apples: bool, out=None):
+        The rgb is a view of packed 4-byte colours (its last axis has stride 1 and the
+        pixel stride is 4): the same values without a copy; callers that need contiguous
+        memory copy it. On the CPU the worlds go in chunks that stay in cache."""
+        w = self.world
+        out = torch.empty(w.B, w.P, SIZE * SIZE, dtype=torch.int32, device=w.device)
+        if codes is not None or apples or w.device.type != "cpu" or w.B <= CHUNK:
+            count = self._render(slice(None), codes, apples, out)
+        else:
+            for start in range(0, w.B, CHUNK):
+                sl = slice(start, start + CHUNK)
+                self._render(sl, None, False, out[sl])
+        rgb = out.view(torch.uint8).view(w.B, w.P, SIZE, SIZE, 4)[..., :3]
+        return (rgb, count) if apples else rgb
+
+    def _render(self, sl: slice, codes: torch.Tensor | None, apples: bool, out: torch.Tensor):
         w = self.world
         P = w.P
         codes = self.codes(sl) if codes is None else codes
@@ -89,11 +99,9 @@ class Renderer:
         is_avatar = (own >= palette.AVATAR) & (own < palette.SELF)
         seen[:, :, SELF_CELL] = blend(is_avatar, palette.SELF + (own - palette.AVATAR) % 2, own)
         lookup = seen.to(torch.int32) + (orient.to(torch.int32) * palette.NUM_CODES)[:, :, None]
-        if out is None:
-            out = torch.empty(B, P, SIZE, SIZE, 3, dtype=torch.uint8, device=w.device)
-        rgb = torch.index_select(self.table, 0, lookup.view(-1), out=out.view(-1, 3)).view(out.shape)
+        torch.index_select(self.packed, 0, lookup.view(-1), out=out.view(-1))
         if not apples:
-            return rgb
+            return None
         base = seen & (palette.BEAM - 1)
         count = ((base == palette.APPLE_ON_GRASS) | (base == palette.APPLE_ON_FLOOR)).sum(-1, dtype=torch.int16)
-        return rgb, torch.where(alive, count, 0)
+        return torch.where(alive, count, 0)
