@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from popbased.cli import options
+from popbased.cli.tables import show_table
 from popbased.errors import BadInput
 from popbased.evaluation.grid import SWEEPS
 
@@ -164,7 +165,7 @@ def _print(console: Console, summary) -> None:
                       f"{r[low]:.1f}-{r[high]:.1f}", f"{r['gini']:.2f}",
                       f"{100 * r['depleted_fraction']:.0f}%", f"{100 * r['proxy_depleted_fraction']:.0f}%",
                       f"{r['zaps_fired_per_capita']:.1f}")
-    console.print(table)
+    show_table(console, table)
 
 
 @evaluate.command()

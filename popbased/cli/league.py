@@ -13,6 +13,7 @@ from rich.console import Console
 
 from popbased import errors
 from popbased.cli import options
+from popbased.cli.tables import show_table
 from popbased.errors import BadInput
 from popbased.league import report
 from popbased.runs import state as files
@@ -54,8 +55,8 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
 
     def on_generation(summary):
         tracking.generation(summary)
-        console.print(report.payoff_table(summary["rows"], summary["scores"],
-                                          f"payoff, generation {summary['generation']}"))
+        show_table(console, report.payoff_table(summary["rows"], summary["scores"],
+                                                 f"payoff, generation {summary['generation']}"))
         for line in report.generation_lines(summary, generations):
             console.print(line, markup=False, highlight=False)
 
@@ -178,5 +179,5 @@ def status(folder, as_json, check):
     if state["snapshots"]:
         console.print(f"  background pool: {', '.join(s['id'] for s in state['snapshots'])}")
     if last:
-        console.print(report.payoff_table(last["rows"], last["scores"],
-                                          f"payoff, generation {last['generation']}"))
+        show_table(console, report.payoff_table(last["rows"], last["scores"],
+                                                 f"payoff, generation {last['generation']}"))

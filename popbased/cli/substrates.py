@@ -9,9 +9,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+
 from popbased import doctor as doctor_lib
 from popbased import meltingpot_loader
 from popbased import substrates as registry
+from popbased.cli.tables import show_table
 from popbased.play import json_safe, random_play
 from popbased.errors import BadInput
 from popbased.ppo import checkpoint
@@ -49,7 +51,7 @@ def list_(as_json: bool, show_all: bool) -> None:
         settings = {**row["defaults"], **row["fixed"]}
         table.add_row(row["name"], row["kind"], str(row.get("players", "")),
                       " ".join(f"{k}={v}" for k, v in settings.items()), row["description"])
-    console.print(table)
+    show_table(console, table)
     console.print(f"commons_harvest family parameters (--param key=value): {', '.join(params)}")
     console.print(doctor_lib.bots_line(bots))
 
@@ -102,7 +104,7 @@ def _print_table(console: Console, results: list[dict]) -> None:
         table.add_column(f"{label}\n({result['summary']['episodes']} episodes)")
     for title, key in _SUMMARY_ROWS:
         table.add_row(title, *(_cell(r["summary"].get(key)) for r in results))
-    console.print(table)
+    show_table(console, table)
 
 
 _episodes = click.option("--episodes", "-n", default=1, show_default=True, type=click.IntRange(min=1),

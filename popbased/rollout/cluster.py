@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 
@@ -25,9 +26,12 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> dict:
     try:
         if address:
             ray.init(address=address, log_to_driver=True)
-        else:
+        else:  # our own local Ray: its start-up notes (token authentication, on by default
+            # for a local cluster, and "Started a local Ray instance") are not the user's business
+            logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
+                logging.ERROR)
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                     log_to_driver=True)
+                     log_to_driver=True, logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as err:
         where = address or "a local Ray"
         raise BadInput(f"cannot start or join Ray at {where}: {str(err).splitlines()[0]}") from None
