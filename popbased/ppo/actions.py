@@ -30,10 +30,3 @@ class ActionMap:
         out = np.zeros(arena_mask.shape[:-1] + (len(self.member_actions),), dtype=bool)
         out[..., self.available] = arena_mask[..., self.to_arena[self.available]]
         return out
-
-    def arena_actions_of(self, member_actions: np.ndarray) -> np.ndarray:
-        return self.to_arena[member_actions]
-
-    @property
-    def identity(self) -> bool:
-        return self.member_actions == self.arena_actions

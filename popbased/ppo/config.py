@@ -87,11 +87,6 @@ class PPOConfig:
                 raise BadInput(f"PPO config: {message}")
 
 
-def replace(config, where: str = "config", **changes: Any):
-    """dataclasses.replace with unknown keys reported as BadInput."""
-    return from_mapping(type(config), {**dataclasses.asdict(config), **changes}, where)
-
-
 def from_mapping(cls, raw: Mapping[str, Any], where: str = "config"):
     """Builds a config dataclass from a mapping; unknown keys are a clear error."""
     names = {f.name for f in dataclasses.fields(cls)}
@@ -109,4 +104,4 @@ def to_dict(config) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
-__all__ = ["NetConfig", "PPOConfig", "from_mapping", "replace", "to_dict"]
+__all__ = ["NetConfig", "PPOConfig", "from_mapping", "to_dict"]
