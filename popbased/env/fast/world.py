@@ -287,18 +287,25 @@ class World:
 
     def beams(self, fired: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Casts the beams of the players in `fired` [B, P] against the current occupancy;
-        draws them into self.beam; returns (hits [B, P, 3] target or -1, zapped [B, P])."""
+        draws them into self.beam; returns (hits [B, P, 3] target or -1, zapped [B, P]).
+        Only the beams fired are traced (as flat indices into all worlds' cells)."""
         B, P, dev = self.B, self.P, self.device
-        cells = self.pos[:, :, None, None] + self.beam_offsets[self.orient]  # [B, P, 3, L]
-        cells = cells.clamp_(0, self.N - 1)
-        occupant = torch.gather(self.occ, 1, cells.view(B, -1)).view(cells.shape)
-        blocked = self.wall[cells] | (occupant > 0)
+        L = self.game.beam_length
+        shooters = torch.nonzero(fired.view(-1)).flatten()  # seats b * P + p that fired
+        world = shooters // P
+        offsets = self.beam_offsets.view(4, 3 * L).index_select(0, self.orient.view(-1)[shooters])
+        cells = (self.pos.view(-1)[shooters][:, None] + offsets).clamp_(0, self.N - 1)  # [K, 3L]
+        flat = cells + (world * (self.N + 1))[:, None]
+        occupant = self.occ.view(-1)[flat].view(-1, 3, L)
+        blocked = self.wall[cells].view(-1, 3, L) | (occupant > 0)
         before = blocked.cumsum(-1)
-        first = blocked & (before == 1) & fired[:, :, None, None]
-        drawn = (before == 0) & fired[:, :, None, None]
-        hits = ((first & (occupant > 0)) * occupant.long()).amax(-1) - 1  # [B, P, 3]
-        self.beam.scatter_(1, blend(drawn, cells, self.N).view(B, -1), True)
-        self.beam[:, self.N] = False
+        first = blocked & (before == 1)
+        drawn = before == 0
+        hit = ((first & (occupant > 0)) * occupant.long()).amax(-1) - 1  # [K, 3]
+        self.beam.view(-1)[flat.view(-1, 3, L)[drawn]] = True
+        hits = torch.full((B * P, 3), -1, dtype=torch.int64, device=dev)
+        hits[shooters] = hit
+        hits = hits.view(B, P, 3)
         zapped = torch.zeros(B, P + 1, dtype=torch.int16, device=dev)
         target = blend(hits >= 0, hits, P).view(B, -1)
         zapped.scatter_add_(1, target, torch.ones_like(target, dtype=torch.int16))
