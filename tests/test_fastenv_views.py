@@ -8,7 +8,8 @@ from popbased.substrates import resolve_params
 
 CASES = [("commons_harvest__open", {}, 11), ("commons_harvest__closed", {}, 12),
          ("commons_harvest__partnership", {}, 13), ("private_property", {}, 14),
-         ("no_zap", {}, 15), ("open", {"players": "3"}, 16)]
+         ("no_zap", {}, 15), ("open", {"players": "3"}, 16), ("open", {"players": "16"}, 17),
+         ("private_property", {"players": "10"}, 18)]
 
 
 @pytest.mark.parametrize("name,params,seed", CASES)
