@@ -54,14 +54,13 @@ class Renderer:
     def codes(self, sl: slice = slice(None)) -> torch.Tensor:
         """[b, N + 1] int16: the code of every (padded) cell of the worlds in `sl`."""
         w = self.world
-        A = w.A
         beam, pos, alive = w.beam[sl], w.pos[sl], w.alive[sl]
         codes = self.static + beam.to(torch.int16) * palette.BEAM
-        live, grass = w.live[sl, :A], w.grass[sl, :A]
+        live, grass = w.live[sl], w.grass[sl]  # all A + 1 columns (the spare goes to cell N)
         g, l = grass.to(torch.int16), live.to(torch.int16)
         apple = palette.FLOOR + g + l * (palette.APPLE_ON_FLOOR - palette.FLOOR - 2 * g)  # 1, 2, 4, 5
-        apple = apple + beam.index_select(1, w.apple_flat) * palette.BEAM
-        codes.index_copy_(1, w.apple_flat, apple.to(torch.int16))
+        apple = apple + beam.index_select(1, w.apple_flat_all) * palette.BEAM
+        codes.index_copy_(1, w.apple_flat_all, apple.to(torch.int16))
         under = torch.gather(codes, 1, pos)
         on_grass = (under & (palette.BEAM - 1)) == palette.GRASS
         avatar = self.player_codes + w.orient[sl] * 2 + on_grass + (under & palette.BEAM)

@@ -95,6 +95,7 @@ class World:
         self.dflat = torch.tensor([dy * self.Wp + dx for dy, dx in DIRECTIONS.tolist()], device=dev)
         cells = torch.from_numpy(game.apple_cells)
         self.apple_flat = self.flat(cells[:, 0], cells[:, 1]).to(dev)
+        self.apple_flat_all = torch.cat([self.apple_flat, torch.tensor([self.N], device=dev)])
         apple_at = torch.full((self.N + 1,), self.A, dtype=torch.int64)
         apple_at[self.apple_flat.cpu()] = torch.arange(self.A)
         self.apple_at = apple_at.to(dev)
@@ -107,6 +108,9 @@ class World:
                 matrix[j, i] = 1.0
         matrix[self.A] = 0.0
         self.neighbour_matrix = matrix.to(dev)
+        # The same with a zero column for the never-live spare apple slot A: the apple phase
+        # runs on all A + 1 columns (contiguous tensors are several times faster to update).
+        self.neighbour_matrix_all = torch.cat([matrix, torch.zeros(self.A + 1, 1)], 1).to(dev)
         self.regrowth = torch.tensor(game.regrowth, dtype=torch.float64, device=dev)
         self.regrowth32 = self.regrowth.float()
         self.spawn_cells = [self.flat(torch.from_numpy(c) // W, torch.from_numpy(c) % W).to(dev)
@@ -123,6 +127,7 @@ class World:
         self.respawn_group = game.respawn_group.tolist()
         table = [[a.get("move", 0), a.get("turn", 0), a.get("fireZap", 0)] for a in action_table]
         self.action_table = torch.tensor(table, dtype=torch.int64, device=dev)
+        self.action_columns = [self.action_table[:, i].contiguous() for i in range(3)]
         L = game.beam_length
         lines = []
         for f in range(4):
@@ -200,19 +205,20 @@ class World:
         """Advances every world one step; actions [B, P] int64 (indices of the action table)."""
         forced = forced or Forced()
         B, P, A, dev, bidx = self.B, self.P, self.A, self.device, self.bidx
-        act = self.action_table[actions]
-        move, turn, fire = act[..., 0], act[..., 1], act[..., 2] > 0
+        flat_actions = actions.reshape(-1)
+        move, turn, fire = (c.index_select(0, flat_actions).view(B, P) for c in self.action_columns)
+        fire = fire > 0
         reward = torch.zeros(B, P + 1, dtype=torch.float32, device=dev)
         self.beam.zero_()
         self.t += 1
 
         # 1. wait-apples: group <- count (the previous group drives this step's regrowth).
-        live_start = self.live[:, :A].clone()
-        count = self.counts()
-        old_group = self.group[:, :A].clone()
+        live_start = self.live.clone()  # all A + 1 columns (the last: a spare, never live)
+        count = (self.live.to(torch.float32) @ self.neighbour_matrix_all).to(torch.int16)
+        old_group = self.group.clone()
         waiting = ~live_start
-        self.group[:, :A] = blend(waiting, count, old_group)
-        self.grass[:, :A] = (waiting & (count > 0)) | (live_start & self.grass[:, :A])
+        self.group.copy_(blend(waiting, count, old_group))
+        self.grass.copy_((waiting & (count > 0)) | (live_start & self.grass))
 
         # 2. turns and moves, one player at a time in a random order. A player's turn and
         # target cell do not depend on the others; only the occupancy check is sequential.
@@ -262,15 +268,18 @@ class World:
 
         # 5. regrowth (an apple regrowing under a standing avatar is eaten at once).
         eligible = waiting & (old_group >= 0)
+        eligible[:, A] = False
         if forced.sprout is not None:
-            sprout = eligible & forced.sprout
-        else:
-            p = self.regrowth32.index_select(0, old_group.clamp(0, 3).view(-1).to(torch.int32))
-            sprout = eligible & (self.rand(B, A) < p.view(B, A))
-        standing = self.occ.index_select(1, self.apple_flat)  # [B, A] player + 1
+            sprout = eligible & torch.cat([forced.sprout, torch.zeros_like(forced.sprout[:, :1])], 1)
+        else:  # draws only for the eligible wait-apples
+            which = torch.nonzero(eligible.view(-1)).flatten()
+            p = self.regrowth32.index_select(0, old_group.view(-1)[which].clamp(0, 3).to(torch.int32))
+            sprout = torch.zeros_like(eligible)
+            sprout.view(-1)[which] = self.rand(which.numel()) < p
+        standing = self.occ.index_select(1, self.apple_flat_all)  # [B, A + 1] player + 1
         instant = sprout & (standing > 0)
-        self.live[:, :A] |= sprout & ~instant
-        self.group[:, :A] = blend(instant, -1, self.group[:, :A])
+        self.live |= sprout & ~instant
+        self.group.copy_(blend(instant, -1, self.group))
         reward.scatter_add_(1, blend(instant, standing.long() - 1, P), instant.float())
         reward = reward[:, :P]
 
