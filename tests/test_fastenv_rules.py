@@ -186,3 +186,20 @@ def test_respawn_is_uniform_over_free_spawn_points():
     assert stats.chisquare(counts).pvalue > 1e-3
     orient = world.orient[:, :2].numpy().ravel()
     assert stats.chisquare(np.bincount(orient, minlength=4)).pvalue > 1e-3
+
+
+def test_episode_ends_at_1099_plus_hundreds_with_p_015_or_at_5000():
+    params = CommonsParams(players=2)
+    game = build_map(params)
+    world = World(game, 4000, capture.validation_spec(params).action_table, seed=2)
+    world.reset()
+    noop = torch.zeros(4000, 2, dtype=torch.int64)
+    ends = {}
+    for start in (997, 1097, 4998):
+        world.t[:] = start
+        for _ in range(3):
+            n = int(world.t[0]) + 1  # the step about to be played
+            ends[n] = float(world.step(noop).end.float().mean())
+    assert ends[998] == ends[999] == ends[1000] == ends[1098] == ends[1100] == 0.0
+    assert abs(ends[1099] - 0.15) < 0.025
+    assert ends[4999] > 0.1 and ends[5000] == 1.0
