@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from popbased.env.metrics import aggregate
-from popbased.env.pool import BatchedEnv
+from popbased.env.engines import make_env
 from popbased.errors import BadInput
 from popbased.substrates import resolve
 
@@ -35,7 +35,7 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
 
     agents = {p: agent_for(p, spec.action_names, seed=seed) for p in dict.fromkeys(seats) if p is not None}
     obs_size = max([a.obs_size for a in agents.values()], default=obs_size)
-    num_envs = num_envs or max(1, min(episodes, os.cpu_count() or 1))
+    num_envs = num_envs or (episodes if backend == "fast" else max(1, min(episodes, os.cpu_count() or 1)))
     quota = [episodes // num_envs + (1 if e < episodes % num_envs else 0) for e in range(num_envs)]
     done_per_env = [0] * num_envs
     results: list[dict[str, Any]] = []
@@ -43,8 +43,8 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
     players = spec.num_players
     rows = {key: np.array([e * players + s for e in range(num_envs) for s in range(players) if seats[s] == key])
             for key in dict.fromkeys(seats)}
-    with BatchedEnv(spec, num_envs=num_envs, seed=seed, backend=backend, obs_size=obs_size,
-                    max_episode_steps=max_steps) as env:
+    with make_env(spec, num_envs, seed=seed, backend=backend, obs_size=obs_size,
+                  max_episode_steps=max_steps) as env:
         obs = env.reset()
         actions = np.zeros(env.num_seats, dtype=np.int64)
         while len(results) < episodes:

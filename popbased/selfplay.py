@@ -25,6 +25,7 @@ from popbased.errors import BadInput
 from popbased.play import json_safe
 from popbased.ppo import checkpoint, shaping
 from popbased.ppo.config import NetConfig, PPOConfig
+from popbased.env.engines import check_fast
 from popbased.env.instance import component_names
 from popbased.ppo.learner import Learner, resolve_device
 from popbased.rollout.cluster import ensure_ray
@@ -61,7 +62,9 @@ class TrainConfig:
     env_backend: str = "auto"
     """'process': each env in its own process, resets hidden by spare processes (for machines
     with cores to spare); 'inline': envs stepped inside the rollout worker (least CPU per
-    step: no messages, no context switches); 'auto': inline on machines with <= 4 CPUs."""
+    step: no messages, no context switches); 'auto': inline on machines with <= 4 CPUs;
+    'fast': the fast commons_harvest (popbased.env.fast), every worker's envs as one batch
+    of torch worlds (commons_harvest family only)."""
     max_episode_steps: int | None = None
     """Cut episodes after this many steps (default: Melting Pot's own episode ends)."""
     ppo: PPOConfig = PPOConfig()
@@ -79,8 +82,8 @@ class TrainConfig:
         for name in ("steps", "members", "workers", "envs_per_worker", "rollout_length"):
             if getattr(self, name) < 1:
                 raise BadInput(f"{name}={getattr(self, name)}: must be >= 1")
-        if self.env_backend not in ("auto", "process", "inline"):
-            raise BadInput(f"env_backend={self.env_backend!r}: allowed are auto, process, inline")
+        if self.env_backend not in ("auto", "process", "inline", "fast"):
+            raise BadInput(f"env_backend={self.env_backend!r}: allowed are auto, process, inline, fast")
         if self.net.lstm and self.rollout_length % self.ppo.bptt:
             raise BadInput(f"rollout_length={self.rollout_length} must be a multiple of "
                            f"bptt={self.ppo.bptt} when the LSTM is on")
@@ -130,6 +133,8 @@ class EpisodeWindow:
 def validate(config: TrainConfig):
     """Everything that can be checked before Ray starts: (spec, apples_in_view, shaping)."""
     spec = resolve(config.substrate, dict(config.params))
+    if config.env_backend == "fast":
+        check_fast(spec, config.obs_size)
     use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
     apples_in_view = use_view if spec.instrumented else None
     components = component_names(spec, apples_in_view)

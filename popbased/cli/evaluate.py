@@ -35,6 +35,10 @@ def _common(command):
                      help="Every point plays the same seeds."),
         click.option("--envs", type=click.IntRange(min=1), default=None,
                      help="Env processes per task (default: the cores Ray has, at most --episodes)."),
+        click.option("--env", "env", default="meltingpot", show_default=True,
+                     type=click.Choice(["meltingpot", "fast"]),
+                     help="Engine: Melting Pot itself (what reported numbers should come from), or "
+                          "the fast commons_harvest (to compare the two)."),
         click.option("-o", "--output", required=True, help="Results folder."),
         click.option("--force", is_flag=True, help="Replace an existing results folder."),
         click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray)."),
@@ -48,7 +52,7 @@ def _common(command):
 @_common
 @click.option("--grid", "grid", multiple=True, metavar="KEY=V1,V2,...",
               help="A swept parameter (repeatable; points are every combination).")
-def run_(policies, substrate, params, episodes, max_steps, seed, envs, output, force, ray_address,
+def run_(policies, substrate, params, episodes, max_steps, seed, envs, env, output, force, ray_address,
          tracking_uri, grid):
     """Play each POLICY (random, a checkpoint, an export folder, LEAGUE/MEMBER) in every seat of
     SUBSTRATE for --episodes episodes per grid point; write the tables, figures and an MLflow
@@ -56,14 +60,14 @@ def run_(policies, substrate, params, episodes, max_steps, seed, envs, output, f
     from popbased.evaluation.grid import parse_axes
 
     _evaluate(policies, substrate, params, parse_axes(grid), episodes, max_steps, seed, envs, output,
-              force, ray_address, tracking_uri, f"{substrate}")
+              force, ray_address, tracking_uri, f"{substrate}", env=env)
 
 
 @evaluate.command()
 @click.argument("kind", metavar="regrowth|cooldown")
 @_common
 @click.option("--values", default=None, help="Comma-separated values instead of the study's grid.")
-def sweep(kind, policies, substrate, params, episodes, max_steps, seed, envs, output, force, ray_address,
+def sweep(kind, policies, substrate, params, episodes, max_steps, seed, envs, env, output, force, ray_address,
           tracking_uri, values):
     """The study's sweeps: regrowth (respawn rate x 10^-2 ... 10^2, half-decade steps) or
     cooldown (zap cooldown 1, 2, 10, 200, 2000), for each POLICY."""
@@ -74,11 +78,11 @@ def sweep(kind, policies, substrate, params, episodes, max_steps, seed, envs, ou
     if not listed:
         raise BadInput("--values: no values (an empty grid)")
     _evaluate(policies, substrate, params, {key: listed}, episodes, max_steps, seed, envs, output, force,
-              ray_address, tracking_uri, f"{substrate}: {kind} sweep")
+              ray_address, tracking_uri, f"{substrate}: {kind} sweep", env=env)
 
 
 def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs, output, force,
-              ray_address, tracking_uri, title, modes=None):
+              ray_address, tracking_uri, title, modes=None, env="meltingpot"):
     from popbased.evaluation import grid, policies as refs, results
     from popbased.evaluation.run import evaluate as play, matrix
     from popbased.rollout.cluster import check_reachable, ensure_ray
@@ -87,6 +91,11 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
 
     fixed = parse_assignments(params)
     points = grid.points(substrate, axes, fixed)
+    if env == "fast":
+        from popbased.env.engines import check_fast
+        from popbased.substrates import resolve
+
+        check_fast(resolve(substrate, points[0]))
     chosen = refs.resolve_all(policies, tracking_uri)
     if modes is not None and len(chosen) < 2:
         raise BadInput("a matrix needs at least two policies (each is focal against the others)")
@@ -102,13 +111,13 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("", total=None)
         report = lambda done, total: bar.update(task, completed=done, total=total)  # noqa: E731
-        kw = dict(episodes=episodes, seed=seed, max_steps=max_steps, envs=envs, progress=report)
+        kw = dict(episodes=episodes, seed=seed, max_steps=max_steps, envs=envs, env=env, progress=report)
         played = (play(chosen, substrate, points, **kw) if modes is None else
                   matrix(chosen, substrate, points[0], modes, **kw))
     seconds = time.perf_counter() - t0
     info = {"title": title, "substrate": substrate, "policies": [p.label for p in chosen],
             "policy_refs": list(policies), "axes": axes, "fixed": fixed, "modes": modes, "episodes": episodes,
-            "seed": seed, "max_steps": max_steps, "seconds": seconds,
+            "seed": seed, "max_steps": max_steps, "env": env, "seconds": seconds,
             "episodes_per_minute": 60 * episodes * len(played) / seconds}
     made = results.write(out, info, played)
     run_id = results.track(out, info, made, uri)
@@ -127,7 +136,7 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
               help="Focal seats in resident matches (default: all but a quarter of the players).")
 @click.option("--visitor-focal", type=click.IntRange(min=1), default=None,
               help="Focal seats in visitor matches (default: 1).")
-def matrix_(policies, substrate, params, episodes, max_steps, seed, envs, output, force, ray_address,
+def matrix_(policies, substrate, params, episodes, max_steps, seed, envs, env, output, force, ray_address,
             tracking_uri, modes, resident_focal, visitor_focal):
     """Each POLICY focal against each other as background (the study's Fig. 2 and 3 experiments),
     as residents (focal majority) and as visitors (focal minority). E.g. a no_zap champion
@@ -149,7 +158,7 @@ def matrix_(policies, substrate, params, episodes, max_steps, seed, envs, output
     if not chosen:
         raise BadInput("--modes: give resident and/or visitor")
     _evaluate(policies, substrate, params, {}, episodes, max_steps, seed, envs, output, force, ray_address,
-              tracking_uri, f"{substrate}: focal x background", modes=chosen)
+              tracking_uri, f"{substrate}: focal x background", modes=chosen, env=env)
 
 
 def _print(console: Console, summary) -> None:

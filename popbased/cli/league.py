@@ -38,7 +38,7 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
     config = train_config(spec, generations, workers=opts["workers"],
                           envs_per_worker=opts["envs_per_worker"], rollout_length=opts["rollout_length"],
                           device=opts["device"], seed=opts["seed"], net=NetConfig(lstm=opts["lstm"]),
-                          out=out, ray_address=ray_address)
+                          out=out, ray_address=ray_address, env_backend=options.env_backend(opts.get("env")))
     check_out(spec, Path(out), resume, generations)
     if ray_address:
         check_reachable(ray_address)
@@ -91,12 +91,13 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
 @options.TRACKING
 @options.training
 def launch(league_file, generations, steps_per_generation, episode_steps, out, tracking_uri, seed,
-           device, workers, envs_per_worker, rollout_length, lstm, ray_address, as_json):
+           device, workers, envs_per_worker, rollout_length, lstm, env, ray_address, as_json):
     """Start the league described in LEAGUE.toml (e.g. populations/leagues/commons.toml)."""
     spec = load(league_file)
     out = out or f"runs/league-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     opts = {"league": str(Path(league_file).resolve()), "out": out, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
+            "env": env,
             "steps_per_generation": steps_per_generation, "episode_steps": episode_steps}
     _start(_overridden(spec, opts), generations, False, opts, ray_address, as_json, tracking_uri)
 

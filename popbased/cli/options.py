@@ -19,7 +19,7 @@ def stop_on_sigterm() -> None:
 
 
 def training(command):
-    """--device --seed --workers --envs-per-worker --rollout-length --lstm --ray-address --json"""
+    """--device --seed --workers --envs-per-worker --rollout-length --lstm --env --ray-address --json"""
     options = [
         click.option("--device", default="auto", show_default=True,
                      help="Learner device: auto, cpu, cuda."),
@@ -31,6 +31,10 @@ def training(command):
                      help="Steps per env per round (batch = workers x envs x players x length)."),
         click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
                      help="LSTM size (0 = none)."),
+        click.option("--env", "env", default="meltingpot", show_default=True,
+                     type=click.Choice(["meltingpot", "fast"]),
+                     help="Env engine: Melting Pot itself, or the fast commons_harvest (torch; "
+                          "validated against Melting Pot by `popbased substrates validate`)."),
         click.option("--ray-address", default=None,
                      help="Join this Ray cluster (default: RAY_ADDRESS, else local)."),
         click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON."),
@@ -68,3 +72,8 @@ def tracking_line(console, store, experiment: str) -> None:
     console.print(f"MLflow ({store.uri}): experiment {experiment}" + (
         f"; [yellow]{waiting} records wait in {store.folder / BUFFER}, sent on resume[/]"
         if waiting else ""), highlight=False)
+
+
+def env_backend(env: str | None) -> str:
+    """--env -> TrainConfig.env_backend."""
+    return "fast" if env == "fast" else "auto"

@@ -40,14 +40,14 @@ from popbased.tracking.pbt import PbtTracking
 @options.TRACKING
 @options.training
 def pbt(population, generations, steps_per_generation, out, resume, tracking_uri, seed, device, workers,
-        envs_per_worker, rollout_length, max_episode_steps, lstm, ray_address, as_json):
+        envs_per_worker, rollout_length, max_episode_steps, lstm, env, ray_address, as_json):
     """Evolve the population in POPULATION (a populations/*.toml file) by PBT."""
     if resume and not out:
         raise BadInput("--resume needs --out DIR (the run folder to continue)")
     opts = {"population": str(Path(population).resolve()), "generations": generations,
             "steps_per_generation": steps_per_generation, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length,
-            "lstm": lstm, "max_episode_steps": max_episode_steps}
+            "lstm": lstm, "max_episode_steps": max_episode_steps, "env": env}
     start(population, out, resume, opts, tracking_uri, ray_address, as_json)
 
 
@@ -63,7 +63,7 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
                           envs_per_worker=opts["envs_per_worker"], rollout_length=opts["rollout_length"],
                           max_episode_steps=opts["max_episode_steps"], device=opts["device"],
                           seed=opts["seed"], net=NetConfig(lstm=opts["lstm"]), out=out,
-                          ray_address=ray_address)
+                          ray_address=ray_address, env_backend=options.env_backend(opts.get("env")))
     validate(config)
     check_out(spec, Path(out), resume, generations)
     if ray_address:

@@ -53,7 +53,7 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
 @click.option("--no-overlap", is_flag=True, help="Do not collect the next round while learning.")
 @options.training
 def train(substrate, params, steps, members, device, seed, workers, envs_per_worker,
-          rollout_length, lstm, ppo_pairs, shaping_pairs, out, ray_address, no_overlap, as_json):
+          rollout_length, lstm, env, ppo_pairs, shaping_pairs, out, ray_address, no_overlap, as_json):
     """Train a population on SUBSTRATE by self-play and write its checkpoints."""
     parsed = registry.parse_assignments(params)
     registry.resolve(substrate, parsed)  # bad names/values fail before Ray starts
@@ -63,7 +63,8 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
     config = TrainConfig(substrate, parsed, steps=steps, members=members, workers=workers,
                          envs_per_worker=envs_per_worker, rollout_length=rollout_length,
                          device=device, seed=seed, overlap=not no_overlap, ppo=ppo,
-                         net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address)
+                         net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address,
+                         env_backend=options.env_backend(env))
     validate(config)
     if ray_address:
         check_reachable(ray_address)

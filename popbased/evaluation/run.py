@@ -1,6 +1,7 @@
 """Playing an evaluation: every (policy, grid point) pair is one Ray task that plays its
 episodes in a BatchedEnv (env processes with resets hidden by spares), so an evaluation
-uses every core of the machine or cluster. Every point plays the same seeds."""
+uses every core of the machine or cluster; or, with env='fast', in one FastBatchedEnv of
+all its episodes' worlds. Every point plays the same seeds."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from popbased.evaluation.policies import PolicyRef
 
 
 def _play(substrate: str, params: dict[str, str], seats: list[str | None], episodes: int, seed: int,
-          max_steps: int | None, envs: int) -> list[dict[str, Any]]:
+          max_steps: int | None, envs: int, env: str = "meltingpot") -> list[dict[str, Any]]:
     from popbased.play import random_play
 
     played = random_play(substrate, params, episodes=episodes, max_steps=max_steps, seed=seed,
-                         num_envs=envs, backend="process", seats=seats)
+                         num_envs=envs, backend="fast" if env == "fast" else "process", seats=seats)
     return played["episodes"]
 
 
@@ -27,13 +28,18 @@ def default_envs(episodes: int) -> int:
 
 
 def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, max_steps: int | None,
-         envs: int | None, progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:
-    """Plays every job ({'params', 'seats', ...labels}) as a Ray task; results in job order."""
+         envs: int | None, progress: Callable[[int, int], None] | None,
+         env: str = "meltingpot") -> list[dict[str, Any]]:
+    """Plays every job ({'params', 'seats', ...labels}) as a Ray task; results in job order.
+    On the fast env a task plays all its episodes as one batch of worlds on one CPU."""
     import ray
 
-    envs = envs or default_envs(episodes)
-    task = ray.remote(num_cpus=envs, max_retries=2)(_play)
-    started = {task.remote(substrate, job["params"], job["seats"], episodes, seed, max_steps, envs):
+    if env == "fast":
+        cpus, envs = 1, envs or episodes
+    else:
+        envs = cpus = envs or default_envs(episodes)
+    task = ray.remote(num_cpus=cpus, max_retries=2)(_play)
+    started = {task.remote(substrate, job["params"], job["seats"], episodes, seed, max_steps, envs, env):
                (i, time.perf_counter()) for i, job in enumerate(jobs)}
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     waiting = list(started)
@@ -48,7 +54,7 @@ def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, m
 
 
 def evaluate(policies: list[PolicyRef], substrate: str, points: list[dict[str, str]], *, episodes: int,
-             seed: int, max_steps: int | None, envs: int | None = None,
+             seed: int, max_steps: int | None, envs: int | None = None, env: str = "meltingpot",
              progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """[{policy, params, episodes: [summary, ...], seconds}] for every policy x point, the
     policy in every seat."""
@@ -56,11 +62,12 @@ def evaluate(policies: list[PolicyRef], substrate: str, points: list[dict[str, s
 
     jobs = [{"policy": p.label, "kind": p.kind, "params": q,
              "seats": [p.path] * resolve(substrate, q).num_players} for p in policies for q in points]
-    return _run(jobs, substrate, episodes, seed, max_steps, envs, progress)
+    return _run(jobs, substrate, episodes, seed, max_steps, envs, progress, env)
 
 
 def matrix(policies: list[PolicyRef], substrate: str, params: dict[str, str], modes: dict[str, int], *,
            episodes: int, seed: int, max_steps: int | None, envs: int | None = None,
+           env: str = "meltingpot",
            progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Each policy focal against each other as background, in each mode: `modes` maps
     resident / visitor to the focal seat count; focal players take the first seats."""
@@ -76,4 +83,4 @@ def matrix(policies: list[PolicyRef], substrate: str, params: dict[str, str], mo
                                  "background": background.label, "mode": mode,
                                  "focal_seats": list(range(k)),
                                  "seats": [focal.path] * k + [background.path] * (players - k)})
-    return _run(jobs, substrate, episodes, seed, max_steps, envs, progress)
+    return _run(jobs, substrate, episodes, seed, max_steps, envs, progress, env)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from popbased.env.engines import check_fast
 from popbased.errors import BadInput
 from popbased.league import arena
 from popbased.league.matchmaking import Matchmaker
@@ -108,6 +109,8 @@ class Driver(Engine):
 
     def arena(self):
         self.arena_spec = resolve(self.spec.arena, dict(self.spec.arena_params))
+        if self.config.env_backend == "fast":
+            check_fast(self.arena_spec, self.config.obs_size)
         _, apples_in_view = arena.arena_components(self.arena_spec, self.spec.populations)
         return self.arena_spec, apples_in_view
 

@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from popbased.env.pool import BatchedEnv
+from popbased.env.engines import make_env
 from popbased.errors import BadInput
 from popbased.ppo.actions import ActionMap
 from popbased.ppo.batch import Batch
@@ -72,9 +72,8 @@ class RolloutWorker:
         if not 1 <= groups <= num_envs:
             raise BadInput(f"groups={groups}: must be between 1 and num_envs={num_envs}")
         sizes = [num_envs // groups + (1 if g < num_envs % groups else 0) for g in range(groups)]
-        self.envs = [BatchedEnv(spec, n, seed=seed * 101 + g, obs_size=obs_size, backend=backend,
-                                spares=None if backend == "process" else 0,
-                                apples_in_view=apples_in_view, max_episode_steps=max_episode_steps)
+        self.envs = [make_env(spec, n, seed=seed * 101 + g, obs_size=obs_size, backend=backend,
+                              apples_in_view=apples_in_view, max_episode_steps=max_episode_steps)
                      for g, n in enumerate(sizes)]
         self.players = spec.num_players
         self.num_seats = num_envs * self.players
