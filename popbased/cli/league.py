@@ -22,7 +22,7 @@ from popbased.league.spec import load
 from popbased.population.report import num
 from popbased.play import json_safe
 from popbased.ppo.config import NetConfig
-from popbased.progress import TrainDisplay
+from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.tracking import store
 from popbased.tracking.league import LeagueTracking

@@ -18,7 +18,7 @@ from popbased.population.lineage import LineageLog
 from popbased.population.run import check_out, read_state, run, train_config
 from popbased.population.spec import load
 from popbased.ppo.config import NetConfig
-from popbased.progress import TrainDisplay
+from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.runs import state as files
 from popbased.selfplay import validate

@@ -12,7 +12,7 @@ from popbased import substrates as registry
 from popbased.cli import options
 from popbased.play import json_safe
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
-from popbased.progress import TrainDisplay
+from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.selfplay import TrainConfig, train as run_training, validate
 
