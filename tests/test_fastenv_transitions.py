@@ -17,7 +17,7 @@ def test_uncontended_transitions_are_identical(name, params, steps, seed):
     game = build_map(commons)
     recorded = capture.record(commons, game, steps, seed)
     result = checks.transitions(game, capture.validation_spec(commons).action_table, recorded)
-    assert result["compared_steps"] > 0.75 * result["steps"]
+    assert result["compared_steps"] > 0.6 * result["steps"]  # 16 players contend often
     assert result["mismatched_step_count"] == 0, result["mismatched_steps"]
     assert all(v == 1.0 for v in result["agreement"].values())
     events = result["events"]
