@@ -4,7 +4,6 @@ compared with), or a trained policy checkpoint in every seat."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Any, Callable, Mapping, Sequence
 
@@ -13,6 +12,7 @@ import numpy as np
 from popbased.env.metrics import aggregate
 from popbased.env.engines import make_env
 from popbased.errors import BadInput
+from popbased.textio import json_safe  # noqa: F401 (popbased.play.json_safe: older imports)
 from popbased.substrates import resolve
 
 
@@ -96,14 +96,3 @@ def _view(obs, rows: np.ndarray, size: int) -> SeatView:
     return SeatView(rgb, obs.action_mask[rows])
 
 
-def json_safe(value: Any) -> Any:
-    """Strict JSON: NaN/inf -> None, numpy scalars -> Python numbers, keys -> str."""
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value

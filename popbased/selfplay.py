@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from popbased.errors import BadInput
-from popbased.play import json_safe
+from popbased.textio import json_safe
 from popbased.ppo import checkpoint, shaping
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.env.engines import check_fast

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from popbased.errors import BadInput, InternalError
@@ -100,6 +101,7 @@ def test_snapshot_pool_rule_with_every_2_and_snapshots_not_a_source(ray_local, t
 # ---------------------------------------------------------------------- worker errors
 
 def test_errors_inside_rollout_workers_reach_the_driver_as_one_line(ray_local):
+    from popbased.ppo.learner import Learner
     from popbased.rollout.collector import Collector
     from popbased.substrates import resolve
 
@@ -109,11 +111,20 @@ def test_errors_inside_rollout_workers_reach_the_driver_as_one_line(ray_local):
         with pytest.raises(BadInput) as bad:  # BadInput inside the worker: its message only
             collector.collect({}, [["random"] * 3], 5)
         assert str(bad.value) == "seat mapping has 3 entries; this worker has 2 seats"
-        with pytest.raises(InternalError) as internal:  # a bug: one line, traceback kept aside
+        with pytest.raises(BadInput, match="^no weights published for member 'nobody'"):
             collector.collect({}, [["nobody", "random"]], 5)
+        # a bug (here: weights of another shape than the network) is an internal error: one
+        # line, the worker's traceback kept aside for the error log
+        learner = Learner("m0", 11, collector.action_names, device="cpu")
+        broken = learner.publication()
+        name = next(iter(broken["weights"]))
+        broken["weights"] = {**broken["weights"], name: np.zeros((3, 3), np.float32)}
+        handles = collector.publish([broken])
+        with pytest.raises(InternalError) as internal:
+            collector.collect(handles, [["m0", "random"]], 5)
         message = str(internal.value)
-        assert message.startswith("rollout worker 0 failed (RuntimeError: no weights published "
-                                  "for member 'nobody'") and "\n" not in message
+        assert message.startswith("rollout worker 0 failed (RuntimeError: Error(s) in loading "
+                                  "state_dict") and "\n" not in message
         detail = internal.value.detail
         assert 'worker.py", line' in detail and "in _publications" in detail and "\x1b" not in detail
         assert collector.collect({}, [["random", "random"]], 5)["timing"]["steps"] == 5

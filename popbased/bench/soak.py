@@ -46,9 +46,9 @@ def _committed(folder: Path) -> dict | None:
 
 def _where(folder: Path, committed: int) -> str:
     """Where the kill landed, as far as the files tell."""
-    from popbased import jsonl
+    from popbased import textio
 
-    rounds = jsonl.read(folder / "rounds.jsonl")
+    rounds = textio.read(folder / "rounds.jsonl")
     if not rounds or rounds[-1]["generation"] < committed:
         return f"after committing generation {committed}"
     last = rounds[-1]

@@ -9,7 +9,7 @@ import click
 from popbased.runs import refs
 from popbased.errors import BadInput
 from popbased.export.champion import FORMATS
-from popbased.population.report import num
+from popbased.textio import num
 
 
 @click.group()

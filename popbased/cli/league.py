@@ -14,13 +14,12 @@ from rich.console import Console
 from popbased import errors
 from popbased.cli import options
 from popbased.cli.tables import show_table
-from popbased.errors import BadInput
 from popbased.league import report
 from popbased.runs import state as files
 from popbased.league.run import check_out, run, train_config
 from popbased.league.spec import load
-from popbased.population.report import num
-from popbased.play import json_safe
+from popbased.textio import num
+from popbased.textio import json_safe
 from popbased.ppo.config import NetConfig
 from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
@@ -108,29 +107,16 @@ def _overridden(spec, opts: dict):
 
 
 def _options(folder: Path) -> dict:
-    path = folder / "options.json"
-    if not (folder / files.STATE).is_file() or not path.is_file():
-        raise BadInput(f"{folder}: not a league folder (no {files.STATE} / options.json)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise BadInput(f"{path}: not valid JSON ({err})") from None
+    return files.read_options(folder, "league")
 
 
 @league.command()
-@click.argument("folder", type=click.Path(file_okay=False))
-@click.option("--generations", type=click.IntRange(min=1), default=None,
-              help="Generations to complete in total (default: one more than done).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Rollout workers (default: as launched).")
-@click.option("--device", default=None, help="Learner device (default: as launched).")
-@click.option("--ray-address", default=None, help="Join this Ray cluster (default: RAY_ADDRESS, else local).")
-@options.TRACKING
-@click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON.")
+@options.resuming
 def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json):
     """Continue a stopped league from its last completed generation."""
     folder = Path(folder)
-    changes = {k: v for k, v in (("workers", workers), ("device", device)) if v}
-    resume_run(folder, _options(folder), generations, changes, tracking_uri, ray_address, as_json)
+    resume_run(folder, _options(folder), generations, options.changed(workers, device), tracking_uri,
+               ray_address, as_json)
 
 
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,

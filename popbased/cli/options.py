@@ -47,7 +47,7 @@ def training(command):
 def summary(console, result: dict, as_json: bool, resume_hint: str, folder: str) -> bool:
     """The end of a training command: the report as JSON, or a few lines. Returns whether
     the caller should print more (not in JSON mode)."""
-    from popbased.play import json_safe
+    from popbased.textio import json_safe
 
     if as_json:
         click.echo(json.dumps(json_safe(result), indent=2, default=str))
@@ -77,3 +77,27 @@ def tracking_line(console, store, experiment: str) -> None:
 def env_backend(env: str | None) -> str:
     """--env -> TrainConfig.env_backend."""
     return "fast" if env == "fast" else "auto"
+
+
+def resuming(command):
+    """FOLDER --generations --workers --device --ray-address --tracking-uri --json (resume)."""
+    options = [
+        click.argument("folder", type=click.Path(file_okay=False)),
+        click.option("--generations", type=click.IntRange(min=1), default=None,
+                     help="Generations to complete in total (default: one more than done)."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Rollout workers (default: as launched)."),
+        click.option("--device", default=None, help="Learner device (default: as launched)."),
+        click.option("--ray-address", default=None,
+                     help="Join this Ray cluster (default: RAY_ADDRESS, else local)."),
+        TRACKING,
+        click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def changed(workers, device) -> dict:
+    """What a resume changes of the launch options."""
+    return {k: v for k, v in (("workers", workers), ("device", device)) if v}

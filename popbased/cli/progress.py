@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-from popbased.population.report import num
+from popbased.textio import num
 
 
 def round_line(report: dict) -> str:

@@ -14,7 +14,8 @@ from popbased import doctor as doctor_lib
 from popbased import meltingpot_loader
 from popbased import substrates as registry
 from popbased.cli.tables import show_table
-from popbased.play import json_safe, random_play
+from popbased.play import random_play
+from popbased.textio import json_safe
 from popbased.errors import BadInput
 from popbased.ppo import checkpoint
 

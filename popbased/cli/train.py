@@ -10,7 +10,7 @@ from rich.console import Console
 
 from popbased import substrates as registry
 from popbased.cli import options
-from popbased.play import json_safe
+from popbased.textio import json_safe
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
 from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray

@@ -7,7 +7,8 @@ from typing import Any, Iterable, Mapping
 
 from rich.table import Table
 
-from popbased.population.report import event_line, num
+from popbased.population.report import event_line
+from popbased.textio import num
 
 
 def payoff_table(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float], title: str) -> Table:

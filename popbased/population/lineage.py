@@ -32,9 +32,9 @@ class LineageLog:
         self.path = Path(path) if path else None
         self.events: list[LineageEvent] = []
         if self.path is not None:
-            from popbased import jsonl
+            from popbased import textio
 
-            for number, record in enumerate(jsonl.read(self.path), 1):
+            for number, record in enumerate(textio.read(self.path), 1):
                 try:
                     self.events.append(LineageEvent(**record))
                 except TypeError as err:

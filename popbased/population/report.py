@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping
 
 from popbased.population.lineage import LineageLog
+from popbased.textio import num
 
 
-def num(value, spec: str = ".3g") -> str:
-    """A number for people: '-' when there is none (None or NaN); float noise around zero
-    (|x| < 1e-9, e.g. a mean minus itself) reads 0."""
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    if not missing and isinstance(value, float) and abs(value) < 1e-9:
-        value = 0.0
-    return "-" if missing else format(value, spec)
 
 
 def change_text(changes: Mapping[str, Any]) -> str:

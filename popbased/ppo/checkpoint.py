@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
 from popbased.errors import BadInput
+from popbased.textio import write_atomic
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping, to_dict
 from popbased.ppo.learner import Learner
 from popbased.ppo.policy import Policy
@@ -45,19 +44,6 @@ def _payload(learner: Learner, extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(learner: Learner, path: str | Path, extra: dict[str, Any] | None = None) -> str:

@@ -26,7 +26,8 @@ def worker_error(index: int, err: Exception) -> Exception:
     cause = getattr(err, "cause", None)
     if isinstance(cause, BadInput):
         return BadInput(str(cause))
-    what = f"{type(cause).__name__}: {cause}" if cause is not None else str(err).splitlines()[0]
+    text = str(cause if cause is not None else err).strip()
+    what = (f"{type(cause).__name__}: " if cause is not None else "") + (text.splitlines() or [""])[0]
     return InternalError(f"rollout worker {index} failed ({what})",
                          detail=re.sub(r"\x1b\[[0-9;]*m", "", str(err)))  # Ray colours it
 

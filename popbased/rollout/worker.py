@@ -155,8 +155,8 @@ class RolloutWorker:
                     # A frozen player (snapshot) that left the league's pool since its match
                     # began: the match keeps it to the end of its episode, with this copy.
                     continue
-                raise RuntimeError(f"no weights published for member {member!r}, which "
-                                   f"plays seats of this worker")
+                raise BadInput(f"no weights published for member {member!r}, which plays "
+                               f"seats of this worker")
             version = pub["version"]
             if seated is not None and seated.version == version:
                 continue

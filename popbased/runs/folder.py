@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from popbased import jsonl
+from popbased import textio
 from popbased.errors import BadInput
 
 STATE = "state.json"
@@ -108,7 +108,7 @@ def open_run(path: str | Path) -> RunFolder:
 def _last_scores(path: Path) -> dict[str, float]:
     """League scores of the last completed generation ({} for PBT runs or a torn log)."""
     try:
-        records = jsonl.read(path / "generations.jsonl")
+        records = textio.read(path / "generations.jsonl")
     except json.JSONDecodeError:
         return {}
     scores = records[-1].get("scores") if records else None

@@ -28,9 +28,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from popbased import jsonl
+from popbased import textio
 from popbased.errors import BadInput
-from popbased.play import json_safe
+from popbased.textio import json_safe
 from popbased.ppo import checkpoint
 
 STATE = "state.json"
@@ -53,6 +53,18 @@ def crash_point(name: str, generation: int) -> None:
     yet; committed: state.json written, the generation not yet tracked)."""
     if os.environ.get("POPBASED_CRASH_AT") == f"{name}:{generation}":
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def read_options(folder: Path, kind: str = "league") -> dict[str, Any]:
+    """The options.json a run was launched with (what resume reuses)."""
+    folder = Path(folder)
+    path = folder / "options.json"
+    if not (folder / STATE).is_file() or not path.is_file():
+        raise BadInput(f"{folder}: not a {kind} folder (no {STATE} / options.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise BadInput(f"{path}: not valid JSON ({err})") from None
 
 
 def generation_dir(generation: int) -> str:
@@ -126,16 +138,16 @@ def read(out: Path, kind: str = "league") -> dict[str, Any]:
 
 
 def append(out: Path, name: str, record: dict[str, Any]) -> None:
-    jsonl.append(out / name, record)
+    textio.append(out / name, record)
 
 
 def lines(out: Path, name: str) -> list[dict[str, Any]]:
-    return jsonl.read(out / name)
+    return textio.read(out / name)
 
 
 def drop_unfinished(out: Path, generation: int) -> None:
     """Before resuming from `generation`: drops the records of any later generation that
     did not complete (payoff and generation records past it, rounds played after it)."""
     for name in ("payoff.jsonl", "generations.jsonl"):
-        jsonl.truncate(out / name, generation)
-    jsonl.keep_only(out / "rounds.jsonl", lambda r: r.get("generation", 0) < generation)
+        textio.truncate(out / name, generation)
+    textio.keep_only(out / "rounds.jsonl", lambda r: r.get("generation", 0) < generation)
