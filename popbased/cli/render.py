@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from popbased import render as renderer
+from popbased.play import render as renderer
 from popbased.runs import refs
 from popbased import substrates as registry
 from popbased.errors import BadInput
@@ -41,17 +41,17 @@ def render(policy, random_play, substrate, params, output, steps, seed, fps, sca
     parsed = registry.parse_assignments(params)
     if random_play:
         arena, arena_params = substrate, {}
-        make = lambda actions: renderer.random_seats(actions, seed)  # noqa: E731
+        make = lambda actions: renderer.seats_for(None, actions, seed, "random")  # noqa: E731
     elif runtime.is_export(policy):
         info = runtime.Exported.describe(policy)
         arena, arena_params = info["run"]["arena"], info["run"]["arena_params"]
         label = f"export {info['member']}"
-        make = lambda actions: renderer.policy_seats(policy, actions, seed, label)  # noqa: E731
+        make = lambda actions: renderer.seats_for(policy, actions, seed, label)  # noqa: E731
     else:
         run, member_id = refs.member(policy, tracking_uri)
         arena, arena_params = run.arena, run.arena_params
         checkpoint = run.member(member_id).checkpoint
-        make = lambda actions: renderer.policy_seats(checkpoint, actions, seed, member_id)  # noqa: E731
+        make = lambda actions: renderer.seats_for(checkpoint, actions, seed, member_id)  # noqa: E731
     if substrate is not None:
         arena, arena_params = substrate, {}
     if arena is None:

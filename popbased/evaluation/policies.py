@@ -13,8 +13,8 @@ import dataclasses
 from pathlib import Path
 
 from popbased.errors import BadInput
+from popbased.ppo.actions import RANDOM
 
-RANDOM = "random"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from popbased.league.spec import LeagueSpec, Mode
-from popbased.rollout.worker import RANDOM
+from popbased.ppo.actions import RANDOM
 
 FLOOR = 0.1
 

@@ -30,3 +30,13 @@ class ActionMap:
         out = np.zeros(arena_mask.shape[:-1] + (len(self.member_actions),), dtype=bool)
         out[..., self.available] = arena_mask[..., self.to_arena[self.available]]
         return out
+
+
+RANDOM = "random"
+"""The seat label (and policy reference) of uniform random play among the legal actions."""
+
+
+def random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of `mask` [N, actions], uniform among that row's legal ones."""
+    legal = np.asarray(mask, dtype=bool)
+    return (rng.random(legal.shape) * legal).argmax(axis=1)

@@ -32,14 +32,12 @@ import torch
 
 from popbased.env.engines import make_env
 from popbased.errors import BadInput
-from popbased.ppo.actions import ActionMap
+from popbased.ppo.actions import RANDOM, ActionMap, random_legal
 from popbased.ppo.batch import Batch
 from popbased.ppo.config import NetConfig, from_mapping
 from popbased.ppo.policy import Policy, act
 from popbased.substrates.spec import Lab2dSpec
 
-RANDOM = "random"
-"""Seat label: uniformly random legal actions (a scripted baseline)."""
 
 
 class _Seated:
@@ -83,6 +81,7 @@ class RolloutWorker:
         self.offsets = np.cumsum([0] + [e.num_seats for e in self.envs])
         self.obs = [env.reset() for env in self.envs]
         self.rng = torch.Generator().manual_seed(seed)
+        self.random_rng = np.random.default_rng([seed, 1])  # the seats played by `random`
         self.seats: np.ndarray | None = None
         self.matches: list[Any] = [None] * num_envs
         self.members: dict[str, _Seated] = {}
@@ -249,8 +248,7 @@ class RolloutWorker:
         lo, hi = self.offsets[g], self.offsets[g + 1]
         seats = np.flatnonzero(self.seats[lo:hi] == RANDOM)
         if seats.size:
-            legal = torch.from_numpy(self.obs[g].action_mask[seats].astype(np.float32))
-            arena_actions[seats] = torch.multinomial(legal, 1, generator=self.rng)[:, 0].numpy()
+            arena_actions[seats] = random_legal(self.obs[g].action_mask[seats], self.random_rng)
 
     def _finish(self, member: str, parts, buf: dict) -> Batch:
         seated = self.members[member]

@@ -1,16 +1,47 @@
-"""A trained policy (a checkpoint, or an exported policy folder) playing every seat of a
-BatchedEnv (no Ray, no learner)."""
+"""Who acts in a seat outside training (no Ray, no learner), all with one protocol:
+
+    agent.obs_size            the view side it reads (None: it reads no view)
+    agent.act(SeatView)       arena actions for those seats, legal under their masks
+    agent.observe_done(done)  the seats' episodes ended (recurrent state resets)
+
+RandomAgent plays uniformly among the legal actions (the study's baseline), PolicyAgent a
+checkpoint, ExportAgent an exported policy folder; agent_for picks one for a reference.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from popbased.ppo import checkpoint
-from popbased.ppo.actions import ActionMap
+from popbased.ppo.actions import RANDOM, ActionMap, random_legal
 from popbased.ppo.policy import act
+
+
+@dataclasses.dataclass
+class SeatView:
+    """What an agent reads for some seats: their views and legal-action masks (arena order)."""
+
+    rgb: np.ndarray
+    action_mask: np.ndarray
+
+
+class RandomAgent:
+    """Uniformly random among each seat's legal actions."""
+
+    obs_size = None
+
+    def __init__(self, arena_actions: Sequence[str], seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs) -> np.ndarray:
+        return random_legal(obs.action_mask, self.rng)
+
+    def observe_done(self, done: np.ndarray) -> None:
+        pass
 
 
 class PolicyAgent:
@@ -54,8 +85,10 @@ class ExportAgent:
         self.agent.observe_done(done)
 
 
-def agent_for(policy: str, arena_actions: Sequence[str], seed: int = 0):
-    """A checkpoint file or an export folder -> the agent that plays it."""
+def agent_for(policy: str | None, arena_actions: Sequence[str], seed: int = 0):
+    """None or 'random', a checkpoint file or an export folder -> the agent that plays it."""
+    if policy is None or policy == RANDOM:
+        return RandomAgent(arena_actions, seed=seed)
     from popbased.export.runtime import is_export
 
     return (ExportAgent if is_export(policy) else PolicyAgent)(policy, arena_actions, seed=seed)

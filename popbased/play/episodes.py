@@ -1,5 +1,5 @@
 """Playing episodes: uniform random actions (the baseline every trained population is
-compared with), or a trained policy checkpoint in every seat."""
+compared with), a trained policy in every seat, or one agent per seat (see agents)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from popbased.env.metrics import aggregate
 from popbased.env.engines import make_env
 from popbased.errors import BadInput
-from popbased.textio import json_safe  # noqa: F401 (popbased.play.json_safe: older imports)
+from popbased.play.agents import SeatView, agent_for
 from popbased.substrates import resolve
 
 
@@ -31,15 +31,12 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
     seats = list(seats) if seats is not None else [policy] * spec.num_players
     if len(seats) != spec.num_players:
         raise BadInput(f"{len(seats)} seat policies for {name}'s {spec.num_players} players")
-    from popbased.play_policy import agent_for
-
-    agents = {p: agent_for(p, spec.action_names, seed=seed) for p in dict.fromkeys(seats) if p is not None}
-    obs_size = max([a.obs_size for a in agents.values()], default=obs_size)
+    agents = {p: agent_for(p, spec.action_names, seed=seed) for p in dict.fromkeys(seats)}
+    obs_size = max([a.obs_size for a in agents.values() if a.obs_size], default=obs_size)
     num_envs = num_envs or (episodes if backend == "fast" else max(1, min(episodes, os.cpu_count() or 1)))
     quota = [episodes // num_envs + (1 if e < episodes % num_envs else 0) for e in range(num_envs)]
     done_per_env = [0] * num_envs
     results: list[dict[str, Any]] = []
-    rng = np.random.default_rng(seed)
     players = spec.num_players
     rows = {key: np.array([e * players + s for e in range(num_envs) for s in range(players) if seats[s] == key])
             for key in dict.fromkeys(seats)}
@@ -48,10 +45,8 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
         obs = env.reset()
         actions = np.zeros(env.num_seats, dtype=np.int64)
         while len(results) < episodes:
-            if None in rows:
-                actions[rows[None]] = rng.integers(0, env.num_actions, len(rows[None]))
             for key, agent in agents.items():
-                actions[rows[key]] = agent.act(_view(obs, rows[key], agent.obs_size))
+                actions[rows[key]] = agent.act(_view(obs, rows[key], agent.obs_size or obs_size))
             out = env.step(actions)
             obs = out.obs
             for key, agent in agents.items():
@@ -74,14 +69,6 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
         "summary": aggregate(results),
         "episodes": results,
     }
-
-
-@dataclasses.dataclass
-class SeatView:
-    """What an agent reads for some seats: their views and legal-action masks (arena order)."""
-
-    rgb: np.ndarray
-    action_mask: np.ndarray
 
 
 def _view(obs, rows: np.ndarray, size: int) -> SeatView:

@@ -25,20 +25,15 @@ class Seats:
         self.size, self.act, self.label, self.done = size, act, label, done or (lambda d: None)
 
 
-def random_seats(arena_actions, seed: int) -> Seats:
-    rng = np.random.default_rng(seed)
-    return Seats(11, lambda rgb: rng.integers(0, len(arena_actions), rgb.shape[0]), "random")
+def seats_for(policy: str | Path | None, arena_actions, seed: int, label: str) -> Seats:
+    """Random play (None), a checkpoint file or an export folder in every seat (all arena
+    actions legal)."""
+    from popbased.play.agents import SeatView, agent_for
 
-
-def policy_seats(path: str | Path, arena_actions, seed: int, label: str) -> Seats:
-    """A checkpoint file or an export folder in every seat (all arena actions legal)."""
-    from popbased.play import SeatView
-    from popbased.play_policy import agent_for
-
-    agent = agent_for(str(path), arena_actions, seed=seed)
+    agent = agent_for(None if policy is None else str(policy), arena_actions, seed=seed)
     legal = np.ones((1, len(arena_actions)), bool)
-    return Seats(agent.obs_size, lambda rgb: agent.act(SeatView(rgb, np.repeat(legal, len(rgb), 0))), label,
-                 agent.observe_done)
+    return Seats(agent.obs_size or 11, lambda rgb: agent.act(SeatView(rgb, np.repeat(legal, len(rgb), 0))),
+                 label, agent.observe_done)
 
 
 def _band(width: int, returns: np.ndarray, palette, step: int, label: str) -> np.ndarray:

@@ -1,0 +1,8 @@
+"""Playing episodes outside training: agents in seats (agents: random play, a checkpoint, an
+exported policy, one protocol), episodes with the study's metrics (episodes.random_play),
+and episode videos (render)."""
+
+from popbased.play.episodes import random_play
+from popbased.textio import json_safe  # popbased.play.json_safe: older imports
+
+__all__ = ["random_play", "json_safe"]
