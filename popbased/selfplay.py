@@ -30,6 +30,7 @@ from popbased.env.instance import component_names
 from popbased.ppo.learner import Learner, resolve_device
 from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
+from popbased.rollout.fragment import Fragment
 from popbased.substrates import resolve
 
 
@@ -223,7 +224,7 @@ class Session:
         self.handles = {**self.frozen_handles,
                         **self.collector.publish([l.publication() for l in self.learners.values()])}
 
-    def round(self, more: bool = True, learn: bool = True) -> tuple[dict, dict[str, dict]]:
+    def round(self, more: bool = True, learn: bool = True) -> tuple[Fragment, dict[str, dict]]:
         """Plays one fragment and updates (unless not `learn`: evaluation); `more`: another
         round follows (start it now)."""
         length = self.config.rollout_length
@@ -235,19 +236,19 @@ class Session:
         fragment = self.collector.gather(then=follow)
         t1 = time.perf_counter()
         stats, dropped = {}, []
-        for m, batch in fragment["batches"].items():
+        for m, batch in fragment.batches.items():
             learner = self.learners[m]
             if tuple(batch.policy_version)[:1] != (learner.uid,) or not learn:
                 dropped.append(m)
                 continue
             stats[m] = learner.update(batch)
         self.dropped_batches += len(dropped) if learn else 0
-        fragment["dropped"] = dropped
+        fragment = dataclasses.replace(fragment, dropped=tuple(dropped))
         self._publish()
         self.totals["collect_wait_s"] += t1 - t0
         self.totals["learn_s"] += time.perf_counter() - t1
-        self.totals["env_s"] += fragment["timing"]["env_s"]
-        self.totals["inference_s"] += fragment["timing"]["inference_s"]
+        self.totals["env_s"] += fragment.timing["env_s"]
+        self.totals["inference_s"] += fragment.timing["inference_s"]
         return fragment, stats
 
     def _plan_args(self, length: int) -> tuple:
@@ -273,9 +274,9 @@ def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[st
     try:
         while steps < config.steps:
             fragment, stats = session.round(more=steps + session.round_steps < config.steps)
-            steps += sum(b.agent_steps for b in fragment["batches"].values())
+            steps += sum(b.agent_steps for b in fragment.batches.values())
             rounds += 1
-            window.add(fragment["episodes"])
+            window.add(fragment.episodes)
             elapsed = time.perf_counter() - started
             report = {"round": rounds, "agent_steps": steps, "total_steps": config.steps,
                       "elapsed_s": elapsed, "agent_steps_per_s": steps / elapsed,
@@ -286,7 +287,7 @@ def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[st
             if metrics_file is not None:
                 metrics_file.write(json.dumps(json_safe({**report, "episode_summaries": [
                     {k: e[k] for k in ("per_capita_return", "gini", "steps", "depleted", "members")}
-                    for e in fragment["episodes"]]})) + "\n")
+                    for e in fragment.episodes]})) + "\n")
                 metrics_file.flush()
                 if time.perf_counter() - last_save >= config.checkpoint_every_s:
                     save_all(learners, out, config, spec)

@@ -127,7 +127,7 @@ def test_errors_inside_rollout_workers_reach_the_driver_as_one_line(ray_local):
                                   "state_dict") and "\n" not in message
         detail = internal.value.detail
         assert 'worker.py", line' in detail and "in _publications" in detail and "\x1b" not in detail
-        assert collector.collect({}, [["random", "random"]], 5)["timing"]["steps"] == 5
+        assert collector.collect({}, [["random", "random"]], 5).timing["steps"] == 5
     finally:
         collector.close()
 

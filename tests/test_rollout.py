@@ -37,7 +37,7 @@ def test_members_and_masks_in_a_mixed_arena(ray_local):
         handles = collector.publish([zapper.publication(), pacifist.publication()])
         seats = [["zapper", "pacifist"] * 7]
         result = collector.collect(handles, seats, length=60)
-        batches = result["batches"]
+        batches = result.batches
         assert set(batches) == {"zapper", "pacifist"}
         z, p = batches["zapper"], batches["pacifist"]
         assert z.obs.shape == (60, 7, 11, 11, 3) and p.obs.shape == (60, 7, 11, 11, 3)
@@ -49,14 +49,14 @@ def test_members_and_masks_in_a_mixed_arena(ray_local):
             assert np.isfinite(b.logp).all() and (b.logp <= 0).all()
         assert z.rewards.shape[-1] == len(collector.components)
         # episodes are cut at 40 steps: each env ended one, seats listed by member
-        assert len(result["episodes"]) == 2
-        assert result["episodes"][0]["members"] == ["zapper", "pacifist"] * 3 + ["zapper"]
+        assert len(result.episodes) == 2
+        assert result.episodes[0]["members"] == ["zapper", "pacifist"] * 3 + ["zapper"]
         assert z.dones.sum() == 7 and z.dones[39].all() and z.starts[40].all()
         # the arena forbids FIRE_ZAP for the zapper's seats: the member mask follows
         arena_no_zap = Collector(resolve("no_zap"), workers=1, envs_per_worker=1, seed=2)
         try:
             handles = arena_no_zap.publish([zapper.publication()])
-            b = arena_no_zap.collect(handles, [["zapper"] * 7], length=30)["batches"]["zapper"]
+            b = arena_no_zap.collect(handles, [["zapper"] * 7], length=30).batches["zapper"]
             assert not b.masks[..., zapper.policy.action_names.index("FIRE_ZAP")].any()
             assert (b.actions != zapper.policy.action_names.index("FIRE_ZAP")).all()
         finally:
@@ -76,7 +76,7 @@ def test_killed_worker_is_restarted_and_its_fragment_recollected(ray_local):
         os.kill(first_pid, signal.SIGKILL)  # dies with the fragment submitted
         result = collector.gather()
         assert collector.restarts >= 1
-        assert result["batches"]["m0"].obs.shape[:2] == (200, 7)
+        assert result.batches["m0"].obs.shape[:2] == (200, 7)
         assert collector.worker_pids()[0] != first_pid
     finally:
         collector.close()

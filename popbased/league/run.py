@@ -179,8 +179,8 @@ class Driver(Engine):
         return {"matchmaking_s": self.session.plan_s, "scores": getattr(self, "scores", {})}
 
     # ------------------------------------------------------------------ rounds
-    def on_fragment(self, fragment: dict) -> None:
-        self.payoff.add(fragment["episodes"])
+    def on_fragment(self, fragment) -> None:
+        self.payoff.add(fragment.episodes)
 
     def play_rounds(self) -> None:
         self.payoff = PayoffTable(self.generation + 1)

@@ -106,7 +106,7 @@ class Engine:
     def write_records(self, summary: dict[str, Any]) -> None:
         """The kind's own per-generation records, before generations.jsonl."""
 
-    def on_fragment(self, fragment: dict) -> None:
+    def on_fragment(self, fragment) -> None:
         """Every gathered fragment (training and evaluation)."""
 
     def report_fields(self) -> dict[str, Any]:
@@ -204,23 +204,23 @@ class Engine:
         if learn:
             self.tracker.add(fragment)
             self.stats.add_learners(stats)
-        self.stats.add_episodes(fragment["episodes"])
+        self.stats.add_episodes(fragment.episodes)
         self.on_fragment(fragment)
-        self.window.add(fragment["episodes"])
+        self.window.add(fragment.episodes)
         elapsed = time.perf_counter() - self.started
         report = {"generation": self.generation, "phase": getattr(self.session, "phase", "train"),
                   "agent_steps": self.agent_steps, "total_steps": self.config.steps,
                   "elapsed_s": elapsed,
                   "agent_steps_per_s": (self.agent_steps - self.start_steps) / elapsed,
                   "episodes": self.window.count, "metrics": self.window.summary(),
-                  "learners": stats, "dropped": fragment["dropped"],
+                  "learners": stats, "dropped": list(fragment.dropped),
                   "worker_restarts": self.session.collector.restarts,
                   "flags": {m: x.learner.flags for m, x in self.members.items() if x.learner.flags}}
         files.append(self.out, "rounds.jsonl", report)
         if self.on_round:
             self.on_round(report)
         files.crash_point("train", self.generation + 1)
-        return {"trained": trained, "episodes": fragment["episodes"]}
+        return {"trained": trained, "episodes": fragment.episodes}
 
     # ------------------------------------------------------------------ end of generation
     def _end_generation(self, started: float, rounds_done: float) -> dict[str, Any]:

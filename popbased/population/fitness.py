@@ -35,15 +35,15 @@ class FitnessTracker:
     def _empty(self) -> dict[str, list[float]]:
         return {k: [] for k in self.objectives}
 
-    def add(self, fragment: Mapping) -> None:
+    def add(self, fragment) -> None:
         """A gathered fragment (Session.round's); batches dropped as stale are skipped."""
-        dropped = set(fragment.get("dropped", ()))
-        for m, batch in fragment["batches"].items():
+        dropped = set(fragment.dropped)
+        for m, batch in fragment.batches.items():
             if m in dropped or m not in self.samples:
                 continue
             rate = batch.rewards[..., self.reward_index].mean(axis=0) * RATE_STEPS
             self.samples[m]["return"].extend(float(r) for r in rate)
-        for episode in fragment["episodes"]:
+        for episode in fragment.episodes:
             for m in set(episode["members"]) - dropped:
                 if m not in self.samples:  # a frozen snapshot or a scripted player
                     continue

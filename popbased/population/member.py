@@ -124,13 +124,13 @@ def initial_members(spec, action_names, weights: dict[str, float], *, obs_size: 
     return members
 
 
-def credit(members: dict[str, "Member"], fragment: dict) -> tuple[int, int]:
+def credit(members: dict[str, "Member"], fragment) -> tuple[int, int]:
     """Credits each member with the agent-steps it trained on in a gathered fragment (not
     its dropped batches); returns (trained, collected) agent-steps."""
     trained = collected = 0
-    for m, batch in fragment["batches"].items():
+    for m, batch in fragment.batches.items():
         collected += batch.agent_steps
-        if m not in fragment["dropped"]:
+        if m not in fragment.dropped:
             members[m].trained_steps += batch.agent_steps
             trained += batch.agent_steps
     return trained, collected

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from popbased.errors import BadInput, InternalError
 from popbased.ppo.batch import Batch, concat
+from popbased.rollout.fragment import Fragment
 from popbased.rollout.worker import RolloutWorker
 from popbased.substrates.spec import Lab2dSpec
 
@@ -89,7 +90,7 @@ class Collector:
                 None if matches is None else list(matches[i]))
         return i, args, self.actors[i].collect.remote(*args)
 
-    def gather(self, then: tuple | None = None) -> dict[str, Any]:
+    def gather(self, then: tuple | None = None) -> Fragment:
         """Waits for the submitted fragment; re-collects what dead workers lost.
 
         then = (handles, seat_members, length, bptt[, matches]): each worker starts that next
@@ -128,13 +129,10 @@ class Collector:
         for i, result in enumerate(results):
             for batch in result["batches"]:
                 by_member.setdefault(batch.member, []).append(batch)
-            for summary in result["episodes"]:
-                summary["worker"] = i
-                episodes.append(summary)
+            episodes += [{**summary, "worker": i} for summary in result["episodes"]]
             for key, value in result["timing"].items():
                 timing[key] = timing.get(key, 0) + value
-        return {"batches": {m: concat(b) for m, b in by_member.items()}, "episodes": episodes,
-                "timing": timing}
+        return Fragment({m: concat(b) for m, b in by_member.items()}, tuple(episodes), timing)
 
     def _drain(self, refs: list, timeout: float = 60.0) -> None:
         """Waits for fragments still running after a failure, so that their results (errors,
@@ -145,7 +143,7 @@ class Collector:
             except Exception:
                 pass
 
-    def collect(self, handles, seat_members, length, bptt=None, matches=None) -> dict[str, Any]:
+    def collect(self, handles, seat_members, length, bptt=None, matches=None) -> Fragment:
         self.submit(handles, seat_members, length, bptt, matches)
         return self.gather()
 

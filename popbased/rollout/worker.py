@@ -238,11 +238,9 @@ class RolloutWorker:
         first_env = lo // self.players
         for summary in out.episodes:
             e = first_env + summary["env"]
-            summary["env"] = e
-            summary["members"] = list(self.seats[e * self.players:(e + 1) * self.players])
-            if self.matches[e] is not None:
-                summary["match"] = self.matches[e]
-            episodes.append(summary)
+            match = {} if self.matches[e] is None else {"match": self.matches[e]}
+            episodes.append({**summary, "env": e, **match,
+                             "members": list(self.seats[e * self.players:(e + 1) * self.players])})
 
     def _random_actions(self, g: int, arena_actions: np.ndarray) -> None:
         lo, hi = self.offsets[g], self.offsets[g + 1]
