@@ -7,7 +7,7 @@ import os
 import platform
 from typing import Any
 
-from popbased import meltingpot_loader
+from popbased.substrates import meltingpot_loader
 
 PACKAGES = ("torch", "dm-meltingpot", "dmlab2d", "tensorflow-cpu", "evotorch", "ray", "mlflow",
             "click", "numpy", "opencv-python-headless", "pettingzoo", "rich")

@@ -147,7 +147,7 @@ def test_bad_evaluations_are_one_line_exit_2(tmp_path, args, text):
 
 
 def test_scenarios_are_checked_and_say_how_to_get_the_bots(tmp_path):
-    from popbased import meltingpot_loader
+    from popbased.substrates import meltingpot_loader
 
     one_line_error(popbased(tmp_path, "evaluate", "scenario", "commons_harvest_open_0"),
                    "did you mean commons_harvest__open_0?")

@@ -1,5 +1,5 @@
 from popbased import substrates
-from popbased.meltingpot_loader import import_module
+from popbased.substrates.meltingpot_loader import import_module
 from popbased.substrates import private_property
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 
 from popbased import doctor as doctor_lib
-from popbased import meltingpot_loader
+from popbased.substrates import meltingpot_loader
 from popbased import substrates as registry
 from popbased.cli.tables import show_table
 from popbased.play import random_play

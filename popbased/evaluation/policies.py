@@ -67,7 +67,7 @@ def check_scenarios(names: tuple[str, ...] | list[str]) -> list[str]:
     says how to install them."""
     import difflib
 
-    from popbased import meltingpot_loader
+    from popbased.substrates import meltingpot_loader
 
     known = meltingpot_loader.import_module("configs.scenarios").SCENARIO_CONFIGS
     if not names:

@@ -9,7 +9,7 @@ from the apples in the player's view, whatever the arena's own farmer weight).
 from __future__ import annotations
 
 
-from popbased import meltingpot_loader
+from popbased.substrates import meltingpot_loader
 from popbased.env.instance import component_names
 from popbased.errors import BadInput
 from popbased.population.spec import PopulationSpec

@@ -3,6 +3,5 @@ exported policy, one protocol), episodes with the study's metrics (episodes.rand
 and episode videos (render)."""
 
 from popbased.play.episodes import random_play
-from popbased.textio import json_safe  # popbased.play.json_safe: older imports
 
-__all__ = ["random_play", "json_safe"]
+__all__ = ["random_play"]

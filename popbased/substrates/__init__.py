@@ -17,7 +17,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from popbased import meltingpot_loader
+from popbased.substrates import meltingpot_loader
 from popbased.errors import BadInput
 from popbased.substrates import commons_harvest, variants
 from popbased.substrates.params import CommonsParams, parse_assignments, parse_params

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from popbased import meltingpot_loader
+from popbased.substrates import meltingpot_loader
 from popbased.substrates import private_property
 from popbased.substrates.params import CommonsParams
 from popbased.substrates.spec import Lab2dSpec, action_names_for, flatten_settings
 
-LEVEL_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "lua", "popbased_commons_harvest")
+LEVEL_PATH = os.path.join(os.path.dirname(__file__), "lua", "popbased_commons_harvest")
 
 STOCK_MODULE = {
     "open": "commons_harvest__open",

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from popbased import meltingpot_loader
+from popbased.substrates import meltingpot_loader
 from popbased.substrates.params import CommonsParams
 
 

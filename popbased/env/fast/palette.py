@@ -21,7 +21,7 @@ import functools
 import cv2
 import numpy as np
 
-from popbased import meltingpot_loader
+from popbased.substrates import meltingpot_loader
 
 BLACK, FLOOR, GRASS, WALL, APPLE_ON_GRASS, APPLE_ON_FLOOR = 0, 1, 2, 3, 4, 5
 AVATAR = 8

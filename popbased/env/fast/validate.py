@@ -21,7 +21,8 @@ import numpy as np
 from popbased.env.fast import capture, checks, stat_checks
 from popbased.env.fast.maps import build_map
 from popbased.errors import BadInput
-from popbased.play import json_safe, random_play
+from popbased.play import random_play
+from popbased.textio import json_safe
 from popbased.substrates import resolve, resolve_params
 from popbased.substrates.params import CommonsParams
 
