@@ -72,23 +72,10 @@ class MeltingPotParallelEnv(ParallelEnv):
             raise RuntimeError("episode is over: call reset()")
         act = np.array([int(actions[agent]) for agent in self.possible_agents], dtype=np.int64)
         summary = self._runner.step(act, self._rgb, self._ready, self._rewards)
-        names = self._runner.components
-        reward = self._rewards[:, names.index("reward")].astype(np.float64)
-        if "farmer" in names:
-            reward = reward + self._rewards[:, names.index("farmer")]
-        ended = summary is not None
-        truncated = bool(summary and summary.get("truncated"))
-        obs = self._observations()
-        rewards = {a: float(reward[i]) for i, a in enumerate(self.possible_agents)}
-        terminations = {a: ended and not truncated for a in self.possible_agents}
-        truncations = {a: truncated for a in self.possible_agents}
-        infos = {a: {"components": dict(zip(names, self._rewards[i].tolist()))}
-                 for i, a in enumerate(self.possible_agents)}
-        if ended:
-            for info in infos.values():
-                info["episode"] = summary
+        step = step_dicts(self.possible_agents, self._runner.components, self._rewards, summary)
+        if summary is not None:
             self.agents = []
-        return obs, rewards, terminations, truncations, infos
+        return (self._observations(), *step)
 
     def render(self) -> np.ndarray | None:
         if self._runner is None or self._runner.instance is None:
@@ -99,6 +86,23 @@ class MeltingPotParallelEnv(ParallelEnv):
         if self._runner is not None:
             self._runner.close()
             self._runner = None
+
+
+def step_dicts(agents, names, rewards: np.ndarray, summary) -> tuple[dict, dict, dict, dict]:
+    """PettingZoo's per-agent rewards (the substrate's reward, plus the farmer bonus where the
+    variant has one), terminations, truncations and infos for one step; `rewards` [players,
+    components] named by `names`; `summary`: the episode's, if it ended this step."""
+    reward = rewards[:, names.index("reward")].astype(np.float64)
+    if "farmer" in names:
+        reward = reward + rewards[:, names.index("farmer")]
+    ended = summary is not None
+    truncated = bool(summary and summary.get("truncated"))
+    infos = {a: {"components": dict(zip(names, rewards[i].tolist()))} for i, a in enumerate(agents)}
+    if ended:
+        for info in infos.values():
+            info["episode"] = summary
+    return ({a: float(reward[i]) for i, a in enumerate(agents)},
+            {a: ended and not truncated for a in agents}, {a: truncated for a in agents}, infos)
 
 
 def parallel_env(name: str, params: Mapping[str, Any] | None = None, **kwargs) -> MeltingPotParallelEnv:

@@ -30,12 +30,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing import connection, shared_memory
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from popbased.env import worker as worker_mod
 from popbased.env.instance import EnvRunner, component_names
+from popbased.env.seats import SeatActions
 from popbased.env.shared import make_layout, views
 from popbased.errors import BadInput
 from popbased.substrates.spec import Lab2dSpec
@@ -62,7 +63,7 @@ class StepResult:
     """Metrics of each episode that ended this step, with its 'env' index."""
 
 
-class BatchedEnv:
+class BatchedEnv(SeatActions):
     """See the module docstring."""
 
     def __init__(self, spec: Lab2dSpec, num_envs: int = 1, *, seed: int = 0, obs_size: int = 11,
@@ -115,29 +116,6 @@ class BatchedEnv:
         self._pending: np.ndarray | None = None
 
     # ----------------------------------------------------------------- public API
-    def set_action_mask(self, mask: np.ndarray) -> None:
-        """Per-seat allowed actions [seats, actions] (e.g. no FIRE_ZAP for a no_zap member)."""
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != self.action_mask.shape:
-            raise BadInput(f"action mask shape {mask.shape}: expected {self.action_mask.shape}")
-        if not mask.any(axis=1).all():
-            raise BadInput("action mask leaves a seat with no allowed action")
-        self.action_mask = mask.copy()
-
-    def action_indices(self, names: Sequence[str]) -> np.ndarray:
-        """Arena indices of a member's actions (its action set must be a subset of the arena's)."""
-        missing = [n for n in names if n not in self.action_names]
-        if missing:
-            raise BadInput(f"actions {missing} do not exist in {self.spec.name} "
-                           f"(its actions: {', '.join(self.action_names)})")
-        return np.array([self.action_names.index(n) for n in names], dtype=np.int64)
-
-    def mask_for(self, names: Sequence[str]) -> np.ndarray:
-        """The mask row of a member whose action set is `names`."""
-        row = np.zeros(self.num_actions, dtype=bool)
-        row[self.action_indices(names)] = True
-        return row
-
     def reset(self) -> Observation:
         """First observations of every env (only once: later resets happen by themselves)."""
         if self._started:
@@ -161,15 +139,7 @@ class BatchedEnv:
             raise RuntimeError("call reset() before step()")
         if self._pending is not None:
             raise RuntimeError("step_async() twice without step_wait()")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_seats,):
-            raise BadInput(f"actions shape {actions.shape}: expected ({self.num_seats},)")
-        if actions.min() < 0 or actions.max() >= self.num_actions:
-            raise BadInput(f"actions must be in [0, {self.num_actions})")
-        if not self.action_mask[np.arange(self.num_seats), actions].all():
-            bad = np.flatnonzero(~self.action_mask[np.arange(self.num_seats), actions])[0]
-            raise BadInput(f"seat {bad} took action {self.action_names[actions[bad]]}, "
-                           "which its action mask forbids")
+        actions = self.check_actions(actions)
         per_env = actions.reshape(self.num_envs, self.players)
         self._pending = per_env
         if self.backend == "process":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from popbased.env.fast.views import Renderer
 from popbased.env.fast.world import MAX_STEPS, World
 from popbased.env.instance import component_names, wants_apples_in_view
 from popbased.env.pool import Observation, StepResult
+from popbased.env.seats import SeatActions
 from popbased.errors import BadInput
 from popbased.substrates.params import CommonsParams
 from popbased.substrates.spec import Lab2dSpec
@@ -43,7 +44,7 @@ class TensorStep:
     episodes: list[dict[str, Any]] = field(default_factory=list)
 
 
-class FastBatchedEnv:
+class FastBatchedEnv(SeatActions):
     """See the module docstring."""
 
     def __init__(self, spec: Lab2dSpec, num_envs: int = 1, *, seed: int = 0, device="cpu",
@@ -90,27 +91,6 @@ class FastBatchedEnv:
         self.timings: dict[str, float] = {}
 
     # ----------------------------------------------------------------- BatchedEnv API
-    def set_action_mask(self, mask: np.ndarray) -> None:
-        """Per-seat allowed actions [seats, actions] (e.g. no FIRE_ZAP for a no_zap member)."""
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != self.action_mask.shape:
-            raise BadInput(f"action mask shape {mask.shape}: expected {self.action_mask.shape}")
-        if not mask.any(axis=1).all():
-            raise BadInput("action mask leaves a seat with no allowed action")
-        self.action_mask = mask.copy()
-
-    def action_indices(self, names: Sequence[str]) -> np.ndarray:
-        missing = [n for n in names if n not in self.action_names]
-        if missing:
-            raise BadInput(f"actions {missing} do not exist in {self.spec.name} "
-                           f"(its actions: {', '.join(self.action_names)})")
-        return np.array([self.action_names.index(n) for n in names], dtype=np.int64)
-
-    def mask_for(self, names: Sequence[str]) -> np.ndarray:
-        row = np.zeros(self.num_actions, dtype=bool)
-        row[self.action_indices(names)] = True
-        return row
-
     def reset(self) -> Observation:
         """First observations of every env (only once: later resets happen by themselves)."""
         rgb, ready = self.reset_tensors()
@@ -134,16 +114,7 @@ class FastBatchedEnv:
             raise RuntimeError("call reset() before step()")
         if self._pending is not None:
             raise RuntimeError("step_async() twice without step_wait()")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_seats,):
-            raise BadInput(f"actions shape {actions.shape}: expected ({self.num_seats},)")
-        if actions.min() < 0 or actions.max() >= self.num_actions:
-            raise BadInput(f"actions must be in [0, {self.num_actions})")
-        allowed = self.action_mask[np.arange(self.num_seats), actions]
-        if not allowed.all():
-            bad = np.flatnonzero(~allowed)[0]
-            raise BadInput(f"seat {bad} took action {self.action_names[actions[bad]]}, "
-                           "which its action mask forbids")
+        actions = self.check_actions(actions)
         self._pending = torch.from_numpy(actions.astype(np.int64)).to(self.device)
 
     def step_wait(self) -> StepResult:

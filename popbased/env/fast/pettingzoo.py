@@ -15,6 +15,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from popbased.env.fast.env import FastBatchedEnv
+from popbased.env.pettingzoo import step_dicts
 from popbased.substrates import resolve
 
 
@@ -63,24 +64,11 @@ class FastParallelEnv(ParallelEnv):
         act = np.array([int(actions[agent]) for agent in self.possible_agents], dtype=np.int64)
         out = self._env.step(act)
         self._obs = out.obs
-        names = self._env.components
-        reward = out.rewards[:, names.index("reward")].astype(np.float64)
-        if "farmer" in names:
-            reward = reward + out.rewards[:, names.index("farmer")]
         summary = out.episodes[0] if out.episodes else None
-        ended = summary is not None
-        truncated = bool(summary and summary.get("truncated"))
-        obs = self._observations()
-        rewards = {a: float(reward[i]) for i, a in enumerate(self.possible_agents)}
-        terminations = {a: ended and not truncated for a in self.possible_agents}
-        truncations = {a: truncated for a in self.possible_agents}
-        infos = {a: {"components": dict(zip(names, out.rewards[i].tolist()))}
-                 for i, a in enumerate(self.possible_agents)}
-        if ended:
-            for info in infos.values():
-                info["episode"] = summary
+        step = step_dicts(self.possible_agents, self._env.components, out.rewards, summary)
+        if summary is not None:
             self.agents = []
-        return obs, rewards, terminations, truncations, infos
+        return (self._observations(), *step)
 
     def render(self):
         return None
