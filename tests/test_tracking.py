@@ -1,5 +1,7 @@
 """MLflow tracking: a real `mlflow server` on loopback; records buffered while it is away."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +26,8 @@ def _serve(tmp_path: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([mlflow, "server", "--host", "127.0.0.1", "--port", str(port),
                              "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
                              "--default-artifact-root", str(tmp_path / "artifacts"), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # its uvicorn and job-runner children too
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -33,8 +36,17 @@ def _serve(tmp_path: Path, port: int) -> subprocess.Popen:
         except OSError:
             assert proc.poll() is None, "mlflow server exited"
             time.sleep(0.5)
-    proc.kill()
+    _stop(proc)
     raise AssertionError("mlflow server did not start")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ends the server's whole process group (MLflow 3's workers outlive a killed parent)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def test_a_tracking_uri_that_does_not_answer_is_one_clear_error():
@@ -74,5 +86,4 @@ def test_records_wait_on_disk_while_the_server_is_away_and_arrive_when_it_is_bac
         assert [(m.step, m.value) for m in history] == [(1, 2.0), (2, 3.0)]
         assert member.info.status == "FINISHED"
     finally:
-        server.kill()
-        server.wait()
+        _stop(server)
