@@ -22,7 +22,26 @@ from popbased.env.instance import EnvRunner
 from popbased.substrates import resolve
 
 
-class MeltingPotParallelEnv(ParallelEnv):
+class AgentSpaces:
+    """Every agent's observation space (RGB view, READY_TO_SHOOT) and action space, the same
+    for all agents (both PettingZoo views use it)."""
+
+    def _make_spaces(self, obs_size: int, num_actions: int) -> None:
+        # Built once: lru_cache on methods would keep every instance alive.
+        self._observation_space = spaces.Dict({
+            "RGB": spaces.Box(0, 255, (obs_size, obs_size, 3), dtype=np.uint8),
+            "READY_TO_SHOOT": spaces.Box(0.0, 1.0, (), dtype=np.float32),
+        })
+        self._action_space = spaces.Discrete(num_actions)
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._observation_space
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._action_space
+
+
+class MeltingPotParallelEnv(AgentSpaces, ParallelEnv):
     metadata = {"name": "popbased_meltingpot", "render_modes": ["rgb_array"]}
 
     def __init__(self, name: str, params: Mapping[str, Any] | None = None, *, obs_size: int = 11,
@@ -38,18 +57,7 @@ class MeltingPotParallelEnv(ParallelEnv):
         self._rgb = np.zeros((players, obs_size, obs_size, 3), dtype=np.uint8)
         self._ready = np.zeros(players, dtype=np.float32)
         self._rewards: np.ndarray | None = None
-        # Built once here: lru_cache on methods would keep every instance alive.
-        self._observation_space = spaces.Dict({
-            "RGB": spaces.Box(0, 255, (obs_size, obs_size, 3), dtype=np.uint8),
-            "READY_TO_SHOOT": spaces.Box(0.0, 1.0, (), dtype=np.float32),
-        })
-        self._action_space = spaces.Discrete(len(self.spec.action_names))
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.Space:
-        return self._action_space
+        self._make_spaces(obs_size, len(self.spec.action_names))
 
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:
         return {agent: {"RGB": self._rgb[i].copy(), "READY_TO_SHOOT": np.float32(self._ready[i])}

@@ -11,15 +11,14 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
-from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from popbased.env.fast.env import FastBatchedEnv
-from popbased.env.pettingzoo import step_dicts
+from popbased.env.pettingzoo import AgentSpaces, step_dicts
 from popbased.substrates import resolve
 
 
-class FastParallelEnv(ParallelEnv):
+class FastParallelEnv(AgentSpaces, ParallelEnv):
     metadata = {"name": "popbased_fast_commons_harvest", "render_modes": []}
 
     def __init__(self, name: str, params: Mapping[str, Any] | None = None, *,
@@ -32,17 +31,7 @@ class FastParallelEnv(ParallelEnv):
         self.agents: list[str] = []
         self._env: FastBatchedEnv | None = None
         self._obs = None
-        self._observation_space = spaces.Dict({
-            "RGB": spaces.Box(0, 255, (11, 11, 3), dtype=np.uint8),
-            "READY_TO_SHOOT": spaces.Box(0.0, 1.0, (), dtype=np.float32),
-        })
-        self._action_space = spaces.Discrete(len(self.spec.action_names))
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.Space:
-        return self._action_space
+        self._make_spaces(11, len(self.spec.action_names))
 
     def _observations(self):
         return {agent: {"RGB": self._obs.rgb[i].copy(), "READY_TO_SHOOT": np.float32(self._obs.ready_to_shoot[i])}
