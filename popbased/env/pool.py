@@ -129,17 +129,9 @@ class BatchedEnv(SeatActions):
             self._slot_worker = np.array([self._spares.pop(0) for _ in range(self.num_envs)])
         return self._observation()
 
-    def step(self, actions: np.ndarray) -> StepResult:
-        self.step_async(actions)
-        return self.step_wait()
-
     def step_async(self, actions: np.ndarray) -> None:
         """Starts a step and returns at once (the process backend steps while you compute)."""
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        if self._pending is not None:
-            raise RuntimeError("step_async() twice without step_wait()")
-        actions = self.check_actions(actions)
+        actions = self._start_step(actions)
         per_env = actions.reshape(self.num_envs, self.players)
         self._pending = per_env
         if self.backend == "process":

@@ -1,5 +1,6 @@
-"""Seat actions: the per-seat action masks and the checks on a step's actions that both env
-engines (BatchedEnv and FastBatchedEnv) apply the same way."""
+"""Seat actions: the per-seat action masks, the checks on a step's actions and the
+step_async / step_wait protocol that both env engines (BatchedEnv and FastBatchedEnv)
+follow the same way."""
 
 from __future__ import annotations
 
@@ -11,8 +12,21 @@ from popbased.errors import BadInput
 
 
 class SeatActions:
-    """Mixin: needs `spec`, `action_names`, `num_actions`, `num_seats` and `action_mask`
-    ([seats, actions] bool, all True by default)."""
+    """Mixin: needs `spec`, `action_names`, `num_actions`, `num_seats`, `action_mask`
+    ([seats, actions] bool, all True by default), `_started` (reset() was called) and
+    `_pending` (a step started, not yet waited for), and the engine's step_async/step_wait."""
+
+    def step(self, actions: np.ndarray):
+        self.step_async(actions)
+        return self.step_wait()
+
+    def _start_step(self, actions) -> np.ndarray:
+        """step_async's checks: the env is reset, no step is pending, the actions are legal."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if self._pending is not None:
+            raise RuntimeError("step_async() twice without step_wait()")
+        return self.check_actions(actions)
 
     def set_action_mask(self, mask: np.ndarray) -> None:
         """Per-seat allowed actions [seats, actions] (e.g. no FIRE_ZAP for a no_zap member)."""

@@ -105,16 +105,8 @@ class FastBatchedEnv(SeatActions):
         self.tracker.reset(everything, self.world.apples())
         return self._observe()
 
-    def step(self, actions: np.ndarray) -> StepResult:
-        self.step_async(actions)
-        return self.step_wait()
-
     def step_async(self, actions: np.ndarray) -> None:
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        if self._pending is not None:
-            raise RuntimeError("step_async() twice without step_wait()")
-        actions = self.check_actions(actions)
+        actions = self._start_step(actions)
         self._pending = torch.from_numpy(actions.astype(np.int64)).to(self.device)
 
     def step_wait(self) -> StepResult:
