@@ -10,6 +10,7 @@ import pytest
 
 from popbased.errors import BadInput
 from popbased.league import matchmaking
+from popbased.league.match import Match
 from popbased.league.matchmaking import Matchmaker
 from popbased.league.payoff import PayoffTable
 from popbased.league.spec import load, parse
@@ -85,12 +86,12 @@ def test_matches_seat_the_right_players(tmp_path):
     for _ in range(300):
         match = mm.match(rng, "uniform", "train", 1)
         seats = mm.seats(rng, match)
-        mode = spec.mode(match["mode"])
-        assert len(match["focal_seats"]) == mode.focal
-        focal_pop = match["focal"]
-        assert all(seats[s].startswith(focal_pop + "/") for s in match["focal_seats"])
-        others = [seats[s] for s in range(7) if s not in match["focal_seats"]]
-        background = match["background"]
+        mode = spec.mode(match.mode)
+        assert len(match.focal_seats) == mode.focal
+        focal_pop = match.focal
+        assert all(seats[s].startswith(focal_pop + "/") for s in match.focal_seats)
+        others = [seats[s] for s in range(7) if s not in match.focal_seats]
+        background = match.background
         if background in ("open", "no_zap"):
             assert background != focal_pop and all(o.startswith(background + "/") for o in others)
         elif background == "random":
@@ -99,7 +100,7 @@ def test_matches_seat_the_right_players(tmp_path):
             assert set(others) == {"open@g1"}
         else:
             assert background == "self" and not others
-        seen.add((match["mode"], background))
+        seen.add((match.mode, background))
     assert {b for _, b in seen} == {"self", "open", "no_zap", "random", "open@g1"}
 
 
@@ -108,8 +109,7 @@ def test_payoff_table_intervals_scores_and_member_samples():
 
     def episode(focal, background, mode, returns, members, seats):
         return {"returns": returns, "gini": 0.1, "depleted": False, "members": members,
-                "match": {"focal": focal, "background": background, "mode": mode,
-                          "focal_seats": seats}}
+                "match": Match(mode, focal, background, tuple(seats), "train", 1)}
 
     eps = [episode("a", "self", "self_play", [4, 6], ["a/m0", "a/m1"], [0, 1]),
            episode("a", "self", "self_play", [8, 10], ["a/m0", "a/m1"], [0, 1]),

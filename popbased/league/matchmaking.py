@@ -1,9 +1,10 @@
 """Matchmaking: which match each env plays next, and who sits where.
 
-A match is a dict (it travels to the rollout workers and comes back on the episode
-summaries): mode, focal population, background source, the focal seats and the phase
-(train / eval). Background sources are another population's name, a frozen snapshot's id
-(`open@g2`), `random`, or `self` (self-play: every seat is focal).
+A match (popbased.league.match.Match, built here once) travels to the rollout workers and
+comes back on the episode summaries: mode, focal population, background source, the focal
+seats, the phase (train / eval) and the generation. Background sources are another
+population's name, a frozen snapshot's id (`open@g2`), `random`, or `self` (self-play: every
+seat is focal).
 
 Rules for a focal population's background: `uniform` over the sources it can meet, or
 `pfsp` (prioritised fictitious self-play, as in AlphaStar): weight (1 - x)^p + 0.1, where x
@@ -18,6 +19,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from popbased.league.match import Match
 from popbased.league.spec import LeagueSpec, Mode
 from popbased.ppo.actions import RANDOM
 
@@ -67,7 +69,7 @@ class Matchmaker:
         self.means: dict[tuple[str, str, str], float] = {}
         """(focal, background, mode) -> focal mean return (the last completed generation's)."""
 
-    def match(self, rng: np.random.Generator, rule: str, phase: str, generation: int) -> dict:
+    def match(self, rng: np.random.Generator, rule: str, phase: str, generation: int) -> Match:
         spec = self.spec
         focal = spec.populations[int(rng.integers(len(spec.populations)))].name
         modes = spec.modes
@@ -84,9 +86,8 @@ class Matchmaker:
                 mode = next((m for m in modes if m.name == "self_play"), None) or \
                     Mode("self_play", 0.0, self.players)
         k = mode.focal if mode.name != "self_play" else self.players
-        focal_seats = sorted(int(s) for s in rng.choice(self.players, size=k, replace=False))
-        return {"mode": mode.name, "focal": focal, "background": background,
-                "focal_seats": focal_seats, "phase": phase, "generation": generation}
+        focal_seats = tuple(sorted(int(s) for s in rng.choice(self.players, size=k, replace=False)))
+        return Match(mode.name, focal, background, focal_seats, phase, generation)
 
     def _draw(self, rng: np.random.Generator, population: str, count: int) -> list[str]:
         pool = self.members[population]
@@ -96,13 +97,13 @@ class Matchmaker:
         rng.shuffle(order)
         return order[:count]
 
-    def seats(self, rng: np.random.Generator, match: Mapping) -> list[str]:
+    def seats(self, rng: np.random.Generator, match: Match) -> list[str]:
         """Who sits in each seat of one env playing `match`."""
-        focal = set(match["focal_seats"])
+        focal = set(match.focal_seats)
         out: list[str] = [""] * self.players
-        mine = self._draw(rng, match["focal"], len(focal))
+        mine = self._draw(rng, match.focal, len(focal))
         others = [s for s in range(self.players) if s not in focal]
-        background = match["background"]
+        background = match.background
         if not others:
             theirs = []
         elif background in self.members:
@@ -118,7 +119,7 @@ class Matchmaker:
         return out
 
     def plan(self, rng: np.random.Generator, workers: int, envs: int, rule: str, phase: str,
-             generation: int) -> tuple[list[list[str]], list[list[dict]]]:
+             generation: int) -> tuple[list[list[str]], list[list[Match]]]:
         """Seat labels per worker (flat, env by env) and the match of each env."""
         seats, matches = [], []
         for _ in range(workers):

@@ -1,10 +1,10 @@
 """The payoff table: how each population fares against each background, per mode.
 
-A cell is (focal population, background source, mode). Each episode of a league match adds
-one sample to its cell: the focal players' per-capita return (the substrate's own reward,
-never shaped), the background players' per-capita return, the episode's Gini and whether
-the field was depleted. Cells report counts, means and 95% confidence intervals
-(Student t).
+A cell is (focal population, background source, mode). Each episode of a league match (its
+summary's `match`, a popbased.league.match.Match) adds one sample to its cell: the focal
+players' per-capita return (the substrate's own reward, never shaped), the background
+players' per-capita return, the episode's Gini and whether the field was depleted. Cells
+report counts, means and 95% confidence intervals (Student t).
 
 League score (Melting Pot 2.0 style): in every (background, mode) scenario that at least
 two populations played as focal, a population's mean focal return is normalised to
@@ -22,6 +22,8 @@ import math
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from popbased.league.match import Match
 
 SEP = "|"
 
@@ -59,21 +61,20 @@ class PayoffTable:
     def add(self, episodes: Iterable[Mapping[str, Any]]) -> int:
         added = 0
         for e in episodes:
-            match = e.get("match")
-            if not match:
+            match: Match | None = e.get("match")
+            if match is None:
                 continue
             returns = np.asarray(e["returns"], dtype=float)
-            focal = list(match["focal_seats"])
+            focal = list(match.focal_seats)
             others = [s for s in range(len(returns)) if s not in set(focal)]
-            cell = self.cells.setdefault(key(match["focal"], match["background"], match["mode"]),
-                                         {"focal": [], "background": [], "gini": [], "depleted": [],
-                                          "phase": []})
+            cell_key = key(*match.cell)
+            cell = self.cells.setdefault(cell_key, {"focal": [], "background": [], "gini": [],
+                                                    "depleted": [], "phase": []})
             cell["focal"].append(float(returns[focal].mean()))
             cell["background"].append(float(returns[others].mean()) if others else math.nan)
             cell["gini"].append(float(e["gini"]))
             cell["depleted"].append(None if e.get("depleted") is None else bool(e["depleted"]))
-            cell["phase"].append(match.get("phase", "train"))
-            cell_key = key(match["focal"], match["background"], match["mode"])
+            cell["phase"].append(match.phase)
             by_member: dict[str, list[float]] = {}
             for s in focal:
                 by_member.setdefault(e["members"][s], []).append(float(returns[s]))

@@ -204,7 +204,7 @@ class Driver(Engine):
         done = 0
         while done < wanted:
             done += sum(1 for e in self.round(learn=False)["episodes"]
-                        if e.get("match", {}).get("phase") == "eval")
+                        if "match" in e and e["match"].phase == "eval")
 
     # ------------------------------------------------------------------ end of generation
     def end_generation(self) -> list[LineageEvent]:

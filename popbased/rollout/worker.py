@@ -8,8 +8,9 @@ and the metrics of the episodes that ended. It is a plain class; `collector.py` 
 as a Ray actor.
 
 In league play (`matches` given), a seat changes hands only when its env starts a new
-episode: each env plays one match (who sits where, described by the match dict that the
-env's episode summaries carry) from its first step to its last. A seat may also be played
+episode: each env plays one match (who sits where; the league's match object, which the
+worker never reads, only carries into the env's episode summaries as `match`) from its first
+step to its last. A seat may also be played
 by `random` (uniform over the legal actions) or by a frozen member (a publication with
 `frozen`: it acts, it is never trained, no batch is returned for it). A match keeps its
 players until its episode ends, across generations: a frozen player that has left the
