@@ -1,3 +1,5 @@
+"""The fast-env benchmark (popbased.bench.fastenv), as a smoke test."""
+
 from popbased.bench.fastenv import bench_fast
 
 

@@ -1,3 +1,5 @@
+"""Per-episode metrics (popbased.env.metrics): Gini, useful zaps, depletion, aggregates."""
+
 import math
 
 import numpy as np

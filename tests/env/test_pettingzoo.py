@@ -1,3 +1,5 @@
+"""The PettingZoo parallel view of Melting Pot substrates (popbased.env.pettingzoo)."""
+
 import numpy as np
 from pettingzoo.test import parallel_api_test
 

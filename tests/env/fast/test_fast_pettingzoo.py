@@ -1,3 +1,6 @@
+"""The PettingZoo parallel view of the fast env (popbased.env.fast.pettingzoo) against the
+Melting Pot view."""
+
 import numpy as np
 from pettingzoo.test import parallel_api_test
 

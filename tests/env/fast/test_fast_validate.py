@@ -1,3 +1,5 @@
+"""`popbased substrates validate` (popbased.env.fast.validate): bad input, and a small report."""
+
 import json
 
 import pytest
