@@ -28,6 +28,7 @@ from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.env.engines import check_fast
 from popbased.env.instance import component_names
 from popbased.ppo.learner import Learner, resolve_device
+from popbased.population.reports import RoundReport
 from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
 from popbased.rollout.fragment import Fragment
@@ -158,8 +159,9 @@ def learner_threads(config: TrainConfig) -> None:
     torch.set_num_threads(config.learner_threads or (1 if config.overlap else (os.cpu_count() or 1)))
 
 
-def train(config: TrainConfig, on_round: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Trains; returns the final report (and writes checkpoints + metrics when `out` is set).
+def train(config: TrainConfig, on_round: Callable[[RoundReport], Any] | None = None) -> dict[str, Any]:
+    """Trains; returns the final report (and writes checkpoints + metrics when `out` is set):
+    the last round's report (RoundReport.to_json()) with `checkpoints`, `ray` and `interrupted`.
 
     `on_round(report)` is called after every round; returning True stops training there.
     """
@@ -270,7 +272,8 @@ def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[st
         metrics_file = (out / "metrics.jsonl").open("a")
     steps, rounds, started = 0, 0, time.perf_counter()
     last_save = started
-    report: dict[str, Any] = {"agent_steps": 0, "total_steps": config.steps}
+    report: RoundReport | None = None
+    interrupted = False
     try:
         while steps < config.steps:
             fragment, stats = session.round(more=steps + session.round_steps < config.steps)
@@ -278,14 +281,14 @@ def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[st
             rounds += 1
             window.add(fragment.episodes)
             elapsed = time.perf_counter() - started
-            report = {"round": rounds, "agent_steps": steps, "total_steps": config.steps,
-                      "elapsed_s": elapsed, "agent_steps_per_s": steps / elapsed,
-                      "round_agent_steps": session.round_steps, "episodes": window.count,
-                      "metrics": window.summary(), "learners": stats, "timing": dict(session.totals),
-                      "worker_restarts": collector.restarts,
-                      "flags": {m: l.flags for m, l in learners.items() if l.flags}}
+            report = RoundReport(
+                round=rounds, agent_steps=steps, total_steps=config.steps, elapsed_s=elapsed,
+                agent_steps_per_s=steps / elapsed, round_agent_steps=session.round_steps,
+                episodes=window.count, metrics=window.summary(), learners=stats,
+                timing=dict(session.totals), worker_restarts=collector.restarts,
+                flags={m: tuple(l.flags) for m, l in learners.items() if l.flags})
             if metrics_file is not None:
-                metrics_file.write(json.dumps(json_safe({**report, "episode_summaries": [
+                metrics_file.write(json.dumps(json_safe({**report.to_json(), "episode_summaries": [
                     {k: e[k] for k in ("per_capita_return", "gini", "steps", "depleted", "members")}
                     for e in fragment.episodes]})) + "\n")
                 metrics_file.flush()
@@ -295,12 +298,14 @@ def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[st
             if on_round and on_round(report):
                 break
     except KeyboardInterrupt:  # keep what was learned: checkpoints below, then stop
-        report["interrupted"] = True
+        interrupted = True
+    checkpoints = None
     if metrics_file is not None:
         metrics_file.close()
-        report["checkpoints"] = save_all(learners, out, config, spec)
-    report["ray"] = ray_info
-    return report
+        checkpoints = save_all(learners, out, config, spec)
+    last = report.to_json() if report is not None else {"agent_steps": 0, "total_steps": config.steps}
+    return {**last, **({"interrupted": True} if interrupted else {}),
+            **({} if checkpoints is None else {"checkpoints": checkpoints}), "ray": ray_info}
 
 
 def save_all(learners: dict[str, Learner], out: Path, config: TrainConfig, spec) -> dict[str, str]:

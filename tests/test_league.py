@@ -46,7 +46,7 @@ def test_tiny_league_runs_quarantines_and_survives_a_killed_worker(ray_local, tm
     killed = []
 
     def on_round(report):
-        if report["generation"] == 0 and not killed:
+        if report.generation == 0 and not killed:
             pid = driver.session.collector.worker_pids()[0]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)

@@ -10,7 +10,6 @@ the run (driver, Ray, rollout actors, env workers), sampled every 0.5 s, as RSS 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import threading
@@ -63,10 +62,8 @@ def bench_train(substrate: str, epochs: int, backend: str, warmup_rounds: int, r
 
     seen: list[tuple[float, dict]] = []
 
-    def on_round(report: dict) -> bool:
-        seen.append((time.perf_counter(), json.loads(json.dumps(report["timing"]))
-                     | {"agent_steps": report["agent_steps"],
-}))
+    def on_round(report) -> bool:
+        seen.append((time.perf_counter(), dict(report.timing) | {"agent_steps": report.agent_steps}))
         return len(seen) >= warmup_rounds + rounds
 
     ppo = PPOConfig(epochs=epochs, minibatch_size=args.minibatch)

@@ -54,8 +54,8 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
 
     def on_generation(summary):
         tracking.generation(summary)
-        show_table(console, report.payoff_table(summary["rows"], summary["scores"],
-                                                 f"payoff, generation {summary['generation']}"))
+        show_table(console, report.payoff_table(summary.rows, summary.scores,
+                                                 f"payoff, generation {summary.generation}"))
         for line in report.generation_lines(summary, generations):
             console.print(line, markup=False, highlight=False)
 

@@ -8,22 +8,23 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
+from popbased.population.reports import RoundReport
 from popbased.textio import num
 
 
-def round_line(report: dict) -> str:
-    m = report.get("metrics", {})
-    flags = sum(len(f) for f in report.get("flags", {}).values())
-    parts = [f"generation {report['generation'] + 1}"] if "generation" in report else []
-    if report.get("phase") == "eval":
+def round_line(report: RoundReport) -> str:
+    m = report.metrics
+    flags = sum(len(f) for f in report.flags.values())
+    parts = [f"generation {report.generation + 1}"] if report.generation is not None else []
+    if report.phase == "eval":
         parts[-1:] = [f"{parts[-1]} (evaluation)"] if parts else ["evaluation"]
-    parts += [f"{report['agent_steps_per_s']:,.0f} agent-steps/s",
+    parts += [f"{report.agent_steps_per_s:,.0f} agent-steps/s",
              f"return/capita {num(m.get('per_capita_return'))}",
              f"Gini {num(m.get('gini'), '.2f')}",
              f"depleted {num(m.get('depleted_fraction'), '.0%')}",
-             f"episodes {report['episodes']}"]
-    if report.get("worker_restarts"):
-        parts.append(f"[yellow]worker restarts {report['worker_restarts']}[/]")
+             f"episodes {report.episodes}"]
+    if report.worker_restarts:
+        parts.append(f"[yellow]worker restarts {report.worker_restarts}[/]")
     if flags:
         parts.append(f"[red]skipped updates {flags}[/]")
     return " | ".join(parts)
@@ -50,15 +51,15 @@ class TrainDisplay:
     def __exit__(self, *exc) -> None:
         self.progress.__exit__(*exc)
 
-    def update(self, report: dict) -> None:
-        self.progress.update(self.task, completed=min(report["agent_steps"], report["total_steps"]),
+    def update(self, report: RoundReport) -> None:
+        self.progress.update(self.task, completed=min(report.agent_steps, report.total_steps),
                              line=round_line(report))
         now = time.monotonic()
         if not self.console.is_terminal and now - self._last_log >= self.log_every_s:
             self._last_log = now  # logs and CI: a plain line now and then instead of a bar
-            self.console.print(f"{report['agent_steps']:,}/{report['total_steps']:,} agent-steps | "
+            self.console.print(f"{report.agent_steps:,}/{report.total_steps:,} agent-steps | "
                                + round_line(report), markup=True, highlight=False)
-        for member, flags in report.get("flags", {}).items():
+        for member, flags in report.flags.items():
             for flag in flags[self._flags_seen.get(member, 0):]:
                 self.console.print(f"[red]member {member}: {flag}[/]")
             self._flags_seen[member] = len(flags)

@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping
 from rich.table import Table
 
 from popbased.population.report import event_line
+from popbased.population.reports import GenerationSummary
 from popbased.textio import num
 
 
@@ -27,10 +28,10 @@ def payoff_table(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float],
     return table
 
 
-def best_per_population(members: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, float]]:
+def _best(members: Iterable[tuple[str, str, float | None]]) -> dict[str, tuple[str, float]]:
+    """population -> (member, fitness) of its fittest, from (member, population, fitness)."""
     best: dict[str, tuple[str, float]] = {}
-    for m, record in members.items():
-        pop, fitness = record.get("population") or record.get("variant"), record.get("fitness")
+    for m, pop, fitness in members:
         if fitness is None:
             continue
         if pop not in best or fitness > best[pop][1]:
@@ -38,13 +39,20 @@ def best_per_population(members: Mapping[str, Mapping[str, Any]]) -> dict[str, t
     return best
 
 
-def generation_lines(summary: Mapping[str, Any], target: int) -> list[str]:
-    scores = ", ".join(f"{p} {num(s, '.2f')}" for p, s in summary["scores"].items())
-    best = ", ".join(f"{m} ({num(f)})" for m, f in best_per_population(summary["members"]).values())
-    lines = [f"generation {summary['generation']}/{target}: {summary['agent_steps']:,} agent-steps, "
-             f"{sum(r['episodes'] for r in summary['rows'])} match episodes; league score {scores}; "
-             f"best {best or '-'}"]
-    if summary.get("snapshots"):
-        lines.append(f"  background pool: {', '.join(summary['snapshots'])}")
-    lines += [f"  {event_line(e)}" for e in summary["events"]]
+def best_per_population(members: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, float]]:
+    """The same from member records (a run's final report)."""
+    return _best((m, r.get("population") or r.get("variant"), r.get("fitness"))
+                 for m, r in members.items())
+
+
+def generation_lines(summary: GenerationSummary, target: int) -> list[str]:
+    scores = ", ".join(f"{p} {num(s, '.2f')}" for p, s in (summary.scores or {}).items())
+    best = ", ".join(f"{m} ({num(f)})" for m, f in _best(
+        (m, s.population, s.fitness) for m, s in summary.members.items()).values())
+    lines = [f"generation {summary.generation}/{target}: {summary.agent_steps:,} agent-steps, "
+             f"{sum(r['episodes'] for r in summary.rows or ())} match episodes; league score "
+             f"{scores}; best {best or '-'}"]
+    if summary.snapshots:
+        lines.append(f"  background pool: {', '.join(summary.snapshots)}")
+    lines += [f"  {event_line(e)}" for e in summary.events]
     return lines

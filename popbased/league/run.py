@@ -29,6 +29,7 @@ from popbased.population.engine import Engine
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent
 from popbased.population.member import Member, initial_members
+from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
 from popbased.runs import state as files
@@ -94,8 +95,8 @@ class Driver(Engine):
     kind = "league"
 
     def __init__(self, spec: LeagueSpec, config: TrainConfig, generations: int, state: dict | None,
-                 on_round: Callable[[dict], Any] | None = None,
-                 on_generation: Callable[[dict], Any] | None = None,
+                 on_round: Callable[[RoundReport], Any] | None = None,
+                 on_generation: Callable[[GenerationSummary], Any] | None = None,
                  prepare: Callable[[dict[str, Member]], Any] | None = None):
         super().__init__(config, generations, state, on_round, on_generation, prepare)
         self.spec = spec
@@ -168,10 +169,10 @@ class Driver(Engine):
                 "matchmaking_means": [[*k, v] for k, v in self.matchmaker.means.items()]}
 
     def summary_fields(self) -> dict[str, Any]:
-        return {"scores": self.scores, "rows": self.rows,
-                "snapshots": [s["id"] for s in self.snapshots]}
+        return {"scores": dict(self.scores), "rows": tuple(self.rows),
+                "snapshots": tuple(s["id"] for s in self.snapshots)}
 
-    def write_records(self, summary: dict[str, Any]) -> None:
+    def write_records(self, summary: GenerationSummary) -> None:
         files.append(self.out, "payoff.jsonl", {**self.payoff.to_dict(), "scores": self.scores,
                                                 "rows": self.rows})
 

@@ -17,7 +17,6 @@ generation in progress (see popbased.runs.state), and the final report.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +27,7 @@ from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
 from popbased.population.member import Member, credit
 from popbased.population.member_stats import MemberStats
+from popbased.population.reports import GenerationSummary, MemberSummary, RoundReport
 from popbased.ppo import checkpoint
 from popbased.rollout.cluster import ensure_ray
 from popbased.runs import state as files
@@ -54,8 +54,8 @@ class Engine:
     """Names the run in messages ('PBT', 'league')."""
 
     def __init__(self, config: TrainConfig, generations: int, state: dict | None,
-                 on_round: Callable[[dict], Any] | None = None,
-                 on_generation: Callable[[dict], Any] | None = None,
+                 on_round: Callable[[RoundReport], Any] | None = None,
+                 on_generation: Callable[[GenerationSummary], Any] | None = None,
                  prepare: Callable[[dict[str, Member]], Any] | None = None):
         self.config, self.target, self.state = config, generations, state
         self.on_round, self.on_generation, self.prepare = on_round, on_generation, prepare
@@ -101,9 +101,10 @@ class Engine:
         raise NotImplementedError
 
     def summary_fields(self) -> dict[str, Any]:
+        """The kind's own GenerationSummary fields (a league's scores, rows, snapshots)."""
         return {}
 
-    def write_records(self, summary: dict[str, Any]) -> None:
+    def write_records(self, summary: GenerationSummary) -> None:
         """The kind's own per-generation records, before generations.jsonl."""
 
     def on_fragment(self, fragment) -> None:
@@ -208,47 +209,48 @@ class Engine:
         self.on_fragment(fragment)
         self.window.add(fragment.episodes)
         elapsed = time.perf_counter() - self.started
-        report = {"generation": self.generation, "phase": getattr(self.session, "phase", "train"),
-                  "agent_steps": self.agent_steps, "total_steps": self.config.steps,
-                  "elapsed_s": elapsed,
-                  "agent_steps_per_s": (self.agent_steps - self.start_steps) / elapsed,
-                  "episodes": self.window.count, "metrics": self.window.summary(),
-                  "learners": stats, "dropped": list(fragment.dropped),
-                  "worker_restarts": self.session.collector.restarts,
-                  "flags": {m: x.learner.flags for m, x in self.members.items() if x.learner.flags}}
-        files.append(self.out, "rounds.jsonl", report)
+        report = RoundReport(
+            generation=self.generation, phase=getattr(self.session, "phase", "train"),
+            agent_steps=self.agent_steps, total_steps=self.config.steps, elapsed_s=elapsed,
+            agent_steps_per_s=(self.agent_steps - self.start_steps) / elapsed,
+            episodes=self.window.count, metrics=self.window.summary(), learners=stats,
+            dropped=tuple(fragment.dropped), worker_restarts=self.session.collector.restarts,
+            flags={m: tuple(x.learner.flags) for m, x in self.members.items() if x.learner.flags})
+        files.append(self.out, "rounds.jsonl", report.to_json())
         if self.on_round:
             self.on_round(report)
         files.crash_point("train", self.generation + 1)
         return {"trained": trained, "episodes": fragment.episodes}
 
     # ------------------------------------------------------------------ end of generation
-    def _end_generation(self, started: float, rounds_done: float) -> dict[str, Any]:
+    def _end_generation(self, started: float, rounds_done: float) -> GenerationSummary:
         """PBT, checkpoints, the generation's records; state.json last, so that a kill
         anywhere before it leaves the previous generation as the one to resume from (resume
         drops the records of a generation that did not complete)."""
         events = self.end_generation()
         files.crash_point("pbt", self.generation)
         ckpts = self._checkpoints()
-        summary = self._summary(events)
-        summary["timing"] = {"generation_s": time.perf_counter() - started,
-                             "end_of_generation_s": time.perf_counter() - rounds_done}
+        now = time.perf_counter()
+        summary = self._summary(events, {"generation_s": now - started,
+                                         "end_of_generation_s": now - rounds_done})
         self.write_records(summary)
-        files.append(self.out, "generations.jsonl", summary)
+        files.append(self.out, "generations.jsonl", summary.to_json())
         self._commit(ckpts)
         return summary
 
-    def _summary(self, events: list[LineageEvent]) -> dict[str, Any]:
-        return {"generation": self.generation, "agent_steps": self.agent_steps,
-                "time_ms": int(time.time() * 1000), "elapsed_s": time.perf_counter() - self.started,
-                "best": self.best(), **self.summary_fields(),
-                "members": {m: {"population": x.variant, "fitness": x.fitness,
-                                "objectives": x.objectives, "values": x.values, "parent": x.parent,
-                                "birth_generation": x.birth_generation,
-                                "agent_steps": x.learner.agent_steps, "stats": self.stats.of(m)}
-                            for m, x in self.members.items()},
-                "events": [dataclasses.asdict(e) for e in events if e.kind != "keep"],
-                "inner_loop_s": self.inner_s, "worker_restarts": self.session.collector.restarts}
+    def _summary(self, events: list[LineageEvent], timing: dict[str, float]) -> GenerationSummary:
+        members = {m: MemberSummary(
+            population=x.variant, fitness=x.fitness,
+            objectives=None if x.objectives is None else dict(x.objectives), values=dict(x.values),
+            parent=x.parent, birth_generation=x.birth_generation,
+            agent_steps=x.learner.agent_steps, stats=self.stats.of(m))
+            for m, x in self.members.items()}
+        return GenerationSummary(
+            generation=self.generation, agent_steps=self.agent_steps,
+            time_ms=int(time.time() * 1000), elapsed_s=time.perf_counter() - self.started,
+            best=self.best(), **self.summary_fields(), members=members,
+            events=tuple(e for e in events if e.kind != "keep"), inner_loop_s=self.inner_s,
+            worker_restarts=self.session.collector.restarts, timing=timing)
 
     def _checkpoints(self) -> dict[str, dict[str, str]]:
         """Every member's checkpoint of this generation (not yet named by any state)."""

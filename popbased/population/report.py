@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from popbased.population.lineage import LineageLog
+from popbased.population.lineage import LineageEvent, LineageLog
+from popbased.population.reports import GenerationSummary
 from popbased.textio import num
 
 
@@ -14,22 +15,21 @@ def change_text(changes: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {num(old)}->{num(new)}" for k, (old, new, *_) in changes.items())
 
 
-def event_line(event: Mapping[str, Any]) -> str:
-    kind, member = event["kind"], event["member"]
+def event_line(event: LineageEvent) -> str:
+    kind, member = event.kind, event.member
     if kind == "exploit":
-        return (f"{member} <- {event['donor']} (fitness {num(event['fitness'])} vs "
-                f"{num(event['donor_fitness'])}; {event['reason']})")
+        return (f"{member} <- {event.donor} (fitness {num(event.fitness)} vs "
+                f"{num(event.donor_fitness)}; {event.reason})")
     if kind == "explore":
-        return f"{member} explores: {change_text(event['changes']) or 'no change'}"
-    return f"{member} {kind}: {event['reason']}"
+        return f"{member} explores: {change_text(event.changes) or 'no change'}"
+    return f"{member} {kind}: {event.reason}"
 
 
-def generation_line(summary: Mapping[str, Any], target: int) -> str:
-    members = summary["members"]
-    fitness = " ".join(f"{m}={num(v['fitness'])}" for m, v in members.items())
-    head = (f"generation {summary['generation']}/{target}: {summary['agent_steps']:,} agent-steps, "
-            f"fitness {fitness}, best {summary['best']}")
-    events = [event_line(e) for e in summary["events"]]
+def generation_line(summary: GenerationSummary, target: int) -> str:
+    fitness = " ".join(f"{m}={num(v.fitness)}" for m, v in summary.members.items())
+    head = (f"generation {summary.generation}/{target}: {summary.agent_steps:,} agent-steps, "
+            f"fitness {fitness}, best {summary.best}")
+    events = [event_line(e) for e in summary.events]
     return "\n".join([head] + [f"  {line}" for line in events])
 
 
@@ -42,4 +42,4 @@ def lineage_lines(log: LineageLog, member: str) -> Iterable[str]:
         elif event.kind == "keep":
             yield f"gen {event.generation}: kept (fitness {num(event.fitness)}; {event.reason})"
         else:
-            yield f"gen {event.generation}: " + event_line(vars(event))
+            yield f"gen {event.generation}: " + event_line(event)

@@ -31,6 +31,7 @@ from popbased.population.engine import Engine
 from popbased.population.lineage import LineageEvent
 from popbased.population.member import Member, initial_members
 from popbased.population.pbt import step as pbt_step
+from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.population.spec import PopulationSpec
 from popbased.ppo import shaping
 from popbased.runs import state as files
@@ -89,8 +90,8 @@ class Driver(Engine):
     kind = "PBT"
 
     def __init__(self, spec: PopulationSpec, config: TrainConfig, generations: int,
-                 state: dict | None, on_round: Callable[[dict], Any] | None,
-                 on_generation: Callable[[dict], Any] | None,
+                 state: dict | None, on_round: Callable[[RoundReport], Any] | None,
+                 on_generation: Callable[[GenerationSummary], Any] | None,
                  prepare: Callable[[dict[str, Member]], Any] | None = None):
         super().__init__(config, generations, state, on_round, on_generation, prepare)
         self.spec = spec
@@ -153,8 +154,8 @@ class Driver(Engine):
 
 
 def run(spec: PopulationSpec, config: TrainConfig, generations: int, *, resume: bool = False,
-        on_round: Callable[[dict], Any] | None = None,
-        on_generation: Callable[[dict], Any] | None = None,
+        on_round: Callable[[RoundReport], Any] | None = None,
+        on_generation: Callable[[GenerationSummary], Any] | None = None,
         prepare: Callable[[dict[str, Member]], Any] | None = None) -> dict[str, Any]:
     """Runs (or resumes) PBT until `generations` generations are complete.
 

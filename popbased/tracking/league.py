@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.population.reports import GenerationSummary
 from popbased.tracking.members import RunTracking, lineage_artifacts, log_members
 
 
@@ -35,16 +36,16 @@ class LeagueTracking(RunTracking):
     def __init__(self, uri: str, folder: Path, spec, opts: Mapping[str, Any]):
         super().__init__(uri, folder, spec, _params(spec, opts))
 
-    def _generation(self, summary: Mapping[str, Any]) -> None:
-        g = summary["generation"]
-        metrics = {"agent_steps": summary["agent_steps"],
-                   "agent_steps_per_s": summary["agent_steps"] / max(summary["elapsed_s"], 1e-9)}
-        metrics.update({f"score/{p}": s for p, s in summary["scores"].items()})
-        for r in summary["rows"]:
+    def _generation(self, summary: GenerationSummary) -> None:
+        g = summary.generation
+        metrics = {"agent_steps": summary.agent_steps,
+                   "agent_steps_per_s": summary.agent_steps / max(summary.elapsed_s, 1e-9)}
+        metrics.update({f"score/{p}": s for p, s in (summary.scores or {}).items()})
+        for r in summary.rows or ():
             cell = f"payoff/{r['focal']}/{r['background'].replace('@', '_at_')}/{r['mode']}"
             metrics[f"{cell}/return"] = r["return"]
             metrics[f"{cell}/episodes"] = r["episodes"]
         artifacts = lineage_artifacts(self.folder, f"lineage of {self.folder.resolve().name}")
-        self.store.log("league", metrics, step=g, time_ms=summary.get("time_ms"),
+        self.store.log("league", metrics, step=g, time_ms=summary.time_ms,
                        artifacts=artifacts + [str(self.folder / "payoff.jsonl")])
         log_members(self.store, self.folder, summary)

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.population.reports import GenerationSummary
 from popbased.runs.folder import open_run
 from popbased.tracking.store import Store
 
@@ -31,21 +32,21 @@ class RunTracking:
                            tags={"popbased.folder": str(folder.resolve()), "popbased.kind": self.kind},
                            artifacts=[str(Path(spec.source).resolve())])
 
-    def generation(self, summary: Mapping[str, Any]) -> None:
+    def generation(self, summary: GenerationSummary) -> None:
         """Logs one completed generation (idempotent: see Store.log's time_ms)."""
         self._generation(summary)
-        self.store.mark_logged(summary["generation"])
+        self.store.mark_logged(summary.generation)
 
-    def _generation(self, summary: Mapping[str, Any]) -> None:
+    def _generation(self, summary: GenerationSummary) -> None:
         raise NotImplementedError
 
-    def catch_up(self, summaries: list[Mapping[str, Any]], completed: int) -> None:
-        """On resume: logs the completed generations that a killed run had not logged yet, and
-        marks the runs RUNNING again."""
+    def catch_up(self, records: list[Mapping[str, Any]], completed: int) -> None:
+        """On resume: logs the completed generations (`records`: generations.jsonl's) that a
+        killed run had not logged yet, and marks the runs RUNNING again."""
         self.store.reopen()
-        for summary in summaries:
-            if self.store.logged_generation < summary["generation"] <= completed:
-                self.generation(summary)
+        for record in records:
+            if self.store.logged_generation < record["generation"] <= completed:
+                self.generation(GenerationSummary.from_json(record))
 
     def close(self, interrupted: bool = False, error: str | None = None) -> None:
         if error is not None:
@@ -53,16 +54,16 @@ class RunTracking:
         self.store.close("FAILED" if error is not None else "KILLED" if interrupted else "FINISHED")
 
 
-def log_members(store: Store, folder: Path, summary: Mapping[str, Any]) -> None:
+def log_members(store: Store, folder: Path, summary: GenerationSummary) -> None:
     run = open_run(folder)
-    g = summary["generation"]
-    for m, info in summary["members"].items():
+    g = summary.generation
+    for m, info in summary.members.items():
         record = run.member(m)
-        metrics = {"fitness": info["fitness"], "agent_steps": info["agent_steps"]}
-        metrics.update({f"objective/{k}": v for k, v in (info["objectives"] or {}).items()})
-        metrics.update({f"hp/{k}": v for k, v in info["values"].items()})
-        metrics.update(info.get("stats") or {})
-        store.log(m, metrics, step=g, time_ms=summary.get("time_ms"), tags={
+        metrics = {"fitness": info.fitness, "agent_steps": info.agent_steps}
+        metrics.update({f"objective/{k}": v for k, v in (info.objectives or {}).items()})
+        metrics.update({f"hp/{k}": v for k, v in info.values.items()})
+        metrics.update(info.stats)
+        store.log(m, metrics, step=g, time_ms=summary.time_ms, tags={
             "popbased.member": m, "popbased.population": record.population,
             "popbased.variant": record.variant, "popbased.birth_generation": record.birth_generation,
             "popbased.parent": record.parent or "", "popbased.donors": json.dumps(list(record.donors)),

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.population.reports import GenerationSummary
 from popbased.tracking.members import RunTracking, lineage_artifacts, log_members
 
 
@@ -25,12 +26,12 @@ class PbtTracking(RunTracking):
     def __init__(self, uri: str, folder: Path, spec, opts: Mapping[str, Any]):
         super().__init__(uri, folder, spec, _params(spec, opts))
 
-    def _generation(self, summary: Mapping[str, Any]) -> None:
-        fitness = [m["fitness"] for m in summary["members"].values() if m["fitness"] is not None]
-        metrics = {"agent_steps": summary["agent_steps"],
-                   "agent_steps_per_s": summary["agent_steps"] / max(summary["elapsed_s"], 1e-9),
+    def _generation(self, summary: GenerationSummary) -> None:
+        fitness = [m.fitness for m in summary.members.values() if m.fitness is not None]
+        metrics = {"agent_steps": summary.agent_steps,
+                   "agent_steps_per_s": summary.agent_steps / max(summary.elapsed_s, 1e-9),
                    "best_fitness": max(fitness) if fitness else None}
         artifacts = lineage_artifacts(self.folder, f"lineage of {self.folder.resolve().name}")
-        self.store.log("league", metrics, step=summary["generation"], time_ms=summary.get("time_ms"),
+        self.store.log("league", metrics, step=summary.generation, time_ms=summary.time_ms,
                        artifacts=artifacts)
         log_members(self.store, self.folder, summary)
