@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 POPS = ROOT / "populations"
@@ -56,6 +57,24 @@ keep = 1
 episodes = {evaluation}
 ''')
     return path
+
+
+def make_learner(lstm=0, **ppo):
+    """Learner m0 over ACTIONS on 11x11 views, on the CPU, seeded; `ppo` overrides PPOConfig."""
+    from popbased.ppo.config import NetConfig, PPOConfig
+    from popbased.ppo.learner import Learner
+
+    return Learner("m0", 11, ACTIONS, net=NetConfig(lstm=lstm),
+                   config=PPOConfig(minibatch_size=40, bptt=10, **ppo), device="cpu", seed=3)
+
+
+def learner_weights(learner) -> list:
+    """A copy of the learner's parameters (to compare with later)."""
+    return [p.detach().clone() for p in learner.policy.parameters()]
+
+
+def same_weights(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
 
 
 def make_batch(steps=20, seats=6, lstm=0, bptt=10, seed=0, member="m0"):

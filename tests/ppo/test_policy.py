@@ -1,72 +1,13 @@
-"""GAE, the PPO loss, masking and the policy network, against hand-computed values."""
+"""The policy network (popbased.ppo.policy): masked sampling, its size, sequences vs steps,
+LSTM resets."""
 
-import math
-
-import numpy as np
 import pytest
 import torch
 
-from popbased.errors import BadInput
-from popbased.ppo.actions import ActionMap
-from popbased.ppo.config import NetConfig, PPOConfig
-from popbased.ppo.gae import gae
-from popbased.ppo.loss import ppo_loss
+from popbased.ppo.config import NetConfig
 from popbased.ppo.policy import Policy, count_parameters, entropy, masked_log_softmax, sample
-from popbased.ppo import shaping
 
-ACTIONS = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT", "TURN_RIGHT",
-           "FIRE_ZAP")
-
-
-def test_gae_by_hand():
-    # one seat, three steps, the episode ends after step 1 (index 1)
-    r = np.array([[1.0], [2.0], [3.0]], dtype=np.float32)
-    v = np.array([[0.5], [1.0], [1.5]], dtype=np.float32)
-    d = np.array([[False], [True], [False]])
-    last = np.array([2.0], dtype=np.float32)
-    g, lam = 0.9, 0.8
-    d2 = 3 + g * 2.0 - 1.5                      # bootstraps from last_value
-    a2 = d2
-    d1 = 2 - 1.0                                # episode ended: no bootstrap, no carry
-    a1 = d1
-    d0 = 1 + g * 1.0 - 0.5
-    a0 = d0 + g * lam * a1
-    adv, ret = gae(r, v, d, last, g, lam)
-    assert adv[:, 0] == pytest.approx([a0, a1, a2])
-    assert ret[:, 0] == pytest.approx([a0 + 0.5, a1 + 1.0, a2 + 1.5])
-
-
-def test_gae_lambda_one_is_discounted_return():
-    rng = np.random.default_rng(0)
-    r = rng.normal(size=(6, 2)).astype(np.float32)
-    v = rng.normal(size=(6, 2)).astype(np.float32)
-    d = np.zeros((6, 2), dtype=bool)
-    last = np.zeros(2, dtype=np.float32)
-    _, ret = gae(r, v, d, last, 0.5, 1.0)
-    expected = [sum(0.5 ** k * r[t + k, 0] for k in range(6 - t)) for t in range(6)]
-    assert ret[:, 0] == pytest.approx(expected, rel=1e-5)
-
-
-def test_ppo_loss_by_hand():
-    new_logp = torch.log(torch.tensor([0.5, 0.2]))
-    old_logp = torch.log(torch.tensor([0.25, 0.4]))   # ratios 2.0 and 0.5
-    adv = torch.tensor([1.0, -1.0])
-    new_v, old_v, ret = torch.tensor([1.0, 0.0]), torch.tensor([0.5, 0.5]), torch.tensor([2.0, -1.0])
-    ent = torch.tensor([1.0, 3.0])
-    parts = ppo_loss(new_logp, old_logp, adv, new_v, old_v, ret, ent, clip=0.2, vf_coef=0.5,
-                     ent_coef=0.01, norm_adv=False)
-    # sample 0: max(-1*2, -1*1.2) = -1.2 ; sample 1: max(1*0.5, 1*0.8) = 0.8
-    assert parts.policy.item() == pytest.approx((-1.2 + 0.8) / 2)
-    assert parts.value.item() == pytest.approx(0.5 * ((1 - 2) ** 2 + (0 + 1) ** 2) / 2)
-    assert parts.entropy.item() == pytest.approx(2.0)
-    assert parts.total.item() == pytest.approx(-0.2 - 0.01 * 2.0 + 0.5 * 0.5)
-    assert parts.clipfrac.item() == pytest.approx(1.0)
-    kl = ((2 - 1) - math.log(2) + (0.5 - 1) - math.log(0.5)) / 2
-    assert parts.approx_kl.item() == pytest.approx(kl, rel=1e-5)
-    clipped = ppo_loss(new_logp, old_logp, adv, new_v, old_v, ret, ent, clip=0.2, vf_coef=0.5,
-                       ent_coef=0.01, vf_clip=0.1, norm_adv=False)
-    # clipped values 0.6 and 0.4: max((1-2)^2, (0.6-2)^2) = 1.96 ; max(1, (0.4+1)^2) = 1.96
-    assert clipped.value.item() == pytest.approx(0.5 * (1.96 + 1.96) / 2)
+from conftest import ACTIONS
 
 
 def test_masked_actions_are_never_sampled():
@@ -125,38 +66,3 @@ def test_lstm_state_resets_at_episode_start():
     fresh = policy(obs, policy.initial_state(2), torch.tensor([True, True]))[0]
     noisy = policy(obs, torch.randn(2, 2, 8), torch.tensor([True, False]))[0]
     assert torch.allclose(fresh[0], noisy[0]) and not torch.allclose(fresh[1], noisy[1])
-
-
-def test_action_map_between_variants():
-    open_actions = ACTIONS
-    no_zap = ACTIONS[:7]
-    small_onto_open = ActionMap(no_zap, open_actions)
-    assert small_onto_open.to_arena.tolist() == list(range(7))
-    arena_mask = np.ones((2, 8), dtype=bool)
-    assert small_onto_open.member_mask(arena_mask).shape == (2, 7)
-    big_onto_small = ActionMap(open_actions, tuple(reversed(no_zap)))
-    mask = big_onto_small.member_mask(np.ones((1, 7), dtype=bool))
-    assert mask[0].tolist() == [True] * 7 + [False]
-    assert big_onto_small.to_arena[:7].tolist() == list(reversed(range(7)))
-    with pytest.raises(BadInput):
-        ActionMap(("FOO",), open_actions)
-
-
-def test_shaping_weights():
-    components = ("reward", "zap_hits", "zapped", "others_reward")
-    r = np.array([[1.0, 2.0, 1.0, 3.0]], dtype=np.float32)
-    assert shaping.shaped(r, {"reward": 1.0, "zapped": -0.5, "others_reward": 0.1}, components)[0] \
-        == pytest.approx(1.0 - 0.5 + 0.3)
-    assert shaping.default_weights(components) == {"reward": 1.0}
-    assert shaping.default_weights(components + ("apples_in_view", "farmer"))["farmer"] == 1.0
-    with pytest.raises(BadInput, match="unknown reward component 'farmer'"):
-        shaping.validate({"farmer": 1.0}, components)
-    with pytest.raises(BadInput, match="finite"):
-        shaping.validate({"reward": float("nan")}, components)
-
-
-def test_config_validation():
-    with pytest.raises(BadInput, match="clip"):
-        PPOConfig(clip=0)
-    with pytest.raises(BadInput, match="conv"):
-        Policy(5, ACTIONS, NetConfig(conv_channels=(8, 8, 8), conv_strides=(1, 2, 2)))
