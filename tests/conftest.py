@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: a real local Ray for the session, the CLI as a user runs it,
 the tiny league file and the synthetic learner batches several test modules use."""
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,88 @@ def make_batch(steps=20, seats=6, lstm=0, bptt=10, seed=0, member="m0"):
                  dones=dones, starts=starts, masks=masks,
                  last_value=np.zeros(seats, np.float32),
                  states=(np.zeros((-(-steps // bptt), seats, 2, lstm), np.float32) if lstm else None))
+
+
+# ---------------------------------------------------------------------- PBT members
+TINY = {
+    "population": {"name": "tiny", "substrate": "no_zap", "size": 3, "steps_per_generation": 600},
+    "ppo": {"epochs": 1, "minibatch_size": 200},
+    "evolve": {"lr": {"init": [1e-4, 1e-3], "bounds": [1e-5, 1e-2], "scale": "log"}},
+    "shaping": {"reward": {"init": 1.0, "bounds": [-1.0, 1.0]},
+                "others_reward": {"init": [0.0, 0.2], "bounds": [0.0, 1.0]}},
+}
+"""A population of 3 on no_zap that evolves lr and two shaping weights."""
+
+
+def tiny_spec(**pbt):
+    """TINY as a PopulationSpec, with `pbt` as its [pbt] table."""
+    from popbased.population.spec import parse
+
+    raw = copy.deepcopy(TINY)
+    raw["pbt"] = pbt
+    return parse(raw, "tiny.toml")
+
+
+def make_members(spec, seed=0):
+    """The spec's members on the CPU, each updated once (Adam has moments to copy)."""
+    from popbased.population.member import Member
+    from popbased.ppo.config import NetConfig, PPOConfig
+    from popbased.ppo.learner import Learner
+
+    members = {}
+    for i in range(spec.size):
+        learner = Learner(f"m{i}", 11, ACTIONS, net=NetConfig(mlp=(32,)),
+                          config=PPOConfig(minibatch_size=40), shaping_weights={"reward": 1.0},
+                          device="cpu", seed=seed + i)
+        member = Member(f"m{i}", spec.name, learner,
+                        {"lr": 1e-4 * (i + 1), "shaping.reward": 1.0, "shaping.others_reward": 0.1})
+        member.apply()
+        learner.update(make_batch(seed=i, member=f"m{i}"))  # Adam has moments to copy
+        members[member.id] = member
+    return members
+
+
+def tracker_with(samples: dict[str, list[float]]):
+    """A FitnessTracker whose return samples are `samples`."""
+    from popbased.population.fitness import FitnessTracker
+
+    tracker = FitnessTracker(samples, COMPONENTS)
+    for m, values in samples.items():
+        tracker.samples[m]["return"] = list(values)
+    return tracker
+
+
+def member_state(member):
+    """Copies of a member's weights and optimizer state."""
+    return (copy.deepcopy(member.learner.policy.state_dict()),
+            copy.deepcopy(member.learner.optimizer.state_dict()))
+
+
+def equal_states(a, b) -> bool:
+    """Two member_state()s hold the same weights, Adam moments and parameter groups."""
+    (wa, oa), (wb, ob) = a, b
+    if any(not torch.equal(wa[k], wb[k]) for k in wa):
+        return False
+    for key in oa["state"]:
+        for name, value in oa["state"][key].items():
+            if not torch.equal(torch.as_tensor(value), torch.as_tensor(ob["state"][key][name])):
+                return False
+    return oa["param_groups"] == ob["param_groups"]
+
+
+def write_lineage_run(folder):
+    """A lineage.jsonl of two populations; in generation 1 a/m1 copies a/m0, in generation 2
+    a/m0 copies a/m1."""
+    from popbased.population.lineage import LineageEvent, LineageLog
+
+    log = LineageLog(folder / "lineage.jsonl")
+    for m in ("a/m0", "a/m1", "b/m0", "b/m1"):
+        log.append(LineageEvent(m, 0, 0, "init", {"lr": 1e-3}, reason="sampled"))
+    log.append(LineageEvent("a/m0", 1, 10, "keep", {"lr": 1e-3}, fitness=5.0, reason="top group"))
+    log.append(LineageEvent("a/m1", 1, 10, "exploit", {"lr": 1e-3}, {"lr": [2e-3, 1e-3, "copied"]},
+                            donor="a/m0", fitness=1.0, donor_fitness=5.0, reason="bottom group"))
+    log.append(LineageEvent("a/m1", 1, 10, "explore", {"lr": 1.2e-3}, {"lr": [1e-3, 1.2e-3, "g"]}))
+    log.append(LineageEvent("a/m1", 2, 20, "keep", {"lr": 1.2e-3}, fitness=9.0, reason="top group"))
+    log.append(LineageEvent("a/m0", 2, 20, "exploit", {"lr": 1.2e-3}, {}, donor="a/m1",
+                            fitness=2.0, donor_fitness=9.0, reason="bottom group"))
+    return log

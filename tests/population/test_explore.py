@@ -1,4 +1,5 @@
-"""PBT's explore (EvoTorch operators on normalised genes) and lineage replay."""
+"""PBT's explore (popbased.population.explore): EvoTorch operators on normalised genes, within
+bounds, seeded."""
 
 import math
 
@@ -7,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from popbased.population.explore import denormalize, explore, normalize
-from popbased.population.lineage import LineageEvent, LineageLog, replay
 from popbased.population.spec import Gene
+
 
 GENES = (
     Gene("lr", (1e-4, 1e-3), (1e-5, 1e-2), "log"),
@@ -63,26 +64,6 @@ def test_log_scales_move_by_ratio():
     assert denormalize(lr, u + 0.1) == pytest.approx(1e-3 * math.exp(step))
     gamma = GENES[1]
     assert denormalize(gamma, normalize(gamma, 0.99)) == pytest.approx(0.99)
-
-
-def test_lineage_replays_the_recorded_schedule(tmp_path):
-    log = LineageLog(tmp_path / "lineage.jsonl")
-    log.append(LineageEvent("m0", 0, 0, "init", {"lr": 1e-3, "zapped": 0.0}))
-    log.append(LineageEvent("m1", 0, 0, "init", {"lr": 5e-4, "zapped": -0.5}))
-    log.append(LineageEvent("m0", 1, 1000, "exploit", {"lr": 5e-4, "zapped": -0.5},
-                            {"lr": [1e-3, 5e-4, "copy"], "zapped": [0.0, -0.5, "copy"]},
-                            donor="m1", fitness=20.0, donor_fitness=40.0, reason="bottom 25%"))
-    log.append(LineageEvent("m0", 1, 1000, "explore", {"lr": 6e-4, "zapped": -0.5},
-                            {"lr": [5e-4, 6e-4, "gaussian"]}))
-    again = LineageLog(tmp_path / "lineage.jsonl")
-    assert again.events == log.events
-    assert again.schedule("m0") == [(0, {"lr": 1e-3, "zapped": 0.0}),
-                                    (1000, {"lr": 5e-4, "zapped": -0.5}),
-                                    (1000, {"lr": 6e-4, "zapped": -0.5})]
-    assert again.values_at("m0", 999) == {"lr": 1e-3, "zapped": 0.0}
-    assert again.values_at("m0", 1000) == {"lr": 6e-4, "zapped": -0.5}
-    assert replay(again.events, "m0") == again.of("m0")[-1].values
-    assert again.ancestry("m0") == ["m1"]
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,13 +1,14 @@
-"""populations/*.toml: every shipped spec loads; bad files are one clear error naming the key."""
-
-from pathlib import Path
+"""populations/*.toml (popbased.population.spec): every shipped spec loads; bad files are one
+clear error naming the key."""
 
 import pytest
 
 from popbased.errors import BadInput
 from popbased.population.spec import load, parse
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
+
 GOOD = """
 [population]
 substrate = "open"

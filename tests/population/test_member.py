@@ -1,0 +1,37 @@
+"""PBT members (popbased.population.member): clones get the donor's weights, optimizer and
+values exactly and independently; perturbed values are the ones trained with."""
+
+import pytest
+
+from conftest import equal_states, make_batch, make_members, member_state, tiny_spec
+
+
+def test_clone_gets_donor_weights_optimizer_and_values_exactly_and_independently():
+    spec = tiny_spec()
+    members = make_members(spec)
+    donor, clone = members["m2"], members["m0"]
+    donor_before = member_state(donor)
+    clone.copy_from(donor, generation=1)
+    assert equal_states(member_state(clone), donor_before)
+    assert clone.values == donor.values and clone.learner.config == donor.learner.config
+    assert clone.learner.shaping == donor.learner.shaping
+    assert clone.learner.uid != donor.learner.uid  # its old rollouts are never learned from
+    assert (clone.parent, clone.birth_generation, clone.donors) == ("m2", 1, [(1, "m2")])
+    # no shared tensors: training the clone leaves the donor's weights and Adam state alone
+    clone.learner.update(make_batch(seed=9, member="m0"))
+    assert equal_states(member_state(donor), donor_before)
+    assert not equal_states(member_state(clone), donor_before)
+
+
+def test_perturbed_values_are_the_ones_trained_with():
+    spec = tiny_spec()
+    member = make_members(spec)["m0"]
+    member.apply({"lr": 3.3e-3, "shaping.reward": -0.5, "shaping.others_reward": 0.7})
+    assert member.learner.config.lr == 3.3e-3
+    assert member.learner.shaping["reward"] == -0.5 and member.learner.shaping["others_reward"] == 0.7
+    stats = member.learner.update(make_batch(seed=4))
+    assert stats["lr"] == 3.3e-3
+    assert all(g["lr"] == 3.3e-3 for g in member.learner.optimizer.param_groups)
+    batch = make_batch(seed=4)
+    expected = (batch.rewards[..., 0] * -0.5 + batch.rewards[..., 3] * 0.7).mean()
+    assert stats["shaped_reward_per_step"] == pytest.approx(float(expected))
