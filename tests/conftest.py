@@ -28,10 +28,21 @@ def ray_local():
     ray.shutdown()
 
 
-def popbased(cwd, *args, timeout=600):
+def popbased_argv(*args) -> list[str]:
+    """The command line of `popbased ARGS...` (for subprocess.Popen and friends)."""
+    return [sys.executable, "-m", "popbased.cli", *map(str, args)]
+
+
+def popbased(cwd, *args, timeout=600, env=None):
     """`popbased ARGS...` in a fresh process, as a user runs it (in folder `cwd`)."""
-    return subprocess.run([sys.executable, "-m", "popbased.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout)
+    return subprocess.run(popbased_argv(*args), capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env=env)
+
+
+def train_argv(address: str, out, steps: int) -> list[str]:
+    """`popbased train` in another process, joining the session's Ray (one small worker)."""
+    return popbased_argv("train", "open", "--steps", steps, "--workers", 1, "--envs-per-worker", 1,
+                         "--rollout-length", 40, "--ray-address", address, "--out", out)
 
 
 def one_line_error(result, text, ignore: str | None = None):
@@ -41,7 +52,21 @@ def one_line_error(result, text, ignore: str | None = None):
     assert len(lines) == 1 and text in lines[0], result.stderr
 
 
+def league_text(populations=("open", "no_zap"), extra: str = "", league: str = "") -> str:
+    """A league file of shipped populations; `league` and `extra` are appended to it."""
+    names = ", ".join(f'"{POPS / (p + ".toml")}"' for p in populations)
+    return (f'[league]\nname = "tiny"\npopulations = [{names}]\narena = "open"\nsize = 2\n'
+            f'steps_per_generation = 1500\nepisode_steps = 100\n{league}\n{extra}')
+
+
+def write_league(tmp_path, text: str) -> Path:
+    path = tmp_path / "league.toml"
+    path.write_text(text)
+    return path
+
+
 def tiny_league(tmp_path, steps=1500, evaluation=0) -> Path:
+    """open and no_zap, 2 members each, in an open arena; one snapshot kept."""
     path = tmp_path / "tiny.toml"
     path.write_text(f'''[league]
 name = "tiny"

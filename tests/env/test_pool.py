@@ -78,3 +78,16 @@ def test_bad_arguments():
         BatchedEnv(spec, num_envs=0)
     with pytest.raises(BadInput):
         BatchedEnv(spec, obs_size=100)
+
+
+def test_async_steps():
+    with BatchedEnv(resolve("open"), 2, seed=1, backend="inline") as env:
+        env.reset()
+        actions = np.zeros(env.num_seats, dtype=np.int64)
+        with pytest.raises(RuntimeError):
+            env.step_wait()
+        env.step_async(actions)
+        with pytest.raises(RuntimeError):
+            env.step_async(actions)
+        out = env.step_wait()
+        assert out.rewards.shape == (14, len(env.components))

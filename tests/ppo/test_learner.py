@@ -68,3 +68,17 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(BadInput, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_a_snapshot_keeps_its_weights_when_its_member_goes_on_training():
+    import torch
+
+    from popbased.ppo.learner import Learner, publication
+
+    learner = Learner("open/m0", 11, ["NOOP", "FORWARD"], seed=0)
+    frozen = publication(learner.policy, "open@g1", ("snapshot:open@g1", 0), frozen=True)
+    before = {k: v.copy() for k, v in frozen["weights"].items()}
+    with torch.no_grad():
+        for p in learner.policy.parameters():
+            p.add_(1.0)  # in place, as Adam and PBT's copy do
+    assert all(np.array_equal(frozen["weights"][k], before[k]) for k in before)

@@ -1,14 +1,16 @@
-"""RolloutWorker in-process (inline envs): LSTM state bookkeeping, seating changes."""
+"""RolloutWorker in-process (popbased.rollout.worker, inline envs): LSTM state bookkeeping,
+seating changes, asymmetric seating of no_zap members in an open arena."""
 
 import numpy as np
 import pytest
 
 from popbased.errors import BadInput
-from popbased.env.pool import BatchedEnv
 from popbased.ppo.config import NetConfig
 from popbased.ppo.learner import Learner
 from popbased.rollout.worker import RolloutWorker
 from popbased.substrates import resolve
+
+from conftest import POPS
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +48,54 @@ def test_bad_seating_is_a_clear_error(worker):
         worker.collect({"flat": flat.publication()}, ["flat"] * 13 + ["ghost"], 5)
 
 
-def test_async_steps():
-    with BatchedEnv(resolve("open"), 2, seed=1, backend="inline") as env:
-        env.reset()
-        actions = np.zeros(env.num_seats, dtype=np.int64)
-        with pytest.raises(RuntimeError):
-            env.step_wait()
-        env.step_async(actions)
-        with pytest.raises(RuntimeError):
-            env.step_async(actions)
-        out = env.step_wait()
-        assert out.rewards.shape == (14, len(env.components))
+def _publication(pop_file, member):
+    from popbased.league.arena import action_names
+    from popbased.population.spec import load as load_population
+    from popbased.ppo.learner import Learner
+
+    learner = Learner(member, 11, action_names(load_population(pop_file)), seed=1)
+    return learner.publication()
+
+
+def test_no_zap_members_never_zap_in_an_open_arena_and_seats_change_only_between_episodes():
+    """Asymmetric seating: no_zap members play an open arena with FIRE_ZAP masked, beside
+    open members who can zap. A worker told to reseat every fragment keeps each env's match
+    until its episode ends."""
+    from popbased.rollout.worker import RolloutWorker
+    from popbased.substrates import resolve
+
+    arena = resolve("open", {})
+    worker = RolloutWorker(arena, 2, seed=3, max_episode_steps=100, backend="inline")
+    pubs = {"open/m0": _publication(POPS / "open.toml", "open/m0"),
+            "no_zap/m0": _publication(POPS / "no_zap.toml", "no_zap/m0"),
+            "open@g1": {**_publication(POPS / "open.toml", "open@g1"), "frozen": True}}
+    assert "FIRE_ZAP" not in pubs["no_zap/m0"]["action_names"]
+    rng = np.random.default_rng(0)
+    episodes = []
+    for fragment in range(6):  # 6 x 50 steps = 3 episodes per env
+        seats, matches = [], []
+        for env in range(2):
+            mine = sorted(rng.choice(7, size=3, replace=False).tolist())
+            labels = ["no_zap/m0" if s in mine else str(rng.choice(["open/m0", "random", "open@g1"]))
+                      for s in range(7)]
+            seats += labels
+            matches.append({"fragment": fragment, "env": env, "labels": labels})
+        result = worker.collect(pubs, seats, 50, matches=matches)
+        # a frozen snapshot plays but is never trained: no batch for it
+        assert {b.member for b in result["batches"]} <= {"open/m0", "no_zap/m0"}
+        episodes += result["episodes"]
+    worker.close()
+    assert len(episodes) == 6
+    zaps_by_no_zap = zaps_by_others = 0
+    for e in episodes:
+        match = e["match"]
+        assert match["fragment"] % 2 == 0  # seated at the episode's first fragment, kept after
+        assert e["members"] == match["labels"]
+        for seat, member in enumerate(e["members"]):
+            if member == "no_zap/m0":
+                zaps_by_no_zap += e["zaps_fired"][seat]
+            else:
+                zaps_by_others += e["zaps_fired"][seat]
+    assert zaps_by_no_zap == 0
+    assert zaps_by_others > 0  # the open, snapshot and random seats beside them do zap
+    assert {"open@g1", "random"} <= {m for e in episodes for m in e["members"]}
