@@ -25,7 +25,7 @@ from popbased.errors import BadInput
 from popbased.textio import json_safe
 from popbased.ppo import checkpoint, shaping
 from popbased.ppo.config import NetConfig, PPOConfig
-from popbased.env.engines import check_fast
+from popbased.env.engines import check_fast, has_fast
 from popbased.env.instance import component_names
 from popbased.ppo.learner import Learner, resolve_device
 from popbased.population.reports import RoundReport
@@ -33,6 +33,19 @@ from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
 from popbased.rollout.fragment import Fragment
 from popbased.substrates import resolve
+
+
+ENVS = ("auto", "fast", "meltingpot")
+MELTINGPOT_SHAPE = {"envs_per_worker": 2, "rollout_length": 250}
+FAST_SHAPE = {"envs_per_worker": 10, "rollout_length": 50}
+"""Round shapes by engine (workers x envs x players x length = 7,000 agent-steps with the
+default 2 workers and 7 players): the fast env's worlds are cheap, so it plays more of them
+for fewer steps, which keeps its tensors large enough to be fast."""
+
+
+def default_env(spec, obs_size: int = 11) -> str:
+    """'fast' where the substrate has a fast implementation, else 'meltingpot'."""
+    return "fast" if has_fast(spec) and obs_size == 11 else "meltingpot"
 
 
 @dataclass(frozen=True)
@@ -47,10 +60,12 @@ class TrainConfig:
     """Population size: members sharing the seats."""
     workers: int = 2
     """Rollout workers (Ray actors)."""
-    envs_per_worker: int = 2
-    """Envs each worker steps (each in its own process, plus spares for hidden resets)."""
-    rollout_length: int = 250
-    """Steps per env per fragment: a round is workers x envs x players x length agent-steps."""
+    envs_per_worker: int | None = None
+    """Envs per worker (default: 2 on Melting Pot, each in its own process, plus spares for
+    hidden resets; 10 on the fast env, whose worlds are cheap)."""
+    rollout_length: int | None = None
+    """Steps per env per fragment: a round is workers x envs x players x length agent-steps
+    (default: 250 on Melting Pot, 50 on the fast env: both 7,000 agent-steps for 7 players)."""
     obs_size: int = 11
     """Observation side in pixels (11 = one pixel per sprite, 88 = full resolution)."""
     device: str = "auto"
@@ -61,12 +76,15 @@ class TrainConfig:
     """Collect the next fragment while the learners update (lag of one fragment)."""
     learner_threads: int | None = None
     """torch threads for CPU learners (default: 1 when overlapping, else all cores)."""
+    env: str = "auto"
+    """Env engine: 'fast' (the fast commons_harvest in torch, popbased.env.fast, validated
+    against Melting Pot), 'meltingpot' (Melting Pot itself), 'auto': fast where the substrate
+    has a fast implementation (the commons_harvest family, 11x11 views), else meltingpot."""
     env_backend: str = "auto"
-    """'process': each env in its own process, resets hidden by spare processes (for machines
-    with cores to spare); 'inline': envs stepped inside the rollout worker (least CPU per
-    step: no messages, no context switches); 'auto': inline on machines with <= 4 CPUs;
-    'fast': the fast commons_harvest (popbased.env.fast), every worker's envs as one batch
-    of torch worlds (commons_harvest family only)."""
+    """How Melting Pot envs run: 'process': each env in its own process, resets hidden by
+    spare processes (for machines with cores to spare); 'inline': envs stepped inside the
+    rollout worker (least CPU per step: no messages, no context switches); 'auto': inline on
+    machines with <= 4 CPUs. ('fast' is the old spelling of env='fast'.)"""
     max_episode_steps: int | None = None
     """Cut episodes after this many steps (default: Melting Pot's own episode ends)."""
     ppo: PPOConfig = PPOConfig()
@@ -81,11 +99,22 @@ class TrainConfig:
     """Join this Ray cluster (default: RAY_ADDRESS, else a local Ray)."""
 
     def __post_init__(self) -> None:
+        if self.env_backend == "fast":
+            object.__setattr__(self, "env", "fast")
+            object.__setattr__(self, "env_backend", "auto")
+        if self.env not in ENVS:
+            raise BadInput(f"env={self.env!r}: allowed are {', '.join(ENVS)}")
+        if self.env_backend not in ("auto", "process", "inline"):
+            raise BadInput(f"env_backend={self.env_backend!r}: allowed are auto, process, inline")
+        if self.env == "auto":
+            object.__setattr__(self, "env", default_env(resolve(self.substrate, dict(self.params)),
+                                                        self.obs_size))
+        for name, value in FAST_SHAPE.items() if self.env == "fast" else MELTINGPOT_SHAPE.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         for name in ("steps", "members", "workers", "envs_per_worker", "rollout_length"):
             if getattr(self, name) < 1:
                 raise BadInput(f"{name}={getattr(self, name)}: must be >= 1")
-        if self.env_backend not in ("auto", "process", "inline", "fast"):
-            raise BadInput(f"env_backend={self.env_backend!r}: allowed are auto, process, inline, fast")
         if self.net.lstm and self.rollout_length % self.ppo.bptt:
             raise BadInput(f"rollout_length={self.rollout_length} must be a multiple of "
                            f"bptt={self.ppo.bptt} when the LSTM is on")
@@ -135,7 +164,7 @@ class EpisodeWindow:
 def validate(config: TrainConfig):
     """Everything that can be checked before Ray starts: (spec, apples_in_view, shaping)."""
     spec = resolve(config.substrate, dict(config.params))
-    if config.env_backend == "fast":
+    if config.env == "fast":
         check_fast(spec, config.obs_size)
     use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
     apples_in_view = use_view if spec.instrumented else None
@@ -146,17 +175,40 @@ def validate(config: TrainConfig):
     return spec, apples_in_view, weights
 
 
+def uses_ray(config: TrainConfig) -> bool:
+    """Ray rollout workers collect for Melting Pot, and for the fast env on a Ray cluster
+    (each actor a shard of worlds); on one machine the fast env needs none."""
+    return config.env != "fast" or bool(config.ray_address or os.environ.get("RAY_ADDRESS"))
+
+
+def start_collector(config: TrainConfig, spec, apples_in_view):
+    """(collector, ray_info): Ray rollout workers, or the DeviceCollector in this process
+    (ray_info None) for the fast env on one machine."""
+    if not uses_ray(config):
+        from popbased.rollout.device import DeviceCollector
+
+        return DeviceCollector(spec, worlds=config.workers * config.envs_per_worker,
+                               device=resolve_device(config.device), seed=config.seed,
+                               obs_size=config.obs_size, apples_in_view=apples_in_view,
+                               max_episode_steps=config.max_episode_steps), None
+    ray_info = ensure_ray(config.ray_address)
+    return make_collector(config, spec, apples_in_view, ray_info), ray_info
+
+
 def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict) -> Collector:
     return Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
                      seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
                      max_episode_steps=config.max_episode_steps,
-                     env_backend=env_backend(config.env_backend),
+                     env_backend="fast" if config.env == "fast" else env_backend(config.env_backend),
                      worker_cpus=min(1.0, ray_info["cpus"] / config.workers))
 
 
-def learner_threads(config: TrainConfig) -> None:
-    """CPU learners: one torch thread when overlapping (the workers use the other cores)."""
-    torch.set_num_threads(config.learner_threads or (1 if config.overlap else (os.cpu_count() or 1)))
+def learner_threads(config: TrainConfig, collector=None) -> None:
+    """CPU learners: one torch thread when overlapping with Ray workers (they use the other
+    cores); every core when collection and learning take turns (no overlap, or the
+    in-process device collector)."""
+    overlapping = config.overlap and getattr(collector, "asynchronous", True)
+    torch.set_num_threads(config.learner_threads or (1 if overlapping else (os.cpu_count() or 1)))
 
 
 def train(config: TrainConfig, on_round: Callable[[RoundReport], Any] | None = None) -> dict[str, Any]:
@@ -167,15 +219,14 @@ def train(config: TrainConfig, on_round: Callable[[RoundReport], Any] | None = N
     """
     spec, apples_in_view, weights = validate(config)
     out = Path(config.out) if config.out else None
-    ray_info = ensure_ray(config.ray_address)
     members = [f"m{i}" for i in range(config.members)]
-    collector = make_collector(config, spec, apples_in_view, ray_info)
+    collector, ray_info = start_collector(config, spec, apples_in_view)
     try:
         learners = {m: Learner(m, config.obs_size, collector.action_names, net=config.net,
                                config=config.ppo, shaping_weights=weights, device=config.device,
                                seed=config.seed * 1000 + i, total_steps=config.steps)
                     for i, m in enumerate(members)}
-        learner_threads(config)
+        learner_threads(config, collector)
         return _loop(config, spec, collector, learners, out, ray_info, on_round)
     finally:
         collector.close()
@@ -209,7 +260,7 @@ class Session:
     def plan(self) -> tuple[list[list[str]], list | None]:
         """Seat labels per worker, and the matches per worker (None: self-play, reseated
         every fragment). The league overrides this."""
-        return seating(self.rng, list(self.learners), len(self.collector.actors),
+        return seating(self.rng, list(self.learners), self.collector.shards,
                        self.collector.seats_per_worker), None
 
     def set_frozen(self, publications: list[dict]) -> None:
@@ -234,7 +285,8 @@ class Session:
             self._publish()
             self.collector.submit(self.handles, *self._plan_args(length))
         t0 = time.perf_counter()
-        follow = ((self.handles,) + self._plan_args(length)) if self.config.overlap and more else None
+        overlap = self.config.overlap and self.collector.asynchronous
+        follow = ((self.handles,) + self._plan_args(length)) if overlap and more else None
         fragment = self.collector.gather(then=follow)
         t1 = time.perf_counter()
         stats, dropped = {}, []

@@ -29,8 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _train(substrate: str, steps: int, env: str, out: Path, seed: int) -> tuple[str, float]:
     from popbased.selfplay import TrainConfig, train
 
-    options = dict(workers=1, envs_per_worker=4, env_backend="fast") if env == "fast" else {}
-    config = TrainConfig(substrate, {}, steps=steps, seed=seed, out=str(out), **options)
+    config = TrainConfig(substrate, {}, steps=steps, seed=seed, out=str(out), env=env)
     t0 = time.perf_counter()
     report = train(config)
     return report["checkpoints"]["m0"], time.perf_counter() - t0

@@ -23,6 +23,7 @@ from popbased.textio import json_safe
 from popbased.ppo.config import NetConfig
 from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.selfplay import uses_ray
 from popbased.tracking import store
 from popbased.tracking.league import LeagueTracking
 
@@ -37,13 +38,15 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
     config = train_config(spec, generations, workers=opts["workers"],
                           envs_per_worker=opts["envs_per_worker"], rollout_length=opts["rollout_length"],
                           device=opts["device"], seed=opts["seed"], net=NetConfig(lstm=opts["lstm"]),
-                          out=out, ray_address=ray_address, env_backend=options.env_backend(opts.get("env")))
+                          out=out, ray_address=ray_address, env=opts.get("env") or "meltingpot")
     check_out(spec, Path(out), resume, generations)
     if ray_address:
         check_reachable(ray_address)
     uri = store.resolve_uri(tracking_uri or store.stored_uri(Path(out)))
     store.check(uri)
     console = Console(stderr=True)
+    if not as_json:
+        options.env_line(console, config)
     files_out = Path(out)
     files_out.mkdir(parents=True, exist_ok=True)
     (files_out / "options.json").write_text(json.dumps(opts, indent=1))
@@ -61,7 +64,8 @@ def _start(spec, generations: int, resume: bool, opts: dict, ray_address, as_jso
 
     try:
         with TrainDisplay(config.steps, f"league {spec.name}", console) as display:
-            ensure_ray(ray_address)
+            if uses_ray(config):
+                ensure_ray(ray_address)
             options.stop_on_sigterm()  # completed generations are kept
             result = run(spec, config, generations, resume=resume, on_round=display.update,
                          on_generation=on_generation)

@@ -26,15 +26,19 @@ def training(command):
         click.option("--seed", default=0, show_default=True, type=int),
         click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
                      help="Rollout workers (Ray actors)."),
-        click.option("--envs-per-worker", default=2, show_default=True, type=click.IntRange(min=1)),
-        click.option("--rollout-length", default=250, show_default=True, type=click.IntRange(min=1),
-                     help="Steps per env per round (batch = workers x envs x players x length)."),
+        click.option("--envs-per-worker", default=None, type=click.IntRange(min=1),
+                     help="Envs per worker [default: 2 on meltingpot, 10 on fast]."),
+        click.option("--rollout-length", default=None, type=click.IntRange(min=1),
+                     help="Steps per env per round (batch = workers x envs x players x length) "
+                          "[default: 250 on meltingpot, 50 on fast]."),
         click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
                      help="LSTM size (0 = none)."),
-        click.option("--env", "env", default="meltingpot", show_default=True,
-                     type=click.Choice(["meltingpot", "fast"]),
-                     help="Env engine: Melting Pot itself, or the fast commons_harvest (torch; "
-                          "validated against Melting Pot by `popbased substrates validate`)."),
+        click.option("--env", "env", default="auto", show_default=True,
+                     type=click.Choice(["auto", "fast", "meltingpot"]),
+                     help="Env engine to train on: the fast commons_harvest (torch, on the "
+                          "learner's device; validated against Melting Pot by `popbased "
+                          "substrates validate`), or Melting Pot itself; auto: fast where the "
+                          "substrate has it (the commons_harvest family)."),
         click.option("--ray-address", default=None,
                      help="Join this Ray cluster (default: RAY_ADDRESS, else local)."),
         click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON."),
@@ -74,9 +78,13 @@ def tracking_line(console, store, experiment: str) -> None:
         if waiting else ""), highlight=False)
 
 
-def env_backend(env: str | None) -> str:
-    """--env -> TrainConfig.env_backend."""
-    return "fast" if env == "fast" else "auto"
+def env_line(console, config) -> None:
+    """The first line of a training command: which engine it trains on."""
+    if config.env == "fast":
+        console.print("training on the fast commons_harvest (torch, validated against Melting Pot; "
+                      "--env meltingpot trains on Melting Pot itself)", highlight=False)
+    else:
+        console.print(f"training on Melting Pot ({config.substrate})", highlight=False)
 
 
 def resuming(command):

@@ -20,6 +20,7 @@ from popbased.population.spec import load
 from popbased.ppo.config import NetConfig
 from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.selfplay import uses_ray
 from popbased.runs import state as files
 from popbased.selfplay import validate
 from popbased.tracking import store
@@ -63,7 +64,7 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
                           envs_per_worker=opts["envs_per_worker"], rollout_length=opts["rollout_length"],
                           max_episode_steps=opts["max_episode_steps"], device=opts["device"],
                           seed=opts["seed"], net=NetConfig(lstm=opts["lstm"]), out=out,
-                          ray_address=ray_address, env_backend=options.env_backend(opts.get("env")))
+                          ray_address=ray_address, env=opts.get("env") or "meltingpot")
     validate(config)
     check_out(spec, Path(out), resume, generations)
     if ray_address:
@@ -71,6 +72,8 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
     uri = store.resolve_uri(tracking_uri or store.stored_uri(Path(out)))
     store.check(uri)
     console = Console(stderr=True)
+    if not as_json:
+        options.env_line(console, config)
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "options.json").write_text(json.dumps({**opts, "out": out}, indent=1))
     errors.log_into(out)
@@ -85,7 +88,8 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
 
     try:
         with TrainDisplay(config.steps, f"pbt {spec.name}", console) as display:
-            ensure_ray(ray_address)
+            if uses_ray(config):
+                ensure_ray(ray_address)
             options.stop_on_sigterm()  # the run stops; completed generations are kept
             result = run(spec, config, generations, resume=resume, on_round=display.update,
                          on_generation=on_generation)

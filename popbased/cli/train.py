@@ -14,6 +14,7 @@ from popbased.textio import json_safe
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
 from popbased.cli.progress import TrainDisplay
 from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.selfplay import uses_ray
 from popbased.selfplay import TrainConfig, train as run_training, validate
 
 _PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
@@ -64,13 +65,16 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
                          envs_per_worker=envs_per_worker, rollout_length=rollout_length,
                          device=device, seed=seed, overlap=not no_overlap, ppo=ppo,
                          net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address,
-                         env_backend=options.env_backend(env))
+                         env=env)
     validate(config)
     if ray_address:
         check_reachable(ray_address)
     console = Console(stderr=True)
+    if not as_json:
+        options.env_line(console, config)
     with TrainDisplay(steps, substrate, console) as display:
-        ensure_ray(ray_address)
+        if uses_ray(config):
+            ensure_ray(ray_address)
         options.stop_on_sigterm()  # training writes its checkpoints, then stops
         report = run_training(config, display.update)
     if as_json:

@@ -45,9 +45,11 @@ def identity(spec: LeagueSpec) -> dict[str, Any]:
 
 def train_config(spec: LeagueSpec, generations: int, **options) -> TrainConfig:
     members = sum(p.size for p in spec.populations)
+    env = options.pop("env", "auto")
     config = TrainConfig(spec.arena, dict(spec.arena_params), members=members,
                          steps=generations * members * spec.steps_per_generation,
-                         max_episode_steps=spec.episode_steps, **options)
+                         max_episode_steps=spec.episode_steps,
+                         env=spec.env if env == "auto" else env, **options)
     if spec.episode_steps % config.rollout_length:
         raise BadInput(f"--rollout-length {config.rollout_length} must divide the league's "
                        f"episode_steps={spec.episode_steps} (seats change hands between episodes)")
@@ -81,7 +83,7 @@ class LeagueSession(Session):
     def plan(self):
         t0 = time.perf_counter()
         envs = self.collector.seats_per_worker // self.matchmaker.players
-        out = self.matchmaker.plan(self.rng, len(self.collector.actors), envs, self.rule,
+        out = self.matchmaker.plan(self.rng, self.collector.shards, envs, self.rule,
                                    self.phase, self.generation)
         self.plan_s += time.perf_counter() - t0
         return out
@@ -110,7 +112,7 @@ class Driver(Engine):
 
     def arena(self):
         self.arena_spec = resolve(self.spec.arena, dict(self.spec.arena_params))
-        if self.config.env_backend == "fast":
+        if self.config.env == "fast":
             check_fast(self.arena_spec, self.config.obs_size)
         _, apples_in_view = arena.arena_components(self.arena_spec, self.spec.populations)
         return self.arena_spec, apples_in_view

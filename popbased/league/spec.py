@@ -110,6 +110,12 @@ class LeagueSpec:
     """Snapshots per population kept in the background pool (files are always kept)."""
     fitness: str = "league"
     """What PBT ranks members by (see league/fitness.py)."""
+    env: str = "auto"
+    """Env engine the league trains on: fast, meltingpot, or auto (fast where the arena has
+    it); `--env` on the command line overrides it."""
+    evaluation_env: str | None = None
+    """Env engine of the evaluation matches (`[evaluation] env`): "meltingpot" plays them on
+    Melting Pot itself, so the payoff table is the real game's (default: the training env)."""
     source: str = ""
 
     def mode(self, name: str) -> Mode | None:
@@ -117,7 +123,8 @@ class LeagueSpec:
 
 
 _LEAGUE_KEYS = ("name", "populations", "arena", "arena_params", "size", "steps_per_generation",
-                "episode_steps", "member_draw")
+                "episode_steps", "member_draw", "env")
+ENVS = ("auto", "fast", "meltingpot")
 _TOP = ("league", "modes", "background", "matchmaking", "evaluation", "snapshots", "fitness")
 
 
@@ -240,7 +247,7 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
     matchmaking = raw.get("matchmaking", {})
     _check_keys(matchmaking, ("train", "evaluate", "pfsp_power"), f"{source}: [matchmaking]")
     evaluation = raw.get("evaluation", {})
-    _check_keys(evaluation, ("episodes",), f"{source}: [evaluation]")
+    _check_keys(evaluation, ("episodes", "env"), f"{source}: [evaluation]")
     snapshots = raw.get("snapshots", {})
     _check_keys(snapshots, ("every", "keep"), f"{source}: [snapshots]")
     fitness = raw.get("fitness", {})
@@ -267,6 +274,9 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         snapshot_every=_int(snapshots.get("every", 1), f"{source}: [snapshots] every", 0),
         snapshot_keep=_int(snapshots.get("keep", 3), f"{source}: [snapshots] keep", 1),
         fitness=_choice(fitness.get("kind", "league"), f"{source}: [fitness] kind", FITNESS),
+        env=_choice(league.get("env", "auto"), f"{where} env", ENVS),
+        evaluation_env=(None if "env" not in evaluation else _choice(
+            evaluation["env"], f"{source}: [evaluation] env", ("fast", "meltingpot"))),
         source=source)
     return spec
 

@@ -29,9 +29,8 @@ from popbased.population.member import Member, credit
 from popbased.population.member_stats import MemberStats
 from popbased.population.reports import GenerationSummary, MemberSummary, RoundReport
 from popbased.ppo import checkpoint
-from popbased.rollout.cluster import ensure_ray
 from popbased.runs import state as files
-from popbased.selfplay import EpisodeWindow, Session, TrainConfig, learner_threads, make_collector
+from popbased.selfplay import EpisodeWindow, Session, TrainConfig, learner_threads, start_collector
 
 
 def begin_lineage(lineage: LineageLog, members: dict[str, Member],
@@ -132,10 +131,9 @@ class Engine:
     def run(self) -> dict[str, Any]:
         config = self.config
         substrate, apples_in_view = self.arena()
-        ray_info = ensure_ray(config.ray_address)
-        collector = make_collector(config, substrate, apples_in_view, ray_info)
+        collector, ray_info = start_collector(config, substrate, apples_in_view)
         try:
-            learner_threads(config)
+            learner_threads(config, collector)
             self.out.mkdir(parents=True, exist_ok=True)
             fresh = self.state is None
             if fresh:

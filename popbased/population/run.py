@@ -43,9 +43,10 @@ STATE = files.STATE
 def train_config(spec: PopulationSpec, generations: int, **options) -> TrainConfig:
     """The self-play settings of a PBT run: the spec's substrate, size and PPO settings."""
     view = {g.name: 1.0 for g in spec.shaping}  # components members may weigh (apples_in_view)
+    env = options.pop("env", "auto")
     return TrainConfig(spec.substrate, dict(spec.params), members=spec.size,
                        steps=generations * spec.size * spec.steps_per_generation, ppo=spec.ppo,
-                       shaping=view or None, **options)
+                       shaping=view or None, env=spec.env if env == "auto" else env, **options)
 
 
 def _identity(spec: PopulationSpec) -> dict[str, Any]:

@@ -113,6 +113,9 @@ class PopulationSpec:
     """Reward-shaping weights (evolved when they have bounds)."""
     pbt: PBTConfig = PBTConfig()
     """Selection, fitness and mutation settings."""
+    env: str = "auto"
+    """Env engine it trains on: fast, meltingpot, or auto (fast where the substrate has it);
+    `--env` on the command line overrides it."""
     source: str = ""
     """The file it came from."""
 
@@ -121,7 +124,8 @@ class PopulationSpec:
         return self.genes + tuple(replace(g, name=f"shaping.{g.name}") for g in self.shaping)
 
 
-_POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation")
+_POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation", "env")
+ENVS = ("auto", "fast", "meltingpot")
 _GENE_KEYS = ("init", "bounds", "scale", "integer")
 _TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt")
 
@@ -222,10 +226,13 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     shaping = tuple(parse_gene(k, v, f"{source}: shaping.{k}", evolved=False)
                     for k, v in shaping_raw.items())
     pbt = parse_pbt(raw.get("pbt", {}), source, size)
+    env = pop.get("env", "auto")
+    if env not in ENVS:
+        raise BadInput(f"{source}: population.env={env!r}; allowed: {', '.join(ENVS)}")
     return PopulationSpec(name=pop.get("name", default_name or pop["substrate"]),
                           substrate=pop["substrate"], params=dict(params), size=size,
                           steps_per_generation=per_gen, ppo=ppo, genes=genes, shaping=shaping,
-                          pbt=pbt, source=source)
+                          pbt=pbt, env=env, source=source)
 
 
 def _same_kind(value, default) -> bool:

@@ -1,4 +1,5 @@
-"""Trajectories of one member, time-major numpy arrays (what rollout workers return)."""
+"""Trajectories of one member, time-major: numpy arrays (what Ray rollout workers return)
+or tensors on the learner's device (what the device collector returns)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 
 @dataclass
 class Batch:
-    """T steps of N seats played by one member. Arrays are [T, N, ...] unless noted."""
+    """T steps of N seats played by one member. Arrays (numpy or torch, all the same kind)
+    are [T, N, ...] unless noted."""
 
     member: str
     components: tuple[str, ...]
@@ -44,7 +46,7 @@ class Batch:
 
     @property
     def agent_steps(self) -> int:
-        return int(self.actions.size)
+        return int(self.actions.shape[0] * self.actions.shape[1])
 
 
 _SEAT_AXIS = {"last_value": 0}

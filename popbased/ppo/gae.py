@@ -1,25 +1,34 @@
-"""Generalised advantage estimation, time-major (pure function)."""
+"""Generalised advantage estimation, time-major (pure function), on the batch's device."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
-def gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, last_value: np.ndarray,
-        gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
+def gae(rewards, values, dones, last_value, gamma: float, lam: float):
     """Advantages and returns for rewards/values/dones [T, N] and last_value [N].
 
     dones[t] marks that the episode ended with rewards[t] (the next value belongs to a
-    new episode and is not bootstrapped). Returns (advantages, returns), float32 [T, N].
+    new episode and is not bootstrapped). Returns (advantages, returns), float32 [T, N]:
+    tensors on the inputs' device, or numpy arrays when the inputs are numpy.
     """
+    as_numpy = isinstance(rewards, np.ndarray)
+    rewards, values, dones, last_value = (torch.as_tensor(np.asarray(a)) if isinstance(a, np.ndarray)
+                                          else a for a in (rewards, values, dones, last_value))
+    rewards = rewards.float()
+    values = values.float()
+    live = 1.0 - dones.float()
     steps = rewards.shape[0]
-    adv = np.zeros(rewards.shape, dtype=np.float32)
-    next_value = np.asarray(last_value, dtype=np.float32)
-    running = np.zeros(rewards.shape[1:], dtype=np.float32)
+    adv = torch.zeros_like(rewards)
+    next_value = last_value.float()
+    running = torch.zeros_like(rewards[0])
     for t in reversed(range(steps)):
-        live = 1.0 - dones[t].astype(np.float32)
-        delta = rewards[t] + gamma * next_value * live - values[t]
-        running = delta + gamma * lam * live * running
+        delta = rewards[t] + gamma * next_value * live[t] - values[t]
+        running = delta + gamma * lam * live[t] * running
         adv[t] = running
         next_value = values[t]
-    return adv, (adv + values).astype(np.float32)
+    ret = adv + values
+    if as_numpy:
+        return adv.numpy(), ret.numpy()
+    return adv, ret

@@ -89,22 +89,18 @@ class Learner:
     # ------------------------------------------------------------------ update
     def update(self, batch: Batch) -> dict[str, float]:
         cfg = self.config
-        rewards = shaping.shaped(batch.rewards, self.shaping, batch.components)
-        finite_inputs = all(np.isfinite(a).all() for a in (rewards, batch.values, batch.logp,
-                                                          batch.last_value))
+        t = self._tensors(batch)
+        rewards = shaping.shaped(t["rewards"], self.shaping, batch.components)
+        finite_inputs = bool(torch.stack([torch.isfinite(a).all() for a in (
+            rewards, t["values"], t["logp"], t["last_value"])]).all())
         self.agent_steps += batch.agent_steps
         if not finite_inputs:
             return self._skip("non-finite rewards, values or log-probabilities in the batch")
-        adv, ret = gae(rewards, batch.values, batch.dones, batch.last_value, cfg.gamma, cfg.gae_lambda)
+        t["adv"], t["ret"] = gae(rewards, t["values"], t["dones"], t["last_value"], cfg.gamma,
+                                 cfg.gae_lambda)
         lr = self.current_lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        dev = self.device
-        t = {name: torch.from_numpy(np.array(a)).to(dev, non_blocking=True) for name, a in {
-            "obs": batch.obs, "actions": batch.actions, "logp": batch.logp, "values": batch.values,
-            "masks": batch.masks, "starts": batch.starts, "adv": adv, "ret": ret}.items()}
-        if self.policy.recurrent:
-            t["states"] = torch.from_numpy(np.array(batch.states)).to(dev)
         sums: dict[str, float] = {}
         count = 0
         for _ in range(cfg.epochs):
@@ -122,13 +118,27 @@ class Learner:
         self.version += 1
         self.updates += 1
         stats = {k: v / count for k, v in sums.items()}
-        var = float(np.var(ret))
-        stats["explained_variance"] = (float(1 - np.var(ret - batch.values) / var) if var > 0
-                                       else float("nan"))
+        ret = t["ret"].double()
+        var = float(ret.var(correction=0))
+        stats["explained_variance"] = (float(1 - (ret - t["values"]).var(correction=0) / var)
+                                       if var > 0 else float("nan"))
         stats["lr"] = lr
         stats["shaped_reward_per_step"] = float(rewards.mean())
         stats["skipped"] = 0.0
         return stats
+
+    def _tensors(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The batch's arrays as tensors on this learner's device: numpy arrays from Ray
+        workers are copied once (they may be read-only views of Ray's object store);
+        tensors from the device collector are used as they are."""
+        names = ["obs", "actions", "logp", "values", "rewards", "dones", "masks", "starts",
+                 "last_value"] + (["states"] if self.policy.recurrent else [])
+        out = {}
+        for name in names:
+            a = getattr(batch, name)
+            a = torch.from_numpy(np.array(a)) if isinstance(a, np.ndarray) else a
+            out[name] = a.to(self.device, non_blocking=True)
+        return out
 
     def _minibatches(self, batch: Batch):
         """Index sets: flat [T*N] positions, or (chunk, seat) sequences with the LSTM."""

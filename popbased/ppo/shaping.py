@@ -51,6 +51,11 @@ def weight_vector(weights: Mapping[str, float], components: Sequence[str]) -> np
     return np.array([weights.get(name, 0.0) for name in components], dtype=np.float32)
 
 
-def shaped(rewards: np.ndarray, weights: Mapping[str, float], components: Sequence[str]) -> np.ndarray:
-    """rewards [..., C] -> [...]: the member's training reward."""
-    return rewards @ weight_vector(weights, components)
+def shaped(rewards, weights: Mapping[str, float], components: Sequence[str]):
+    """rewards [..., C] (numpy, or a tensor on any device) -> [...]: the member's training reward."""
+    vector = weight_vector(weights, components)
+    if isinstance(rewards, np.ndarray):
+        return rewards @ vector
+    import torch
+
+    return rewards @ torch.as_tensor(vector, device=rewards.device)

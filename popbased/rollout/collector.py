@@ -1,5 +1,9 @@
 """Collector: RolloutWorkers as Ray actors, fragments gathered per member, failures recovered.
 
+Melting Pot envs are stepped by RolloutWorkers (popbased.rollout.worker); the fast env on a
+Ray cluster by FastShards (popbased.rollout.device), each a shard of worlds on its own
+device. On one machine the fast env needs no actors: see DeviceCollector.
+
 A worker that dies (its process is killed, its node goes away) is restarted by Ray
 (`max_restarts=-1`); the fragment it was collecting is lost and collected again by the
 restarted worker, and `restarts` counts it. Training never stops for it.
@@ -42,8 +46,16 @@ class Collector:
 
         self._ray = ray
         self.spec = spec
-        actor = ray.remote(RolloutWorker).options(max_restarts=-1, max_task_retries=0,
-                                                  num_cpus=worker_cpus)
+        if env_backend == "fast":  # each actor a shard of fast worlds on its own device
+            from popbased.rollout.device import FastShard
+
+            gpus = ray.cluster_resources().get("GPU", 0)
+            actor = ray.remote(FastShard).options(max_restarts=-1, max_task_retries=0,
+                                                  num_cpus=worker_cpus,
+                                                  num_gpus=min(1.0, gpus / workers) if gpus else 0)
+        else:
+            actor = ray.remote(RolloutWorker).options(max_restarts=-1, max_task_retries=0,
+                                                      num_cpus=worker_cpus)
         self.actors = [actor.remote(spec, envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,
                                     apples_in_view=apples_in_view,
                                     max_episode_steps=max_episode_steps, backend=env_backend)
@@ -61,6 +73,14 @@ class Collector:
         self.seats_per_worker = self.info["num_seats"]
         self.restarts = 0
         self._pending: list | None = None
+
+    asynchronous = True
+    """Fragments are collected by the workers while the driver learns (see gather's `then`)."""
+
+    @property
+    def shards(self) -> int:
+        """Rollout workers, each with its own seat plan."""
+        return len(self.actors)
 
     @property
     def pending(self) -> bool:

@@ -37,6 +37,7 @@ from popbased.ppo.actions import RANDOM, ActionMap, random_legal
 from popbased.ppo.batch import Batch
 from popbased.ppo.config import NetConfig, from_mapping
 from popbased.ppo.policy import Policy, act
+from popbased.rollout.seating import Seating, to_load
 from popbased.substrates.spec import Lab2dSpec
 
 
@@ -83,8 +84,7 @@ class RolloutWorker:
         self.obs = [env.reset() for env in self.envs]
         self.rng = torch.Generator().manual_seed(seed)
         self.random_rng = np.random.default_rng([seed, 1])  # the seats played by `random`
-        self.seats: np.ndarray | None = None
-        self.matches: list[Any] = [None] * num_envs
+        self.seating = Seating(num_envs, self.players)
         self.members: dict[str, _Seated] = {}
         self.states: dict[str, torch.Tensor | None] = {}
         self.starts = np.ones(self.num_seats, dtype=bool)
@@ -97,30 +97,20 @@ class RolloutWorker:
                 "components": list(self.components), "action_names": list(self.action_names)}
 
     # ---------------------------------------------------------------- seating
+    @property
+    def seats(self) -> np.ndarray | None:
+        return self.seating.seats
+
+    @property
+    def matches(self) -> list[Any]:
+        return self.seating.matches
+
     def _seat(self, seat_members: Sequence[str], matches: Sequence[Any] | None = None) -> None:
-        seat_members = np.asarray(seat_members, dtype=object)
-        if seat_members.shape != (self.num_seats,):
-            raise BadInput(f"seat mapping has {seat_members.size} entries; this worker has "
-                           f"{self.num_seats} seats")
-        if matches is not None:
-            if len(matches) != len(self.matches):
-                raise BadInput(f"{len(matches)} matches for {len(self.matches)} envs")
-            if self.seats is not None:  # an env keeps its match until its episode ends
-                seat_members = seat_members.copy()
-                for e in range(len(self.matches)):
-                    seats = slice(e * self.players, (e + 1) * self.players)
-                    if self.starts[seats].all():
-                        self.matches[e] = matches[e]
-                    else:
-                        seat_members[seats] = self.seats[seats]
-            else:
-                self.matches = list(matches)
-        if self.seats is not None and np.array_equal(seat_members, self.seats):
+        old_seats = self.seats
+        changed = self.seating.assign(seat_members, matches, self.starts)
+        if changed is None:
             return
-        changed = np.ones(self.num_seats, dtype=bool) if self.seats is None else (
-            seat_members != self.seats)
         self.starts |= changed  # a new player in a seat starts with a fresh memory
-        old_seats, self.seats = self.seats, seat_members
         self._remap_states(old_seats)
 
     def _remap_states(self, old_seats: np.ndarray | None) -> None:
@@ -144,24 +134,10 @@ class RolloutWorker:
     def _publications(self, publications: Mapping[str, Any]) -> None:
         import ray  # only needed when publications are object refs
 
-        seated_now = set(self.seats) - {RANDOM}
-        for gone in set(self.members) - seated_now:  # seated nowhere: free its copy
-            del self.members[gone]
-        for member in seated_now:
-            pub = publications.get(member)
-            seated = self.members.get(member)
-            if pub is None:
-                if seated is not None and seated.frozen:
-                    # A frozen player (snapshot) that left the league's pool since its match
-                    # began: the match keeps it to the end of its episode, with this copy.
-                    continue
-                raise BadInput(f"no weights published for member {member!r}, which plays "
-                               f"seats of this worker")
-            version = pub["version"]
-            if seated is not None and seated.version == version:
-                continue
+        for member in to_load(self.seats, publications, self.members):
+            pub, seated = publications[member], self.members.get(member)
             full = pub if "weights" in pub else ray.get(pub["ref"])
-            if seated is None or seated.version[0] != version[0]:  # another learner: rebuild
+            if seated is None or seated.version[0] != pub["version"][0]:  # another learner
                 self.members[member] = _Seated(full, self.action_names)
                 self.states.pop(member, None)
             else:
@@ -239,9 +215,7 @@ class RolloutWorker:
         first_env = lo // self.players
         for summary in out.episodes:
             e = first_env + summary["env"]
-            match = {} if self.matches[e] is None else {"match": self.matches[e]}
-            episodes.append({**summary, "env": e, **match,
-                             "members": list(self.seats[e * self.players:(e + 1) * self.players])})
+            episodes.append({**summary, "env": e, **self.seating.episode_fields(e)})
 
     def _random_actions(self, g: int, arena_actions: np.ndarray) -> None:
         lo, hi = self.offsets[g], self.offsets[g + 1]

@@ -1,0 +1,318 @@
+"""DeviceCollector: the fast commons_harvest and every member's policy on the learner's device.
+
+The Collector's interface (publish, submit, gather -> Fragment), in this process, with no
+Ray actors, no numpy and no pickles on the hot path:
+
+    worlds   one FastBatchedEnv of `worlds` commons_harvest worlds on `device` (CPU or CUDA)
+    policies the seated members' weights, stacked per architecture (StackedPolicies): one
+             forward pass per step serves every member at once
+    storage  [T, members, seats, ...] tensors on the device; each member's Batch is a slice
+             of them, tensors the learner uses as they are (GAE runs there too)
+
+Semantics are those of the Ray RolloutWorker (popbased.rollout.worker): seat plans per
+fragment, league matches that keep their seats until their episode ends, `random` seats
+(uniform over the legal actions), frozen players (snapshots: they act, no batch), per-seat
+action masks mapped onto each member's action set, recurrent state per seat (zeroed when
+a seat changes hands or an episode starts), episode summaries with the env, its members
+and its match. Collection is synchronous (`asynchronous = False`): the session collects,
+then learns, each with every core.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from popbased.env.fast.env import FastBatchedEnv
+from popbased.ppo.actions import RANDOM, ActionMap
+from popbased.ppo.batch import Batch
+from popbased.ppo.policy import masked_log_softmax, sample
+from popbased.ppo.stacked import StackedPolicies, signature
+from popbased.rollout.fragment import Fragment
+from popbased.rollout.seating import Seating, to_load
+
+
+@dataclass
+class _Held:
+    """A member's weights as this collector holds them (on its device)."""
+
+    weights: dict[str, torch.Tensor]
+    version: tuple
+    frozen: bool
+    signature: tuple
+
+
+@dataclass
+class _Group:
+    """The seated members of one architecture: seats [k, n] (padded), valid [k, n]."""
+
+    members: list[str]
+    seats: torch.Tensor
+    valid: torch.Tensor
+    counts: list[int]
+    policy: StackedPolicies
+    to_arena: torch.Tensor
+    mask: torch.Tensor  # [k, n, member actions]
+    frozen: list[bool]
+
+
+class DeviceCollector:
+    """See the module docstring."""
+
+    asynchronous = False
+    shards = 1
+    restarts = 0
+
+    def __init__(self, spec, *, worlds: int, device: torch.device | str = "cpu", seed: int = 0,
+                 obs_size: int = 11, apples_in_view: bool | None = None,
+                 max_episode_steps: int | None = None):
+        self.device = torch.device(device)
+        self.env = FastBatchedEnv(spec, worlds, seed=seed, device=self.device, obs_size=obs_size,
+                                  apples_in_view=apples_in_view,
+                                  max_episode_steps=max_episode_steps)
+        self.spec = spec
+        self.players = spec.num_players
+        self.num_seats = self.seats_per_worker = self.env.num_seats
+        self.components = tuple(self.env.components)
+        self.action_names = tuple(self.env.action_names)
+        self.obs, _ = self.env.reset_tensors()
+        self.arena_mask = torch.from_numpy(self.env.action_mask).to(self.device)
+        self.starts = torch.ones(self.num_seats, dtype=torch.bool, device=self.device)
+        self.seating = Seating(worlds, self.players)
+        self.held: dict[str, _Held] = {}
+        self.states: dict[tuple, torch.Tensor] = {}  # architecture -> [seats, 2, H]
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self._pending: tuple | None = None
+
+    # ------------------------------------------------------------------ Collector API
+    @property
+    def pending(self) -> bool:
+        return self._pending is not None
+
+    def publish(self, publications: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
+        """The publications themselves (weights are moved to the device when first seated)."""
+        return {p["member"]: dict(p) for p in publications}
+
+    def submit(self, handles: Mapping[str, dict], seat_members: Sequence[Sequence[str]],
+               length: int, bptt: int | None = None, matches: Sequence[Sequence] | None = None) -> None:
+        if self._pending is not None:
+            raise RuntimeError("a fragment is already being collected")
+        if len(seat_members) != 1:
+            raise ValueError(f"the device collector is one shard; got {len(seat_members)} seat plans")
+        self._pending = (dict(handles), list(seat_members[0]), length, bptt,
+                         None if matches is None else list(matches[0]))
+
+    def gather(self, then: tuple | None = None) -> Fragment:
+        """Collects the submitted fragment now (`then` is not supported: not asynchronous)."""
+        if self._pending is None:
+            raise RuntimeError("gather() without submit()")
+        if then is not None:
+            raise ValueError("the device collector collects synchronously; do not pass `then`")
+        args, self._pending = self._pending, None
+        return self._collect(*args)
+
+    def collect(self, handles, seat_members, length, bptt=None, matches=None) -> Fragment:
+        self.submit(handles, seat_members, length, bptt, matches)
+        return self.gather()
+
+    def worker_pids(self) -> list[int]:
+        return [os.getpid()]
+
+    def close(self) -> None:
+        self.env.close()
+
+    # ------------------------------------------------------------------ seating
+    def _seat(self, handles, seat_members, matches) -> None:
+        changed = self.seating.assign(seat_members, matches, self.starts.cpu().numpy())
+        if changed is not None:  # a new player in a seat starts with a fresh memory
+            self.starts |= torch.from_numpy(changed).to(self.device)
+        for member in to_load(self.seating.seats, handles, self.held, "the device collector"):
+            pub = handles[member]
+            if "weights" not in pub:  # a Ray object ref (a FastShard on a cluster)
+                import ray
+
+                pub = ray.get(pub["ref"])
+            self.held[member] = _Held(
+                {k: torch.as_tensor(np.asarray(v)).to(self.device, copy=True)
+                 for k, v in pub["weights"].items()},
+                tuple(pub["version"]), bool(pub.get("frozen")), signature(pub))
+
+    def _groups(self) -> list[_Group]:
+        seats = self.seating.seats
+        by_signature: dict[tuple, list[str]] = {}
+        for member in sorted(set(seats) - {RANDOM}):
+            by_signature.setdefault(self.held[member].signature, []).append(member)
+        groups = []
+        for sig, members in by_signature.items():
+            obs_size, action_names, net = sig
+            positions = [np.flatnonzero(seats == m) for m in members]
+            counts = [p.size for p in positions]
+            width = max(counts)
+            padded = np.stack([np.concatenate([p, np.full(width - p.size, p[0])]) for p in positions])
+            valid = np.arange(width)[None, :] < np.array(counts)[:, None]
+            policy = StackedPolicies(net, [self.held[m].weights for m in members], self.device)
+            actions = ActionMap(action_names, self.action_names)
+            idx = torch.from_numpy(padded).to(self.device)
+            to_arena = torch.from_numpy(actions.to_arena).to(self.device)
+            available = torch.from_numpy(actions.available).to(self.device)
+            mask = self.arena_mask[idx][..., to_arena.clamp(min=0)] & available
+            groups.append(_Group(members, idx, torch.from_numpy(valid).to(self.device), counts,
+                                 policy, to_arena, mask, [self.held[m].frozen for m in members]))
+        return groups
+
+    # ------------------------------------------------------------------ collect
+    def _collect(self, handles, seat_members, length: int, bptt: int | None, matches) -> Fragment:
+        t_start = time.perf_counter()
+        self._seat(handles, seat_members, matches)
+        groups = self._groups()
+        random_seats = torch.from_numpy(np.flatnonzero(self.seating.seats == RANDOM)).to(self.device)
+        chunk = bptt or length
+        bufs = [self._buffers(g, length, chunk) for g in groups]
+        episodes: list[dict[str, Any]] = []
+        timing = {"env_s": 0.0, "inference_s": 0.0}
+        clock = time.perf_counter
+        for t in range(length):
+            t0 = clock()
+            actions = torch.zeros(self.num_seats, dtype=torch.long, device=self.device)
+            for g, buf in zip(groups, bufs):
+                self._act(g, buf, t, t // chunk if t % chunk == 0 else None, actions)
+            if random_seats.numel():
+                legal = self.arena_mask[random_seats].float()
+                actions[random_seats] = torch.multinomial(legal, 1, generator=self.generator)[:, 0]
+            t1 = clock()
+            out = self.env.step_tensors(actions)
+            timing["env_s"] += clock() - t1
+            timing["inference_s"] += t1 - t0
+            for g, buf in zip(groups, bufs):
+                buf["rewards"][t] = out.rewards[g.seats]
+                buf["dones"][t] = out.done[g.seats]
+            self.starts = out.done.clone()
+            self.obs = out.rgb
+            for summary in out.episodes:
+                episodes.append({**summary, **self.seating.episode_fields(summary["env"]),
+                                 "worker": 0})
+        t0 = clock()
+        batches = {}
+        for g, buf in zip(groups, bufs):
+            if all(g.frozen):
+                continue
+            state = self._state(g)
+            _, last_value, _ = g.policy(self.obs[g.seats], state, self.starts[g.seats])
+            for j, member in enumerate(g.members):
+                if not g.frozen[j]:
+                    batches[member] = self._batch(member, g, buf, last_value, j)
+        timing["inference_s"] += clock() - t0
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        timing.update(total_s=time.perf_counter() - t_start, steps=length,
+                      agent_steps=length * self.num_seats, reset_wait_s=0.0)
+        return Fragment(batches, tuple(episodes), timing)
+
+    def _state(self, g: _Group) -> torch.Tensor | None:
+        if not g.policy.recurrent:
+            return None
+        key = (g.policy.net.lstm,)
+        if key not in self.states:
+            self.states[key] = torch.zeros(self.num_seats, 2, g.policy.net.lstm, device=self.device)
+        return self.states[key][g.seats]
+
+    def _act(self, g: _Group, buf: dict, t: int, chunk_index: int | None,
+             actions: torch.Tensor) -> None:
+        obs = self.obs[g.seats]  # [k, n, s, s, 3]
+        starts = self.starts[g.seats]
+        state = self._state(g)
+        if state is not None and chunk_index is not None:
+            buf["states"][chunk_index] = state * (~starts).float()[..., None, None]
+        logits, values, state = g.policy(obs, state, starts)
+        logp = masked_log_softmax(logits, g.mask)
+        action = sample(logp, self.generator)
+        buf["obs"][t] = obs
+        buf["actions"][t] = action
+        buf["logp"][t] = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        buf["values"][t] = values
+        buf["starts"][t] = starts
+        seats = g.seats[g.valid]
+        actions[seats] = g.to_arena[action][g.valid]
+        if state is not None:
+            self.states[(g.policy.net.lstm,)][seats] = state[g.valid]
+
+    def _buffers(self, g: _Group, length: int, chunk: int) -> dict[str, torch.Tensor]:
+        k, n = g.seats.shape
+        s, dev = self.obs.shape[1], self.device
+        bufs = {
+            "obs": torch.empty((length, k, n, s, s, 3), dtype=torch.uint8, device=dev),
+            "actions": torch.empty((length, k, n), dtype=torch.long, device=dev),
+            "logp": torch.empty((length, k, n), device=dev),
+            "values": torch.empty((length, k, n), device=dev),
+            "rewards": torch.empty((length, k, n, len(self.components)), device=dev),
+            "dones": torch.empty((length, k, n), dtype=torch.bool, device=dev),
+            "starts": torch.empty((length, k, n), dtype=torch.bool, device=dev),
+        }
+        if g.policy.recurrent:
+            bufs["states"] = torch.empty((-(-length // chunk), k, n, 2, g.policy.net.lstm), device=dev)
+        return bufs
+
+    def _batch(self, member: str, g: _Group, buf: dict, last_value: torch.Tensor, j: int) -> Batch:
+        n = g.counts[j]
+        part = {name: buf[name][:, j, :n].contiguous() for name in buf}
+        length = part["actions"].shape[0]
+        masks = g.mask[j, :n].unsqueeze(0).expand(length, -1, -1).contiguous()
+        return Batch(member=member, components=self.components, masks=masks,
+                     last_value=last_value[j, :n].contiguous(),
+                     policy_version=self.held[member].version, **part)
+
+
+
+
+class FastShard:
+    """A Ray actor's shard of fast worlds (the fast env on a Ray cluster): a DeviceCollector
+    on the actor's device (its GPU when Ray gave it one, else its CPU), answering as a
+    RolloutWorker does (numpy batches, episode summaries, timing) so that the Collector
+    drives it like any rollout worker."""
+
+    def __init__(self, spec, num_envs: int, *, seed: int = 0, obs_size: int = 11,
+                 apples_in_view: bool | None = None, max_episode_steps: int | None = None,
+                 backend: str = "fast"):
+        import ray
+
+        device = "cuda" if ray.get_gpu_ids() else "cpu"
+        if device == "cpu":
+            torch.set_num_threads(1)
+        self.collector = DeviceCollector(spec, worlds=num_envs, device=device, seed=seed,
+                                         obs_size=obs_size, apples_in_view=apples_in_view,
+                                         max_episode_steps=max_episode_steps)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def info(self) -> dict[str, Any]:
+        c = self.collector
+        return {"num_seats": c.num_seats, "players": c.players, "components": list(c.components),
+                "action_names": list(c.action_names), "device": str(c.device)}
+
+    def collect(self, publications, seat_members, length: int, bptt: int | None = None,
+                matches=None) -> dict[str, Any]:
+        fragment = self.collector.collect(publications, [seat_members], length, bptt,
+                                          None if matches is None else [matches])
+        return {"batches": [_numpy(b) for b in fragment.batches.values()],
+                "episodes": list(fragment.episodes), "timing": dict(fragment.timing)}
+
+    def close(self) -> None:
+        self.collector.close()
+
+
+def _numpy(batch: Batch) -> Batch:
+    """A batch of tensors as the numpy batch Ray workers send."""
+    import dataclasses
+
+    return dataclasses.replace(batch, **{
+        f.name: getattr(batch, f.name).cpu().numpy() for f in dataclasses.fields(Batch)
+        if torch.is_tensor(getattr(batch, f.name))})
+
+
+__all__ = ["DeviceCollector", "FastShard"]

@@ -1,0 +1,86 @@
+"""Who plays each seat of a shard of envs (a rollout worker's, or the device collector's).
+
+Self-play reseats every fragment. In league play (matches given) an env keeps its match,
+who sits where, from its episode's first step to its last: a new match takes an env only
+at a fragment boundary where the env's episode has just started.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from popbased.errors import BadInput
+
+
+class Seating:
+    def __init__(self, num_envs: int, players: int):
+        self.players = players
+        self.num_seats = num_envs * players
+        self.seats: np.ndarray | None = None
+        """[seats] object: the member label playing each seat (None before the first fragment)."""
+        self.matches: list[Any] = [None] * num_envs
+        """The match each env plays (league play), carried into its episode summaries."""
+
+    def assign(self, seat_members: Sequence[str], matches: Sequence[Any] | None,
+               starts: np.ndarray) -> np.ndarray | None:
+        """The fragment's plan; `starts` [seats] bool: each seat's episode has just begun.
+        Returns the seats that changed hands (bool [seats]), or None when none did."""
+        seat_members = np.asarray(seat_members, dtype=object)
+        if seat_members.shape != (self.num_seats,):
+            raise BadInput(f"seat mapping has {seat_members.size} entries; this worker has "
+                           f"{self.num_seats} seats")
+        if matches is not None:
+            if len(matches) != len(self.matches):
+                raise BadInput(f"{len(matches)} matches for {len(self.matches)} envs")
+            if self.seats is not None:  # an env keeps its match until its episode ends
+                seat_members = seat_members.copy()
+                for e in range(len(self.matches)):
+                    seats = self.env_seats(e)
+                    if starts[seats].all():
+                        self.matches[e] = matches[e]
+                    else:
+                        seat_members[seats] = self.seats[seats]
+            else:
+                self.matches = list(matches)
+        if self.seats is not None and np.array_equal(seat_members, self.seats):
+            return None
+        changed = (np.ones(self.num_seats, dtype=bool) if self.seats is None
+                   else seat_members != self.seats)
+        self.seats = seat_members
+        return changed
+
+    def env_seats(self, env: int) -> slice:
+        return slice(env * self.players, (env + 1) * self.players)
+
+    def episode_fields(self, env: int) -> dict[str, Any]:
+        """What an env's episode summary carries about its players: members (and match)."""
+        match = {} if self.matches[env] is None else {"match": self.matches[env]}
+        return {**match, "members": list(self.seats[self.env_seats(env)])}
+
+
+def to_load(seats: np.ndarray, publications: Mapping[str, Any], held: dict[str, Any],
+            where: str = "this worker") -> list[str]:
+    """The players a shard must (re)load for its seats: `held` maps a member to what the
+    shard holds of it (with `.version` and `.frozen`); members seated nowhere are removed
+    from it (their copy freed). A frozen player (snapshot) that has left the league's pool
+    since its match began has no publication: the match keeps it to the end of its episode,
+    from the shard's own copy (frozen weights never change). Any other seated member
+    without a publication is an error."""
+    from popbased.ppo.actions import RANDOM
+
+    seated_now = set(seats) - {RANDOM}
+    for gone in set(held) - seated_now:
+        del held[gone]
+    out = []
+    for member in sorted(seated_now):
+        pub, have = publications.get(member), held.get(member)
+        if pub is None:
+            if have is not None and have.frozen:
+                continue
+            raise BadInput(f"no weights published for member {member!r}, which plays seats of "
+                           f"{where}")
+        if have is None or have.version != pub["version"]:
+            out.append(member)
+    return out
