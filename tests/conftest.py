@@ -28,6 +28,15 @@ def ray_local():
     ray.shutdown()
 
 
+def invoke(*args):
+    """`popbased ARGS...` in this process (click's CliRunner): quick, output captured."""
+    from click.testing import CliRunner
+
+    from popbased.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
 def popbased_argv(*args) -> list[str]:
     """The command line of `popbased ARGS...` (for subprocess.Popen and friends)."""
     return [sys.executable, "-m", "popbased.cli", *map(str, args)]
@@ -50,6 +59,12 @@ def one_line_error(result, text, ignore: str | None = None):
     lines = [l for l in result.stderr.splitlines() if l.strip() and not (ignore and ignore in l)]
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1 and text in lines[0], result.stderr
+
+
+def run_one_line_error(result, text):
+    """one_line_error for commands given a run reference: the note naming the run folder that a
+    league name stood for is not the error line."""
+    return one_line_error(result, text, ignore="its newest run under")
 
 
 def league_text(populations=("open", "no_zap"), extra: str = "", league: str = "") -> str:
@@ -83,6 +98,25 @@ keep = 1
 episodes = {evaluation}
 ''')
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_league_run(ray_local, tmp_path_factory) -> Path:
+    """A real tiny league of one generation under WORK/runs/tiny, tracked in WORK/mlflow.db;
+    returns WORK. Tests that use it may add files to WORK, never change what the league wrote."""
+    work = tmp_path_factory.mktemp("work")
+    launched = popbased(work, "league", "launch", tiny_league(work), "--generations", 1, "--workers", 1,
+                        "--rollout-length", 50, "--out", "runs/tiny", "--ray-address", ray_local["address"])
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    return work
+
+
+def mlflow_client(work):
+    """An MLflow client on WORK/mlflow.db (tracking and model registry)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    return MlflowClient(uri, registry_uri=uri)
 
 
 def make_learner(lstm=0, **ppo):

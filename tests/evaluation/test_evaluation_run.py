@@ -1,13 +1,11 @@
-"""`popbased evaluate`: a tiny regrowth sweep on real substrates, with real Ray and MLflow,
-checked by what its tables say; grids, policy references and bad input."""
+"""Evaluations (popbased.evaluation) as `popbased evaluate` runs them, with real Ray, real
+substrates and real MLflow, checked by what their tables say: a regrowth sweep and its report,
+exported and checkpoint policies on a grid, focal vs background matrices."""
 
 import json
 
 import pandas as pd
 import pytest
-
-from popbased.errors import BadInput
-from popbased.evaluation import grid
 
 from conftest import one_line_error, popbased
 
@@ -113,44 +111,3 @@ def test_matrix_seats_focal_and_background(ray_local, tmp_path):
     one_line_error(popbased(tmp_path, "evaluate", "matrix", "random", "-o", "m2"), "at least two policies")
     one_line_error(popbased(tmp_path, "evaluate", "matrix", "random", "nz.pt", "--visitor-focal", 5, "-o",
                             "m2"), "--visitor-focal 5: out of range")
-
-
-def test_grids():
-    assert grid.SWEEPS["regrowth"][1][0] == "0.01" and len(grid.SWEEPS["regrowth"][1]) == 9
-    assert grid.parse_axes(["regrowth=0.1, 1", "players=7"]) == {"regrowth": ["0.1", "1"], "players": ["7"]}
-    points = grid.points("open", {"regrowth": ["0.1", "1"], "zap_cooldown": ["1", "2"]}, {"players": "5"})
-    assert len(points) == 4 and points[0] == {"players": "5", "regrowth": "0.1", "zap_cooldown": "1"}
-    for bad, text in ((["regrowth="], "empty grid"), (["regrowth"], "key=v1,v2"),
-                      (["a=1", "a=2"], "given twice")):
-        with pytest.raises(BadInput, match=text):
-            grid.parse_axes(bad)
-    with pytest.raises(BadInput, match="regrowth=-1"):
-        grid.points("open", {"regrowth": ["1", "-1"]})
-    with pytest.raises(BadInput, match="both swept and fixed"):
-        grid.points("open", {"regrowth": ["1"]}, {"regrowth": "2"})
-
-
-@pytest.mark.parametrize("args, text", [
-    (("sweep", "regrowth", "nonesuch.pt"), "policy 'nonesuch.pt'"),
-    (("sweep", "respawn", "random"), "choose regrowth or cooldown"),
-    (("sweep", "regrowth", "random", "--values", "0.1,-3"), "regrowth=-3.0"),
-    (("sweep", "regrowth", "random", "--values", ","), "empty grid"),
-    (("sweep", "cooldown", "random", "--substrate", "no_zap"), "cannot combine"),
-    (("run", "random", "--grid", "regrowth="), "empty grid"),
-    (("run",), "at least one policy"),
-    (("run", "bots"), "bots are not yet playable"),
-])
-def test_bad_evaluations_are_one_line_exit_2(tmp_path, args, text):
-    result = popbased(tmp_path, "evaluate", *args, "-o", "out")
-    one_line_error(result, text)
-    assert not (tmp_path / "out").exists()
-
-
-def test_scenarios_are_checked_and_say_how_to_get_the_bots(tmp_path):
-    from popbased.substrates import meltingpot_loader
-
-    one_line_error(popbased(tmp_path, "evaluate", "scenario", "commons_harvest_open_0"),
-                   "did you mean commons_harvest__open_0?")
-    expected = "not built yet" if meltingpot_loader.bot_assets()["installed"] else "meltingpot-assets-"
-    one_line_error(popbased(tmp_path, "evaluate", "scenario", "commons_harvest__open_0"), expected)
-

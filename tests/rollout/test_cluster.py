@@ -39,9 +39,10 @@ def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
                                 capture_output=True, text=True, timeout=180, env=env)
         assert second.returncode == 0, second.stderr[-2000:]
         out = tmp_path / "run"
-        done = subprocess.run(popbased_argv("league", "launch", tiny_league(tmp_path, steps=700), "--generations", 1,
-                                   "--workers", 2, "--envs-per-worker", 1, "--rollout-length", 50,
-                                   "--out", out, "--ray-address", address, "--json"),
+        done = subprocess.run(popbased_argv("league", "launch", tiny_league(tmp_path, steps=700),
+                                            "--generations", 1, "--workers", 2, "--envs-per-worker", 1,
+                                            "--rollout-length", 50, "--out", out, "--ray-address", address,
+                                            "--json"),
                               capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         report = json.loads(done.stdout)

@@ -1,4 +1,5 @@
-"""MLflow tracking: a real `mlflow server` on loopback; records buffered while it is away."""
+"""The tracking store (popbased.tracking.store): a tracking URI that does not answer; a real
+`mlflow server` on loopback, records buffered on disk while it is away."""
 
 import os
 import signal

@@ -1,0 +1,31 @@
+"""`popbased evaluate`: bad evaluations are one line, exit 2; scenarios are checked and say how
+to get the bots."""
+
+import pytest
+
+from conftest import one_line_error, popbased
+
+
+@pytest.mark.parametrize("args, text", [
+    (("sweep", "regrowth", "nonesuch.pt"), "policy 'nonesuch.pt'"),
+    (("sweep", "respawn", "random"), "choose regrowth or cooldown"),
+    (("sweep", "regrowth", "random", "--values", "0.1,-3"), "regrowth=-3.0"),
+    (("sweep", "regrowth", "random", "--values", ","), "empty grid"),
+    (("sweep", "cooldown", "random", "--substrate", "no_zap"), "cannot combine"),
+    (("run", "random", "--grid", "regrowth="), "empty grid"),
+    (("run",), "at least one policy"),
+    (("run", "bots"), "bots are not yet playable"),
+])
+def test_bad_evaluations_are_one_line_exit_2(tmp_path, args, text):
+    result = popbased(tmp_path, "evaluate", *args, "-o", "out")
+    one_line_error(result, text)
+    assert not (tmp_path / "out").exists()
+
+
+def test_scenarios_are_checked_and_say_how_to_get_the_bots(tmp_path):
+    from popbased.substrates import meltingpot_loader
+
+    one_line_error(popbased(tmp_path, "evaluate", "scenario", "commons_harvest_open_0"),
+                   "did you mean commons_harvest__open_0?")
+    expected = "not built yet" if meltingpot_loader.bot_assets()["installed"] else "meltingpot-assets-"
+    one_line_error(popbased(tmp_path, "evaluate", "scenario", "commons_harvest__open_0"), expected)
