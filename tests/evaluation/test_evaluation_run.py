@@ -9,8 +9,9 @@ import pytest
 
 from conftest import one_line_error, popbased
 
+pytestmark = pytest.mark.slow  # every test here runs real evaluations on Ray
 
-@pytest.mark.slow
+
 def test_scarce_regrowth_depletes_more_than_abundant_over_the_same_seeds(ray_local, tmp_path):
     # 14 random harvesters that cannot zap (nobody is removed), 2000 steps: x0.01 regrowth
     # depletes the map (seen: by step 454-1431 in 20 of 20 runs), x100 never does

@@ -34,6 +34,7 @@ print("same")
     assert check.stdout.strip() == "same", check.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_export_champions_registers_and_loads_without_popbased(tiny_league_run):
     work = tiny_league_run
     made = popbased(work, "export", "champion", "tiny", "-o", "champs")  # by league name, ONNX
@@ -72,6 +73,7 @@ def test_export_champions_registers_and_loads_without_popbased(tiny_league_run):
                      "logp, value = net(torch.from_numpy(rgb), torch.from_numpy(mask))", 5)
 
 
+@pytest.mark.slow
 def test_mlflow_format_loads_from_the_registry(tiny_league_run):
     work = tiny_league_run
     made = popbased(work, "export", "champion", "tiny", "--population", "no_zap", "--by", "league-score",
@@ -84,6 +86,7 @@ net = mlflow.pytorch.load_model("models:/tiny-no_zap@champion")
 logp, value = net(torch.from_numpy(rgb), torch.from_numpy(mask))""", 1)
 
 
+@pytest.mark.slow
 def test_export_bad_input_is_one_line_and_writes_nothing(tiny_league_run):
     work = tiny_league_run
     (work / "taken" / "open").mkdir(parents=True)

@@ -24,6 +24,8 @@ from popbased.runs import state as files
 
 from conftest import POPS, popbased, popbased_argv, tiny_league
 
+pytestmark = pytest.mark.slow  # every test here runs a real league
+
 
 # ---------------------------------------------------------------------- a tiny league
 
@@ -214,7 +216,6 @@ def retired_snapshot_played(payoffs: list[dict], summaries: list[dict]) -> bool:
     return False
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("keep,backend,sources", [(1, "inline", '"snapshots", "random"'),
                                                   (2, "process", '"snapshots"')])
 def test_long_league_plays_on_with_retired_snapshots(ray_local, tmp_path, keep, backend, sources):
@@ -286,7 +287,6 @@ def _league(args, cwd, crash=None):
     return popbased(cwd, "league", *args, env=env)
 
 
-@pytest.mark.slow
 def test_sigkill_at_every_commit_point_then_resume_loses_and_repeats_nothing(ray_local, tmp_path):
     league = snapshot_league(tmp_path, keep=2)
     out = tmp_path / "run"

@@ -2,6 +2,7 @@
 play; bad input."""
 
 import cv2
+import pytest
 
 from conftest import popbased, run_one_line_error
 
@@ -16,6 +17,7 @@ def _frames(path):
         frames.append(frame)
 
 
+@pytest.mark.slow
 def test_render_member_export_and_random(tiny_league_run):
     work = tiny_league_run
     member = popbased(work, "render", "tiny/no_zap/m0", "-o", "m.mp4", "--steps", 40)

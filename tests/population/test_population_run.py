@@ -34,6 +34,7 @@ def sabotage(members):
         m0.learner.policy.actor.bias.copy_(torch.tensor([50.0] + [-50.0] * 6))
 
 
+@pytest.mark.slow
 def test_sabotaged_member_is_replaced_in_a_real_run(ray_local, tmp_path):
     spec, config, report = _tiny_run(tmp_path, "run", 3, prepare=sabotage)
     log = LineageLog(tmp_path / "run" / "lineage.jsonl")
@@ -62,6 +63,7 @@ def test_sabotaged_member_is_replaced_in_a_real_run(ray_local, tmp_path):
     assert all(torch.equal(copied[k], donor[k]) for k in donor)
 
 
+@pytest.mark.slow
 def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     out = tmp_path / "cli"
     base = [sys.executable, "-m", "popbased.cli", "pbt", str(ROOT / "populations" / "no_zap.toml"),

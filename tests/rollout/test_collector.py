@@ -15,6 +15,7 @@ from popbased.rollout.collector import Collector
 from popbased.substrates import resolve
 
 
+@pytest.mark.slow
 def test_members_and_masks_in_a_mixed_arena(ray_local):
     """An open arena with a no_zap member (7 actions) and an open member (8 actions)."""
     spec = resolve("open")
@@ -55,6 +56,7 @@ def test_members_and_masks_in_a_mixed_arena(ray_local):
         collector.close()
 
 
+@pytest.mark.slow
 def test_killed_worker_is_restarted_and_its_fragment_recollected(ray_local):
     spec = resolve("open")
     collector = Collector(spec, workers=1, envs_per_worker=1, seed=3)

@@ -3,9 +3,12 @@ shell completion."""
 
 import json
 
+import pytest
+
 from conftest import popbased, run_one_line_error
 
 
+@pytest.mark.slow
 def test_references_by_mlflow_run_id_and_completion(tiny_league_run, monkeypatch):
     from popbased.runs import refs
 

@@ -1,9 +1,12 @@
 """Member runs in MLflow (popbased.tracking.members): a real tiny league's member runs record
 losses and zaps."""
 
+import pytest
+
 from conftest import mlflow_client
 
 
+@pytest.mark.slow
 def test_league_member_runs_record_losses_and_zaps(tiny_league_run):
     client = mlflow_client(tiny_league_run)
     experiment = client.get_experiment_by_name("league-tiny")

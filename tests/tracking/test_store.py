@@ -57,6 +57,7 @@ def test_a_tracking_uri_that_does_not_answer_is_one_clear_error():
         store.resolve_uri("gopher://x")
 
 
+@pytest.mark.slow
 def test_records_wait_on_disk_while_the_server_is_away_and_arrive_when_it_is_back(tmp_path):
     from mlflow.tracking import MlflowClient
 
