@@ -33,7 +33,7 @@ from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
 from popbased.runs import state as files
-from popbased.selfplay import Session, TrainConfig
+from popbased.selfplay import Session, TrainConfig, start_collector
 from popbased.substrates import resolve
 
 
@@ -105,6 +105,7 @@ class Driver(Engine):
         self.pbt_specs = {p.name: dataclasses.replace(p, pbt=dataclasses.replace(p.pbt, fitness=spec.fitness))
                           for p in spec.populations}
         self.snapshots: list[dict] = []
+        self.eval_session: LeagueSession | None = None
 
     # ------------------------------------------------------------------ members
     def _members_of(self, population: str) -> dict[str, Member]:
@@ -114,8 +115,8 @@ class Driver(Engine):
         self.arena_spec = resolve(self.spec.arena, dict(self.spec.arena_params))
         if self.config.env == "fast":
             check_fast(self.arena_spec, self.config.obs_size)
-        _, apples_in_view = arena.arena_components(self.arena_spec, self.spec.populations)
-        return self.arena_spec, apples_in_view
+        _, self.apples_in_view = arena.arena_components(self.arena_spec, self.spec.populations)
+        return self.arena_spec, self.apples_in_view
 
     def new_members(self, collector) -> dict[str, Member]:
         return self._new_members(collector.components)
@@ -153,7 +154,34 @@ class Driver(Engine):
 
     def _publish_snapshots(self) -> None:
         self.matchmaker.snapshots = {s["id"]: s["id"] for s in self.snapshots}
-        self.session.set_frozen([s["publication"] for s in self.snapshots])
+        for session in (self.session, self.eval_session):
+            if session is not None:
+                session.set_frozen([s["publication"] for s in self.snapshots])
+
+    def _evaluation_session(self) -> "LeagueSession":
+        """Where evaluation matches are played: the training session, or, with `[evaluation]
+        env` naming another engine (Melting Pot while training on the fast env), a session of
+        its own on that engine, started at the first evaluation (its seating is drawn per
+        generation, so a resumed league draws what an uninterrupted one would)."""
+        env = self._evaluation_env()
+        if env == self.config.env:
+            return self.session
+        if self.eval_session is None:
+            steps = self.spec.episode_steps
+            config = dataclasses.replace(self.config, env=env, envs_per_worker=None,
+                                         rollout_length=math.gcd(steps, 250), overlap=False)
+            collector, _ = start_collector(config, self.arena_spec, self.apples_in_view)
+            self.eval_session = LeagueSession(config, collector, self.session.learners,
+                                              self.matchmaker, self.spec.evaluate_matchmaking)
+            self.eval_session.set_frozen([s["publication"] for s in self.snapshots])
+        self.eval_session.rng = np.random.default_rng([self.config.seed, 5, self.generation])
+        self.eval_session.generation = self.generation + 1
+        return self.eval_session
+
+    def close(self) -> None:
+        if self.eval_session is not None:
+            self.eval_session.collector.close()
+            self.eval_session = None
 
     # ------------------------------------------------------------------ persistence
     def checkpoint_extra(self, member: Member) -> dict[str, Any]:
@@ -176,7 +204,12 @@ class Driver(Engine):
 
     def write_records(self, summary: GenerationSummary) -> None:
         files.append(self.out, "payoff.jsonl", {**self.payoff.to_dict(), "scores": self.scores,
-                                                "rows": self.rows})
+                                                "rows": self.rows, "env": {
+                                                    "train": self.config.env,
+                                                    "evaluation": self._evaluation_env()}})
+
+    def _evaluation_env(self) -> str:
+        return self.spec.evaluation_env or self.config.env
 
     def report_fields(self) -> dict[str, Any]:
         return {"matchmaking_s": self.session.plan_s, "scores": getattr(self, "scores", {})}
@@ -199,14 +232,15 @@ class Driver(Engine):
             trained += self.round()["trained"]
 
     def _evaluate(self) -> None:
-        wanted = self.spec.evaluation_episodes * (self.session.collector.num_seats //
-                                                  self.matchmaker.players)
-        if not wanted:
+        if not self.spec.evaluation_episodes:
             return
-        self.session.phase, self.session.rule = "eval", self.spec.evaluate_matchmaking
+        session = self._evaluation_session()
+        wanted = self.spec.evaluation_episodes * (session.collector.num_seats //
+                                                  self.matchmaker.players)
+        session.phase, session.rule = "eval", self.spec.evaluate_matchmaking
         done = 0
         while done < wanted:
-            done += sum(1 for e in self.round(learn=False)["episodes"]
+            done += sum(1 for e in self.round(learn=False, session=session)["episodes"]
                         if "match" in e and e["match"].phase == "eval")
 
     # ------------------------------------------------------------------ end of generation

@@ -112,6 +112,9 @@ class Engine:
     def report_fields(self) -> dict[str, Any]:
         return {}
 
+    def close(self) -> None:
+        """Whatever the kind started beyond the collector (at the end, also on errors)."""
+
     # ------------------------------------------------------------------ members
     def load_members(self, collector, **expect) -> dict[str, Member]:
         """The members of the committed state, from their checkpoints."""
@@ -158,6 +161,7 @@ class Engine:
             self.tracker = self.fitness_tracker(collector.components)
             report = self._loop()
         finally:
+            self.close()
             collector.close()
         report["ray"] = ray_info
         return report
@@ -189,11 +193,13 @@ class Engine:
                       dropped_batches=self.session.dropped_batches, **self.report_fields())
         return report
 
-    def round(self, learn: bool = True) -> dict[str, Any]:
+    def round(self, learn: bool = True, session: Session | None = None) -> dict[str, Any]:
         """One round (a fragment gathered, every learner seated in it updated unless not
-        `learn`), accounted and reported; {'trained': agent-steps, 'episodes': [...]}."""
+        `learn`), accounted and reported; {'trained': agent-steps, 'episodes': [...]}.
+        `session`: another session than the training one (evaluation on another env)."""
+        session = session or self.session
         t0 = time.perf_counter()
-        fragment, stats = self.session.round(more=True, learn=learn)
+        fragment, stats = session.round(more=True, learn=learn)
         if learn:
             self.inner_s += time.perf_counter() - t0
         else:
@@ -208,7 +214,7 @@ class Engine:
         self.window.add(fragment.episodes)
         elapsed = time.perf_counter() - self.started
         report = RoundReport(
-            generation=self.generation, phase=getattr(self.session, "phase", "train"),
+            generation=self.generation, phase=getattr(session, "phase", "train"),
             agent_steps=self.agent_steps, total_steps=self.config.steps, elapsed_s=elapsed,
             agent_steps_per_s=(self.agent_steps - self.start_steps) / elapsed,
             episodes=self.window.count, metrics=self.window.summary(), learners=stats,
