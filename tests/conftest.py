@@ -1,5 +1,15 @@
-"""Shared fixtures and helpers: a real local Ray for the session, the CLI as a user runs it,
-the tiny league file and the synthetic learner batches several test modules use."""
+"""Shared fixtures and helpers: a real local Ray for the session, the CLI as a user runs it
+(in a fresh process or in this one), league files and a real tiny league run, synthetic
+learner batches, PBT members and a lineage log that several test modules use.
+
+The tests mirror the package: the tests of popbased/<package>/<module>.py are in
+tests/<package>/test_<module>.py (top-level modules: tests/test_<module>.py). pytest imports
+them without __init__.py files, so their names are unique: the CLI's are test_cli_<command>.py,
+the fast env's test_fast_<module>.py, and a module name found in two packages takes its
+package's name (test_league_spec.py, test_population_spec.py). Test modules import shared
+helpers from here, never from each other. Tests that run real heavy components for long (real
+leagues, PBT runs, Ray clusters, mlflow servers, long episodes) are marked `slow`:
+`scripts/test -m "not slow"` is the quick loop, CI runs everything."""
 
 import copy
 import subprocess
