@@ -14,6 +14,7 @@ from popbased import doctor as doctor_lib
 from popbased.substrates import meltingpot_loader
 from popbased import substrates as registry
 from popbased.cli.tables import show_table
+from popbased.env.engines import check_fast
 from popbased.play import random_play
 from popbased.textio import json_safe
 from popbased.errors import BadInput
@@ -63,15 +64,24 @@ def _progress(console: Console, label: str):
 
 
 def _play(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
-          console: Console, policy: str | None = None) -> dict:
+          console: Console, policy: str | None = None, env: str = "meltingpot") -> dict:
     parsed = registry.parse_assignments(params)
-    registry.resolve(name, parsed)  # bad input fails before anything starts
+    spec = registry.resolve(name, parsed)  # bad input fails before anything starts
+    if env == "fast":
+        check_fast(spec)
     if policy is not None:
         checkpoint.read(policy)
     with _progress(console, f"{name}: episodes") as bar:
         task = bar.add_task("play", total=episodes)
-        return random_play(name, parsed, episodes=episodes, max_steps=steps, seed=seed, policy=policy,
-                           progress=lambda done, total: bar.update(task, completed=done))
+        result = random_play(name, parsed, episodes=episodes, max_steps=steps, seed=seed,
+                             policy=policy, backend="fast" if env == "fast" else "process",
+                             progress=lambda done, total: bar.update(task, completed=done))
+    return {**result, "env": env}
+
+
+_env = click.option("--env", "env", default="meltingpot", show_default=True,
+                    type=click.Choice(["meltingpot", "fast"]),
+                    help="Play Melting Pot itself, or the fast commons_harvest (torch).")
 
 
 _SUMMARY_ROWS = (
@@ -124,12 +134,13 @@ _seed = click.option("--seed", default=0, show_default=True, type=int)
 @_seed
 @click.option("--policy", default=None, metavar="CHECKPOINT",
               help="A member checkpoint (from `popbased train`) plays every seat; default: random.")
+@_env
 @click.option("--json", "as_json", is_flag=True, help="Print every episode's metrics as JSON.")
 def run(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
-        policy: str | None, as_json: bool) -> None:
+        policy: str | None, env: str, as_json: bool) -> None:
     """Play NAME and print the study's metrics: random policies (the baseline) or --policy."""
     console = Console(stderr=True)
-    result = _play(name, params, episodes, steps, seed, console, policy)
+    result = _play(name, params, episodes, steps, seed, console, policy, env)
     if as_json:
         click.echo(json.dumps(json_safe(result), indent=2))
     else:
@@ -141,14 +152,17 @@ def run(name: str, params: tuple[str, ...], episodes: int, steps: int | None, se
 @_episodes
 @_steps
 @_seed
+@_env
 @click.option("--json", "as_json", is_flag=True, help="Print JSON summaries.")
-def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int,
+def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int, env: str,
             as_json: bool) -> None:
     """Random play on several substrates/variants, metrics side by side."""
     console = Console(stderr=True)
     for name in names:
-        registry.resolve(name)
-    results = [_play(name, (), episodes, steps, seed, console) for name in names]
+        spec = registry.resolve(name)
+        if env == "fast":
+            check_fast(spec)
+    results = [_play(name, (), episodes, steps, seed, console, env=env) for name in names]
     if as_json:
         click.echo(json.dumps(json_safe([{k: r[k] for k in ("substrate", "params", "summary")}
                                          for r in results]), indent=2))

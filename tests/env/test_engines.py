@@ -66,3 +66,14 @@ def test_a_league_runs_on_the_fast_env(ray_local, tmp_path):
     payoff = [json.loads(l) for l in (out / "payoff.jsonl").read_text().splitlines()]
     modes = {r["mode"] for p in payoff for r in p["rows"]}
     assert "self_play" in modes and modes & {"resident", "visitor"}
+
+
+def test_substrates_run_plays_either_engine(tmp_path):
+    one_line_error(popbased(tmp_path, "substrates", "run", "clean_up", "--env", "fast"),
+                   "clean_up has no fast implementation")
+    for env in ("fast", "meltingpot"):
+        played = popbased(tmp_path, "substrates", "run", "open", "--env", env, "--steps", 50,
+                          "--json")
+        assert played.returncode == 0, played.stderr[-2000:]
+        result = json.loads(played.stdout)
+        assert result["env"] == env and result["summary"]["steps"]["mean"] == 50
