@@ -1,7 +1,8 @@
 """League overhead: the share of wall time the league spends outside the PPO inner loops.
 
-Runs real leagues (real Ray, real substrates) at two scales, then PPO-only self-play on the
-same arena in the same process for comparison:
+Runs real leagues (real substrates; real Ray rollout workers on Melting Pot, the device
+collector on the fast env) at two scales, then PPO-only self-play (one member) on the same
+arena and engine in the same process for comparison, for each engine:
   demo   the demo's league file (populations/leagues/commons.toml: 3 populations x 2)
   large  4 populations (open, no_zap, farmer, zap_cooldown_10) x 8 members
 The inner loops are the training rounds (fragment collection + every member's PPO update).
@@ -11,23 +12,25 @@ bookkeeping (fitness samples, payoff rows, logs, progress), measured from the lo
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import platform
 import time
 from pathlib import Path
 
+import click
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _league(spec, generations: int, args, out: Path) -> dict:
+def _league(spec, generations: int, args, out: Path, env: str) -> dict:
     from popbased.runs import state as files
     from popbased.league.run import Driver, train_config
 
-    config = train_config(spec, generations, workers=args.workers,
-                          envs_per_worker=args.envs_per_worker, rollout_length=args.rollout_length,
-                          device=args.device, seed=0, out=str(out))
+    config = train_config(spec, generations, workers=args["workers"],
+                          envs_per_worker=args["envs_per_worker"],
+                          rollout_length=args["rollout_length"], device=args["device"], seed=0,
+                          out=str(out), env=env)
     t0 = time.perf_counter()
     report = Driver(spec, config, generations, None).run()
     total = time.perf_counter() - t0
@@ -49,35 +52,37 @@ def _league(spec, generations: int, args, out: Path) -> dict:
         "overhead_share": overhead / loop,
         "agent_steps_per_s": report["agent_steps"] / loop,
         "worker_restarts": report["worker_restarts"],
+        "shape": {"workers": config.workers, "envs_per_worker": config.envs_per_worker,
+                  "rollout_length": config.rollout_length},
     }
 
 
-def _ppo_only(arena: str, steps: int, args) -> dict:
+def _ppo_only(arena: str, steps: int, args, env: str) -> dict:
     from popbased.selfplay import TrainConfig, train
 
-    config = TrainConfig(arena, steps=steps, members=1, workers=args.workers,
-                         envs_per_worker=args.envs_per_worker, rollout_length=args.rollout_length,
-                         device=args.device, seed=0, max_episode_steps=1000)
+    config = TrainConfig(arena, steps=steps, members=1, workers=args["workers"],
+                         envs_per_worker=args["envs_per_worker"],
+                         rollout_length=args["rollout_length"], device=args["device"], seed=0,
+                         max_episode_steps=1000, env=env)
     report = train(config)
     return {"agent_steps": report["agent_steps"], "wall_s": report["elapsed_s"],
             "agent_steps_per_s": report["agent_steps_per_s"]}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="scripts/bench_league", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generations", type=int, default=2)
-    parser.add_argument("--large-steps-per-generation", type=int, default=4000,
-                        help="agent-steps per member per generation at 4 x 8")
-    parser.add_argument("--scales", default="demo,large")
-    parser.add_argument("--ppo-steps", type=int, default=140_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--envs-per-worker", type=int, default=2)
-    parser.add_argument("--rollout-length", type=int, default=250)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default="bench/league.json")
-    args = parser.parse_args(argv)
-
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, help=__doc__)
+@click.option("--env", "envs", default="fast,meltingpot", show_default=True,
+              help="Engines, comma-separated (fast, meltingpot).")
+@click.option("--generations", type=int, default=2, show_default=True)
+@click.option("--large-steps-per-generation", type=int, default=4000, show_default=True,
+              help="Agent-steps per member per generation at 4 x 8.")
+@click.option("--scales", default="demo,large", show_default=True)
+@click.option("--ppo-steps", type=int, default=140_000, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--envs-per-worker", type=int, default=None, help="Default: the engine's.")
+@click.option("--rollout-length", type=int, default=None, help="Default: the engine's.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", default="bench/league.json", show_default=True)
+def main(**args) -> None:
     import tempfile
 
     import torch
@@ -85,39 +90,42 @@ def main(argv: list[str] | None = None) -> None:
     from popbased.bench.env import write_result
     from popbased.league.spec import load
     from popbased.population.spec import load as load_population
-    from popbased.rollout.cluster import ensure_ray
 
-    ray_info = ensure_ray()
     demo = load(ROOT / "populations" / "leagues" / "commons.toml")
     result = {"benchmark": "league",
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "torch": torch.__version__,
                           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                          "platform": platform.platform(), "ray_cpus": ray_info["cpus"]},
-              "settings": {k: v for k, v in vars(args).items() if k != "out"}, "scales": {}}
+                          "platform": platform.platform()},
+              "settings": {k: v for k, v in args.items() if k != "out"}, "envs": {}}
     with tempfile.TemporaryDirectory(prefix="bench-league-") as tmp:
-        for scale in args.scales.split(","):
-            if scale == "demo":
-                spec = demo
-            elif scale == "large":
-                pops = []
-                for name in ("open", "no_zap", "farmer", "zap_cooldown_10"):
-                    pop = load_population(ROOT / "populations" / f"{name}.toml")
-                    pops.append(dataclasses.replace(pop, size=8))
-                spec = dataclasses.replace(demo, name="large", populations=tuple(pops),
-                                           steps_per_generation=args.large_steps_per_generation)
-            else:
-                raise SystemExit(f"unknown scale {scale!r}; allowed: demo, large")
-            print(f"league at {scale} scale ...", flush=True)
-            run = _league(spec, args.generations, args, Path(tmp) / scale)
-            result["scales"][scale] = run
-            print(f"  overhead {run['overhead_share']:.1%} of {run['wall_s']['loop']:.0f} s; "
-                  f"{run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
-        print("PPO-only self-play on the arena ...", flush=True)
-        result["ppo_only"] = _ppo_only(demo.arena, args.ppo_steps, args)
-        for run in result["scales"].values():
-            run["speed_vs_ppo_only"] = run["agent_steps_per_s"] / result["ppo_only"]["agent_steps_per_s"]
-    write_result(result, args.out)
+        for env in args["envs"].split(","):
+            out = result["envs"][env] = {"scales": {}}
+            for scale in args["scales"].split(","):
+                if scale == "demo":
+                    spec = demo
+                elif scale == "large":
+                    pops = []
+                    for name in ("open", "no_zap", "farmer", "zap_cooldown_10"):
+                        pop = load_population(ROOT / "populations" / f"{name}.toml")
+                        pops.append(dataclasses.replace(pop, size=8))
+                    spec = dataclasses.replace(demo, name="large", populations=tuple(pops),
+                                               steps_per_generation=args["large_steps_per_generation"])
+                else:
+                    raise click.BadParameter(f"unknown scale {scale!r}; allowed: demo, large")
+                print(f"{env}: league at {scale} scale ...", flush=True)
+                run = _league(spec, args["generations"], args, Path(tmp) / env / scale, env)
+                out["scales"][scale] = run
+                print(f"  overhead {run['overhead_share']:.1%} of {run['wall_s']['loop']:.0f} s; "
+                      f"{run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
+            print(f"{env}: PPO-only self-play on the arena ...", flush=True)
+            out["ppo_only"] = _ppo_only(demo.arena, args["ppo_steps"], args, env)
+            print(f"  {out['ppo_only']['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
+            for run in out["scales"].values():
+                run["speed_vs_ppo_only"] = (run["agent_steps_per_s"]
+                                            / out["ppo_only"]["agent_steps_per_s"])
+                print(f"  {run['members']} members: {run['speed_vs_ppo_only']:.2f}x one-member PPO")
+    write_result(result, args["out"])
 
 
 if __name__ == "__main__":

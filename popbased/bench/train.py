@@ -9,12 +9,12 @@ the run (driver, Ray, rollout actors, env workers), sampled every 0.5 s, as RSS 
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import threading
 import time
 
+import click
 import psutil
 
 from popbased.bench.env import bench_raw, write_result
@@ -53,8 +53,8 @@ class MemorySampler:
         self._thread.join()
 
 
-def bench_train(substrate: str, epochs: int, backend: str, warmup_rounds: int, rounds: int,
-                args) -> dict:
+def bench_train(substrate: str, epochs: int, env: str, warmup_rounds: int, rounds: int,
+                opts: dict, envs_per_worker: int | None = None) -> dict:
     from popbased.ppo.config import NetConfig, PPOConfig
     from popbased.ppo.policy import Policy, count_parameters
     from popbased.selfplay import TrainConfig, env_backend, train
@@ -66,11 +66,12 @@ def bench_train(substrate: str, epochs: int, backend: str, warmup_rounds: int, r
         seen.append((time.perf_counter(), dict(report.timing) | {"agent_steps": report.agent_steps}))
         return len(seen) >= warmup_rounds + rounds
 
-    ppo = PPOConfig(epochs=epochs, minibatch_size=args.minibatch)
-    config = TrainConfig(substrate, steps=10**12, workers=args.workers,
-                         envs_per_worker=args.envs_per_worker, rollout_length=args.rollout_length,
-                         device=args.device, seed=0, overlap=not args.no_overlap, ppo=ppo,
-                         net=NetConfig(lstm=args.lstm), env_backend=backend)
+    ppo = PPOConfig(epochs=epochs, minibatch_size=opts["minibatch"])
+    config = TrainConfig(substrate, steps=10**12, workers=opts["workers"],
+                         envs_per_worker=envs_per_worker or opts["envs_per_worker"],
+                         rollout_length=opts["rollout_length"], device=opts["device"], seed=0,
+                         overlap=not opts["no_overlap"], ppo=ppo, net=NetConfig(lstm=opts["lstm"]),
+                         env=env, env_backend=opts["env_backend"])
     with MemorySampler() as memory:
         report = train(config, on_round)
     (t0, a), (t1, b) = seen[warmup_rounds - 1], seen[-1]
@@ -79,92 +80,130 @@ def bench_train(substrate: str, epochs: int, backend: str, warmup_rounds: int, r
     per_round = {k: (b[k] - a[k]) / rounds for k in ("env_s", "inference_s", "learn_s",
                                                     "collect_wait_s")}
     round_wall = wall / rounds
-    params = count_parameters(Policy(11, resolve(substrate).action_names, NetConfig(lstm=args.lstm)))
-    return {
-        "epochs": epochs,
-        "agent_steps_per_s": steps / wall,
-        "round_agent_steps": report["round_agent_steps"],
-        "rounds_measured": rounds,
-        "round_wall_s": round_wall,
+    params = count_parameters(Policy(11, resolve(substrate).action_names, NetConfig(lstm=opts["lstm"])))
+    if config.env == "fast" and report.get("ray") is None:
+        # One process: collection (the fast env + every member's forward pass), then the
+        # PPO update, each with every core.
+        split = {"collection: env stepping": per_round["env_s"],
+                 "collection: policy inference": per_round["inference_s"],
+                 "collection: other (storage, seating)": per_round["collect_wait_s"]
+                 - per_round["env_s"] - per_round["inference_s"],
+                 "PPO update (all members)": per_round["learn_s"]}
+    else:
+        workers = config.workers
         # Workers collect while the driver learns, so these overlap in time: per worker,
         # a round is env stepping + inference + the rest (Ray transfers, waiting for the
         # next fragment); the driver learns, then waits for the workers.
-        "split_per_round_s": {
-            "worker: env stepping": per_round["env_s"] / args.workers,
-            "worker: policy inference": per_round["inference_s"] / args.workers,
+        split = {
+            "worker: env stepping": per_round["env_s"] / workers,
+            "worker: policy inference": per_round["inference_s"] / workers,
             "worker: other (transfers, Ray, idle)": round_wall
-            - (per_round["env_s"] + per_round["inference_s"]) / args.workers,
+            - (per_round["env_s"] + per_round["inference_s"]) / workers,
             "driver: PPO update (all members)": per_round["learn_s"],
             "driver: waiting for fragments": per_round["collect_wait_s"],
-        },
-        "overlap": not args.no_overlap,
-        "env_backend": env_backend(backend),
-        "device": report["learners"] and args.device,
+        }
+    return {
+        "env": config.env,
+        "epochs": epochs,
+        "agent_steps_per_s": steps / wall,
+        "round_agent_steps": report["round_agent_steps"],
+        "shape": {"workers": config.workers, "envs_per_worker": config.envs_per_worker,
+                  "rollout_length": config.rollout_length},
+        "rounds_measured": rounds,
+        "round_wall_s": round_wall,
+        "split_per_round_s": split,
+        "learner_share_of_wall": per_round["learn_s"] / round_wall,
+        "overlap": config.overlap and config.env != "fast",
+        "env_backend": "fast (in process)" if config.env == "fast" else env_backend(config.env_backend),
+        "device": opts["device"],
         "parameters": params,
         "peak_memory_mb": {"rss_sum": round(memory.peak_rss), "pss_sum": round(memory.peak_pss)},
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="scripts/bench_train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--substrate", default="commons_harvest__open")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
-                        help="raw loop processes (default: CPU count)")
-    parser.add_argument("--raw-seconds", type=float, default=45.0)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--envs-per-worker", type=int, default=2)
-    parser.add_argument("--env-backend", default="auto",
-                        help="auto, process or inline; comma-separated to compare")
-    parser.add_argument("--rollout-length", type=int, default=250,
-                        help="steps per env per round (2 workers x 2 envs x 7 players x 250 = 7,000)")
-    parser.add_argument("--minibatch", type=int, default=1000)
-    parser.add_argument("--epochs", default="2,1,4", help="comma-separated")
-    parser.add_argument("--warmup-rounds", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--lstm", type=int, default=0)
-    parser.add_argument("--no-overlap", action="store_true")
-    parser.add_argument("--out", default="bench/train.json")
-    args = parser.parse_args(argv)
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in str(text).split(",") if x]
 
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, help=__doc__)
+@click.option("--substrate", default="commons_harvest__open", show_default=True)
+@click.option("--env", "envs", default="fast,meltingpot", show_default=True,
+              help="Engines to train through, comma-separated (fast, meltingpot).")
+@click.option("--processes", type=int, default=os.cpu_count() or 2, show_default=True,
+              help="Raw Melting Pot loop processes.")
+@click.option("--raw-seconds", type=float, default=45.0, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--envs-per-worker", type=int, default=None,
+              help="Default: the engine's (2 on Melting Pot, 10 on fast: 7,000 agent-steps).")
+@click.option("--fast-batches", default="7000,28000,112000", show_default=True,
+              help="Round sizes (agent-steps) to measure on the fast env, comma-separated.")
+@click.option("--env-backend", default="auto", show_default=True,
+              help="How Melting Pot envs run: auto, process, inline.")
+@click.option("--rollout-length", type=int, default=None,
+              help="Default: the engine's (250 on Melting Pot, 50 on fast).")
+@click.option("--minibatch", type=int, default=1000, show_default=True)
+@click.option("--epochs", default="2", show_default=True, help="Comma-separated.")
+@click.option("--warmup-rounds", type=int, default=3, show_default=True)
+@click.option("--rounds", type=int, default=20, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--lstm", type=int, default=0, show_default=True)
+@click.option("--no-overlap", is_flag=True)
+@click.option("--out", default="bench/train.json", show_default=True)
+def main(**opts) -> None:
     import torch
 
-    from popbased.selfplay import env_backend
+    from popbased.selfplay import FAST_SHAPE
+    from popbased.substrates import resolve
 
-    result = {"benchmark": "train", "substrate": args.substrate,
+    result = {"benchmark": "train", "substrate": opts["substrate"],
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "torch": torch.__version__,
                           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                           "platform": platform.platform()},
-              "settings": {k: v for k, v in vars(args).items() if k != "out"}}
+              "settings": {k: v for k, v in opts.items() if k != "out"}}
+
     def raw_pass(label: str) -> float:
-        print(f"raw Melting Pot loop ({label}), {args.processes} processes, "
-              f"{args.raw_seconds:.0f} s ...", flush=True)
-        run = bench_raw(args.substrate, args.processes, 5.0, args.raw_seconds)
+        print(f"raw Melting Pot loop ({label}), {opts['processes']} processes, "
+              f"{opts['raw_seconds']:.0f} s ...", flush=True)
+        run = bench_raw(opts["substrate"], opts["processes"], 5.0, opts["raw_seconds"])
         result.setdefault("raw", {})[label] = run
         print(f"  {run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
         return run["agent_steps_per_s"]
 
+    players = resolve(opts["substrate"]).num_players
+    plans = []
+    for env in opts["envs"].split(","):
+        for epochs in _ints(opts["epochs"]):
+            if env == "fast":
+                length = opts["rollout_length"] or FAST_SHAPE["rollout_length"]
+                for batch in _ints(opts["fast_batches"]):
+                    plans.append((env, epochs, opts["envs_per_worker"] or max(
+                        1, round(batch / (opts["workers"] * players * length)))))
+            else:
+                plans.append((env, epochs, None))
     # The machine's speed drifts (shared host): raw is measured before and after, and each
     # run is compared with their mean.
     before = raw_pass("before")
     result["runs"] = []
-    for backend in args.env_backend.split(","):
-        for epochs in [int(e) for e in args.epochs.split(",")]:
-            print(f"PPO, {epochs} epochs, env backend {env_backend(backend)} ...", flush=True)
-            result["runs"].append(bench_train(args.substrate, epochs, backend, args.warmup_rounds,
-                                              args.rounds, args))
-            print(f"  {result['runs'][-1]['agent_steps_per_s']:,.0f} agent-steps/s; peak memory "
-                  f"{result['runs'][-1]['peak_memory_mb']}", flush=True)
+    for env, epochs, envs in plans:
+        print(f"PPO through {env}, {epochs} epochs, envs per worker {envs or 'default'} ...",
+              flush=True)
+        run = bench_train(opts["substrate"], epochs, env, opts["warmup_rounds"], opts["rounds"],
+                          opts, envs)
+        result["runs"].append(run)
+        print(f"  {run['round_agent_steps']:,} agent-steps per round: "
+              f"{run['agent_steps_per_s']:,.0f} agent-steps/s; learner "
+              f"{run['learner_share_of_wall']:.0%} of wall; peak memory {run['peak_memory_mb']}",
+              flush=True)
     after = raw_pass("after")
     raw = (before + after) / 2
     result["raw_agent_steps_per_s"] = raw
     for run in result["runs"]:
         run["ratio_to_raw"] = run["agent_steps_per_s"] / raw
-        print(f"{run['env_backend']:>8}, {run['epochs']} epochs: {run['agent_steps_per_s']:,.0f} "
-              f"agent-steps/s = {run['ratio_to_raw']:.0%} of raw ({raw:,.0f})")
-    write_result(result, args.out)
+        print(f"{run['env']:>10}, {run['epochs']} epochs, {run['round_agent_steps']:>7,} per round: "
+              f"{run['agent_steps_per_s']:,.0f} agent-steps/s = {run['ratio_to_raw']:.0%} of raw "
+              f"({raw:,.0f})")
+    write_result(result, opts["out"])
 
 
 if __name__ == "__main__":
