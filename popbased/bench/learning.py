@@ -1,17 +1,19 @@
-"""Learning curve: per-capita return (unshaped harvest) against agent-steps, with the
-random baseline, from a training run's metrics.jsonl; optionally runs the training first.
+"""Learning curves: per-capita return (unshaped harvest) against agent-steps and against
+wall-clock minutes, with the random baseline, for training through each engine for the same
+minutes on the same machine (one after the other); then every trained policy, and random
+play, evaluated on real Melting Pot (episodes with a 95% bootstrap CI).
 
-    python -m popbased.bench.learning --steps 3000000 --out bench/learning   # train, then plot
-    python -m popbased.bench.learning --metrics runs/x/metrics.jsonl --out bench/learning
+    python -m popbased.bench.learning --env fast,meltingpot --minutes 60 --out bench/learning
+    python -m popbased.bench.learning --metrics runs/x/metrics.jsonl --out bench/learning  # plot only
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
 
+import click
 import numpy as np
 
 RANDOM_BASELINE = 33.0  # commons_harvest__open, six random episodes (README, DESIGN.md)
@@ -61,70 +63,126 @@ def summarize(points: dict, baseline: float = RANDOM_BASELINE) -> dict:
 
 
 def plot(runs: dict[str, dict], path: str | Path, baseline: float = RANDOM_BASELINE) -> None:
+    """Return against agent-steps (left) and wall-clock minutes (right); depletion below."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
-                                  gridspec_kw={"height_ratios": [3, 1]})
-    for label, points in runs.items():
-        x = np.asarray(points["agent_steps"]) / 1e6
-        line, = ax.plot(x, points["smoothed"], label=label)
-        ax.scatter(x, points["per_capita_return"], s=4, alpha=0.25, color=line.get_color())
-        dep = np.asarray(points["depleted"], dtype=float)
-        w = points["window"]
-        ax2.plot(x, [dep[max(0, i - w + 1):i + 1].mean() for i in range(len(dep))],
-                 color=line.get_color())
-    ax.axhline(baseline, color="grey", linestyle="--", label=f"random play (~{baseline:.0f})")
-    ax.set_ylabel("per-capita return (apples, unshaped)")
-    ax.set_title("commons_harvest__open: self-play PPO")
-    ax.legend()
-    ax2.set_ylabel("fully depleted")
-    ax2.set_xlabel("agent-steps (millions)")
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex="col",
+                             gridspec_kw={"height_ratios": [3, 1]})
+    for column, (key, scale, label) in enumerate((("agent_steps", 1e6, "agent-steps (millions)"),
+                                                   ("minutes", 1, "wall-clock minutes"))):
+        ax, ax2 = axes[0, column], axes[1, column]
+        for name, points in runs.items():
+            x = np.asarray(points[key], dtype=float) / scale
+            line, = ax.plot(x, points["smoothed"], label=name)
+            ax.scatter(x, points["per_capita_return"], s=4, alpha=0.25, color=line.get_color())
+            dep = np.asarray(points["depleted"], dtype=float)
+            w = points["window"]
+            ax2.plot(x, [dep[max(0, i - w + 1):i + 1].mean() for i in range(len(dep))],
+                     color=line.get_color())
+        ax.axhline(baseline, color="grey", linestyle="--", label=f"random play (~{baseline:.0f})")
+        ax.set_ylabel("per-capita return (apples, unshaped)")
+        ax.legend()
+        ax2.set_ylabel("fully depleted")
+        ax2.set_xlabel(label)
+    fig.suptitle("commons_harvest__open: self-play PPO, training episodes "
+                 f"(mean of the last {next(iter(runs.values()))['window'] if runs else 0})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="scripts/bench_learning", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--metrics", action="append", default=[], metavar="[LABEL=]PATH",
-                        help="existing metrics.jsonl (repeatable); without it, train first")
-    parser.add_argument("--steps", type=int, default=3_000_000)
-    parser.add_argument("--ppo", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--shaping", action="append", default=[], metavar="COMPONENT=WEIGHT")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default="bench/learning")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    sources = {}
-    for item in args.metrics:
+def train_for(env: str, minutes: float, steps: int, out: Path, seed: int, ppo: dict,
+              shaping: dict | None) -> dict:
+    """Self-play on commons_harvest__open through `env` until `minutes` (or `steps`)."""
+    import time
+
+    from popbased.ppo.config import PPOConfig
+    from popbased.selfplay import TrainConfig, train
+
+    config = TrainConfig("commons_harvest__open", steps=steps, seed=seed, out=str(out), env=env,
+                         ppo=PPOConfig(**ppo), shaping=shaping)
+    started = time.perf_counter()
+    report = train(config, lambda r: time.perf_counter() - started >= minutes * 60)
+    return {"env": env, "agent_steps": report["agent_steps"], "wall_s": report["elapsed_s"],
+            "agent_steps_per_s": report["agent_steps_per_s"],
+            "checkpoint": report["checkpoints"]["m0"], "metrics": str(out / "metrics.jsonl")}
+
+
+def evaluate_on_meltingpot(checkpoints: dict[str, str], episodes: int, seed: int) -> dict:
+    """Each policy (and random play) in every seat of real commons_harvest__open."""
+    from popbased.evaluation.policies import resolve
+    from popbased.evaluation.run import evaluate
+    from popbased.evaluation.tables import bootstrap_ci
+    from popbased.rollout.cluster import ensure_ray
+
+    ensure_ray()
+    refs = [resolve(path) for path in checkpoints.values()] + [resolve("random")]
+    labels = list(checkpoints) + ["random"]
+    rows = evaluate(refs, "commons_harvest__open", [{}], episodes=episodes, seed=seed,
+                    max_steps=None, env="meltingpot")
+    out = {}
+    for label, row in zip(labels, rows):
+        values = np.array([e["per_capita_return"] for e in row["episodes"]], dtype=float)
+        low, high = bootstrap_ci(values)
+        out[label] = {"episodes": len(values), "per_capita_return": float(values.mean()),
+                      "ci95": [low, high],
+                      "depleted_fraction": float(np.mean([bool(e["depleted"]) for e in row["episodes"]])),
+                      "gini": float(np.mean([e["gini"] for e in row["episodes"]]))}
+    return out
+
+
+def _pairs(items: tuple[str, ...]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key] = float(value) if any(c in value for c in ".e") else int(value)
+    return out
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, help=__doc__)
+@click.option("--env", "envs", default="fast,meltingpot", show_default=True,
+              help="Engines to train through, one after the other, comma-separated.")
+@click.option("--minutes", type=float, default=60.0, show_default=True,
+              help="Wall-clock minutes of training per engine.")
+@click.option("--steps", type=int, default=10**12, help="Stop earlier at this many agent-steps.")
+@click.option("--ppo", multiple=True, metavar="KEY=VALUE")
+@click.option("--shaping", multiple=True, metavar="COMPONENT=WEIGHT")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--episodes", type=int, default=15, show_default=True,
+              help="Evaluation episodes per policy on real Melting Pot (0: none).")
+@click.option("--metrics", multiple=True, metavar="[LABEL=]PATH",
+              help="Plot existing metrics.jsonl files instead of training (repeatable).")
+@click.option("--out", default="bench/learning", show_default=True)
+def main(envs, minutes, steps, ppo, shaping, seed, episodes, metrics, out) -> None:
+    os.makedirs(out, exist_ok=True)
+    sources, trained = {}, {}
+    for item in metrics:
         label, _, path = item.rpartition("=")
         sources[label or Path(path).parent.name] = path
     if not sources:
-        from click.testing import CliRunner  # the real entry point, as a user runs it
-
-        from popbased.cli import cli
-
-        run_dir = Path(args.out) / "run"
-        cmd = ["train", "commons_harvest__open", "--steps", str(args.steps), "--seed",
-               str(args.seed), "--out", str(run_dir)]
-        for p in args.ppo:
-            cmd += ["--ppo", p]
-        for s in args.shaping:
-            cmd += ["--shaping", s]
-        result = CliRunner().invoke(cli, cmd, catch_exceptions=False)
-        if result.exit_code:
-            raise SystemExit(result.output)
-        sources["self-play"] = str(run_dir / "metrics.jsonl")
+        for env in envs.split(","):
+            label = f"trained on {env}"
+            print(f"{label}: {minutes:g} minutes ...", flush=True)
+            trained[label] = train_for(env, minutes, steps, Path(out) / f"run-{env}", seed,
+                                       _pairs(ppo), _pairs(shaping) or None)
+            sources[label] = trained[label]["metrics"]
+            print(f"  {trained[label]['agent_steps']:,} agent-steps "
+                  f"({trained[label]['agent_steps_per_s']:,.0f}/s)", flush=True)
     runs = {label: curve(path) for label, path in sources.items()}
-    report = {label: summarize(points) for label, points in runs.items()}
-    plot(runs, Path(args.out) / "curve.png")
-    with open(Path(args.out) / "learning.json", "w") as f:
-        json.dump({"sources": sources, "summary": report}, f, indent=2)
-    print(json.dumps(report, indent=2))
+    report = {"sources": sources, "training": trained,
+              "summary": {label: summarize(points) for label, points in runs.items()}}
+    if trained and episodes:
+        print(f"evaluating on real Melting Pot, {episodes} episodes each ...", flush=True)
+        report["evaluation_on_meltingpot"] = evaluate_on_meltingpot(
+            {label: t["checkpoint"] for label, t in trained.items()}, episodes, seed)
+    plot(runs, Path(out) / "curve.png")
+    with open(Path(out) / "learning.json", "w") as f:
+        json.dump(report, f, indent=2)
+    print(json.dumps({k: report[k] for k in ("summary", "evaluation_on_meltingpot") if k in report},
+                     indent=2))
 
 
 if __name__ == "__main__":
