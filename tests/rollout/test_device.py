@@ -9,7 +9,7 @@ import torch
 from popbased.env.fast.env import FastBatchedEnv
 from popbased.ppo.actions import RANDOM
 from popbased.ppo.batch import Batch
-from popbased.ppo.config import NetConfig
+from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.ppo.learner import Learner, publication
 from popbased.ppo.policy import masked_log_softmax
 from popbased.rollout.device import DeviceCollector
@@ -86,7 +86,8 @@ def test_random_frozen_recurrent_and_no_zap_seats_as_the_ray_workers_play_them()
     collector = _collector(worlds=2)
     a = Learner("a", 11, OPEN.action_names, device="cpu", seed=1)
     b = Learner("b", 11, NO_ZAP_ACTIONS, device="cpu", seed=2)  # no FIRE_ZAP output
-    c = Learner("c", 11, OPEN.action_names, net=NetConfig(lstm=8), device="cpu", seed=3)
+    c = Learner("c", 11, OPEN.action_names, net=NetConfig(lstm=8), config=PPOConfig(bptt=10),
+                device="cpu", seed=3)
     frozen = publication(a.policy, "a@g1", ("snap", 1), frozen=True)
     seats = ["a", "a", "b", "b", "c", "c", "c", RANDOM, RANDOM, "a@g1", "a@g1", "b", "a", "c"]
     handles = collector.publish([a.publication(), b.publication(), c.publication(), frozen])
@@ -103,6 +104,8 @@ def test_random_frozen_recurrent_and_no_zap_seats_as_the_ray_workers_play_them()
     again = collector.collect(collector.publish([a.publication(), b.publication(), c.publication(),
                                                  frozen]), [seats], 20, bptt=10)
     assert again.batches["c"].states[0].abs().sum() > 0
+    for learner in (a, b, c):  # every kind of batch trains (tensors, LSTM chunks, own actions)
+        assert learner.update(again.batches[learner.member])["skipped"] == 0.0
     # a seat that changes hands starts with a fresh memory
     moved = list(seats)
     moved[4], moved[12] = "a", "c"
