@@ -222,7 +222,7 @@ def test_long_league_plays_on_with_retired_snapshots(ray_local, tmp_path, keep, 
     spec = load(snapshot_league(tmp_path, keep, sources=sources))
     out = tmp_path / "run"
     config = train_config(spec, 12, workers=1, envs_per_worker=2, rollout_length=20, out=str(out),
-                          ray_address=ray_local["address"], env_backend=backend)
+                          ray_address=ray_local["address"], env="meltingpot", env_backend=backend)
     result = Driver(spec, config, 12, None).run()
     assert result["generation"] == 12
     files_ = check_consistent(out, 12)

@@ -19,8 +19,10 @@ from conftest import popbased_argv, tiny_league, train_argv
 
 
 @pytest.mark.slow
-def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
-    """`ray start --head` on loopback plus a second node process; the league joins it."""
+@pytest.mark.parametrize("engine", ["fast", "meltingpot"])
+def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path, engine):
+    """`ray start --head` on loopback plus a second node process; the league joins it (on
+    the fast env each rollout actor is a shard of worlds; on Melting Pot a RolloutWorker)."""
     ray_bin = Path(sys.executable).parent / "ray"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -42,7 +44,7 @@ def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path):
         done = subprocess.run(popbased_argv("league", "launch", tiny_league(tmp_path, steps=700),
                                             "--generations", 1, "--workers", 2, "--envs-per-worker", 1,
                                             "--rollout-length", 50, "--out", out, "--ray-address", address,
-                                            "--json"),
+                                            "--env", engine, "--json"),
                               capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         report = json.loads(done.stdout)
