@@ -10,20 +10,17 @@ by PPO's importance ratio), so env workers and learners use the cores at the sam
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 
 from popbased.errors import BadInput
-from popbased.textio import json_safe
-from popbased.ppo import checkpoint, shaping
+from popbased.ppo import shaping
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.env.engines import check_fast, has_fast
 from popbased.env.instance import component_names
@@ -190,7 +187,8 @@ def start_collector(config: TrainConfig, spec, apples_in_view):
         return DeviceCollector(spec, worlds=config.workers * config.envs_per_worker,
                                device=resolve_device(config.device), seed=config.seed,
                                obs_size=config.obs_size, apples_in_view=apples_in_view,
-                               max_episode_steps=config.max_episode_steps), None
+                               max_episode_steps=config.max_episode_steps,
+                               overlap=config.overlap), None
     ray_info = ensure_ray(config.ray_address)
     return make_collector(config, spec, apples_in_view, ray_info), ray_info
 
@@ -204,9 +202,9 @@ def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict) ->
 
 
 def learner_threads(config: TrainConfig, collector=None) -> None:
-    """CPU learners: one torch thread when overlapping with Ray workers (they use the other
-    cores); every core when collection and learning take turns (no overlap, or the
-    in-process device collector)."""
+    """CPU learners: one torch thread when collection overlaps learning (Ray workers, or the
+    device collector's background thread, use the other cores); every core when they take
+    turns (no overlap)."""
     overlapping = config.overlap and getattr(collector, "asynchronous", True)
     torch.set_num_threads(config.learner_threads or (1 if overlapping else (os.cpu_count() or 1)))
 
@@ -216,20 +214,11 @@ def train(config: TrainConfig, on_round: Callable[[RoundReport], Any] | None = N
     the last round's report (RoundReport.to_json()) with `checkpoints`, `ray` and `interrupted`.
 
     `on_round(report)` is called after every round; returning True stops training there.
+    The rounds run on the machinery PBT and leagues share (population/rounds.py SelfPlay).
     """
-    spec, apples_in_view, weights = validate(config)
-    out = Path(config.out) if config.out else None
-    members = [f"m{i}" for i in range(config.members)]
-    collector, ray_info = start_collector(config, spec, apples_in_view)
-    try:
-        learners = {m: Learner(m, config.obs_size, collector.action_names, net=config.net,
-                               config=config.ppo, shaping_weights=weights, device=config.device,
-                               seed=config.seed * 1000 + i, total_steps=config.steps)
-                    for i, m in enumerate(members)}
-        learner_threads(config, collector)
-        return _loop(config, spec, collector, learners, out, ray_info, on_round)
-    finally:
-        collector.close()
+    from popbased.population.rounds import SelfPlay  # it builds on this module's pieces
+
+    return SelfPlay(config, on_round).run()
 
 
 class Session:
@@ -313,64 +302,6 @@ class Session:
         """Waits for a fragment still being collected (its data is not used)."""
         if self.collector.pending:
             self.collector.gather()
-
-
-def _loop(config, spec, collector, learners, out, ray_info, on_round) -> dict[str, Any]:
-    session = Session(config, collector, learners)
-    window = EpisodeWindow()
-    metrics_file = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        metrics_file = (out / "metrics.jsonl").open("a")
-    steps, rounds, started = 0, 0, time.perf_counter()
-    last_save = started
-    report: RoundReport | None = None
-    interrupted = False
-    try:
-        while steps < config.steps:
-            fragment, stats = session.round(more=steps + session.round_steps < config.steps)
-            steps += sum(b.agent_steps for b in fragment.batches.values())
-            rounds += 1
-            window.add(fragment.episodes)
-            elapsed = time.perf_counter() - started
-            report = RoundReport(
-                round=rounds, agent_steps=steps, total_steps=config.steps, elapsed_s=elapsed,
-                agent_steps_per_s=steps / elapsed, round_agent_steps=session.round_steps,
-                episodes=window.count, metrics=window.summary(), learners=stats,
-                timing=dict(session.totals), worker_restarts=collector.restarts,
-                flags={m: tuple(l.flags) for m, l in learners.items() if l.flags})
-            if metrics_file is not None:
-                metrics_file.write(json.dumps(json_safe({**report.to_json(), "episode_summaries": [
-                    {k: e[k] for k in ("per_capita_return", "gini", "steps", "depleted", "members")}
-                    for e in fragment.episodes]})) + "\n")
-                metrics_file.flush()
-                if time.perf_counter() - last_save >= config.checkpoint_every_s:
-                    save_all(learners, out, config, spec)
-                    last_save = time.perf_counter()
-            if on_round and on_round(report):
-                break
-    except KeyboardInterrupt:  # keep what was learned: checkpoints below, then stop
-        interrupted = True
-    checkpoints = None
-    if metrics_file is not None:
-        metrics_file.close()
-        checkpoints = save_all(learners, out, config, spec)
-    last = report.to_json() if report is not None else {"agent_steps": 0, "total_steps": config.steps}
-    return {**last, **({"interrupted": True} if interrupted else {}),
-            **({} if checkpoints is None else {"checkpoints": checkpoints}), "ray": ray_info}
-
-
-def save_all(learners: dict[str, Learner], out: Path, config: TrainConfig, spec) -> dict[str, str]:
-    extra = {"substrate": config.substrate, "params": {k: str(v) for k, v in config.params.items()},
-             "spec_params": {k: (v if isinstance(v, (int, float, str, bool)) else str(v))
-                             for k, v in dataclasses.asdict(spec.params).items()} if spec.params else {},
-             "seed": config.seed}
-    paths = {}
-    for m, learner in learners.items():
-        path = out / f"{m}.pt"
-        checkpoint.save(learner, path, extra)
-        paths[m] = str(path)
-    return paths
 
 
 __all__ = ["TrainConfig", "train", "seating"]

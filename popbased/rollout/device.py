@@ -14,14 +14,21 @@ fragment, league matches that keep their seats until their episode ends, `random
 (uniform over the legal actions), frozen players (snapshots: they act, no batch), per-seat
 action masks mapped onto each member's action set, recurrent state per seat (zeroed when
 a seat changes hands or an episode starts), episode summaries with the env, its members
-and its match. Collection is synchronous (`asynchronous = False`): the session collects,
-then learns, each with every core.
+and its match.
+
+With `overlap` (the default, as on Ray), a fragment is collected in a background thread
+while the learners update on the previous one (a policy lag of one fragment, corrected by
+PPO's ratio, as with Ray workers): torch releases the GIL in its kernels, so collection
+and learning each keep a core busy with one intra-op thread apiece, which on a shared or
+small machine beats every core taking turns (multi-threaded small kernels stall when
+another process holds a core). Without it, collection and learning take turns.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -64,13 +71,15 @@ class _Group:
 class DeviceCollector:
     """See the module docstring."""
 
-    asynchronous = False
     shards = 1
     restarts = 0
 
     def __init__(self, spec, *, worlds: int, device: torch.device | str = "cpu", seed: int = 0,
                  obs_size: int = 11, apples_in_view: bool | None = None,
-                 max_episode_steps: int | None = None):
+                 max_episode_steps: int | None = None, overlap: bool = False):
+        self.asynchronous = overlap
+        """Collect in a background thread (gather's `then` starts the next fragment)."""
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="collect") if overlap else None
         self.device = torch.device(device)
         self.env = FastBatchedEnv(spec, worlds, seed=seed, device=self.device, obs_size=obs_size,
                                   apples_in_view=apples_in_view,
@@ -87,7 +96,7 @@ class DeviceCollector:
         self.held: dict[str, _Held] = {}
         self.states: dict[tuple, torch.Tensor] = {}  # architecture -> [seats, 2, H]
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        self._pending: tuple | None = None
+        self._pending: tuple | Future | None = None
 
     # ------------------------------------------------------------------ Collector API
     @property
@@ -95,8 +104,11 @@ class DeviceCollector:
         return self._pending is not None
 
     def publish(self, publications: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
-        """The publications themselves (weights are moved to the device when first seated)."""
-        return {p["member"]: dict(p) for p in publications}
+        """Each publication with its weights copied to the device now (a learner updates its
+        parameters in place while a fragment is collected with the published ones)."""
+        return {p["member"]: {**p, "weights": {k: _tensor(v, self.device, copy=True)
+                                               for k, v in p["weights"].items()}}
+                for p in publications}
 
     def submit(self, handles: Mapping[str, dict], seat_members: Sequence[Sequence[str]],
                length: int, bptt: int | None = None, matches: Sequence[Sequence] | None = None) -> None:
@@ -104,17 +116,23 @@ class DeviceCollector:
             raise RuntimeError("a fragment is already being collected")
         if len(seat_members) != 1:
             raise ValueError(f"the device collector is one shard; got {len(seat_members)} seat plans")
-        self._pending = (dict(handles), list(seat_members[0]), length, bptt,
-                         None if matches is None else list(matches[0]))
+        args = (dict(handles), list(seat_members[0]), length, bptt,
+                None if matches is None else list(matches[0]))
+        self._pending = self._thread.submit(self._collect, *args) if self._thread else args
 
     def gather(self, then: tuple | None = None) -> Fragment:
-        """Collects the submitted fragment now (`then` is not supported: not asynchronous)."""
+        """The submitted fragment (collected now, or waited for when collected in the
+        background); then = (handles, seat_members, length, bptt[, matches]): start that next
+        fragment at once, in the background (only when `asynchronous`)."""
         if self._pending is None:
             raise RuntimeError("gather() without submit()")
+        if then is not None and not self.asynchronous:
+            raise ValueError("this device collector collects synchronously; do not pass `then`")
+        pending, self._pending = self._pending, None
+        fragment = pending.result() if isinstance(pending, Future) else self._collect(*pending)
         if then is not None:
-            raise ValueError("the device collector collects synchronously; do not pass `then`")
-        args, self._pending = self._pending, None
-        return self._collect(*args)
+            self.submit(*then)
+        return fragment
 
     def collect(self, handles, seat_members, length, bptt=None, matches=None) -> Fragment:
         self.submit(handles, seat_members, length, bptt, matches)
@@ -124,6 +142,14 @@ class DeviceCollector:
         return [os.getpid()]
 
     def close(self) -> None:
+        if self._thread is not None:
+            if isinstance(self._pending, Future):
+                try:  # a fragment still being collected: its data is not used
+                    self._pending.result()
+                except Exception:
+                    pass
+            self._thread.shutdown()
+        self._pending = None
         self.env.close()
 
     # ------------------------------------------------------------------ seating
@@ -138,8 +164,7 @@ class DeviceCollector:
 
                 pub = ray.get(pub["ref"])
             self.held[member] = _Held(
-                {k: torch.as_tensor(np.asarray(v)).to(self.device, copy=True)
-                 for k, v in pub["weights"].items()},
+                {k: _tensor(v, self.device) for k, v in pub["weights"].items()},
                 tuple(pub["version"]), bool(pub.get("frozen")), signature(pub))
 
     def _groups(self) -> list[_Group]:
@@ -267,6 +292,13 @@ class DeviceCollector:
                      policy_version=self.held[member].version, **part)
 
 
+
+
+def _tensor(value, device: torch.device, copy: bool = False) -> torch.Tensor:
+    """A weight (numpy array or tensor) on `device`; `copy`: never sharing its memory."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value)).to(device)
+    return value.detach().to(device, copy=copy)
 
 
 class FastShard:

@@ -139,3 +139,30 @@ def test_random_seats_take_only_legal_actions():
     collector.collect({}, [[RANDOM] * 7], 200)
     actions = torch.stack(fired)
     assert not (actions == 7).any() and len(actions.unique()) == 7
+
+
+def test_background_collection_plays_the_published_weights_as_synchronous_collection_does():
+    """With overlap, the next fragment is collected in a background thread while the learner
+    updates in place: it plays the weights published before the update, exactly as a
+    synchronous collector given the same publications does."""
+    learner = Learner("m0", 11, OPEN.action_names, device="cpu", seed=1)
+    sync, background = _collector(worlds=2), _collector(worlds=2, overlap=True)
+    assert background.asynchronous and not sync.asynchronous
+    seats = [["m0"] * 14]
+    first = sync.publish([learner.publication()])
+    background.submit(background.publish([learner.publication()]), seats, 15)
+    expected = [sync.collect(first, seats, 15)]
+    published = background.publish([learner.publication()])
+    with torch.no_grad():  # the learner updates in place after publishing
+        for p in learner.policy.parameters():
+            p.add_(0.5)
+    got = [background.gather(then=(published, seats, 15))]
+    expected.append(sync.collect(first, seats, 15))
+    got.append(background.gather())
+    for e, g in zip(expected, got):
+        for name in ("obs", "actions", "logp", "values", "rewards", "dones"):
+            assert torch.equal(getattr(e.batches["m0"], name), getattr(g.batches["m0"], name)), name
+    background.close()
+    with pytest.raises(ValueError, match="synchronously"):
+        sync.submit(first, seats, 5)
+        sync.gather(then=(first, seats, 5))
