@@ -188,8 +188,10 @@ def main(**opts) -> None:
     for env, epochs, envs in plans:
         print(f"PPO through {env}, {epochs} epochs, envs per worker {envs or 'default'} ...",
               flush=True)
-        run = bench_train(opts["substrate"], epochs, env, opts["warmup_rounds"], opts["rounds"],
-                          opts, envs)
+        # larger rounds: fewer of them (about the same agent-steps as 7,000-step rounds)
+        scale = 1 if envs is None else max(1.0, envs / FAST_SHAPE["envs_per_worker"])
+        run = bench_train(opts["substrate"], epochs, env, max(2, round(opts["warmup_rounds"] / scale)),
+                          max(5, round(opts["rounds"] / scale)), opts, envs)
         result["runs"].append(run)
         print(f"  {run['round_agent_steps']:,} agent-steps per round: "
               f"{run['agent_steps_per_s']:,.0f} agent-steps/s; learner "
