@@ -10,9 +10,10 @@
 A kind of run (population.run.Driver for PBT, league.run.Driver for leagues) says who its
 members are, how seats are planned (its Session), when a generation's rounds are done, what
 its end does, and what it adds to state.json and the records. Everything else is here:
-fresh or resume, round accounting and reports (rounds.jsonl, `on_round`), interrupts,
-checkpoints with hashes, the commit order that makes a SIGKILL at any moment lose only the
-generation in progress (see popbased.runs.state), and the final report.
+fresh or resume, checkpoints with hashes, the commit order that makes a SIGKILL at any
+moment lose only the generation in progress (see popbased.runs.state), and the final report;
+the collector, round accounting and reports (rounds.jsonl, `on_round`) and interrupts are
+the run of rounds that self-play training shares (population/rounds.py).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from popbased.population.lineage import LineageEvent, LineageLog
 from popbased.population.member import Member, credit
 from popbased.population.member_stats import MemberStats
 from popbased.population.reports import GenerationSummary, MemberSummary, RoundReport
+from popbased.population.rounds import Rounds
 from popbased.ppo import checkpoint
+from popbased.rollout.fragment import Fragment
 from popbased.runs import state as files
-from popbased.selfplay import EpisodeWindow, Session, TrainConfig, learner_threads, start_collector
+from popbased.selfplay import Session, TrainConfig
 
 
 def begin_lineage(lineage: LineageLog, members: dict[str, Member],
@@ -46,7 +49,7 @@ def begin_lineage(lineage: LineageLog, members: dict[str, Member],
         lineage.append(LineageEvent(member.id, 0, 0, "init", dict(member.values), reason=reason))
 
 
-class Engine:
+class Engine(Rounds):
     """See the module docstring. Subclasses implement the hooks below the constructor."""
 
     kind = "run"
@@ -56,21 +59,16 @@ class Engine:
                  on_round: Callable[[RoundReport], Any] | None = None,
                  on_generation: Callable[[GenerationSummary], Any] | None = None,
                  prepare: Callable[[dict[str, Member]], Any] | None = None):
-        self.config, self.target, self.state = config, generations, state
-        self.on_round, self.on_generation, self.prepare = on_round, on_generation, prepare
+        super().__init__(config, on_round)
+        self.target, self.state = generations, state
+        self.on_generation, self.prepare = on_generation, prepare
         self.out = Path(config.out)
         self.lineage = LineageLog(self.out / "lineage.jsonl")
-        self.window = EpisodeWindow()
         self.stats = MemberStats()
-        self.started = time.perf_counter()
         self.inner_s = 0.0  # time inside the PPO inner loops (collect + update)
         self.eval_s = 0.0  # time playing evaluation rounds (no learning)
 
     # ------------------------------------------------------------------ hooks
-    def arena(self):
-        """(the substrate spec every env plays, apples_in_view for the collector)."""
-        raise NotImplementedError
-
     def new_members(self, collector) -> dict[str, Member]:
         raise NotImplementedError
 
@@ -112,9 +110,6 @@ class Engine:
     def report_fields(self) -> dict[str, Any]:
         return {}
 
-    def close(self) -> None:
-        """Whatever the kind started beyond the collector (at the end, also on errors)."""
-
     # ------------------------------------------------------------------ members
     def load_members(self, collector, **expect) -> dict[str, Member]:
         """The members of the committed state, from their checkpoints."""
@@ -131,63 +126,53 @@ class Engine:
         return members
 
     # ------------------------------------------------------------------ run
-    def run(self) -> dict[str, Any]:
+    def setup(self, collector) -> None:
         config = self.config
-        substrate, apples_in_view = self.arena()
-        collector, ray_info = start_collector(config, substrate, apples_in_view)
-        try:
-            learner_threads(config, collector)
-            self.out.mkdir(parents=True, exist_ok=True)
-            fresh = self.state is None
-            if fresh:
-                self.members = self.new_members(collector)
-                begin_lineage(self.lineage, self.members, self.prepare)
-                self.generation, self.agent_steps = 0, 0
-                self.rng = np.random.default_rng([config.seed, 3])
-            else:
-                self.members = self.load_members(collector)
-                self.generation, self.agent_steps = self.state["generation"], self.state["agent_steps"]
-                self.lineage.truncate(self.state["lineage_events"])
-                files.drop_unfinished(self.out, self.generation)
-                self.rng = np.random.default_rng()
-                self.rng.bit_generator.state = self.state["rng"]
-            self.session = self.make_session(collector, {m: x.learner for m, x in self.members.items()})
-            if fresh:
-                self.begin()
-                self._commit(self._checkpoints())
-            else:
-                self.session.rng.bit_generator.state = self.state["seating_rng"]
-                self.restore()
-            self.tracker = self.fitness_tracker(collector.components)
-            report = self._loop()
-        finally:
-            self.close()
-            collector.close()
-        report["ray"] = ray_info
-        return report
-
-    def _loop(self) -> dict[str, Any]:
-        report: dict[str, Any] = {"generation": self.generation, "generations": self.target}
+        self.out.mkdir(parents=True, exist_ok=True)
+        fresh = self.state is None
+        if fresh:
+            self.members = self.new_members(collector)
+            begin_lineage(self.lineage, self.members, self.prepare)
+            self.generation, self.agent_steps = 0, 0
+            self.rng = np.random.default_rng([config.seed, 3])
+        else:
+            self.members = self.load_members(collector)
+            self.generation, self.agent_steps = self.state["generation"], self.state["agent_steps"]
+            self.lineage.truncate(self.state["lineage_events"])
+            files.drop_unfinished(self.out, self.generation)
+            self.rng = np.random.default_rng()
+            self.rng.bit_generator.state = self.state["rng"]
+        self.session = self.make_session(collector, {m: x.learner for m, x in self.members.items()})
+        if fresh:
+            self.begin()
+            self._commit(self._checkpoints())
+        else:
+            self.session.rng.bit_generator.state = self.state["seating_rng"]
+            self.restore()
+        self.tracker = self.fitness_tracker(collector.components)
         self.start_steps = self.agent_steps
-        loop_started = time.perf_counter()
-        try:
-            while self.generation < self.target:
-                t0 = time.perf_counter()
-                self.stats.reset()
-                self.play_rounds()
-                t1 = time.perf_counter()
-                self.generation += 1
-                summary = self._end_generation(t0, t1)
-                files.crash_point("committed", self.generation)
-                if self.on_generation:
-                    self.on_generation(summary)
-            self.session.finish()
-        except KeyboardInterrupt:
-            report["interrupted"] = True
+
+    def loop(self) -> None:
+        self.loop_started = time.perf_counter()
+        while self.generation < self.target:
+            t0 = time.perf_counter()
+            self.stats.reset()
+            self.play_rounds()
+            t1 = time.perf_counter()
+            self.generation += 1
+            summary = self._end_generation(t0, t1)
+            files.crash_point("committed", self.generation)
+            if self.on_generation:
+                self.on_generation(summary)
+        self.session.finish()
+
+    def final_report(self, interrupted: bool) -> dict[str, Any]:
+        report: dict[str, Any] = {"generation": self.generation, "generations": self.target,
+                                  **({"interrupted": True} if interrupted else {})}
         report.update(generation=self.generation, agent_steps=self.agent_steps,
                       elapsed_s=time.perf_counter() - self.started,
                       inner_loop_s=self.inner_s - getattr(self.session, "plan_s", 0.0),
-                      evaluation_s=self.eval_s, loop_s=time.perf_counter() - loop_started,
+                      evaluation_s=self.eval_s, loop_s=time.perf_counter() - self.loop_started,
                       out=str(self.out), members={m: x.record() for m, x in self.members.items()},
                       best=self.best(), worker_restarts=self.session.collector.restarts,
                       dropped_batches=self.session.dropped_batches, **self.report_fields())
@@ -197,34 +182,29 @@ class Engine:
         """One round (a fragment gathered, every learner seated in it updated unless not
         `learn`), accounted and reported; {'trained': agent-steps, 'episodes': [...]}.
         `session`: another session than the training one (evaluation on another env)."""
-        session = session or self.session
-        t0 = time.perf_counter()
-        fragment, stats = session.round(more=True, learn=learn)
+        fragment, _, _ = self.play(session, learn=learn)
+        files.crash_point("train", self.generation + 1)
+        return {"trained": self.trained, "episodes": fragment.episodes}
+
+    def account(self, fragment: Fragment, stats: dict, learn: bool, seconds: float) -> int:
         if learn:
-            self.inner_s += time.perf_counter() - t0
+            self.inner_s += seconds
         else:
-            self.eval_s += time.perf_counter() - t0
-        trained, collected = credit(self.members, fragment)
-        self.agent_steps += collected
+            self.eval_s += seconds
+        self.trained, collected = credit(self.members, fragment)
         if learn:
             self.tracker.add(fragment)
             self.stats.add_learners(stats)
         self.stats.add_episodes(fragment.episodes)
         self.on_fragment(fragment)
-        self.window.add(fragment.episodes)
-        elapsed = time.perf_counter() - self.started
-        report = RoundReport(
-            generation=self.generation, phase=getattr(session, "phase", "train"),
-            agent_steps=self.agent_steps, total_steps=self.config.steps, elapsed_s=elapsed,
-            agent_steps_per_s=(self.agent_steps - self.start_steps) / elapsed,
-            episodes=self.window.count, metrics=self.window.summary(), learners=stats,
-            dropped=tuple(fragment.dropped), worker_restarts=self.session.collector.restarts,
-            flags={m: tuple(x.learner.flags) for m, x in self.members.items() if x.learner.flags})
+        return collected
+
+    def round_fields(self, session: Session, fragment: Fragment) -> dict[str, Any]:
+        return {"generation": self.generation, "phase": getattr(session, "phase", "train"),
+                "dropped": tuple(fragment.dropped)}
+
+    def record(self, report: RoundReport, fragment: Fragment) -> None:
         files.append(self.out, "rounds.jsonl", report.to_json())
-        if self.on_round:
-            self.on_round(report)
-        files.crash_point("train", self.generation + 1)
-        return {"trained": trained, "episodes": fragment.episodes}
 
     # ------------------------------------------------------------------ end of generation
     def _end_generation(self, started: float, rounds_done: float) -> GenerationSummary:
