@@ -33,7 +33,7 @@ from popbased.population.rounds import Rounds
 from popbased.ppo import checkpoint
 from popbased.rollout.fragment import Fragment
 from popbased.runs import state as files
-from popbased.selfplay import Session, TrainConfig
+from popbased.selfplay import Session, TrainConfig, learner_threads
 
 
 def begin_lineage(lineage: LineageLog, members: dict[str, Member],
@@ -128,6 +128,7 @@ class Engine(Rounds):
     # ------------------------------------------------------------------ run
     def setup(self, collector) -> None:
         config = self.config
+        learner_threads(config, collector)
         self.out.mkdir(parents=True, exist_ok=True)
         fresh = self.state is None
         if fresh:

@@ -1,7 +1,7 @@
 """Runs of rounds: what self-play training, PBT and leagues share, and self-play itself.
 
-    run.run()  ->  the collector (Ray workers, or the fast env in this process) + learner
-                   threads, then setup() (members, session), then loop() (rounds until the
+    run.run()  ->  the collector (Ray workers, or the fast env in this process), then
+                   setup() (members, learner threads, session), then loop() (rounds until the
                    run is done; Ctrl-C / SIGTERM stops it between any two steps and keeps what
                    was learned), then final_report(); the collector closed whatever happens.
     run.play() ->  one round: a fragment gathered, every learner seated in it updated (unless
@@ -50,7 +50,8 @@ class Rounds:
         raise NotImplementedError
 
     def setup(self, collector) -> None:
-        """The members and self.session, once the collector runs."""
+        """The members, torch's threads for them (`learner_threads`) and self.session, once
+        the collector runs."""
         raise NotImplementedError
 
     def loop(self) -> None:
@@ -80,7 +81,6 @@ class Rounds:
     def run(self) -> dict[str, Any]:
         collector, ray_info = start_collector(self.config, *self.arena())
         try:
-            learner_threads(self.config, collector)
             self.setup(collector)
             interrupted = False
             try:
@@ -139,6 +139,9 @@ class SelfPlay(Rounds):
                                config=config.ppo, shaping_weights=self.weights, device=config.device,
                                seed=config.seed * 1000 + i, total_steps=config.steps)
                     for i, m in enumerate(f"m{i}" for i in range(config.members))}
+        # threads set after the learners are built: their initialisation depends on torch's
+        # thread count, and a seed gives the weights it always gave
+        learner_threads(config, collector)
         self.session = Session(config, collector, learners)
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
