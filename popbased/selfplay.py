@@ -75,8 +75,9 @@ class TrainConfig:
     """torch threads for CPU learners (default: 1 when overlapping, else all cores)."""
     env: str = "auto"
     """Env engine: 'fast' (the fast commons_harvest in torch, popbased.env.fast, validated
-    against Melting Pot), 'meltingpot' (Melting Pot itself), 'auto': fast where the substrate
-    has a fast implementation (the commons_harvest family, 11x11 views), else meltingpot."""
+    against Melting Pot by `popbased substrates validate`), 'meltingpot' (Melting Pot itself),
+    'auto': fast where the substrate has a fast implementation (the commons_harvest family,
+    11x11 views), else meltingpot."""
     env_backend: str = "auto"
     """How Melting Pot envs run: 'process': each env in its own process, resets hidden by
     spare processes (for machines with cores to spare); 'inline': envs stepped inside the

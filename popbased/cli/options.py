@@ -1,11 +1,57 @@
-"""Options shared by the training commands (`train`, `pbt`)."""
+"""Options shared by the training commands (`train`, `pbt`, `league launch`).
+
+Options that set a field of a config dataclass (TrainConfig, NetConfig) are built from that
+field (`field_option`): its default and its docstring (the string right after the field) are
+the option's default and help, so both are written once, in the dataclass.
+"""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
+import inspect
 import json
 import signal
+import textwrap
 
 import click
+
+from popbased.ppo.config import NetConfig
+from popbased.selfplay import ENVS, TrainConfig
+
+
+@functools.cache
+def field_docs(cls) -> dict[str, str]:
+    """field name -> its docstring (whitespace collapsed) for the fields of dataclass `cls`
+    that have one."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def field_option(cls, name: str, *decls: str, **attrs):
+    """A click option for field `name` of config dataclass `cls`: `--name-with-dashes`
+    (or `decls`), the field's default (shown unless None) and its docstring as help. `attrs`
+    add what parsing needs (type, ...); a bool field becomes an `--x/--no-x` switch."""
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]
+    default = None if field.default is dataclasses.MISSING else field.default
+    flag = "--" + name.replace("_", "-")
+    if not decls:
+        decls = (f"{flag}/--no-{flag[2:]}",) if isinstance(default, bool) else (flag,)
+    attrs = {"default": default, "show_default": default is not None,
+             "help": field_docs(cls).get(name), **attrs}
+    return click.option(*decls, name, **attrs)
+
+
+def config_option(name: str, *decls: str, **attrs):
+    """`field_option` of TrainConfig."""
+    return field_option(TrainConfig, name, *decls, **attrs)
 
 
 def stop_on_sigterm() -> None:
@@ -21,26 +67,14 @@ def stop_on_sigterm() -> None:
 def training(command):
     """--device --seed --workers --envs-per-worker --rollout-length --lstm --env --ray-address --json"""
     options = [
-        click.option("--device", default="auto", show_default=True,
-                     help="Learner device: auto, cpu, cuda."),
-        click.option("--seed", default=0, show_default=True, type=int),
-        click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
-                     help="Rollout workers (Ray actors)."),
-        click.option("--envs-per-worker", default=None, type=click.IntRange(min=1),
-                     help="Envs per worker [default: 2 on meltingpot, 10 on fast]."),
-        click.option("--rollout-length", default=None, type=click.IntRange(min=1),
-                     help="Steps per env per round (batch = workers x envs x players x length) "
-                          "[default: 250 on meltingpot, 50 on fast]."),
-        click.option("--lstm", default=0, show_default=True, type=click.IntRange(min=0),
-                     help="LSTM size (0 = none)."),
-        click.option("--env", "env", default="auto", show_default=True,
-                     type=click.Choice(["auto", "fast", "meltingpot"]),
-                     help="Env engine to train on: the fast commons_harvest (torch, on the "
-                          "learner's device; validated against Melting Pot by `popbased "
-                          "substrates validate`), or Melting Pot itself; auto: fast where the "
-                          "substrate has it (the commons_harvest family)."),
-        click.option("--ray-address", default=None,
-                     help="Join this Ray cluster (default: RAY_ADDRESS, else local)."),
+        config_option("device"),
+        config_option("seed", type=int),
+        config_option("workers", type=click.IntRange(min=1)),
+        config_option("envs_per_worker", type=click.IntRange(min=1)),
+        config_option("rollout_length", type=click.IntRange(min=1)),
+        field_option(NetConfig, "lstm", type=click.IntRange(min=0)),
+        config_option("env", type=click.Choice(ENVS)),
+        config_option("ray_address"),
         click.option("--json", "as_json", is_flag=True, help="Print the final report as JSON."),
     ]
     for option in reversed(options):

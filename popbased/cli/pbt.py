@@ -36,8 +36,7 @@ from popbased.tracking.pbt import PbtTracking
 @click.option("--out", default=None, help="Run folder (default: runs/pbt-NAME-TIME).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last completed "
               "generation (or: popbased resume FOLDER).")
-@click.option("--max-episode-steps", type=click.IntRange(min=1), default=None,
-              help="Cut episodes after this many steps (default: the substrate's own end).")
+@options.config_option("max_episode_steps", type=click.IntRange(min=1))
 @options.TRACKING
 @options.training
 def pbt(population, generations, steps_per_generation, out, resume, tracking_uri, seed, device, workers,

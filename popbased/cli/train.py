@@ -42,19 +42,17 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
 @click.argument("substrate")
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
               help="Variant parameter (repeatable), e.g. -p regrowth=0.5.")
-@click.option("--steps", default=1_000_000, show_default=True, type=click.IntRange(min=1),
-              help="Agent-steps to train (all members together).")
-@click.option("--members", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Population size (members share the seats).")
+@options.config_option("steps", type=click.IntRange(min=1))
+@options.config_option("members", type=click.IntRange(min=1))
 @click.option("--ppo", "ppo_pairs", multiple=True, metavar="KEY=VALUE",
               help=f"PPO hyperparameter (repeatable): {_PPO_KEYS}.")
 @click.option("--shaping", "shaping_pairs", multiple=True, metavar="COMPONENT=WEIGHT",
               help="Reward-shaping weight (repeatable), e.g. --shaping zapped=-0.1.")
 @click.option("--out", default=None, help="Checkpoint folder (default: runs/train-SUBSTRATE-TIME).")
-@click.option("--no-overlap", is_flag=True, help="Do not collect the next round while learning.")
+@options.config_option("overlap")
 @options.training
 def train(substrate, params, steps, members, device, seed, workers, envs_per_worker,
-          rollout_length, lstm, env, ppo_pairs, shaping_pairs, out, ray_address, no_overlap, as_json):
+          rollout_length, lstm, env, ppo_pairs, shaping_pairs, out, ray_address, overlap, as_json):
     """Train a population on SUBSTRATE by self-play and write its checkpoints."""
     parsed = registry.parse_assignments(params)
     registry.resolve(substrate, parsed)  # bad names/values fail before Ray starts
@@ -63,7 +61,7 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
     out = out or f"runs/train-{substrate}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = TrainConfig(substrate, parsed, steps=steps, members=members, workers=workers,
                          envs_per_worker=envs_per_worker, rollout_length=rollout_length,
-                         device=device, seed=seed, overlap=not no_overlap, ppo=ppo,
+                         device=device, seed=seed, overlap=overlap, ppo=ppo,
                          net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address,
                          env=env)
     validate(config)
