@@ -85,6 +85,7 @@ def test_resets_are_in_the_same_step():
     assert (env.world.timer == 0).all() and not env.world.beam.any()
 
 
+@pytest.mark.slow  # statistics over recorded Melting Pot play, three times over
 @pytest.mark.parametrize("factor", [0.1, 1.0, 100.0])
 def test_regrowth_frequency_per_group(factor):
     result = stat_checks.regrowth(CommonsParams(regrowth=factor), 300, [31], fast_worlds=32)
