@@ -74,7 +74,7 @@ def test_killed_worker_is_restarted_and_its_fragment_recollected(ray_local):
         collector.close()
 
 
-@pytest.mark.slow  # starts Ray: the quick loop starts none
+@pytest.mark.slow  # starts Ray actors
 def test_errors_inside_rollout_workers_reach_the_driver_as_one_line(ray_local):
 
     collector = Collector(resolve("open", {"players": 2}), workers=1, envs_per_worker=1,
