@@ -82,13 +82,12 @@ def bench_train(substrate: str, epochs: int, env: str, warmup_rounds: int, round
     round_wall = wall / rounds
     params = count_parameters(Policy(11, resolve(substrate).action_names, NetConfig(lstm=opts["lstm"])))
     if config.env == "fast" and report.get("ray") is None:
-        # One process: collection (the fast env + every member's forward pass), then the
-        # PPO update, each with every core.
+        # One process: with overlap a background thread collects (the fast env + every
+        # member's forward pass) while the driver's thread learns, so these overlap in time.
         split = {"collection: env stepping": per_round["env_s"],
                  "collection: policy inference": per_round["inference_s"],
-                 "collection: other (storage, seating)": per_round["collect_wait_s"]
-                 - per_round["env_s"] - per_round["inference_s"],
-                 "PPO update (all members)": per_round["learn_s"]}
+                 "driver: PPO update (all members)": per_round["learn_s"],
+                 "driver: waiting for the collection": per_round["collect_wait_s"]}
     else:
         workers = config.workers
         # Workers collect while the driver learns, so these overlap in time: per worker,
