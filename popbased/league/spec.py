@@ -10,6 +10,8 @@
     episode_steps = 1000           # episode length (a multiple of the rollout length)
     member_draw = "match"          # match: one member plays all its population's seats in a
                                    # match; seat: every seat draws its own member
+    env = "auto"                   # fast | meltingpot | auto (fast where the arena has it);
+                                   # --env on the command line wins
 
     [modes.self_play]              # all seats one population
     share = 0.4
@@ -30,6 +32,8 @@
 
     [evaluation]
     episodes = 0                   # extra evaluation episodes per env after each generation
+    env = "meltingpot"             # optional: play them on another engine (default: the
+                                   # training env), e.g. Melting Pot itself while training fast
 
     [snapshots]
     every = 1                      # freeze each population's best member every N generations

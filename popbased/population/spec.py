@@ -8,6 +8,8 @@ with its initial value or range and its mutation rule.
     params = {}                   # variant parameters (map, regrowth, zap_cooldown, ...)
     size = 4
     steps_per_generation = 200_000
+    env = "auto"                  # fast | meltingpot | auto (fast for the commons_harvest
+                                  # family); --env on the command line wins
 
     [ppo]                         # fixed PPOConfig fields
     epochs = 2
