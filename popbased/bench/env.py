@@ -12,14 +12,15 @@ agent-steps/s, their ratio, reset stalls and peak memory.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing as mp
 import os
 import platform
 import resource
 import time
+from types import SimpleNamespace
 
+import click
 import numpy as np
 
 
@@ -115,19 +116,18 @@ def bench_ours(name: str, processes: int, warmup: float, seconds: float, backend
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="scripts/bench_env", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--substrate", default="commons_harvest__open")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2,
-                        help="raw loop processes = envs in BatchedEnv (default: CPU count)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="measured wall time per side")
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--obs-size", type=int, default=11)
-    parser.add_argument("--inline", action="store_true", help="also measure the inline backend")
-    parser.add_argument("--out", default="bench/env.json")
-    args = parser.parse_args(argv)
-
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, help=__doc__)
+@click.option("--substrate", default="commons_harvest__open", show_default=True)
+@click.option("--processes", type=int, default=os.cpu_count() or 2, show_default=True,
+              help="Raw loop processes = envs in BatchedEnv.")
+@click.option("--seconds", type=float, default=60.0, show_default=True,
+              help="Measured wall time per side.")
+@click.option("--warmup", type=float, default=10.0, show_default=True)
+@click.option("--obs-size", type=int, default=11, show_default=True)
+@click.option("--inline", is_flag=True, help="Also measure the inline backend.")
+@click.option("--out", default="bench/env.json", show_default=True)
+def main(**opts) -> None:
+    args = SimpleNamespace(**opts)
     result = {
         "benchmark": "env",
         "substrate": args.substrate,

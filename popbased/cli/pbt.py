@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import time
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from popbased import errors
 from popbased.cli import options
 from popbased.errors import BadInput
 from popbased.population import report as text
 from popbased.population.lineage import LineageLog
-from popbased.population.run import check_out, read_state, run, train_config
-from popbased.population.spec import load
-from popbased.ppo.config import NetConfig
+from popbased.runs import launch
 from popbased.cli.progress import TrainDisplay
-from popbased.rollout.cluster import check_reachable, ensure_ray
-from popbased.selfplay import uses_ray
-from popbased.runs import state as files
-from popbased.selfplay import validate
-from popbased.tracking import store
-from popbased.tracking.pbt import PbtTracking
 
 
 @click.command()
@@ -54,49 +42,22 @@ def pbt(population, generations, steps_per_generation, out, resume, tracking_uri
 def start(population: str, out: str | None, resume: bool, opts: dict, tracking_uri, ray_address,
           as_json: bool) -> None:
     """Launches or resumes the PBT run of POPULATION in `out` with `opts` (options.json)."""
-    spec = load(population)
-    if opts.get("steps_per_generation"):
-        spec = dataclasses.replace(spec, steps_per_generation=opts["steps_per_generation"])
-    out = out or f"runs/pbt-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    generations = opts["generations"]
-    config = train_config(spec, generations, workers=opts["workers"],
-                          envs_per_worker=opts["envs_per_worker"], rollout_length=opts["rollout_length"],
-                          max_episode_steps=opts["max_episode_steps"], device=opts["device"],
-                          seed=opts["seed"], net=NetConfig(lstm=opts["lstm"]), out=out,
-                          ray_address=ray_address, env=opts.get("env") or "meltingpot")
-    validate(config)
-    check_out(spec, Path(out), resume, generations)
-    if ray_address:
-        check_reachable(ray_address)
-    uri = store.resolve_uri(tracking_uri or store.stored_uri(Path(out)))
-    store.check(uri)
+    prepared = launch.prepare_pbt(population, opts, out=out, resume=resume,
+                                  tracking_uri=tracking_uri, ray_address=ray_address)
+    spec, out, generations = prepared.spec, str(prepared.out), prepared.generations
     console = Console(stderr=True)
     if not as_json:
-        options.env_line(console, config)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "options.json").write_text(json.dumps({**opts, "out": out}, indent=1))
-    errors.log_into(out)
-    tracking = PbtTracking(uri, Path(out), spec, {k: v for k, v in opts.items()
-                                                  if k not in ("population", "steps_per_generation")})
-    if resume:  # a generation committed but not yet logged when the run was killed
-        tracking.catch_up(files.lines(Path(out), "generations.jsonl"), read_state(Path(out))["generation"])
+        options.env_line(console, prepared.config)
+    prepared.open()
 
     def on_generation(summary):
-        tracking.generation(summary)
         console.print(text.generation_line(summary, generations), markup=False, highlight=False)
 
-    try:
-        with TrainDisplay(config.steps, f"pbt {spec.name}", console) as display:
-            if uses_ray(config):
-                ensure_ray(ray_address)
-            options.stop_on_sigterm()  # the run stops; completed generations are kept
-            result = run(spec, config, generations, resume=resume, on_round=display.update,
-                         on_generation=on_generation)
-    except Exception as err:  # completed generations stay committed and resumable
-        tracking.close(error=f"{type(err).__name__}: {err}")
-        raise
-    tracking.close(interrupted=bool(result.get("interrupted")))
-    options.tracking_line(console, tracking.store, f"pbt-{spec.name}")
+    with TrainDisplay(prepared.config.steps, f"pbt {spec.name}", console) as display:
+        # SIGTERM (schedulers) stops like Ctrl-C: completed generations are kept
+        result = prepared.run(on_round=display.update, on_generation=on_generation,
+                              on_started=options.stop_on_sigterm)
+    options.tracking_line(console, prepared.tracking.store, prepared.experiment)
     if not options.summary(console, result, as_json, f"`popbased resume {out}`", f"run folder {out}"):
         return
     best = result.get("best")
@@ -113,6 +74,6 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
                ray_address, as_json: bool) -> None:
     """`popbased resume FOLDER` for a PBT run: its options.json, with `changes`."""
-    done = read_state(folder)["generation"]
-    opts = {**opts, **changes, "generations": generations or done + 1}
-    start(opts["population"], str(folder), True, opts, tracking_uri, ray_address, as_json)
+    opts, total = launch.resume_options(folder, opts, generations, changes)
+    start(opts["population"], str(folder), True, {**opts, "generations": total}, tracking_uri,
+          ray_address, as_json)

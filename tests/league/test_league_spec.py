@@ -16,6 +16,7 @@ def test_the_shipped_league_file_loads():
     assert all(p.size == 2 for p in spec.populations)
     assert {m.name: m.focal for m in spec.modes} == {"self_play": 7, "resident": 5, "visitor": 1}
     assert math.isclose(sum(m.share for m in spec.modes), 1.0)
+    assert spec.env == "auto" and spec.evaluation_env is None
 
 
 @pytest.mark.parametrize("text, message", [
@@ -29,6 +30,7 @@ def test_the_shipped_league_file_loads():
     (league_text(extra="[background]\nsources = [\"bots\"]\n"), "bots"),
     (league_text(extra="[fitness]\nkind = \"wins\"\n"), "allowed: league, return"),
     (league_text(extra="[snapshot]\nevery = 1\n"), "did you mean 'snapshots'"),
+    (league_text(extra="[evaluation]\nenv = \"real\"\n"), "allowed: fast, meltingpot"),
 ])
 def test_bad_league_files_are_one_clear_error(tmp_path, text, message):
     with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")):

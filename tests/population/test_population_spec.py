@@ -47,6 +47,9 @@ def test_good_spec(tmp_path):
     spec = load(path)
     assert spec.name == "mine" and spec.ppo.lr == 1e-4 and spec.ppo.epochs == 2
     assert spec.genes[1].scale == "one_minus_log" and spec.shaping[0].bounds == (-1.0, 0.0)
+    assert spec.env == "auto"
+    path.write_text(GOOD.replace("size = 4", 'size = 4\nenv = "meltingpot"'))
+    assert load(path).env == "meltingpot"
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -69,6 +72,7 @@ def test_good_spec(tmp_path):
     (lambda t: t + "\n[pbt]\nconfidence = 1.5\n", "must be in [0, 1)"),
     (lambda t: t + "\n[pbt]\ncrossover = 1\n", "expected bool"),
     (lambda t: t + "\n[pbt]\nfraction = 'half'\n", "expected float"),
+    (lambda t: t.replace("size = 4", 'size = 4\nenv = "gpu"'), "population.env='gpu'; allowed: auto, fast, meltingpot"),
 ])
 def test_bad_specs_name_file_and_key(tmp_path, edit, message):
     path = tmp_path / "bad.toml"
