@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _league(spec, generations: int, args, out: Path, env: str) -> dict:
-    from popbased.runs import state as files
     from popbased.league.run import Driver, train_config
+    from popbased.runs import state as files
+    from popbased.substrates import resolve
 
     config = train_config(spec, generations, workers=args["workers"],
                           envs_per_worker=args["envs_per_worker"],
@@ -39,6 +40,12 @@ def _league(spec, generations: int, args, out: Path, env: str) -> dict:
     loop = report["loop_s"]
     inner = report["inner_loop_s"]
     overhead = loop - inner - report["evaluation_s"]
+    # Learners train on the seats their populations play; background seats (snapshots,
+    # random play) are stepped and acted for too but train nobody, so the league's
+    # agent-steps (the learners') are fewer than the seat-steps its envs play.
+    rounds = sum(1 for r in files.lines(out, "rounds.jsonl") if r.get("phase", "train") == "train")
+    seat_steps = rounds * config.workers * config.envs_per_worker * config.rollout_length * (
+        resolve(spec.arena, dict(spec.arena_params)).num_players)
     return {
         "populations": {p.name: p.size for p in spec.populations},
         "members": sum(p.size for p in spec.populations),
@@ -51,6 +58,8 @@ def _league(spec, generations: int, args, out: Path, env: str) -> dict:
                    "per_round_bookkeeping": overhead - report["matchmaking_s"] - end_of_gen},
         "overhead_share": overhead / loop,
         "agent_steps_per_s": report["agent_steps"] / loop,
+        "seat_steps": seat_steps,
+        "seat_steps_per_s": seat_steps / loop,
         "worker_restarts": report["worker_restarts"],
         "shape": {"workers": config.workers, "envs_per_worker": config.envs_per_worker,
                   "rollout_length": config.rollout_length},
@@ -122,9 +131,11 @@ def main(**args) -> None:
             out["ppo_only"] = _ppo_only(demo.arena, args["ppo_steps"], args, env)
             print(f"  {out['ppo_only']['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
             for run in out["scales"].values():
-                run["speed_vs_ppo_only"] = (run["agent_steps_per_s"]
-                                            / out["ppo_only"]["agent_steps_per_s"])
-                print(f"  {run['members']} members: {run['speed_vs_ppo_only']:.2f}x one-member PPO")
+                one = out["ppo_only"]["agent_steps_per_s"]
+                run["speed_vs_ppo_only"] = run["agent_steps_per_s"] / one
+                run["seat_speed_vs_ppo_only"] = run["seat_steps_per_s"] / one
+                print(f"  {run['members']} members: {run['speed_vs_ppo_only']:.2f}x one-member PPO "
+                      f"in learners' agent-steps, {run['seat_speed_vs_ppo_only']:.2f}x in seat-steps")
     write_result(result, args["out"])
 
 
