@@ -33,7 +33,7 @@ from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
 from popbased.runs import state as files
-from popbased.selfplay import Session, TrainConfig, start_collector
+from popbased.selfplay import MELTINGPOT_SHAPE, Session, TrainConfig, start_collector
 from popbased.substrates import resolve
 
 
@@ -167,9 +167,9 @@ class Driver(Engine):
         if env == self.config.env:
             return self.session
         if self.eval_session is None:
-            steps = self.spec.episode_steps
+            length = math.gcd(self.spec.episode_steps, MELTINGPOT_SHAPE["rollout_length"])
             config = dataclasses.replace(self.config, env=env, envs_per_worker=None,
-                                         rollout_length=math.gcd(steps, 250), overlap=False)
+                                         rollout_length=length, overlap=False)
             collector, _ = start_collector(config, self.arena_spec, self.apples_in_view)
             self.eval_session = LeagueSession(config, collector, self.session.learners,
                                               self.matchmaker, self.spec.evaluate_matchmaking)
