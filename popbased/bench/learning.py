@@ -4,6 +4,7 @@ minutes on the same machine (one after the other); then every trained policy, an
 play, evaluated on real Melting Pot (episodes with a 95% bootstrap CI).
 
     python -m popbased.bench.learning --env fast,meltingpot --minutes 60 --out bench/learning
+    python -m popbased.bench.learning --env fast --envs-per-worker 10,40,160 --minutes 10  # batches
     python -m popbased.bench.learning --metrics runs/x/metrics.jsonl --out bench/learning  # plot only
 """
 
@@ -55,6 +56,7 @@ def summarize(points: dict, baseline: float = RANDOM_BASELINE) -> dict:
         "final_gini": round(float(np.mean(points["gini"][last])), 3),
         "best_smoothed_per_capita_return": round(smooth[best], 2),
         "best_at_agent_steps": points["agent_steps"][best],
+        "best_at_minutes": round(points["minutes"][best], 1),
         "first_above_1.25x_random": None if above is None else {
             "agent_steps": points["agent_steps"][above],
             "minutes": round(points["minutes"][above], 1)},
@@ -95,18 +97,21 @@ def plot(runs: dict[str, dict], path: str | Path, baseline: float = RANDOM_BASEL
 
 
 def train_for(env: str, minutes: float, steps: int, out: Path, seed: int, ppo: dict,
-              shaping: dict | None) -> dict:
-    """Self-play on commons_harvest__open through `env` until `minutes` (or `steps`)."""
+              shaping: dict | None, envs_per_worker: int | None = None) -> dict:
+    """Self-play on commons_harvest__open through `env` until `minutes` (or `steps`);
+    `envs_per_worker` None: the engine's default round shape."""
     import time
 
     from popbased.ppo.config import PPOConfig
     from popbased.selfplay import TrainConfig, train
 
     config = TrainConfig("commons_harvest__open", steps=steps, seed=seed, out=str(out), env=env,
-                         ppo=PPOConfig(**ppo), shaping=shaping)
+                         ppo=PPOConfig(**ppo), shaping=shaping, envs_per_worker=envs_per_worker)
     started = time.perf_counter()
     report = train(config, lambda r: time.perf_counter() - started >= minutes * 60)
-    return {"env": env, "agent_steps": report["agent_steps"], "wall_s": report["elapsed_s"],
+    batch = config.workers * config.envs_per_worker * config.rollout_length * 7
+    return {"env": env, "batch_agent_steps": batch, "envs_per_worker": config.envs_per_worker,
+            "agent_steps": report["agent_steps"], "wall_s": report["elapsed_s"],
             "agent_steps_per_s": report["agent_steps_per_s"],
             "checkpoint": report["checkpoints"]["m0"], "metrics": str(out / "metrics.jsonl")}
 
@@ -150,27 +155,34 @@ def _pairs(items: tuple[str, ...]) -> dict:
 @click.option("--steps", type=int, default=10**12, help="Stop earlier at this many agent-steps.")
 @click.option("--ppo", multiple=True, metavar="KEY=VALUE")
 @click.option("--shaping", multiple=True, metavar="COMPONENT=WEIGHT")
+@click.option("--envs-per-worker", "envs_per_worker", default="",
+              help="Comma-separated: one run per value and engine (batch = workers x this x "
+                   "rollout length x 7 players); default: each engine's own round shape.")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--episodes", type=int, default=15, show_default=True,
               help="Evaluation episodes per policy on real Melting Pot (0: none).")
 @click.option("--metrics", multiple=True, metavar="[LABEL=]PATH",
               help="Plot existing metrics.jsonl files instead of training (repeatable).")
 @click.option("--out", default="bench/learning", show_default=True)
-def main(envs, minutes, steps, ppo, shaping, seed, episodes, metrics, out) -> None:
+def main(envs, minutes, steps, ppo, shaping, envs_per_worker, seed, episodes, metrics, out) -> None:
     os.makedirs(out, exist_ok=True)
     sources, trained = {}, {}
     for item in metrics:
         label, _, path = item.rpartition("=")
         sources[label or Path(path).parent.name] = path
     if not sources:
+        shapes = [int(n) for n in envs_per_worker.split(",") if n.strip()] or [None]
         for env in envs.split(","):
-            label = f"trained on {env}"
-            print(f"{label}: {minutes:g} minutes ...", flush=True)
-            trained[label] = train_for(env, minutes, steps, Path(out) / f"run-{env}", seed,
-                                       _pairs(ppo), _pairs(shaping) or None)
-            sources[label] = trained[label]["metrics"]
-            print(f"  {trained[label]['agent_steps']:,} agent-steps "
-                  f"({trained[label]['agent_steps_per_s']:,.0f}/s)", flush=True)
+            for n in shapes:
+                label = f"trained on {env}" + ("" if n is None else f", {n} envs per worker")
+                print(f"{label}: {minutes:g} minutes ...", flush=True)
+                folder = Path(out) / (f"run-{env}" + ("" if n is None else f"-envs{n}"))
+                trained[label] = train_for(env, minutes, steps, folder, seed, _pairs(ppo),
+                                           _pairs(shaping) or None, n)
+                sources[label] = trained[label]["metrics"]
+                print(f"  {trained[label]['agent_steps']:,} agent-steps "
+                      f"({trained[label]['agent_steps_per_s']:,.0f}/s), batch "
+                      f"{trained[label]['batch_agent_steps']:,}", flush=True)
     runs = {label: curve(path) for label, path in sources.items()}
     report = {"sources": sources, "training": trained,
               "summary": {label: summarize(points) for label, points in runs.items()}}
