@@ -18,6 +18,7 @@ from popbased.cli.export import export
 from popbased.cli.render import render
 from popbased.cli.evaluate import evaluate
 from popbased.cli.resume import resume
+from popbased.cli.tracking import tracking
 
 
 class _Group(click.Group):
@@ -56,6 +57,7 @@ cli.add_command(export)
 cli.add_command(render)
 cli.add_command(evaluate)
 cli.add_command(resume)
+cli.add_command(tracking)
 
 
 def main() -> None:

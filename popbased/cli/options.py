@@ -106,10 +106,12 @@ TRACKING = click.option("--tracking-uri", default=None,
 def tracking_line(console, store, experiment: str) -> None:
     from popbased.tracking.store import BUFFER
 
-    waiting = store.pending()
+    waiting, status = store.pending(), store.unsettled
+    ending = f"the runs end {status} when it answers" if status and status != "RUNNING" else ""
+    what = f"{waiting} records wait in {store.folder / BUFFER}" if waiting else ""
     console.print(f"MLflow ({store.uri}): experiment {experiment}" + (
-        f"; [yellow]{waiting} records wait in {store.folder / BUFFER}, sent on resume[/]"
-        if waiting else ""), highlight=False)
+        f"; [yellow]{', '.join(filter(None, (what, ending)))}: `popbased tracking sync "
+        f"{store.folder}` sends it[/]" if what or ending else ""), highlight=False)
 
 
 def env_line(console, config) -> None:

@@ -2,7 +2,9 @@
 and prints): `prepare_*` checks everything before anything is written; `Prepared.open` gives
 the run folder its options.json and traceback log and opens the MLflow runs (or reopens
 them, with what a killed run had committed but not yet logged); `Prepared.run` trains,
-closing the MLflow runs FINISHED, KILLED or FAILED.
+closing the MLflow runs (the run's and every member's) FINISHED, KILLED (Ctrl-C, SIGTERM) or
+FAILED (with the error); when the tracking store is away at the end, the status waits in
+tracking.json with the records and is applied when they are sent (`popbased tracking sync`).
 
     prepared = prepare_pbt("populations/no_zap.toml", opts, out="runs/nz", resume=False)
     prepared.open()                 # options.json, traceback log, MLflow runs (run() would)
@@ -82,7 +84,11 @@ class Prepared:
             result = self.runner(self.spec, self.config, self.generations, resume=self.resume,
                                  on_round=on_round, on_generation=generation)
         except Exception as err:  # completed generations stay committed and resumable
-            self.tracking.close(error=f"{type(err).__name__}: {err}")
+            first = (str(err).strip().splitlines() or [""])[0]
+            self.tracking.close(error=f"{type(err).__name__}: {first}")
+            raise
+        except BaseException:  # Ctrl-C or SIGTERM outside the training loop (Ray's own
+            self.tracking.close(interrupted=True)  # handler exits): the runs end KILLED
             raise
         self.tracking.close(interrupted=bool(result.get("interrupted")))
         return result

@@ -27,6 +27,7 @@ class RunTracking:
     def __init__(self, uri: str, folder: Path, spec, params: Mapping[str, Any]):
         self.folder = folder
         self.store = Store(uri, folder, f"{self.kind}-{spec.name}", folder.resolve().name)
+        self.store.start()  # RUNNING, also the runs a resume or a relaunch continues
         if "league" not in self.store.runs["runs"]:  # the run's own record (key kept from v1)
             self.store.log("league", params=params,
                            tags={"popbased.folder": str(folder.resolve()), "popbased.kind": self.kind},
@@ -42,16 +43,17 @@ class RunTracking:
 
     def catch_up(self, records: list[Mapping[str, Any]], completed: int) -> None:
         """On resume: logs the completed generations (`records`: generations.jsonl's) that a
-        killed run had not logged yet, and marks the runs RUNNING again."""
-        self.store.reopen()
+        killed run had not logged yet (all of them when the folder was tracked in another store)."""
         for record in records:
             if self.store.logged_generation < record["generation"] <= completed:
                 self.generation(GenerationSummary.from_json(record))
 
     def close(self, interrupted: bool = False, error: str | None = None) -> None:
-        if error is not None:
-            self.store.log("league", tags={"popbased.error": error[:5000]})
-        self.store.close("FAILED" if error is not None else "KILLED" if interrupted else "FINISHED")
+        """Ends the run and every member run: FAILED with `error` (one line: the tag
+        `popbased.error` and a line of each run's note), KILLED when `interrupted` (Ctrl-C,
+        SIGTERM), else FINISHED; when the store is away, once the records reach it."""
+        self.store.close("FAILED" if error is not None else "KILLED" if interrupted else "FINISHED",
+                         error=error)
 
 
 def log_members(store: Store, folder: Path, summary: GenerationSummary) -> None:

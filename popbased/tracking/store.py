@@ -2,18 +2,30 @@
 
 Default store: MLflow's embedded SQLite (`mlflow.db` in the working folder);
 `--tracking-uri` / MLFLOW_TRACKING_URI point elsewhere (e.g. http://host:5000). A record is
-one `log_batch` for one run (the league's, or a member's, created on first use). When a
-write fails, the record (and every later one) goes to `tracking-buffer.jsonl` in the run
-folder, the user is told once, and each later write first retries the buffer: nothing is
-lost, training never waits for the server.
+one `log_batch` for one run (the league's, or a member's, created on first use). Every
+record goes to `tracking-buffer.jsonl` in the run folder first and leaves it once sent. When
+the store does not answer, the records wait there, the user is told once, and the buffer is
+retried at the end of every generation (`mark_logged`) and at the end (`close`): nothing is
+lost, training never waits for the server, and `popbased tracking sync FOLDER` sends what
+still waits at any time. A record the store refuses (a bad value, not an outage) is set aside
+in `tracking-rejected.jsonl` so that it cannot hold back the rest.
+
+`tracking.json` notes the store, the experiment, the runs' ids and the status the runs are to
+have: RUNNING while a job writes (`start`), then FINISHED, FAILED (with the error as the
+`popbased.error` tag and a line of the run's note) or KILLED (`close`). The status is applied
+to every run once all records are sent, so a run whose store was away at its end ends when
+the records finally arrive. Runs are found again by their `popbased.key` tag (folder::run):
+a lost tracking.json, or a kill between creating a run and noting its id, opens no second run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,6 +33,16 @@ from popbased.errors import BadInput
 
 BUFFER = "tracking-buffer.jsonl"
 RUNS = "tracking.json"
+REJECTED = "tracking-rejected.jsonl"
+ERROR_TAG, NOTE_TAG, FAILED_MARK = "popbased.error", "mlflow.note.content", "**Failed:**"
+ENDED = ("FINISHED", "FAILED", "KILLED")
+REFUSED = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "RESOURCE_ALREADY_EXISTS",
+           "BAD_REQUEST", "INVALID_STATE", "MALFORMED_REQUEST")
+"""MLflow error codes of a store that answered and refused a record (not an outage)."""
+
+
+class StoreAway(UserWarning):
+    """The tracking store did not answer (records wait on disk), or answers again."""
 
 
 def resolve_uri(uri: str | None) -> str:
@@ -38,7 +60,8 @@ def stored_uri(folder: Path) -> str | None:
     return json.loads(path.read_text()).get("uri") if path.is_file() else None
 
 
-def check(uri: str) -> None:
+def check(uri: str, hint: str = "start it (`mlflow server`), or leave the flag out for the "
+                                 "local mlflow.db", flag: str = "--tracking-uri ") -> None:
     """A server URI that does not answer is one clear error before anything starts."""
     if not uri.startswith(("http://", "https://")):
         return
@@ -49,14 +72,14 @@ def check(uri: str) -> None:
         urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).read()
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise BadInput(f"--tracking-uri {uri}: the tracking server does not answer ({reason}); start "
-                       f"it (`mlflow server`), or leave the flag out for the local mlflow.db") from None
+        raise BadInput(f"{flag}{uri}: the tracking server does not answer ({reason}); {hint}") from None
 
 
 class Store:
     def __init__(self, uri: str, folder: Path, experiment: str, run_name: str):
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")  # buffer, do not hang
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a line per run
         from mlflow.tracking import MlflowClient
 
         self.uri, self.folder = uri, folder
@@ -66,6 +89,15 @@ class Store:
         self.runs: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {
             "uri": uri, "experiment": experiment, "run_name": run_name, "experiment_id": None,
             "runs": {}}
+        self.away = False  # the store did not answer the last try: `log` only buffers
+        self.sent: Counter = Counter()  # records this Store sent, per run
+        self.rejected = 0  # records the store refused (set aside in tracking-rejected.jsonl)
+        moved = self.runs.get("uri") != uri
+        if moved:  # another store than the folder's: its runs are found or made there
+            self._another_store()
+        if moved or not path.is_file():  # `tracking sync` reads the experiment from it
+            with self._locked():
+                self._write_runs()
 
     # ------------------------------------------------------------------ records
     def log(self, run: str, metrics: Mapping[str, float] | None = None, step: int = 0,
@@ -83,44 +115,162 @@ class Store:
                   "tags": {k: str(v) for k, v in (tags or {}).items()},
                   "artifacts": list(artifacts or [])}
         self._buffer(record)
-        self.flush()
+        if not self.away:  # while it is away, the end of the generation tries again
+            self.flush()
 
     def _buffer(self, record: dict) -> None:
-        with (self.folder / BUFFER).open("a") as f:
+        with self._locked(), (self.folder / BUFFER).open("a") as f:
             f.write(json.dumps(record) + "\n")
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """One writer at a time in the folder (a running job, `popbased tracking sync`)."""
+        import fcntl
+
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def pending(self) -> int:
         path = self.folder / BUFFER
         return len(path.read_text().splitlines()) if path.is_file() else 0
 
     def flush(self) -> bool:
-        """Sends the buffered records in order; True when all went out."""
-        path = self.folder / BUFFER
-        if not path.is_file():
-            return True
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        sent = 0
-        try:
-            for record in records:
+        """Sends the buffered records in order, then gives the runs the status they wait for;
+        True when all of it went out. When the store does not answer, the rest waits for the
+        next try (said once); a record it refuses is set aside (`_deliver`)."""
+        with self._locked():
+            path = self.folder / BUFFER
+            self._merge_ids()
+            records = []
+            for line in path.read_text().splitlines() if path.is_file() else ():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:  # torn by a kill while it was written: that
+                    pass  # generation was not marked logged, a resume logs it again
+            sent, done = 0, False
+            try:
+                for record in records:
+                    self._deliver(record)
+                    sent += 1
+                self._settle()
+                done = True
+            except Exception as err:  # the store is away: keep the rest, say so once
+                self.away = True
+                if not self.warned:
+                    warnings.warn(f"MLflow at {self.uri} did not answer ({type(err).__name__}); "
+                                  f"training goes on, records are kept in {path}, tried again "
+                                  f"every generation (or send them: `popbased tracking sync "
+                                  f"{self.folder}`)", StoreAway, stacklevel=3)
+                    self.warned = True
+            rest = records[sent:]
+            if rest:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in rest))
+                os.replace(tmp, path)
+            elif path.is_file():
+                path.unlink()
+            if done:
+                self.away = False
+                if self.warned:
+                    warnings.warn(f"MLflow at {self.uri} answers again; all buffered records sent",
+                                  StoreAway, stacklevel=3)
+                    self.warned = False
+            return done
+
+    def _deliver(self, record: dict) -> None:
+        """Sends one record. A store that answers but does not know the folder's runs (another
+        or a new store) gets them found or made again; a parameter a run already has with
+        another value (MLflow keeps the first) is noted in the tag `popbased.changed_params`
+        instead; a record refused for any other reason goes to tracking-rejected.jsonl."""
+        from mlflow.exceptions import MlflowException
+
+        record = self._present(record)
+        for attempt in range(3):
+            try:
                 self._send(record)
-                sent += 1
-        except Exception as err:  # the store is away: keep the rest, say so once
-            if not self.warned:
-                warnings.warn(f"MLflow at {self.uri} did not answer ({type(err).__name__}); training "
-                              f"goes on, records are kept in {path} and sent when it is back",
-                              stacklevel=3)
-                self.warned = True
-        rest = records[sent:]
-        if rest:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in rest))
-            os.replace(tmp, path)
-            return False
-        path.unlink()
-        if self.warned:
-            warnings.warn(f"MLflow at {self.uri} answers again; all buffered records sent", stacklevel=3)
-            self.warned = False
-        return True
+                self.sent[record["run"]] += 1
+                return
+            except MlflowException as err:
+                code = err.error_code
+                if code not in REFUSED:
+                    raise  # not answered (or failing): the record waits
+                if code == "RESOURCE_DOES_NOT_EXIST" and attempt == 0:
+                    self._forget()
+                    continue
+                if code == "INVALID_PARAMETER_VALUE" and record["params"] and attempt < 2:
+                    changed = self._without_changed_params(record)
+                    if changed is not None:
+                        record = changed
+                        continue
+                self._reject(record, err)
+                return
+
+    def _present(self, record: dict) -> dict:
+        """The record without the local files that are gone (they cannot be sent any more)."""
+        def exists(artifact) -> bool:
+            return Path(artifact if isinstance(artifact, str) else artifact[0]).is_file()
+
+        listed, tabled = record.get("artifacts") or [], record.get("tables") or {}
+        artifacts = [a for a in listed if exists(a)]
+        tables = {k: v for k, v in tabled.items() if Path(v).is_file()}
+        if len(artifacts) == len(listed) and len(tables) == len(tabled):
+            return record
+        warnings.warn(f"{self.folder}: files named in a tracking record are gone; the record is "
+                      f"sent without them", stacklevel=4)
+        return {**record, "artifacts": artifacts, "tables": tables}
+
+    def _without_changed_params(self, record: dict) -> dict | None:
+        logged = self.client.get_run(self._run_id(record["run"])).data.params
+        changed = {k: [logged[k], v] for k, v in record["params"].items()
+                   if k in logged and logged[k] != v}
+        if not changed:
+            return None
+        warnings.warn(f"MLflow keeps a run's first parameters: {', '.join(sorted(changed))} of "
+                      f"{record['run']} changed since; the new values are in the tag "
+                      f"popbased.changed_params", stacklevel=4)
+        return {**record, "params": {k: v for k, v in record["params"].items() if k not in changed},
+                "tags": {**record["tags"], "popbased.changed_params": json.dumps(changed)[:8000]}}
+
+    def _reject(self, record: dict, err: Exception) -> None:
+        first = (str(err).strip().splitlines() or [""])[0][:500]
+        with (self.folder / REJECTED).open("a") as f:
+            f.write(json.dumps({**record, "error": f"{type(err).__name__}: {first}"}) + "\n")
+        self.rejected += 1
+        warnings.warn(f"MLflow at {self.uri} refused a record of {record['run']} ({first}); it is "
+                      f"kept in {self.folder / REJECTED}, the rest goes on", stacklevel=4)
+
+    def _forget(self) -> None:
+        """The store does not know the noted experiment or runs: find or make them again."""
+        self.runs.update(experiment_id=None, runs={})
+        if self.runs.get("status"):
+            self.runs["status"]["applied"] = []
+
+    def _another_store(self) -> None:
+        """The folder was tracked elsewhere: nothing noted about that store holds here."""
+        old = self.runs
+        self.runs = {k: v for k, v in old.items()
+                     if k not in ("experiment_id", "runs", "generation", "members_started")}
+        self.runs.update(uri=self.uri, experiment_id=None, runs={})
+        if self.runs.get("status"):
+            self.runs["status"] = {**self.runs["status"], "applied": []}
+
+    def _merge_ids(self) -> None:
+        """Ids another writer (a `tracking sync` beside a job) noted since this one read them."""
+        path = self.folder / RUNS
+        try:
+            disk = json.loads(path.read_text()) if path.is_file() else {}
+        except json.JSONDecodeError:
+            return
+        if disk.get("uri") != self.uri:
+            return
+        if self.runs.get("experiment_id") is None:
+            self.runs["experiment_id"] = disk.get("experiment_id")
+        for name, run_id in (disk.get("runs") or {}).items():
+            self.runs["runs"].setdefault(name, run_id)
 
     def _run_id(self, run: str) -> str:
         runs = self.runs
@@ -154,16 +304,95 @@ class Store:
         return int(self.runs.get("generation", 0))
 
     def mark_logged(self, generation: int) -> None:
+        """The generation's records are all logged; the buffer is tried again (once a generation
+        while the store is away)."""
         self.runs["generation"] = generation
-        self._write_runs()
+        with self._locked():
+            self._write_runs()
+        self.flush()
 
-    def reopen(self) -> None:
-        """A resumed run: its MLflow runs are RUNNING again (nothing new is created)."""
-        try:
-            for run_id in self.runs["runs"].values():
-                self.client.update_run(run_id, status="RUNNING")
-        except Exception:  # the store is away: the records wait in the buffer anyway
-            pass
+    # ------------------------------------------------------------------ status
+    def start(self) -> None:
+        """A job writes to the folder's runs from now on: they are RUNNING (runs a resume or a
+        relaunch continues are set RUNNING again, their error tag and note line dropped)."""
+        self._want("RUNNING")
+        self.flush()
+
+    def close(self, status: str = "FINISHED", error: str | None = None) -> bool:
+        """Ends every run of the folder with `status` (FINISHED, FAILED or KILLED; `error`: one
+        line, tagged `popbased.error` and added to the runs' notes) once all records are sent:
+        now, or, when the store is away, when they are (`tracking sync`, a resume). True when
+        it is done."""
+        assert status in ENDED, status
+        self._want(status, (error.strip().splitlines() or [""])[0][:5000] if error else None)
+        return self.flush()
+
+    @property
+    def unsettled(self) -> str | None:
+        """The status the runs wait for, when it is not applied to all of them yet."""
+        want = self.runs.get("status")
+        if want and (not want.get("done") or set(self.runs["runs"]) - set(want["applied"])):
+            return want["status"]
+        return None
+
+    def _want(self, status: str, error: str | None = None) -> None:
+        self.runs["status"] = {"status": status, "error": error, "time_ms": int(time.time() * 1000),
+                               "applied": []}
+        with self._locked():
+            self._write_runs()
+
+    def _settle(self) -> None:
+        """Gives every run the status it waits for (each run once; safe to repeat)."""
+        want = self.runs.get("status")
+        if not want:
+            return
+        from mlflow.exceptions import MlflowException
+
+        todo = [name for name in self.runs["runs"] if name not in want["applied"]]
+        for name in todo:
+            run_id = self.runs["runs"][name]
+            try:
+                if want["status"] == "RUNNING":
+                    self._reopen(run_id)
+                else:
+                    self._end(run_id, want)
+            except MlflowException as err:
+                if err.error_code not in REFUSED:
+                    raise
+                warnings.warn(f"MLflow at {self.uri} refused to set run {name} {want['status']} "
+                              f"({(str(err).splitlines() or [''])[0][:300]})", stacklevel=4)
+            want["applied"].append(name)
+        if todo or not want.get("done"):
+            want["done"] = True
+            self._write_runs()
+
+    def _reopen(self, run_id: str) -> None:
+        from mlflow.entities import RunTag
+
+        run = self.client.get_run(run_id)
+        if run.info.status != "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+        if ERROR_TAG in run.data.tags:
+            self.client.delete_tag(run_id, ERROR_TAG)
+        note = run.data.tags.get(NOTE_TAG, "")
+        if FAILED_MARK in note:
+            kept = "\n\n".join(p for p in note.split("\n\n") if not p.startswith(FAILED_MARK))
+            if kept:
+                self.client.log_batch(run_id, tags=[RunTag(NOTE_TAG, kept)])
+            else:
+                self.client.delete_tag(run_id, NOTE_TAG)
+
+    def _end(self, run_id: str, want: dict) -> None:
+        from mlflow.entities import RunTag
+
+        if want.get("error"):
+            note = self.client.get_run(run_id).data.tags.get(NOTE_TAG, "")
+            line = f"{FAILED_MARK} {want['error']}"
+            if line not in note:  # the description (if any) stays, the error is added below
+                note = f"{note[:7990 - len(line)]}\n\n{line}" if note else line
+            self.client.log_batch(run_id, tags=[RunTag(ERROR_TAG, want["error"]),
+                                                RunTag(NOTE_TAG, note[:8000])])
+        self.client.set_terminated(run_id, want["status"], end_time=want["time_ms"])
 
     def _send(self, record: dict) -> None:
         from mlflow.entities import Metric, Param, RunTag
@@ -177,8 +406,3 @@ class Store:
                                   params=params if i == 0 else [], tags=tags if i == 0 else [])
         for artifact in record["artifacts"]:
             self.client.log_artifact(run_id, artifact)
-
-    def close(self, status: str = "FINISHED") -> None:
-        if self.flush():
-            for run_id in self.runs["runs"].values():
-                self.client.set_terminated(run_id, status)
