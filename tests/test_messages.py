@@ -154,6 +154,10 @@ def test_a_generation_summary_is_built_once_and_writes_the_old_records(league):
     assert summary.members["m0"].objectives == {"return_rate": 1.0}
     with pytest.raises(dataclasses.FrozenInstanceError):
         summary.best = "m1"
+    # with the values the members trained with (before the PBT step): recorded, read back
+    trained = engine._summary(events, timing, {"m0": {"lr": 1e-3}, "m1": {"lr": 2e-3}})
+    assert trained.to_json()["members"]["m1"]["trained_values"] == {"lr": 2e-3}
+    assert GenerationSummary.from_json(trained.to_json()) == trained
 
 
 def test_older_generation_records_still_read():

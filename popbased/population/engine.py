@@ -212,23 +212,26 @@ class Engine(Rounds):
         """PBT, checkpoints, the generation's records; state.json last, so that a kill
         anywhere before it leaves the previous generation as the one to resume from (resume
         drops the records of a generation that did not complete)."""
+        trained = {m: dict(x.values) for m, x in self.members.items()}
         events = self.end_generation()
         files.crash_point("pbt", self.generation)
         ckpts = self._checkpoints()
         now = time.perf_counter()
         summary = self._summary(events, {"generation_s": now - started,
-                                         "end_of_generation_s": now - rounds_done})
+                                         "end_of_generation_s": now - rounds_done}, trained)
         self.write_records(summary)
         files.append(self.out, "generations.jsonl", summary.to_json())
         self._commit(ckpts)
         return summary
 
-    def _summary(self, events: list[LineageEvent], timing: dict[str, float]) -> GenerationSummary:
+    def _summary(self, events: list[LineageEvent], timing: dict[str, float],
+                 trained: dict[str, dict[str, float]] | None = None) -> GenerationSummary:
         members = {m: MemberSummary(
             population=x.variant, fitness=x.fitness,
             objectives=None if x.objectives is None else dict(x.objectives), values=dict(x.values),
             parent=x.parent, birth_generation=x.birth_generation,
-            agent_steps=x.learner.agent_steps, stats=self.stats.of(m))
+            agent_steps=x.learner.agent_steps, stats=self.stats.of(m),
+            trained_values=(trained or {}).get(m))
             for m, x in self.members.items()}
         return GenerationSummary(
             generation=self.generation, agent_steps=self.agent_steps,

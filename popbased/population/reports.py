@@ -110,16 +110,24 @@ class MemberSummary:
     """Agent-steps its learner has trained on."""
     stats: Mapping[str, float] = field(default_factory=dict)
     """The generation's means of its learner and episode statistics (train/..., episode/...)."""
+    trained_values: Mapping[str, float] | None = None
+    """The hyperparameters and shaping weights it trained with in this generation (the ones
+    that produced its fitness; `values` are those after the generation's PBT step). None in
+    records from before it was written."""
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["trained_values"] is None:
+            del out["trained_values"]
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "MemberSummary":
         return cls(population=data.get("population"), fitness=data.get("fitness"),
                    objectives=data.get("objectives"), values=dict(data.get("values") or {}),
                    parent=data.get("parent"), birth_generation=data.get("birth_generation"),
-                   agent_steps=int(data.get("agent_steps", 0)), stats=dict(data.get("stats") or {}))
+                   agent_steps=int(data.get("agent_steps", 0)), stats=dict(data.get("stats") or {}),
+                   trained_values=data.get("trained_values"))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
-"""What a PBT run (`popbased pbt`) records in MLflow (experiment `pbt-NAME`): a run named after
-its folder with the population file's settings as params and the file as an artifact; per
-generation the best fitness, agent-steps and speed, `lineage.jsonl` and `lineage.png`; and one
-nested run per member (see `tracking.members`)."""
+"""What a PBT run (`popbased pbt`) records in MLflow (experiment `pbt-NAME`, opened in the UI's
+training view): a run named after its folder, with a description, the population file's
+settings as params (`member_fitness`: what PBT ranks members by) and the file as an artifact;
+per generation (the step) the best fitness, agent-steps and speed, `lineage.jsonl` and
+`lineage.png`; and one nested run per member (see `tracking.members`)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,25 @@ from popbased.tracking.members import RunTracking, lineage_artifacts, log_member
 def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
     return {"substrate": spec.substrate, "params": json.dumps({k: str(v) for k, v in spec.params.items()}),
             "size": spec.size, "steps_per_generation": spec.steps_per_generation,
-            "pbt_mode": spec.pbt.mode, "fitness": spec.pbt.fitness,
+            "pbt_mode": spec.pbt.mode, "member_fitness": spec.pbt.fitness,
             **{f"option.{k}": v for k, v in opts.items() if k not in ("out", "population")}}
+
+
+def description(spec) -> str:
+    return (f"PBT population **{spec.name}** on `{spec.substrate}`: {spec.size} members, "
+            f"{spec.steps_per_generation:,} agent-steps per generation, {spec.pbt.mode} PBT ranked "
+            f"by {spec.pbt.fitness!r}.\n\nMetrics (step = generation): `best_fitness`, "
+            "`agent_steps`, `agent_steps_per_s`. Artifacts: `lineage.png` (who copied whom, when) "
+            "and `lineage.jsonl`.\n\nMembers are the nested runs below this one: `fitness`, "
+            "`hp/*` (each evolving hyperparameter and shaping weight, from its initial value at "
+            "step 0), `episode/*`, `train/*`.")
 
 
 class PbtTracking(RunTracking):
     kind = "pbt"
 
     def __init__(self, uri: str, folder: Path, spec, opts: Mapping[str, Any]):
-        super().__init__(uri, folder, spec, _params(spec, opts))
+        super().__init__(uri, folder, spec, _params(spec, opts), description(spec))
 
     def _generation(self, summary: GenerationSummary) -> None:
         fitness = [m.fitness for m in summary.members.values() if m.fitness is not None]

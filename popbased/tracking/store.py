@@ -39,6 +39,7 @@ ENDED = ("FINISHED", "FAILED", "KILLED")
 REFUSED = ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "RESOURCE_ALREADY_EXISTS",
            "BAD_REQUEST", "INVALID_STATE", "MALFORMED_REQUEST")
 """MLflow error codes of a store that answered and refused a record (not an outage)."""
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 class StoreAway(UserWarning):
@@ -76,7 +77,10 @@ def check(uri: str, hint: str = "start it (`mlflow server`), or leave the flag o
 
 
 class Store:
-    def __init__(self, uri: str, folder: Path, experiment: str, run_name: str):
+    def __init__(self, uri: str, folder: Path, experiment: str, run_name: str,
+                 started_ms: int | None = None):
+        """started_ms: when the work began (ms since the epoch): the run ('league') is created
+        with it as its start time, so that a run logged after the work shows its real duration."""
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")  # buffer, do not hang
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a line per run
@@ -89,6 +93,8 @@ class Store:
         self.runs: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {
             "uri": uri, "experiment": experiment, "run_name": run_name, "experiment_id": None,
             "runs": {}}
+        if started_ms is not None:
+            self.runs.setdefault("started_ms", int(started_ms))
         self.away = False  # the store did not answer the last try: `log` only buffers
         self.sent: Counter = Counter()  # records this Store sent, per run
         self.rejected = 0  # records the store refused (set aside in tracking-rejected.jsonl)
@@ -102,8 +108,13 @@ class Store:
     # ------------------------------------------------------------------ records
     def log(self, run: str, metrics: Mapping[str, float] | None = None, step: int = 0,
             params: Mapping[str, Any] | None = None, tags: Mapping[str, Any] | None = None,
-            artifacts: list[str] | None = None, time_ms: int | None = None) -> None:
+            artifacts: list[str] | None = None, time_ms: int | None = None,
+            tables: Mapping[str, str] | None = None) -> None:
         """One batch for `run` ('league' or a member id); buffered when the store fails.
+
+        artifacts: local files, each a path or (path, folder in the run's artifacts).
+        tables: {artifact file: local CSV} logged as MLflow table artifacts (log_table), which
+        the UI shows as tables.
 
         time_ms: the metrics' timestamp (default: now). A generation's records carry the
         generation's own time, so that logging them again (after a kill, on resume) adds
@@ -113,7 +124,7 @@ class Store:
                               if v is not None and v == v},
                   "params": {k: str(v)[:6000] for k, v in (params or {}).items()},
                   "tags": {k: str(v) for k, v in (tags or {}).items()},
-                  "artifacts": list(artifacts or [])}
+                  "artifacts": list(artifacts or []), "tables": dict(tables or {})}
         self._buffer(record)
         if not self.away:  # while it is away, the end of the generation tries again
             self.flush()
@@ -278,6 +289,9 @@ class Store:
             found = self.client.get_experiment_by_name(runs["experiment"])
             runs["experiment_id"] = (found.experiment_id if found else
                                      self.client.create_experiment(runs["experiment"]))
+            if found is None or found.tags.get(KIND_TAG) != KIND:
+                # opens in the UI's model-training view (runs, charts), not the GenAI one
+                self.client.set_experiment_tag(runs["experiment_id"], KIND_TAG, KIND)
         if run not in runs["runs"]:
             key = f"{self.folder.resolve()}::{run}"
             found = self.client.search_runs([runs["experiment_id"]], max_results=1,
@@ -289,7 +303,9 @@ class Store:
                         "popbased.key": key}
                 if run != "league":
                     tags["mlflow.parentRunId"] = self._run_id("league")
-                runs["runs"][run] = self.client.create_run(runs["experiment_id"], tags=tags).info.run_id
+                start = runs.get("started_ms") if run == "league" else None
+                runs["runs"][run] = self.client.create_run(runs["experiment_id"], start_time=start,
+                                                             tags=tags).info.run_id
             self._write_runs()
         return runs["runs"][run]
 
@@ -404,5 +420,15 @@ class Store:
         for i in range(0, max(len(metrics), 1), 1000):  # MLflow's batch limit
             self.client.log_batch(run_id, metrics=metrics[i:i + 1000],
                                   params=params if i == 0 else [], tags=tags if i == 0 else [])
-        for artifact in record["artifacts"]:
-            self.client.log_artifact(run_id, artifact)
+        for artifact in record["artifacts"]:  # a path, or [path, folder in the run's artifacts]
+            path, folder = (artifact, None) if isinstance(artifact, str) else artifact
+            self.client.log_artifact(run_id, path, folder)
+        for artifact_file, csv in (record.get("tables") or {}).items():
+            import posixpath
+
+            import pandas as pd
+
+            folder = posixpath.dirname(artifact_file) or None
+            if artifact_file in {f.path for f in self.client.list_artifacts(run_id, folder)}:
+                continue  # sent before (log_table would append the rows again)
+            self.client.log_table(run_id, data=pd.read_csv(csv), artifact_file=artifact_file)

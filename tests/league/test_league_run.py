@@ -102,6 +102,50 @@ def _wait_for(predicate, proc, timeout):
     raise AssertionError("timed out")
 
 
+def _check_readable_in_mlflow(client, experiment, runs, events, out):
+    """What a researcher opening the store sees: the training view, descriptions, settings as
+    params, the payoff table as a table artifact with its heatmap, and every gene from its
+    initial value (step 0) at the generation whose fitness it produced."""
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    league = runs["run"]
+    assert "score/POPULATION" in league.data.tags["mlflow.note.content"]
+    assert league.data.params["member_fitness"] == "league" and "fitness" not in league.data.params
+    assert not any(k.startswith("payoff/") for k in league.data.metrics)  # a table, not metrics
+    league_run = league.info.run_id
+    logged = {a.path for a in client.list_artifacts(league_run, "payoff")}
+    assert {f"payoff/generation-000{g}.{kind}" for g in (1, 2) for kind in ("json", "png", "html")} <= logged
+    # a table artifact as MLflow logs one (its UI shows these as tables); client.load_table
+    # would search runs through the fluent API's default store, so it is read back directly
+    tables = json.loads(client.get_run(league_run).data.tags["mlflow.loggedArtifacts"])
+    assert {"path": "payoff/generation-0002.json", "type": "table"} in tables
+    import pandas as pd
+
+    saved = json.loads(Path(client.download_artifacts(league_run, "payoff/generation-0002.json",
+                                                      str(out.parent))).read_text())
+    table = pd.DataFrame(saved["data"], columns=saved["columns"])
+    rows = files.lines(out, "payoff.jsonl")[1]["rows"]
+    assert len(table) == len(rows) and set(table["focal"]) == {r["focal"] for r in rows}
+    assert sorted(table["episodes"]) == sorted(r["episodes"] for r in rows)
+    assert "NaN" not in (out / "payoff" / "generation-0002.html").read_text()
+    for m, r in runs.items():
+        if m == "run":
+            continue
+        assert f"Member **{m}**" in r.data.tags["mlflow.note.content"]
+        mine = [e for e in events if e["member"] == m]
+        initial = next(e["values"] for e in mine if e["kind"] == "init")
+        after_g1 = [e["values"] for e in mine if e["generation"] <= 1][-1]  # trained in gen 2
+        assert r.data.params["population"] == m.split("/")[0]
+        for gene, value in initial.items():
+            history = {h.step: h.value for h in client.get_metric_history(r.info.run_id, f"hp/{gene}")}
+            assert sorted(history) == [0, 1, 2], (m, gene)
+            assert history[0] == pytest.approx(value) and history[1] == pytest.approx(value)
+            assert history[2] == pytest.approx(after_g1[gene]), (m, gene)
+            assert float(r.data.params[f"initial.{gene}"]) == pytest.approx(value)
+        copied = {h.step: h.value for h in client.get_metric_history(r.info.run_id, "pbt/copied")}
+        assert copied == {g: float(any(e["kind"] == "exploit" and e["generation"] == g for e in mine))
+                          for g in (1, 2)}
+
+
 def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
     league = tiny_league(tmp_path)
     out = tmp_path / "run"
@@ -149,6 +193,7 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
     assert not (out / "tracking-buffer.jsonl").exists()
     assert {a.path for a in client.list_artifacts(league_run)} >= {"lineage.jsonl", "payoff.jsonl",
                                                                     "lineage.png"}
+    _check_readable_in_mlflow(client, experiment, runs, events, out)
     # generation 1's files are untouched, and they were what the resumed run started from
     for m, c in before["checkpoints"].items():
         again = checkpoint.read(out / c["file"])

@@ -99,6 +99,13 @@ def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     assert sorted(members) == ["m0", "m1", "m2", "m3"]
     history = client.get_metric_history(members["m0"].info.run_id, "fitness")
     assert sorted(h.step for h in history) == [1, 2]
+    initial = next(e.values for e in log.events if e.member == "m0" and e.kind == "init")
+    for gene, value in initial.items():  # from the initial value (step 0), aligned with fitness
+        history = {h.step: h.value for h in client.get_metric_history(members["m0"].info.run_id,
+                                                                      f"hp/{gene}")}
+        assert sorted(history) == [0, 1, 2] and history[0] == pytest.approx(value)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert members["m0"].data.params["initial.lr"] == str(initial["lr"])
     metrics = members["m0"].data.metrics
     assert metrics["train/value_loss"] > 0 and "train/entropy" in metrics
     assert metrics["episode/zaps_fired"] == 0 and metrics["episode/seats"] > 0
