@@ -104,7 +104,7 @@ TRACKING = click.option("--tracking-uri", default=None,
 
 
 def tracking_line(console, store, experiment: str) -> None:
-    from popbased.tracking.store import BUFFER
+    from popbased.tracking.store import BUFFER, ui_hint
 
     waiting, status = store.pending(), store.unsettled
     ending = f"the runs end {status} when it answers" if status and status != "RUNNING" else ""
@@ -112,6 +112,8 @@ def tracking_line(console, store, experiment: str) -> None:
     console.print(f"MLflow ({store.uri}): experiment {experiment}" + (
         f"; [yellow]{', '.join(filter(None, (what, ending)))}: `popbased tracking sync "
         f"{store.folder}` sends it[/]" if what or ending else ""), highlight=False)
+    console.print(f"  to view it: {ui_hint(store.uri, store.runs.get('experiment_id'))}",
+                  highlight=False, soft_wrap=True)
 
 
 def env_line(console, config) -> None:

@@ -55,6 +55,15 @@ def resolve_uri(uri: str | None) -> str:
     return uri
 
 
+def ui_hint(uri: str, experiment_id: str | None) -> str:
+    """Where to see an experiment in MLflow's UI, in its model-training view (MLflow 3 opens
+    experiments in its GenAI view unless the URL or the sidebar's switch says otherwise)."""
+    page = f"#/experiments/{experiment_id}?workflowType=machine_learning" if experiment_id else ""
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{page}"
+    return f"`mlflow ui --backend-store-uri {uri}`, then http://127.0.0.1:5000/{page}"
+
+
 def stored_uri(folder: Path) -> str | None:
     """The tracking URI a run folder was started with (resume keeps writing there)."""
     path = Path(folder) / RUNS
