@@ -79,7 +79,7 @@ def heatmap(frame, path: Path, title: str) -> None:
         ax.set_ylabel("focal population")
         ax.set_title(f"mode {mode}", fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), label="focal per-capita return")
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=10, y=1.06)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
