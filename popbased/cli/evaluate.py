@@ -1,4 +1,4 @@
-"""`popbased evaluate run | sweep | report`: the study's experiments as commands."""
+"""`popbased evaluate run | sweep | matrix | report`: the study's experiments as commands."""
 
 from __future__ import annotations
 
@@ -105,6 +105,7 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
     uri = store.resolve_uri(tracking_uri)
     store.check(uri)
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)  # logs: whole table
+    started_ms = int(time.time() * 1000)  # the MLflow run's start: it is created at the end
     ensure_ray(ray_address)
     t0 = time.perf_counter()
     with Progress(TextColumn(f"evaluating ({episodes} episodes per point)"), BarColumn(),
@@ -116,16 +117,21 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
                   matrix(chosen, substrate, points[0], modes, **kw))
     seconds = time.perf_counter() - t0
     info = {"title": title, "substrate": substrate, "policies": [p.label for p in chosen],
-            "policy_refs": list(policies), "axes": axes, "fixed": fixed, "modes": modes, "episodes": episodes,
+            "policy_refs": list(policies), "sources": [dict(p.source, label=p.label) for p in chosen],
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_ms / 1000)), "axes": axes,
+            "fixed": fixed, "modes": modes, "episodes": episodes,
             "seed": seed, "max_steps": max_steps, "env": env, "seconds": seconds,
             "episodes_per_minute": 60 * episodes * len(played) / seconds}
-    made = results.write(out, info, played)
-    run_id = results.track(out, info, made, uri)
+    made = results.write(out, info, played)  # every file, the report included, then MLflow
+    run_id, waiting = results.track(out, info, made, uri, started_ms=started_ms)
     _print(console, made["summary"])
     console.print(f"{episodes * len(played)} episodes in {seconds:.0f} s ({info['episodes_per_minute']:.1f} "
-                  f"episodes/minute); tables, figures in {out}; MLflow run {run_id} (experiment "
-                  f"evaluate-{substrate}) in {uri}", highlight=False)
-    console.print(f"report: popbased evaluate report {out} -o {out}/report.html", highlight=False)
+                  f"episodes/minute); tables, figures and {results.REPORT} in {out}; MLflow run {run_id} "
+                  f"(experiment evaluate-{substrate}) in {uri}", highlight=False)
+    if waiting:
+        console.print(f"MLflow did not take everything: {waiting} records wait in "
+                      f"{out}/tracking-buffer.jsonl; send them with `popbased tracking sync {out}`",
+                      highlight=False)
 
 
 @evaluate.command("matrix")
@@ -169,12 +175,20 @@ def _print(console: Console, summary) -> None:
         table.add_column(name, justify="left" if name in ("policy", "point") else "right", overflow="fold")
     ret, low, high = ("focal_return", "focal_ci_low", "focal_ci_high") if matrix else (
         "per_capita_return", "ci_low", "ci_high")
+    few = int(summary["episodes"].min()) < 5 if len(summary) else False
+
+    def num(value, spec: str, scale: float = 1.0, unit: str = "") -> str:
+        return "n/a" if value is None or value != value else f"{scale * value:{spec}}{unit}"
+
     for r in summary.to_dict("records"):
-        table.add_row(r["policy"], r["point"], str(r["episodes"]), f"{r[ret]:.1f}",
-                      f"{r[low]:.1f}-{r[high]:.1f}", f"{r['gini']:.2f}",
-                      f"{100 * r['depleted_fraction']:.0f}%", f"{100 * r['proxy_depleted_fraction']:.0f}%",
-                      f"{r['zaps_fired_per_capita']:.1f}")
+        ci = "n/a" if r[low] != r[low] else f"{r[low]:.1f}-{r[high]:.1f}" + (" !" if few else "")
+        table.add_row(r["policy"], r["point"], str(r["episodes"]), num(r[ret], ".1f"), ci,
+                      num(r["gini"], ".2f"), num(r["depleted_fraction"], ".0f", 100, "%"),
+                      num(r["proxy_depleted_fraction"], ".0f", 100, "%"), num(r["zaps_fired_per_capita"], ".1f"))
     show_table(console, table)
+    if few:
+        console.print(f"! the intervals rest on {int(summary['episodes'].min())} episodes per point (fewer "
+                      f"than 5): rough ranges; --episodes 15 is the study's", highlight=False)
 
 
 @evaluate.command()
@@ -192,9 +206,11 @@ def scenario(scenarios, policy):
 @evaluate.command()
 @click.argument("results_folder", metavar="RESULTS")
 @click.option("-o", "--output", required=True, help="report.html (figures embedded) or report.md.")
-@click.option("--force", is_flag=True, help="Overwrite the report if it exists.")
+@click.option("--force", is_flag=True, help="Overwrite the report if it exists (RESULTS/report.html, "
+                                            "which the evaluation wrote, is rewritten without it).")
 def report(results_folder, output, force):
-    """One file with an evaluation's settings, summary table and figures."""
+    """One file with an evaluation's settings, what it evaluated, its summary table and figures;
+    logged to the evaluation's MLflow run too when RESULTS was tracked."""
     from pathlib import Path
 
     from popbased.evaluation import report as reporter, results
@@ -202,8 +218,12 @@ def report(results_folder, output, force):
     path = Path(output)
     if path.suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
         raise BadInput(f"-o {output}: write a .html or .md report")
-    if path.exists() and not force:
+    own = path.resolve() == (Path(results_folder) / results.REPORT).resolve()
+    if path.exists() and not force and not own:
         raise BadInput(f"-o {output} exists; add --force to overwrite it")
     info, tables = results.read(results_folder)
     reporter.write(Path(results_folder), info, tables, path)
-    click.echo(f"wrote {path}")
+    logged = results.log_late(Path(results_folder), [path])
+    where = "" if logged is None else (f"; logged to MLflow run {logged[0]}" + (
+        f" ({logged[1]} records wait: `popbased tracking sync {results_folder}`)" if logged[1] else ""))
+    click.echo(f"wrote {path}{where}")

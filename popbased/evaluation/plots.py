@@ -12,6 +12,9 @@ policies, the cividis colour map for ordered sweep values).
                             histogram per point
     focal_vs_background.png (matrix) focal per-capita return with CI per focal x background,
                             a panel per mode, the background players' return as a diamond
+
+A bar of height 0 is drawn as a short thick line on the axis with its value ("0") written
+above it, and a missing value (NaN) as "n/a", so that neither reads as a bar left out.
 """
 
 from __future__ import annotations
@@ -61,6 +64,25 @@ def _over_time(series, points: list[str], policies: list[str], column: str, ylab
     return _save(fig, path)
 
 
+def _mark_flat(ax, xs, values, colour, width: float) -> None:
+    """Zero-height bars visible: a thick line at 0 as wide as the bar and the value written
+    above it; a missing value says n/a (see _below_zero for the axis)."""
+    for x, value in zip(xs, values):
+        if value != value or value == 0:
+            if value == 0:
+                ax.plot([x - width / 2, x + width / 2], [0, 0], color=colour, linewidth=3,
+                        solid_capstyle="butt", zorder=3, clip_on=False)
+            ax.annotate("0" if value == 0 else "n/a", (x, 0), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7, color="black")
+
+
+def _below_zero(ax) -> None:
+    """Bars start at 0: the axis starts a little below, so a line drawn at 0 shows."""
+    low, high = ax.get_ylim()
+    if low >= 0:
+        ax.set_ylim(-0.03 * max(high, 1.0), high)
+
+
 def _save(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -104,8 +126,10 @@ def _focal_vs_background(summary, title, path: Path) -> Path:
             colour = OKABE_ITO[j % len(OKABE_ITO)]
             ax.bar(x, mean, width, yerr=np.nan_to_num(err), capsize=3, color=colour,
                    label=f"focal, background {background}")
+            _mark_flat(ax, x, mean, colour, width)
             ax.plot(x, mine["background_return"].to_numpy(float), "D", color="black", markersize=5,
                     label="background players" if j == 0 else None)
+        _below_zero(ax)
         k = int(rows["focal_seats"].iloc[0])
         ax.set_xticks(np.arange(len(focals)), focals, rotation=20, ha="right", fontsize=8)
         ax.set(title=f"{mode} ({k} focal seats)", xlabel="focal policy",
@@ -123,8 +147,11 @@ def _by_point(summary, points, policies, title, path: Path) -> Path:
         rows = summary[summary["policy"] == policy].set_index("point").reindex(points)
         mean = rows["per_capita_return"].to_numpy(float)
         err = np.vstack([mean - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - mean])
-        ax.bar(x + (i - (len(policies) - 1) / 2) * width, mean, width, yerr=np.nan_to_num(err), capsize=3,
+        offset = x + (i - (len(policies) - 1) / 2) * width
+        ax.bar(offset, mean, width, yerr=np.nan_to_num(err), capsize=3,
                color=OKABE_ITO[i % len(OKABE_ITO)], label=policy)
+        _mark_flat(ax, offset, mean, OKABE_ITO[i % len(OKABE_ITO)], width)
+    _below_zero(ax)
     ax.set_xticks(x, points, rotation=30, ha="right", fontsize=8)
     ax.set(xlabel="point", ylabel="per-capita return per episode (apples)")
     ax.grid(axis="y", alpha=0.3)
@@ -141,12 +168,16 @@ def _depleted(summary, points, policies, title, path: Path) -> Path:
         rows = summary[summary["policy"] == policy].set_index("point").reindex(points)
         offset = x + (i - (len(policies) - 1) / 2) * width
         colour = OKABE_ITO[i % len(OKABE_ITO)]
-        ax.bar(offset - width / 4, 100 * rows["depleted_fraction"].to_numpy(float), width / 2, color=colour,
-               label=f"{policy}")
-        ax.bar(offset + width / 4, 100 * rows["proxy_depleted_fraction"].to_numpy(float), width / 2,
-               color="white", edgecolor=colour, hatch="///", label=f"{policy} (proxy)")
+        world = 100 * rows["depleted_fraction"].to_numpy(float)
+        proxy = 100 * rows["proxy_depleted_fraction"].to_numpy(float)
+        ax.bar(offset - width / 4, world, width / 2, color=colour, label=f"{policy}")
+        ax.bar(offset + width / 4, proxy, width / 2, color="white", edgecolor=colour, hatch="///",
+               label=f"{policy} (proxy)")
+        ax.set_ylim(-3, 108)
+        _mark_flat(ax, offset - width / 4, world, colour, width / 2)
+        _mark_flat(ax, offset + width / 4, proxy, colour, width / 2)
     ax.set_xticks(x, points, rotation=30, ha="right", fontsize=8)
-    ax.set(xlabel="point", ylabel="episodes fully depleted (%)", ylim=(0, 105))
+    ax.set(xlabel="point", ylabel="episodes fully depleted (%)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, title="policy")
     return _save(fig, path)

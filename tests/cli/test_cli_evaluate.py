@@ -3,7 +3,7 @@ to get the bots."""
 
 import pytest
 
-from conftest import one_line_error, popbased
+from conftest import invoke, one_line_error, popbased
 
 
 @pytest.mark.parametrize("args, text", [
@@ -20,6 +20,19 @@ def test_bad_evaluations_are_one_line_exit_2(tmp_path, args, text):
     result = popbased(tmp_path, "evaluate", *args, "-o", "out")
     one_line_error(result, text)
     assert not (tmp_path / "out").exists()
+
+
+def test_bad_policies_are_one_line_exit_2(tmp_path, monkeypatch):
+    # in this process (quick): the same policy twice, a model reference that is not one, a
+    # registered model looked up where there is no store
+    monkeypatch.chdir(tmp_path)
+    for args, text in ((("random", "random"), "the same policy twice"),
+                       (("models:/nonesuch",), "expected models:/NAME@ALIAS"),
+                       (("models:/nonesuch@champion",), "no MLflow store at")):
+        result = invoke("evaluate", "run", *args, "-o", "out")
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1 and text in lines[0], result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def test_scenarios_are_checked_and_say_how_to_get_the_bots(tmp_path):
