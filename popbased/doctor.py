@@ -39,10 +39,22 @@ def report() -> dict[str, Any]:
 
 
 def bots_line(bots: dict[str, Any]) -> str:
+    """One line: which Melting Pot bots can be loaded, from where, and how to add them."""
+    tarball = f"meltingpot-assets-{bots['version']}.tar.gz"
+    add = (f"to add DeepMind's: `POPBASED_MELTINGPOT_ASSETS=/path/{tarball} scripts/setup` (or "
+           f"scripts/setup where it can download them), or point $POPBASED_BOTS_ROOT at a folder of "
+           f"saved models laid out as SUBSTRATE/MODEL/saved_model.pb")
+    if bots.get("root_error"):
+        return f"Melting Pot bots: {bots['root_error']}"
+    k = len(bots["substrates_with_bots_present"])
+    counts = (f"{bots['bots_present']} of {bots['bots_known']} bots present, "
+              f"{k} substrate{'' if k == 1 else 's'}")
+    if bots.get("root_from") not in (None, "installed assets"):
+        installed = "installed" if bots["installed"] else "not installed"
+        return (f"Melting Pot bots from {bots['root_from']}={bots['root']}: {counts} "
+                f"(DeepMind's assets {bots['version']}: {installed})")
     if bots["installed"]:
-        return (f"DeepMind's pretrained Melting Pot bots: installed "
-                f"({bots['substrates_with_bots']} substrates, assets {bots['version']})")
+        return (f"DeepMind's pretrained Melting Pot bots: installed ({counts}, assets "
+                f"{bots['version']}, in {bots['root']})")
     return ("DeepMind's pretrained Melting Pot bots: NOT installed (the install could not "
-            f"download meltingpot-assets-{bots['version']}.tar.gz; substrates work, bots and "
-            "scenarios do not). To add them: put that tarball in $TMPDIR and run "
-            "`.venv/bin/pip install --force-reinstall --no-deps dm-meltingpot`.")
+            f"download {tarball}; substrates work, scenarios and bot backgrounds do not); {add}.")

@@ -179,9 +179,12 @@ def uses_ray(config: TrainConfig) -> bool:
     return config.env != "fast" or bool(config.ray_address or os.environ.get("RAY_ADDRESS"))
 
 
-def start_collector(config: TrainConfig, spec, apples_in_view):
+def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, str] | None = None):
     """(collector, ray_info): Ray rollout workers, or the DeviceCollector in this process
-    (ray_info None) for the fast env on one machine."""
+    (ray_info None) for the fast env on one machine. bots: (models root, Melting Pot substrate)
+    where seats may be played by Melting Pot's bots (Ray workers on Melting Pot only)."""
+    if bots is not None and config.env == "fast":
+        raise BadInput("Melting Pot's bots play on Melting Pot itself; use env = \"meltingpot\"")
     if not uses_ray(config):
         from popbased.rollout.device import DeviceCollector
 
@@ -191,15 +194,16 @@ def start_collector(config: TrainConfig, spec, apples_in_view):
                                max_episode_steps=config.max_episode_steps,
                                overlap=config.overlap), None
     ray_info = ensure_ray(config.ray_address)
-    return make_collector(config, spec, apples_in_view, ray_info), ray_info
+    return make_collector(config, spec, apples_in_view, ray_info, bots), ray_info
 
 
-def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict) -> Collector:
+def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict,
+                   bots: tuple[str, str] | None = None) -> Collector:
     return Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
                      seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
                      max_episode_steps=config.max_episode_steps,
                      env_backend="fast" if config.env == "fast" else env_backend(config.env_backend),
-                     worker_cpus=min(1.0, ray_info["cpus"] / config.workers))
+                     worker_cpus=min(1.0, ray_info["cpus"] / config.workers), bots=bots)
 
 
 def learner_threads(config: TrainConfig, collector=None) -> None:

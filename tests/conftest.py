@@ -249,3 +249,97 @@ def write_lineage_run(folder):
     log.append(LineageEvent("a/m0", 2, 20, "exploit", {"lr": 1.2e-3}, {}, donor="a/m1",
                             fitness=2.0, donor_fitness=9.0, reason="bottom group"))
     return log
+
+
+# Melting Pot bots of our own: TF2 SavedModels in the exact format Melting Pot's SavedModelPolicy
+# loads. PermissiveModel (meltingpot/utils/policies/permissive_model.py) reads the model's
+# `function_signatures()` (each function's parameters: name, inspect kind) and
+# `function_tables()` (hash tables to initialise: none here), then calls `initial_state(key)`
+# and `step(key, timestep, prev_state)` with only the arguments and observation keys the saved
+# function was traced with; TF2SavedModelPolicy unpacks `(key, state)` and
+# `(key, ((action, extra), state))`. Traced with None for step_type, reward and discount
+# (PermissiveModel passes None where a saved function has none) and the RGB view read.
+MELTINGPOT_BOT = r'''
+import inspect, json, os, shutil, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import dm_env
+import tensorflow as tf
+
+KIND = int(inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+class FixedActionBot(tf.Module):
+    """Reads its view, always takes one action."""
+
+    def __init__(self, action):
+        super().__init__()
+        self.action = tf.Variable(action, dtype=tf.int32, trainable=False)
+
+    @tf.function
+    def initial_state(self, key):
+        return key, {"steps": tf.zeros([], tf.int32)}
+
+    @tf.function
+    def step(self, key, timestep, prev_state):
+        brightness = tf.reduce_mean(tf.cast(timestep.observation["RGB"], tf.float32))
+        return key, ((tf.identity(self.action), {"brightness": brightness}),
+                     {"steps": prev_state["steps"] + 1})
+
+    @tf.function
+    def function_signatures(self):
+        params = lambda *names: [(tf.constant(n), tf.constant(KIND)) for n in names]
+        return {"initial_state": params("key"), "step": params("key", "timestep", "prev_state")}
+
+    @tf.function
+    def function_tables(self):
+        return {}
+
+
+def save(folder, action):
+    bot = FixedActionBot(action)
+    key = tf.TensorSpec([2], tf.uint32)
+    bot.initial_state.get_concrete_function(key)
+    timestep = dm_env.TimeStep(step_type=None, reward=None, discount=None,
+                               observation={"RGB": tf.TensorSpec([None, None, 3], tf.uint8)})
+    bot.step.get_concrete_function(key, timestep, {"steps": tf.TensorSpec([], tf.int32)})
+    bot.function_signatures.get_concrete_function()
+    bot.function_tables.get_concrete_function()
+    tf.saved_model.save(bot, folder)
+
+
+root, bots = sys.argv[1], json.loads(sys.argv[2])
+made = {}
+for model, action in bots.items():
+    folder = os.path.join(root, model)
+    if action in made:
+        shutil.copytree(made[action], folder)
+    else:
+        save(folder, action)
+        made[action] = folder
+'''
+
+
+def write_bots(root, bots: dict[str, int]) -> Path:
+    """Bots under models root `root`, laid out as Melting Pot's assets/saved_models: {"SUBSTRATE/
+    MODEL": the action it always takes}. Written in a fresh interpreter (TensorFlow stays out of
+    the test process)."""
+    import json
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run([sys.executable, "-c", MELTINGPOT_BOT, str(root), json.dumps(bots)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return root
+
+
+OPEN_BOTS = {"commons_harvest__open/free_0": 7, "commons_harvest__open/free_1": 7,
+             "commons_harvest__open/pacifist_0": 1, "commons_harvest__open/pacifist_1": 1}
+"""commons_harvest__open's bots, our way: the free_* (the zapping visitors of scenario open_0)
+always FIRE_ZAP (7), the pacifist_* (open_1's visitors) always move FORWARD (1)."""
+
+
+@pytest.fixture(scope="session")
+def open_bots(tmp_path_factory) -> Path:
+    """A models root with OPEN_BOTS (tests must not change it: copy it first)."""
+    return write_bots(tmp_path_factory.mktemp("bots"), OPEN_BOTS)

@@ -192,15 +192,64 @@ def _print(console: Console, summary) -> None:
 
 
 @evaluate.command()
-@click.argument("scenarios", nargs=-1, metavar="SCENARIO...")
-@click.option("--policy", default="random", show_default=True, help="The focal policy.")
-def scenario(scenarios, policy):
-    """Focal per-capita return in Melting Pot's own scenarios (e.g. commons_harvest__open_0),
-    with DeepMind's bots in the background seats. Needs the bot assets (`popbased doctor`)."""
-    from popbased.evaluation.policies import check_scenarios, resolve
+@click.argument("args", nargs=-1, metavar="SCENARIO... POLICY...")
+@click.option("--episodes", default=15, show_default=True, type=click.IntRange(min=1),
+              help="Episodes per policy and scenario.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None,
+              help="Cut episodes after this many steps (default: the scenario's own end).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="A scenario's k-th episode has the same seed (world, bots drawn) for every policy.")
+@click.option("--bots-root", default=None, metavar="FOLDER",
+              help="Load the bots' saved models from FOLDER, laid out as Melting Pot's "
+                   "assets/saved_models (SUBSTRATE/MODEL/saved_model.pb) [default: "
+                   "$POPBASED_BOTS_ROOT, else the installed assets].")
+@click.option("-o", "--output", required=True, help="Results folder.")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray).")
+@options.TRACKING
+def scenario(args, episodes, max_steps, seed, bots_root, output, force, ray_address, tracking_uri):
+    """Each POLICY in the focal seats of Melting Pot's own SCENARIOs (e.g. commons_harvest__open_0,
+    a pattern such as 'commons_harvest__*', or a substrate for all its scenarios), DeepMind's bots
+    in the background, built by Melting Pot's scenario code. `random` is always added: each
+    policy's Melting Pot 2.0 score (focal return min-max normalised per scenario over the
+    policies, averaged) ranks it. Writes tables, figures, scores, report.html and an MLflow run
+    (experiment evaluate-scenarios). The bots must be installed (`popbased doctor`)."""
+    from popbased.evaluation import scenario_results
 
-    resolve(policy)
-    check_scenarios(scenarios)
+    prepared = scenario_results.prepare(args, bots_root=bots_root, output=output, force=force,
+                                        ray_address=ray_address, tracking_uri=tracking_uri)
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    with Progress(TextColumn(f"playing scenarios ({episodes} episodes per policy and scenario)"),
+                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("", total=None)
+        made, info, run_id = scenario_results.run(
+            prepared, episodes=episodes, seed=seed, max_steps=max_steps,
+            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    _print_scenarios(console, made)
+    out = prepared["out"]
+    console.print(f"{info['episodes'] * len(info['policies']) * len(info['scenarios'])} episodes in "
+                  f"{info['seconds']:.0f} s; tables, scores, figures and report.html in {out}; MLflow run "
+                  f"{run_id} (experiment {scenario_results.EXPERIMENT}) in {prepared['uri']}", highlight=False)
+
+
+def _print_scenarios(console: Console, made) -> None:
+    table = Table(title="focal per-capita return (95% bootstrap CI) and normalised score per scenario")
+    for name in ("policy", "scenario", "episodes", "focal", "CI", "background", "Gini", "zaps", "score"):
+        table.add_column(name, justify="left" if name in ("policy", "scenario") else "right", overflow="fold")
+    num = lambda x, fmt: "n/a" if x != x else f"{x:{fmt}}"  # noqa: E731 - NaN: one episode, no CI
+    for r in made["summary"].to_dict("records"):
+        ci = "n/a" if r["focal_ci_low"] != r["focal_ci_low"] else f"{r['focal_ci_low']:.1f}-{r['focal_ci_high']:.1f}"
+        table.add_row(r["policy"], r["scenario"], str(r["episodes"]), num(r["focal_return"], ".1f"), ci,
+                      num(r["background_return"], ".1f"), num(r["gini"], ".2f"),
+                      num(r["zaps_fired_per_capita"], ".1f"), num(r["score"], ".2f"))
+    show_table(console, table)
+    ranking = Table(title="ranking: mean normalised score over the scenarios (random included)")
+    for name in ("rank", "policy", "score", "scenarios"):
+        ranking.add_column(name, justify="left" if name == "policy" else "right")
+    for r in made["ranking"].to_dict("records"):
+        ranking.add_row(str(r["rank"]), r["policy"], f"{r['score']:.3f}", str(r["scenarios"]))
+    show_table(console, ranking)
 
 
 @evaluate.command()

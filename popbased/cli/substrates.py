@@ -41,20 +41,30 @@ def list_(as_json: bool, show_all: bool) -> None:
             row["actions"] = list(spec.action_names)
         rows.append(row)
     bots = meltingpot_loader.bot_assets()
+    configs = meltingpot_loader.bot_configs()
+    scenarios = meltingpot_loader.import_module("configs.scenarios").SCENARIO_CONFIGS
+    for row in rows:  # Melting Pot's bots and scenarios of each stock substrate, and how many are here
+        known = [n for n, c in configs.items() if c.substrate == row["name"]]
+        if known:
+            row["bots"] = {"known": len(known), "present": len(set(known) & set(bots["present"]))}
+            row["scenarios"] = sorted(n for n, c in scenarios.items() if c.substrate == row["name"])
     params = list(registry.CommonsParams.__dataclass_fields__)
     if as_json:
         click.echo(json.dumps({"bots": bots, "parameters": params, "substrates": rows}, indent=2))
         return
     console = Console()
     table = Table(title="popbased substrates")
-    for column in ("name", "kind", "players", "settings", "description"):
+    for column in ("name", "kind", "players", "bots", "settings", "description"):
         table.add_column(column)
     for row in rows:
         settings = {**row["defaults"], **row["fixed"]}
-        table.add_row(row["name"], row["kind"], str(row.get("players", "")),
+        count = f"{row['bots']['present']}/{row['bots']['known']}" if "bots" in row else ""
+        table.add_row(row["name"], row["kind"], str(row.get("players", "")), count,
                       " ".join(f"{k}={v}" for k, v in settings.items()), row["description"])
     show_table(console, table)
     console.print(f"commons_harvest family parameters (--param key=value): {', '.join(params)}")
+    console.print("bots: Melting Pot bots present / known for the substrate (its scenarios' background; "
+                  "`popbased evaluate scenario` plays them)")
     console.print(doctor_lib.bots_line(bots))
 
 

@@ -241,25 +241,14 @@ def _model(ref: str, tracking_uri: str | None) -> PolicyRef:
                    f"checkpoint its tags name is not here; export it again with `popbased export champion`")
 
 
-def check_scenarios(names: tuple[str, ...] | list[str]) -> list[str]:
-    """Melting Pot scenario names, checked; with DeepMind's bot assets absent, one line that
-    says how to install them."""
-    import difflib
+def check_scenarios(names: tuple[str, ...] | list[str], bots_root: str | None = None) -> list[str]:
+    """Melting Pot scenario names (or patterns, or substrates), checked: each is known and its
+    bots' saved models are under the bots root (popbased.evaluation.scenario.check); one line
+    saying which files are missing and how to add them, if not."""
+    from popbased.evaluation import scenario
 
-    from popbased.substrates import meltingpot_loader
-
-    known = meltingpot_loader.import_module("configs.scenarios").SCENARIO_CONFIGS
-    if not names:
-        raise BadInput("give at least one scenario, e.g. commons_harvest__open_0")
-    for name in names:
-        if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise BadInput(f"scenario {name!r}: not one of Melting Pot's {len(known)} scenarios{hint}")
-    bots = meltingpot_loader.bot_assets()
-    if not bots["installed"]:
-        raise BadInput(f"scenarios need DeepMind's bot assets, which this install lacks: put "
-                       f"https://storage.googleapis.com/dm-meltingpot/meltingpot-assets-{bots['version']}"
-                       f".tar.gz in ~/.cache/popbased/, then `rm -rf .venv && scripts/setup`")
-    raise BadInput("playing Melting Pot scenarios (DeepMind's saved-model bots in the background "
-                   "seats) is not built yet in this version of popbased")
+    chosen, others = scenario.split_args(list(names))
+    if others:
+        raise BadInput(f"{others[0]!r}: not one of Melting Pot's scenarios")
+    scenario.check(chosen, bots_root)
+    return chosen

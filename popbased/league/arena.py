@@ -9,7 +9,6 @@ from the apples in the player's view, whatever the arena's own farmer weight).
 from __future__ import annotations
 
 
-from popbased.substrates import meltingpot_loader
 from popbased.env.instance import component_names
 from popbased.errors import BadInput
 from popbased.population.spec import PopulationSpec
@@ -69,13 +68,3 @@ def base_weights(pop: PopulationSpec, components) -> dict[str, float]:
 
 def action_names(pop: PopulationSpec) -> tuple[str, ...]:
     return resolve(pop.substrate, dict(pop.params)).action_names
-
-
-def check_bots(arena: Lab2dSpec, where: str) -> None:
-    bots = meltingpot_loader.bot_assets()
-    if not bots["installed"]:
-        raise BadInput(f"{where}: 'bots' needs DeepMind's Melting Pot bot assets, which this "
-                       f"install lacks (see `popbased doctor`); allowed without them: "
-                       f"populations, snapshots, random")
-    raise BadInput(f"{where}: 'bots' (DeepMind's saved-model bots) cannot be seated by this "
-                   f"version of popbased yet; allowed: populations, snapshots, random")

@@ -3,8 +3,9 @@
 A match (popbased.league.match.Match, built here once) travels to the rollout workers and
 comes back on the episode summaries: mode, focal population, background source, the focal
 seats, the phase (train / eval) and the generation. Background sources are another
-population's name, a frozen snapshot's id (`open@g2`), `random`, or `self` (self-play: every
-seat is focal).
+population's name, a frozen snapshot's id (`open@g2`), `random`, a Melting Pot bot source
+(`bots:ENTRY`, league/bots.py: each background seat draws one of its bots, `bot:NAME`), or
+`self` (self-play: every seat is focal).
 
 Rules for a focal population's background: `uniform` over the sources it can meet, or
 `pfsp` (prioritised fictitious self-play, as in AlphaStar): weight (1 - x)^p + 0.1, where x
@@ -22,6 +23,7 @@ import numpy as np
 from popbased.league.match import Match
 from popbased.league.spec import LeagueSpec, Mode
 from popbased.ppo.actions import RANDOM
+from popbased.rollout.bots import BOT
 
 FLOOR = 0.1
 
@@ -35,6 +37,8 @@ def sources(spec: LeagueSpec, focal: str, snapshots: Sequence[str]) -> list[str]
         out += list(snapshots)
     if "random" in spec.sources:
         out.append(RANDOM)
+    if "bots" in spec.sources:
+        out += [b.label for b in spec.bots]
     return out
 
 
@@ -67,6 +71,8 @@ class Matchmaker:
         self.snapshots: dict[str, str] = {}
         """snapshot id -> its seat label (the frozen publication's member id)."""
         self.means: dict[tuple[str, str, str], float] = {}
+        self.bots: dict[str, tuple[str, ...]] = {b.label: b.bots for b in spec.bots}
+        """bot source -> the bots its background seats draw from."""
         """(focal, background, mode) -> focal mean return (the last completed generation's)."""
 
     def match(self, rng: np.random.Generator, rule: str, phase: str, generation: int) -> Match:
@@ -110,6 +116,9 @@ class Matchmaker:
             theirs = self._draw(rng, background, len(others))
         elif background == RANDOM:
             theirs = [RANDOM] * len(others)
+        elif background in self.bots:  # a bot per seat, drawn as Melting Pot's scenarios draw
+            pool = self.bots[background]
+            theirs = [f"{BOT}{pool[int(rng.integers(len(pool)))]}" for _ in others]
         else:
             theirs = [self.snapshots[background]] * len(others)
         for seat, member in zip(sorted(focal), mine):

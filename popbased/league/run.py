@@ -46,10 +46,15 @@ def identity(spec: LeagueSpec) -> dict[str, Any]:
 def train_config(spec: LeagueSpec, generations: int, **options) -> TrainConfig:
     members = sum(p.size for p in spec.populations)
     env = options.pop("env", "auto")
+    env = spec.env if env == "auto" else env
+    if spec.bots:  # Melting Pot's bots play on Melting Pot itself
+        if env == "fast":
+            raise BadInput(f"--env fast: {spec.source} seats Melting Pot's bots, which play on "
+                           f"Melting Pot itself; allowed: --env meltingpot")
+        env = "meltingpot"
     config = TrainConfig(spec.arena, dict(spec.arena_params), members=members,
                          steps=generations * members * spec.steps_per_generation,
-                         max_episode_steps=spec.episode_steps,
-                         env=spec.env if env == "auto" else env, **options)
+                         max_episode_steps=spec.episode_steps, env=env, **options)
     if spec.episode_steps % config.rollout_length:
         raise BadInput(f"--rollout-length {config.rollout_length} must divide the league's "
                        f"episode_steps={spec.episode_steps} (seats change hands between episodes)")
@@ -116,7 +121,15 @@ class Driver(Engine):
         if self.config.env == "fast":
             check_fast(self.arena_spec, self.config.obs_size)
         _, self.apples_in_view = arena.arena_components(self.arena_spec, self.spec.populations)
-        return self.arena_spec, self.apples_in_view
+        return self.arena_spec, self.apples_in_view, self.bots()
+
+    def bots(self) -> tuple[str, str] | None:
+        """(models root, substrate) of the league's Melting Pot bots (league/bots.py), if any."""
+        if not self.spec.bots:
+            return None
+        from popbased.league.bots import arena_substrate
+
+        return self.spec.bots_root, arena_substrate(self.arena_spec)
 
     def new_members(self, collector) -> dict[str, Member]:
         return self._new_members(collector.components)
@@ -170,7 +183,7 @@ class Driver(Engine):
             length = math.gcd(self.spec.episode_steps, MELTINGPOT_SHAPE["rollout_length"])
             config = dataclasses.replace(self.config, env=env, envs_per_worker=None,
                                          rollout_length=length, overlap=False)
-            collector, _ = start_collector(config, self.arena_spec, self.apples_in_view)
+            collector, _ = start_collector(config, self.arena_spec, self.apples_in_view, self.bots())
             self.eval_session = LeagueSession(config, collector, self.session.learners,
                                               self.matchmaker, self.spec.evaluate_matchmaking)
             self.eval_session.set_frozen([s["publication"] for s in self.snapshots])

@@ -23,7 +23,8 @@
     focal = 1
 
     [background]
-    sources = ["populations", "snapshots", "random"]   # also "bots" (DeepMind's, if installed)
+    sources = ["populations", "snapshots", "random"]   # also "bots": Melting Pot's bots, then
+    # bots = ["commons_harvest__open_0"]               # scenarios (their bots) or bot names
 
     [matchmaking]
     train = "pfsp"                 # uniform | pfsp
@@ -120,6 +121,11 @@ class LeagueSpec:
     evaluation_env: str | None = None
     """Env engine of the evaluation matches (`[evaluation] env`): "meltingpot" plays them on
     Melting Pot itself, so the payoff table is the real game's (default: the training env)."""
+    bots: tuple = ()
+    """Melting Pot bot sources (`[background] bots`, league/bots.py BotSource), each a background."""
+    bots_root: str | None = None
+    """Where the bots' saved models load from (`[background] bots_root`, else $POPBASED_BOTS_ROOT,
+    else the installed assets)."""
     source: str = ""
 
     def mode(self, name: str) -> Mode | None:
@@ -238,16 +244,20 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
     for pop in pops:
         check_playable(pop, arena_spec, f"{where} arena={arena!r}")
     background = raw.get("background", {})
-    _check_keys(background, ("sources",), f"{source}: [background]")
+    _check_keys(background, ("sources", "bots", "bots_root"), f"{source}: [background]")
     sources = background.get("sources", ["populations", "snapshots", "random"])
     if not isinstance(sources, list):
         raise BadInput(f"{source}: [background] sources: expected a list of {', '.join(SOURCES)}")
     for s in sources:
         _choice(s, f"{source}: [background] sources entry", SOURCES)
-    if "bots" in sources:
-        from popbased.league.arena import check_bots
+    bot_sources, bots_root = (), None
+    if "bots" in sources:  # see popbased/league/bots.py
+        from popbased.league import bots
 
-        check_bots(arena_spec, f"{source}: [background] sources")
+        bot_sources, bots_root = bots.sources(background, arena_spec, f"{source}: [background]")
+    elif "bots" in background or "bots_root" in background:
+        raise BadInput(f"{source}: [background] bots: listed, but 'bots' is not among the sources "
+                       f"({', '.join(sources)}); add it to sources or remove the list")
     matchmaking = raw.get("matchmaking", {})
     _check_keys(matchmaking, ("train", "evaluate", "pfsp_power"), f"{source}: [matchmaking]")
     evaluation = raw.get("evaluation", {})
@@ -281,7 +291,10 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         env=_choice(league.get("env", "auto"), f"{where} env", ENVS),
         evaluation_env=(None if "env" not in evaluation else _choice(
             evaluation["env"], f"{source}: [evaluation] env", ("fast", "meltingpot"))),
-        source=source)
+        bots=bot_sources, bots_root=bots_root, source=source)
+    if spec.bots and "fast" in (spec.env, spec.evaluation_env):
+        raise BadInput(f"{source}: [background] bots play on Melting Pot itself, not the fast env; "
+                       f"allowed with bots: env = \"meltingpot\" or \"auto\"")
     return spec
 
 

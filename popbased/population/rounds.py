@@ -45,8 +45,9 @@ class Rounds:
 
     # ------------------------------------------------------------------ hooks
     def arena(self):
-        """(the substrate spec every env plays, apples_in_view for the collector); checks
-        everything that can be checked before the collector starts."""
+        """(the substrate spec every env plays, apples_in_view for the collector[, the bots:
+        (models root, substrate) where Melting Pot's bots take seats, see selfplay.start_collector]);
+        checks everything that can be checked before the collector starts."""
         raise NotImplementedError
 
     def setup(self, collector) -> None:

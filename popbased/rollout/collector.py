@@ -41,7 +41,9 @@ class Collector:
     def __init__(self, spec: Lab2dSpec, *, workers: int, envs_per_worker: int, seed: int = 0,
                  obs_size: int = 11, apples_in_view: bool | None = None,
                  max_episode_steps: int | None = None, worker_cpus: float = 1.0,
-                 env_backend: str = "process"):
+                 env_backend: str = "process", bots: tuple[str, str] | None = None):
+        """bots: (models root, Melting Pot substrate): the workers may seat Melting Pot's bots
+        (rollout/bots.py; Melting Pot envs only)."""
         import ray
 
         self._ray = ray
@@ -56,9 +58,12 @@ class Collector:
         else:
             actor = ray.remote(RolloutWorker).options(max_restarts=-1, max_task_retries=0,
                                                       num_cpus=worker_cpus)
+        if bots is not None and env_backend == "fast":
+            raise BadInput("Melting Pot's bots play on Melting Pot itself; use env = \"meltingpot\"")
+        extra = {} if bots is None else {"bots": bots}
         self.actors = [actor.remote(spec, envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,
                                     apples_in_view=apples_in_view,
-                                    max_episode_steps=max_episode_steps, backend=env_backend)
+                                    max_episode_steps=max_episode_steps, backend=env_backend, **extra)
                        for i in range(workers)]
         try:
             self.info = ray.get([a.info.remote() for a in self.actors], timeout=START_TIMEOUT_S)[0]

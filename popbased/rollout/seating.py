@@ -69,8 +69,9 @@ def to_load(seats: np.ndarray, publications: Mapping[str, Any], held: dict[str, 
     from the shard's own copy (frozen weights never change). Any other seated member
     without a publication is an error."""
     from popbased.ppo.actions import RANDOM
+    from popbased.rollout.bots import is_bot
 
-    seated_now = set(seats) - {RANDOM}
+    seated_now = {s for s in set(seats) if s != RANDOM and not is_bot(s)}  # bots need no weights
     for gone in set(held) - seated_now:
         del held[gone]
     out = []

@@ -11,7 +11,9 @@ In league play (`matches` given), a seat changes hands only when its env starts 
 episode: each env plays one match (who sits where; the league's match object, which the
 worker never reads, only carries into the env's episode summaries as `match`) from its first
 step to its last. A seat may also be played
-by `random` (uniform over the legal actions) or by a frozen member (a publication with
+by `random` (uniform over the legal actions), by one of Melting Pot's bots (`bot:NAME`, see
+rollout/bots.py: the worker then reads full-resolution views from its envs and downsamples them
+for the members itself) or by a frozen member (a publication with
 `frozen`: it acts, it is never trained, no batch is returned for it). A match keeps its
 players until its episode ends, across generations: a frozen player that has left the
 league's snapshot pool in the meantime plays on from the worker's own copy of its weights.
@@ -37,6 +39,7 @@ from popbased.ppo.actions import RANDOM, ActionMap, random_legal
 from popbased.ppo.batch import Batch
 from popbased.ppo.config import NetConfig, from_mapping
 from popbased.ppo.policy import Policy, act
+from popbased.rollout.bots import is_bot
 from popbased.rollout.seating import Seating, to_load
 from popbased.substrates.spec import Lab2dSpec
 
@@ -66,13 +69,22 @@ class RolloutWorker:
 
     def __init__(self, spec: Lab2dSpec, num_envs: int, *, seed: int = 0, obs_size: int = 11,
                  apples_in_view: bool | None = None, max_episode_steps: int | None = None,
-                 backend: str = "process", groups: int | None = None):
+                 backend: str = "process", groups: int | None = None, bots: tuple[str, str] | None = None):
+        """bots: (models root, Melting Pot substrate) when seats may be played by Melting Pot's
+        bots (their views are that substrate's full-resolution RGB)."""
         torch.set_num_threads(1)
+        self.bots = None
+        env_obs_size = obs_size
+        if bots is not None:
+            from popbased.rollout.bots import BotSeats, frame_size
+
+            self.bots = BotSeats(bots[0])
+            env_obs_size = frame_size(bots[1])
         groups = groups or (2 if num_envs >= 2 and backend == "process" else 1)
         if not 1 <= groups <= num_envs:
             raise BadInput(f"groups={groups}: must be between 1 and num_envs={num_envs}")
         sizes = [num_envs // groups + (1 if g < num_envs % groups else 0) for g in range(groups)]
-        self.envs = [make_env(spec, n, seed=seed * 101 + g, obs_size=obs_size, backend=backend,
+        self.envs = [make_env(spec, n, seed=seed * 101 + g, obs_size=env_obs_size, backend=backend,
                               apples_in_view=apples_in_view, max_episode_steps=max_episode_steps)
                      for g, n in enumerate(sizes)]
         self.players = spec.num_players
@@ -82,6 +94,8 @@ class RolloutWorker:
         self.obs_size = obs_size
         self.offsets = np.cumsum([0] + [e.num_seats for e in self.envs])
         self.obs = [env.reset() for env in self.envs]
+        self.small = [self._small(o) for o in self.obs]
+        self.last_reward = np.zeros(self.num_seats)
         self.rng = torch.Generator().manual_seed(seed)
         self.random_rng = np.random.default_rng([seed, 1])  # the seats played by `random`
         self.seating = Seating(num_envs, self.players)
@@ -91,6 +105,20 @@ class RolloutWorker:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def _small(self, obs) -> np.ndarray | None:
+        """The members' views of full-resolution observations (None: the envs give them)."""
+        if self.bots is None:
+            return None
+        from popbased.env.instance import downsample
+
+        out = np.empty((obs.rgb.shape[0], self.obs_size, self.obs_size, 3), dtype=np.uint8)
+        downsample(obs.rgb, out)
+        return out
+
+    def _rgb(self, g: int) -> np.ndarray:
+        """Group g's views at the members' size."""
+        return self.obs[g].rgb if self.small[g] is None else self.small[g]
 
     def info(self) -> dict[str, Any]:
         return {"num_seats": self.num_seats, "players": self.players,
@@ -148,7 +176,7 @@ class RolloutWorker:
         plan: dict[str, list] = {}
         for m in sorted(set(self.seats)):
             seats = np.flatnonzero(self.seats == m)
-            if m == RANDOM:
+            if m == RANDOM or is_bot(m):
                 continue
             cols = np.arange(seats.size)
             for g in range(len(self.envs)):
@@ -190,6 +218,7 @@ class RolloutWorker:
                     continue
                 t0 = time.perf_counter()
                 self._random_actions(g, actions[g])
+                self._bot_actions(g, actions[g])
                 for m, seats, cols in by_group[g]:
                     self._act(m, g, seats, cols, bufs[m], t, t // chunk if t % chunk == 0 else None,
                               actions[g])
@@ -212,6 +241,8 @@ class RolloutWorker:
             b["dones"][t, cols] = out.done[seats]
         self.starts[lo:self.offsets[g + 1]] = out.done
         self.obs[g] = out.obs
+        self.small[g] = self._small(out.obs)
+        self.last_reward[lo:self.offsets[g + 1]] = out.rewards[:, 0]  # the substrate's own reward
         first_env = lo // self.players
         for summary in out.episodes:
             e = first_env + summary["env"]
@@ -223,6 +254,20 @@ class RolloutWorker:
         if seats.size:
             arena_actions[seats] = random_legal(self.obs[g].action_mask[seats], self.random_rng)
 
+    def _bot_actions(self, g: int, arena_actions: np.ndarray) -> None:
+        lo, hi = self.offsets[g], self.offsets[g + 1]
+        seats = np.flatnonzero([is_bot(s) for s in self.seats[lo:hi]])
+        if not seats.size:
+            return
+        if self.bots is None:
+            raise BadInput(f"seat {self.seats[lo + seats[0]]}: a bot, but this rollout worker was "
+                           f"started without a bots root")
+        obs = self.obs[g]
+        collective = self.last_reward[lo:hi].reshape(-1, self.players).sum(axis=1).repeat(self.players)
+        arena_actions[seats] = self.bots.act(lo + seats, self.seats[lo + seats], obs.rgb[seats],
+                                             obs.ready_to_shoot[seats], self.last_reward[lo + seats],
+                                             collective[seats], self.starts[lo + seats])
+
     def _finish(self, member: str, parts, buf: dict) -> Batch:
         seated = self.members[member]
         last_value = np.empty(buf["obs"].shape[1], dtype=np.float32)
@@ -230,7 +275,7 @@ class RolloutWorker:
         for g, seats, cols in parts:
             lo = self.offsets[g]
             with torch.inference_mode():
-                _, value, _ = seated.policy(torch.from_numpy(self.obs[g].rgb[seats]),
+                _, value, _ = seated.policy(torch.from_numpy(self._rgb(g)[seats]),
                                             None if state is None else state[cols],
                                             torch.from_numpy(self.starts[lo + seats]))
             last_value[cols] = value.numpy()
@@ -260,7 +305,7 @@ class RolloutWorker:
              chunk_index: int | None, arena_actions: np.ndarray) -> None:
         seated = self.members[member]
         obs = self.obs[g]
-        rgb = obs.rgb[seats]
+        rgb = self._rgb(g)[seats]
         starts = self.starts[self.offsets[g] + seats]
         mask = seated.actions.member_mask(obs.action_mask[seats])
         state = self.states.get(member)
@@ -283,3 +328,5 @@ class RolloutWorker:
     def close(self) -> None:
         for env in self.envs:
             env.close()
+        if self.bots is not None:
+            self.bots.close()
