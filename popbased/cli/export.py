@@ -24,8 +24,9 @@ def export() -> None:
               help="fitness (the population's own, as PBT ranked it) or league-score (the member's "
                    "focal return vs the cells it played; leagues only).")
 @click.option("--format", "fmt", default="onnx", show_default=True,
-              help=f"One of {', '.join(FORMATS)} (mlflow: a pt2 MLflow model; TorchScript is deprecated "
-                   f"by PyTorch).")
+              help=f"One of {', '.join(FORMATS)} (onnx: run by onnxruntime; mlflow: a pt2 torch.export "
+                   f"program; TorchScript is deprecated by PyTorch). Each folder is also an MLflow model "
+                   f"that mlflow.pyfunc.load_model runs without popbased.")
 @click.option("-o", "--output", required=True, help="Folder; each champion goes to OUTPUT/POPULATION/.")
 @click.option("--force", is_flag=True, help="Replace existing OUTPUT/POPULATION folders.")
 @click.option("--tracking-uri", default=None,
@@ -36,8 +37,9 @@ def champion(league, population, by, fmt, output, force, tracking_uri, no_regist
     """Export the champion of each population of LEAGUE (a run folder, a league name under
     ./runs, or an MLflow run id): the network with its preprocessing and action masking,
     its observation spec, action set, hyperparameters and lineage, checked to choose the
-    same actions as the original on real frames, and registered in MLflow as
-    `LEAGUE-POP` with the alias `champion`."""
+    same actions as the original on real frames (also through mlflow.pyfunc), and registered
+    in MLflow as `LEAGUE-POP` with the alias `champion`: an MLflow model with a signature and
+    an input example, logged as a model of the member's run."""
     from popbased.export import champion as exporter
     from popbased.export import registry
 
@@ -59,8 +61,9 @@ def champion(league, population, by, fmt, output, force, tracking_uri, no_regist
         score = "" if member.fitness is None else f", fitness {num(member.fitness)}"
         click.echo(f"{member.id}{score} -> {target} ({fmt}); verified on {check['samples']} real views: "
                    f"{check['same_actions']}/{check['samples']} same actions, max |logp diff| "
-                   f"{check['max_logp_diff']:.1e}")
+                   f"{check['max_logp_diff']:.1e}; through mlflow.pyfunc {check['pyfunc']['same_actions']}/"
+                   f"{check['samples']}")
         if uri is not None:
             reg = registry.register(run, member, target, info, uri)
             click.echo(f"  registered {reg['name']} version {reg['version']} as @{reg['alias']} "
-                       f"({reg['uri']}) in {uri}")
+                       f"({reg['uri']}) in {uri}: mlflow.pyfunc.load_model({reg['uri']!r}) runs it")

@@ -2,7 +2,9 @@
 
 Needs numpy and onnxruntime (format onnx) or torch (torchscript, mlflow); it imports
 nothing else of popbased, so a policy runs where popbased's training code is absent (the
-folder's README.md shows the same in a few lines with no popbased at all).
+folder's README.md shows the same in a few lines with no popbased at all). Each folder is
+also an MLflow model (MLmodel): `mlflow.pyfunc.load_model(folder)` runs it too, without this
+module (see popbased.export.champion).
 """
 
 from __future__ import annotations
