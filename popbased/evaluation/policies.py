@@ -208,9 +208,11 @@ def _model(ref: str, tracking_uri: str | None) -> PolicyRef:
     except MlflowException:
         raise BadInput(f"policy {ref!r}: no such registered model version in {uri} "
                        f"(`popbased export champion` registers champions as models:/LEAGUE-POP@champion)") from None
+    # MLflow 3.17's SQLite registry drops a version's model_id; the export tags it too
+    model_id = getattr(version, "model_id", None) or (version.tags or {}).get("model_id")
     model = {"model": f"models:/{name}/{version.version}", "model_name": name,
              "model_version": str(version.version), **({"model_alias": alias} if alias else {}),
-             **({"model_id": version.model_id} if getattr(version, "model_id", None) else {})}
+             **({"model_id": model_id} if model_id else {})}
     if version.run_id:
         model["member_mlflow_id"] = version.run_id
     tags = dict(version.tags or {})

@@ -127,6 +127,11 @@ def test_export_folders_registered_models_and_checkpoints_play_in_evaluations(ra
     model = of["m0 (nz v1)"]
     assert tags[f"popbased.policy.{model}.model"] == "models:/nz/1"
     assert tags[f"popbased.policy.{model}.sha256"] == digest and tags[f"popbased.policy.{model}.member"] == "m0"
+    # the registered champion is an MLflow logged model: the evaluation names it as its input
+    run_id = json.loads((tmp_path / "res" / "tracking.json").read_text())["runs"]["league"]
+    logged = client.get_model_version("nz", "1").tags["model_id"]
+    assert tags[f"popbased.policy.{model}.model_id"] == logged
+    assert [m.model_id for m in client.get_run(run_id).inputs.model_inputs] == [logged]
     with pytest.raises(BadInput, match="no such registered model version"):
         resolve_policy("models:/nz@nonesuch", uri)
 
