@@ -10,8 +10,8 @@ in the tag `popbased.error`) holds:
 
 - params: the settings (substrate, policies, axes, fixed parameters, episodes, seed, ...);
 - metrics, as curves over the sweep: `POLICY/MEASURE` (e.g. `no_zap_m1_champion/per_capita_return`,
-  the policy's label with every run of other characters than letters, digits, `.` and `-`
-  made one `_`), one value per point, the point's index as the step. Points are in grid order:
+  the policy's label with every run of other characters than letters, digits, `_`, `.` and
+  `-` made one `_`; scenario evaluations name their metrics the same way), one value per point, the point's index as the step. Points are in grid order:
   every combination of the axes, the last axis changing fastest (one axis: its values in the
   order given). `point/AXIS` holds each numeric axis's value at each step, so a one-axis sweep
   is one curve per measure with its x values beside it, a two-axis grid one flattened curve
@@ -90,7 +90,7 @@ def read(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 # ---------------------------------------------------------------------- metric names and steps
 def metric_name(label: str) -> str:
     """A policy label as a metric prefix: `no_zap/m1 (champion)` -> `no_zap_m1_champion`."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_") or "policy"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "policy"
 
 
 def metric_names(labels: list[str]) -> dict[str, str]:

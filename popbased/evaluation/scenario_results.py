@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
 from popbased.evaluation import plots, tables
+from popbased.evaluation.results import metric_name
 
 INFO = "evaluation.json"
 REPORT = "report.html"
@@ -195,10 +195,6 @@ def _add_scores(report: Path, made: Mapping[str, Any], info: Mapping[str, Any]) 
     text = report.read_text()
     at = text.find("<h2>Summary</h2>")
     report.write_text(text[:at] + section + text[at:] if at >= 0 else text + section)
-
-
-def metric_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "policy"
 
 
 def track(out: Path, info: Mapping[str, Any], made: Mapping[str, Any], uri: str) -> str | None:
