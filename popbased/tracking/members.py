@@ -67,9 +67,10 @@ def log_members(store: Store, folder: Path, summary: GenerationSummary) -> None:
     its fixed facts as params (population, variant, initial gene values)."""
     run = open_run(folder)
     g = summary.generation
-    initial = _initial_values(folder)
     kinds = {(e.member, e.kind) for e in summary.events}
     started = store.runs.setdefault("members_started", [])  # saved with the logged generation
+    # the lineage is read only while some member still needs its starting point
+    initial = _initial_values(folder) if set(summary.members) - set(started) else {}
     for m, info in summary.members.items():
         record = run.member(m)
         trained = info.trained_values if info.trained_values is not None else info.values
