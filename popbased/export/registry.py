@@ -42,7 +42,7 @@ def _member_run(client, run: RunFolder, member: MemberInfo, uri: str) -> str:
     experiment = f"{run.kind}-{run.name}"
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(
-        experiment, tags={"mlflow.experimentKind": "custom_model_development"})  # as popbased.tracking.store
+        experiment, tags={store.KIND_TAG: store.KIND})
     created = client.create_run(experiment_id, tags={
         "mlflow.runName": f"export {member.id}", "popbased.member": member.id,
         "popbased.folder": str(run.path.resolve()), "popbased.kind": "export",
