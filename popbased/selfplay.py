@@ -166,7 +166,8 @@ def validate(config: TrainConfig):
         check_fast(spec, config.obs_size)
     use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
     apples_in_view = use_view if spec.instrumented else None
-    components = component_names(spec, apples_in_view)
+    shaping.check_engine(list(config.shaping or {}), config.env, "--shaping")
+    components = component_names(spec, apples_in_view, fast=config.env == "fast")
     weights = shaping.validate(config.shaping or shaping.default_weights(components), components,
                                "--shaping")
     resolve_device(config.device)

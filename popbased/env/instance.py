@@ -23,6 +23,11 @@ _RUNFILES = runfiles_helper.find()
 BASE_COMPONENTS = ("reward", "zap_hits", "zapped", "others_reward")
 INSTRUMENTED_COMPONENTS = ("zaps_fired",)
 VIEW_COMPONENTS = ("apples_in_view", "farmer")
+# Components only the fast env counts (it sees the world's state; Melting Pot's events do not).
+FAST_COMPONENTS = ("last_apples",)
+LAST_APPLES_BELOW = 3
+"""An eaten apple is one of the `last_apples` when fewer than this many live apples are within
+radius 2 of it: it then regrows with p <= 0.005 per step instead of 0.025 (none at 0)."""
 
 
 def wants_apples_in_view(spec: Lab2dSpec, requested: bool | None) -> bool:
@@ -32,16 +37,20 @@ def wants_apples_in_view(spec: Lab2dSpec, requested: bool | None) -> bool:
     return bool(requested) and spec.instrumented
 
 
-def component_names(spec: Lab2dSpec, apples_in_view: bool | None = None) -> tuple[str, ...]:
+def component_names(spec: Lab2dSpec, apples_in_view: bool | None = None,
+                    fast: bool = False) -> tuple[str, ...]:
     """Names of the reward components of `spec`, in the order of the rewards' last axis.
 
     reward: the substrate's own reward (apples in commons_harvest), never shaped;
     zap_hits / zapped: zap hits given / received this step; others_reward: the sum of
     the other players' rewards; farmer: farmer_weight x apples_in_view; apples_in_view:
-    live apples in the player's view; zaps_fired: beams fired this step.
+    live apples in the player's view; zaps_fired: beams fired this step; last_apples (the fast
+    env only, `fast=True`): apples eaten with fewer than LAST_APPLES_BELOW live apples within
+    radius 2 (the study's farmer idea, "leave the last apple to regrow", as a penalty gene).
     """
     names = BASE_COMPONENTS + (INSTRUMENTED_COMPONENTS if spec.instrumented else ())
-    return names + (VIEW_COMPONENTS if wants_apples_in_view(spec, apples_in_view) else ())
+    names += VIEW_COMPONENTS if wants_apples_in_view(spec, apples_in_view) else ()
+    return names + (FAST_COMPONENTS if fast and spec.instrumented else ())
 
 
 def parse_events(raw: list) -> tuple[list[int], list[tuple[int, int]]]:

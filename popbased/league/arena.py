@@ -46,7 +46,7 @@ def check_playable(pop: PopulationSpec, arena: Lab2dSpec, where: str) -> None:
     if needs_view(pop) and not arena.instrumented:
         raise BadInput(f"{where}: population {pop.name!r} is rewarded for apples in view, which "
                        f"this arena cannot count; allowed: an instrumented commons_harvest arena")
-    components = component_names(arena, True if arena.instrumented else None)
+    components = component_names(arena, True if arena.instrumented else None, fast=True)
     for gene in pop.shaping:
         if gene.name not in components:
             raise BadInput(f"{where}: population {pop.name!r} weighs reward component "

@@ -25,6 +25,7 @@ from popbased.league.matchmaking import Matchmaker
 from popbased.league.payoff import PayoffTable
 from popbased.league.spec import LeagueSpec
 from popbased.population import pbt
+from popbased.ppo import shaping
 from popbased.population.engine import Engine
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent
@@ -55,6 +56,9 @@ def train_config(spec: LeagueSpec, generations: int, **options) -> TrainConfig:
     config = TrainConfig(spec.arena, dict(spec.arena_params), members=members,
                          steps=generations * members * spec.steps_per_generation,
                          max_episode_steps=spec.episode_steps, env=env, **options)
+    for pop in spec.populations:
+        shaping.check_engine([g.name for g in pop.shaping], config.env,
+                             f"{spec.source}: population {pop.name!r}")
     if spec.episode_steps % config.rollout_length:
         raise BadInput(f"--rollout-length {config.rollout_length} must divide the league's "
                        f"episode_steps={spec.episode_steps} (seats change hands between episodes)")

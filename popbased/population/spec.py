@@ -59,7 +59,7 @@ class Gene:
     """Rounded to an integer after every change."""
 
 
-FITNESS = ("return", "sustainability", "equality", "pareto")
+FITNESS = ("return", "sustainability", "equality", "pareto", "welfare")
 SELECTION = ("truncation", "tournament")
 MODES = ("sync", "async")
 
@@ -70,7 +70,7 @@ class PBTConfig:
 
     fitness: str = "return"
     """return (per-capita harvest rate), sustainability (1 - depletion), equality (1 - Gini),
-    or pareto (fronts over all three)."""
+    pareto (fronts over all three), or welfare (return x equality x (1 + sustainability) / 2)."""
     selection: str = "truncation"
     """truncation: the bottom `fraction` copies members of the top `fraction`;
     tournament: each member meets one random other and copies it if that one is better."""
@@ -222,7 +222,8 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     ppo = from_mapping(PPOConfig, {**fixed, **start}, f"{source}: ppo")
     from popbased.env.instance import component_names
 
-    components = component_names(spec, True) if spec.instrumented else component_names(spec)
+    # All names either engine may give: the run checks fast-only ones against its engine.
+    components = component_names(spec, True, fast=True) if spec.instrumented else component_names(spec)
     shaping_raw = raw.get("shaping", {})
     _check_keys(shaping_raw, components, f"{source}: [shaping]")
     shaping = tuple(parse_gene(k, v, f"{source}: shaping.{k}", evolved=False)

@@ -42,6 +42,16 @@ def validate(weights: Mapping[str, float], components: Sequence[str] | None = No
     return out
 
 
+def check_engine(names: Sequence[str], env: str, where: str) -> None:
+    """Components only the fast env counts (last_apples) need env "fast"."""
+    from popbased.env.instance import FAST_COMPONENTS
+
+    for name in names:
+        if name in FAST_COMPONENTS and env != "fast":
+            raise BadInput(f"{where}: reward component {name!r} is counted by the fast env only; "
+                           f"allowed: --env fast (or env = \"fast\" in the file)")
+
+
 def needs_apples_in_view(weights: Mapping[str, float]) -> bool:
     return any(weights.get(name, 0.0) != 0.0 for name in VIEW_COMPONENTS)
 

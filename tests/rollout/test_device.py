@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from popbased.env.fast.env import FastBatchedEnv
+from popbased.env.instance import FAST_COMPONENTS
 from popbased.ppo.actions import RANDOM
 from popbased.ppo.batch import Batch
 from popbased.ppo.config import NetConfig, PPOConfig
@@ -67,11 +68,14 @@ def test_batches_have_the_melting_pot_rollouts_fields_and_meaning(ray_local):
         worker.close()
     collector = _collector(worlds=1)
     fast = collector.collect(collector.publish([learner.publication()]), [["m0"] * 7], 12).batches["m0"]
-    assert fast.components == real.components and fast.member == real.member
+    # the fast env's own components (last_apples) come after Melting Pot's
+    assert fast.components == real.components + FAST_COMPONENTS and fast.member == real.member
     assert fast.policy_version == real.policy_version == (learner.uid, learner.version)
     for name in Batch.__dataclass_fields__:
         a, b = getattr(real, name), getattr(fast, name)
-        if isinstance(a, np.ndarray):
+        if isinstance(a, np.ndarray) and name == "rewards":
+            assert tuple(b.shape) == a.shape[:-1] + (len(fast.components),), name
+        elif isinstance(a, np.ndarray):
             assert tuple(b.shape) == a.shape, name
             assert b.cpu().numpy().dtype == a.dtype, name
     assert real.starts[0].all() and fast.starts[0].all()

@@ -25,7 +25,7 @@ from popbased.env.fast.maps import DIRECTIONS, build_map
 from popbased.env.fast.tracker import BatchTracker
 from popbased.env.fast.views import Renderer
 from popbased.env.fast.world import MAX_STEPS, World
-from popbased.env.instance import component_names, wants_apples_in_view
+from popbased.env.instance import LAST_APPLES_BELOW, component_names, wants_apples_in_view
 from popbased.env.pool import Observation, StepResult
 from popbased.env.seats import SeatActions
 from popbased.errors import BadInput
@@ -67,7 +67,7 @@ class FastBatchedEnv(SeatActions):
         self.device = torch.device(device)
         self.action_names = spec.action_names
         self.num_actions = len(spec.action_names)
-        self.components = component_names(spec, apples_in_view)
+        self.components = component_names(spec, apples_in_view, fast=True)
         self.column = {name: i for i, name in enumerate(self.components)}
         self.in_view = wants_apples_in_view(spec, apples_in_view)
         self.action_mask = np.ones((self.num_seats, self.num_actions), dtype=bool)
@@ -150,6 +150,9 @@ class FastBatchedEnv(SeatActions):
         rewards[..., col["others_reward"]] = reward.sum(1, keepdim=True) - reward
         if "zaps_fired" in col:
             rewards[..., col["zaps_fired"]] = events.fired.float()
+        if "last_apples" in col:
+            near = events.eaten_neighbours
+            rewards[..., col["last_apples"]] = ((near >= 0) & (near < LAST_APPLES_BELOW)).float()
         shaped = None
         if self.in_view:
             in_view = self.apples_in_view().float()

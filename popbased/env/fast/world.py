@@ -62,6 +62,9 @@ class StepEvents:
     """int16: hits received."""
     end: torch.Tensor
     """[B] bool: the episode's stochastic end or its 5000-step maximum."""
+    eaten_neighbours: torch.Tensor | None = None
+    """int16: live apples within radius 2 of the apple a player ate by moving this step (at
+    the step's start, the apple itself excluded); -1 where it ate none that way."""
 
 
 def blend(mask: torch.Tensor, a, b: torch.Tensor) -> torch.Tensor:
@@ -249,6 +252,7 @@ class World:
         self.pos[:] = blend(moved, target, self.pos)
         apple = blend(moved, self.apple_at[self.pos], A)
         eat = torch.gather(self.live, 1, apple)
+        eaten_neighbours = torch.where(eat, count.gather(1, apple), -1)
         reward[:, :P] += eat
         gone = blend(eat, apple, A)
         self.live.scatter_(1, gone, False)
@@ -294,7 +298,7 @@ class World:
         may_end = (self.t >= MIN_STEPS) & ((self.t + 1) % INTERVAL == 0)
         draw = forced.end if forced.end is not None else self.rand(B) < END_PROBABILITY
         end = (may_end & draw) | (self.t >= MAX_STEPS)
-        return StepEvents(reward, reward.to(torch.int16), fired, hits, zapped, end)
+        return StepEvents(reward, reward.to(torch.int16), fired, hits, zapped, end, eaten_neighbours)
 
     def beams(self, fired: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Casts the beams of the players in `fired` [B, P] against the current occupancy;
