@@ -41,7 +41,7 @@
     keep = 3                       # newest snapshots per population that stay in the pool
 
     [fitness]
-    kind = "league"                # league | return | sustainability | equality | pareto
+    kind = "league"                # league | return | sustainability | equality | pareto | welfare
 
 In a league, the arena sets the world (map, regrowth, zap cooldown); a population brings
 its action set (no_zap members play an open arena with FIRE_ZAP masked), its incentives
@@ -64,7 +64,7 @@ MODES = ("self_play", "resident", "visitor")
 SOURCES = ("populations", "snapshots", "random", "bots")
 RULES = ("uniform", "pfsp")
 DRAWS = ("match", "seat")
-FITNESS = ("league", "return", "sustainability", "equality", "pareto")
+FITNESS = ("league", "return", "sustainability", "equality", "pareto", "welfare")
 
 
 @dataclass(frozen=True)

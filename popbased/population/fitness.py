@@ -11,7 +11,9 @@ Objectives, each a list of samples per member:
 - `equality`: 1 - Gini of the episode's returns (same episodes).
 
 `scores` turns them into one fitness per member; `pareto` ranks by Pareto fronts over the
-three (EvoTorch's pareto_utility: better front first, then less crowded).
+three (EvoTorch's pareto_utility: better front first, then less crowded); `welfare` is one
+number valuing all three: return x equality x (1 + sustainability) / 2, i.e. the harvest,
+discounted by its Gini, and halved when every episode ends with the orchard dead.
 """
 
 from __future__ import annotations
@@ -58,8 +60,15 @@ class FitnessTracker:
         return {k: float(np.mean(v)) if v else math.nan for k, v in self.samples[member].items()}
 
 
+def welfare(means: Mapping[str, float]) -> float:
+    """return x equality x (1 + sustainability) / 2 (NaN when one of them has no samples)."""
+    return means["return"] * means["equality"] * (1.0 + means["sustainability"]) / 2.0
+
+
 def scores(means: Mapping[str, Mapping[str, float]], kind: str) -> dict[str, float]:
     """member -> fitness (higher is better; NaN where the member has no samples)."""
+    if kind == "welfare":
+        return {m: welfare(v) for m, v in means.items()}
     if kind != "pareto":
         return {m: v[kind] for m, v in means.items()}
     import warnings

@@ -1,6 +1,7 @@
 """Fitness (popbased.population.fitness): the noise test between members, Pareto fronts."""
 
 import numpy as np
+import pytest
 
 from popbased.population.fitness import better, dominates, scores
 
@@ -24,3 +25,14 @@ def test_pareto_fitness_ranks_fronts():
     assert s["a"] > s["b"] and s["c"] > s["b"]
     assert dominates(means["a"], means["b"]) and not dominates(means["a"], means["c"])
     assert scores(means, "equality") == {"a": 0.9, "b": 0.8, "c": 0.5}
+
+
+def test_welfare_fitness_values_harvest_equality_and_sustainability():
+    means = {"greedy": {"return": 40, "sustainability": 0.0, "equality": 0.7},   # 40*.7*.5 = 14
+             "keeper": {"return": 30, "sustainability": 1.0, "equality": 0.9},   # 30*.9*1 = 27
+             "idle": {"return": 5, "sustainability": 1.0, "equality": 0.95},     # 4.75
+             "new": {"return": 30, "sustainability": float("nan"), "equality": float("nan")}}
+    s = scores(means, "welfare")
+    assert s["keeper"] == pytest.approx(27.0) and s["greedy"] == pytest.approx(14.0)
+    assert s["keeper"] > s["greedy"] > s["idle"]
+    assert np.isnan(s["new"])  # no episode ended with it seated: unknown, ranked last by PBT
