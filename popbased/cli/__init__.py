@@ -19,6 +19,7 @@ from popbased.cli.render import render
 from popbased.cli.evaluate import evaluate
 from popbased.cli.resume import resume
 from popbased.cli.tracking import tracking
+from popbased.cli.study import study
 
 
 class _Group(click.Group):
@@ -58,6 +59,7 @@ cli.add_command(render)
 cli.add_command(evaluate)
 cli.add_command(resume)
 cli.add_command(tracking)
+cli.add_command(study)
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""The study's steps as popbased commands: train each run, export its champion, then the
+study's evaluations on real Melting Pot. Each step is one `python -m popbased.cli ...` process
+(its own Ray and MLflow session, so a failed step leaves the others intact) and is done when
+its marker file says so; a rerun of `scripts/study` skips what is done.
+
+Folders under OUT: runs/NAME (the training run), champions/NAME (the ONNX export of a PBT
+run's champion; a plain PPO run's champion is its checkpoint), eval/KIND (an evaluation's
+results folder, as `popbased evaluate` writes it).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from popbased.study.plan import RunPlan, StudyPlan
+
+CLI = (sys.executable, "-m", "popbased.cli")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    """Unique: train/NAME, export/NAME, eval/KIND."""
+    argv: tuple[str, ...]
+    done: Path
+    """The marker a finished step writes (the command's JSON output where it has one)."""
+    needs: tuple[str, ...] = ()
+
+
+def run_folder(out: Path, name: str) -> Path:
+    return out / "runs" / name
+
+
+def champion(out: Path, run: RunPlan) -> Path:
+    """The policy the evaluations play for `run` (an export folder or a checkpoint)."""
+    if run.kind == "pbt":
+        return out / "champions" / run.name
+    return run_folder(out, run.name) / "m0.pt"
+
+
+def train_step(plan: StudyPlan, run: RunPlan, out: Path, budget: int, generations: int,
+               seed: int, tracking_uri: str, device: str) -> Step:
+    folder = run_folder(out, run.name)
+    done = out / "steps" / f"train-{run.name}.json"
+    if run.kind == "pbt":
+        per_gen = plan.steps_per_generation(run, budget, generations)
+        argv = CLI + ("pbt", str(run.population), "--generations", str(generations),
+                      "--steps-per-generation", str(per_gen), "--out", str(folder),
+                      "--tracking-uri", tracking_uri, "--seed", str(seed), "--device", device,
+                      "--env", "fast", "--json")
+        if (folder / "state.json").exists():
+            argv += ("--resume",)
+        return Step(f"train/{run.name}", argv, done)
+    argv = CLI + ("train", run.substrate, "--steps", str(plan.share(budget)), "--members", "1",
+                  "--out", str(folder), "--seed", str(seed), "--device", device, "--env", "fast",
+                  "--json")
+    for name, weight in run.shaping.items():
+        argv += ("--shaping", f"{name}={weight:g}")
+    return Step(f"train/{run.name}", argv, done)
+
+
+def export_step(run: RunPlan, out: Path, tracking_uri: str) -> Step:
+    argv = CLI + ("export", "champion", str(run_folder(out, run.name)), "-o", str(out / "champions"),
+                  "--tracking-uri", tracking_uri, "--force")
+    return Step(f"export/{run.name}", argv, out / "steps" / f"export-{run.name}.json",
+                needs=(f"train/{run.name}",))
+
+
+def eval_steps(plan: StudyPlan, out: Path, tracking_uri: str, seed: int,
+               max_steps: int | None = None) -> list[Step]:
+    """The study's evaluations on real Melting Pot, `plan.episodes` episodes per point
+    (max_steps: cut episodes there, for smoke runs; the study's own never are)."""
+    common = ("--episodes", str(plan.episodes), "--seed", str(seed), "--tracking-uri", tracking_uri,
+              "--env", "meltingpot", "--force")
+    common += ("--max-steps", str(max_steps)) if max_steps else ()
+    steps = []
+
+    def policies(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        runs = [plan.run(n) for n in plan.evaluation.get(kind, ())]
+        needs = tuple(f"export/{r.name}" if r.kind == "pbt" else f"train/{r.name}" for r in runs)
+        return tuple(str(champion(out, r)) for r in runs), needs
+
+    def add(kind: str, head: tuple[str, ...], extra: tuple[str, ...] = (), with_random: bool = True):
+        refs, needs = policies(kind)
+        if not refs:
+            return
+        refs += ("random",) if with_random else ()
+        folder = out / "eval" / kind
+        steps.append(Step(f"eval/{kind}", CLI + ("evaluate",) + head + refs + extra + common
+                          + ("-o", str(folder)), out / "steps" / f"eval-{kind}.json", needs))
+
+    add("home", ("run",), ("--substrate", "open"))
+    add("scarcity", ("run",), ("--substrate", "scarcity"))
+    add("private_property", ("run",), ("--substrate", "private_property"))
+    add("matrix", ("matrix",), ("--substrate", "open"), with_random=False)
+    add("regrowth_sweep", ("sweep", "regrowth"), ("--substrate", "open"), with_random=False)
+    add("cooldown_sweep", ("sweep", "cooldown"), ("--substrate", "open"), with_random=False)
+    return steps
+
+
+def all_steps(plan: StudyPlan, out: Path, budget: int, generations: int, seed: int,
+              tracking_uri: str, device: str, max_steps: int | None = None) -> list[Step]:
+    steps = [train_step(plan, r, out, budget, generations, seed, tracking_uri, device)
+             for r in plan.runs]
+    steps += [export_step(r, out, tracking_uri) for r in plan.runs if r.kind == "pbt"]
+    return steps + eval_steps(plan, out, tracking_uri, seed, max_steps)

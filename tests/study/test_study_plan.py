@@ -1,0 +1,78 @@
+"""The study file (popbased.study.plan) and its steps: the shipped study loads, budgets split
+evenly, bad files and flags get one line (exit 2) and write nothing."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from popbased.cli import cli
+from popbased.errors import BadInput
+from popbased.study import plan as plans
+from popbased.study import steps as study_steps
+from popbased.study.run import execute
+
+STUDY = Path(__file__).resolve().parents[2] / "populations" / "study" / "study.toml"
+
+
+def test_the_shipped_study_loads_and_splits_its_budget():
+    plan = plans.load(STUDY)
+    assert {r.name for r in plan.runs} >= {"open", "no_zap", "farmer", "scarcity", "ppo_selfish"}
+    assert plan.run("open").kind == "pbt" and plan.run("ppo_selfish").kind == "ppo"
+    assert plan.episodes == 15
+    budget = 56_000_000
+    assert plan.share(budget) == budget // len(plan.runs)
+    per_gen = plan.steps_per_generation(plan.run("open"), budget, 8)
+    assert per_gen * 8 * plan.run("open").size <= plan.share(budget)
+    steps = study_steps.all_steps(plan, Path("/tmp/s"), budget, 8, 0, "sqlite:///x.db", "cpu")
+    names = [s.name for s in steps]
+    assert names.index("train/open") < names.index("export/open") < names.index("eval/home")
+    pbt = next(s for s in steps if s.name == "train/open")
+    assert "--env" in pbt.argv and pbt.argv[pbt.argv.index("--env") + 1] == "fast"
+    home = next(s for s in steps if s.name == "eval/home")
+    assert home.argv[home.argv.index("--env") + 1] == "meltingpot"
+    assert "random" in home.argv and set(home.needs) >= {"export/open", "train/ppo_selfish"}
+
+
+@pytest.mark.parametrize("body, message", [
+    ("[runs.a]\nsubstrate = 'open'\ncolour = 1\n", "unknown key 'colour'"),
+    ("[runs.a]\nsubstrate = 'nope'\n", "nope"),
+    ("[runs.a]\nsubstrate = 'open'\n[evaluation]\nhome = ['b']\n", "names run 'b'"),
+    ("[runs.a]\nsubstrate = 'open'\n[evaluation]\nelsewhere = ['a']\n", "evaluation.elsewhere"),
+    ("[study]\nepisodes = 0\n[runs.a]\nsubstrate = 'open'\n", "study.episodes=0"),
+    ("[study]\n", "[runs] is empty"),
+])
+def test_bad_study_files_are_one_line_exit_2(tmp_path, body, message):
+    path = tmp_path / "study.toml"
+    path.write_text(body)
+    with pytest.raises(BadInput, match="study.toml"):
+        plans.load(path)
+    result = CliRunner().invoke(cli, ["study", "run", "--file", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_budget_too_small_for_the_generations_is_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["study", "run", "--budget", "1000", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--budget 1,000" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_steps_run_in_order_a_failure_skips_what_needs_it_and_reruns_skip_what_is_done(tmp_path):
+    python = ("python", "-c")
+    ok = study_steps.Step("train/a", python + ("print('{\"agent_steps\": 5}')",), tmp_path / "a.json")
+    bad = study_steps.Step("train/b", python + ("import sys; sys.exit(3)",), tmp_path / "b.json")
+    after_a = study_steps.Step("eval/a", python + ("print('x')",), tmp_path / "c.json", ("train/a",))
+    after_b = study_steps.Step("eval/b", python + ("print('y')",), tmp_path / "d.json", ("train/b",))
+    said = []
+    failed = execute([ok, bad, after_a, after_b], tmp_path, parallel=2, say=said.append)
+    assert failed == ["train/b", "eval/b"]
+    assert (tmp_path / "a.json").exists() and (tmp_path / "c.json").exists()
+    assert not (tmp_path / "b.json").exists() and not (tmp_path / "d.json").exists()
+    assert any("FAILED: train/b (exit 3)" in s for s in said)
+    said.clear()
+    assert execute([ok, after_a], tmp_path, say=said.append) == []
+    assert "done already: train/a" in said and not any(s.startswith("started") for s in said)
+    said.clear()  # a need outside the selection counts by its marker, and is not waited for
+    assert execute([after_b], tmp_path, say=said.append, known=[bad]) == ["eval/b"]
