@@ -56,7 +56,7 @@ def claims(ev: Evaluations) -> list[dict[str, Any]]:
     row("open_return", e, "not measured" if math.isnan(e.value) else
         "ours higher" if e.low > 50 else "ours lower" if e.high < 50 else "agrees")
     row("open_depleted", home["open"]["depleted"], _share_verdict(home["open"]["depleted"], .1, .4),
-        percent=True, fmt=".0f")
+        percent=True, fmt=".0f", note=_proxy(home["open"]))
     for key, pop in (("no_zap_vs_open", "no_zap"), ("farmer_vs_open", "farmer")):
         a, b = _home_returns(ev, pop), _home_returns(ev, "open")
         e = ratio(a, b) if a is not None and b is not None else NONE
@@ -69,7 +69,8 @@ def claims(ev: Evaluations) -> list[dict[str, Any]]:
         if ranked.index("no_zap") < 2 else
         f"disagrees (rank {ranked.index('no_zap') + 1} of {len(ranked)}, lowest first)", fmt=".3f")
     row("no_zap_depleted", home["no_zap"]["depleted"],
-        _share_verdict(home["no_zap"]["depleted"], .1, .2), percent=True, fmt=".0f")
+        _share_verdict(home["no_zap"]["depleted"], .1, .2), percent=True, fmt=".0f",
+        note=_proxy(home["no_zap"]))
     flags = []
     parts = []
     for kind in ("home", "scarcity", "private_property"):
@@ -108,6 +109,11 @@ def claims(ev: Evaluations) -> list[dict[str, Any]]:
         else "disagrees (farmer fewer)", percent=True,
         note=f"(open {o1.text('.0f', True)} {o1.ci('.0f', True)})", fmt=".0f")
     return rows
+
+
+def _proxy(m) -> str:
+    """The study's own depletion test (no reward for 50 steps) beside the world's apple count."""
+    return f"(proxy {m['proxy'].text('.0f', True)})" if not math.isnan(m["proxy"].value) else ""
 
 
 def _factor(point: str) -> float:

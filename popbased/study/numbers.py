@@ -121,10 +121,10 @@ class Evaluations:
     def measures(self, kind: str, run: str, point: str | None = None, **where) -> dict[str, Estimate]:
         eps = self.episodes(kind, run, point, **where)
         if eps is None:
-            return {"return": NONE, "depleted": NONE, "gini": NONE}
+            return {"return": NONE, "depleted": NONE, "proxy": NONE, "gini": NONE}
         column = "focal_return" if "focal_return" in eps else "per_capita_return"
         return {"return": mean(eps[column]), "depleted": share(eps["depleted"].tolist()),
-                "gini": mean(eps["gini"])}
+                "proxy": share(eps["proxy_depleted"].tolist()), "gini": mean(eps["gini"])}
 
     def gini_at(self, kind: str, run: str, step: int) -> Estimate:
         series = self.series.get(kind)

@@ -50,7 +50,7 @@ def _ablation_rows(ab) -> list[list[str]]:
     for run, m in ab["table"].items():
         rows.append([run, f"{m['return'].text()} {m['return'].ci()}",
                      f"{m['depleted'].text('.0f', True)} {m['depleted'].ci('.0f', True)}",
-                     f"{m['gini'].text('.3f')} {m['gini'].ci('.3f')}"])
+                     m["proxy"].text(".0f", True), f"{m['gini'].text('.3f')} {m['gini'].ci('.3f')}"])
     return rows
 
 
@@ -100,7 +100,7 @@ def write(plan: StudyPlan, out: Path) -> Path:
           *_md_table(["goal", "ours", "CI", ""], goal_rows),
           "## The study and ours", "", *_md_table(["metric", "study", "ours", "CI", "verdict"], claim_rows),
           "## Ablation (open substrate, same budget per run)", "",
-          *_md_table(["run", "per-capita return [CI]", "depleted [CI]", "Gini [CI]"], _ablation_rows(ab)),
+          *_md_table(["run", "per-capita return [CI]", "depleted [CI]", "proxy", "Gini [CI]"], _ablation_rows(ab)),
           *_md_table(["objective", "winner", "clear (CIs apart)"], _winner_rows(ab)),
           "## The champions' shaping weights", "",
           *_md_table(["population", "champion", "final shaping weights", "copies / mutations"],
@@ -115,7 +115,10 @@ def write(plan: StudyPlan, out: Path) -> Path:
              f"<style>{STYLE}</style><h1>The safety study, reproduced: {e(plan.name)}</h1>",
              f"<p>Trained on the fast commons_harvest; every number below is from real Melting Pot, "
              f"{plan.episodes} episodes per point, with 95% intervals (bootstrap for means and "
-             f"ratios, Wilson for shares). Study file: <code>{e(str(plan.source))}</code>.</p>",
+             f"ratios, Wilson for shares). Study file: <code>{e(str(plan.source))}</code>. "
+             f"<i>Depleted</i> is the world's own count (no apple left); <i>proxy</i> is the "
+             f"study's test (no reward for 50 steps), which also fires when players merely stop "
+             f"eating (random play: 0% depleted, over 90% by the proxy).</p>",
              "<h2>Goals</h2>",
              _html_table(["goal", "ours", "CI", ""], goal_rows,
                          lambda i: ["", "", "", {True: "yes", False: "no", None: ""}[goals[i]["met"]]]),
@@ -124,7 +127,7 @@ def write(plan: StudyPlan, out: Path) -> Path:
              "<p><small>The study's words for each figure:</small></p><ul>",
              *[f"<li><small><b>{e(c['metric'])}</b>: “{e(c['quote'])}”</small></li>" for c in claims],
              "</ul><h2>Ablation: plain PPO with fixed shaping vs PBT with evolved shaping</h2>",
-             _html_table(["run", "per-capita return [CI]", "depleted [CI]", "Gini [CI]"],
+             _html_table(["run", "per-capita return [CI]", "depleted [CI]", "proxy", "Gini [CI]"],
                          _ablation_rows(ab)),
              _html_table(["objective", "winner", "clear (CIs apart)"], _winner_rows(ab)),
              "<h2>Training</h2>",

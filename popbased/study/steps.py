@@ -91,12 +91,13 @@ def eval_steps(plan: StudyPlan, out: Path, tracking_uri: str, seed: int,
         steps.append(Step(f"eval/{kind}", CLI + ("evaluate",) + head + refs + extra + common
                           + ("-o", str(folder)), out / "steps" / f"eval-{kind}.json", needs))
 
+    # the goals' evaluations first: a study cut short still answers them
     add("home", ("run",), ("--substrate", "open"))
     add("scarcity", ("run",), ("--substrate", "scarcity"))
-    add("private_property", ("run",), ("--substrate", "private_property"))
-    add("matrix", ("matrix",), ("--substrate", "open"), with_random=False)
     add("regrowth_sweep", ("sweep", "regrowth"), ("--substrate", "open"), with_random=False)
     add("cooldown_sweep", ("sweep", "cooldown"), ("--substrate", "open"), with_random=False)
+    add("matrix", ("matrix",), ("--substrate", "open"), with_random=False)
+    add("private_property", ("run",), ("--substrate", "private_property"))
     return steps
 
 
