@@ -23,6 +23,21 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto
          "small{color:#555}")
 
 
+EVAL_FIGURES = (
+    ("home", "reward_histograms.png", "Reward histograms per policy (the study's Fig. 1), open substrate"),
+    ("home", "return_over_time.png", "Per-capita return over the episode, open substrate"),
+    ("home", "gini_over_time.png", "Gini over the episode, open substrate"),
+    ("home", "depleted.png", "Episodes fully depleted (world and proxy), open substrate"),
+    ("scarcity", "depleted.png", "Episodes fully depleted at regrowth x0.5"),
+    ("regrowth_sweep", "return_by_point.png", "Regrowth sweep: per-capita return"),
+    ("regrowth_sweep", "depleted.png", "Regrowth sweep: episodes fully depleted"),
+    ("cooldown_sweep", "gini_over_time.png", "Cooldown sweep: Gini over the episode"),
+    ("cooldown_sweep", "depleted.png", "Cooldown sweep: episodes fully depleted"),
+    ("matrix", "focal_vs_background.png", "Focal x background, resident and visitor"),
+)
+"""(evaluation, figure, caption): what `popbased evaluate` drew, shown in the study report."""
+
+
 def _trained(out: Path, plan: StudyPlan) -> list[dict[str, Any]]:
     rows = []
     for run in plan.runs:
@@ -140,6 +155,13 @@ def write(plan: StudyPlan, out: Path) -> Path:
         if path:
             data = base64.b64encode(path.read_bytes()).decode()
             parts.append(f"<h3>{caption}</h3><img alt='{caption}' src='data:image/png;base64,{data}'>")
+    parts.append("<h2>The study's figures, from our evaluations</h2>")
+    for kind, name, caption in EVAL_FIGURES:
+        path = out / "eval" / kind / name
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode()
+            parts.append(f"<h3>{e(caption)} <small>(eval/{e(kind)})</small></h3>"
+                         f"<img alt='{e(caption)}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>The champions' lineage: how their shaping weights moved</h2>")
     for pop, info in lineage.items():
         final = ", ".join(f"{k} {v:.3g}" for k, v in info["final"].items())
