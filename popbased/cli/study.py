@@ -45,6 +45,7 @@ def run(study_file, budget, generations, episodes, only, parallel, out, results,
     """Train every run, export the champions, evaluate them on Melting Pot, write the report."""
     from popbased.study import main
 
+    options.stop_on_sigterm()  # stop like Ctrl-C: the running steps save and stop too
     failed = main.run(study_file, budget=budget, generations=generations, episodes=episodes,
                       only=[s for s in only.split(",") if s], parallel=parallel, out=Path(out),
                       results=Path(results), seed=seed, device=device, tracking_uri=tracking_uri,

@@ -71,20 +71,21 @@ def claims(ev: Evaluations) -> list[dict[str, Any]]:
     row("no_zap_depleted", home["no_zap"]["depleted"],
         _share_verdict(home["no_zap"]["depleted"], .1, .2), percent=True, fmt=".0f",
         note=_proxy(home["no_zap"]))
-    flags = []
-    parts = []
-    for kind in ("home", "scarcity", "private_property"):
-        eps = ev.episodes(kind, "farmer")
-        if eps is not None:
-            flags += eps["depleted"].tolist()
-            parts.append(f"{kind} {share(eps['depleted'].tolist()).text('.0f', True)}")
-    e = share(flags)
-    row("farmer_depleted", e, "not measured" if math.isnan(e.value) else
-        "ours fewer" if e.high < .4 else "agrees" if e.low > .4 else "agrees in part",
-        percent=True, note=f"({'; '.join(parts)})" if parts else "", fmt=".0f")
+    per_kind = {kind: ev.measures(kind, "farmer")["depleted"]
+                for kind in ("home", "scarcity", "private_property")}
+    per_kind = {k: v for k, v in per_kind.items() if not math.isnan(v.value)}
+    parts = [f"{k} {v.text('.0f', True)} {v.ci('.0f', True)}" for k, v in per_kind.items()]
+    highest = max(per_kind.values(), key=lambda v: v.value) if per_kind else NONE
+    verdicts = {k: "fewer" if v.high < .4 else "more" if v.low > .4 else "unclear"
+                for k, v in per_kind.items()}
+    row("farmer_depleted", highest, "not measured" if not per_kind else
+        "ours fewer in every evaluation" if set(verdicts.values()) == {"fewer"} else
+        "agrees (above 40% in every evaluation)" if set(verdicts.values()) == {"more"} else
+        "mixed: " + ", ".join(f"{k} {v}" for k, v in verdicts.items()), percent=True,
+        note=f"(highest; {'; '.join(parts)})", fmt=".0f")
     e = ev.measures("scarcity", "scarcity")["depleted"]
     row("scarcity_home", e, "not measured" if math.isnan(e.value) else
-        "ours fewer" if e.high < 1 else "agrees", percent=True, fmt=".0f")
+        "ours fewer" if e.high < .9 else "agrees", percent=True, fmt=".0f")
     below = [p for p in ev.points("regrowth_sweep") if _factor(p) < 1]
     flags, parts = [], []
     for point in below:
@@ -96,12 +97,16 @@ def claims(ev: Evaluations) -> list[dict[str, Any]]:
     row("sweep_below_1", e, "not measured" if math.isnan(e.value) else
         "ours fewer" if e.high < .9 else "agrees", percent=True,
         note=f"(open champion; {'; '.join(parts)})" if parts else "", fmt=".0f")
-    ginis = [ev.gini_at("cooldown_sweep", p, 1500) for p in POPULATIONS]
-    known = [g for g in ginis if not math.isnan(g.value)]
-    worst = max(known, key=lambda g: g.value) if known else NONE
+    worst, where = NONE, ""
+    for run in ev.runs("cooldown_sweep"):
+        for point in ev.points("cooldown_sweep"):
+            for step in range(100, 1501, 100):
+                g = ev.gini_at("cooldown_sweep", run, step, point)
+                if not math.isnan(g.value) and (math.isnan(worst.value) or g.value > worst.value):
+                    worst, where = g, f"{run}, {point}, step {step}"
     row("gini_1500", worst, "not measured" if math.isnan(worst.value) else
-        "agrees" if worst.value < .2 else "ours higher", note="(highest population mean at step 1500)",
-        fmt=".3f")
+        "agrees" if worst.high < .2 else "ours higher" if worst.low > .2 else "unclear (CI spans 0.2)",
+        note=f"(highest mean over steps 100-1500: {where})" if where else "", fmt=".3f")
     f1 = ev.measures("cooldown_sweep", "farmer", "zap_cooldown=1")["depleted"]
     o1 = ev.measures("cooldown_sweep", "open", "zap_cooldown=1")["depleted"]
     row("cooldown_farmer_1", f1, "not measured" if math.isnan(f1.value) or math.isnan(o1.value) else

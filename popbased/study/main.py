@@ -49,21 +49,31 @@ def run(study_file: str, *, budget: int, generations: int | None, episodes: int 
     say(f"study {plan.name}: {len(plan.runs)} runs, {plan.share(budget):,} agent-steps each on the "
         f"fast env ({budget:,} in all), then {plan.episodes} episodes per point on Melting Pot; "
         f"{len(steps)} steps into {out}")
-    failed = runner.execute(steps, out.resolve(), parallel=parallel, say=say, known=every)
-    if any(s.name.startswith("eval/") for s in steps) or (out / "steps").is_dir():
-        path = write_report(study_file, out, results)
-        say(f"report: {path}")
-    if failed:
-        say(f"{len(failed)} step(s) did not finish: {', '.join(failed)}; rerun the same command "
-            f"to retry them (finished steps are kept)")
+    for name in study_steps.recover(plan, out.resolve(), generations):
+        say(f"train/{name}: its run folder holds every generation already; marked done")
+    failed: list[str] = []
+    try:
+        failed = runner.execute(steps, out.resolve(), parallel=parallel, say=say, known=every)
+    except KeyboardInterrupt:
+        failed = ["(the study was stopped)"]
+        raise
+    finally:
+        try:
+            say(f"report: {write_report(study_file, out, results, plan.episodes)}")
+        finally:
+            if failed:
+                say(f"{len(failed)} step(s) did not finish: {', '.join(failed)}; rerun the same "
+                    f"command to retry them (finished steps are kept)")
     return failed
 
 
-def write_report(study_file: str, out: Path, results: Path) -> Path:
+def write_report(study_file: str, out: Path, results: Path, episodes: int | None = None) -> Path:
     """The HTML report and summary.json in OUT, copied with the champions' exports to RESULTS."""
     from popbased.study import report
 
     plan = plans.load(study_file)
+    if episodes:
+        plan = dataclasses.replace(plan, episodes=episodes)
     path = report.write(plan, out)
     results.mkdir(parents=True, exist_ok=True)
     for name in ("report.html", "summary.json", "summary.md"):

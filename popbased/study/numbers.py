@@ -66,14 +66,18 @@ def share(flags) -> Estimate:
 def ratio(a, b) -> Estimate:
     """mean(a) / mean(b), with a percentile bootstrap interval (independent resamples)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2 or len(b) < 2 or b.mean() == 0:
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2 or b.mean() <= 0:
         return NONE
     from scipy.stats import bootstrap
 
     ci = bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis=axis) / y.mean(axis=axis),
                    n_resamples=2000, method="percentile", vectorized=True, paired=False,
                    random_state=np.random.default_rng(0)).confidence_interval
-    return Estimate(float(a.mean() / b.mean()), float(ci.low), float(ci.high), len(a) + len(b))
+    low, high = float(ci.low), float(ci.high)
+    if not (math.isfinite(low) and math.isfinite(high)):  # some resample of b averaged 0
+        low = high = math.nan
+    return Estimate(float(a.mean() / b.mean()), low, high, len(a) + len(b))
 
 
 class Evaluations:
@@ -86,13 +90,20 @@ class Evaluations:
         self.frames: dict[str, Any] = {}
         self.series: dict[str, Any] = {}
         self.info: dict[str, dict] = {}
-        refs = {str(champion(out.resolve(), r)): r.name for r in plan.runs}
-        refs.update({str(champion(out, r)): r.name for r in plan.runs})
+        # a policy's ref is the path the study passed; match its tail (champions/NAME,
+        # runs/NAME/m0.pt) so that a study folder read after a move still names its runs
+        tails = {str(champion(Path(), r)): r.name for r in plan.runs}
+
+        def run_of(ref: str) -> str | None:
+            return next((name for tail, name in tails.items()
+                         if ref == tail or ref.endswith("/" + tail)), None)
+
         for folder in sorted((out / "eval").glob("*")) if (out / "eval").is_dir() else ():
             if not (folder / "episodes.csv").is_file():
                 continue
             info = json.loads((folder / "evaluation.json").read_text())
-            names = {s["label"]: refs.get(s.get("ref", ""), s["label"]) for s in info.get("sources", [])}
+            names = {s["label"]: run_of(str(s.get("ref", ""))) or s["label"]
+                     for s in info.get("sources", [])}
             episodes = pd.read_csv(folder / "episodes.csv")
             episodes["run"] = episodes["policy"].map(lambda p: names.get(p, p))
             if "background" in episodes:
@@ -126,11 +137,18 @@ class Evaluations:
         return {"return": mean(eps[column]), "depleted": share(eps["depleted"].tolist()),
                 "proxy": share(eps["proxy_depleted"].tolist()), "gini": mean(eps["gini"])}
 
-    def gini_at(self, kind: str, run: str, step: int) -> Estimate:
+    def runs(self, kind: str) -> list[str]:
+        frame = self.frames.get(kind)
+        return [] if frame is None else list(dict.fromkeys(frame["run"]))
+
+    def gini_at(self, kind: str, run: str, step: int, point: str | None = None) -> Estimate:
+        """The Gini at `step` over the episodes that reached it."""
         series = self.series.get(kind)
         if series is None:
             return NONE
         pick = series[(series["run"] == run) & (series["step"] == step)]
+        if point is not None and "point" in pick:
+            pick = pick[pick["point"].astype(str) == point]
         return mean(pick["gini"]) if len(pick) else NONE
 
 

@@ -65,6 +65,9 @@ def _run(name: str, raw: Mapping[str, Any], folder: Path, where: str) -> RunPlan
                            f"takes its settings from the population file)")
         path = folder / str(raw["population"])
         pop = population_spec.load(path)
+        if pop.name != name:  # `export champion` names the champion's folder by population
+            raise BadInput(f"{where}: the run is named {name!r} but its population "
+                           f"{pop.name!r}; allowed: runs named after their population")
         if pop.env not in ("fast", "auto"):
             raise BadInput(f"{path}: population.env={pop.env!r}; the study trains on the fast env")
         return RunPlan(name, "pbt", population=path, substrate=pop.substrate, size=pop.size)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -46,10 +45,12 @@ def _trained(out: Path, plan: StudyPlan) -> list[dict[str, Any]]:
             rows.append({"run": run.name, "kind": run.kind, "agent_steps": None, "minutes": None})
             continue
         result = json.loads(marker.read_text()).get("result", {})
+        elapsed = result.get("elapsed_s")
         rows.append({"run": run.name, "kind": run.kind, "agent_steps": result.get("agent_steps"),
-                     "minutes": (result.get("elapsed_s") or math.nan) / 60,
-                     "per_s": result.get("agent_steps_per_s"),
-                     "generations": result.get("generations")})
+                     "minutes": elapsed / 60 if elapsed else None,
+                     "per_s": result.get("agent_steps_per_s")
+                     or (result.get("agent_steps") / elapsed if elapsed and result.get("agent_steps") else None),
+                     "generations": result.get("generation")})
     return rows
 
 
@@ -91,6 +92,8 @@ def _html_table(headers: list[str], rows: list[list[str]], css=None) -> str:
 
 def write(plan: StudyPlan, out: Path) -> Path:
     ev = Evaluations(plan, out)
+    played = sorted({int(i["episodes"]) for i in ev.info.values() if i.get("episodes")})
+    per_point = "/".join(str(n) for n in played) if played else str(plan.episodes)
     claims = findings.claims(ev)
     ab = findings.ablation(ev)
     goals = findings.goals(ev)
@@ -110,7 +113,7 @@ def write(plan: StudyPlan, out: Path) -> Path:
     goal_rows = [[g["goal"], g["ours"], g["ci"], {True: "met", False: "not met", None: "not measured"}[g["met"]]]
                  for g in goals]
     md = [f"# Study: {plan.name}", "", "All numbers: real Melting Pot, "
-          f"{plan.episodes} episodes per point, 95% intervals (bootstrap for means and ratios, "
+          f"{per_point} episodes per point, 95% intervals (bootstrap for means and ratios, "
           "Wilson for shares).", "", "## Goals", "",
           *_md_table(["goal", "ours", "CI", ""], goal_rows),
           "## The study and ours", "", *_md_table(["metric", "study", "ours", "CI", "verdict"], claim_rows),
@@ -129,7 +132,7 @@ def write(plan: StudyPlan, out: Path) -> Path:
     parts = [f"<!doctype html><meta charset='utf-8'><title>Study {e(plan.name)}</title>"
              f"<style>{STYLE}</style><h1>The safety study, reproduced: {e(plan.name)}</h1>",
              f"<p>Trained on the fast commons_harvest; every number below is from real Melting Pot, "
-             f"{plan.episodes} episodes per point, with 95% intervals (bootstrap for means and "
+             f"{per_point} episodes per point, with 95% intervals (bootstrap for means and "
              f"ratios, Wilson for shares). Study file: <code>{e(str(plan.source))}</code>. "
              f"<i>Depleted</i> is the world's own count (no apple left); <i>proxy</i> is the "
              f"study's test (no reward for 50 steps), which also fires when players merely stop "

@@ -27,6 +27,20 @@ class Step:
     done: Path
     """The marker a finished step writes (the command's JSON output where it has one)."""
     needs: tuple[str, ...] = ()
+    """Steps that must be done first."""
+    optional: tuple[tuple[str, str], ...] = ()
+    """(step, argument): an argument (a policy) dropped from argv when that step failed; the
+    step waits for them all, and runs while at least `at_least` of them are left."""
+    at_least: int = 1
+    fresh: Path | None = None
+    """A folder emptied before the step starts (a run that cannot resume starts clean)."""
+
+    def argv_without(self, failed) -> tuple[str, ...] | None:
+        """argv without the arguments of failed optional steps (None: too few left)."""
+        dropped = {arg for need, arg in self.optional if need in failed}
+        if self.optional and len(self.optional) - len(dropped) < self.at_least:
+            return None
+        return tuple(a for a in self.argv if a not in dropped)
 
 
 def run_folder(out: Path, name: str) -> Path:
@@ -58,7 +72,33 @@ def train_step(plan: StudyPlan, run: RunPlan, out: Path, budget: int, generation
                   "--json")
     for name, weight in run.shaping.items():
         argv += ("--shaping", f"{name}={weight:g}")
-    return Step(f"train/{run.name}", argv, done)
+    return Step(f"train/{run.name}", argv, done, fresh=folder)
+
+
+def recover(plan: StudyPlan, out: Path, generations: int) -> list[str]:
+    """Writes the marker of each PBT run whose folder already holds every generation (its
+    study process died before writing it): a rerun exports it instead of failing to resume."""
+    import json
+    import os
+
+    recovered = []
+    for run in plan.runs:
+        marker = out / "steps" / f"train-{run.name}.json"
+        state = run_folder(out, run.name) / "state.json"
+        if run.kind != "pbt" or marker.exists() or not state.is_file():
+            continue
+        try:
+            saved = json.loads(state.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if int(saved.get("generation", 0)) >= generations:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"step": f"train/{run.name}", "recovered": True, "result": {
+                "generation": saved["generation"], "agent_steps": saved.get("agent_steps")}}))
+            os.replace(tmp, marker)
+            recovered.append(run.name)
+    return recovered
 
 
 def export_step(run: RunPlan, out: Path, tracking_uri: str) -> Step:
@@ -86,10 +126,11 @@ def eval_steps(plan: StudyPlan, out: Path, tracking_uri: str, seed: int,
         refs, needs = policies(kind)
         if not refs:
             return
-        refs += ("random",) if with_random else ()
         folder = out / "eval" / kind
-        steps.append(Step(f"eval/{kind}", CLI + ("evaluate",) + head + refs + extra + common
-                          + ("-o", str(folder)), out / "steps" / f"eval-{kind}.json", needs))
+        argv = CLI + ("evaluate",) + head + refs + (("random",) if with_random else ()) + extra
+        steps.append(Step(f"eval/{kind}", argv + common + ("-o", str(folder)),
+                          out / "steps" / f"eval-{kind}.json", optional=tuple(zip(needs, refs)),
+                          at_least=2 if head == ("matrix",) else 1))
 
     # the goals' evaluations first: a study cut short still answers them
     add("home", ("run",), ("--substrate", "open"))

@@ -31,7 +31,14 @@ def test_the_shipped_study_loads_and_splits_its_budget():
     assert "--env" in pbt.argv and pbt.argv[pbt.argv.index("--env") + 1] == "fast"
     home = next(s for s in steps if s.name == "eval/home")
     assert home.argv[home.argv.index("--env") + 1] == "meltingpot"
-    assert "random" in home.argv and set(home.needs) >= {"export/open", "train/ppo_selfish"}
+    assert "random" in home.argv
+    assert {n for n, _ in home.optional} >= {"export/open", "train/ppo_selfish"}
+    # an evaluation plays what trained: a failed run's policy is dropped, not the evaluation
+    argv = home.argv_without({"export/open"})
+    assert str(Path("/tmp/s/champions/open")) not in argv and "/tmp/s/runs/ppo_selfish/m0.pt" in argv
+    assert home.argv_without({n for n, _ in home.optional}) is None
+    matrix = next(s for s in steps if s.name == "eval/matrix")
+    assert matrix.argv_without({"export/open", "export/no_zap"}) is None  # one policy: no matrix
 
 
 @pytest.mark.parametrize("body, message", [
@@ -76,3 +83,17 @@ def test_steps_run_in_order_a_failure_skips_what_needs_it_and_reruns_skip_what_i
     assert "done already: train/a" in said and not any(s.startswith("started") for s in said)
     said.clear()  # a need outside the selection counts by its marker, and is not waited for
     assert execute([after_b], tmp_path, say=said.append, known=[bad]) == ["eval/b"]
+
+
+def test_an_interrupted_run_is_not_done_and_a_complete_pbt_folder_is_recovered(tmp_path):
+    stopped = study_steps.Step("train/a", ("python", "-c", "print('{\"interrupted\": true}')"),
+                               tmp_path / "a.json")
+    assert execute([stopped], tmp_path, say=lambda _: None) == ["train/a"]
+    assert not (tmp_path / "a.json").exists()
+    plan = plans.load(STUDY)
+    folder = study_steps.run_folder(tmp_path, "open")
+    folder.mkdir(parents=True)
+    (folder / "state.json").write_text('{"generation": 3, "agent_steps": 99}')
+    assert study_steps.recover(plan, tmp_path, generations=8) == []  # not finished: it resumes
+    assert study_steps.recover(plan, tmp_path, generations=3) == ["open"]
+    assert (tmp_path / "steps" / "train-open.json").exists()
