@@ -23,16 +23,23 @@ def _share_verdict(e: Estimate, low: float, high: float) -> str:
         return "ours fewer"
     if e.low > high:
         return "ours more"
+    if e.value < low:
+        return "ours fewer, but the CI reaches the study's range"
+    if e.value > high:
+        return "ours more, but the CI reaches the study's range"
     return "agrees"
 
 
-def _ratio_verdict(e: Estimate, below: str) -> str:
+def _ratio_verdict(e: Estimate, below: str, study: float = 0.9) -> str:
+    """The study's `below / open` was a little under 1 (about `study`)."""
     if math.isnan(e.value):
         return "not measured"
-    if e.high < 1:
-        return f"agrees ({below} below open)"
     if e.low > 1:
         return f"disagrees ({below} above open)"
+    if e.high < study - 0.1:
+        return f"same direction, far larger gap ({below} well below open)"
+    if e.high < 1:
+        return f"agrees ({below} a little below open)"
     return "no clear difference (CI spans 1)"
 
 
@@ -142,7 +149,8 @@ def ablation(ev: Evaluations) -> dict[str, Any]:
         clear = best.low > second.high if higher else best.high < second.low
         tied = [r for r in ranked if table[r][key].value == best.value]
         winners[key] = {"label": label, "winner": " = ".join(tied) if len(tied) > 1 else ranked[0],
-                        "clear": bool(clear) and len(tied) == 1, "runner_up": ranked[1]}
+                        "clear": bool(clear) and len(tied) == 1,
+                        "runner_up": None if len(tied) > 1 else ranked[1]}
     return {"table": table, "winners": winners}
 
 

@@ -71,7 +71,8 @@ def _ablation_rows(ab) -> list[list[str]]:
 
 
 def _winner_rows(ab) -> list[list[str]]:
-    return [[w["label"], w["winner"], "yes" if w["clear"] else f"no (CI overlaps {w['runner_up']})"]
+    return [[w["label"], w["winner"], "yes" if w["clear"] else
+             "no (tied)" if w["runner_up"] is None else f"no (CI overlaps {w['runner_up']}'s)"]
             for w in ab["winners"].values()]
 
 
