@@ -99,10 +99,12 @@ def claims(ev: Evaluations) -> list[dict[str, Any]]:
         eps = ev.episodes("regrowth_sweep", "open", point)
         if eps is not None:
             flags += eps["depleted"].tolist()
-            parts.append(f"x{_factor(point):g}: {share(eps['depleted'].tolist()).text('.0f', True)}")
+            parts.append(f"x{_factor(point):g}: {share(eps['depleted'].tolist()).text('.0f', True)} "
+                         f"(proxy {share(eps['proxy_depleted'].tolist()).text('.0f', True)})")
     e = share(flags)
     row("sweep_below_1", e, "not measured" if math.isnan(e.value) else
-        "ours fewer" if e.high < .9 else "agrees", percent=True,
+        "ours fewer (world count; the study's proxy also fires when players stop eating)"
+        if e.high < .9 else "agrees", percent=True,
         note=f"(open champion; {'; '.join(parts)})" if parts else "", fmt=".0f")
     worst, where = NONE, ""
     for run in ev.runs("cooldown_sweep"):
