@@ -78,6 +78,17 @@ def claims(ev: Evaluations) -> list[dict[str, Any]]:
     row("no_zap_depleted", home["no_zap"]["depleted"],
         _share_verdict(home["no_zap"]["depleted"], .1, .2), percent=True, fmt=".0f",
         note=_proxy(home["no_zap"]))
+    home_nz = _home_returns(ev, "no_zap")
+    among = {}
+    for mode in ("visitor", "resident"):
+        eps = ev.episodes("matrix", "no_zap", mode=mode, background_run="open")
+        among[mode] = (ratio(eps["focal_return"], home_nz) if eps is not None and home_nz is not None
+                       else NONE)
+    e, r = among["visitor"], among["resident"]
+    row("no_zap_among_zappers", e, "not measured" if math.isnan(e.value) else
+        "agrees" if e.low > 1 else "disagrees" if e.high < 1 else "no clear difference (CI spans 1)",
+        note=f"(1 no_zap visitor among 6 open; as 6 residents with 1 open: {r.text('.2f')} "
+             f"{r.ci('.2f')})" if not math.isnan(e.value) else "", fmt=".2f")
     per_kind = {kind: ev.measures(kind, "farmer")["depleted"]
                 for kind in ("home", "scarcity", "private_property")}
     per_kind = {k: v for k, v in per_kind.items() if not math.isnan(v.value)}

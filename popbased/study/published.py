@@ -36,6 +36,9 @@ CLAIMS = (
     Claim("no_zap_depleted", "no_zap: episodes fully depleted, default regrowth", "10-20%",
           "Smaller percentage of dead substrates in all environments with default regrowth "
           "rate. (behind open agent) - in between 10 % and 20%"),
+    Claim("no_zap_among_zappers", "no_zap focal among a zapping (open) background / no_zap at home",
+          "above 1", "No_zap agent focal population performed better when receiving a background "
+          "population of agents that were able to zap and other agents that were not able to zap"),
     Claim("farmer_depleted", "farmer: episodes fully depleted (every evaluation substrate)",
           "above 40% everywhere", "Highest overall percentage in dead substrates in all "
           "environments (all above 40%)"),
