@@ -100,7 +100,7 @@ def plot_shaping(paths, path: Path) -> Path | None:
                         transform=ax.transAxes, color="grey")
             ax.set_title(f"{pop}: {gene}", fontsize=9)
             ax.set_xlabel("generation", fontsize=8)
-            if j == 0 and by_gene:
+            if ax.get_legend_handles_labels()[0] and j == 0:
                 ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

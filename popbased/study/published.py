@@ -50,7 +50,7 @@ CLAIMS = (
     Claim("sweep_below_1", "regrowth sweep, factors below 1: episodes fully depleted",
           "nearly all", "when agents are placed in environments with any decrease in abundance, "
           "fields are nearly completely depleted after only 200 time steps"),
-    Claim("gini_1500", "Gini up to step 1500 (cooldown sweep)", "below 0.2",
+    Claim("gini_1500", "Gini, steps 500-1500 (cooldown sweep)", "below 0.2",
           "the Gini coefficient across all agent settings remained consistently lower than 0.2 "
           "up until 1500 steps"),
     Claim("cooldown_farmer_1", "cooldown 1: farmer vs open episodes fully depleted",
