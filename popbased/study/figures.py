@@ -3,23 +3,11 @@ depletion against agent-steps, every run) and how PBT moved the shaping weights.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from popbased import textio
 from popbased.study.plan import StudyPlan
 from popbased.study.steps import run_folder
-
-
-def _rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by a crash
-            continue
-    return out
 
 
 def training_curve(plan: StudyPlan, out: Path) -> dict[str, list[tuple[int, float, float]]]:
@@ -28,7 +16,7 @@ def training_curve(plan: StudyPlan, out: Path) -> dict[str, list[tuple[int, floa
     curves = {}
     for run in plan.runs:
         folder = run_folder(out, run.name)
-        rows = _rows(folder / ("rounds.jsonl" if run.kind == "pbt" else "metrics.jsonl"))
+        rows = textio.read(folder / ("rounds.jsonl" if run.kind == "pbt" else "metrics.jsonl"))
         points = [(int(r["agent_steps"]), float(r["metrics"]["per_capita_return"]),
                    float(r["metrics"].get("depleted_fraction", float("nan"))))
                   for r in rows if r.get("metrics", {}).get("per_capita_return") is not None]
@@ -44,7 +32,7 @@ def shaping_paths(plan: StudyPlan, out: Path) -> dict[str, dict[str, dict[str, l
         if run.kind != "pbt":
             continue
         genes: dict[str, dict[str, list[float]]] = {}
-        for row in _rows(run_folder(out, run.name) / "generations.jsonl"):
+        for row in textio.read(run_folder(out, run.name) / "generations.jsonl"):
             for member, info in row.get("members", {}).items():
                 for gene, value in (info.get("trained_values") or info.get("values") or {}).items():
                     if gene.startswith("shaping.") and gene != "shaping.reward":
@@ -116,13 +104,13 @@ def champion_lineage(plan: StudyPlan, out: Path) -> dict[str, dict]:
         if run.kind != "pbt":
             continue
         folder = run_folder(out, run.name)
-        generations = _rows(folder / "generations.jsonl")
+        generations = textio.read(folder / "generations.jsonl")
         if not generations or not generations[-1].get("best"):
             continue
         best = generations[-1]["best"]
         final = generations[-1]["members"][best].get("trained_values", {})
         events = []
-        for row in _rows(folder / "lineage.jsonl"):
+        for row in textio.read(folder / "lineage.jsonl"):
             if row.get("member") != best or row.get("kind") not in ("init", "exploit", "explore"):
                 continue
             moved = {k[8:]: v for k, v in (row.get("changes") or {}).items()

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from popbased.evaluation.tables import bootstrap_ci
+from popbased.textio import json_safe
 from popbased.study.plan import StudyPlan
 from popbased.study.steps import champion
 
@@ -153,12 +154,14 @@ class Evaluations:
 
 
 def as_json(value: Any) -> Any:
-    if isinstance(value, Estimate):
-        return value.as_dict()
-    if isinstance(value, Mapping):
-        return {str(k): as_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [as_json(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+    """Estimates as dicts, then strict JSON (textio.json_safe: NaN -> None)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, Estimate):
+            return v.as_dict()
+        if isinstance(v, Mapping):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    return json_safe(plain(value))

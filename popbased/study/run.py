@@ -10,14 +10,13 @@ study ends with the list of what failed. A run that stopped early (SIGTERM: its 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from popbased.study.steps import Step
+from popbased.study.steps import Step, write_marker
 
 
 def log_path(out: Path, step: Step) -> Path:
@@ -34,11 +33,7 @@ def _finish(step: Step, argv: Sequence[str], proc: subprocess.Popen, out: Path) 
         record = {"stdout": stdout}
     if isinstance(record, dict) and record.get("interrupted"):
         return False
-    step.done.parent.mkdir(parents=True, exist_ok=True)
-    tmp = step.done.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"step": step.name, "argv": list(argv), "result": record},
-                              indent=2, default=str))
-    os.replace(tmp, step.done)
+    write_marker(step.name, step.done, {"argv": list(argv), "result": record})
     return True
 
 

@@ -10,9 +10,12 @@ results folder, as `popbased evaluate` writes it).
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from popbased.textio import json_safe, write_atomic
 
 from popbased.study.plan import RunPlan, StudyPlan
 
@@ -75,12 +78,15 @@ def train_step(plan: StudyPlan, run: RunPlan, out: Path, budget: int, generation
     return Step(f"train/{run.name}", argv, done, fresh=folder)
 
 
+def write_marker(step: str, path: Path, record: dict) -> None:
+    """A finished step's marker: its name and what it reported, written atomically."""
+    write_atomic(path, json.dumps(json_safe({"step": step, **record}), indent=2,
+                                  default=str).encode())
+
+
 def recover(plan: StudyPlan, out: Path, generations: int) -> list[str]:
     """Writes the marker of each PBT run whose folder already holds every generation (its
     study process died before writing it): a rerun exports it instead of failing to resume."""
-    import json
-    import os
-
     recovered = []
     for run in plan.runs:
         marker = out / "steps" / f"train-{run.name}.json"
@@ -92,11 +98,8 @@ def recover(plan: StudyPlan, out: Path, generations: int) -> list[str]:
         except (OSError, json.JSONDecodeError):
             continue
         if int(saved.get("generation", 0)) >= generations:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            tmp = marker.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"step": f"train/{run.name}", "recovered": True, "result": {
-                "generation": saved["generation"], "agent_steps": saved.get("agent_steps")}}))
-            os.replace(tmp, marker)
+            write_marker(f"train/{run.name}", marker, {"recovered": True, "result": {
+                "generation": saved["generation"], "agent_steps": saved.get("agent_steps")}})
             recovered.append(run.name)
     return recovered
 
