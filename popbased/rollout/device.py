@@ -227,7 +227,7 @@ class DeviceCollector:
             if all(g.frozen):
                 continue
             state = self._state(g)
-            _, last_value, _ = g.policy(self.obs[g.seats], state, self.starts[g.seats])
+            _, last_value, _ = g.policy(self.obs[g.seats], state, self.starts[g.seats], g.counts)
             for j, member in enumerate(g.members):
                 if not g.frozen[j]:
                     batches[member] = self._batch(member, g, buf, last_value, j)
@@ -253,7 +253,7 @@ class DeviceCollector:
         state = self._state(g)
         if state is not None and chunk_index is not None:
             buf["states"][chunk_index] = state * (~starts).float()[..., None, None]
-        logits, values, state = g.policy(obs, state, starts)
+        logits, values, state = g.policy(obs, state, starts, g.counts)
         logp = masked_log_softmax(logits, g.mask)
         action = sample(logp, self.generator)
         buf["obs"][t] = obs

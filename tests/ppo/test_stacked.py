@@ -35,3 +35,28 @@ def test_one_stacked_forward_equals_each_members_own(lstm, grouped):
             torch.testing.assert_close(new_state[i], ref_state, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="one architecture"):
         StackedPolicies.of([policies[0], Policy(11, NO_ZAP_ACTIONS)])
+
+
+@pytest.mark.parametrize("lstm", [0, 16])
+@pytest.mark.parametrize("counts", [[10, 1, 1, 1], [10, 8, 9, 7]])
+def test_uneven_members_equal_their_own_forward(lstm, counts):
+    """With counts (a league seats its members unevenly), each member's real rows equal its
+    own forward; when padding would more than triple the rows (the first case), each
+    member runs on its own rows (on CPUs) and the padding comes out as zeros."""
+    torch.manual_seed(1)
+    policies = [Policy(11, OPEN.action_names, NetConfig(lstm=lstm)) for _ in range(4)]
+    stacked = StackedPolicies.of(policies)
+    obs = torch.randint(0, 256, (4, 10, 11, 11, 3), dtype=torch.uint8)
+    starts = torch.rand(4, 10) < 0.3
+    state = torch.randn(4, 10, 2, lstm) if lstm else None
+    logits, values, new_state = stacked(obs, state, starts, counts)
+    one_by_one = 4 * 10 > 3 * sum(counts)
+    for i, (policy, c) in enumerate(zip(policies, counts)):
+        with torch.inference_mode():
+            ref = policy(obs[i, :c], None if state is None else state[i, :c], starts[i, :c])
+        torch.testing.assert_close(logits[i, :c], ref[0], rtol=0, atol=1e-5)
+        torch.testing.assert_close(values[i, :c], ref[1], rtol=0, atol=1e-5)
+        if one_by_one:
+            assert not logits[i, c:].any() and not values[i, c:].any()
+        if lstm:
+            torch.testing.assert_close(new_state[i, :c], ref[2], rtol=0, atol=1e-5)
