@@ -24,6 +24,7 @@ from popbased.ppo import shaping
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.env.engines import check_fast, has_fast
 from popbased.env.instance import component_names
+from popbased.ppo.joint import update_all
 from popbased.ppo.learner import Learner, resolve_device
 from popbased.population.reports import RoundReport
 from popbased.rollout.cluster import ensure_ray
@@ -73,6 +74,11 @@ class TrainConfig:
     """Collect the next fragment while the learners update (lag of one fragment)."""
     learner_threads: int | None = None
     """torch threads for CPU learners (default: 1 when overlapping, else all cores)."""
+    joint_update: bool = False
+    """Members of one architecture take their PPO steps together, one stacked forward and
+    backward per step (popbased.ppo.joint; equal to their own updates to float rounding).
+    Off by default: on CPUs it measured slower than one update after another
+    (bench/league.json, `scripts/bench_league --joint-update`)."""
     env: str = "auto"
     """Env engine: 'fast' (the fast commons_harvest in torch, popbased.env.fast, validated
     against Melting Pot by `popbased substrates validate`), 'meltingpot' (Melting Pot itself),
@@ -284,13 +290,13 @@ class Session:
         follow = ((self.handles,) + self._plan_args(length)) if overlap and more else None
         fragment = self.collector.gather(then=follow)
         t1 = time.perf_counter()
-        stats, dropped = {}, []
+        keep, dropped = {}, []
         for m, batch in fragment.batches.items():
-            learner = self.learners[m]
-            if tuple(batch.policy_version)[:1] != (learner.uid,) or not learn:
+            if tuple(batch.policy_version)[:1] != (self.learners[m].uid,) or not learn:
                 dropped.append(m)
-                continue
-            stats[m] = learner.update(batch)
+            else:
+                keep[m] = batch
+        stats = update_all(self.learners, keep, joint=self.config.joint_update)
         self.dropped_batches += len(dropped) if learn else 0
         fragment = dataclasses.replace(fragment, dropped=tuple(dropped))
         self._publish()

