@@ -1,8 +1,9 @@
 """League overhead: the share of wall time the league spends outside the PPO inner loops.
 
 Runs real leagues (real substrates; real Ray rollout workers on Melting Pot, the device
-collector on the fast env) at two scales, then PPO-only self-play (one member) on the same
-arena and engine in the same process for comparison, for each engine:
+collector on the fast env) at two scales, between two runs of PPO-only self-play (one
+member) on the same arena and engine in the same process (their mean is the comparison:
+the machine drifts), for each engine:
   demo   the demo's league file (populations/leagues/commons.toml: 3 populations x 2)
   large  4 populations (open, no_zap, farmer, zap_cooldown_10) x 8 members
 The inner loops are the training rounds (fragment collection + every member's PPO update).
@@ -23,7 +24,7 @@ import click
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _league(spec, generations: int, args, out: Path, env: str) -> dict:
+def _league(spec, generations: int, args, out: Path, env: str, joint: bool = False) -> dict:
     from popbased.league.run import Driver, train_config
     from popbased.runs import state as files
     from popbased.substrates import resolve
@@ -31,7 +32,7 @@ def _league(spec, generations: int, args, out: Path, env: str) -> dict:
     config = train_config(spec, generations, workers=args["workers"],
                           envs_per_worker=args["envs_per_worker"],
                           rollout_length=args["rollout_length"], device=args["device"], seed=0,
-                          out=str(out), env=env)
+                          out=str(out), env=env, joint_update=joint)
     t0 = time.perf_counter()
     report = Driver(spec, config, generations, None).run()
     total = time.perf_counter() - t0
@@ -48,6 +49,7 @@ def _league(spec, generations: int, args, out: Path, env: str) -> dict:
         resolve(spec.arena, dict(spec.arena_params)).num_players)
     return {
         "populations": {p.name: p.size for p in spec.populations},
+        "joint_update": joint,
         "members": sum(p.size for p in spec.populations),
         "generations": generations,
         "steps_per_generation": spec.steps_per_generation,
@@ -90,6 +92,9 @@ def _ppo_only(arena: str, steps: int, args, env: str) -> dict:
 @click.option("--envs-per-worker", type=int, default=None, help="Default: the engine's.")
 @click.option("--rollout-length", type=int, default=None, help="Default: the engine's.")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--joint-update", is_flag=True,
+              help="Also run each scale with the members' PPO steps taken together "
+                   "(popbased.ppo.joint), as SCALE+joint, in the same run.")
 @click.option("--out", default="bench/league.json", show_default=True)
 def main(**args) -> None:
     import tempfile
@@ -110,6 +115,8 @@ def main(**args) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-league-") as tmp:
         for env in args["envs"].split(","):
             out = result["envs"][env] = {"scales": {}}
+            print(f"{env}: PPO-only self-play on the arena (before the leagues) ...", flush=True)
+            before = _ppo_only(demo.arena, args["ppo_steps"], args, env)
             for scale in args["scales"].split(","):
                 if scale == "demo":
                     spec = demo
@@ -122,16 +129,23 @@ def main(**args) -> None:
                                                steps_per_generation=args["large_steps_per_generation"])
                 else:
                     raise click.BadParameter(f"unknown scale {scale!r}; allowed: demo, large")
-                print(f"{env}: league at {scale} scale ...", flush=True)
-                run = _league(spec, args["generations"], args, Path(tmp) / env / scale, env)
-                out["scales"][scale] = run
-                print(f"  overhead {run['overhead_share']:.1%} of {run['wall_s']['loop']:.0f} s; "
-                      f"{run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
-            print(f"{env}: PPO-only self-play on the arena ...", flush=True)
-            out["ppo_only"] = _ppo_only(demo.arena, args["ppo_steps"], args, env)
-            print(f"  {out['ppo_only']['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
+                for joint in (False, True) if args["joint_update"] else (False,):
+                    name = scale + ("+joint" if joint else "")
+                    print(f"{env}: league at {name} scale ...", flush=True)
+                    run = _league(spec, args["generations"], args, Path(tmp) / env / name, env,
+                                  joint)
+                    out["scales"][name] = run
+                    print(f"  overhead {run['overhead_share']:.1%} of {run['wall_s']['loop']:.0f} s; "
+                          f"{run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
+            print(f"{env}: PPO-only self-play on the arena (after the leagues) ...", flush=True)
+            after = _ppo_only(demo.arena, args["ppo_steps"], args, env)
+            # the machine drifts while the leagues run: the one-member figure is the mean of
+            # a run before them and one after
+            one = (before["agent_steps_per_s"] + after["agent_steps_per_s"]) / 2
+            out["ppo_only"] = {"agent_steps_per_s": one, "before": before, "after": after}
+            print(f"  {before['agent_steps_per_s']:,.0f} before, {after['agent_steps_per_s']:,.0f} "
+                  "after: agent-steps/s", flush=True)
             for run in out["scales"].values():
-                one = out["ppo_only"]["agent_steps_per_s"]
                 run["speed_vs_ppo_only"] = run["agent_steps_per_s"] / one
                 run["seat_speed_vs_ppo_only"] = run["seat_steps_per_s"] / one
                 print(f"  {run['members']} members: {run['speed_vs_ppo_only']:.2f}x one-member PPO "
