@@ -1,9 +1,10 @@
 """League overhead: the share of wall time the league spends outside the PPO inner loops.
 
 Runs real leagues (real substrates; real Ray rollout workers on Melting Pot, the device
-collector on the fast env) at two scales, between two runs of PPO-only self-play (one
-member) on the same arena and engine in the same process (their mean is the comparison:
-the machine drifts), for each engine:
+collector on the fast env) at two scales, between runs of PPO-only self-play (one member)
+on the same arena and engine in the same process, for each engine (each league run is
+compared with the mean of the PPO-only runs just before and after it: the machine drifts;
+with --repeats R every scale runs R times and the figures are the medians):
   demo   the demo's league file (populations/leagues/commons.toml: 3 populations x 2)
   large  4 populations (open, no_zap, farmer, zap_cooldown_10) x 8 members
 The inner loops are the training rounds (fragment collection + every member's PPO update).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -95,6 +97,8 @@ def _ppo_only(arena: str, steps: int, args, env: str) -> dict:
 @click.option("--joint-update", is_flag=True,
               help="Also run each scale with the members' PPO steps taken together "
                    "(popbased.ppo.joint), as SCALE+joint, in the same run.")
+@click.option("--repeats", type=int, default=1, show_default=True,
+              help="Runs of every scale (the figures are their medians).")
 @click.option("--out", default="bench/league.json", show_default=True)
 def main(**args) -> None:
     import tempfile
@@ -112,44 +116,64 @@ def main(**args) -> None:
                           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                           "platform": platform.platform()},
               "settings": {k: v for k, v in args.items() if k != "out"}, "envs": {}}
+    specs = {}
+    for scale in args["scales"].split(","):
+        if scale == "demo":
+            specs[scale] = demo
+        elif scale == "large":
+            pops = []
+            for name in ("open", "no_zap", "farmer", "zap_cooldown_10"):
+                pop = load_population(ROOT / "populations" / f"{name}.toml")
+                pops.append(dataclasses.replace(pop, size=8))
+            specs[scale] = dataclasses.replace(
+                demo, name="large", populations=tuple(pops),
+                steps_per_generation=args["large_steps_per_generation"])
+        else:
+            raise click.BadParameter(f"unknown scale {scale!r}; allowed: demo, large")
     with tempfile.TemporaryDirectory(prefix="bench-league-") as tmp:
         for env in args["envs"].split(","):
-            out = result["envs"][env] = {"scales": {}}
-            print(f"{env}: PPO-only self-play on the arena (before the leagues) ...", flush=True)
-            before = _ppo_only(demo.arena, args["ppo_steps"], args, env)
-            for scale in args["scales"].split(","):
-                if scale == "demo":
-                    spec = demo
-                elif scale == "large":
-                    pops = []
-                    for name in ("open", "no_zap", "farmer", "zap_cooldown_10"):
-                        pop = load_population(ROOT / "populations" / f"{name}.toml")
-                        pops.append(dataclasses.replace(pop, size=8))
-                    spec = dataclasses.replace(demo, name="large", populations=tuple(pops),
-                                               steps_per_generation=args["large_steps_per_generation"])
-                else:
-                    raise click.BadParameter(f"unknown scale {scale!r}; allowed: demo, large")
-                for joint in (False, True) if args["joint_update"] else (False,):
-                    name = scale + ("+joint" if joint else "")
-                    print(f"{env}: league at {name} scale ...", flush=True)
-                    run = _league(spec, args["generations"], args, Path(tmp) / env / name, env,
-                                  joint)
-                    out["scales"][name] = run
-                    print(f"  overhead {run['overhead_share']:.1%} of {run['wall_s']['loop']:.0f} s; "
-                          f"{run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
-            print(f"{env}: PPO-only self-play on the arena (after the leagues) ...", flush=True)
-            after = _ppo_only(demo.arena, args["ppo_steps"], args, env)
-            # the machine drifts while the leagues run: the one-member figure is the mean of
-            # a run before them and one after
-            one = (before["agent_steps_per_s"] + after["agent_steps_per_s"]) / 2
-            out["ppo_only"] = {"agent_steps_per_s": one, "before": before, "after": after}
-            print(f"  {before['agent_steps_per_s']:,.0f} before, {after['agent_steps_per_s']:,.0f} "
-                  "after: agent-steps/s", flush=True)
-            for run in out["scales"].values():
-                run["speed_vs_ppo_only"] = run["agent_steps_per_s"] / one
-                run["seat_speed_vs_ppo_only"] = run["seat_steps_per_s"] / one
-                print(f"  {run['members']} members: {run['speed_vs_ppo_only']:.2f}x one-member PPO "
-                      f"in learners' agent-steps, {run['seat_speed_vs_ppo_only']:.2f}x in seat-steps")
+            out = result["envs"][env] = {"scales": {}, "ppo_only_runs": []}
+            runs: dict[str, list] = {}
+
+            def ppo_only() -> float:
+                print(f"{env}: PPO-only self-play on the arena ...", flush=True)
+                one = _ppo_only(demo.arena, args["ppo_steps"], args, env)
+                out["ppo_only_runs"].append(one)
+                print(f"  {one['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
+                return one["agent_steps_per_s"]
+
+            # the machine drifts: each league run is compared with the mean of the PPO-only
+            # runs just before and just after it
+            previous = ppo_only()
+            for repeat in range(args["repeats"]):
+                done = []
+                for scale, spec in specs.items():
+                    for joint in (False, True) if args["joint_update"] else (False,):
+                        name = scale + ("+joint" if joint else "")
+                        print(f"{env}: league at {name} scale ...", flush=True)
+                        run = _league(spec, args["generations"], args,
+                                      Path(tmp) / env / f"{name}-{repeat}", env, joint)
+                        runs.setdefault(name, []).append(run)
+                        done.append(run)
+                        print(f"  overhead {run['overhead_share']:.1%} of "
+                              f"{run['wall_s']['loop']:.0f} s; "
+                              f"{run['agent_steps_per_s']:,.0f} agent-steps/s", flush=True)
+                following = ppo_only()
+                for run in done:
+                    one = run["ppo_only_agent_steps_per_s"] = (previous + following) / 2
+                    run["speed_vs_ppo_only"] = run["agent_steps_per_s"] / one
+                    run["seat_speed_vs_ppo_only"] = run["seat_steps_per_s"] / one
+                previous = following
+            for name, scale_runs in runs.items():
+                speed = sorted(r["speed_vs_ppo_only"] for r in scale_runs)
+                seat = sorted(r["seat_speed_vs_ppo_only"] for r in scale_runs)
+                out["scales"][name] = {"speed_vs_ppo_only_median": statistics.median(speed),
+                                       "seat_speed_vs_ppo_only_median": statistics.median(seat),
+                                       "speed_vs_ppo_only_all": speed, "runs": scale_runs}
+                print(f"  {name} ({scale_runs[0]['members']} members): "
+                      f"{statistics.median(speed):.2f}x one-member PPO in learners' agent-steps "
+                      f"(runs {', '.join(f'{x:.2f}' for x in speed)}), "
+                      f"{statistics.median(seat):.2f}x in seat-steps")
     write_result(result, args["out"])
 
 

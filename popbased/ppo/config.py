@@ -60,7 +60,8 @@ class PPOConfig:
     epochs: int = 2
     """Passes over each batch."""
     minibatch_size: int = 1000
-    """Agent-steps per minibatch (rounded to whole sequences when the LSTM is on)."""
+    """Agent-steps per minibatch, about: a batch is split into round(batch / minibatch_size)
+    equal minibatches, at least one (whole sequences when the LSTM is on)."""
     norm_adv: bool = True
     """Normalise advantages per minibatch."""
     bptt: int = 50

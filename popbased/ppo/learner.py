@@ -174,18 +174,20 @@ class Learner:
     def _minibatches(self, batch: Batch):
         """Index sets: flat [T*N] positions, or (chunk, seat) sequences with the LSTM.
 
-        ceil(total / minibatch_size) minibatches of equal size (they differ by at most one):
-        as many optimizer steps as slicing off `minibatch_size` at a time, without its small
-        remainder (a member of a league plays a few seats, e.g. 1,150 agent-steps: 575 + 575,
-        not 1,000 + 150, whose tiny matmuls cost about as much as a full one and whose
-        advantages are normalised over 150 samples)."""
+        round(total / minibatch_size) minibatches (at least one) of equal size (they differ
+        by at most one), so every member takes one optimizer step per about
+        `minibatch_size` samples whatever its share of the seats: a league member that
+        played 1,150 agent-steps takes one minibatch of 1,150 (slicing off 1,000 at a time
+        would add a step on 150 samples, whose matmuls cost about as much as a full one
+        and whose advantages are normalised over 150). Minibatches hold between 2/3 and
+        1.5 x `minibatch_size` samples, or the whole batch when it is smaller."""
         steps, seats = batch.actions.shape
         if not self.policy.recurrent:
             total, size = steps * seats, self.config.minibatch_size
         else:
             total, size = batch.states.shape[0] * seats, max(1, self.config.minibatch_size // self.config.bptt)
         perm = torch.randperm(total, generator=self.generator)
-        return list(torch.tensor_split(perm, max(1, math.ceil(total / size))))
+        return list(torch.tensor_split(perm, max(1, math.floor(total / size + 0.5))))
 
     def _forward(self, t: dict, index: torch.Tensor):
         """(new logp, entropy, values) and the matching old tensors, flattened."""

@@ -82,3 +82,15 @@ def test_a_snapshot_keeps_its_weights_when_its_member_goes_on_training():
         for p in learner.policy.parameters():
             p.add_(1.0)  # in place, as Adam and PBT's copy do
     assert all(np.array_equal(frozen["weights"][k], before[k]) for k in before)
+
+
+@pytest.mark.parametrize("seats, sizes", [(140, [1000] * 7), (23, [1150]), (30, [750, 750]),
+                                          (8, [400]), (29, [1450]), (31, [775, 775])])
+def test_minibatches_are_equal_parts_of_about_the_minibatch_size(seats, sizes):
+    """round(n / minibatch_size) equal parts: one optimizer step per about minibatch_size
+    samples, whatever a member's share of the seats (no small remainder minibatch)."""
+    learner = Learner("m0", 11, ACTIONS, config=PPOConfig(minibatch_size=1000), device="cpu")
+    batch = make_batch(steps=50, seats=seats)
+    parts = learner._minibatches(batch)
+    assert [len(p) for p in parts] == sizes
+    assert sorted(torch.cat(parts).tolist()) == list(range(50 * seats))  # each sample once
