@@ -27,6 +27,7 @@ import numpy as np
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent, LineageLog
 from popbased.population.member import Member, credit
+from popbased.population.explore import load_evotorch
 from popbased.population.member_stats import MemberStats
 from popbased.population.reports import GenerationSummary, MemberSummary, RoundReport
 from popbased.population.rounds import Rounds
@@ -129,6 +130,7 @@ class Engine(Rounds):
     def setup(self, collector) -> None:
         config = self.config
         learner_threads(config, collector)
+        load_evotorch()  # now, not at the first PBT step (seconds, once)
         self.out.mkdir(parents=True, exist_ok=True)
         fresh = self.state is None
         if fresh:

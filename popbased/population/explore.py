@@ -62,12 +62,9 @@ def sample_initial(gene: Gene, rng: np.random.Generator) -> float:
     return float(round(value)) if gene.integer else float(value)
 
 
-def explore(genes: Sequence[Gene], values: Mapping[str, float], *, seed: int, stdev: float = 0.1,
-            resample_probability: float = 0.25, partner: Mapping[str, float] | None = None,
-            eta: float = 10.0) -> tuple[dict[str, float], dict[str, tuple]]:
-    """Returns (new values, {name: (old, new, how)}) for the evolved genes (bounds set);
-    fixed genes keep their values. With `partner`, the starting point is a child of
-    EvoTorch's simulated binary cross-over of `values` and `partner` (crowding index `eta`)."""
+def load_evotorch():
+    """EvoTorch's pieces explore uses. The first import takes seconds (EvoTorch imports Ray
+    and cma): the engines call this at setup, so that it never stalls a generation's end."""
     import warnings
 
     with warnings.catch_warnings():  # evotorch's torch.jit.script use warns on import
@@ -77,6 +74,16 @@ def explore(genes: Sequence[Gene], values: Mapping[str, float], *, seed: int, st
         from evotorch.operators.functional import simulated_binary_cross_over
 
     logging.getLogger("evotorch").setLevel(logging.WARNING)  # not one INFO line per Problem
+    return Problem, SolutionBatch, GaussianMutation, simulated_binary_cross_over
+
+
+def explore(genes: Sequence[Gene], values: Mapping[str, float], *, seed: int, stdev: float = 0.1,
+            resample_probability: float = 0.25, partner: Mapping[str, float] | None = None,
+            eta: float = 10.0) -> tuple[dict[str, float], dict[str, tuple]]:
+    """Returns (new values, {name: (old, new, how)}) for the evolved genes (bounds set);
+    fixed genes keep their values. With `partner`, the starting point is a child of
+    EvoTorch's simulated binary cross-over of `values` and `partner` (crowding index `eta`)."""
+    Problem, SolutionBatch, GaussianMutation, simulated_binary_cross_over = load_evotorch()
 
     evolved = [g for g in genes if g.bounds is not None]
     new = dict(values)
