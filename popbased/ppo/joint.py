@@ -72,21 +72,11 @@ def joint_update(learners: Mapping[str, Learner], batches: Mapping[str, Batch]
         else:
             ready.append((m, learner, prepared, learner.schedule(batches[m])))
     if len(ready) == 1:  # nobody to share with: the learner's own loop
-        m, learner, (t, rewards, lr), schedule = ready[0]
-        stats[m] = _alone(learner, t, rewards, lr, schedule)
+        m, learner, prepared, schedule = ready[0]
+        stats[m] = learner.run(prepared, schedule)
     elif ready:
         stats.update(_together(ready))
     return stats
-
-
-def _alone(learner: Learner, t, rewards, lr, schedule) -> dict[str, float]:
-    sums: dict[str, float] = {}
-    for count, index in enumerate(schedule):
-        parts, grad_norm = learner._step(t, index)
-        if parts is None:
-            return learner.abandon(grad_norm, count)
-        add_step(sums, parts, grad_norm)
-    return learner.finish(t, rewards, lr, sums, len(schedule))
 
 
 class _Stack:

@@ -102,16 +102,18 @@ class Learner:
         prepared = self.prepare(batch)
         if isinstance(prepared, dict):
             return prepared
+        return self.run(prepared, self.schedule(batch))
+
+    def run(self, prepared: tuple, schedule: list[torch.Tensor]) -> dict[str, float]:
+        """The optimizer steps of a prepared update, one per minibatch of `schedule`."""
         t, rewards, lr = prepared
         sums: dict[str, float] = {}
-        count = 0
-        for index in self.schedule(batch):
+        for count, index in enumerate(schedule):
             parts, grad_norm = self._step(t, index)
             if parts is None:
                 return self.abandon(grad_norm, count)
             add_step(sums, parts, grad_norm)
-            count += 1
-        return self.finish(t, rewards, lr, sums, count)
+        return self.finish(t, rewards, lr, sums, len(schedule))
 
     def prepare(self, batch: Batch):
         """The first part of `update`: the batch on the device, its shaped rewards, GAE and
