@@ -4,10 +4,11 @@ The Collector's interface (publish, submit, gather -> Fragment), in this process
 Ray actors, no numpy and no pickles on the hot path:
 
     worlds   one FastBatchedEnv of `worlds` commons_harvest worlds on `device` (CPU or CUDA)
-    policies the seated members' weights, stacked per architecture (StackedPolicies): one
-             forward pass per step serves every member at once
-    storage  [T, members, seats, ...] tensors on the device; each member's Batch is a slice
-             of them, tensors the learner uses as they are (GAE runs there too)
+    policies the seated members' weights per network shape (RowPolicies): each step, one
+             pass over all their seats' rows, in member order (action sets padded to one
+             width, so that no_zap members share it with the others)
+    storage  [T, rows, ...] tensors on the device; each member's Batch is a slice of them,
+             tensors the learner uses as they are (GAE runs there too)
 
 Semantics are those of the Ray RolloutWorker (popbased.rollout.worker): seat plans per
 fragment, league matches that keep their seats until their episode ends, `random` seats
@@ -39,7 +40,7 @@ from popbased.env.fast.env import FastBatchedEnv
 from popbased.ppo.actions import RANDOM, ActionMap
 from popbased.ppo.batch import Batch
 from popbased.ppo.policy import masked_log_softmax, sample
-from popbased.ppo.stacked import StackedPolicies, signature
+from popbased.ppo.stacked import RowPolicies, pad_actions, signature
 from popbased.rollout.fragment import Fragment
 from popbased.rollout.seating import Seating, to_load
 
@@ -56,15 +57,16 @@ class _Held:
 
 @dataclass
 class _Group:
-    """The seated members of one architecture: seats [k, n] (padded), valid [k, n]."""
+    """The seated members of one network shape: their seats as flat rows in member order
+    (member j plays rows offsets[j]:offsets[j + 1]), each row's mask and action map
+    (member actions, padded to the group's widest action set, -> arena actions)."""
 
     members: list[str]
-    seats: torch.Tensor
-    valid: torch.Tensor
-    counts: list[int]
-    policy: StackedPolicies
-    to_arena: torch.Tensor
-    mask: torch.Tensor  # [k, n, member actions]
+    rows: torch.Tensor
+    policy: RowPolicies
+    to_arena: torch.Tensor  # [R, A]
+    mask: torch.Tensor  # [R, A]
+    actions: list[int]  # each member's own number of actions
     frozen: list[bool]
 
 
@@ -169,25 +171,30 @@ class DeviceCollector:
 
     def _groups(self) -> list[_Group]:
         seats = self.seating.seats
-        by_signature: dict[tuple, list[str]] = {}
+        by_net: dict[tuple, list[str]] = {}
         for member in sorted(set(seats) - {RANDOM}):
-            by_signature.setdefault(self.held[member].signature, []).append(member)
+            obs_size, _, net = self.held[member].signature
+            by_net.setdefault((obs_size, net), []).append(member)
         groups = []
-        for sig, members in by_signature.items():
-            obs_size, action_names, net = sig
+        for (_, net), members in by_net.items():
             positions = [np.flatnonzero(seats == m) for m in members]
-            counts = [p.size for p in positions]
-            width = max(counts)
-            padded = np.stack([np.concatenate([p, np.full(width - p.size, p[0])]) for p in positions])
-            valid = np.arange(width)[None, :] < np.array(counts)[:, None]
-            policy = StackedPolicies(net, [self.held[m].weights for m in members], self.device)
-            actions = ActionMap(action_names, self.action_names)
-            idx = torch.from_numpy(padded).to(self.device)
-            to_arena = torch.from_numpy(actions.to_arena).to(self.device)
-            available = torch.from_numpy(actions.available).to(self.device)
-            mask = self.arena_mask[idx][..., to_arena.clamp(min=0)] & available
-            groups.append(_Group(members, idx, torch.from_numpy(valid).to(self.device), counts,
-                                 policy, to_arena, mask, [self.held[m].frozen for m in members]))
+            maps = [ActionMap(self.held[m].signature[1], self.action_names) for m in members]
+            width = max(len(a.member_actions) for a in maps)
+            to_arena = np.zeros((len(members), width), dtype=np.int64)
+            available = np.zeros((len(members), width), dtype=bool)
+            for j, a in enumerate(maps):
+                to_arena[j, :a.to_arena.size] = np.maximum(a.to_arena, 0)
+                available[j, :a.available.size] = a.available
+            owner = np.repeat(np.arange(len(members)), [p.size for p in positions])
+            rows = torch.from_numpy(np.concatenate(positions)).to(self.device)
+            row_to_arena = torch.from_numpy(to_arena[owner]).to(self.device)
+            mask = (self.arena_mask[rows].gather(1, row_to_arena)
+                    & torch.from_numpy(available[owner]).to(self.device))
+            policy = RowPolicies(net, [pad_actions(self.held[m].weights, width) for m in members],
+                                 [p.size for p in positions], self.device)
+            groups.append(_Group(members, rows, policy, row_to_arena, mask,
+                                 [len(a.member_actions) for a in maps],
+                                 [self.held[m].frozen for m in members]))
         return groups
 
     # ------------------------------------------------------------------ collect
@@ -214,8 +221,8 @@ class DeviceCollector:
             timing["env_s"] += clock() - t1
             timing["inference_s"] += t1 - t0
             for g, buf in zip(groups, bufs):
-                buf["rewards"][t] = out.rewards[g.seats]
-                buf["dones"][t] = out.done[g.seats]
+                buf["rewards"][t] = out.rewards[g.rows]
+                buf["dones"][t] = out.done[g.rows]
             self.starts = out.done.clone()
             self.obs = out.rgb
             for summary in out.episodes:
@@ -227,7 +234,7 @@ class DeviceCollector:
             if all(g.frozen):
                 continue
             state = self._state(g)
-            _, last_value, _ = g.policy(self.obs[g.seats], state, self.starts[g.seats], g.counts)
+            _, last_value, _ = g.policy(self.obs[g.rows], state, self.starts[g.rows])
             for j, member in enumerate(g.members):
                 if not g.frozen[j]:
                     batches[member] = self._batch(member, g, buf, last_value, j)
@@ -244,16 +251,16 @@ class DeviceCollector:
         key = (g.policy.net.lstm,)
         if key not in self.states:
             self.states[key] = torch.zeros(self.num_seats, 2, g.policy.net.lstm, device=self.device)
-        return self.states[key][g.seats]
+        return self.states[key][g.rows]
 
     def _act(self, g: _Group, buf: dict, t: int, chunk_index: int | None,
              actions: torch.Tensor) -> None:
-        obs = self.obs[g.seats]  # [k, n, s, s, 3]
-        starts = self.starts[g.seats]
+        obs = self.obs[g.rows]  # [R, s, s, 3]
+        starts = self.starts[g.rows]
         state = self._state(g)
         if state is not None and chunk_index is not None:
-            buf["states"][chunk_index] = state * (~starts).float()[..., None, None]
-        logits, values, state = g.policy(obs, state, starts, g.counts)
+            buf["states"][chunk_index] = state * (~starts).float()[:, None, None]
+        logits, values, state = g.policy(obs, state, starts)
         logp = masked_log_softmax(logits, g.mask)
         action = sample(logp, self.generator)
         buf["obs"][t] = obs
@@ -261,37 +268,34 @@ class DeviceCollector:
         buf["logp"][t] = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
         buf["values"][t] = values
         buf["starts"][t] = starts
-        seats = g.seats[g.valid]
-        actions[seats] = g.to_arena[action][g.valid]
+        actions[g.rows] = g.to_arena.gather(1, action.unsqueeze(-1)).squeeze(-1)
         if state is not None:
-            self.states[(g.policy.net.lstm,)][seats] = state[g.valid]
+            self.states[(g.policy.net.lstm,)][g.rows] = state
 
     def _buffers(self, g: _Group, length: int, chunk: int) -> dict[str, torch.Tensor]:
-        k, n = g.seats.shape
+        r = g.rows.numel()
         s, dev = self.obs.shape[1], self.device
         bufs = {
-            "obs": torch.empty((length, k, n, s, s, 3), dtype=torch.uint8, device=dev),
-            "actions": torch.empty((length, k, n), dtype=torch.long, device=dev),
-            "logp": torch.empty((length, k, n), device=dev),
-            "values": torch.empty((length, k, n), device=dev),
-            "rewards": torch.empty((length, k, n, len(self.components)), device=dev),
-            "dones": torch.empty((length, k, n), dtype=torch.bool, device=dev),
-            "starts": torch.empty((length, k, n), dtype=torch.bool, device=dev),
+            "obs": torch.empty((length, r, s, s, 3), dtype=torch.uint8, device=dev),
+            "actions": torch.empty((length, r), dtype=torch.long, device=dev),
+            "logp": torch.empty((length, r), device=dev),
+            "values": torch.empty((length, r), device=dev),
+            "rewards": torch.empty((length, r, len(self.components)), device=dev),
+            "dones": torch.empty((length, r), dtype=torch.bool, device=dev),
+            "starts": torch.empty((length, r), dtype=torch.bool, device=dev),
         }
         if g.policy.recurrent:
-            bufs["states"] = torch.empty((-(-length // chunk), k, n, 2, g.policy.net.lstm), device=dev)
+            bufs["states"] = torch.empty((-(-length // chunk), r, 2, g.policy.net.lstm), device=dev)
         return bufs
 
     def _batch(self, member: str, g: _Group, buf: dict, last_value: torch.Tensor, j: int) -> Batch:
-        n = g.counts[j]
-        part = {name: buf[name][:, j, :n].contiguous() for name in buf}
+        lo, hi = g.policy.offsets[j], g.policy.offsets[j + 1]
+        part = {name: buf[name][:, lo:hi].contiguous() for name in buf}
         length = part["actions"].shape[0]
-        masks = g.mask[j, :n].unsqueeze(0).expand(length, -1, -1).contiguous()
+        masks = g.mask[lo:hi, :g.actions[j]].unsqueeze(0).expand(length, -1, -1).contiguous()
         return Batch(member=member, components=self.components, masks=masks,
-                     last_value=last_value[j, :n].contiguous(),
+                     last_value=last_value[lo:hi].contiguous(),
                      policy_version=self.held[member].version, **part)
-
-
 
 
 def _tensor(value, device: torch.device, copy: bool = False) -> torch.Tensor:

@@ -38,25 +38,37 @@ def test_one_stacked_forward_equals_each_members_own(lstm, grouped):
 
 
 @pytest.mark.parametrize("lstm", [0, 16])
-@pytest.mark.parametrize("counts", [[10, 1, 1, 1], [10, 8, 9, 7]])
-def test_uneven_members_equal_their_own_forward(lstm, counts):
-    """With counts (a league seats its members unevenly), each member's real rows equal its
-    own forward; when padding would more than triple the rows (the first case), each
-    member runs on its own rows (on CPUs) and the padding comes out as zeros."""
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("counts", [[10, 1, 1, 1], [6, 8, 9, 7]])
+def test_row_policies_equal_each_members_own_forward(lstm, padded, counts):
+    """RowPolicies (the device collector's pass: a league's members over one flat batch of
+    rows, member after member, a no_zap member's actor widened to the arena's actions):
+    each member's rows equal its own Policy.forward, both on its own rows (CPUs) and padded
+    into one stack (CUDA's way, run here on the CPU); the widened logit is MASKED_LOGIT."""
+    from popbased.ppo.policy import MASKED_LOGIT
+    from popbased.ppo.stacked import RowPolicies, pad_actions
+
     torch.manual_seed(1)
-    policies = [Policy(11, OPEN.action_names, NetConfig(lstm=lstm)) for _ in range(4)]
-    stacked = StackedPolicies.of(policies)
-    obs = torch.randint(0, 256, (4, 10, 11, 11, 3), dtype=torch.uint8)
-    starts = torch.rand(4, 10) < 0.3
-    state = torch.randn(4, 10, 2, lstm) if lstm else None
-    logits, values, new_state = stacked(obs, state, starts, counts)
-    one_by_one = 4 * 10 > 3 * sum(counts)
-    for i, (policy, c) in enumerate(zip(policies, counts)):
+    net = NetConfig(lstm=lstm)
+    policies = [Policy(11, NO_ZAP_ACTIONS if i == 2 else OPEN.action_names, net) for i in range(4)]
+    width = len(OPEN.action_names)
+    rows = RowPolicies(net, [pad_actions(p.state_dict(), width) for p in policies], counts,
+                       padded=padded)
+    total = sum(counts)
+    obs = torch.randint(0, 256, (total, 11, 11, 3), dtype=torch.uint8)
+    starts = torch.rand(total) < 0.3
+    state = torch.randn(total, 2, lstm) if lstm else None
+    logits, values, new_state = rows(obs, state, starts)
+    assert logits.shape == (total, width) and values.shape == (total,)
+    lo = 0
+    for policy, c in zip(policies, counts):
+        hi = lo + c
         with torch.inference_mode():
-            ref = policy(obs[i, :c], None if state is None else state[i, :c], starts[i, :c])
-        torch.testing.assert_close(logits[i, :c], ref[0], rtol=0, atol=1e-5)
-        torch.testing.assert_close(values[i, :c], ref[1], rtol=0, atol=1e-5)
-        if one_by_one:
-            assert not logits[i, c:].any() and not values[i, c:].any()
+            ref = policy(obs[lo:hi], None if state is None else state[lo:hi], starts[lo:hi])
+        actions = len(policy.action_names)
+        torch.testing.assert_close(logits[lo:hi, :actions], ref[0], rtol=0, atol=1e-5)
+        assert (logits[lo:hi, actions:] == MASKED_LOGIT).all()
+        torch.testing.assert_close(values[lo:hi], ref[1], rtol=0, atol=1e-5)
         if lstm:
-            torch.testing.assert_close(new_state[i, :c], ref[2], rtol=0, atol=1e-5)
+            torch.testing.assert_close(new_state[lo:hi], ref[2], rtol=0, atol=1e-5)
+        lo = hi
