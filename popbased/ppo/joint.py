@@ -93,8 +93,8 @@ class _Stack:
         for n in self.names:
             avg, sq = [], []
             for l in learners:
-                state = l.optimizer.state.get(l.policy.get_parameter(n), {})
                 p = l.policy.get_parameter(n)
+                state = l.optimizer.state.get(p, {})
                 avg.append(state["exp_avg"] if "exp_avg" in state else torch.zeros_like(p))
                 sq.append(state["exp_avg_sq"] if "exp_avg_sq" in state else torch.zeros_like(p))
             self.exp_avg[n], self.exp_avg_sq[n] = torch.stack(avg), torch.stack(sq)
