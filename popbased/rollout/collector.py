@@ -6,7 +6,9 @@ device. On one machine the fast env needs no actors: see DeviceCollector.
 
 A worker that dies (its process is killed, its node goes away) is restarted by Ray
 (`max_restarts=-1`); the fragment it was collecting is lost and collected again by the
-restarted worker, and `restarts` counts it. Training never stops for it.
+restarted worker, and `restarts` counts it. Training never stops for it. While Ray is still
+restarting it (ActorUnavailableError) the driver waits for it, up to START_TIMEOUT_S; a worker
+that dies more than MAX_RETRIES times in a row stops the run.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class Collector:
         following: list = [None] * len(self.actors)
         results: list[dict | None] = [None] * len(self.actors)
         attempts = [0] * len(self.actors)
+        restarted: list[float | None] = [None] * len(self.actors)  # when its last death was seen
         while pending:
             refs = [ref for _, _, ref in pending]
             ready, _ = ray.wait(refs, num_returns=1)
@@ -139,12 +142,22 @@ class Collector:
                 self._drain([r for _, _, r in pending] + [f[2] for f in following if f])
                 raise worker_error(i, err) from None
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
-                    ray.exceptions.ObjectLostError):
-                attempts[i] += 1
-                self.restarts += 1
-                if attempts[i] > MAX_RETRIES:
-                    raise RuntimeError(f"rollout worker {i} died {attempts[i]} times in a row")
-                time.sleep(0.2 * attempts[i])
+                    ray.exceptions.ObjectLostError) as err:
+                restarting = isinstance(err, ray.exceptions.ActorUnavailableError)
+                if restarting and restarted[i] is not None:
+                    # asked again while Ray still restarts it (a new process imports for
+                    # seconds, longer on a busy machine): not another death
+                    if time.monotonic() - restarted[i] > START_TIMEOUT_S:
+                        raise RuntimeError(f"rollout worker {i} was restarted but did not come "
+                                           f"back within {START_TIMEOUT_S} s") from None
+                    time.sleep(0.5)
+                else:  # its fragment is lost: a death
+                    attempts[i] += 1
+                    self.restarts += 1
+                    if attempts[i] > MAX_RETRIES:
+                        raise RuntimeError(f"rollout worker {i} died {attempts[i]} times in a row")
+                    restarted[i] = time.monotonic()
+                    time.sleep(0.2 * attempts[i])
                 pending.append((i, args, self.actors[i].collect.remote(*args)))
         if then is not None:
             self._pending = following

@@ -1,6 +1,7 @@
 """The collector (popbased.rollout.collector): rollout workers as real Ray actors on real
 substrates; members and masks in a mixed arena, a killed worker restarted and its fragment
-collected again, errors inside workers reaching the driver as one line."""
+collected again, errors inside workers reaching the driver as one line; and (Ray's answers
+played back) a worker that Ray is still restarting waited for, not counted as dead again."""
 
 import os
 import signal
@@ -102,3 +103,55 @@ def test_errors_inside_rollout_workers_reach_the_driver_as_one_line(ray_local):
         assert collector.collect({}, [["random", "random"]], 5).timing["steps"] == 5
     finally:
         collector.close()
+
+
+class _Restarting:
+    """Ray as the driver sees it while a killed worker is restarted slowly (a busy machine):
+    the fragment's task died, then `unavailable` calls fail as 'the actor is restarting'."""
+
+    def __init__(self, died: Exception, unavailable: int):
+        import ray
+
+        self.exceptions = ray.exceptions
+        self.answers = [died] + [
+            ray.exceptions.ActorUnavailableError("The actor is restarting", None)] * unavailable
+        self.collect = self  # actor.collect.remote(...)
+
+    def remote(self, *args):
+        return self.answers.pop(0) if self.answers else {"batches": [], "episodes": [], "timing": {}}
+
+    def wait(self, refs, num_returns=1):
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        if isinstance(ref, Exception):
+            raise ref
+        return ref
+
+
+def _restarting_collector(died: Exception, unavailable: int) -> Collector:
+    collector = Collector.__new__(Collector)
+    collector._ray = fake = _Restarting(died, unavailable)
+    collector.actors, collector.restarts = [fake], 0
+    collector._pending = [(0, ({}, [], 10, None, None), fake.remote())]
+    return collector
+
+
+@pytest.mark.parametrize("died", ["ActorUnavailableError", "ActorDiedError"])
+def test_a_worker_still_restarting_is_waited_for_and_is_not_another_death(monkeypatch, died):
+    """The fragment in flight is lost (one death, whichever error Ray gives for it); asking
+    again while Ray restarts the worker is waiting, however long it takes (up to a bound)."""
+    import ray
+
+    from popbased.rollout import collector as module
+
+    died = (ray.exceptions.ActorDiedError() if died == "ActorDiedError" else
+            ray.exceptions.ActorUnavailableError("The actor is restarting", None))
+    monkeypatch.setattr(module.time, "sleep", lambda s: None)
+    collector = _restarting_collector(died, unavailable=3 * module.MAX_RETRIES)
+    assert collector.gather().batches == {} and collector.restarts == 1  # one death, not 16
+    # ... but not forever: a worker that never comes back stops the run, saying so
+    clock = iter(range(0, 10_000, 100))
+    monkeypatch.setattr(module.time, "monotonic", lambda: float(next(clock)))
+    with pytest.raises(RuntimeError, match="did not come back within 300 s"):
+        _restarting_collector(died, unavailable=1000).gather()
