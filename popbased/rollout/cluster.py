@@ -30,7 +30,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> dict:
             # for a local cluster, and "Started a local Ray instance") are not the user's business
             logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(
                 logging.ERROR)
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+            # address="local": a new Ray even when `ray start` left a cluster on this machine
+            # (with address=None Ray would join the newest one it finds in /tmp/ray)
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                      log_to_driver=True, logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as err:
         where = address or "a local Ray"
