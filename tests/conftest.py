@@ -26,6 +26,16 @@ ACTIONS = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT"
            "FIRE_ZAP")
 COMPONENTS = ("reward", "zap_hits", "zapped", "others_reward")
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """scripts/test runs the suite on parallel workers (pytest-xdist, `--dist loadgroup`): each
+    test module stays on one worker (its module fixtures are made once), and so do all the
+    tests of the session's tiny league and all those of its bots (made once, not per worker)."""
+    for item in items:
+        shared = [f for f in ("tiny_league_run", "open_bots") if f in item.fixturenames]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     """One real local Ray for the whole session (2 CPUs, like CI's machine)."""

@@ -18,41 +18,49 @@ from popbased.cli import cli
 from conftest import popbased_argv, tiny_league, train_argv
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("engine", ["fast", "meltingpot"])
-def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path, engine):
-    """`ray start --head` on loopback plus a second node process; the league joins it (on
-    the fast env each rollout actor is a shard of worlds; on Melting Pot a RolloutWorker)."""
+@pytest.fixture(scope="module")
+def loopback_cluster():
+    """`ray start --head` on loopback plus a second node process (1 CPU each), shared by the
+    tests here; yields (address, the environment to run its clients in)."""
     ray_bin = Path(sys.executable).parent / "ray"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "RAY_ADDRESS": "", "RAY_AUTH_MODE": "disabled"}  # loopback only
     temp = tempfile.mkdtemp(prefix="rs", dir="/tmp")  # Ray's socket paths must stay short
-    head = subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1",
-                           "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
-                           "--temp-dir", temp, "--disable-usage-stats"],
-                          capture_output=True, text=True, timeout=180, env=env)
+    address = f"127.0.0.1:{port}"
     try:
+        head = subprocess.run([ray_bin, "start", "--head", "--node-ip-address", "127.0.0.1",
+                               "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
+                               "--temp-dir", temp, "--disable-usage-stats"],
+                              capture_output=True, text=True, timeout=180, env=env)
         assert head.returncode == 0, head.stderr[-2000:]
-        address = f"127.0.0.1:{port}"
         second = subprocess.run([ray_bin, "start", "--address", address, "--num-cpus", "1",
                                  "--node-ip-address", "127.0.0.1", "--disable-usage-stats"],
                                 capture_output=True, text=True, timeout=180, env=env)
         assert second.returncode == 0, second.stderr[-2000:]
-        out = tmp_path / "run"
-        done = subprocess.run(popbased_argv("league", "launch", tiny_league(tmp_path, steps=700),
-                                            "--generations", 1, "--workers", 2, "--envs-per-worker", 1,
-                                            "--rollout-length", 50, "--out", out, "--ray-address", address,
-                                            "--env", engine, "--json"),
-                              capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr[-3000:]
-        report = json.loads(done.stdout)
-        assert report["generation"] == 1 and report["ray"]["address"].endswith(str(port))
-        assert report["ray"]["cpus"] == 2  # both nodes' CPUs
+        yield address, env
     finally:  # not `ray stop`: it stops every Ray on the machine, the test session's too
-        _stop_cluster(f"127.0.0.1:{port}", temp)
+        _stop_cluster(address, temp)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["fast", "meltingpot"])
+def test_league_runs_on_a_ray_cluster_started_with_ray_start(tmp_path, engine, loopback_cluster):
+    """The league joins a two-node cluster (on the fast env each rollout actor is a shard of
+    worlds; on Melting Pot a RolloutWorker)."""
+    address, env = loopback_cluster
+    out = tmp_path / "run"
+    done = subprocess.run(popbased_argv("league", "launch", tiny_league(tmp_path, steps=700),
+                                        "--generations", 1, "--workers", 2, "--envs-per-worker", 1,
+                                        "--rollout-length", 50, "--out", out, "--ray-address", address,
+                                        "--env", engine, "--json"),
+                          capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["generation"] == 1 and report["ray"]["address"].endswith(address.split(":")[1])
+    assert report["ray"]["cpus"] == 2  # both nodes' CPUs
 
 
 def _stop_cluster(address: str, temp: str) -> None:
