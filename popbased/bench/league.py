@@ -6,6 +6,9 @@ on the same arena and engine in the same process, for each engine (each league r
 compared with the mean of the PPO-only runs just before and after it: the machine drifts;
 with --repeats R every scale runs R times and the figures are the medians):
   demo   the demo's league file (populations/leagues/commons.toml: 3 populations x 2)
+  demo-trained  the same without snapshots and random play in the background: every seat is a
+         learning member's, so the learners' agent-steps are all the seat-steps (what the
+         league costs beyond one member, with nothing played that trains nobody)
   large  4 populations (open, no_zap, farmer, zap_cooldown_10) x 8 members
 The inner loops are the training rounds (fragment collection + every member's PPO update).
 Overhead = matchmaking + end of generation (payoff, PBT, snapshots, checkpoints) + per-round
@@ -120,6 +123,8 @@ def main(**args) -> None:
     for scale in args["scales"].split(","):
         if scale == "demo":
             specs[scale] = demo
+        elif scale == "demo-trained":
+            specs[scale] = dataclasses.replace(demo, name="demo-trained", sources=("populations",))
         elif scale == "large":
             pops = []
             for name in ("open", "no_zap", "farmer", "zap_cooldown_10"):
@@ -129,7 +134,7 @@ def main(**args) -> None:
                 demo, name="large", populations=tuple(pops),
                 steps_per_generation=args["large_steps_per_generation"])
         else:
-            raise click.BadParameter(f"unknown scale {scale!r}; allowed: demo, large")
+            raise click.BadParameter(f"unknown scale {scale!r}; allowed: demo, demo-trained, large")
     with tempfile.TemporaryDirectory(prefix="bench-league-") as tmp:
         for env in args["envs"].split(","):
             out = result["envs"][env] = {"scales": {}, "ppo_only_runs": []}
