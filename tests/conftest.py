@@ -26,11 +26,13 @@ ACTIONS = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT"
            "FIRE_ZAP")
 COMPONENTS = ("reward", "zap_hits", "zapped", "others_reward")
 
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """scripts/test runs the suite on parallel workers (pytest-xdist, `--dist loadgroup`): each
     test module stays on one worker (its module fixtures are made once), and so do all the
-    tests of the session's tiny league and all those of its bots (made once, not per worker)."""
+    tests that read the session's tiny league, and all those that read its bots (each made
+    once, not once per worker)."""
     for item in items:
         shared = [f for f in ("tiny_league_run", "open_bots") if f in item.fixturenames]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
