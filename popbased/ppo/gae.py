@@ -19,15 +19,16 @@ def gae(rewards, values, dones, last_value, gamma: float, lam: float):
     rewards = rewards.float()
     values = values.float()
     live = 1.0 - dones.float()
-    steps = rewards.shape[0]
-    adv = torch.zeros_like(rewards)
-    next_value = last_value.float()
+    # the TD errors and decays of all steps at once (the same float32 operations, in the same
+    # order, as step by step); only the recursion itself walks back through time
+    next_values = torch.cat([values[1:], last_value.float().unsqueeze(0)])
+    deltas = rewards + gamma * next_values * live - values
+    decays = gamma * lam * live
+    adv = torch.empty_like(rewards)
     running = torch.zeros_like(rewards[0])
-    for t in reversed(range(steps)):
-        delta = rewards[t] + gamma * next_value * live[t] - values[t]
-        running = delta + gamma * lam * live[t] * running
+    for t in reversed(range(rewards.shape[0])):
+        running = deltas[t] + decays[t] * running
         adv[t] = running
-        next_value = values[t]
     ret = adv + values
     if as_numpy:
         return adv.numpy(), ret.numpy()
