@@ -37,6 +37,7 @@ from typing import Any, Mapping
 
 from popbased.evaluation import plots, tables
 from popbased.evaluation.results import metric_name
+from popbased.league.payoff import normalised
 
 INFO = "evaluation.json"
 REPORT = "report.html"
@@ -85,14 +86,6 @@ def seat_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row.update({f"action_{name}": int(c) for name, c in zip(e["action_names"], counts)})
                 rows.append(row)
     return rows
-
-
-def normalised(values: Mapping[str, float]) -> dict[str, float]:
-    """Min-max over the policies of one scenario (0.5 each where they all tie)."""
-    finite = [v for v in values.values() if v == v]
-    low, high = (min(finite), max(finite)) if finite else (math.nan, math.nan)
-    return {p: (math.nan if v != v else 0.5 if high == low else (v - low) / (high - low))
-            for p, v in values.items()}
 
 
 def scores(summary) -> tuple[Any, Any]:

@@ -50,6 +50,15 @@ def interval(values: list[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+
+def normalised(values: Mapping[str, float]) -> dict[str, float]:
+    """Min-max over the policies (or populations) of one scenario, Melting Pot's score (0.5
+    each where they all tie; NaN stays NaN)."""
+    finite = [v for v in values.values() if v == v]
+    low, high = (min(finite), max(finite)) if finite else (math.nan, math.nan)
+    return {p: (math.nan if v != v else 0.5 if high == low else (v - low) / (high - low))
+            for p, v in values.items()}
+
 class PayoffTable:
     def __init__(self, generation: int, cells: Mapping[str, Mapping[str, list]] | None = None):
         self.generation = generation
@@ -107,15 +116,14 @@ class PayoffTable:
         scenarios: dict[tuple[str, str], dict[str, float]] = {}
         for (focal, background, mode), mean in self.means().items():
             scenarios.setdefault((background, mode), {})[focal] = mean
-        normalised: dict[str, list[float]] = {p: [] for p in populations}
+        per_pop: dict[str, list[float]] = {p: [] for p in populations}
         for by_pop in scenarios.values():
             if len(by_pop) < 2:
                 continue
-            low, high = min(by_pop.values()), max(by_pop.values())
-            for pop, mean in by_pop.items():
-                if pop in normalised:
-                    normalised[pop].append((mean - low) / (high - low) if high > low else 0.5)
-        return {p: float(np.mean(v)) if v else math.nan for p, v in normalised.items()}
+            for pop, score in normalised(by_pop).items():
+                if pop in per_pop:
+                    per_pop[pop].append(score)
+        return {p: float(np.mean(v)) if v else math.nan for p, v in per_pop.items()}
 
     def member_samples(self) -> dict[str, list[float]]:
         """member -> own focal return minus its cell's mean (the `league` fitness samples)."""

@@ -3,7 +3,7 @@
 import math
 
 from popbased.league.match import Match
-from popbased.league.payoff import PayoffTable
+from popbased.league.payoff import PayoffTable, normalised
 
 
 def test_payoff_table_intervals_scores_and_member_samples():
@@ -30,3 +30,11 @@ def test_payoff_table_intervals_scores_and_member_samples():
     assert samples["b/m0"] == [0.0]  # two seats in one episode: one sample
     again = PayoffTable.from_dict(table.to_dict())
     assert again.rows() == table.rows()
+
+
+def test_normalised_is_min_max_over_one_scenario():
+    """Melting Pot's score, for league populations and scenario policies alike."""
+    assert normalised({"a": 2.0, "b": 4.0, "c": 3.0}) == {"a": 0.0, "b": 1.0, "c": 0.5}
+    assert normalised({"a": 1.0, "b": 1.0}) == {"a": 0.5, "b": 0.5}
+    scored = normalised({"a": math.nan, "b": 1.0, "c": 3.0})
+    assert math.isnan(scored["a"]) and (scored["b"], scored["c"]) == (0.0, 1.0)
