@@ -4,7 +4,8 @@
 
 returns a picklable `Lab2dSpec` that `popbased.env` builds in any process.
 The commons_harvest family (the three stock commons_harvest maps and every
-variant in `popbased.substrates.variants`) takes the parameters of
+variant file: the repository's `substrates/*.toml` and those in the folders of
+POPBASED_SUBSTRATES, see `variant_files`) takes the parameters of
 `CommonsParams`; other stock substrates are passed through unchanged.
 """
 
@@ -12,19 +13,17 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from popbased.substrates import meltingpot_loader
 from popbased.errors import BadInput
-from popbased.substrates import commons_harvest, variants
+from popbased.substrates import commons_harvest, variant_files
 from popbased.substrates.params import CommonsParams, parse_assignments, parse_params
 from popbased.substrates.spec import Lab2dSpec, action_names_for, flatten_settings
 
 __all__ = ["Entry", "Lab2dSpec", "CommonsParams", "entries", "names", "resolve",
-           "parse_assignments"]
+           "parse_assignments", "reload"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,8 @@ class Entry:
     description: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    path: str = ""
+    """The file that defines a variant ('' for Melting Pot's own)."""
 
     @property
     def takes_params(self) -> bool:
@@ -45,12 +46,9 @@ class Entry:
 
 @functools.lru_cache(maxsize=1)
 def _registry() -> dict[str, Entry]:
-    reg: dict[str, Entry] = {}
-    for info in sorted(pkgutil.iter_modules(variants.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{variants.__name__}.{info.name}")
-        reg[info.name] = Entry(info.name, "variant", module.DESCRIPTION,
-                               dict(module.DEFAULTS), dict(module.FIXED))
     stock = meltingpot_loader.import_module("configs.substrates").SUBSTRATES
+    reg = {name: Entry(name, "variant", v.description, v.defaults, v.fixed, str(v.path))
+           for name, v in variant_files.read_all(frozenset(stock)).items()}
     for name in sorted(stock):
         map_name = name.split("__", 1)[1] if name.startswith("commons_harvest__") else None
         if map_name in commons_harvest.STOCK_MODULE:
@@ -59,6 +57,13 @@ def _registry() -> dict[str, Entry]:
         else:
             reg[name] = Entry(name, "stock", "Melting Pot substrate (passed through)")
     return dict(sorted(reg.items()))
+
+
+def reload() -> None:
+    """Forgets the registry and the resolved specs: the next call reads the variant files
+    (and POPBASED_SUBSTRATES) again."""
+    _registry.cache_clear()
+    _resolve_cached.cache_clear()
 
 
 def entries() -> list[Entry]:

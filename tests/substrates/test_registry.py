@@ -21,3 +21,26 @@ def test_no_zap_drops_only_fire_zap():
     no_zap = substrates.resolve("no_zap")
     assert "FIRE_ZAP" in open_spec.action_names
     assert no_zap.action_names == tuple(a for a in open_spec.action_names if a != "FIRE_ZAP")
+
+
+SHIPPED = {  # name: (description, defaults, fixed, the parameters it runs with by default)
+    "open": ("stock commons_harvest open map (the baseline)", {}, {}, {}),
+    "no_zap": ("zap action removed from the action space", {}, {"no_zap": True}, {"no_zap": True}),
+    "farmer": ("reward component for apples in view (farmer_weight per apple per step)",
+               {"farmer_weight": 0.001}, {}, {"farmer_weight": 0.001}),
+    "scarcity": ("apple regrowth x0.5", {"regrowth": 0.5}, {}, {"regrowth": 0.5}),
+    "abundance": ("apple regrowth x2", {"regrowth": 2.0}, {}, {"regrowth": 2.0}),
+    "private_property": ("walled private plot per player, each with its own apple patch", {},
+                         {"map": "private_property"}, {"map": "private_property"}),
+    "zap_cooldown": ("zap cooldown (Melting Pot cooldownTime; stock 2), default 10",
+                     {"zap_cooldown": 10}, {}, {"zap_cooldown": 10}),
+}
+
+
+def test_shipped_variants_keep_their_settings():
+    for name, (description, defaults, fixed, params) in SHIPPED.items():
+        item = substrates.entry(name)
+        assert (item.kind, item.description, dict(item.defaults), dict(item.fixed)) == \
+            ("variant", description, defaults, fixed), name
+        assert {k: type(v) for k, v in item.defaults.items()} == {k: type(v) for k, v in defaults.items()}
+        assert substrates.resolve(name).params == substrates.CommonsParams(**params), name
