@@ -12,6 +12,7 @@ from __future__ import annotations
 from popbased.env.instance import component_names
 from popbased.errors import BadInput
 from popbased.population.spec import PopulationSpec
+from popbased.ppo import shaping
 from popbased.ppo.actions import ActionMap
 from popbased.substrates import resolve
 from popbased.substrates.spec import Lab2dSpec
@@ -23,7 +24,7 @@ def _family(spec: Lab2dSpec) -> str:
 
 def needs_view(pop: PopulationSpec) -> bool:
     variant = resolve(pop.substrate, dict(pop.params))
-    return variant.farmer_weight > 0 or any(g.name in ("apples_in_view", "farmer") for g in pop.shaping)
+    return shaping.counts_apples_in_view([g.name for g in pop.shaping], variant.farmer_weight)
 
 
 def arena_components(arena: Lab2dSpec, pops) -> tuple[tuple[str, ...], bool | None]:
@@ -55,15 +56,14 @@ def check_playable(pop: PopulationSpec, arena: Lab2dSpec, where: str) -> None:
 
 
 def base_weights(pop: PopulationSpec, components) -> dict[str, float]:
-    """The population's reward weights in the arena before its shaping genes: the harvest,
-    plus its variant's farmer bonus as a weight on apples in view."""
+    """The population's reward weights in the arena before its shaping genes: the defaults
+    (the harvest) without the arena's own farmer bonus, which is not this population's
+    incentive, plus its variant's farmer bonus as a weight on apples in view."""
     variant = resolve(pop.substrate, dict(pop.params))
-    weights: dict[str, float] = {"reward": 1.0}
-    if "farmer" in components:
-        weights["farmer"] = 0.0  # the arena's own bonus is not this population's incentive
+    overrides: dict[str, float] = {"farmer": 0.0} if "farmer" in components else {}
     if variant.farmer_weight > 0:
-        weights["apples_in_view"] = variant.farmer_weight
-    return weights
+        overrides["apples_in_view"] = variant.farmer_weight
+    return shaping.effective_weights(overrides, components)
 
 
 def action_names(pop: PopulationSpec) -> tuple[str, ...]:

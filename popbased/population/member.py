@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from popbased.ppo import shaping
 from popbased.ppo.learner import Learner
 
 SHAPING = "shaping."
@@ -63,7 +64,7 @@ class Member:
         integer = {f.name for f in dataclasses.fields(learner.config) if f.type in ("int", int)}
         ppo = {k: int(round(v)) if k in integer else v for k, v in ppo.items()}
         learner.set_config(dataclasses.replace(learner.config, **ppo))
-        learner.shaping = {**learner.shaping, **weights}
+        learner.shaping = shaping.effective_weights(weights, base=learner.shaping)
 
     def copy_from(self, donor: "Member", generation: int) -> None:
         """Exploit: become a copy of `donor` (weights, optimizer, hyperparameters, shaping)."""
@@ -107,7 +108,9 @@ class Member:
 def initial_members(spec, action_names, weights: dict[str, float], *, obs_size: int, net, device: str,
                     rng: np.random.Generator, seed: int, prefix: str = "") -> dict[str, "Member"]:
     """A new population: gene values drawn from their initial ranges, fresh learners
-    (member i seeded with `seed + i`), ids `<prefix>m<i>`."""
+    (member i seeded with `seed + i`), ids `<prefix>m<i>`. `weights` are the population's
+    base reward weights (the defaults, or its weights in a league's arena); each member's
+    shaping genes override them per component (shaping.effective_weights)."""
     from popbased.population.explore import sample_initial
 
     members = {}
@@ -117,7 +120,8 @@ def initial_members(spec, action_names, weights: dict[str, float], *, obs_size: 
         member_id = f"{prefix}m{i}"
         learner = Learner(member_id, obs_size, action_names, net=net,
                           config=dataclasses.replace(spec.ppo, **ppo),
-                          shaping_weights={**weights, **shaped}, device=device, seed=seed + i)
+                          shaping_weights=shaping.effective_weights(shaped, base=weights),
+                          device=device, seed=seed + i)
         member = Member(member_id, spec.name, learner, values)
         member.apply()
         members[member_id] = member

@@ -1,13 +1,15 @@
 """Reward shaping: a member trains on a weighted sum of the env's reward components.
 
-The weights belong to the member (PBT mutates them). The unshaped harvest (`reward`)
-is always what metrics report.
+The weights belong to the member (PBT mutates them). Weights given anywhere (`--shaping`,
+TrainConfig.shaping, a population's shaping genes) override the defaults (`default_weights`)
+per component: `effective_weights` is the one place they meet. The unshaped harvest
+(`reward`) is always what metrics report.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -52,8 +54,31 @@ def check_engine(names: Sequence[str], env: str, where: str) -> None:
                            f"allowed: --env fast (or env = \"fast\" in the file)")
 
 
+def effective_weights(given: Mapping[str, float] | None, components: Sequence[str] | None = None,
+                      *, base: Mapping[str, float] | None = None,
+                      where: str = "shaping") -> dict[str, float]:
+    """The weights a learner trains with: `base` (default: `default_weights(components)`) with
+    each given weight overriding its component's or adding it; weight 0 drops a component
+    (`reward=0`: no harvest reward), which stays listed at 0. Names are checked against
+    `components` when given (an unknown one is BadInput), values always."""
+    if base is None:
+        if components is None:
+            raise TypeError("effective_weights needs the components or a base")
+        base = default_weights(components)
+    return {**validate(base, components, where), **validate(given or {}, components, where)}
+
+
+def counts_apples_in_view(names: Iterable[str], farmer_weight: float = 0.0) -> bool:
+    """Whether the envs must count the apples in each player's view: a member weighs
+    apples_in_view or farmer (among the component `names` it weighs), or the variant pays a
+    farmer bonus (`farmer_weight` > 0)."""
+    return farmer_weight > 0 or any(name in VIEW_COMPONENTS for name in names)
+
+
 def needs_apples_in_view(weights: Mapping[str, float]) -> bool:
-    return any(weights.get(name, 0.0) != 0.0 for name in VIEW_COMPONENTS)
+    """Whether given weights use a component counted from the apples in view (a weight on
+    apples_in_view or farmer other than 0)."""
+    return counts_apples_in_view(name for name, value in weights.items() if value != 0)
 
 
 def weight_vector(weights: Mapping[str, float], components: Sequence[str]) -> np.ndarray:

@@ -32,7 +32,8 @@ class RunPlan:
     """The population file (pbt)."""
     substrate: str = "open"
     shaping: Mapping[str, float] = field(default_factory=dict)
-    """Fixed shaping weights (ppo)."""
+    """Fixed shaping weights (ppo), given to `popbased train --shaping`: each overrides the
+    default weight of its component (reward 1) or adds one; 0 drops one."""
     size: int = 1
     """Members (pbt: the population's size; ppo: 1)."""
 
@@ -80,7 +81,7 @@ def _run(name: str, raw: Mapping[str, Any], folder: Path, where: str) -> RunPlan
         resolve(substrate, {})
     except BadInput as err:
         raise BadInput(f"{where}: {err}") from None
-    weights = shaping_rules.validate(raw.get("shaping", {"reward": 1.0}), where=f"{where} shaping")
+    weights = shaping_rules.validate(raw.get("shaping", {}), where=f"{where} shaping")
     return RunPlan(name, "ppo", substrate=substrate, shaping=weights, size=1)
 
 

@@ -1,9 +1,13 @@
 """PBT members (popbased.population.member): clones get the donor's weights, optimizer and
 values exactly and independently; perturbed values are the ones trained with."""
 
+import numpy as np
 import pytest
 
-from conftest import equal_states, make_batch, make_members, member_state, tiny_spec
+from popbased.population.member import initial_members
+from popbased.ppo.config import NetConfig
+
+from conftest import ACTIONS, equal_states, make_batch, make_members, member_state, tiny_spec
 
 
 def test_clone_gets_donor_weights_optimizer_and_values_exactly_and_independently():
@@ -35,3 +39,20 @@ def test_perturbed_values_are_the_ones_trained_with():
     batch = make_batch(seed=4)
     expected = (batch.rewards[..., 0] * -0.5 + batch.rewards[..., 3] * 0.7).mean()
     assert stats["shaped_reward_per_step"] == pytest.approx(float(expected))
+
+
+def test_genes_override_the_learners_weights_per_component():
+    member = make_members(tiny_spec())["m1"]
+    member.learner.shaping = {"reward": 1.0, "farmer": 1.0}
+    member.apply({"lr": 1e-3, "shaping.farmer": 3.0, "shaping.zapped": 0.0})
+    assert member.learner.shaping == {"reward": 1.0, "farmer": 3.0, "zapped": 0.0}
+
+
+def test_initial_members_take_the_base_weights_and_their_genes():
+    spec = tiny_spec()
+    members = initial_members(spec, ACTIONS, {"reward": 2.0, "zapped": -0.5}, obs_size=11,
+                              net=NetConfig(mlp=(16,)), device="cpu",
+                              rng=np.random.default_rng(0), seed=0)
+    for member in members.values():
+        assert member.learner.shaping == {"reward": 1.0, "zapped": -0.5,  # the gene's init
+                                          "others_reward": member.values["shaping.others_reward"]}
