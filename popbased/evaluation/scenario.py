@@ -31,13 +31,21 @@ import dataclasses
 import difflib
 import fnmatch
 import os
+import random
 import time
+import traceback
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
+from popbased import substrates as registry
+from popbased.env.bots import bot_config, quiet_tensorflow
+from popbased.env.metrics import EpisodeTracker
 from popbased.errors import BadInput
-from popbased.substrates import meltingpot_loader
+from popbased.play.agents import SeatView, agent_for
+from popbased.substrates import commons_harvest, meltingpot_loader, resolve
 
 NOOP_BOT = "noop_bot"  # meltingpot.bot.NOOP_BOT_NAME: built in code, no saved model
 ZAPS_FIRED, WORLD_APPLES = "ZAPS_FIRED", "WORLD.APPLES"
@@ -122,8 +130,6 @@ def missing_bots(bots: Sequence[str], root: str) -> list[str]:
 def check(names: Sequence[str], bots_root: str | None = None) -> tuple[list[ScenarioInfo], str]:
     """The scenarios, checked: each one's substrate plays here and each of its bots' saved
     models is under the bots root. Returns (infos, the root); one line of bad input if not."""
-    from popbased.substrates import resolve
-
     root, origin = meltingpot_loader.bots_root(bots_root)
     infos = [info(n) for n in names]
     for item in infos:
@@ -146,48 +152,13 @@ def episode_seed(seed: int, scenario: str, episode: int) -> int:
 
 
 # ---------------------------------------------------------------------- Melting Pot's scenario
-def quiet_tensorflow() -> None:
-    """TensorFlow's start-up notes and the bots' permissive-model warnings stay out of the
-    user's terminal; one thread per task (a task has one CPU)."""
-    import sys
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" not in sys.modules:  # its C++ libraries log on load, whatever the level
-        sys.stderr.flush()
-        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(null)
-    import tensorflow as tf
-    from absl import logging
-
-    logging.set_verbosity(logging.ERROR)
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # already set up in this worker
-        pass
-
-
-def bot_config(name: str, root: str):
-    """Melting Pot's BotConfig of `name` with its model under `root` (the same SUBSTRATE/MODEL)."""
-    config = meltingpot_loader.bot_configs()[name]
-    return dataclasses.replace(config, model_path=os.path.join(root, meltingpot_loader.bot_model(name)))
-
-
 def substrate_factory(substrate: str):
     """(Melting Pot's SubstrateFactory for `substrate`, instrumented?). The commons_harvest
     family gets popbased's read-only observers (its stock settings, its Lua level plus the
     observer components: see popbased.substrates.commons_harvest); others are Melting Pot's own."""
+    # deferred: `meltingpot.substrate` runs Melting Pot's package __init__, which imports TensorFlow
     from meltingpot import substrate as mp_substrate
     from meltingpot.utils.substrates import substrate_factory as factory_lib
-
-    from popbased import substrates as registry
-    from popbased.substrates import commons_harvest
 
     stock = mp_substrate.get_factory(substrate)
     if registry.entry(substrate).kind != "commons":
@@ -217,7 +188,7 @@ def scenario_factory(name: str, root: str):
     """(Melting Pot's ScenarioFactory for scenario `name`, its bots loaded from `root`,
     instrumented?): `meltingpot.scenario.get_factory_from_config` with the bots' model paths
     under `root` and popbased's observers in a commons_harvest substrate."""
-    from meltingpot import bot as mp_bot
+    from meltingpot import bot as mp_bot  # deferred: Melting Pot's bots import TensorFlow
     from meltingpot import scenario as mp_scenario
     from meltingpot.utils.scenarios import scenario_factory as factory_lib
 
@@ -235,10 +206,6 @@ def play_episode(name: str, policy: str | None, episode: int, seed: int, max_ste
     """One episode of scenario `name` with `policy` (None: random) in its focal seats: the
     episode summary (the study's metrics over every seat) plus its focal seats, the bots drawn
     for the background seats, every seat's action counts and its seed."""
-    import random
-
-    import numpy as np
-
     quiet_tensorflow()
     s = episode_seed(seed, name, episode)
     random.seed(s)  # Melting Pot draws the env seed, the bots and their keys from `random`
@@ -263,20 +230,13 @@ def play_episode(name: str, policy: str | None, episode: int, seed: int, max_ste
 def _from_bot_loading(err: BaseException) -> bool:
     """Whether `err` came from loading a bot's saved model (Melting Pot's SavedModelPolicy,
     its PermissiveModel or TensorFlow's loader)."""
-    import traceback
-
     marks = ("saved_model_policy.py", "permissive_model.py", os.path.join("saved_model", "load"))
     return any(any(m in frame.filename for m in marks) for frame in traceback.extract_tb(err.__traceback__))
 
 
 def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps: int | None,
           instrumented: bool) -> dict[str, Any]:
-    import numpy as np
-
-    from popbased.env.instance import parse_events
-    from popbased.env.metrics import EpisodeTracker
-    from popbased.play.agents import SeatView, agent_for
-    from popbased.substrates import resolve
+    from popbased.env.instance import parse_events  # deferred: cv2 and Lab2d, for playing only
 
     actions_names = resolve(item.substrate).action_names
     agent = agent_for(policy, actions_names, seed=seed)
@@ -326,9 +286,7 @@ def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps
 
 def _views(timestep, size: int | None):
     """The focal players' RGB views at the size their policy reads (None: it reads none)."""
-    import numpy as np
-
-    from popbased.env.instance import downsample
+    from popbased.env.instance import downsample  # deferred: cv2 and Lab2d, for playing only
 
     frames = np.stack([np.asarray(o["RGB"]) for o in timestep.observation])
     if size is None:
@@ -344,7 +302,7 @@ def evaluate(policies, scenarios: Sequence[ScenarioInfo], root: str, *, episodes
              progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Every policy in the focal seats of every scenario, `episodes` each, one Ray task per
     episode. [{policy, kind, scenario, params, mode, background, focal_seats, episodes}]."""
-    import ray
+    import ray  # deferred: heavy, only to run the episodes
 
     task = ray.remote(num_cpus=1, max_retries=2)(play_episode)
     jobs = [(p, s) for p in policies for s in scenarios]

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import dm_env
 import numpy as np
 
+from popbased.env.bots import bot_config, quiet_tensorflow
 from popbased.errors import BadInput
+from popbased.substrates import meltingpot_loader
 
 BOT = "bot:"
 
@@ -28,8 +31,6 @@ def is_bot(label: Any) -> bool:
 
 def frame_size(substrate: str) -> int:
     """The side of a player's RGB view in Melting Pot substrate `substrate` (the bots' input)."""
-    from popbased.substrates import meltingpot_loader
-
     config = meltingpot_loader.import_module(f"configs.substrates.{substrate}").get_config()
     return int(config.timestep_spec.observation["RGB"].shape[0])
 
@@ -43,13 +44,10 @@ class BotSeats:
 
     def _policy(self, name: str):
         if name not in self.policies:
-            from popbased.evaluation.scenario import quiet_tensorflow, bot_config
-            from popbased.substrates import meltingpot_loader
-
             if name not in meltingpot_loader.bot_configs():
                 raise BadInput(f"seat label {BOT}{name}: not one of Melting Pot's bots")
             quiet_tensorflow()
-            from meltingpot import bot as mp_bot
+            from meltingpot import bot as mp_bot  # deferred: imports TensorFlow (see the docstring)
 
             self.policies[name] = mp_bot.build_from_config(bot_config(name, self.root))
         return self.policies[name]
@@ -57,8 +55,6 @@ class BotSeats:
     def act(self, seats: Sequence[int], labels: Sequence[str], rgb: np.ndarray, ready: np.ndarray,
             rewards: np.ndarray, collective: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """One action per seat (arena indices: the bots' substrate's action set)."""
-        import dm_env
-
         out = np.empty(len(seats), dtype=np.int64)
         for i, seat in enumerate(seats):
             name = str(labels[i])[len(BOT):]

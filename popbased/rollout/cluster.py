@@ -16,7 +16,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> dict:
     address: None -> RAY_ADDRESS if set, else a new local Ray with `num_cpus`
     (default: this machine's CPUs). A bad address is one clear error.
     """
-    import ray
+    import ray  # deferred: heavy; check_reachable and the callers that only check need no Ray
 
     if ray.is_initialized():
         return _describe(ray, started=False)

@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from popbased.errors import BadInput, InternalError
 from popbased.ppo.batch import Batch, concat
+from popbased.rollout.device import FastShard
 from popbased.rollout.fragment import Fragment
 from popbased.rollout.worker import RolloutWorker
 from popbased.substrates.spec import Lab2dSpec
@@ -46,13 +47,11 @@ class Collector:
                  env_backend: str = "process", bots: tuple[str, str] | None = None):
         """bots: (models root, Melting Pot substrate): the workers may seat Melting Pot's bots
         (rollout/bots.py; Melting Pot envs only)."""
-        import ray
+        import ray  # deferred: heavy, and only a Collector (a run on Ray) needs it
 
         self._ray = ray
         self.spec = spec
         if env_backend == "fast":  # each actor a shard of fast worlds on its own device
-            from popbased.rollout.device import FastShard
-
             gpus = ray.cluster_resources().get("GPU", 0)
             actor = ray.remote(FastShard).options(max_restarts=-1, max_task_retries=0,
                                                   num_cpus=worker_cpus,

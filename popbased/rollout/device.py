@@ -27,6 +27,7 @@ another process holds a core). Without it, collection and learning take turns.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -162,7 +163,7 @@ class DeviceCollector:
         for member in to_load(self.seating.seats, handles, self.held, "the device collector"):
             pub = handles[member]
             if "weights" not in pub:  # a Ray object ref (a FastShard on a cluster)
-                import ray
+                import ray  # deferred: heavy, only on a Ray cluster
 
                 pub = ray.get(pub["ref"])
             self.held[member] = _Held(
@@ -314,7 +315,7 @@ class FastShard:
     def __init__(self, spec, num_envs: int, *, seed: int = 0, obs_size: int = 11,
                  apples_in_view: bool | None = None, max_episode_steps: int | None = None,
                  backend: str = "fast"):
-        import ray
+        import ray  # deferred: heavy, only in a Ray actor
 
         device = "cuda" if ray.get_gpu_ids() else "cpu"
         if device == "cpu":
@@ -344,8 +345,6 @@ class FastShard:
 
 def _numpy(batch: Batch) -> Batch:
     """A batch of tensors as the numpy batch Ray workers send."""
-    import dataclasses
-
     return dataclasses.replace(batch, **{
         f.name: getattr(batch, f.name).cpu().numpy() for f in dataclasses.fields(Batch)
         if torch.is_tensor(getattr(batch, f.name))})

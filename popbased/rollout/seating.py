@@ -12,6 +12,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from popbased.errors import BadInput
+from popbased.ppo.actions import RANDOM
+from popbased.rollout.bots import is_bot
 
 
 class Seating:
@@ -68,9 +70,6 @@ def to_load(seats: np.ndarray, publications: Mapping[str, Any], held: dict[str, 
     since its match began has no publication: the match keeps it to the end of its episode,
     from the shard's own copy (frozen weights never change). Any other seated member
     without a publication is an error."""
-    from popbased.ppo.actions import RANDOM
-    from popbased.rollout.bots import is_bot
-
     seated_now = {s for s in set(seats) if s != RANDOM and not is_bot(s)}  # bots need no weights
     for gone in set(held) - seated_now:
         del held[gone]

@@ -34,12 +34,13 @@ import numpy as np
 import torch
 
 from popbased.env.engines import make_env
+from popbased.env.instance import downsample
 from popbased.errors import BadInput
 from popbased.ppo.actions import RANDOM, ActionMap, random_legal
 from popbased.ppo.batch import Batch
 from popbased.ppo.config import NetConfig, from_mapping
 from popbased.ppo.policy import Policy, act
-from popbased.rollout.bots import is_bot
+from popbased.rollout.bots import BotSeats, frame_size, is_bot
 from popbased.rollout.seating import Seating, to_load
 from popbased.substrates.spec import Lab2dSpec
 
@@ -76,8 +77,6 @@ class RolloutWorker:
         self.bots = None
         env_obs_size = obs_size
         if bots is not None:
-            from popbased.rollout.bots import BotSeats, frame_size
-
             self.bots = BotSeats(bots[0])
             env_obs_size = frame_size(bots[1])
         groups = groups or (2 if num_envs >= 2 and backend == "process" else 1)
@@ -110,8 +109,6 @@ class RolloutWorker:
         """The members' views of full-resolution observations (None: the envs give them)."""
         if self.bots is None:
             return None
-        from popbased.env.instance import downsample
-
         out = np.empty((obs.rgb.shape[0], self.obs_size, self.obs_size, 3), dtype=np.uint8)
         downsample(obs.rgb, out)
         return out
@@ -160,7 +157,7 @@ class RolloutWorker:
             self.states[member] = new
 
     def _publications(self, publications: Mapping[str, Any]) -> None:
-        import ray  # only needed when publications are object refs
+        import ray  # deferred: heavy, only needed when publications are object refs
 
         for member in to_load(self.seats, publications, self.members):
             pub, seated = publications[member], self.members.get(member)
