@@ -33,12 +33,46 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _proc_umask() -> int | None:
+    """The Umask line of /proc/self/status (Linux 4.7+), None where there is none."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _set_and_restore() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_IMPORT_UMASK = _proc_umask()
+if _IMPORT_UMASK is None:
+    _IMPORT_UMASK = _set_and_restore()
+
+
+def umask() -> int:
+    """The process's umask, read without changing it from /proc/self/status; where that has
+    none, the umask at import (os.umask reads it only by setting it, which other threads
+    could see half-done, so that is done once, at import)."""
+    current = _proc_umask()
+    return _IMPORT_UMASK if current is None else current
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old or the new file."""
+    """Temp file in the same folder, fsync, rename: readers see the old or the new file. The
+    file gets the mode any new file gets under the umask (0666 & ~umask, e.g. 0644), not the
+    temp file's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -40,7 +40,8 @@ def _common(command):
                      help="Engine: Melting Pot itself (what reported numbers should come from), or "
                           "the fast commons_harvest (to compare the two)."),
         click.option("-o", "--output", required=True, help="Results folder."),
-        click.option("--force", is_flag=True, help="Replace an existing results folder."),
+        click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
+                     "OUTPUT.old-TIME) and write a new one."),
         click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray)."),
         options.TRACKING,
     ]):
@@ -204,7 +205,8 @@ def _print(console: Console, summary) -> None:
                    "assets/saved_models (SUBSTRATE/MODEL/saved_model.pb) [default: "
                    "$POPBASED_BOTS_ROOT, else the installed assets].")
 @click.option("-o", "--output", required=True, help="Results folder.")
-@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
+              "OUTPUT.old-TIME) and write a new one.")
 @click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray).")
 @options.TRACKING
 def scenario(args, episodes, max_steps, seed, bots_root, output, force, ray_address, tracking_uri):

@@ -26,9 +26,9 @@ def league() -> None:
 
 
 def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: bool,
-           tracking_uri: str | None) -> None:
+           tracking_uri: str | None, force: bool = False) -> None:
     prepared = launching.prepare_league(opts, generations, resume=resume, tracking_uri=tracking_uri,
-                                     ray_address=ray_address)
+                                     ray_address=ray_address, force=force)
     spec, out = prepared.spec, opts["out"]
     console = Console(stderr=True)
     if not as_json:
@@ -63,17 +63,19 @@ def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: boo
 @click.option("--episode-steps", type=click.IntRange(min=1), default=None,
               help="Episode length (default: the file's); a multiple of --rollout-length.")
 @click.option("--out", default=None, help="League folder (default: runs/league-NAME-TIME).")
+@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
+              "OUT.old-TIME and start afresh.")
 @options.TRACKING
 @options.training
-def launch(league_file, generations, steps_per_generation, episode_steps, out, tracking_uri, seed,
-           device, workers, envs_per_worker, rollout_length, lstm, env, ray_address, as_json):
+def launch(league_file, generations, steps_per_generation, episode_steps, out, force, tracking_uri,
+           seed, device, workers, envs_per_worker, rollout_length, lstm, env, ray_address, as_json):
     """Start the league described in LEAGUE.toml (e.g. populations/leagues/commons.toml)."""
     out = out or f"runs/league-{load(league_file).name}-{time.strftime('%Y%m%d-%H%M%S')}"
     opts = {"league": str(Path(league_file).resolve()), "out": out, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
             "env": env,
             "steps_per_generation": steps_per_generation, "episode_steps": episode_steps}
-    _start(opts, generations, False, ray_address, as_json, tracking_uri)
+    _start(opts, generations, False, ray_address, as_json, tracking_uri, force=force)
 
 
 def _options(folder: Path) -> dict:

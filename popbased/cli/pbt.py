@@ -24,11 +24,13 @@ from popbased.cli.progress import TrainDisplay
 @click.option("--out", default=None, help="Run folder (default: runs/pbt-NAME-TIME).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last completed "
               "generation (or: popbased resume FOLDER).")
+@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
+              "OUT.old-TIME and start afresh.")
 @options.config_option("max_episode_steps", type=click.IntRange(min=1))
 @options.TRACKING
 @options.training
-def pbt(population, generations, steps_per_generation, out, resume, tracking_uri, seed, device, workers,
-        envs_per_worker, rollout_length, max_episode_steps, lstm, env, ray_address, as_json):
+def pbt(population, generations, steps_per_generation, out, resume, force, tracking_uri, seed, device,
+        workers, envs_per_worker, rollout_length, max_episode_steps, lstm, env, ray_address, as_json):
     """Evolve the population in POPULATION (a populations/*.toml file) by PBT."""
     if resume and not out:
         raise BadInput("--resume needs --out DIR (the run folder to continue)")
@@ -36,14 +38,15 @@ def pbt(population, generations, steps_per_generation, out, resume, tracking_uri
             "steps_per_generation": steps_per_generation, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length,
             "lstm": lstm, "max_episode_steps": max_episode_steps, "env": env}
-    start(population, out, resume, opts, tracking_uri, ray_address, as_json)
+    start(population, out, resume, opts, tracking_uri, ray_address, as_json, force=force)
 
 
 def start(population: str, out: str | None, resume: bool, opts: dict, tracking_uri, ray_address,
-          as_json: bool) -> None:
-    """Launches or resumes the PBT run of POPULATION in `out` with `opts` (options.json)."""
+          as_json: bool, force: bool = False) -> None:
+    """Launches or resumes the PBT run of POPULATION in `out` with `opts` (options.json); with
+    `force`, another run in `out` is moved aside first."""
     prepared = launch.prepare_pbt(population, opts, out=out, resume=resume,
-                                  tracking_uri=tracking_uri, ray_address=ray_address)
+                                  tracking_uri=tracking_uri, ray_address=ray_address, force=force)
     spec, out, generations = prepared.spec, str(prepared.out), prepared.generations
     console = Console(stderr=True)
     if not as_json:

@@ -9,6 +9,7 @@ import click
 
 from popbased.cli import options
 from popbased.errors import BadInput
+from popbased.runs.claim import claim
 
 DEFAULT_FILE = "populations/study/study.toml"
 
@@ -31,7 +32,10 @@ def study() -> None:
               "(train, export, eval, train/open, eval/matrix, ...); default: every step.")
 @click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
               help="Steps run at once (each its own process).")
-@click.option("--out", default="runs/study", show_default=True, help="Study folder.")
+@click.option("--out", default="runs/study", show_default=True,
+              help="Study folder (a rerun continues the study in it).")
+@click.option("--force", is_flag=True, help="If --out holds a study or another run, move it aside "
+              "to OUT.old-TIME and start afresh.")
 @click.option("--results", default="results/study", show_default=True,
               help="Where the report's summary and the champions' exports are copied.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -40,11 +44,12 @@ def study() -> None:
               help="Cut evaluation episodes after this many steps (smoke runs only; the study's "
                    "numbers come from whole episodes).")
 @options.TRACKING
-def run(study_file, budget, generations, episodes, only, parallel, out, results, seed, device,
+def run(study_file, budget, generations, episodes, only, parallel, out, force, results, seed, device,
         max_steps, tracking_uri):
     """Train every run, export the champions, evaluate them on Melting Pot, write the report."""
     from popbased.study import main
 
+    claim(out, "study", force=force)
     options.stop_on_sigterm()  # stop like Ctrl-C: the running steps save and stop too
     failed = main.run(study_file, budget=budget, generations=generations, episodes=episodes,
                       only=[s for s in only.split(",") if s], parallel=parallel, out=Path(out),

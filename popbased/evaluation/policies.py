@@ -17,6 +17,7 @@ version), so that results, reports and the evaluation's MLflow run can name it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from popbased.ppo.actions import RANDOM
 ALLOWED = "random, a checkpoint file, an export folder, LEAGUE/MEMBER or models:/NAME@ALIAS"
 MODEL_REF = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 GENERATION = re.compile(r"^gen-(\d+)$")
+FILE_SUFFIXES = (".pt", ".onnx")
+"""A reference ending so names a file (a checkpoint, an exported model), never a member."""
+PATH_SEPARATORS = tuple(dict.fromkeys(("/", os.sep)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +63,17 @@ def resolve(ref: str, tracking_uri: str | None = None) -> PolicyRef:
     if runtime.is_export(path):
         source = {"ref": ref, "kind": "export", **_export_source(path)}
         return PolicyRef(_export_label(path, source), "export", str(path.resolve()), source)
+    if path.suffix.lower() in FILE_SUFFIXES and not path.exists():
+        raise BadInput(f"policy {ref!r}: no such file: {ref}; allowed: {ALLOWED}")
     from popbased.runs import refs
 
     try:
         run, member = refs.member(ref, tracking_uri)
     except BadInput as err:
+        if not path.exists() and any(sep in ref for sep in PATH_SEPARATORS):
+            detail = "" if isinstance(err, refs.NotAMember) else f" ({err})"
+            raise BadInput(f"policy {ref!r}: no such file or folder: {ref}{detail}; allowed: "
+                           f"{ALLOWED}") from None
         raise BadInput(f"policy {ref!r}: not {ALLOWED} ({err})") from None
     info = run.member(member)
     source = {"ref": ref, "kind": "member", **_checkpoint_source(info.checkpoint, member, run)}

@@ -38,6 +38,7 @@ from typing import Any, Mapping
 
 from popbased.errors import BadInput
 from popbased.evaluation import plots, tables
+from popbased.runs.claim import claim
 
 INFO = "evaluation.json"
 POINTS = "points.csv"
@@ -49,11 +50,9 @@ KEEP_OUT = ("tracking.json", "tracking-buffer.jsonl", "tracking-buffer.tmp", "tr
 
 
 def check_out(output: str | Path, force: bool) -> Path:
-    out = Path(output)
-    taken = out.is_file() or (out.is_dir() and any(out.iterdir()))
-    if taken and not force:
-        raise BadInput(f"-o {output} exists; add --force to replace it")
-    return out
+    """The results folder, free: a folder holding anything is refused, or with `force` moved
+    aside to OUTPUT.old-TIME (`popbased.runs.claim`)."""
+    return claim(output, "evaluation", force=force, option="-o")
 
 
 def write(out: Path, info: Mapping[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -95,9 +98,32 @@ def from_mapping(cls, raw: Mapping[str, Any], where: str = "config"):
     if unknown:
         raise BadInput(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
     try:
+        hints = typing.get_type_hints(cls)
+    except NameError:  # an annotation this module cannot resolve: the class's own checks
+        hints = {}
+    for key, value in raw.items():
+        problem = _wrong_type(hints.get(key), value)
+        if problem:
+            raise BadInput(f"{where} {key}={value}: {key} needs {problem}")
+    try:
         return cls(**raw)
     except TypeError as err:
         raise BadInput(f"{where}: {err}") from None
+
+
+def _wrong_type(hint, value) -> str | None:
+    """What a field of type `hint` needs when `value` is not that (None when it is): a number
+    for a numeric field, true or false for a flag (other values are the checks' business)."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    kinds = typing.get_args(hint) if union else (hint,)
+    if value is None and type(None) in kinds:
+        return None
+    if bool in kinds:
+        return "true or false" if isinstance(value, str) else None
+    if float in kinds or int in kinds:
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return None if number else "a number" + (" or null" if type(None) in kinds else "")
+    return None
 
 
 def to_dict(config) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from popbased import errors
 from popbased.ppo.config import NetConfig
 from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.runs import state as files
+from popbased.runs.claim import claim
 from popbased.selfplay import uses_ray, validate
 from popbased.tracking import store
 
@@ -119,9 +120,11 @@ def _write(out: Path, opts: dict) -> None:
 
 
 def prepare_pbt(population: str, opts: dict, *, out: str | None = None, resume: bool = False,
-                tracking_uri: str | None = None, ray_address: str | None = None) -> Prepared:
+                tracking_uri: str | None = None, ray_address: str | None = None,
+                force: bool = False) -> Prepared:
     """A PBT run of POPULATION (a populations/*.toml file) in `out` (default:
-    runs/pbt-NAME-TIME); `opts["generations"]` in total."""
+    runs/pbt-NAME-TIME); `opts["generations"]` in total. A folder holding another run is
+    refused, or with `force` moved aside (`popbased.runs.claim`)."""
     from popbased.population.run import check_out, read_state, run, train_config
     from popbased.population.spec import load
     from popbased.tracking.pbt import PbtTracking
@@ -134,6 +137,7 @@ def prepare_pbt(population: str, opts: dict, *, out: str | None = None, resume: 
     config = _config(train_config, spec, generations, opts, out, ray_address,
                      max_episode_steps=opts["max_episode_steps"])
     validate(config)
+    claim(out, "pbt", resume=resume, force=force)
     check_out(spec, Path(out), resume, generations)
     uri = _check(Path(out), tracking_uri, ray_address)
 
@@ -159,14 +163,17 @@ def league_spec(opts: dict):
 
 
 def prepare_league(opts: dict, generations: int, *, resume: bool = False,
-                   tracking_uri: str | None = None, ray_address: str | None = None) -> Prepared:
-    """The league of `opts["league"]` in `opts["out"]`, to `generations` in total."""
+                   tracking_uri: str | None = None, ray_address: str | None = None,
+                   force: bool = False) -> Prepared:
+    """The league of `opts["league"]` in `opts["out"]`, to `generations` in total. A folder
+    holding another run is refused, or with `force` moved aside (`popbased.runs.claim`)."""
     from popbased.league.run import check_out, run, train_config
     from popbased.tracking.league import LeagueTracking
 
     spec = league_spec(opts)
     out = opts["out"]
     config = _config(train_config, spec, generations, opts, out, ray_address)
+    claim(out, "league", resume=resume, force=force)
     check_out(spec, Path(out), resume, generations)
     uri = _check(Path(out), tracking_uri, ray_address)
 

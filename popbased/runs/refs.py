@@ -23,6 +23,11 @@ RUNS = Path("runs")
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+class NotAMember(BadInput):
+    """A reference that names no run's member at all (not one naming a run but a member it
+    does not have)."""
+
+
 def local_runs(base: Path = RUNS) -> list[Path]:
     """Run folders under ./runs (newest first) and in the working folder."""
     found = [p for p in Path(".").iterdir() if p.is_dir() and is_run(p)] if Path(".").is_dir() else []
@@ -102,7 +107,7 @@ def member(ref: str, uri: str | None = None) -> tuple[RunFolder, str]:
             except BadInput:
                 continue
             return run, run.member(member_id).id
-    raise BadInput(f"{ref}: expected LEAGUE/MEMBER (e.g. runs/league-commons-.../open/m1, "
+    raise NotAMember(f"{ref}: expected LEAGUE/MEMBER (e.g. runs/league-commons-.../open/m1, "
                    f"commons/open/m1) or a member's MLflow run id")
 
 

@@ -7,7 +7,9 @@ from conftest import invoke, one_line_error, popbased
 
 
 @pytest.mark.parametrize("args, text", [
-    (("sweep", "regrowth", "nonesuch.pt"), "policy 'nonesuch.pt'"),
+    (("sweep", "regrowth", "nonesuch.pt"), "policy 'nonesuch.pt': no such file: nonesuch.pt; allowed: random"),
+    (("run", "nope.pt", "random"), "no such file: nope.pt"),
+    (("run", "no/such/m0", "random"), "policy 'no/such/m0': no such file or folder: no/such/m0; allowed: random"),
     (("sweep", "respawn", "random"), "choose regrowth or cooldown"),
     (("sweep", "regrowth", "random", "--values", "0.1,-3"), "regrowth=-3.0"),
     (("sweep", "regrowth", "random", "--values", ","), "empty grid"),

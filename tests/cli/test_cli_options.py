@@ -82,8 +82,8 @@ def test_no_overlap_still_turns_overlap_off(monkeypatch, tmp_path):
 
     monkeypatch.setattr(train_cli, "run_training", stop)
     monkeypatch.setattr(train_cli.options, "stop_on_sigterm", lambda: None)  # keep pytest's
-    for flag, overlap in ((["--no-overlap"], False), ([], True), (["--overlap"], True)):
+    for n, (flag, overlap) in enumerate(((["--no-overlap"], False), ([], True), (["--overlap"], True))):
         result = CliRunner().invoke(cli, ["train", "open", "--steps", "10", "--device", "cpu",
-                                          "--out", str(tmp_path / "x"), "--json", *flag])
+                                          "--out", str(tmp_path / f"x{n}"), "--json", *flag])
         assert result.exit_code == 0, result.output
         assert seen[-1].overlap is overlap and seen[-1].steps == 10

@@ -74,3 +74,13 @@ def test_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         checkpoint.save(learner, path)
     assert path.read_bytes() == old and os.listdir(tmp_path) == ["m0.pt"]
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_checkpoints_get_the_umask_mode(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        checkpoint.save(make_learner(), tmp_path / "m0.pt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m0.pt").stat().st_mode & 0o777 == mode
