@@ -6,6 +6,7 @@ observations, rewards, done flags and episode summaries."""
 from __future__ import annotations
 
 from popbased.errors import BadInput
+from popbased.substrates.params import CommonsParams
 
 BACKENDS = ("process", "inline", "fast")
 """process / inline: Melting Pot (envs in their own processes, or in this one); fast: the
@@ -14,8 +15,6 @@ fast commons_harvest."""
 
 def has_fast(spec) -> bool:
     """Whether `spec` (a resolved substrate) has a fast implementation: the commons_harvest family."""
-    from popbased.substrates.params import CommonsParams
-
     return isinstance(getattr(spec, "params", None), CommonsParams)
 
 
@@ -30,6 +29,8 @@ def check_fast(spec, obs_size: int = 11) -> None:
 def make_env(spec, num_envs: int, *, backend: str = "inline", seed: int = 0, obs_size: int = 11,
              apples_in_view: bool | None = None, max_episode_steps: int | None = None,
              device: str = "cpu"):
+    # deferred: an engine's module loads when it is chosen (the fast env brings torch, Melting
+    # Pot's brings Lab2d and cv2), so that checking a choice (has_fast, check_fast) stays light
     if backend == "fast":
         from popbased.env.fast.env import FastBatchedEnv
 

@@ -31,7 +31,7 @@ radius 2 of it: it then regrows with p <= 0.005 per step instead of 0.025 (none 
 
 
 def wants_apples_in_view(spec: Lab2dSpec, requested: bool | None) -> bool:
-    """Counting apples in view costs ~15 us per player per step: only when used."""
+    """Whether to count apples in view (a cost per player and step): only when used."""
     if requested is None:
         return spec.farmer_weight > 0
     return bool(requested) and spec.instrumented

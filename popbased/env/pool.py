@@ -15,10 +15,10 @@ Resets are hidden. With `backend='process'` (the default) every instance lives i
 own worker process, and there are `spares` more workers than envs: when an episode
 ends, a spare that has already built and started the next episode takes the env's
 place at once, and the finished worker builds its next episode in the background
-(a Melting Pot reset rebuilds the Lab2d environment: ~0.7 s, 40-45 % of the time of a
-plain loop). The pool only waits when no spare is ready (`stats['reset_wait_s']`).
-`backend='inline'` steps the instances in this process with resets in line: for
-debugging, and for the PettingZoo view.
+(a Melting Pot reset rebuilds the Lab2d environment, a large share of a plain loop's time:
+`reset_fraction_of_wall` in bench/env_p1.json). The pool only waits when no spare is ready
+(`stats['reset_wait_s']`). `backend='inline'` steps the instances in this process with
+resets in line: for debugging, and for the PettingZoo view.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from multiprocessing import resource_tracker, shared_memory
+from multiprocessing.connection import Client
 
 STEP, RENDER, CLOSE = 1, 2, 0
 
@@ -19,9 +21,10 @@ STEP, RENDER, CLOSE = 1, 2, 0
 def worker_main(worker_id: int, spec, shm_name: str, layout: dict, conn, seed: int,
                 options: dict) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # deferred: OMP_NUM_THREADS must be set before numpy and cv2 load, and only in the worker
+    # process (the pool imports this module too, for its protocol constants)
     import cv2
     import numpy as np
-    from multiprocessing import resource_tracker, shared_memory
 
     from popbased.env.instance import EnvRunner
     from popbased.env.shared import views
@@ -71,8 +74,6 @@ def main(argv: list[str]) -> None:
     Started as a plain subprocess (not multiprocessing's spawn) so that the user's
     script is never re-imported in the worker. The authkey comes in POPBASED_WORKER_KEY.
     """
-    from multiprocessing.connection import Client
-
     address, worker_id = argv[0], int(argv[1])
     conn = Client(address, authkey=bytes.fromhex(os.environ.pop("POPBASED_WORKER_KEY")))
     conn.send(worker_id)

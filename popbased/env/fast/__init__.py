@@ -1,1 +1,1 @@
-"""A fast, vectorised torch re-implementation of commons_harvest (issue 14)."""
+"""A fast, vectorised torch re-implementation of commons_harvest, validated against Melting Pot."""

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from popbased.env.fast import capture, palette
-from popbased.env.fast.maps import GameMap
+from popbased.env.fast.maps import DIRECTIONS, GameMap
 from popbased.env.fast.views import Renderer
 from popbased.env.fast.world import Forced, World
 
@@ -79,7 +79,6 @@ def views(game: GameMap, action_table, steps: list[capture.Step]) -> dict:
 def contended(game: GameMap, action_table, snap: capture.Snapshot, actions: np.ndarray) -> bool:
     """True when the move order can change the outcome: a moving player's target is
     another moving player's target or cell."""
-    from popbased.env.fast.maps import DIRECTIONS
     moving = {}
     for p in range(game.players):
         move, turn = action_table[actions[p]].get("move", 0), action_table[actions[p]].get("turn", 0)

@@ -106,7 +106,7 @@ def _merge_transitions(runs: list[dict]) -> dict:
 
 
 def figures(report: dict, real: list[dict], fast: list[dict], out_dir: str) -> None:
-    import matplotlib
+    import matplotlib  # deferred: heavy, only for the figures
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

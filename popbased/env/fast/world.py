@@ -69,7 +69,7 @@ class StepEvents:
 
 def blend(mask: torch.Tensor, a, b: torch.Tensor) -> torch.Tensor:
     """torch.where(mask, a, b) in b's dtype; on the CPU, for large tensors, as arithmetic:
-    there torch.where and masked_fill cost 10-50 times an add on these integer tensors."""
+    there torch.where and masked_fill cost many times an add on these integer tensors."""
     dtype = b.dtype if isinstance(b, torch.Tensor) else a.dtype
     if mask.numel() <= 4096 or mask.device.type != "cpu":  # one op beats four when small
         return torch.where(mask, a, b).to(dtype)
