@@ -12,6 +12,7 @@ import itertools
 from typing import Mapping
 
 from popbased.errors import BadInput
+from popbased.substrates import resolve
 
 SWEEPS = {
     "regrowth": ("regrowth", ["0.01", "0.0316", "0.1", "0.316", "1", "3.16", "10", "31.6", "100"]),
@@ -39,8 +40,6 @@ def parse_axes(items: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
 def points(substrate: str, axes: Mapping[str, list[str]], fixed: Mapping[str, str] | None = None
            ) -> list[dict[str, str]]:
     """Every combination of the axes' values (plus the fixed params), each checked."""
-    from popbased.substrates import resolve
-
     fixed = dict(fixed or {})
     clash = set(fixed) & set(axes)
     if clash:

@@ -15,6 +15,9 @@ policies, the cividis colour map for ordered sweep values).
 
 A bar of height 0 is drawn as a short thick line on the axis with its value ("0") written
 above it, and a missing value (NaN) as "n/a", so that neither reads as a bar left out.
+
+matplotlib is imported by the functions that draw, not here: it is heavy, and the modules that
+import this one (results.py) also serve callers that draw nothing.
 """
 
 from __future__ import annotations
@@ -27,14 +30,14 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 
 
 def _colours(n: int):
-    import matplotlib
+    import matplotlib  # deferred (see the module's docstring)
 
     cmap = matplotlib.colormaps["cividis"]
     return [cmap(x) for x in (np.linspace(0.05, 0.9, n) if n > 1 else [0.4])]
 
 
 def _panels(n: int, title: str):
-    import matplotlib
+    import matplotlib  # deferred (see the module's docstring)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -84,7 +87,7 @@ def _below_zero(ax) -> None:
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred (see the module's docstring)
 
     fig.tight_layout()
     fig.savefig(path, dpi=110)

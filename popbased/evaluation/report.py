@@ -133,13 +133,42 @@ def _settings(info: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _evaluated(info: Mapping[str, Any]) -> list[tuple[str, str]]:
-    from popbased.evaluation.results import describe_source
-
     sources = info.get("sources")
     if not sources:  # results written before sources were recorded
         return [(label, f"ref {ref}") for label, ref in zip(info["policies"], info.get("policy_refs") or
                                                               ["(not recorded)"] * len(info["policies"]))]
     return [(s.get("label", "?"), describe_source(s, links=False)) for s in sources]
+
+
+def describe_source(source: Mapping[str, Any], uri: str | None = None, links: bool = True) -> str:
+    """One line saying what a policy was: random, or which checkpoint of which member."""
+    if source.get("kind") == "random":
+        return "uniform random actions"
+    parts = []
+    if source.get("model"):
+        model = source["model"]
+        if links and uri:  # looked up in the evaluation's own store
+            name, version = source.get("model_name"), source.get("model_version")
+            model = f"[{model}](#/models/{name}/versions/{version})"
+        parts.append(f"model {model}" + (f" (@{source['model_alias']})" if source.get("model_alias") else ""))
+    if source.get("member"):
+        member = f"member {source['member']}"
+        if links and source.get("member_mlflow_id") and source.get("tracking_uri", uri) == uri:
+            member = f"[{member}](#/runs/{source['member_mlflow_id']})"
+        parts.append(member)
+    if source.get("generation") is not None:
+        parts.append(f"generation {source['generation']}")
+    if source.get("run_folder"):
+        run = f"{source.get('run_kind', 'run')} {source.get('run_name', '')} ({source['run_folder']})"
+        if links and source.get("run_mlflow_id") and source.get("tracking_uri") == uri:
+            run = f"[{run}](#/runs/{source['run_mlflow_id']})"
+        parts.append(f"of {run}")
+    if source.get("export"):
+        parts.append(f"export {source['export']} ({source.get('format', '?')})")
+    if source.get("checkpoint"):
+        sha = source.get("sha256")
+        parts.append(f"checkpoint {source['checkpoint']}" + (f" (sha256 {sha[:12]}...)" if sha else ""))
+    return ", ".join(parts) or str(source.get("ref", "?"))
 
 
 NOTES = ("Per-capita return: mean over players of the substrate's own reward (apples), per episode; "

@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from popbased.errors import BadInput
-from popbased.evaluation import plots, tables
+from popbased.evaluation import plots, report, tables
 from popbased.runs.claim import claim
+from popbased.tracking.store import Store, stored_uri
 
 INFO = "evaluation.json"
 POINTS = "points.csv"
@@ -57,8 +58,6 @@ def check_out(output: str | Path, force: bool) -> Path:
 
 def write(out: Path, info: Mapping[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
     """Writes everything into `out` (replacing it), the report included; returns the tables."""
-    from popbased.evaluation import report
-
     staging = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -109,7 +108,7 @@ def _is_matrix(summary) -> bool:
 
 def steps(summary, info: Mapping[str, Any]):
     """The step of every point: [step, point, AXIS...] (a matrix: [step, background])."""
-    import pandas as pd
+    import pandas as pd  # deferred: heavy, only where tables are made (not for `read`, `describe`)
 
     if _is_matrix(summary):
         return pd.DataFrame({"step": range(len(info["policies"])), "background": info["policies"]})
@@ -176,39 +175,8 @@ def describe(info: Mapping[str, Any], uri: str) -> str:
              f"the points (step = point index, see `points.json`); `summary.json` is the summary table.", "",
              "Evaluated:"]
     for source in info.get("sources") or [{"label": p} for p in info["policies"]]:
-        lines.append(f"- **{source.get('label')}**: {describe_source(source, uri)}")
+        lines.append(f"- **{source.get('label')}**: {report.describe_source(source, uri)}")
     return "\n".join(lines)
-
-
-def describe_source(source: Mapping[str, Any], uri: str | None = None, links: bool = True) -> str:
-    """One line saying what a policy was: random, or which checkpoint of which member."""
-    if source.get("kind") == "random":
-        return "uniform random actions"
-    parts = []
-    if source.get("model"):
-        model = source["model"]
-        if links and uri:  # looked up in the evaluation's own store
-            name, version = source.get("model_name"), source.get("model_version")
-            model = f"[{model}](#/models/{name}/versions/{version})"
-        parts.append(f"model {model}" + (f" (@{source['model_alias']})" if source.get("model_alias") else ""))
-    if source.get("member"):
-        member = f"member {source['member']}"
-        if links and source.get("member_mlflow_id") and source.get("tracking_uri", uri) == uri:
-            member = f"[{member}](#/runs/{source['member_mlflow_id']})"
-        parts.append(member)
-    if source.get("generation") is not None:
-        parts.append(f"generation {source['generation']}")
-    if source.get("run_folder"):
-        run = f"{source.get('run_kind', 'run')} {source.get('run_name', '')} ({source['run_folder']})"
-        if links and source.get("run_mlflow_id") and source.get("tracking_uri") == uri:
-            run = f"[{run}](#/runs/{source['run_mlflow_id']})"
-        parts.append(f"of {run}")
-    if source.get("export"):
-        parts.append(f"export {source['export']} ({source.get('format', '?')})")
-    if source.get("checkpoint"):
-        sha = source.get("sha256")
-        parts.append(f"checkpoint {source['checkpoint']}" + (f" (sha256 {sha[:12]}...)" if sha else ""))
-    return ", ".join(parts) or str(source.get("ref", "?"))
 
 
 def _release(store, experiment: str, key: str, started_ms: int | None) -> None:
@@ -229,8 +197,6 @@ def track(out: Path, info: Mapping[str, Any], made: Mapping[str, Any], uri: str,
     """Logs the evaluation (after every file is written) into one MLflow run, started at
     `started_ms`, ended FINISHED (FAILED, with the error as `popbased.error`, if logging itself
     fails). Returns (run id or None, records still waiting in the folder's buffer)."""
-    from popbased.tracking.store import Store
-
     experiment = f"evaluate-{info['substrate']}"
     store = Store(uri, out, experiment, out.resolve().name, started_ms=started_ms)
     _release(store, experiment, f"{out.resolve()}::league", started_ms)
@@ -267,7 +233,7 @@ def _link_models(store, run_id: str | None, sources: list[Mapping[str, Any]]) ->
     if not run_id or not models:
         return
     try:
-        from mlflow.entities import LoggedModelInput
+        from mlflow.entities import LoggedModelInput  # deferred: heavy, only when tracked
 
         store.client.log_inputs(run_id, models=[LoggedModelInput(m) for m in models])
     except Exception:  # noqa: BLE001 - the store is away or does not know logged models
@@ -277,8 +243,6 @@ def _link_models(store, run_id: str | None, sources: list[Mapping[str, Any]]) ->
 def log_late(folder: Path, files: list[Path]) -> tuple[str | None, int] | None:
     """Files written into a tracked results folder's story after its run ended (a report):
     logged to the same run. None where the folder was not tracked."""
-    from popbased.tracking.store import Store, stored_uri
-
     uri = stored_uri(folder)
     if uri is None:
         return None

@@ -9,19 +9,19 @@ import time
 from typing import Any, Callable
 
 from popbased.evaluation.policies import PolicyRef
+from popbased.play import random_play
+from popbased.substrates import resolve
 
 
 def _play(substrate: str, params: dict[str, str], seats: list[str | None], episodes: int, seed: int,
           max_steps: int | None, envs: int, env: str = "meltingpot") -> list[dict[str, Any]]:
-    from popbased.play import random_play
-
     played = random_play(substrate, params, episodes=episodes, max_steps=max_steps, seed=seed,
                          num_envs=envs, backend="fast" if env == "fast" else "process", seats=seats)
     return played["episodes"]
 
 
 def default_envs(episodes: int) -> int:
-    import ray
+    import ray  # deferred: heavy, only to play
 
     cpus = int(ray.cluster_resources().get("CPU", 1))
     return max(1, min(episodes, cpus))
@@ -32,7 +32,7 @@ def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, m
          env: str = "meltingpot") -> list[dict[str, Any]]:
     """Plays every job ({'params', 'seats', ...labels}) as a Ray task; results in job order.
     On the fast env a task plays all its episodes as one batch of worlds on one CPU."""
-    import ray
+    import ray  # deferred: heavy, only to play
 
     if env == "fast":
         cpus, envs = 1, envs or episodes
@@ -58,8 +58,6 @@ def evaluate(policies: list[PolicyRef], substrate: str, points: list[dict[str, s
              progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """[{policy, params, episodes: [summary, ...], seconds}] for every policy x point, the
     policy in every seat."""
-    from popbased.substrates import resolve
-
     jobs = [{"policy": p.label, "kind": p.kind, "params": q,
              "seats": [p.path] * resolve(substrate, q).num_players} for p in policies for q in points]
     return _run(jobs, substrate, episodes, seed, max_steps, envs, progress, env)
@@ -71,8 +69,6 @@ def matrix(policies: list[PolicyRef], substrate: str, params: dict[str, str], mo
            progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Each policy focal against each other as background, in each mode: `modes` maps
     resident / visitor to the focal seat count; focal players take the first seats."""
-    from popbased.substrates import resolve
-
     players = resolve(substrate, params).num_players
     jobs = []
     for mode, k in modes.items():

@@ -29,15 +29,26 @@ and `POLICY/score` (the mean); every file of the folder as an artifact.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import html
 import json
 import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from popbased.evaluation import plots, tables
-from popbased.evaluation.results import metric_name
+import numpy as np
+
+from popbased.evaluation import plots, report, scenario, tables
+from popbased.evaluation import policies as refs
+from popbased.evaluation.results import check_out, metric_name
 from popbased.league.payoff import normalised
+from popbased.ppo.actions import RANDOM
+from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.tracking import store
+from popbased.tracking.store import Store
 
 INFO = "evaluation.json"
 REPORT = "report.html"
@@ -52,7 +63,7 @@ SCORE_NOTE = ("Normalised score (Melting Pot 2.0): per scenario, the focal per-c
 
 def frames(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The tables of played scenarios (see the module's docstring)."""
-    import pandas as pd
+    import pandas as pd  # deferred: heavy, only where tables are made
 
     made = tables.frames(results, [])
     label = {f"bots of {r['scenario']}": r["scenario"] for r in results}
@@ -90,15 +101,15 @@ def seat_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def scores(summary) -> tuple[Any, Any]:
     """(per policy x scenario scores, the ranking by mean score) from the summary."""
-    import pandas as pd
+    import pandas as pd  # deferred: heavy, only where tables are made
 
     rows = []
-    for scenario, group in summary.groupby("scenario", sort=False):
+    for name, group in summary.groupby("scenario", sort=False):
         returns = dict(zip(group["policy"], group["focal_return"].astype(float)))
         scored = normalised(returns)
         finite = [v for v in returns.values() if v == v]
         for policy, value in returns.items():
-            rows.append({"policy": policy, "scenario": scenario, "focal_return": value,
+            rows.append({"policy": policy, "scenario": name, "focal_return": value,
                          "scenario_min": min(finite) if finite else math.nan,
                          "scenario_max": max(finite) if finite else math.nan, "score": scored[policy]})
     per = pd.DataFrame(rows)
@@ -111,8 +122,6 @@ def scores(summary) -> tuple[Any, Any]:
 
 def write(out: Path, info: Mapping[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
     """Writes every table, figure, evaluation.json and report.html into `out` (replacing it)."""
-    from popbased.evaluation import report
-
     staging = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -133,11 +142,10 @@ def write(out: Path, info: Mapping[str, Any], results: list[dict[str, Any]]) -> 
 
 
 def _draw_scores(per, ranking, path: Path, title: str) -> Path:
-    import matplotlib
+    import matplotlib  # deferred: heavy, only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     scenarios = list(dict.fromkeys(per["scenario"])) + ["mean"]
     policies = list(ranking["policy"])
@@ -164,9 +172,6 @@ def _draw_scores(per, ranking, path: Path, title: str) -> Path:
 def _add_scores(report: Path, made: Mapping[str, Any], info: Mapping[str, Any]) -> None:
     """The scenarios played, the ranking, the scores per scenario and their figure, above the
     summary of the report."""
-    import base64
-    import html
-
     ranking, per = made["ranking"], made["scores"]
     table = per.pivot(index="policy", columns="scenario", values="score").reindex(ranking["policy"])
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["rank", "policy", "score", *table.columns])
@@ -192,8 +197,6 @@ def _add_scores(report: Path, made: Mapping[str, Any], info: Mapping[str, Any]) 
 
 def track(out: Path, info: Mapping[str, Any], made: Mapping[str, Any], uri: str) -> str | None:
     """Logs the evaluation into one MLflow run (see the module's docstring); its id."""
-    from popbased.tracking.store import Store
-
     store = Store(uri, out, EXPERIMENT, out.resolve().name)
     metrics = {}
     for row in made["summary"].to_dict("records"):
@@ -219,12 +222,6 @@ def prepare(tokens, *, bots_root: str | None, output: str, force: bool, ray_addr
             tracking_uri: str | None) -> dict[str, Any]:
     """Everything checked before anything is played: the scenarios and their bots' files, the
     policies (random added), the results folder, Ray's address and the MLflow store."""
-    from popbased.evaluation import policies as refs, scenario
-    from popbased.evaluation.results import check_out
-    from popbased.ppo.actions import RANDOM
-    from popbased.rollout.cluster import check_reachable
-    from popbased.tracking import store
-
     names, policy_refs = scenario.split_args(tokens)
     infos, root = scenario.check(names, bots_root)
     chosen = refs.resolve_all(policy_refs, tracking_uri)
@@ -243,11 +240,6 @@ def run(prepared: Mapping[str, Any], *, episodes: int, seed: int, max_steps: int
         progress=None) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """Plays every policy in every scenario, writes the results folder and the MLflow run:
     (tables, info, MLflow run id)."""
-    import time
-
-    from popbased.evaluation import scenario
-    from popbased.rollout.cluster import ensure_ray
-
     infos, chosen = prepared["scenarios"], prepared["policies"]
     ensure_ray(prepared["ray_address"])
     t0 = time.perf_counter()
@@ -267,6 +259,4 @@ def run(prepared: Mapping[str, Any], *, episodes: int, seed: int, max_steps: int
 
 
 def dataclass_dict(item) -> dict[str, Any]:
-    import dataclasses
-
     return {**dataclasses.asdict(item), "background_seats": list(item.background_seats)}

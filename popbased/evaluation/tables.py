@@ -33,7 +33,7 @@ def point_label(params: Mapping[str, str], axes: list[str]) -> str:
 
 
 def frames(results: list[dict[str, Any]], axes: list[str]) -> dict[str, Any]:
-    import pandas as pd
+    import pandas as pd  # deferred: heavy; results.py imports this module for readers too
 
     episodes, players, series = [], [], []
     for r in results:
@@ -86,7 +86,7 @@ def bootstrap_ci(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
         return math.nan, math.nan
     if np.ptp(values) == 0:  # every episode the same: the interval is that value
         return float(values[0]), float(values[0])
-    from scipy.stats import bootstrap
+    from scipy.stats import bootstrap  # deferred: heavy, only for intervals
 
     ci = bootstrap((values,), np.mean, n_resamples=2000, confidence_level=0.95, method="percentile",
                    random_state=np.random.default_rng(seed)).confidence_interval
@@ -94,7 +94,7 @@ def bootstrap_ci(values: np.ndarray, seed: int = 0) -> tuple[float, float]:
 
 
 def summary(episodes, axes: list[str]):
-    import pandas as pd
+    import pandas as pd  # deferred: heavy (see `frames`)
 
     rows = []
     for (policy, point), group in episodes.groupby(["policy", "point"], sort=False):
@@ -133,6 +133,6 @@ def write(tables: Mapping[str, Any], folder: Path) -> list[Path]:
 
 
 def read(folder: Path) -> dict[str, Any]:
-    import pandas as pd
+    import pandas as pd  # deferred: heavy (see `frames`)
 
     return {name: pd.read_parquet(folder / f"{name}.parquet") for name in TABLES}
