@@ -1,22 +1,17 @@
-"""Self-play training of one population: K members share the seats of one substrate.
+"""The settings of a training run and what is checked before it starts.
 
-Each round, rollout workers (Ray actors) play a fragment of `rollout_length` steps in
-every env with seats drawn among the members; each member then runs a PPO update on
-the seats it played. With `overlap` (the default) the next fragment is collected with
-the current weights while the learners update (a policy lag of one fragment, corrected
-by PPO's importance ratio), so env workers and learners use the cores at the same time.
+TrainConfig holds what `train`, `pbt` and `league` runs share (substrate, engine, round shape,
+PPO and network settings, shaping weights, seeds); `validate` checks everything that can be
+checked before Ray starts; `start_collector` starts what plays the rounds: Ray rollout
+workers, or the fast env on the learner's device (popbased.run.loop runs the rounds).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-import numpy as np
 import torch
 
 from popbased.errors import BadInput
@@ -24,12 +19,9 @@ from popbased.ppo import shaping
 from popbased.ppo.config import NetConfig, PPOConfig
 from popbased.env.engines import check_fast, has_fast
 from popbased.env.instance import component_names
-from popbased.ppo.joint import update_all
-from popbased.ppo.learner import Learner, resolve_device
-from popbased.population.reports import RoundReport
+from popbased.ppo.learner import resolve_device
 from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
-from popbased.rollout.fragment import Fragment
 from popbased.substrates import resolve
 
 
@@ -94,7 +86,13 @@ class TrainConfig:
     ppo: PPOConfig = PPOConfig()
     net: NetConfig = NetConfig()
     shaping: Mapping[str, float] | None = None
-    """Reward-shaping weights per component (default: reward 1, farmer 1 where present)."""
+    """Reward-shaping weights given by the user, per component: each overrides the default
+    (reward 1, farmer 1 where present) or adds its component; weight 0 drops one
+    (shaping.effective_weights)."""
+    weighed: tuple[str, ...] = ()
+    """Reward components the members weigh with weights of their own besides `shaping` (a
+    population's shaping genes): the envs count them (apples_in_view where one needs it) and
+    the engine must give them."""
     out: str | None = None
     """Folder for checkpoints and metrics.jsonl."""
     checkpoint_every_s: float = 300.0
@@ -132,50 +130,22 @@ def env_backend(choice: str) -> str:
     return "inline" if (os.cpu_count() or 1) <= 4 else "process"
 
 
-def seating(rng: np.random.Generator, members: list[str], workers: int, seats: int) -> list[list[str]]:
-    """Self-play seating: every member gets an equal share of all seats (±1), shuffled."""
-    total = workers * seats
-    pool = np.array([members[i % len(members)] for i in range(total)], dtype=object)
-    rng.shuffle(pool)
-    return [list(pool[w * seats:(w + 1) * seats]) for w in range(workers)]
-
-
-class EpisodeWindow:
-    """Running means over the last episodes (what the progress line shows)."""
-
-    def __init__(self, size: int = 20):
-        self.episodes: deque = deque(maxlen=size)
-        self.count = 0
-
-    def add(self, summaries: list[dict]) -> None:
-        self.episodes.extend(summaries)
-        self.count += len(summaries)
-
-    def summary(self) -> dict[str, float]:
-        if not self.episodes:
-            return {}
-        eps = list(self.episodes)
-        out = {"per_capita_return": float(np.mean([e["per_capita_return"] for e in eps])),
-               "gini": float(np.mean([e["gini"] for e in eps])),
-               "episode_steps": float(np.mean([e["steps"] for e in eps])),
-               "zap_hits_per_capita": float(np.mean([np.mean(e["zap_hits"]) for e in eps]))}
-        depleted = [e["depleted"] for e in eps if e.get("depleted") is not None]
-        if depleted:
-            out["depleted_fraction"] = float(np.mean(depleted))
-        return out
-
-
 def validate(config: TrainConfig):
-    """Everything that can be checked before Ray starts: (spec, apples_in_view, shaping)."""
+    """Everything that can be checked before Ray starts: (spec, apples_in_view, shaping): the
+    effective weights, the defaults overridden per component by `config.shaping`. The envs
+    count apples in view when a given weight or a weighed component needs them."""
     spec = resolve(config.substrate, dict(config.params))
     if config.env == "fast":
         check_fast(spec, config.obs_size)
-    use_view = shaping.needs_apples_in_view(config.shaping or {}) or spec.farmer_weight > 0
+    given = dict(config.shaping or {})
+    use_view = (shaping.needs_apples_in_view(given)
+                or shaping.counts_apples_in_view(config.weighed, spec.farmer_weight))
     apples_in_view = use_view if spec.instrumented else None
-    shaping.check_engine(list(config.shaping or {}), config.env, "--shaping")
+    shaping.check_engine(list(given), config.env, "--shaping")
+    shaping.check_engine(config.weighed, config.env, "shaping genes")
     components = component_names(spec, apples_in_view, fast=config.env == "fast")
-    weights = shaping.validate(config.shaping or shaping.default_weights(components), components,
-                               "--shaping")
+    shaping.validate(dict.fromkeys(config.weighed, 1.0), components, "shaping genes")
+    weights = shaping.effective_weights(given, components, where="--shaping")
     resolve_device(config.device)
     return spec, apples_in_view, weights
 
@@ -221,99 +191,4 @@ def learner_threads(config: TrainConfig, collector=None) -> None:
     torch.set_num_threads(config.learner_threads or (1 if overlapping else (os.cpu_count() or 1)))
 
 
-def train(config: TrainConfig, on_round: Callable[[RoundReport], Any] | None = None) -> dict[str, Any]:
-    """Trains; returns the final report (and writes checkpoints + metrics when `out` is set):
-    the last round's report (RoundReport.to_json()) with `checkpoints`, `ray` and `interrupted`.
-
-    `on_round(report)` is called after every round; returning True stops training there.
-    The rounds run on the machinery PBT and leagues share (population/rounds.py SelfPlay).
-    """
-    from popbased.population.rounds import SelfPlay  # it builds on this module's pieces
-
-    return SelfPlay(config, on_round).run()
-
-
-class Session:
-    """Rounds of self-play: the collector's workers play a fragment with seats drawn among
-    the learners, then each learner updates on the seats it played.
-
-    With `overlap`, each worker starts the next fragment (with the weights published before
-    this round's update) as soon as its part of this one is in. A batch collected by a
-    learner that has since been replaced (another `uid`: PBT copied a donor into it) is
-    dropped, not learned from: its actions came from weights that no longer exist.
-    """
-
-    def __init__(self, config: TrainConfig, collector: Collector, learners: dict[str, Learner]):
-        self.config = config
-        self.collector = collector
-        self.learners = learners
-        self.rng = np.random.default_rng(config.seed)
-        self.bptt = config.ppo.bptt if config.net.lstm else None
-        self.handles: dict | None = None
-        self.frozen_handles: dict = {}
-        self.totals = {"collect_wait_s": 0.0, "learn_s": 0.0, "env_s": 0.0, "inference_s": 0.0}
-        self.dropped_batches = 0
-
-    @property
-    def round_steps(self) -> int:
-        return self.collector.num_seats * self.config.rollout_length
-
-    def plan(self) -> tuple[list[list[str]], list | None]:
-        """Seat labels per worker, and the matches per worker (None: self-play, reseated
-        every fragment). The league overrides this."""
-        return seating(self.rng, list(self.learners), self.collector.shards,
-                       self.collector.seats_per_worker), None
-
-    def set_frozen(self, publications: list[dict]) -> None:
-        """Frozen players (snapshots) the seats may name: published once, never trained."""
-        self.frozen_handles = self.collector.publish(publications) if publications else {}
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Publishes the current weights now (after PBT replaced some), so the next fragment
-        already plays them."""
-        self._publish()
-
-    def _publish(self) -> None:
-        self.handles = {**self.frozen_handles,
-                        **self.collector.publish([l.publication() for l in self.learners.values()])}
-
-    def round(self, more: bool = True, learn: bool = True) -> tuple[Fragment, dict[str, dict]]:
-        """Plays one fragment and updates (unless not `learn`: evaluation); `more`: another
-        round follows (start it now)."""
-        length = self.config.rollout_length
-        if not self.collector.pending:
-            self._publish()
-            self.collector.submit(self.handles, *self._plan_args(length))
-        t0 = time.perf_counter()
-        overlap = self.config.overlap and self.collector.asynchronous
-        follow = ((self.handles,) + self._plan_args(length)) if overlap and more else None
-        fragment = self.collector.gather(then=follow)
-        t1 = time.perf_counter()
-        keep, dropped = {}, []
-        for m, batch in fragment.batches.items():
-            if tuple(batch.policy_version)[:1] != (self.learners[m].uid,) or not learn:
-                dropped.append(m)
-            else:
-                keep[m] = batch
-        stats = update_all(self.learners, keep, joint=self.config.joint_update)
-        self.dropped_batches += len(dropped) if learn else 0
-        fragment = dataclasses.replace(fragment, dropped=tuple(dropped))
-        self._publish()
-        self.totals["collect_wait_s"] += t1 - t0
-        self.totals["learn_s"] += time.perf_counter() - t1
-        self.totals["env_s"] += fragment.timing["env_s"]
-        self.totals["inference_s"] += fragment.timing["inference_s"]
-        return fragment, stats
-
-    def _plan_args(self, length: int) -> tuple:
-        seats, matches = self.plan()
-        return seats, length, self.bptt, matches
-
-    def finish(self) -> None:
-        """Waits for a fragment still being collected (its data is not used)."""
-        if self.collector.pending:
-            self.collector.gather()
-
-
-__all__ = ["TrainConfig", "train", "seating"]
+__all__ = ["TrainConfig", "validate", "start_collector"]

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from popbased.league.match import Match
-from popbased.population.engine import Engine
 from popbased.population.lineage import LineageEvent
 from popbased.population.reports import GenerationSummary, MemberSummary, RoundReport
+from popbased.run.loop import Loop
+from popbased.run.records import FolderRecords
 from popbased.textio import json_safe
 
 
@@ -103,31 +104,32 @@ def _member(m, values, fitness, population="open"):
                            values=values, parent=None, birth_generation=0, learner=learner)
 
 
-def _engine(members, fields=None):
-    """An engine just far enough along to summarise its generation."""
+def _loop(members, fields=None):
+    """A loop just far enough along to summarise its generation, and its run folder's records."""
     from popbased.population.member_stats import MemberStats
 
-    engine = object.__new__(Engine)
-    engine.members, engine.stats = members, MemberStats()
-    engine.generation, engine.agent_steps, engine.inner_s = 3, 4200, 12.5
-    engine.started = time.perf_counter()
-    engine.session = SimpleNamespace(collector=SimpleNamespace(restarts=0))
-    engine.summary_fields = lambda: dict(fields or {})
-    return engine
+    loop = object.__new__(Loop)
+    loop.members, loop.stats = members, MemberStats()
+    loop.generation, loop.agent_steps, loop.inner_s = 3, 4200, 12.5
+    loop.started = time.perf_counter()
+    loop.session = SimpleNamespace(collector=SimpleNamespace(restarts=0))
+    records = object.__new__(FolderRecords)
+    records.selection = SimpleNamespace(summary_fields=lambda: dict(fields or {}))
+    return loop, records
 
 
-def _legacy_summary(engine, events, timing, summary):
-    """The dict Engine._summary built before GenerationSummary (with its time stamps)."""
-    return {"generation": engine.generation, "agent_steps": engine.agent_steps,
-            "time_ms": summary.time_ms, "elapsed_s": summary.elapsed_s, "best": engine.best(),
-            **engine.summary_fields(),
+def _legacy_summary(loop, fields, events, timing, summary):
+    """The dict the generation engine built before GenerationSummary (with its time stamps)."""
+    return {"generation": loop.generation, "agent_steps": loop.agent_steps,
+            "time_ms": summary.time_ms, "elapsed_s": summary.elapsed_s, "best": loop.best(),
+            **(fields or {}),
             "members": {m: {"population": x.variant, "fitness": x.fitness,
                             "objectives": x.objectives, "values": x.values, "parent": x.parent,
                             "birth_generation": x.birth_generation,
-                            "agent_steps": x.learner.agent_steps, "stats": engine.stats.of(m)}
-                        for m, x in engine.members.items()},
+                            "agent_steps": x.learner.agent_steps, "stats": loop.stats.of(m)}
+                        for m, x in loop.members.items()},
             "events": [dataclasses.asdict(e) for e in events if e.kind != "keep"],
-            "inner_loop_s": engine.inner_s, "worker_restarts": 0, "timing": timing}
+            "inner_loop_s": loop.inner_s, "worker_restarts": 0, "timing": timing}
 
 
 @pytest.mark.parametrize("league", [False, True])
@@ -137,13 +139,13 @@ def test_a_generation_summary_is_built_once_and_writes_the_old_records(league):
               "rows": ({"focal": "open", "background": "self", "mode": "self_play", "episodes": 2,
                         "return": 3.0},),
               "snapshots": ("open@g2",)} if league else {}
-    engine = _engine(members, fields)
+    loop, records = _loop(members, fields)
     events = [LineageEvent("m1", 3, 500, "exploit", {"lr": 1e-3}, donor="m0", fitness=None,
                            donor_fitness=2.0, reason="worse"),
               LineageEvent("m0", 3, 500, "keep", {"lr": 1e-3})]
     timing = {"generation_s": 5.0, "end_of_generation_s": 0.5}
-    summary = engine._summary(events, timing)
-    assert line(summary.to_json()) == line(_legacy_summary(engine, events, timing, summary))
+    summary = records.summary(loop, events, timing)
+    assert line(summary.to_json()) == line(_legacy_summary(loop, fields, events, timing, summary))
     assert [e.kind for e in summary.events] == ["exploit"] and summary.best == "m0"
     assert GenerationSummary.from_json(summary.to_json()) == summary
     assert ("scores" in summary.to_json()) == league
@@ -155,7 +157,7 @@ def test_a_generation_summary_is_built_once_and_writes_the_old_records(league):
     with pytest.raises(dataclasses.FrozenInstanceError):
         summary.best = "m1"
     # with the values the members trained with (before the PBT step): recorded, read back
-    trained = engine._summary(events, timing, {"m0": {"lr": 1e-3}, "m1": {"lr": 2e-3}})
+    trained = records.summary(loop, events, timing, {"m0": {"lr": 1e-3}, "m1": {"lr": 2e-3}})
     assert trained.to_json()["members"]["m1"]["trained_values"] == {"lr": 2e-3}
     assert GenerationSummary.from_json(trained.to_json()) == trained
 

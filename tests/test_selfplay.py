@@ -1,25 +1,20 @@
-"""Self-play training (popbased.selfplay): balanced seating, a tiny training run, SIGTERM."""
+"""Training runs' settings (popbased.selfplay) and `train` itself: a tiny training run, the reward
+weights it trains with, SIGTERM."""
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import Learner
-from popbased.selfplay import TrainConfig, seating, train
+from popbased.population.run import train_config
+from popbased.population.spec import load
+from popbased.run.train import train
+from popbased.selfplay import TrainConfig, validate
 from popbased.substrates import resolve
 
-from conftest import train_argv
-
-
-def test_seating_is_balanced():
-    rng = np.random.default_rng(0)
-    seats = seating(rng, ["a", "b", "c"], workers=2, seats=14)
-    flat = [m for w in seats for m in w]
-    assert len(seats) == 2 and all(len(w) == 14 for w in seats)
-    assert sorted(flat.count(m) for m in "abc") == [9, 9, 10]
+from conftest import ROOT, train_argv
 
 
 @pytest.mark.slow
@@ -60,3 +55,29 @@ def test_sigterm_writes_checkpoints_then_stops(ray_local, tmp_path):
     assert "interrupted" in err
     learner, _ = checkpoint.load_learner(out / "m0.pt", device="cpu")
     assert learner.updates >= 2
+
+
+@pytest.mark.parametrize("given, expected", [
+    (None, {"reward": 1.0}),
+    ({"last_apples": -3}, {"reward": 1.0, "last_apples": -3.0}),
+])
+def test_given_shaping_adds_to_the_default_weights_in_the_learner_and_its_checkpoint(
+        tmp_path, given, expected):
+    config = TrainConfig("open", steps=280, env="fast", workers=1, envs_per_worker=2,
+                         rollout_length=20, device="cpu", shaping=given, out=str(tmp_path))
+    assert validate(config)[2] == expected
+    report = train(config)
+    assert report["agent_steps"] == 280
+    learner, _ = checkpoint.load_learner(tmp_path / "m0.pt", device="cpu")
+    assert learner.shaping == expected  # the harvest's weight survives a given weight
+    assert learner.updates == 1
+
+
+def test_shaping_genes_are_counted_not_weights(tmp_path):
+    """A PBT run's TrainConfig names the components its genes weigh: the envs count apples in
+    view for them, and the run's own weights stay the defaults."""
+    spec = load(ROOT / "populations" / "study" / "no_zap.toml")
+    config = train_config(spec, 1, env="fast", out=str(tmp_path))
+    assert config.shaping is None and "apples_in_view" in config.weighed
+    _, apples_in_view, weights = validate(config)
+    assert apples_in_view is True and weights == {"reward": 1.0, "farmer": 1.0}

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _league(spec, generations: int, args, out: Path, env: str, joint: bool = False) -> dict:
-    from popbased.league.run import Driver, train_config
+    from popbased.league.run import make_loop, train_config
     from popbased.runs import state as files
     from popbased.substrates import resolve
 
@@ -39,7 +39,7 @@ def _league(spec, generations: int, args, out: Path, env: str, joint: bool = Fal
                           rollout_length=args["rollout_length"], device=args["device"], seed=0,
                           out=str(out), env=env, joint_update=joint)
     t0 = time.perf_counter()
-    report = Driver(spec, config, generations, None).run()
+    report = make_loop(spec, config, generations).run()
     total = time.perf_counter() - t0
     gens = files.lines(out, "generations.jsonl")
     end_of_gen = sum(g["timing"]["end_of_generation_s"] for g in gens)
@@ -74,7 +74,8 @@ def _league(spec, generations: int, args, out: Path, env: str, joint: bool = Fal
 
 
 def _ppo_only(arena: str, steps: int, args, env: str) -> dict:
-    from popbased.selfplay import TrainConfig, train
+    from popbased.run.train import train
+    from popbased.selfplay import TrainConfig
 
     config = TrainConfig(arena, steps=steps, members=1, workers=args["workers"],
                          envs_per_worker=args["envs_per_worker"],

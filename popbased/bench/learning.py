@@ -103,7 +103,8 @@ def train_for(env: str, minutes: float, steps: int, out: Path, seed: int, ppo: d
     import time
 
     from popbased.ppo.config import PPOConfig
-    from popbased.selfplay import TrainConfig, train
+    from popbased.run.train import train
+    from popbased.selfplay import TrainConfig
 
     config = TrainConfig("commons_harvest__open", steps=steps, seed=seed, out=str(out), env=env,
                          ppo=PPOConfig(**ppo), shaping=shaping, envs_per_worker=envs_per_worker)

@@ -1,7 +1,7 @@
 """End-to-end PPO throughput (collection + learning) vs the raw random-play env loop.
 
 Same run, same cores: first the raw Melting Pot loop in P processes (see bench/env.py),
-then `popbased.selfplay.train` at the reference PPO settings (batch 7,000 agent-steps,
+then `popbased.run.train.train` at the reference PPO settings (batch 7,000 agent-steps,
 minibatch 1,000, the ~250k-parameter conv net on 11x11x3) for each number of epochs.
 Throughput counts only rounds after a warm-up. Memory is the peak over all processes of
 the run (driver, Ray, rollout actors, env workers), sampled every 0.5 s, as RSS and PSS.
@@ -57,7 +57,8 @@ def bench_train(substrate: str, epochs: int, env: str, warmup_rounds: int, round
                 opts: dict, envs_per_worker: int | None = None) -> dict:
     from popbased.ppo.config import NetConfig, PPOConfig
     from popbased.ppo.policy import Policy, count_parameters
-    from popbased.selfplay import TrainConfig, env_backend, train
+    from popbased.run.train import train
+    from popbased.selfplay import TrainConfig, env_backend
     from popbased.substrates import resolve
 
     seen: list[tuple[float, dict]] = []

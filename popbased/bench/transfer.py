@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _train(substrate: str, steps: int, env: str, out: Path, seed: int) -> tuple[str, float]:
-    from popbased.selfplay import TrainConfig, train
+    from popbased.run.train import train
+    from popbased.selfplay import TrainConfig
 
     config = TrainConfig(substrate, {}, steps=steps, seed=seed, out=str(out), env=env)
     t0 = time.perf_counter()

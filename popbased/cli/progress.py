@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Mapping
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
@@ -10,6 +11,20 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 
 from popbased.population.reports import RoundReport
 from popbased.textio import num
+
+
+def shaping_line(weights: Mapping[str, float], given: Mapping[str, float] | None = None) -> str:
+    """The reward weights a run trains with, and which of them were given and which are the
+    defaults: `reward weights: reward=1 last_apples=-3 (given: last_apples=-3; defaults:
+    reward=1)`."""
+    def pairs(items: Mapping[str, float]) -> str:
+        return " ".join(f"{k}={float(v):g}" for k, v in items.items())
+
+    given = dict(given or {})
+    defaults = {k: v for k, v in weights.items() if k not in given}
+    source = "; ".join(f"{what}: {pairs(items)}" for what, items in
+                       (("given", given), ("defaults", defaults)) if items)
+    return f"reward weights: {pairs(weights)} ({source})"
 
 
 def round_line(report: RoundReport) -> str:
@@ -31,7 +46,7 @@ def round_line(report: RoundReport) -> str:
 
 
 class TrainDisplay:
-    """Context manager; `update(report)` after every round (see selfplay.train)."""
+    """Context manager; `update(report)` after every round (see popbased.run.loop)."""
 
     def __init__(self, total_steps: int, title: str, console: Console | None = None,
                  log_every_s: float = 30.0):

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 from popbased import substrates as registry
 from popbased.cli import options
-from popbased.textio import json_safe
+from popbased.textio import json_safe, write_atomic
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
-from popbased.cli.progress import TrainDisplay
+from popbased.cli.progress import TrainDisplay, shaping_line
 from popbased.rollout.cluster import check_reachable, ensure_ray
+from popbased.runs.claim import claim
 from popbased.selfplay import uses_ray
-from popbased.selfplay import TrainConfig, train as run_training, validate
+from popbased.run.train import train as run_training
+from popbased.selfplay import TrainConfig, validate
 
 _PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
 
@@ -47,12 +51,16 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
 @click.option("--ppo", "ppo_pairs", multiple=True, metavar="KEY=VALUE",
               help=f"PPO hyperparameter (repeatable): {_PPO_KEYS}.")
 @click.option("--shaping", "shaping_pairs", multiple=True, metavar="COMPONENT=WEIGHT",
-              help="Reward-shaping weight (repeatable), e.g. --shaping zapped=-0.1.")
+              help="Reward-shaping weight (repeatable), added to the defaults (reward=1, "
+                   "farmer=1 on farmer variants) or overriding one, e.g. --shaping zapped=-0.1; "
+                   "0 drops a component (reward=0: no harvest reward).")
 @click.option("--out", default=None, help="Checkpoint folder (default: runs/train-SUBSTRATE-TIME).")
+@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
+              "OUT.old-TIME and start afresh.")
 @options.config_option("overlap")
 @options.training
 def train(substrate, params, steps, members, device, seed, workers, envs_per_worker,
-          rollout_length, lstm, env, ppo_pairs, shaping_pairs, out, ray_address, overlap, as_json):
+          rollout_length, lstm, env, ppo_pairs, shaping_pairs, out, force, ray_address, overlap, as_json):
     """Train a population on SUBSTRATE by self-play and write its checkpoints."""
     parsed = registry.parse_assignments(params)
     registry.resolve(substrate, parsed)  # bad names/values fail before Ray starts
@@ -64,17 +72,22 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
                          device=device, seed=seed, overlap=overlap, ppo=ppo,
                          net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address,
                          env=env)
-    validate(config)
+    _, _, weights = validate(config)
+    claim(out, "train", force=force)  # before anything is written or started
     if ray_address:
         check_reachable(ray_address)
     console = Console(stderr=True)
     if not as_json:
         options.env_line(console, config)
+    console.print(shaping_line(weights, shaping), highlight=False, soft_wrap=True)
+    write_atomic(Path(out) / "options.json", json.dumps(json_safe(_options(config, weights)),
+                                                        indent=1).encode())
     with TrainDisplay(steps, substrate, console) as display:
         if uses_ray(config):
             ensure_ray(ray_address)
         options.stop_on_sigterm()  # training writes its checkpoints, then stops
         report = run_training(config, display.update)
+    report = {**report, "shaping": weights}
     if as_json:
         click.echo(json.dumps(json_safe(report), indent=2, default=str))
         return
@@ -87,4 +100,13 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
     console.print(f"play one: popbased substrates run {substrate} --policy {next(iter(report['checkpoints'].values()))}")
 
 
-
+def _options(config: TrainConfig, weights: dict[str, float]) -> dict:
+    """The run's options.json: what it was launched with, and the reward weights it trains
+    with (`shaping`: the defaults overridden by `shaping_given`, the --shaping weights)."""
+    return {"command": "train", "substrate": config.substrate,
+            "params": {k: str(v) for k, v in config.params.items()}, "steps": config.steps,
+            "members": config.members, "seed": config.seed, "device": config.device,
+            "env": config.env, "workers": config.workers, "envs_per_worker": config.envs_per_worker,
+            "rollout_length": config.rollout_length, "lstm": config.net.lstm,
+            "overlap": config.overlap, "ppo": dataclasses.asdict(config.ppo),
+            "shaping": weights, "shaping_given": dict(config.shaping or {})}

@@ -4,15 +4,15 @@ One generation: train (rounds of matches drawn by the training matchmaking; ever
 seated in a match learns from its seats) -> evaluate (optional extra matches, no learning)
 -> payoff table and league scores -> PBT step per population (quarantined members are
 replaced first) -> snapshots of each population's best member -> checkpoints, records,
-state.json last (the generation engine, population/engine.py). `resume` continues from the
-last completed generation (see popbased.runs.state).
+state.json last (the one loop, popbased.run.loop, with a run folder's records,
+popbased.run.records.FolderRecords). `resume` continues from the last completed generation
+(see popbased.runs.state).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +26,6 @@ from popbased.league.payoff import PayoffTable
 from popbased.league.spec import LeagueSpec
 from popbased.population import pbt
 from popbased.ppo import shaping
-from popbased.population.engine import Engine
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent
 from popbased.population.member import Member, initial_members
@@ -34,7 +33,11 @@ from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
 from popbased.runs import state as files
-from popbased.selfplay import MELTINGPOT_SHAPE, Session, TrainConfig, start_collector
+from popbased.league.bots import arena_substrate
+from popbased.run.loop import Loop
+from popbased.run.records import FolderRecords
+from popbased.run.session import MatchSeats, Session
+from popbased.selfplay import MELTINGPOT_SHAPE, TrainConfig, start_collector
 from popbased.substrates import resolve
 
 
@@ -80,65 +83,47 @@ def check_out(spec: LeagueSpec, out: Path, resume: bool, generations: int) -> di
     return state
 
 
-class LeagueSession(Session):
-    """Self-play's rounds with the league's seatings: one match per env per episode."""
+class League:
+    """The selection of a league (popbased.run.loop.Selection): every population's members
+    train in matches drawn by the training matchmaking; then evaluation matches (no
+    learning), the payoff table and league scores, a PBT step per population (quarantined
+    members first), snapshots."""
 
-    def __init__(self, config, collector, learners, matchmaker: Matchmaker, rule: str):
-        super().__init__(config, collector, learners)
-        self.matchmaker, self.rule = matchmaker, rule
-        self.phase, self.generation = "train", 0
-        self.plan_s = 0.0  # matchmaking time (league overhead inside the rounds)
+    name = "league"
 
-    def plan(self):
-        t0 = time.perf_counter()
-        envs = self.collector.seats_per_worker // self.matchmaker.players
-        out = self.matchmaker.plan(self.rng, self.collector.shards, envs, self.rule,
-                                   self.phase, self.generation)
-        self.plan_s += time.perf_counter() - t0
-        return out
-
-
-class Driver(Engine):
-    """A league on the generation engine: every population's members train in matches drawn
-    by the training matchmaking; then evaluation matches (no learning), the payoff table and
-    league scores, a PBT step per population (quarantined members first), snapshots."""
-
-    kind = "league"
-
-    def __init__(self, spec: LeagueSpec, config: TrainConfig, generations: int, state: dict | None,
-                 on_round: Callable[[RoundReport], Any] | None = None,
-                 on_generation: Callable[[GenerationSummary], Any] | None = None,
-                 prepare: Callable[[dict[str, Member]], Any] | None = None):
-        super().__init__(config, generations, state, on_round, on_generation, prepare)
-        self.spec = spec
+    def __init__(self, spec: LeagueSpec, config: TrainConfig):
+        self.spec, self.config = spec, config
         self.pbt_specs = {p.name: dataclasses.replace(p, pbt=dataclasses.replace(p.pbt, fitness=spec.fitness))
                           for p in spec.populations}
         self.snapshots: list[dict] = []
-        self.eval_session: LeagueSession | None = None
+        self.eval_session: Session | None = None
+        self.scores: dict[str, float] = {}
+        self.rows: list = []
+        self.payoff = PayoffTable(1)
+        self.matchmaker: Matchmaker | None = None
+        self.members: dict[str, Member] = {}  # the loop's, once it has them
+        self.arena_spec = resolve(spec.arena, dict(spec.arena_params))
+        if config.env == "fast":
+            check_fast(self.arena_spec, config.obs_size)
+        _, self.apples_in_view = arena.arena_components(self.arena_spec, spec.populations)
 
     # ------------------------------------------------------------------ members
     def _members_of(self, population: str) -> dict[str, Member]:
         return {m: x for m, x in self.members.items() if x.variant == population}
 
-    def arena(self):
-        self.arena_spec = resolve(self.spec.arena, dict(self.spec.arena_params))
-        if self.config.env == "fast":
-            check_fast(self.arena_spec, self.config.obs_size)
-        _, self.apples_in_view = arena.arena_components(self.arena_spec, self.spec.populations)
+    def arena(self, config: TrainConfig) -> tuple:
         return self.arena_spec, self.apples_in_view, self.bots()
 
     def bots(self) -> tuple[str, str] | None:
         """(models root, substrate) of the league's Melting Pot bots (league/bots.py), if any."""
         if not self.spec.bots:
             return None
-        from popbased.league.bots import arena_substrate
-
         return self.spec.bots_root, arena_substrate(self.arena_spec)
 
-    def new_members(self, collector) -> dict[str, Member]:
-        return self._new_members(collector.components)
+    def new_members(self, loop, collector) -> dict[str, Member]:
+        return self.initial_members(collector.components)
 
-    def _new_members(self, components) -> dict[str, Member]:
+    def initial_members(self, components) -> dict[str, Member]:
         members = {}
         for i, pop in enumerate(self.spec.populations):
             members.update(initial_members(
@@ -148,26 +133,31 @@ class Driver(Engine):
                 seed=self.config.seed * 1000 + 100 * i, prefix=f"{pop.name}/"))
         return members
 
-    def make_session(self, collector, learners) -> Session:
+    def load_options(self, collector) -> dict[str, Any]:
+        return {}
+
+    def seats(self) -> MatchSeats:
+        return MatchSeats(None, self.spec.train_matchmaking)
+
+    def begin(self, loop, state: dict | None) -> None:
+        """The matchmaker over the loop's members; a resumed league's snapshots and
+        matchmaking means."""
+        self.members = loop.members
+        self.session = loop.session
         self.matchmaker = Matchmaker(self.spec, {p.name: list(self._members_of(p.name)) for p in
                                                  self.spec.populations}, self.arena_spec.num_players)
-        return LeagueSession(self.config, collector, learners, self.matchmaker,
-                             self.spec.train_matchmaking)
-
-    def fitness_tracker(self, components) -> FitnessTracker:
-        return FitnessTracker(self.members, components, extra=("league",))
-
-    def begin(self) -> None:
+        self.session.seats.matchmaker = self.matchmaker
+        if state is not None:
+            self.snapshots = []
+            for entry in state["snapshots"]:
+                policy = checkpoint.load_policy(Path(self.config.out) / entry["file"])
+                self.snapshots.append({**entry, "publication": publication(
+                    policy, entry["id"], (f"snapshot:{entry['id']}", 0), frozen=True)})
+            self.matchmaker.means = {tuple(r[:3]): r[3] for r in state["matchmaking_means"]}
         self._publish_snapshots()
 
-    def restore(self) -> None:
-        self.snapshots = []
-        for entry in self.state["snapshots"]:
-            policy = checkpoint.load_policy(self.out / entry["file"])
-            self.snapshots.append({**entry, "publication": publication(
-                policy, entry["id"], (f"snapshot:{entry['id']}", 0), frozen=True)})
-        self.matchmaker.means = {tuple(r[:3]): r[3] for r in self.state["matchmaking_means"]}
-        self._publish_snapshots()
+    def tracker(self, members, components) -> FitnessTracker:
+        return FitnessTracker(members, components, extra=("league",))
 
     def _publish_snapshots(self) -> None:
         self.matchmaker.snapshots = {s["id"]: s["id"] for s in self.snapshots}
@@ -175,11 +165,44 @@ class Driver(Engine):
             if session is not None:
                 session.set_frozen([s["publication"] for s in self.snapshots])
 
-    def _evaluation_session(self) -> "LeagueSession":
-        """Where evaluation matches are played: the training session, or, with `[evaluation]
-        env` naming another engine (Melting Pot while training on the fast env), a session of
-        its own on that engine, started at the first evaluation (its seating is drawn per
-        generation, so a resumed league draws what an uninterrupted one would)."""
+    # ------------------------------------------------------------------ rounds
+    def begin_generation(self, loop) -> None:
+        self.payoff = PayoffTable(loop.generation + 1)
+        seats = self.session.seats
+        seats.generation, seats.phase, seats.rule = loop.generation + 1, "train", self.spec.train_matchmaking
+        self.budget = len(self.members) * self.spec.steps_per_generation
+        self.done = 0
+
+    def trained(self, loop) -> bool:
+        return self.done >= self.budget
+
+    def more(self, loop) -> bool:
+        return True
+
+    def after_round(self, loop, fragment) -> None:
+        self.done += loop.trained
+
+    def on_fragment(self, fragment) -> None:
+        self.payoff.add(fragment.episodes)
+
+    def evaluate(self, loop) -> None:
+        """Evaluation matches (nobody learns) until every env played `evaluation.episodes`."""
+        if not self.spec.evaluation_episodes:
+            return
+        session = self._evaluation_session(loop.generation)
+        wanted = self.spec.evaluation_episodes * (session.collector.num_seats //
+                                                  self.matchmaker.players)
+        session.seats.phase, session.seats.rule = "eval", self.spec.evaluate_matchmaking
+        done = 0
+        while done < wanted:
+            fragment = loop.round(learn=False, session=session)
+            done += sum(1 for e in fragment.episodes if "match" in e and e["match"].phase == "eval")
+
+    def _evaluation_session(self, generation: int) -> Session:
+        """Where evaluation matches are played: the training session, or, with `[evaluation] env` naming another engine
+        (Melting Pot while training on the fast env), a session of its own on that engine,
+        started at the first evaluation (its seating is drawn per generation, so a resumed
+        league draws what an uninterrupted one would)."""
         env = self._evaluation_env()
         if env == self.config.env:
             return self.session
@@ -188,25 +211,91 @@ class Driver(Engine):
             config = dataclasses.replace(self.config, env=env, envs_per_worker=None,
                                          rollout_length=length, overlap=False)
             collector, _ = start_collector(config, self.arena_spec, self.apples_in_view, self.bots())
-            self.eval_session = LeagueSession(config, collector, self.session.learners,
-                                              self.matchmaker, self.spec.evaluate_matchmaking)
+            self.eval_session = Session(config, collector, self.session.learners,
+                                        MatchSeats(self.matchmaker, self.spec.evaluate_matchmaking))
             self.eval_session.set_frozen([s["publication"] for s in self.snapshots])
-        self.eval_session.rng = np.random.default_rng([self.config.seed, 5, self.generation])
-        self.eval_session.generation = self.generation + 1
+        self.eval_session.rng = np.random.default_rng([self.config.seed, 5, generation])
+        self.eval_session.seats.generation = generation + 1
         return self.eval_session
 
-    def close(self) -> None:
-        if self.eval_session is not None:
-            self.eval_session.collector.close()
-            self.eval_session = None
+    def _evaluation_env(self) -> str:
+        return self.spec.evaluation_env or self.config.env
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ end of generation
+    def select(self, loop) -> list[LineageEvent]:
+        """League scores from the payoff table, a PBT step per population, snapshots."""
+        names = [p.name for p in self.spec.populations]
+        self.scores = self.payoff.scores(names)
+        samples = self.payoff.member_samples()
+        for m in self.members:
+            loop.tracker.samples[m]["league"] = samples.get(m, [])
+        events: list[LineageEvent] = []
+        for pop in self.spec.populations:
+            events += self._pbt(pop.name, loop)
+        for event in events:
+            loop.lineage.append(event)
+        self.matchmaker.means = self.payoff.means()
+        self._snapshot(loop)
+        self.rows = self.payoff.rows()
+        return events
+
+    def _pbt(self, population: str, loop) -> list[LineageEvent]:
+        """Quarantined members (a non-finite update since their last step) copy the best
+        healthy member first; then the usual PBT step for the others."""
+        spec = self.pbt_specs[population]
+        members = self._members_of(population)
+        sick = [m for m, x in members.items() if x.learner.flags]
+        healthy = {m: x for m, x in members.items() if m not in sick}
+        if len(healthy) >= 2:
+            events = pbt.step(spec, healthy, loop.tracker, list(healthy), loop.rng)
+        else:
+            events = []
+            for m, member in healthy.items():  # nobody healthy to compare with: it stays
+                member.generation += 1
+                events.append(LineageEvent(m, member.generation, member.learner.agent_steps, "keep",
+                                           dict(member.values), reason="the only healthy member"))
+                member.steps_at_last_step = member.trained_steps
+                loop.tracker.reset(m)
+        if not healthy:
+            return events
+        fitness = {m: (x.fitness if x.fitness is not None else math.nan) for m, x in healthy.items()}
+        donor = max(healthy, key=lambda m: -math.inf if math.isnan(fitness[m]) else fitness[m])
+        for m in sick:
+            member = members[m]
+            member.generation += 1
+            member.fitness = None
+            reason = f"quarantined: {member.learner.flags[0]}"
+            events += pbt.replace(spec, members, member, members[donor], fitness, loop.rng, reason)
+            member.steps_at_last_step = member.trained_steps
+            loop.tracker.reset(m)
+        return events
+
+    def _snapshot(self, loop) -> None:
+        every = self.spec.snapshot_every
+        if not every or loop.generation % every or not {"snapshots"} & set(self.spec.sources):
+            return
+        for pop in self.spec.populations:
+            members = self._members_of(pop.name)
+            best = loop.best(members)
+            if best is None:
+                continue
+            snap_id = f"{pop.name}@g{loop.generation}"
+            self.snapshots.append({"id": snap_id, "population": pop.name, "generation": loop.generation,
+                                   "member": best, "publication": publication(
+                                       members[best].learner.policy, snap_id,
+                                       (f"snapshot:{snap_id}", 0), frozen=True)})
+            own = [s for s in self.snapshots if s["population"] == pop.name]
+            for old in own[:-self.spec.snapshot_keep]:
+                self.snapshots.remove(old)
+        self._publish_snapshots()
+
+    # ------------------------------------------------------------------ records
     def checkpoint_extra(self, member: Member) -> dict[str, Any]:
         return {"league": self.spec.name, "population": member.variant, "arena": self.spec.arena}
 
-    def state_fields(self, ckpts: dict[str, dict[str, str]]) -> dict[str, Any]:
+    def state_fields(self, loop, ckpts: dict[str, dict[str, str]]) -> dict[str, Any]:
         by_pop: dict[str, list] = {}
-        for member in self.members.values():
+        for member in loop.members.values():
             by_pop.setdefault(member.variant, []).append(member.record())
         for snap in self.snapshots:
             if "sha256" not in snap:  # frozen this generation: its member's checkpoint
@@ -219,119 +308,37 @@ class Driver(Engine):
         return {"scores": dict(self.scores), "rows": tuple(self.rows),
                 "snapshots": tuple(s["id"] for s in self.snapshots)}
 
-    def write_records(self, summary: GenerationSummary) -> None:
-        files.append(self.out, "payoff.jsonl", {**self.payoff.to_dict(), "scores": self.scores,
-                                                "rows": self.rows, "env": {
-                                                    "train": self.config.env,
-                                                    "evaluation": self._evaluation_env()}})
+    def write_records(self, loop, summary: GenerationSummary) -> None:
+        files.append(Path(self.config.out), "payoff.jsonl", {
+            **self.payoff.to_dict(), "scores": self.scores, "rows": self.rows,
+            "env": {"train": self.config.env, "evaluation": self._evaluation_env()}})
 
-    def _evaluation_env(self) -> str:
-        return self.spec.evaluation_env or self.config.env
+    def report_fields(self, loop) -> dict[str, Any]:
+        return {"matchmaking_s": self.session.seats.plan_s, "scores": self.scores}
 
-    def report_fields(self) -> dict[str, Any]:
-        return {"matchmaking_s": self.session.plan_s, "scores": getattr(self, "scores", {})}
-
-    # ------------------------------------------------------------------ rounds
-    def on_fragment(self, fragment) -> None:
-        self.payoff.add(fragment.episodes)
-
-    def play_rounds(self) -> None:
-        self.payoff = PayoffTable(self.generation + 1)
-        self.session.generation = self.generation + 1
-        self._train()
-        self._evaluate()
-
-    def _train(self) -> None:
-        self.session.phase, self.session.rule = "train", self.spec.train_matchmaking
-        budget = len(self.members) * self.spec.steps_per_generation
-        trained = 0
-        while trained < budget:
-            trained += self.round()["trained"]
-
-    def _evaluate(self) -> None:
-        if not self.spec.evaluation_episodes:
-            return
-        session = self._evaluation_session()
-        wanted = self.spec.evaluation_episodes * (session.collector.num_seats //
-                                                  self.matchmaker.players)
-        session.phase, session.rule = "eval", self.spec.evaluate_matchmaking
-        done = 0
-        while done < wanted:
-            done += sum(1 for e in self.round(learn=False, session=session)["episodes"]
-                        if "match" in e and e["match"].phase == "eval")
-
-    # ------------------------------------------------------------------ end of generation
-    def end_generation(self) -> list[LineageEvent]:
-        names = [p.name for p in self.spec.populations]
-        self.scores = self.payoff.scores(names)
-        samples = self.payoff.member_samples()
-        for m in self.members:
-            self.tracker.samples[m]["league"] = samples.get(m, [])
-        events: list[LineageEvent] = []
-        for pop in self.spec.populations:
-            events += self._pbt(pop.name)
-        for event in events:
-            self.lineage.append(event)
-        self.matchmaker.means = self.payoff.means()
-        self._snapshot()
-        self.rows = self.payoff.rows()
-        return events
-
-    def _pbt(self, population: str) -> list[LineageEvent]:
-        """Quarantined members (a non-finite update since their last step) copy the best
-        healthy member first; then the usual PBT step for the others."""
-        spec = self.pbt_specs[population]
-        members = self._members_of(population)
-        sick = [m for m, x in members.items() if x.learner.flags]
-        healthy = {m: x for m, x in members.items() if m not in sick}
-        if len(healthy) >= 2:
-            events = pbt.step(spec, healthy, self.tracker, list(healthy), self.rng)
-        else:
-            events = []
-            for m, member in healthy.items():  # nobody healthy to compare with: it stays
-                member.generation += 1
-                events.append(LineageEvent(m, member.generation, member.learner.agent_steps, "keep",
-                                           dict(member.values), reason="the only healthy member"))
-                member.steps_at_last_step = member.trained_steps
-                self.tracker.reset(m)
-        if not healthy:
-            return events
-        fitness = {m: (x.fitness if x.fitness is not None else math.nan) for m, x in healthy.items()}
-        donor = max(healthy, key=lambda m: -math.inf if math.isnan(fitness[m]) else fitness[m])
-        for m in sick:
-            member = members[m]
-            member.generation += 1
-            member.fitness = None
-            reason = f"quarantined: {member.learner.flags[0]}"
-            events += pbt.replace(spec, members, member, members[donor], fitness, self.rng, reason)
-            member.steps_at_last_step = member.trained_steps
-            self.tracker.reset(m)
-        return events
-
-    def _snapshot(self) -> None:
-        every = self.spec.snapshot_every
-        if not every or self.generation % every or not {"snapshots"} & set(self.spec.sources):
-            return
-        for pop in self.spec.populations:
-            members = self._members_of(pop.name)
-            best = self.best(members)
-            if best is None:
-                continue
-            snap_id = f"{pop.name}@g{self.generation}"
-            self.snapshots.append({"id": snap_id, "population": pop.name, "generation": self.generation,
-                                   "member": best, "publication": publication(
-                                       members[best].learner.policy, snap_id,
-                                       (f"snapshot:{snap_id}", 0), frozen=True)})
-            own = [s for s in self.snapshots if s["population"] == pop.name]
-            for old in own[:-self.spec.snapshot_keep]:
-                self.snapshots.remove(old)
-        self._publish_snapshots()
+    def close(self) -> None:
+        if self.eval_session is not None:
+            self.eval_session.collector.close()
+            self.eval_session = None
 
 
 def run(spec: LeagueSpec, config: TrainConfig, generations: int, *, resume: bool = False,
-        on_round=None, on_generation=None, prepare=None) -> dict[str, Any]:
+        on_round: Callable[[RoundReport], Any] | None = None,
+        on_generation: Callable[[GenerationSummary], Any] | None = None,
+        prepare: Callable[[dict[str, Member]], Any] | None = None) -> dict[str, Any]:
     """Runs (or resumes) the league until `generations` generations are complete."""
     if config.out is None:
         raise BadInput("a league needs an output folder (--out)")
     state = check_out(spec, Path(config.out), resume, generations)
-    return Driver(spec, config, generations, state, on_round, on_generation, prepare).run()
+    return make_loop(spec, config, generations, state, on_round, on_generation, prepare).run()
+
+
+def make_loop(spec, config: TrainConfig, generations: int, state: dict | None = None,
+              on_round: Callable[[RoundReport], Any] | None = None,
+              on_generation: Callable[[GenerationSummary], Any] | None = None,
+              prepare: Callable[[dict[str, Member]], Any] | None = None) -> Loop:
+    """The league run's loop, not yet started (`state`: the run folder's last commit, to resume;
+    `run` checks the folder first)."""
+    selection = League(spec, config)
+    return Loop(config, selection, FolderRecords(config, selection, state, prepare), generations,
+                on_round, on_generation)

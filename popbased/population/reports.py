@@ -1,9 +1,9 @@
 """The messages a run sends up to its watchers: one RoundReport per round, one
 GenerationSummary per completed generation.
 
-Each is built once, with all its fields, where it is produced (round reports by the run of
-rounds, population/rounds.py, that self-play, PBT and leagues share; generation summaries by
-the generation engine, population/engine.py) and handed on as is: written to its JSON-lines
+Each is built once, with all its fields, where it is produced (round reports by the one loop,
+popbased.run.loop, that self-play, PBT and leagues share; generation summaries by a run
+folder's records, popbased.run.records) and handed on as is: written to its JSON-lines
 file (rounds.jsonl / metrics.jsonl, generations.jsonl), then passed
 to the `on_round` / `on_generation` callbacks (the CLI's progress display and lines, MLflow
 tracking). `to_json()` gives exactly the record of the file (the format older run folders

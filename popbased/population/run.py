@@ -1,6 +1,6 @@
-"""The PBT driver for one population: self-play rounds on Ray, a PBT step whenever members
-are ready, a checkpoint of the whole population after every generation, and resume (on the
-generation engine, population/engine.py, that leagues use too).
+"""PBT of one population: the selection that the one loop (popbased.run.loop) runs in a run
+folder (popbased.run.records.FolderRecords): self-play rounds, a PBT step whenever members
+are ready, a checkpoint of the whole population after every generation, and resume.
 
 Output folder (see popbased.runs.state):
     state.json          the last completed generation: members, RNG states, the SHA-256 of
@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from popbased.errors import BadInput
-from popbased.population.engine import Engine
+from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent
 from popbased.population.member import Member, initial_members
 from popbased.population.pbt import step as pbt_step
@@ -35,18 +35,23 @@ from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.population.spec import PopulationSpec
 from popbased.ppo import shaping
 from popbased.runs import state as files
-from popbased.selfplay import Session, TrainConfig, validate
+from popbased.run.loop import Loop
+from popbased.run.records import FolderRecords
+from popbased.run.session import SelfPlaySeats
+from popbased.selfplay import TrainConfig, validate
 
 STATE = files.STATE
 
 
 def train_config(spec: PopulationSpec, generations: int, **options) -> TrainConfig:
-    """The self-play settings of a PBT run: the spec's substrate, size and PPO settings."""
-    view = {g.name: 1.0 for g in spec.shaping}  # components members may weigh (apples_in_view)
+    """The self-play settings of a PBT run: the spec's substrate, size and PPO settings; the
+    components its shaping genes weigh (each member's weights are the defaults overridden by
+    its genes, population/member.py)."""
     env = options.pop("env", "auto")
     return TrainConfig(spec.substrate, dict(spec.params), members=spec.size,
                        steps=generations * spec.size * spec.steps_per_generation, ppo=spec.ppo,
-                       shaping=view or None, env=spec.env if env == "auto" else env, **options)
+                       weighed=tuple(g.name for g in spec.shaping),
+                       env=spec.env if env == "auto" else env, **options)
 
 
 def _identity(spec: PopulationSpec) -> dict[str, Any]:
@@ -83,75 +88,99 @@ def check_out(spec: PopulationSpec, out: Path, resume: bool, generations: int) -
     return state
 
 
-class Driver(Engine):
-    """PBT of one population on the generation engine: self-play rounds, a PBT step whenever
-    members are ready (sync: all at once; async: each on its own); a generation completes
-    when every member has taken that many steps."""
+class PBT:
+    """The selection of a PBT run (popbased.run.loop.Selection): one population in self-play
+    seating; a PBT step whenever members are ready (sync: all at once; async: each on its
+    own); a generation completes when every member has taken that many steps."""
 
-    kind = "PBT"
+    name = "PBT"
 
-    def __init__(self, spec: PopulationSpec, config: TrainConfig, generations: int,
-                 state: dict | None, on_round: Callable[[RoundReport], Any] | None,
-                 on_generation: Callable[[GenerationSummary], Any] | None,
-                 prepare: Callable[[dict[str, Member]], Any] | None = None):
-        super().__init__(config, generations, state, on_round, on_generation, prepare)
-        self.spec = spec
+    def __init__(self, spec: PopulationSpec, config: TrainConfig):
+        self.spec, self.config = spec, config
         self.pending: list[LineageEvent] = []  # async: several steps make one generation
 
-    def arena(self):
-        substrate, apples_in_view, _ = validate(self.config)
+    def arena(self, config: TrainConfig) -> tuple:
+        substrate, apples_in_view, _ = validate(config)
         return substrate, apples_in_view
 
     # ------------------------------------------------------------------ members
-    def new_members(self, collector) -> dict[str, Member]:
-        return self._new_members(collector.action_names, shaping.default_weights(collector.components))
+    def new_members(self, loop, collector) -> dict[str, Member]:
+        return self.initial_members(collector.action_names, shaping.default_weights(collector.components))
 
-    def _new_members(self, action_names, weights) -> dict[str, Member]:
+    def initial_members(self, action_names, weights) -> dict[str, Member]:
         config = self.config
         return initial_members(self.spec, action_names, weights, obs_size=config.obs_size,
                                net=config.net, device=config.device,
                                rng=np.random.default_rng([config.seed, 2]), seed=config.seed * 1000)
 
-    def load_members(self, collector, **expect) -> dict[str, Member]:
-        return super().load_members(collector, expect_actions=collector.action_names)
+    def load_options(self, collector) -> dict[str, Any]:
+        return {"expect_actions": collector.action_names}
 
-    def make_session(self, collector, learners) -> Session:
-        return Session(self.config, collector, learners)
+    def seats(self) -> SelfPlaySeats:
+        return SelfPlaySeats()
 
-    # ------------------------------------------------------------------ persistence
+    def begin(self, loop, state: dict | None) -> None:
+        """Nothing beyond the members."""
+
+    def tracker(self, members, components) -> FitnessTracker:
+        return FitnessTracker(members, components)
+
+    # ------------------------------------------------------------------ rounds
+    def begin_generation(self, loop) -> None:
+        """Rounds until the slowest member takes its next PBT step."""
+
+    def trained(self, loop) -> bool:
+        return min(m.generation for m in loop.members.values()) > loop.generation
+
+    def more(self, loop) -> bool:
+        return True
+
+    def after_round(self, loop, fragment) -> None:
+        ready = self.ready(loop.members)
+        if not ready:
+            return
+        events = pbt_step(self.spec, loop.members, loop.tracker, ready, loop.rng)
+        for event in events:
+            loop.lineage.append(event)
+        self.pending.extend(events)
+
+    def on_fragment(self, fragment) -> None:
+        """No payoff table."""
+
+    def evaluate(self, loop) -> None:
+        """No evaluation rounds."""
+
+    def select(self, loop) -> list[LineageEvent]:
+        events, self.pending = self.pending, []
+        return events
+
+    def ready(self, members: dict[str, Member]) -> list[str]:
+        per_gen = self.spec.steps_per_generation
+        ready = [m for m, x in members.items() if x.steps_since_last_step() >= per_gen]
+        if self.spec.pbt.mode == "sync" and len(ready) < len(members):
+            return []
+        return ready
+
+    # ------------------------------------------------------------------ records
     def checkpoint_extra(self, member: Member) -> dict[str, Any]:
         return {"substrate": self.spec.substrate, "params": _identity(self.spec)["params"],
                 "population": self.spec.name}
 
-    def state_fields(self, ckpts: dict[str, dict[str, str]]) -> dict[str, Any]:
+    def state_fields(self, loop, ckpts: dict[str, dict[str, str]]) -> dict[str, Any]:
         return {"spec": _identity(self.spec), "source": self.spec.source,
-                "members": [m.record() for m in self.members.values()]}
+                "members": [m.record() for m in loop.members.values()]}
 
-    # ------------------------------------------------------------------ rounds
-    def play_rounds(self) -> None:
-        """Rounds until the slowest member takes its next PBT step."""
-        while True:
-            self.round()
-            ready = self._ready()
-            if not ready:
-                continue
-            events = pbt_step(self.spec, self.members, self.tracker, ready, self.rng)
-            for event in events:
-                self.lineage.append(event)
-            self.pending.extend(events)
-            if min(m.generation for m in self.members.values()) > self.generation:
-                return
+    def summary_fields(self) -> dict[str, Any]:
+        return {}
 
-    def end_generation(self) -> list[LineageEvent]:
-        events, self.pending = self.pending, []
-        return events
+    def write_records(self, loop, summary: GenerationSummary) -> None:
+        """generations.jsonl says it all."""
 
-    def _ready(self) -> list[str]:
-        per_gen = self.spec.steps_per_generation
-        ready = [m for m, x in self.members.items() if x.steps_since_last_step() >= per_gen]
-        if self.spec.pbt.mode == "sync" and len(ready) < len(self.members):
-            return []
-        return ready
+    def report_fields(self, loop) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing beyond the collector."""
 
 
 def run(spec: PopulationSpec, config: TrainConfig, generations: int, *, resume: bool = False,
@@ -165,4 +194,15 @@ def run(spec: PopulationSpec, config: TrainConfig, generations: int, *, resume: 
     if config.out is None:
         raise BadInput("a PBT run needs an output folder (--out)")
     state = check_out(spec, Path(config.out), resume, generations)
-    return Driver(spec, config, generations, state, on_round, on_generation, prepare).run()
+    return make_loop(spec, config, generations, state, on_round, on_generation, prepare).run()
+
+
+def make_loop(spec, config: TrainConfig, generations: int, state: dict | None = None,
+              on_round: Callable[[RoundReport], Any] | None = None,
+              on_generation: Callable[[GenerationSummary], Any] | None = None,
+              prepare: Callable[[dict[str, Member]], Any] | None = None) -> Loop:
+    """The PBT run's loop, not yet started (`state`: the run folder's last commit, to resume;
+    `run` checks the folder first)."""
+    selection = PBT(spec, config)
+    return Loop(config, selection, FolderRecords(config, selection, state, prepare), generations,
+                on_round, on_generation)

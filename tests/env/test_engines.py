@@ -51,14 +51,14 @@ def test_a_policy_trained_on_the_fast_env_plays_real_melting_pot(ray_local, tmp_
 @pytest.mark.slow
 def test_a_league_runs_on_the_fast_env(ray_local, tmp_path):
     from popbased.league.audit import audit
-    from popbased.league.run import Driver, train_config
+    from popbased.league.run import make_loop, train_config
     from popbased.league.spec import load
 
     spec = load(tiny_league(tmp_path, steps=1500))
     out = tmp_path / "run"
     config = train_config(spec, 3, workers=1, envs_per_worker=4, rollout_length=50, out=str(out),
                           ray_address=ray_local["address"], env_backend="fast")
-    result = Driver(spec, config, 3, None).run()
+    result = make_loop(spec, config, 3).run()
     assert result["generation"] == 3 and result["agent_steps"] >= 3 * 4 * 1500
     assert audit(out, mlflow=False) == []
     rounds = [json.loads(l) for l in (out / "rounds.jsonl").read_text().splitlines()]

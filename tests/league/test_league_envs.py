@@ -22,7 +22,7 @@ def _league_file(tmp_path, evaluation_env=None):
 @pytest.mark.slow
 def test_a_league_trains_on_the_device_and_evaluates_on_melting_pot(tmp_path, monkeypatch):
     from popbased.league.audit import audit
-    from popbased.league.run import Driver, train_config
+    from popbased.league.run import make_loop, train_config
     from popbased.league.spec import load
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
@@ -34,14 +34,14 @@ def test_a_league_trains_on_the_device_and_evaluates_on_melting_pot(tmp_path, mo
     seen = {}
 
     def on_round(report):
-        session = driver.eval_session if report.phase == "eval" else driver.session
+        session = driver.selection.eval_session if report.phase == "eval" else driver.session
         seen.setdefault(report.phase, set()).add(type(session.collector))
 
-    driver = Driver(spec, config, 2, None, on_round=on_round)
+    driver = make_loop(spec, config, 2, on_round=on_round)
     result = driver.run()
     assert result["generation"] == 2 and result["ray"] is None  # training needed no Ray
     assert seen == {"train": {DeviceCollector}, "eval": {Collector}}
-    assert driver.eval_session is None  # closed with the run
+    assert driver.selection.eval_session is None  # closed with the run
     assert audit(out, mlflow=False) == []
     payoff = [json.loads(l) for l in (out / "payoff.jsonl").read_text().splitlines()]
     assert [p["env"] for p in payoff] == [{"train": "fast", "evaluation": "meltingpot"}] * 2

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from popbased.league.audit import audit
-from popbased.league.run import Driver, train_config
+from popbased.league.run import League, make_loop, train_config
 from popbased.league.spec import load
 from popbased.population.lineage import LineageLog
 from popbased.ppo import checkpoint
@@ -55,7 +55,7 @@ def test_tiny_league_runs_quarantines_and_survives_a_killed_worker(ray_local, tm
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    driver = Driver(spec, config, 2, None, on_round=on_round, prepare=poison_once)
+    driver = make_loop(spec, config, 2, on_round=on_round, prepare=poison_once)
     result = driver.run()
     assert result["generation"] == 2 and killed
     assert result["worker_restarts"] >= 1
@@ -268,7 +268,7 @@ def test_long_league_plays_on_with_retired_snapshots(ray_local, tmp_path, keep, 
     out = tmp_path / "run"
     config = train_config(spec, 12, workers=1, envs_per_worker=2, rollout_length=20, out=str(out),
                           ray_address=ray_local["address"], env="meltingpot", env_backend=backend)
-    result = Driver(spec, config, 12, None).run()
+    result = make_loop(spec, config, 12).run()
     assert result["generation"] == 12
     files_ = check_consistent(out, 12)
     assert retired_snapshot_played(files_["payoffs"], files_["summaries"])
@@ -279,7 +279,7 @@ def test_snapshot_pool_rule_with_every_2_and_snapshots_not_a_source(ray_local, t
     out = tmp_path / "run"
     config = train_config(spec, 4, workers=1, envs_per_worker=1, rollout_length=20, out=str(out),
                           ray_address=ray_local["address"])
-    assert Driver(spec, config, 4, None).run()["generation"] == 4
+    assert make_loop(spec, config, 4).run()["generation"] == 4
     summaries = files.lines(out, "generations.jsonl")
     assert all(s["snapshots"] == [] for s in summaries)  # no snapshots: not a source
     assert [s["generation"] for s in summaries] == [1, 2, 3, 4]
@@ -294,11 +294,11 @@ def test_an_internal_error_says_so_and_where_its_traceback_went(ray_local, tmp_p
 
     from popbased.cli import cli
 
-    def broken(self):
+    def broken(self, loop):
         raise KeyError("a bug at the end of a generation")
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(Driver, "end_generation", broken)
+    monkeypatch.setattr(League, "select", broken)
     out = tmp_path / "run"
     result = CliRunner().invoke(cli, ["league", "launch", str(snapshot_league(tmp_path, 1)),
                                       "--generations", "2", "--workers", "1", "--envs-per-worker", "1",

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from popbased.population.lineage import LineageLog, replay
-from popbased.population.run import Driver, read_state, run, train_config
+from popbased.population.run import PBT, read_state, run, train_config
 
 from conftest import ACTIONS, ROOT, equal_states, member_state, tiny_spec
 
@@ -130,8 +130,7 @@ def test_new_members_are_seeded(tmp_path):
     made = []
     for name in ("a", "b"):
         config = train_config(spec, 1, device="cpu", seed=11, out=str(tmp_path / name))
-        driver = Driver(spec, config, 1, None, None, None)
-        made.append(driver._new_members(ACTIONS, {"reward": 1.0}))
+        made.append(PBT(spec, config).initial_members(ACTIONS, {"reward": 1.0}))
     a, b = made
     for m in a:
         assert a[m].values == b[m].values
@@ -143,13 +142,13 @@ def test_new_members_are_seeded(tmp_path):
 def test_sync_waits_for_everyone_async_steps_whoever_is_ready(tmp_path, mode, expected):
     spec = tiny_spec(mode=mode)
     config = train_config(spec, 1, device="cpu", out=str(tmp_path))
-    driver = Driver(spec, config, 1, None, None, None)
-    driver.members = driver._new_members(ACTIONS, {"reward": 1.0})
-    for m, steps in zip(driver.members.values(), (599, 600, 900)):
+    pbt = PBT(spec, config)
+    members = pbt.initial_members(ACTIONS, {"reward": 1.0})
+    for m, steps in zip(members.values(), (599, 600, 900)):
         m.trained_steps = steps
-    assert driver._ready() == expected
-    driver.members["m0"].trained_steps = 600
-    assert driver._ready() == ["m0", "m1", "m2"]
+    assert pbt.ready(members) == expected
+    members["m0"].trained_steps = 600
+    assert pbt.ready(members) == ["m0", "m1", "m2"]
 
 
 def test_damaged_run_folders_are_one_clear_error(tmp_path):

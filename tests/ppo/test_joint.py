@@ -143,7 +143,8 @@ def test_who_updates_together():
 def test_a_fast_env_run_trains_every_member_jointly(tmp_path):
     """`joint_update` in a real run: the device collector's batches, three members updated
     together each round, their checkpoints written."""
-    from popbased.selfplay import TrainConfig, train
+    from popbased.run.train import train
+    from popbased.selfplay import TrainConfig
 
     config = TrainConfig("open", steps=3 * 7 * 4 * 20, members=3, envs_per_worker=2,
                          rollout_length=20, device="cpu", env="fast", joint_update=True,

@@ -77,7 +77,7 @@ def test_ctrl_c_before_training_starts_ends_the_run_killed(tmp_path, monkeypatch
 @pytest.mark.slow
 def test_sigterm_kills_every_run_a_crash_fails_them_and_resumes_continue_the_same_runs(
         tmp_path, monkeypatch, sigterm_kept):
-    from popbased.league.run import Driver
+    from popbased.league.run import League
     from popbased.runs import state as files
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)  # the fast env without Ray
@@ -103,11 +103,11 @@ def test_sigterm_kills_every_run_a_crash_fails_them_and_resumes_continue_the_sam
     ids = {name: r.info.run_id for name, r in runs.items()}
     done = files.read(out)["generation"]
 
-    def broken(self):
+    def broken(self, loop):
         raise KeyError("a bug at the end of a generation")
 
     with monkeypatch.context() as patched:
-        patched.setattr(Driver, "end_generation", broken)
+        patched.setattr(League, "select", broken)
         failed = invoke("resume", out, "--generations", done + 1)
     assert failed.exit_code == 1 and "internal error: KeyError" in failed.stderr, failed.output
     runs = _runs(tmp_path)

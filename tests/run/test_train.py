@@ -1,12 +1,12 @@
-"""The run of rounds (popbased.population.rounds) through self-play on the fast env: on_round
-True stops, an interrupt keeps the checkpoints, the final report's keys."""
+"""`popbased train` on the one loop (popbased.run.train) on the fast env: on_round True stops,
+an interrupt keeps the checkpoints, the final report's keys."""
 
 import json
 
 import pytest
 
 from popbased.population.reports import RoundReport
-from popbased.population.rounds import SelfPlay
+from popbased.run.train import train
 from popbased.selfplay import TrainConfig
 
 
@@ -17,7 +17,7 @@ def _config(tmp_path, **kw):
 
 def test_on_round_true_stops_and_the_report_is_the_last_round(tmp_path):
     seen = []
-    report = SelfPlay(_config(tmp_path), lambda r: seen.append(r) or len(seen) == 2).run()
+    report = train(_config(tmp_path), lambda r: seen.append(r) or len(seen) == 2)
     assert [r.round for r in seen] == [1, 2] and all(isinstance(r, RoundReport) for r in seen)
     assert report["round"] == 2 and report["agent_steps"] == 2 * 7 * 10 == seen[-1].agent_steps
     assert {"checkpoints", "agent_steps_per_s", "elapsed_s", "ray", "round_agent_steps", "timing",
@@ -33,6 +33,6 @@ def test_an_interrupt_keeps_the_checkpoints(tmp_path, overlap):
         if report.round == 2:
             raise KeyboardInterrupt
 
-    report = SelfPlay(_config(tmp_path, overlap=overlap), stop).run()
+    report = train(_config(tmp_path, overlap=overlap), stop)
     assert report["interrupted"] is True and report["round"] == 2
     assert (tmp_path / "m0.pt").exists() and report["checkpoints"]["m0"] == str(tmp_path / "m0.pt")
