@@ -27,6 +27,7 @@ from typing import Any
 from popbased.errors import BadInput
 from popbased.runs import state as files
 from popbased.league.payoff import PayoffTable
+from popbased.league.spec import load
 from popbased.population.lineage import LineageLog
 
 
@@ -117,8 +118,6 @@ def audit(folder: str | Path, *, mlflow: bool = True) -> list[str]:
 
 
 def _spec(folder: Path):
-    from popbased.league.spec import load
-
     try:
         options = json.loads((folder / "options.json").read_text())
         return load(options["league"])
@@ -127,7 +126,7 @@ def _spec(folder: Path):
 
 
 def _mlflow(folder: Path, members: list[str]) -> list[str]:
-    from mlflow.tracking import MlflowClient
+    from mlflow.tracking import MlflowClient  # deferred: heavy, only for a tracked league
 
     tracking = json.loads((folder / "tracking.json").read_text())
     logged = int(tracking.get("generation", 0))

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from popbased.errors import BadInput
-from popbased.substrates import meltingpot_loader
+from popbased.substrates import meltingpot_loader, resolve
+from popbased.substrates.commons_harvest import STOCK_MODULE
 from popbased.substrates.spec import Lab2dSpec
 
 PREFIX = "bots:"
@@ -45,8 +46,6 @@ def arena_substrate(arena: Lab2dSpec) -> str | None:
     """The Melting Pot substrate whose bots fit the arena (None: no bot was trained for it)."""
     if arena.params is None:
         return arena.name
-    from popbased.substrates.commons_harvest import STOCK_MODULE
-
     return None if arena.params.map == "private_property" else STOCK_MODULE[arena.params.map]
 
 
@@ -66,8 +65,6 @@ def sources(background: Mapping[str, Any], arena: Lab2dSpec, where: str) -> tupl
     scenarios = meltingpot_loader.import_module("configs.scenarios").SCENARIO_CONFIGS
     fits = arena_substrate(arena)
     if fits is not None and arena.params is not None:
-        from popbased.substrates import resolve
-
         if arena.action_names != resolve(fits).action_names:
             raise BadInput(f"{where} bots: the arena {arena.name!r} has other actions than {fits} "
                            f"({', '.join(arena.action_names)}), which its bots were trained to use; "

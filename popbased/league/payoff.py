@@ -44,7 +44,7 @@ def interval(values: list[float]) -> tuple[float, float, float]:
     mean = float(np.mean(values))
     if len(values) < 2:
         return mean, math.nan, math.nan
-    from scipy.stats import t
+    from scipy.stats import t  # deferred: heavy, and only intervals need it
 
     half = float(t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values)))
     return mean, mean - half, mean + half

@@ -17,6 +17,8 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+
 COLUMNS = ("focal", "background", "mode", "episodes", "return", "ci_low", "ci_high",
            "background_return", "gini", "depleted")
 FOLDER = "payoff"
@@ -28,7 +30,7 @@ def paths(folder: Path, generation: int) -> dict[str, Path]:
 
 
 def _frame(rows: Iterable[Mapping[str, Any]]):
-    import pandas as pd
+    import pandas as pd  # deferred: heavy, only to write the files
 
     frame = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=list(COLUMNS))
     return frame.astype({"episodes": "int64"}) if len(frame) else frame
@@ -47,11 +49,10 @@ def write(folder: Path, generation: int, rows: Iterable[Mapping[str, Any]],
 
 
 def heatmap(frame, path: Path, title: str) -> None:
-    import matplotlib
+    import matplotlib  # deferred: heavy, only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     modes = list(dict.fromkeys(frame["mode"])) or ["(no matches)"]
     fig, axes = plt.subplots(1, len(modes), squeeze=False,

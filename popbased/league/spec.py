@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from popbased.errors import BadInput
+from popbased.league import bots
 from popbased.population.spec import (PopulationSpec, _check_keys, load as load_population, parse_pbt,
                                       read_toml)
 from popbased.substrates import resolve
@@ -239,6 +240,7 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         arena_spec = resolve(arena, dict(arena_params))
     except BadInput as err:
         raise BadInput(f"{where} arena: {err}") from None
+    # deferred: arena.py brings env.instance (cv2, Lab2d); reading a league file stays light
     from popbased.league.arena import check_playable
 
     for pop in pops:
@@ -252,8 +254,6 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         _choice(s, f"{source}: [background] sources entry", SOURCES)
     bot_sources, bots_root = (), None
     if "bots" in sources:  # see popbased/league/bots.py
-        from popbased.league import bots
-
         bot_sources, bots_root = bots.sources(background, arena_spec, f"{source}: [background]")
     elif "bots" in background or "bots_root" in background:
         raise BadInput(f"{source}: [background] bots: listed, but 'bots' is not among the sources "
