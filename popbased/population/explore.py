@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -65,11 +66,9 @@ def sample_initial(gene: Gene, rng: np.random.Generator) -> float:
 def load_evotorch():
     """EvoTorch's pieces explore uses. The first import takes seconds (EvoTorch imports Ray
     and cma): the engines call this at setup, so that it never stalls a generation's end."""
-    import warnings
-
     with warnings.catch_warnings():  # evotorch's torch.jit.script use warns on import
         warnings.simplefilter("ignore", DeprecationWarning)
-        from evotorch import Problem, SolutionBatch
+        from evotorch import Problem, SolutionBatch  # deferred: see the docstring
         from evotorch.operators import GaussianMutation
         from evotorch.operators.functional import simulated_binary_cross_over
 

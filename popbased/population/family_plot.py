@@ -34,7 +34,7 @@ def points(events: Iterable[LineageEvent]):
 
 
 def draw(events: Iterable[LineageEvent], path: str | Path, title: str) -> Path:
-    import matplotlib
+    import matplotlib  # deferred: heavy, only to draw (`points` needs none)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -19,9 +19,11 @@ discounted by its Gini, and halved when every episode ends with the orchard dead
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import torch
 
 OBJECTIVES = ("return", "sustainability", "equality")
 RATE_STEPS = 1000
@@ -71,12 +73,9 @@ def scores(means: Mapping[str, Mapping[str, float]], kind: str) -> dict[str, flo
         return {m: welfare(v) for m, v in means.items()}
     if kind != "pareto":
         return {m: v[kind] for m, v in means.items()}
-    import warnings
-
-    import torch
-
     with warnings.catch_warnings():  # evotorch's torch.jit.script use warns on import
         warnings.simplefilter("ignore", DeprecationWarning)
+        # deferred: EvoTorch is slow to import (it imports Ray), and only Pareto fitness needs it
         from evotorch.operators.functional import pareto_utility
 
     names = list(means)
@@ -109,7 +108,7 @@ def better(donor: Sequence[float], recipient: Sequence[float], confidence: float
         return False, f"not better (gap {gap:.3g})"
     if confidence <= 0:
         return True, f"gap {gap:.3g}"
-    from scipy.stats import ttest_ind
+    from scipy.stats import ttest_ind  # deferred: heavy, only for a confidence test
 
     p = float(ttest_ind(donor, recipient, equal_var=False, alternative="greater").pvalue)
     if math.isnan(p):  # both constant: the gap is exact

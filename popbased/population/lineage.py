@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from popbased import textio
+from popbased.errors import BadInput
+from popbased.ppo.checkpoint import write_atomic
+
 
 @dataclass(frozen=True)
 class LineageEvent:
@@ -32,14 +36,10 @@ class LineageLog:
         self.path = Path(path) if path else None
         self.events: list[LineageEvent] = []
         if self.path is not None:
-            from popbased import textio
-
             for number, record in enumerate(textio.read(self.path), 1):
                 try:
                     self.events.append(LineageEvent(**record))
                 except TypeError as err:
-                    from popbased.errors import BadInput
-
                     raise BadInput(f"{self.path}:{number}: not a lineage event ({err})") from None
 
     def append(self, event: LineageEvent) -> LineageEvent:
@@ -54,8 +54,6 @@ class LineageLog:
         """Keeps the first `count` events (drops those of a generation that never completed)."""
         self.events = self.events[:count]
         if self.path is not None:
-            from popbased.ppo.checkpoint import write_atomic
-
             write_atomic(self.path, "".join(json.dumps(asdict(e)) + "\n" for e in self.events).encode())
 
     def of(self, member: str) -> list[LineageEvent]:

@@ -220,6 +220,7 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     genes = tuple(parse_gene(k, v, f"{source}: evolve.{k}") for k, v in evolve.items())
     start = {g.name: int(round(g.init[0])) if g.integer else g.init[0] for g in genes}
     ppo = from_mapping(PPOConfig, {**fixed, **start}, f"{source}: ppo")
+    # deferred: env.instance brings cv2 and Lab2d; reading a population file stays light
     from popbased.env.instance import component_names
 
     # All names either engine may give: the run checks fast-only ones against its engine.
