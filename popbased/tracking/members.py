@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.population.family_plot import draw
+from popbased.population.lineage import LineageLog
 from popbased.population.reports import GenerationSummary
 from popbased.runs.folder import open_run
 from popbased.tracking.store import Store
@@ -100,8 +102,6 @@ def log_members(store: Store, folder: Path, summary: GenerationSummary) -> None:
 
 def _initial_values(folder: Path) -> dict[str, dict[str, float]]:
     """member -> its genes at generation 0 (the lineage's init events)."""
-    from popbased.population.lineage import LineageLog
-
     path = folder / "lineage.jsonl"
     if not path.is_file():
         return {}
@@ -124,8 +124,5 @@ def _member_note(m: str, record, info, g: int) -> str:
 
 def lineage_artifacts(folder: Path, title: str) -> list[str]:
     """lineage.jsonl and a fresh lineage.png of the run (the league/PBT run's artifacts)."""
-    from popbased.population.family_plot import draw
-    from popbased.population.lineage import LineageLog
-
     picture = draw(LineageLog(folder / "lineage.jsonl").events, folder / "lineage.png", title)
     return [str(folder / "lineage.jsonl"), str(picture)]

@@ -16,20 +16,28 @@ have: RUNNING while a job writes (`start`), then FINISHED, FAILED (with the erro
 to every run once all records are sent, so a run whose store was away at its end ends when
 the records finally arrive. Runs are found again by their `popbased.key` tag (folder::run):
 a lost tracking.json, or a kill between creating a run and noting its id, opens no second run.
+
+MLflow (and pandas, for tables) is imported where a record is sent, not here: it is heavy,
+and the modules that import this one also serve runs and commands that track nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import posixpath
 import time
+import urllib.error
+import urllib.request
 import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping
 
 from popbased.errors import BadInput
+from popbased.ppo.checkpoint import write_atomic
 
 BUFFER = "tracking-buffer.jsonl"
 RUNS = "tracking.json"
@@ -75,9 +83,6 @@ def check(uri: str, hint: str = "start it (`mlflow server`), or leave the flag o
     """A server URI that does not answer is one clear error before anything starts."""
     if not uri.startswith(("http://", "https://")):
         return
-    import urllib.error
-    import urllib.request
-
     try:
         urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).read()
     except (urllib.error.URLError, OSError) as err:
@@ -93,7 +98,7 @@ class Store:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")  # buffer, do not hang
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a line per run
-        from mlflow.tracking import MlflowClient
+        from mlflow.tracking import MlflowClient  # deferred (see the module's docstring)
 
         self.uri, self.folder = uri, folder
         self.client = MlflowClient(uri)
@@ -145,8 +150,6 @@ class Store:
     @contextlib.contextmanager
     def _locked(self):
         """One writer at a time in the folder (a running job, `popbased tracking sync`)."""
-        import fcntl
-
         fd = os.open(self.folder, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -206,7 +209,7 @@ class Store:
         or a new store) gets them found or made again; a parameter a run already has with
         another value (MLflow keeps the first) is noted in the tag `popbased.changed_params`
         instead; a record refused for any other reason goes to tracking-rejected.jsonl."""
-        from mlflow.exceptions import MlflowException
+        from mlflow.exceptions import MlflowException  # deferred (see the module's docstring)
 
         record = self._present(record)
         for attempt in range(3):
@@ -319,8 +322,6 @@ class Store:
         return runs["runs"][run]
 
     def _write_runs(self) -> None:
-        from popbased.ppo.checkpoint import write_atomic
-
         write_atomic(self.folder / RUNS, json.dumps(self.runs, indent=1).encode())
 
     @property
@@ -371,7 +372,7 @@ class Store:
         want = self.runs.get("status")
         if not want:
             return
-        from mlflow.exceptions import MlflowException
+        from mlflow.exceptions import MlflowException  # deferred (see the module's docstring)
 
         todo = [name for name in self.runs["runs"] if name not in want["applied"]]
         for name in todo:
@@ -392,7 +393,7 @@ class Store:
             self._write_runs()
 
     def _reopen(self, run_id: str) -> None:
-        from mlflow.entities import RunTag
+        from mlflow.entities import RunTag  # deferred (see the module's docstring)
 
         run = self.client.get_run(run_id)
         if run.info.status != "RUNNING":
@@ -408,7 +409,7 @@ class Store:
                 self.client.delete_tag(run_id, NOTE_TAG)
 
     def _end(self, run_id: str, want: dict) -> None:
-        from mlflow.entities import RunTag
+        from mlflow.entities import RunTag  # deferred (see the module's docstring)
 
         if want.get("error"):
             note = self.client.get_run(run_id).data.tags.get(NOTE_TAG, "")
@@ -420,7 +421,7 @@ class Store:
         self.client.set_terminated(run_id, want["status"], end_time=want["time_ms"])
 
     def _send(self, record: dict) -> None:
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param, RunTag  # deferred (see the module's docstring)
 
         run_id = self._run_id(record["run"])
         metrics = [Metric(k, v, record["time"], record["step"]) for k, v in record["metrics"].items()]
@@ -433,9 +434,7 @@ class Store:
             path, folder = (artifact, None) if isinstance(artifact, str) else artifact
             self.client.log_artifact(run_id, path, folder)
         for artifact_file, csv in (record.get("tables") or {}).items():
-            import posixpath
-
-            import pandas as pd
+            import pandas as pd  # deferred (see the module's docstring)
 
             folder = posixpath.dirname(artifact_file) or None
             if artifact_file in {f.path for f in self.client.list_artifacts(run_id, folder)}:

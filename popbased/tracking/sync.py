@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from popbased.errors import BadInput
+from popbased.runs.folder import is_run, open_run
 from popbased.tracking.store import BUFFER, REJECTED, RUNS, Store, check, resolve_uri
 
 EVALUATION = "evaluation.json"  # popbased.evaluation.results.INFO (not imported: it is heavy)
@@ -36,8 +37,6 @@ def _saved(folder: Path) -> dict[str, Any] | None:
 
 def _identity(folder: Path) -> tuple[str, str]:
     """(experiment, run name) of a folder whose tracking.json is gone, from its own files."""
-    from popbased.runs.folder import is_run, open_run
-
     if is_run(folder):
         run = open_run(folder)
         return f"{run.kind}-{run.name}", folder.resolve().name
