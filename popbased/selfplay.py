@@ -17,7 +17,7 @@ import torch
 from popbased.errors import BadInput
 from popbased.ppo import shaping
 from popbased.ppo.config import NetConfig, PPOConfig
-from popbased.env.engines import check_fast, has_fast
+from popbased.env.engines import ENVS, check_fast, has_fast
 from popbased.env.instance import component_names
 from popbased.ppo.learner import resolve_device
 from popbased.rollout.cluster import ensure_ray
@@ -25,7 +25,6 @@ from popbased.rollout.collector import Collector
 from popbased.substrates import resolve
 
 
-ENVS = ("auto", "fast", "meltingpot")
 MELTINGPOT_SHAPE = {"envs_per_worker": 2, "rollout_length": 250}
 FAST_SHAPE = {"envs_per_worker": 10, "rollout_length": 50}
 """Round shapes by engine (workers x envs x players x length = 7,000 agent-steps with the

@@ -8,6 +8,11 @@ from __future__ import annotations
 from popbased.errors import BadInput
 from popbased.substrates.params import CommonsParams
 
+ENGINES = ("fast", "meltingpot")
+"""The env engines: the fast commons_harvest (torch) and Melting Pot itself."""
+ENVS = ("auto", *ENGINES)
+"""What a run's `env` may say: an engine, or 'auto' (popbased.selfplay.default_env decides)."""
+
 BACKENDS = ("process", "inline", "fast")
 """process / inline: Melting Pot (envs in their own processes, or in this one); fast: the
 fast commons_harvest."""

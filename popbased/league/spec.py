@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.env.engines import ENVS
 from popbased.errors import BadInput
 from popbased.league import bots
 from popbased.population.spec import (PopulationSpec, _check_keys, load as load_population, parse_pbt,
@@ -135,7 +136,6 @@ class LeagueSpec:
 
 _LEAGUE_KEYS = ("name", "populations", "arena", "arena_params", "size", "steps_per_generation",
                 "episode_steps", "member_draw", "env")
-ENVS = ("auto", "fast", "meltingpot")
 _TOP = ("league", "modes", "background", "matchmaking", "evaluation", "snapshots", "fitness")
 
 

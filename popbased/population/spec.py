@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.env.engines import ENVS
 from popbased.errors import BadInput
 from popbased.ppo.config import PPOConfig, from_mapping
 from popbased.substrates import resolve
@@ -127,7 +128,6 @@ class PopulationSpec:
 
 
 _POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation", "env")
-ENVS = ("auto", "fast", "meltingpot")
 _GENE_KEYS = ("init", "bounds", "scale", "integer")
 _TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt")
 

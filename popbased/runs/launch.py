@@ -96,6 +96,7 @@ class Prepared:
 
 
 def _config(train_config, spec, generations: int, opts: dict, out: str, ray_address, **extra):
+    # options.json of folders from before `env` existed has none: those runs played Melting Pot
     return train_config(spec, generations, workers=opts["workers"],
                         envs_per_worker=opts["envs_per_worker"],
                         rollout_length=opts["rollout_length"], device=opts["device"],
