@@ -23,6 +23,9 @@ of the cells it played, a league run only). Verification: on real arena frames (
 play), with random action masks and, for LSTM policies, the state carried across steps,
 the export must pick the same greedy action as the original everywhere, both loaded as
 its format's runtime does and through `mlflow.pyfunc.load_model`.
+
+MLflow and onnx are imported where a model is written or loaded through MLflow: they are heavy,
+and `popbased export` imports this module for its FORMATS.
 """
 
 from __future__ import annotations
@@ -41,9 +44,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from popbased.env.instance import EnvRunner, downsample
 from popbased.errors import BadInput
 from popbased.export import model, runtime
+from popbased.population.lineage import LineageLog
+from popbased.population.report import lineage_lines
+from popbased.ppo import checkpoint
+from popbased.ppo.policy import masked_log_softmax
 from popbased.runs.folder import MemberInfo, RunFolder
+from popbased.substrates import resolve
 
 FORMATS = ("onnx", "torchscript", "mlflow")
 FLAVORS = {"onnx": ["onnx", "python_function"], "torchscript": ["python_function"],
@@ -78,9 +87,6 @@ def pick(run: RunFolder, population: str | None, by: str) -> list[MemberInfo]:
 # ---------------------------------------------------------------------- samples
 def sample_views(arena: str, params: dict[str, str], steps: int, seed: int) -> np.ndarray:
     """Real 88x88 player views [steps, players, 88, 88, 3] from random play in the arena."""
-    from popbased.env.instance import EnvRunner
-    from popbased.substrates import resolve
-
     spec = resolve(arena, params)
     runner = EnvRunner(spec, np.random.default_rng(seed))
     players = spec.num_players
@@ -108,8 +114,6 @@ def _masks(shape: tuple[int, int], actions: int, rng: np.random.Generator) -> np
 @torch.inference_mode()
 def original_outputs(policy, frames: np.ndarray, masks: np.ndarray):
     """The popbased Policy itself, on views resized exactly as in training."""
-    from popbased.ppo.policy import masked_log_softmax
-
     steps, players = frames.shape[:2]
     views = inputs(frames, policy.obs_size)
     state = policy.initial_state(players)
@@ -137,7 +141,7 @@ def exported_outputs(folder: Path, frames: np.ndarray, masks: np.ndarray):
 
 def pyfunc_outputs(folder: Path, frames: np.ndarray, masks: np.ndarray):
     """The same through `mlflow.pyfunc.load_model(folder)`, as the registry serves it."""
-    import mlflow.pyfunc
+    import mlflow.pyfunc  # deferred (see the module's docstring)
 
     described = runtime.Exported.describe(folder)
     path = list(sys.path)
@@ -174,9 +178,6 @@ def compare(expected: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.n
 
 # ---------------------------------------------------------------------- writing
 def _info(run: RunFolder, member: MemberInfo, payload: dict, policy, fmt: str, by: str) -> dict[str, Any]:
-    from popbased.population.lineage import LineageLog
-    from popbased.population.report import lineage_lines
-
     log = LineageLog(run.path / "lineage.jsonl")
     size = model.input_size(policy)
     input_names, output_names = model.names(policy.recurrent)
@@ -300,7 +301,7 @@ def example_input(policy, view: np.ndarray) -> dict[str, np.ndarray]:
 @torch.inference_mode()
 def signature(policy, example: dict[str, np.ndarray]):
     """Named tensors in and out, the seat axis variable (-1), as MLflow infers them."""
-    from mlflow.models import infer_signature
+    from mlflow.models import infer_signature  # deferred (see the module's docstring)
 
     out = model.wrap(policy)(*(torch.from_numpy(x) for x in example.values()))
     return infer_signature(example, dict(zip(model.names(policy.recurrent)[1], (t.numpy() for t in out))))
@@ -313,7 +314,7 @@ def _torch_requirements() -> list[str]:
 @contextlib.contextmanager
 def _quiet_mlflow():
     """MLflow's INFO lines ("Validating input example against model signature") off the CLI."""
-    import mlflow  # first: importing it sets its logger's level
+    import mlflow  # first: importing it sets its logger's level; deferred (module docstring)
 
     logger = logging.getLogger(mlflow.__name__)
     level = logger.level
@@ -331,12 +332,12 @@ def _write_model(policy, fmt: str, folder: Path, example: dict[str, np.ndarray],
 
 
 def _save_mlflow_model(policy, fmt: str, folder: Path, example: dict[str, np.ndarray], metadata: dict) -> None:
-    import mlflow.pyfunc
+    import mlflow.pyfunc  # deferred (see the module's docstring)
     from mlflow.models import Model
 
     sig = signature(policy, example)
     if fmt == "onnx":  # MLflow's onnx flavour, its graph file renamed policy.onnx
-        import mlflow.onnx
+        import mlflow.onnx  # deferred (see the module's docstring)
         import onnx
 
         raw = folder.with_name(folder.name + ".onnx")
@@ -355,7 +356,7 @@ def _save_mlflow_model(policy, fmt: str, folder: Path, example: dict[str, np.nda
     # torch: a pyfunc whose loader (torch_policy_pyfunc.py) MLflow copies into code/
     meta = Model()
     if fmt == "mlflow":  # the pytorch flavour's pt2 (torch.export, no pickle), beside the pyfunc
-        import mlflow.pytorch
+        import mlflow.pytorch  # deferred (see the module's docstring)
 
         traced = folder.with_name(folder.name + ".pt2")
         trace = tuple(x.numpy() for x in model.example_inputs(policy))  # 2 seats: the seat axis stays dynamic
@@ -380,7 +381,7 @@ def _metadata(info: dict) -> dict:
 
 
 def _model_size(folder: Path) -> None:
-    from mlflow.models import Model
+    from mlflow.models import Model  # deferred (see the module's docstring)
 
     meta = Model.load(str(folder / "MLmodel"))
     meta.model_size_bytes = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
@@ -390,8 +391,6 @@ def _model_size(folder: Path) -> None:
 def export_member(run: RunFolder, member: MemberInfo, fmt: str, target: Path, by: str,
                   sample_steps: int = 24, seed: int = 0) -> dict[str, Any]:
     """Writes the member's export into `target` (replacing it), verified; returns policy.json."""
-    from popbased.ppo import checkpoint
-
     payload = checkpoint.read(member.checkpoint)
     policy = checkpoint.policy_from(payload, member.checkpoint).eval()
     frames = sample_views(run.arena, run.arena_params, sample_steps, seed)
@@ -426,8 +425,6 @@ def export_member(run: RunFolder, member: MemberInfo, fmt: str, target: Path, by
 
 def inputs(frames: np.ndarray, size: int) -> np.ndarray:
     """Raw views [T, P, 88, 88, 3] at view size `size`, resized as in training."""
-    from popbased.env.instance import downsample
-
     if size == model.RAW:
         return frames
     out = np.zeros(frames.shape[:2] + (size, size, 3), np.uint8)

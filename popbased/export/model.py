@@ -18,6 +18,9 @@ out exact in OpenCV's fixed-point code, so those policies take views already res
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -97,9 +100,6 @@ def torchscript(policy: Policy) -> torch.jit.ScriptModule:
 
 def to_onnx(policy: Policy, path) -> None:
     """ONNX (opset 18) with a dynamic number of seats, via torch.export."""
-    import logging
-    import warnings
-
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" notes
     module = wrap(policy)
     inputs = example_inputs(policy)

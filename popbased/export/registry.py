@@ -75,7 +75,7 @@ def description(info: dict[str, Any], name: str) -> str:
 
 def _stamp(folder: Path, logged, run_id: str) -> None:
     """MLmodel names its logged model and run, as mlflow's log_model writes it."""
-    from mlflow.models import Model
+    from mlflow.models import Model  # deferred: heavy, only to register
 
     meta = Model.load(str(folder / "MLmodel"))
     meta.model_id = meta.model_uuid = logged.model_id
@@ -84,7 +84,7 @@ def _stamp(folder: Path, logged, run_id: str) -> None:
 
 
 def register(run: RunFolder, member: MemberInfo, folder: Path, info: dict[str, Any], uri: str) -> dict:
-    from mlflow.entities import LoggedModelOutput
+    from mlflow.entities import LoggedModelOutput  # deferred: heavy, only to register
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 

@@ -4,7 +4,8 @@ Needs numpy and onnxruntime (format onnx) or torch (torchscript, mlflow); it imp
 nothing else of popbased, so a policy runs where popbased's training code is absent (the
 folder's README.md shows the same in a few lines with no popbased at all). Each folder is
 also an MLflow model (MLmodel): `mlflow.pyfunc.load_model(folder)` runs it too, without this
-module (see popbased.export.champion).
+module (see popbased.export.champion). The runtime of a folder's format (onnxruntime, torch or
+MLflow) is imported when that folder is loaded, so that each format needs only its own.
 """
 
 from __future__ import annotations
@@ -32,18 +33,18 @@ class Exported:
         self.input_size = int(self.info["observation"]["input"][1])
         self.action_names = list(self.info["actions"])
         if self.format == "onnx":
-            import onnxruntime
+            import onnxruntime  # deferred: the format's runtime only (see the docstring)
 
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3
             self._session = onnxruntime.InferenceSession(
                 str(self.folder / FILES["onnx"]), options, providers=["CPUExecutionProvider"])
         elif self.format == "torchscript":
-            import torch
+            import torch  # deferred: the format's runtime only (see the docstring)
 
             self._module = torch.jit.load(str(self.folder / FILES["torchscript"]), map_location="cpu")
         elif self.format == "mlflow":
-            import mlflow.pytorch
+            import mlflow.pytorch  # deferred: the format's runtime only (see the docstring)
 
             self._module = mlflow.pytorch.load_model(str(self.folder), map_location="cpu")
         else:
@@ -70,7 +71,7 @@ class Exported:
             feeds = {i.name: x for i, x in zip(self._session.get_inputs(), inputs)}
             out = self._session.run(None, feeds)
         else:
-            import torch
+            import torch  # deferred: the format's runtime only (see the docstring)
 
             with torch.no_grad():
                 out = [t.numpy() for t in self._module(*[torch.from_numpy(x) for x in inputs])]

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 import torch
+from mlflow.models import Model
 
 PT2 = os.path.join("data", "model.pt2")
 TORCHSCRIPT = "policy.pt"
@@ -23,8 +24,6 @@ TORCHSCRIPT = "policy.pt"
 
 class TorchPolicy:
     def __init__(self, path: str):
-        from mlflow.models import Model
-
         signature = Model.load(os.path.join(path, "MLmodel")).signature
         self.inputs = signature.inputs.input_names()
         self.outputs = signature.outputs.input_names()
