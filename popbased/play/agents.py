@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from popbased.export.runtime import ExportedAgent, is_export
 from popbased.ppo import checkpoint
 from popbased.ppo.actions import RANDOM, ActionMap, random_legal
 from popbased.ppo.policy import act
@@ -71,8 +72,6 @@ class ExportAgent:
     """An exported policy folder (`popbased export champion`) in every seat."""
 
     def __init__(self, folder: str, arena_actions: Sequence[str], seed: int = 0):
-        from popbased.export.runtime import ExportedAgent
-
         self.agent = ExportedAgent(folder, seed=seed)
         self.obs_size = self.agent.policy.input_size
         self.actions = ActionMap(self.agent.policy.action_names, arena_actions)
@@ -89,7 +88,5 @@ def agent_for(policy: str | None, arena_actions: Sequence[str], seed: int = 0):
     """None or 'random', a checkpoint file or an export folder -> the agent that plays it."""
     if policy is None or policy == RANDOM:
         return RandomAgent(arena_actions, seed=seed)
-    from popbased.export.runtime import is_export
-
     return (ExportAgent if is_export(policy) else PolicyAgent)(policy, arena_actions, seed=seed)
 

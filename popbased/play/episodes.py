@@ -9,8 +9,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from popbased.env.metrics import aggregate
 from popbased.env.engines import make_env
+from popbased.env.instance import downsample
+from popbased.env.metrics import aggregate
 from popbased.errors import BadInput
 from popbased.play.agents import SeatView, agent_for
 from popbased.substrates import resolve
@@ -75,8 +76,6 @@ def _view(obs, rows: np.ndarray, size: int) -> SeatView:
     """The observation of some seats, at the view size their policy reads."""
     rgb = obs.rgb[rows]
     if rgb.shape[1] != size:
-        from popbased.env.instance import downsample
-
         small = np.zeros((len(rows), size, size, 3), np.uint8)
         downsample(rgb, small)
         rgb = small

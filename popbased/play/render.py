@@ -11,7 +11,10 @@ from typing import Any, Callable, Mapping
 import cv2
 import numpy as np
 
+from popbased.env.instance import EnvRunner
 from popbased.errors import BadInput
+from popbased.play.agents import SeatView, agent_for
+from popbased.substrates import entry, resolve
 
 SUFFIXES = (".mp4", ".gif")
 ROW = 18  # pixels per line of the returns band
@@ -28,8 +31,6 @@ class Seats:
 def seats_for(policy: str | Path | None, arena_actions, seed: int, label: str) -> Seats:
     """Random play (None), a checkpoint file or an export folder in every seat (all arena
     actions legal)."""
-    from popbased.play.agents import SeatView, agent_for
-
     agent = agent_for(None if policy is None else str(policy), arena_actions, seed=seed)
     legal = np.ones((1, len(arena_actions)), bool)
     return Seats(agent.obs_size or 11, lambda rgb: agent.act(SeatView(rgb, np.repeat(legal, len(rgb), 0))),
@@ -65,10 +66,9 @@ def episode(substrate: str, params: Mapping[str, Any] | None, make_seats: Callab
             steps: int | None, seed: int, scale: int,
             progress: Callable[[int], None] | None = None) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Plays one episode; returns its frames (RGB, returns band included) and its summary."""
+    # deferred: a Melting Pot module, loaded once the caller has resolved the substrate (which
+    # registers Melting Pot's package without TensorFlow: substrates.meltingpot_loader)
     from meltingpot.utils.substrates import colors
-
-    from popbased.env.instance import EnvRunner
-    from popbased.substrates import entry, resolve
 
     spec = resolve(substrate, params)
     # avatar colours: commons_harvest paints players from `human_readable`, most others `palette`
@@ -106,7 +106,7 @@ def episode(substrate: str, params: Mapping[str, Any] | None, make_seats: Callab
 def write(frames: list[np.ndarray], path: Path, fps: int) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     if path.suffix.lower() == ".gif":
-        from PIL import Image
+        from PIL import Image  # deferred: only for GIFs
 
         images = [Image.fromarray(f) for f in frames]
         images[0].save(tmp, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
