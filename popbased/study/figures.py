@@ -45,7 +45,7 @@ def shaping_paths(plan: StudyPlan, out: Path) -> dict[str, dict[str, dict[str, l
 def plot_training(curves, path: Path) -> Path | None:
     if not curves:
         return None
-    import matplotlib
+    import matplotlib  # deferred: heavy, only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -70,7 +70,7 @@ def plot_training(curves, path: Path) -> Path | None:
 def plot_shaping(paths, path: Path) -> Path | None:
     if not paths:
         return None
-    import matplotlib
+    import matplotlib  # deferred: heavy, only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

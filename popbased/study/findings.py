@@ -1,6 +1,8 @@
 """What the study's evaluations say: the study-vs-ours table (each published claim beside
 our estimate and its interval, with a verdict), the ablation (which training wins on each
-objective) and the issue's goals. All numbers come from real-Melting-Pot evaluations."""
+objective) and the replication's goals (`goals`: the open champion's return, its margin over
+random play, its depletion; scarcity and low regrowth depleting less than the study found). All
+numbers come from real-Melting-Pot evaluations."""
 
 from __future__ import annotations
 

@@ -9,8 +9,10 @@ from typing import Sequence
 
 from popbased.errors import BadInput
 from popbased.study import plan as plans
+from popbased.study import report
 from popbased.study import run as runner
 from popbased.study import steps as study_steps
+from popbased.tracking.store import resolve_uri
 
 
 def select(steps: Sequence[study_steps.Step], only: Sequence[str]) -> list[study_steps.Step]:
@@ -29,8 +31,6 @@ def run(study_file: str, *, budget: int, generations: int | None, episodes: int 
         only: Sequence[str], parallel: int, out: Path, results: Path, seed: int, device: str,
         tracking_uri: str | None, max_steps: int | None = None, say=print) -> list[str]:
     """Runs the selected steps of the study; returns those that failed."""
-    from popbased.tracking.store import resolve_uri
-
     plan = plans.load(study_file)
     if episodes:
         plan = dataclasses.replace(plan, episodes=episodes)
@@ -69,8 +69,6 @@ def run(study_file: str, *, budget: int, generations: int | None, episodes: int 
 
 def write_report(study_file: str, out: Path, results: Path, episodes: int | None = None) -> Path:
     """The HTML report and summary.json in OUT, copied with the champions' exports to RESULTS."""
-    from popbased.study import report
-
     plan = plans.load(study_file)
     if episodes:
         plan = dataclasses.replace(plan, episodes=episodes)

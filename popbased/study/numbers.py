@@ -57,7 +57,7 @@ def share(flags) -> Estimate:
     flags = [bool(f) for f in flags if f is not None and not (isinstance(f, float) and math.isnan(f))]
     if not flags:
         return NONE
-    from scipy.stats import binomtest
+    from scipy.stats import binomtest  # deferred: heavy, only for intervals
 
     k, n = sum(flags), len(flags)
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
@@ -70,7 +70,7 @@ def ratio(a, b) -> Estimate:
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) < 2 or len(b) < 2 or b.mean() <= 0:
         return NONE
-    from scipy.stats import bootstrap
+    from scipy.stats import bootstrap  # deferred: heavy, only for intervals
 
     ci = bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis=axis) / y.mean(axis=axis),
                    n_resamples=2000, method="percentile", vectorized=True, paired=False,
@@ -85,7 +85,7 @@ class Evaluations:
     """OUT/eval/KIND folders, their episodes labelled by the study's run names."""
 
     def __init__(self, plan: StudyPlan, out: Path):
-        import pandas as pd
+        import pandas as pd  # deferred: heavy, only where evaluations are read
 
         self.plan, self.out = plan, out
         self.frames: dict[str, Any] = {}
