@@ -27,7 +27,7 @@ def report() -> dict[str, Any]:
         "bots": meltingpot_loader.bot_assets(),
     }
     try:
-        import torch
+        import torch  # deferred: the report also describes an install where torch is broken or absent
 
         out["torch_build"] = "cuda" if torch.version.cuda else "cpu"
         out["cuda_available"] = bool(torch.cuda.is_available())

@@ -37,7 +37,7 @@ def _vm_hwm_mb(pid: int) -> float:
 
 def _raw_loop(args: tuple[str, float, float, int]) -> dict:
     name, warmup, seconds, seed = args
-    import meltingpot.substrate as substrate  # the stock import, TensorFlow and all
+    import meltingpot.substrate as substrate  # deferred: the stock import, TensorFlow and all
 
     config = substrate.get_config(name)
     env = substrate.build(name, roles=config.default_player_roles)
@@ -83,6 +83,7 @@ def bench_raw(name: str, processes: int, warmup: float, seconds: float) -> dict:
 
 def bench_ours(name: str, processes: int, warmup: float, seconds: float, backend: str,
                obs_size: int) -> dict:
+    # deferred: the raw loop's spawned processes import this module, and measure Melting Pot alone
     from popbased.env.pool import BatchedEnv
     from popbased.substrates import resolve
 

@@ -30,6 +30,7 @@ def _state_bytes(env) -> int:
 
 
 def bench_fast(name: str, batch: int, seconds: float, warmup: float, device: str) -> dict:
+    # deferred: the raw loop's spawned processes import this module (bench.env.bench_raw)
     from popbased.env.fast.env import FastBatchedEnv
     from popbased.substrates import resolve
 
@@ -77,7 +78,7 @@ def bench_fast(name: str, batch: int, seconds: float, warmup: float, device: str
 @click.option("--out", default="bench/fastenv.json", show_default=True)
 def main(substrate: str, batch_sizes: str, seconds: float, warmup: float, raw_seconds: float,
          raw_processes: int, device: str, threads: int, out: str) -> None:
-    from popbased.substrates import resolve
+    from popbased.substrates import resolve  # deferred: see bench_fast
 
     spec = resolve(substrate)  # bad names fail before anything runs
     if device == "auto":

@@ -21,19 +21,26 @@ import dataclasses
 import os
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
 import click
+import torch
+
+from popbased.bench.env import write_result
+from popbased.league.run import make_loop, train_config
+from popbased.league.spec import load
+from popbased.population.spec import load as load_population
+from popbased.run.train import train
+from popbased.runs import state as files
+from popbased.selfplay import TrainConfig
+from popbased.substrates import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _league(spec, generations: int, args, out: Path, env: str, joint: bool = False) -> dict:
-    from popbased.league.run import make_loop, train_config
-    from popbased.runs import state as files
-    from popbased.substrates import resolve
-
     config = train_config(spec, generations, workers=args["workers"],
                           envs_per_worker=args["envs_per_worker"],
                           rollout_length=args["rollout_length"], device=args["device"], seed=0,
@@ -74,9 +81,6 @@ def _league(spec, generations: int, args, out: Path, env: str, joint: bool = Fal
 
 
 def _ppo_only(arena: str, steps: int, args, env: str) -> dict:
-    from popbased.run.train import train
-    from popbased.selfplay import TrainConfig
-
     config = TrainConfig(arena, steps=steps, members=1, workers=args["workers"],
                          envs_per_worker=args["envs_per_worker"],
                          rollout_length=args["rollout_length"], device=args["device"], seed=0,
@@ -105,14 +109,6 @@ def _ppo_only(arena: str, steps: int, args, env: str) -> dict:
               help="Runs of every scale (the figures are their medians).")
 @click.option("--out", default="bench/league.json", show_default=True)
 def main(**args) -> None:
-    import tempfile
-
-    import torch
-
-    from popbased.bench.env import write_result
-    from popbased.league.spec import load
-    from popbased.population.spec import load as load_population
-
     demo = load(ROOT / "populations" / "leagues" / "commons.toml")
     result = {"benchmark": "league",
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

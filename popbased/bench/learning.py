@@ -12,10 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import click
 import numpy as np
+
+from popbased.evaluation.policies import resolve
+from popbased.evaluation.run import evaluate
+from popbased.evaluation.tables import bootstrap_ci
+from popbased.ppo.config import PPOConfig
+from popbased.rollout.cluster import ensure_ray
+from popbased.run.train import train
+from popbased.selfplay import TrainConfig
 
 RANDOM_BASELINE = 33.0  # commons_harvest__open, six random episodes (README, DESIGN.md)
 
@@ -66,7 +75,7 @@ def summarize(points: dict, baseline: float = RANDOM_BASELINE) -> dict:
 
 def plot(runs: dict[str, dict], path: str | Path, baseline: float = RANDOM_BASELINE) -> None:
     """Return against agent-steps (left) and wall-clock minutes (right); depletion below."""
-    import matplotlib
+    import matplotlib  # deferred: heavy, only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -100,12 +109,6 @@ def train_for(env: str, minutes: float, steps: int, out: Path, seed: int, ppo: d
               shaping: dict | None, envs_per_worker: int | None = None) -> dict:
     """Self-play on commons_harvest__open through `env` until `minutes` (or `steps`);
     `envs_per_worker` None: the engine's default round shape."""
-    import time
-
-    from popbased.ppo.config import PPOConfig
-    from popbased.run.train import train
-    from popbased.selfplay import TrainConfig
-
     config = TrainConfig("commons_harvest__open", steps=steps, seed=seed, out=str(out), env=env,
                          ppo=PPOConfig(**ppo), shaping=shaping, envs_per_worker=envs_per_worker)
     started = time.perf_counter()
@@ -119,11 +122,6 @@ def train_for(env: str, minutes: float, steps: int, out: Path, seed: int, ppo: d
 
 def evaluate_on_meltingpot(checkpoints: dict[str, str], episodes: int, seed: int) -> dict:
     """Each policy (and random play) in every seat of real commons_harvest__open."""
-    from popbased.evaluation.policies import resolve
-    from popbased.evaluation.run import evaluate
-    from popbased.evaluation.tables import bootstrap_ci
-    from popbased.rollout.cluster import ensure_ray
-
     ensure_ray()
     refs = [resolve(path) for path in checkpoints.values()] + [resolve("random")]
     labels = list(checkpoints) + ["random"]

@@ -26,12 +26,15 @@ from pathlib import Path
 
 import click
 
+from popbased import textio
+from popbased.errors import BadInput
+from popbased.league.audit import audit
+from popbased.runs import state as files
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _committed(folder: Path) -> dict | None:
-    from popbased.runs import state as files
-
     if not (folder / files.STATE).is_file():
         return None
     state = files.read(folder)
@@ -46,8 +49,6 @@ def _committed(folder: Path) -> dict | None:
 
 def _where(folder: Path, committed: int) -> str:
     """Where the kill landed, as far as the files tell."""
-    from popbased import textio
-
     rounds = textio.read(folder / "rounds.jsonl")
     if not rounds or rounds[-1]["generation"] < committed:
         return f"after committing generation {committed}"
@@ -78,9 +79,6 @@ def _lost(before: dict, after: dict) -> list[str]:
 @click.option("--max-hours", default=3.0, show_default=True, type=float,
               help="Give up (and say so) after this long.")
 def main(league_file, generations, steps_per_generation, kill_after, folder, out, seed, max_hours):
-    from popbased.errors import BadInput
-    from popbased.league.audit import audit
-
     try:
         low, high = (float(x) for x in kill_after.split(","))
         assert 0 < low <= high

@@ -55,6 +55,8 @@ class MemorySampler:
 
 def bench_train(substrate: str, epochs: int, env: str, warmup_rounds: int, rounds: int,
                 opts: dict, envs_per_worker: int | None = None) -> dict:
+    # deferred: the raw loop's spawned processes import this module (bench.env.bench_raw) and
+    # measure Melting Pot alone, without popbased's training stack
     from popbased.ppo.config import NetConfig, PPOConfig
     from popbased.ppo.policy import Policy, count_parameters
     from popbased.run.train import train
@@ -150,7 +152,7 @@ def _ints(text: str) -> list[int]:
 @click.option("--no-overlap", is_flag=True)
 @click.option("--out", default="bench/train.json", show_default=True)
 def main(**opts) -> None:
-    import torch
+    import torch  # deferred: see bench_train
 
     from popbased.selfplay import FAST_SHAPE
     from popbased.substrates import resolve

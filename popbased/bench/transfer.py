@@ -23,13 +23,17 @@ from pathlib import Path
 import click
 import numpy as np
 
+from popbased.evaluation.policies import resolve_all
+from popbased.evaluation.run import evaluate
+from popbased.evaluation.tables import bootstrap_ci
+from popbased.rollout.cluster import ensure_ray
+from popbased.run.train import train
+from popbased.selfplay import TrainConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _train(substrate: str, steps: int, env: str, out: Path, seed: int) -> tuple[str, float]:
-    from popbased.run.train import train
-    from popbased.selfplay import TrainConfig
-
     config = TrainConfig(substrate, {}, steps=steps, seed=seed, out=str(out), env=env)
     t0 = time.perf_counter()
     report = train(config)
@@ -37,9 +41,7 @@ def _train(substrate: str, steps: int, env: str, out: Path, seed: int) -> tuple[
 
 
 def _compare(real: list[float], fast: list[float]) -> dict:
-    from scipy import stats
-
-    from popbased.evaluation.tables import bootstrap_ci
+    from scipy import stats  # deferred: heavy, only to compare
 
     real_a, fast_a = np.asarray(real, float), np.asarray(fast, float)
     r_ci, f_ci = bootstrap_ci(real_a), bootstrap_ci(fast_a)
@@ -53,7 +55,7 @@ def _compare(real: list[float], fast: list[float]) -> dict:
 
 
 def _figure(results: dict, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # deferred: heavy, only to draw
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -88,10 +90,6 @@ def _figure(results: dict, path: Path) -> None:
 @click.option("--work", default=None, help="Folder for the checkpoints (default: runs/transfer-TIME).")
 @click.option("--out", default=str(ROOT / "bench/transfer.json"), show_default=True)
 def main(substrate, steps, episodes, max_steps, seed, work, out):
-    from popbased.evaluation.policies import resolve_all
-    from popbased.evaluation.run import evaluate
-    from popbased.rollout.cluster import ensure_ray
-
     work = Path(work or f"runs/transfer-{time.strftime('%Y%m%d-%H%M%S')}")
     ray_info = ensure_ray()
     trained = {}
