@@ -114,7 +114,7 @@ class World:
         matrix[self.A] = 0.0
         self.neighbour_matrix = matrix.to(dev)
         # The same with a zero column for the never-live spare apple slot A: the apple phase
-        # runs on all A + 1 columns (contiguous tensors are several times faster to update).
+        # runs on all A + 1 columns (contiguous tensors are faster to update).
         self.neighbour_matrix_all = torch.cat([matrix, torch.zeros(self.A + 1, 1)], 1).to(dev)
         self.regrowth = torch.tensor(game.regrowth, dtype=torch.float64, device=dev)
         self.regrowth32 = self.regrowth.float()
