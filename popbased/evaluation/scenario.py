@@ -42,6 +42,7 @@ import numpy as np
 
 from popbased import substrates as registry
 from popbased.env.bots import bot_config, quiet_tensorflow
+from popbased.env.instance import downsample, parse_events
 from popbased.env.metrics import EpisodeTracker
 from popbased.errors import BadInput
 from popbased.play.agents import SeatView, agent_for
@@ -236,8 +237,6 @@ def _from_bot_loading(err: BaseException) -> bool:
 
 def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps: int | None,
           instrumented: bool) -> dict[str, Any]:
-    from popbased.env.instance import parse_events  # deferred: cv2 and Lab2d, for playing only
-
     actions_names = resolve(item.substrate).action_names
     agent = agent_for(policy, actions_names, seed=seed)
     seen: dict[str, Any] = {"timestep": None, "action": None, "names": None, "events": []}
@@ -286,8 +285,6 @@ def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps
 
 def _views(timestep, size: int | None):
     """The focal players' RGB views at the size their policy reads (None: it reads none)."""
-    from popbased.env.instance import downsample  # deferred: cv2 and Lab2d, for playing only
-
     frames = np.stack([np.asarray(o["RGB"]) for o in timestep.observation])
     if size is None:
         return frames[:, :1, :1]
