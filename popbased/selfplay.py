@@ -17,24 +17,11 @@ import torch
 from popbased.errors import BadInput
 from popbased.ppo import shaping
 from popbased.ppo.config import NetConfig, PPOConfig
-from popbased.env.engines import ENVS, check_fast, has_fast
-from popbased.env.instance import component_names
+from popbased.env import engines
 from popbased.ppo.learner import resolve_device
 from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
 from popbased.substrates import resolve
-
-
-MELTINGPOT_SHAPE = {"envs_per_worker": 2, "rollout_length": 250}
-FAST_SHAPE = {"envs_per_worker": 10, "rollout_length": 50}
-"""Round shapes by engine (workers x envs x players x length = 7,000 agent-steps with the
-default 2 workers and 7 players): the fast env's worlds are cheap, so it plays more of them
-for fewer steps, which keeps its tensors large enough to be fast."""
-
-
-def default_env(spec, obs_size: int = 11) -> str:
-    """'fast' where the substrate has a fast implementation, else 'meltingpot'."""
-    return "fast" if has_fast(spec) and obs_size == 11 else "meltingpot"
 
 
 @dataclass(frozen=True)
@@ -71,10 +58,10 @@ class TrainConfig:
     Off by default: on CPUs it measured slower than one update after another
     (bench/league.json, `scripts/bench_league --joint-update`)."""
     env: str = "auto"
-    """Env engine: 'fast' (the fast commons_harvest in torch, popbased.env.fast, validated
+    """Env engine (popbased.env.engines): 'fast' (the fast commons_harvest in torch, validated
     against Melting Pot by `popbased substrates validate`), 'meltingpot' (Melting Pot itself),
-    'auto': fast where the substrate has a fast implementation (the commons_harvest family,
-    11x11 views), else meltingpot."""
+    'auto': resolved once, here, by engines.choose (fast where it plays the substrate: the
+    commons_harvest family, 11x11 views; else meltingpot). `engine` is the object."""
     env_backend: str = "auto"
     """How Melting Pot envs run: 'process': each env in its own process, resets hidden by
     spare processes (for machines with cores to spare); 'inline': envs stepped inside the
@@ -103,14 +90,14 @@ class TrainConfig:
         if self.env_backend == "fast":
             object.__setattr__(self, "env", "fast")
             object.__setattr__(self, "env_backend", "auto")
-        if self.env not in ENVS:
-            raise BadInput(f"env={self.env!r}: allowed are {', '.join(ENVS)}")
+        if self.env != "auto":
+            engines.get(self.env)  # BadInput naming the allowed ones
         if self.env_backend not in ("auto", "process", "inline"):
             raise BadInput(f"env_backend={self.env_backend!r}: allowed are auto, process, inline")
         if self.env == "auto":
-            object.__setattr__(self, "env", default_env(resolve(self.substrate, dict(self.params)),
-                                                        self.obs_size))
-        for name, value in FAST_SHAPE.items() if self.env == "fast" else MELTINGPOT_SHAPE.items():
+            spec = resolve(self.substrate, dict(self.params))
+            object.__setattr__(self, "env", engines.choose(self.env, spec, self.obs_size).name)
+        for name, value in self.engine.shape.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
         for name in ("steps", "members", "workers", "envs_per_worker", "rollout_length"):
@@ -120,13 +107,10 @@ class TrainConfig:
             raise BadInput(f"rollout_length={self.rollout_length} must be a multiple of "
                            f"bptt={self.ppo.bptt} when the LSTM is on")
 
-
-def env_backend(choice: str) -> str:
-    """'auto' -> 'inline' on small machines, where hidden resets only move CPU work around
-    and messages between processes cost more than they save; 'process' otherwise."""
-    if choice != "auto":
-        return choice
-    return "inline" if (os.cpu_count() or 1) <= 4 else "process"
+    @property
+    def engine(self) -> engines.Engine:
+        """The env engine it plays (`env`, resolved)."""
+        return engines.get(self.env)
 
 
 def validate(config: TrainConfig):
@@ -134,15 +118,15 @@ def validate(config: TrainConfig):
     effective weights, the defaults overridden per component by `config.shaping`. The envs
     count apples in view when a given weight or a weighed component needs them."""
     spec = resolve(config.substrate, dict(config.params))
-    if config.env == "fast":
-        check_fast(spec, config.obs_size)
+    engine = config.engine
+    engine.check(spec, config.obs_size)
     given = dict(config.shaping or {})
     use_view = (shaping.needs_apples_in_view(given)
                 or shaping.counts_apples_in_view(config.weighed, spec.farmer_weight))
     apples_in_view = use_view if spec.instrumented else None
-    shaping.check_engine(list(given), config.env, "--shaping")
-    shaping.check_engine(config.weighed, config.env, "shaping genes")
-    components = component_names(spec, apples_in_view, fast=config.env == "fast")
+    engine.check_components(list(given), "--shaping")
+    engine.check_components(config.weighed, "shaping genes")
+    components = engine.components(spec, apples_in_view)
     shaping.validate(dict.fromkeys(config.weighed, 1.0), components, "shaping genes")
     weights = shaping.effective_weights(given, components, where="--shaping")
     resolve_device(config.device)
@@ -150,17 +134,17 @@ def validate(config: TrainConfig):
 
 
 def uses_ray(config: TrainConfig) -> bool:
-    """Ray rollout workers collect for Melting Pot, and for the fast env on a Ray cluster
-    (each actor a shard of worlds); on one machine the fast env needs none."""
-    return config.env != "fast" or bool(config.ray_address or os.environ.get("RAY_ADDRESS"))
+    """Whether the run collects with Ray rollout workers (its engine decides: see
+    popbased.env.engines)."""
+    return config.engine.uses_ray(config.ray_address)
 
 
 def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, str] | None = None):
     """(collector, ray_info): Ray rollout workers, or the DeviceCollector in this process
     (ray_info None) for the fast env on one machine. bots: (models root, Melting Pot substrate)
     where seats may be played by Melting Pot's bots (Ray workers on Melting Pot only)."""
-    if bots is not None and config.env == "fast":
-        raise BadInput("Melting Pot's bots play on Melting Pot itself; use env = \"meltingpot\"")
+    if bots is not None:
+        config.engine.check_bots("bots")
     if not uses_ray(config):
         from popbased.rollout.device import DeviceCollector
 
@@ -178,7 +162,7 @@ def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict,
     return Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
                      seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
                      max_episode_steps=config.max_episode_steps,
-                     env_backend="fast" if config.env == "fast" else env_backend(config.env_backend),
+                     env_backend=config.engine.worker_backend(config.env_backend),
                      worker_cpus=min(1.0, ray_info["cpus"] / config.workers), bots=bots)
 
 

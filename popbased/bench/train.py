@@ -60,7 +60,7 @@ def bench_train(substrate: str, epochs: int, env: str, warmup_rounds: int, round
     from popbased.ppo.config import NetConfig, PPOConfig
     from popbased.ppo.policy import Policy, count_parameters
     from popbased.run.train import train
-    from popbased.selfplay import TrainConfig, env_backend
+    from popbased.selfplay import TrainConfig, uses_ray
     from popbased.substrates import resolve
 
     seen: list[tuple[float, dict]] = []
@@ -84,7 +84,7 @@ def bench_train(substrate: str, epochs: int, env: str, warmup_rounds: int, round
                                                     "collect_wait_s")}
     round_wall = wall / rounds
     params = count_parameters(Policy(11, resolve(substrate).action_names, NetConfig(lstm=opts["lstm"])))
-    if config.env == "fast" and report.get("ray") is None:
+    if not uses_ray(config):
         # One process: with overlap a background thread collects (the fast env + every
         # member's forward pass) while the driver's thread learns, so these overlap in time.
         split = {"collection: env stepping": per_round["env_s"],
@@ -115,8 +115,9 @@ def bench_train(substrate: str, epochs: int, env: str, warmup_rounds: int, round
         "round_wall_s": round_wall,
         "split_per_round_s": split,
         "learner_share_of_wall": per_round["learn_s"] / round_wall,
-        "overlap": config.overlap and config.env != "fast",
-        "env_backend": "fast (in process)" if config.env == "fast" else env_backend(config.env_backend),
+        "overlap": config.overlap and uses_ray(config),
+        "env_backend": (config.engine.worker_backend(config.env_backend) if uses_ray(config)
+                        else f"{config.env} (in process)"),
         "device": opts["device"],
         "parameters": params,
         "peak_memory_mb": {"rss_sum": round(memory.peak_rss), "pss_sum": round(memory.peak_pss)},
@@ -154,7 +155,7 @@ def _ints(text: str) -> list[int]:
 def main(**opts) -> None:
     import torch  # deferred: see bench_train
 
-    from popbased.selfplay import FAST_SHAPE
+    from popbased.env.engines import FAST
     from popbased.substrates import resolve
 
     result = {"benchmark": "train", "substrate": opts["substrate"],
@@ -177,7 +178,7 @@ def main(**opts) -> None:
     for env in opts["envs"].split(","):
         for epochs in _ints(opts["epochs"]):
             if env == "fast":
-                length = opts["rollout_length"] or FAST_SHAPE["rollout_length"]
+                length = opts["rollout_length"] or FAST.shape["rollout_length"]
                 for batch in _ints(opts["fast_batches"]):
                     plans.append((env, epochs, opts["envs_per_worker"] or max(
                         1, round(batch / (opts["workers"] * players * length)))))
@@ -191,7 +192,7 @@ def main(**opts) -> None:
         print(f"PPO through {env}, {epochs} epochs, envs per worker {envs or 'default'} ...",
               flush=True)
         # larger rounds: fewer of them (about the same agent-steps as 7,000-step rounds)
-        scale = 1 if envs is None else max(1.0, envs / FAST_SHAPE["envs_per_worker"])
+        scale = 1 if envs is None else max(1.0, envs / FAST.shape["envs_per_worker"])
         run = bench_train(opts["substrate"], epochs, env, max(2, round(opts["warmup_rounds"] / scale)),
                           max(5, round(opts["rounds"] / scale)), opts, envs)
         result["runs"].append(run)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from popbased.cli import options
 from popbased.cli.tables import show_table
+from popbased.env import engines
 from popbased.errors import BadInput
 from popbased.evaluation.grid import SWEEPS
 
@@ -36,7 +37,7 @@ def _common(command):
         click.option("--envs", type=click.IntRange(min=1), default=None,
                      help="Env processes per task (default: the cores Ray has, at most --episodes)."),
         click.option("--env", "env", default="meltingpot", show_default=True,
-                     type=click.Choice(["meltingpot", "fast"]),
+                     type=click.Choice(list(engines.ENGINES)),
                      help="Engine: Melting Pot itself (what reported numbers should come from), or "
                           "the fast commons_harvest (to compare the two)."),
         click.option("-o", "--output", required=True, help="Results folder."),
@@ -87,16 +88,12 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
     from popbased.evaluation import grid, policies as refs, results
     from popbased.evaluation.run import evaluate as play, matrix
     from popbased.rollout.cluster import check_reachable, ensure_ray
-    from popbased.substrates import parse_assignments
+    from popbased.substrates import parse_assignments, resolve
     from popbased.tracking import store
 
     fixed = parse_assignments(params)
     points = grid.points(substrate, axes, fixed)
-    if env == "fast":
-        from popbased.env.engines import check_fast
-        from popbased.substrates import resolve
-
-        check_fast(resolve(substrate, points[0]))
+    engines.get(env).check(resolve(substrate, points[0]))
     chosen = refs.resolve_all(policies, tracking_uri)
     if modes is not None and len(chosen) < 2:
         raise BadInput("a matrix needs at least two policies (each is focal against the others)")

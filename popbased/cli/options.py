@@ -18,7 +18,8 @@ import textwrap
 import click
 
 from popbased.ppo.config import NetConfig
-from popbased.selfplay import ENVS, TrainConfig
+from popbased.env.engines import ENVS
+from popbased.selfplay import TrainConfig
 
 
 @functools.cache
@@ -118,11 +119,7 @@ def tracking_line(console, store, experiment: str) -> None:
 
 def env_line(console, config) -> None:
     """The first line of a training command: which engine it trains on."""
-    if config.env == "fast":
-        console.print("training on the fast commons_harvest (torch, validated against Melting Pot; "
-                      "--env meltingpot trains on Melting Pot itself)", highlight=False)
-    else:
-        console.print(f"training on Melting Pot ({config.substrate})", highlight=False)
+    console.print(config.engine.training_line(config.substrate), highlight=False)
 
 
 def resuming(command):

@@ -14,7 +14,7 @@ from popbased import doctor as doctor_lib
 from popbased.substrates import meltingpot_loader
 from popbased import substrates as registry
 from popbased.cli.tables import show_table
-from popbased.env.engines import check_fast
+from popbased.env import engines
 from popbased.play import random_play
 from popbased.textio import json_safe
 from popbased.errors import BadInput
@@ -77,20 +77,19 @@ def _play(name: str, params: tuple[str, ...], episodes: int, steps: int | None, 
           console: Console, policy: str | None = None, env: str = "meltingpot") -> dict:
     parsed = registry.parse_assignments(params)
     spec = registry.resolve(name, parsed)  # bad input fails before anything starts
-    if env == "fast":
-        check_fast(spec)
+    engines.get(env).check(spec)
     if policy is not None:
         checkpoint.read(policy)
     with _progress(console, f"{name}: episodes") as bar:
         task = bar.add_task("play", total=episodes)
         result = random_play(name, parsed, episodes=episodes, max_steps=steps, seed=seed,
-                             policy=policy, backend="fast" if env == "fast" else "process",
+                             policy=policy, backend=engines.get(env).play_backend,
                              progress=lambda done, total: bar.update(task, completed=done))
     return {**result, "env": env}
 
 
 _env = click.option("--env", "env", default="meltingpot", show_default=True,
-                    type=click.Choice(["meltingpot", "fast"]),
+                    type=click.Choice(list(engines.ENGINES)),
                     help="Play Melting Pot itself, or the fast commons_harvest (torch).")
 
 
@@ -169,9 +168,7 @@ def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int,
     """Random play on several substrates/variants, metrics side by side."""
     console = Console(stderr=True)
     for name in names:
-        spec = registry.resolve(name)
-        if env == "fast":
-            check_fast(spec)
+        engines.get(env).check(registry.resolve(name))
     results = [_play(name, (), episodes, steps, seed, console, env=env) for name in names]
     if as_json:
         click.echo(json.dumps(json_safe([{k: r[k] for k in ("substrate", "params", "summary")}

@@ -1,13 +1,14 @@
 """Playing an evaluation: every (policy, grid point) pair is one Ray task that plays its
 episodes in a BatchedEnv (env processes with resets hidden by spares), so an evaluation
-uses every core of the machine or cluster; or, with env='fast', in one FastBatchedEnv of
-all its episodes' worlds. Every point plays the same seeds."""
+uses every core of the machine or cluster; or, on an engine that plays them as one batch
+(the fast env), in one FastBatchedEnv of all its episodes' worlds. Every point plays the same seeds."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, Callable
 
+from popbased.env import engines
 from popbased.evaluation.policies import PolicyRef
 from popbased.play import random_play
 from popbased.substrates import resolve
@@ -16,7 +17,7 @@ from popbased.substrates import resolve
 def _play(substrate: str, params: dict[str, str], seats: list[str | None], episodes: int, seed: int,
           max_steps: int | None, envs: int, env: str = "meltingpot") -> list[dict[str, Any]]:
     played = random_play(substrate, params, episodes=episodes, max_steps=max_steps, seed=seed,
-                         num_envs=envs, backend="fast" if env == "fast" else "process", seats=seats)
+                         num_envs=envs, backend=engines.get(env).play_backend, seats=seats)
     return played["episodes"]
 
 
@@ -34,7 +35,7 @@ def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, m
     On the fast env a task plays all its episodes as one batch of worlds on one CPU."""
     import ray  # deferred: heavy, only to play
 
-    if env == "fast":
+    if engines.get(env).one_batch:
         cpus, envs = 1, envs or episodes
     else:
         envs = cpus = envs or default_envs(episodes)

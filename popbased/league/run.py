@@ -18,14 +18,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from popbased.env.engines import check_fast
+from popbased.env import engines
 from popbased.errors import BadInput
 from popbased.league import arena
 from popbased.league.matchmaking import Matchmaker
 from popbased.league.payoff import PayoffTable
 from popbased.league.spec import LeagueSpec
 from popbased.population import pbt
-from popbased.ppo import shaping
 from popbased.population.fitness import FitnessTracker
 from popbased.population.lineage import LineageEvent
 from popbased.population.member import Member, initial_members
@@ -37,7 +36,7 @@ from popbased.league.bots import arena_substrate
 from popbased.run.loop import Loop
 from popbased.run.records import FolderRecords
 from popbased.run.session import MatchSeats, Session
-from popbased.selfplay import MELTINGPOT_SHAPE, TrainConfig, start_collector
+from popbased.selfplay import TrainConfig, start_collector
 from popbased.substrates import resolve
 
 
@@ -52,16 +51,16 @@ def train_config(spec: LeagueSpec, generations: int, **options) -> TrainConfig:
     env = options.pop("env", "auto")
     env = spec.env if env == "auto" else env
     if spec.bots:  # Melting Pot's bots play on Melting Pot itself
-        if env == "fast":
-            raise BadInput(f"--env fast: {spec.source} seats Melting Pot's bots, which play on "
+        if env != "auto" and not engines.get(env).plays_bots:
+            raise BadInput(f"--env {env}: {spec.source} seats Melting Pot's bots, which play on "
                            f"Melting Pot itself; allowed: --env meltingpot")
-        env = "meltingpot"
+        env = engines.MELTINGPOT.name
     config = TrainConfig(spec.arena, dict(spec.arena_params), members=members,
                          steps=generations * members * spec.steps_per_generation,
                          max_episode_steps=spec.episode_steps, env=env, **options)
     for pop in spec.populations:
-        shaping.check_engine([g.name for g in pop.shaping], config.env,
-                             f"{spec.source}: population {pop.name!r}")
+        config.engine.check_components([g.name for g in pop.shaping],
+                                       f"{spec.source}: population {pop.name!r}")
     if spec.episode_steps % config.rollout_length:
         raise BadInput(f"--rollout-length {config.rollout_length} must divide the league's "
                        f"episode_steps={spec.episode_steps} (seats change hands between episodes)")
@@ -103,8 +102,7 @@ class League:
         self.matchmaker: Matchmaker | None = None
         self.members: dict[str, Member] = {}  # the loop's, once it has them
         self.arena_spec = resolve(spec.arena, dict(spec.arena_params))
-        if config.env == "fast":
-            check_fast(self.arena_spec, config.obs_size)
+        config.engine.check(self.arena_spec, config.obs_size)
         _, self.apples_in_view = arena.arena_components(self.arena_spec, spec.populations)
 
     # ------------------------------------------------------------------ members
@@ -207,7 +205,7 @@ class League:
         if env == self.config.env:
             return self.session
         if self.eval_session is None:
-            length = math.gcd(self.spec.episode_steps, MELTINGPOT_SHAPE["rollout_length"])
+            length = math.gcd(self.spec.episode_steps, engines.MELTINGPOT.shape["rollout_length"])
             config = dataclasses.replace(self.config, env=env, envs_per_worker=None,
                                          rollout_length=length, overlap=False)
             collector, _ = start_collector(config, self.arena_spec, self.apples_in_view, self.bots())

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from popbased.env.engines import ENVS
+from popbased.env.engines import ENGINES, ENVS
 from popbased.errors import BadInput
 from popbased.league import bots
 from popbased.population.spec import (PopulationSpec, _check_keys, load as load_population, parse_pbt,
@@ -290,9 +290,10 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         fitness=_choice(fitness.get("kind", "league"), f"{source}: [fitness] kind", FITNESS),
         env=_choice(league.get("env", "auto"), f"{where} env", ENVS),
         evaluation_env=(None if "env" not in evaluation else _choice(
-            evaluation["env"], f"{source}: [evaluation] env", ("fast", "meltingpot"))),
+            evaluation["env"], f"{source}: [evaluation] env", tuple(ENGINES))),
         bots=bot_sources, bots_root=bots_root, source=source)
-    if spec.bots and "fast" in (spec.env, spec.evaluation_env):
+    if spec.bots and any(not ENGINES[e].plays_bots for e in (spec.env, spec.evaluation_env)
+                         if e in ENGINES):
         raise BadInput(f"{source}: [background] bots play on Melting Pot itself, not the fast env; "
                        f"allowed with bots: env = \"meltingpot\" or \"auto\"")
     return spec

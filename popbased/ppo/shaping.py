@@ -44,16 +44,6 @@ def validate(weights: Mapping[str, float], components: Sequence[str] | None = No
     return out
 
 
-def check_engine(names: Sequence[str], env: str, where: str) -> None:
-    """Components only the fast env counts (last_apples) need env "fast"."""
-    from popbased.env.instance import FAST_COMPONENTS
-
-    for name in names:
-        if name in FAST_COMPONENTS and env != "fast":
-            raise BadInput(f"{where}: reward component {name!r} is counted by the fast env only; "
-                           f"allowed: --env fast (or env = \"fast\" in the file)")
-
-
 def effective_weights(given: Mapping[str, float] | None, components: Sequence[str] | None = None,
                       *, base: Mapping[str, float] | None = None,
                       where: str = "shaping") -> dict[str, float]:

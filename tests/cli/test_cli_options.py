@@ -11,7 +11,8 @@ from popbased.cli.league import launch
 from popbased.cli.pbt import pbt
 from popbased.cli.train import train
 from popbased.ppo.config import NetConfig
-from popbased.selfplay import ENVS, FAST_SHAPE, MELTINGPOT_SHAPE, TrainConfig
+from popbased.env.engines import ENVS, FAST, MELTINGPOT
+from popbased.selfplay import TrainConfig
 
 FROM_CONFIG = {"train": ("steps", "members", "overlap", "device", "seed", "workers",
                          "envs_per_worker", "rollout_length", "env", "ray_address"),
@@ -59,8 +60,8 @@ def test_types_names_and_engine_defaults_stay():
     assert params["lstm"].type.min == 0 and params["seed"].type is click.INT
     # None = the engine's default, which the help names for both engines
     for name in ("envs_per_worker", "rollout_length"):
-        assert f"{MELTINGPOT_SHAPE[name]} on Melting Pot" in params[name].help, name
-        assert f"{FAST_SHAPE[name]} on the fast env" in params[name].help, name
+        assert f"{MELTINGPOT.shape[name]} on Melting Pot" in params[name].help, name
+        assert f"{FAST.shape[name]} on the fast env" in params[name].help, name
     assert params["overlap"].opts == ["--overlap"] and params["overlap"].secondary_opts == ["--no-overlap"]
     assert params["overlap"].default is True
 

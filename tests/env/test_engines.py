@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from popbased.env.engines import check_fast, has_fast, make_env
+from popbased.env import engines
+from popbased.env.engines import FAST, MELTINGPOT, has_fast, make_env
 from popbased.errors import BadInput
 from popbased.substrates import resolve
 
@@ -18,9 +19,38 @@ def test_which_substrates_have_a_fast_engine():
     assert has_fast(resolve("private_property"))
     assert not has_fast(resolve("clean_up"))
     with pytest.raises(BadInput, match="clean_up has no fast implementation"):
-        check_fast(resolve("clean_up"))
+        FAST.check(resolve("clean_up"))
     with pytest.raises(BadInput, match="needs --env meltingpot"):
         make_env(resolve("open"), 1, backend="fast", obs_size=88)
+
+
+def test_auto_is_resolved_in_one_place_and_names_are_checked():
+    assert engines.choose("auto", resolve("open")) is FAST
+    assert engines.choose("auto", resolve("open"), obs_size=88) is MELTINGPOT
+    assert engines.choose("auto", resolve("clean_up")) is MELTINGPOT
+    assert engines.choose("meltingpot", resolve("open")) is MELTINGPOT
+    assert engines.get("fast") is FAST and engines.ENVS == ("auto", "fast", "meltingpot")
+    with pytest.raises(BadInput, match="env='jax': allowed are auto, fast, meltingpot"):
+        engines.get("jax")
+
+
+def test_each_engine_owns_what_differs(monkeypatch):
+    spec = resolve("open")
+    assert "last_apples" in FAST.components(spec) and "last_apples" not in MELTINGPOT.components(spec)
+    assert FAST.components(spec)[:-1] == MELTINGPOT.components(spec)
+    with pytest.raises(BadInput, match="fast env only"):
+        MELTINGPOT.check_components(["last_apples"], "--shaping")
+    with pytest.raises(BadInput, match="bots play on Melting Pot itself"):
+        FAST.check_bots("bots")
+    MELTINGPOT.check_bots("bots")
+    assert FAST.worker_backend("auto") == "fast"
+    assert MELTINGPOT.worker_backend("process") == "process"
+    assert MELTINGPOT.worker_backend("auto") in ("inline", "process")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert not FAST.uses_ray(None) and FAST.uses_ray("127.0.0.1:6379") and MELTINGPOT.uses_ray(None)
+    assert (FAST.play_backend, MELTINGPOT.play_backend) == ("fast", "process")
+    assert FAST.shape == {"envs_per_worker": 10, "rollout_length": 50}
+    assert MELTINGPOT.shape == {"envs_per_worker": 2, "rollout_length": 250}
 
 
 def test_env_fast_on_another_substrate_is_one_line(tmp_path):

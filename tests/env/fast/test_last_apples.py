@@ -9,10 +9,10 @@ import torch
 from click.testing import CliRunner
 
 from popbased.cli import cli
+from popbased.env.engines import FAST, MELTINGPOT
 from popbased.env.fast.env import FastBatchedEnv
 from popbased.env.instance import LAST_APPLES_BELOW, component_names
 from popbased.errors import BadInput
-from popbased.ppo import shaping
 from popbased.substrates import resolve
 
 
@@ -47,9 +47,9 @@ def test_last_apples_is_a_fast_env_component_only():
     spec = resolve("open", {})
     assert "last_apples" in component_names(spec, fast=True)
     assert "last_apples" not in component_names(spec)
-    shaping.check_engine(["last_apples"], "fast", "--shaping")
+    FAST.check_components(["last_apples"], "--shaping")
     with pytest.raises(BadInput, match="fast env only"):
-        shaping.check_engine(["reward", "last_apples"], "meltingpot", "--shaping")
+        MELTINGPOT.check_components(["reward", "last_apples"], "--shaping")
 
 
 def test_train_on_meltingpot_with_last_apples_is_one_line_exit_2(tmp_path):
