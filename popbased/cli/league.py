@@ -12,6 +12,7 @@ from rich.console import Console
 
 from popbased.cli import options
 from popbased.cli.tables import show_table
+from popbased.cli.tracking import MOVE, moved_line
 from popbased.league import report
 from popbased.runs import launch as launching
 from popbased.runs import state as files
@@ -26,14 +27,17 @@ def league() -> None:
 
 
 def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: bool,
-           tracking_uri: str | None, force: bool = False) -> None:
+           tracking_uri: str | None, force: bool = False, move_to_store: bool = False) -> None:
     prepared = launching.prepare_league(opts, generations, resume=resume, tracking_uri=tracking_uri,
-                                     ray_address=ray_address, force=force)
+                                     ray_address=ray_address, force=force,
+                                     move_to_store=move_to_store)
     spec, out = prepared.spec, opts["out"]
     console = Console(stderr=True)
     if not as_json:
         options.env_line(console, prepared.config)
     prepared.open()
+    if prepared.moved:
+        console.print(moved_line(out, prepared.moved), markup=False, highlight=False)
 
     def on_generation(summary):
         show_table(console, report.payoff_table(summary.rows, summary.scores,
@@ -84,18 +88,19 @@ def _options(folder: Path) -> dict:
 
 @league.command()
 @options.resuming
-def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json):
+@MOVE
+def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json, move_to_store):
     """Continue a stopped league from its last completed generation."""
     folder = Path(folder)
     resume_run(folder, _options(folder), generations, options.changed(workers, device), tracking_uri,
-               ray_address, as_json)
+               ray_address, as_json, move_to_store=move_to_store)
 
 
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
-               ray_address, as_json: bool) -> None:
+               ray_address, as_json: bool, move_to_store: bool = False) -> None:
     """`league resume` / `popbased resume FOLDER` for a league: its options.json, with `changes`."""
     opts, total = launching.resume_options(folder, opts, generations, changes)
-    _start(opts, total, True, ray_address, as_json, tracking_uri)
+    _start(opts, total, True, ray_address, as_json, tracking_uri, move_to_store=move_to_store)
 
 
 @league.command()

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 
 from popbased.cli import options
+from popbased.cli.tracking import MOVE, moved_line
 from popbased.errors import BadInput
 from popbased.population import report as text
 from popbased.population.lineage import LineageLog
@@ -28,9 +29,11 @@ from popbased.cli.progress import TrainDisplay
               "OUT.old-TIME and start afresh.")
 @options.config_option("max_episode_steps", type=click.IntRange(min=1))
 @options.TRACKING
+@MOVE
 @options.training
-def pbt(population, generations, steps_per_generation, out, resume, force, tracking_uri, seed, device,
-        workers, envs_per_worker, rollout_length, max_episode_steps, lstm, env, ray_address, as_json):
+def pbt(population, generations, steps_per_generation, out, resume, force, tracking_uri, move_to_store,
+        seed, device, workers, envs_per_worker, rollout_length, max_episode_steps, lstm, env, ray_address,
+        as_json):
     """Evolve the population in POPULATION (a populations/*.toml file) by PBT."""
     if resume and not out:
         raise BadInput("--resume needs --out DIR (the run folder to continue)")
@@ -38,20 +41,25 @@ def pbt(population, generations, steps_per_generation, out, resume, force, track
             "steps_per_generation": steps_per_generation, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length,
             "lstm": lstm, "max_episode_steps": max_episode_steps, "env": env}
-    start(population, out, resume, opts, tracking_uri, ray_address, as_json, force=force)
+    start(population, out, resume, opts, tracking_uri, ray_address, as_json, force=force,
+          move_to_store=move_to_store)
 
 
 def start(population: str, out: str | None, resume: bool, opts: dict, tracking_uri, ray_address,
-          as_json: bool, force: bool = False) -> None:
+          as_json: bool, force: bool = False, move_to_store: bool = False) -> None:
     """Launches or resumes the PBT run of POPULATION in `out` with `opts` (options.json); with
-    `force`, another run in `out` is moved aside first."""
+    `force`, another run in `out` is moved aside first; with `move_to_store`, a resumed run's
+    MLflow runs move to `tracking_uri`."""
     prepared = launch.prepare_pbt(population, opts, out=out, resume=resume,
-                                  tracking_uri=tracking_uri, ray_address=ray_address, force=force)
+                                  tracking_uri=tracking_uri, ray_address=ray_address, force=force,
+                                  move_to_store=move_to_store)
     spec, out, generations = prepared.spec, str(prepared.out), prepared.generations
     console = Console(stderr=True)
     if not as_json:
         options.env_line(console, prepared.config)
     prepared.open()
+    if prepared.moved:
+        console.print(moved_line(out, prepared.moved), markup=False, highlight=False)
 
     def on_generation(summary):
         console.print(text.generation_line(summary, generations), markup=False, highlight=False)
@@ -75,8 +83,8 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
 
 
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
-               ray_address, as_json: bool) -> None:
+               ray_address, as_json: bool, move_to_store: bool = False) -> None:
     """`popbased resume FOLDER` for a PBT run: its options.json, with `changes`."""
     opts, total = launch.resume_options(folder, opts, generations, changes)
     start(opts["population"], str(folder), True, {**opts, "generations": total}, tracking_uri,
-          ray_address, as_json)
+          ray_address, as_json, move_to_store=move_to_store)

@@ -10,20 +10,25 @@ import click
 from popbased.cli import options
 from popbased.cli.league import resume_run as resume_league
 from popbased.cli.pbt import resume_run as resume_pbt
+from popbased.cli.tracking import MOVE
 from popbased.errors import BadInput
 from popbased.runs.state import read_options
 
 
 @click.command()
 @options.resuming
-def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json):
-    """Continue the PBT run or league in FOLDER from its last completed generation."""
+@MOVE
+def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json, move_to_store):
+    """Continue the PBT run or league in FOLDER from its last completed generation (in the
+    MLflow store it was tracked in; --tracking-uri URI --move-to-store moves it there)."""
     folder = Path(folder)
     opts = read_options(folder, "PBT or league run")
     changes = options.changed(workers, device)
     if "league" in opts:
-        resume_league(folder, opts, generations, changes, tracking_uri, ray_address, as_json)
+        resume_league(folder, opts, generations, changes, tracking_uri, ray_address, as_json,
+                      move_to_store=move_to_store)
     elif "population" in opts:
-        resume_pbt(folder, opts, generations, changes, tracking_uri, ray_address, as_json)
+        resume_pbt(folder, opts, generations, changes, tracking_uri, ray_address, as_json,
+                   move_to_store=move_to_store)
     else:
         raise BadInput(f"{folder / 'options.json'}: names neither a league nor a population file")

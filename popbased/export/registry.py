@@ -41,8 +41,7 @@ def _member_run(client, run: RunFolder, member: MemberInfo, uri: str) -> str:
         return tracked["runs"][member.id]
     experiment = f"{run.kind}-{run.name}"
     found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(
-        experiment, tags={store.KIND_TAG: store.KIND})
+    experiment_id = found.experiment_id if found else store.new_experiment(client, uri, experiment)
     created = client.create_run(experiment_id, tags={
         "mlflow.runName": f"export {member.id}", "popbased.member": member.id,
         "popbased.folder": str(run.path.resolve()), "popbased.kind": "export",

@@ -29,7 +29,7 @@ from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.runs import state as files
 from popbased.runs.claim import claim
 from popbased.selfplay import uses_ray, validate
-from popbased.tracking import store
+from popbased.tracking import move, store
 
 
 @dataclasses.dataclass
@@ -46,6 +46,8 @@ class Prepared:
     opener: Callable[[], Any]
     """Writes the folder's options.json and traceback log, opens the MLflow runs."""
     tracking: Any = None
+    moved: dict | None = None
+    """What opening copied from the folder's old store with `move_to_store` (tracking.move)."""
 
     @property
     def out(self) -> Path:
@@ -104,13 +106,23 @@ def _config(train_config, spec, generations: int, opts: dict, out: str, ray_addr
                         ray_address=ray_address, env=opts.get("env") or "meltingpot", **extra)
 
 
-def _check(out: Path, tracking_uri: str | None, ray_address: str | None) -> str:
-    """The checks that need the network (Ray, MLflow); the tracking URI."""
+def _check(out: Path, tracking_uri: str | None, ray_address: str | None,
+           move_to_store: bool = False) -> tuple[str, str | None]:
+    """The checks that need the network (Ray, MLflow); (the tracking URI, the store the
+    folder's runs are to move from, or None). A folder stays in the store its tracking.json
+    names: another `tracking_uri` is refused unless `move_to_store` (tracking.move)."""
     if ray_address:
         check_reachable(ray_address)
-    uri = store.resolve_uri(tracking_uri or store.stored_uri(out))
+    uri, moving_from = move.chosen_store(out, tracking_uri, move_to_store)
     store.check(uri)
-    return uri
+    return uri, moving_from
+
+
+def _moved(out: Path, moving_from: str | None, uri: str) -> dict | None:
+    """The folder's runs copied into the store at `uri` (when they move), tracking.json naming it."""
+    return move.move(out, moving_from, uri) if moving_from else None
+
+
 
 
 def _write(out: Path, opts: dict) -> None:
@@ -122,10 +134,11 @@ def _write(out: Path, opts: dict) -> None:
 
 def prepare_pbt(population: str, opts: dict, *, out: str | None = None, resume: bool = False,
                 tracking_uri: str | None = None, ray_address: str | None = None,
-                force: bool = False) -> Prepared:
+                force: bool = False, move_to_store: bool = False) -> Prepared:
     """A PBT run of POPULATION (a populations/*.toml file) in `out` (default:
     runs/pbt-NAME-TIME); `opts["generations"]` in total. A folder holding another run is
-    refused, or with `force` moved aside (`popbased.runs.claim`)."""
+    refused, or with `force` moved aside (`popbased.runs.claim`); a resumed one stays in its
+    tracking store, or with `move_to_store` moves to `tracking_uri` (`_check`)."""
     from popbased.population.run import check_out, read_state, run, train_config
     from popbased.population.spec import load
     from popbased.tracking.pbt import PbtTracking
@@ -140,9 +153,10 @@ def prepare_pbt(population: str, opts: dict, *, out: str | None = None, resume: 
     validate(config)
     claim(out, "pbt", resume=resume, force=force)
     check_out(spec, Path(out), resume, generations)
-    uri = _check(Path(out), tracking_uri, ray_address)
+    uri, moving_from = _check(Path(out), tracking_uri, ray_address, move_to_store)
 
     def opener():
+        prepared.moved = _moved(Path(out), moving_from, uri)
         _write(Path(out), {**opts, "out": out})
         tracking = PbtTracking(uri, Path(out), spec, {k: v for k, v in opts.items()
                                                       if k not in ("population", "steps_per_generation")})
@@ -151,7 +165,8 @@ def prepare_pbt(population: str, opts: dict, *, out: str | None = None, resume: 
                               read_state(Path(out))["generation"])
         return tracking
 
-    return Prepared("pbt", spec, config, generations, resume, run, opener)
+    prepared = Prepared("pbt", spec, config, generations, resume, run, opener)
+    return prepared
 
 
 def league_spec(opts: dict):
@@ -165,9 +180,11 @@ def league_spec(opts: dict):
 
 def prepare_league(opts: dict, generations: int, *, resume: bool = False,
                    tracking_uri: str | None = None, ray_address: str | None = None,
-                   force: bool = False) -> Prepared:
+                   force: bool = False, move_to_store: bool = False) -> Prepared:
     """The league of `opts["league"]` in `opts["out"]`, to `generations` in total. A folder
-    holding another run is refused, or with `force` moved aside (`popbased.runs.claim`)."""
+    holding another run is refused, or with `force` moved aside (`popbased.runs.claim`); a
+    resumed one stays in its tracking store, or with `move_to_store` moves to `tracking_uri`
+    (`_check`)."""
     from popbased.league.run import check_out, run, train_config
     from popbased.tracking.league import LeagueTracking
 
@@ -176,9 +193,10 @@ def prepare_league(opts: dict, generations: int, *, resume: bool = False,
     config = _config(train_config, spec, generations, opts, out, ray_address)
     claim(out, "league", resume=resume, force=force)
     check_out(spec, Path(out), resume, generations)
-    uri = _check(Path(out), tracking_uri, ray_address)
+    uri, moving_from = _check(Path(out), tracking_uri, ray_address, move_to_store)
 
     def opener():
+        prepared.moved = _moved(Path(out), moving_from, uri)
         _write(Path(out), opts)
         tracking = LeagueTracking(uri, Path(out), spec, opts)
         if resume:  # a generation committed but not yet logged when the run was killed
@@ -186,7 +204,8 @@ def prepare_league(opts: dict, generations: int, *, resume: bool = False,
                               files.read(Path(out))["generation"])
         return tracking
 
-    return Prepared("league", spec, config, generations, resume, run, opener)
+    prepared = Prepared("league", spec, config, generations, resume, run, opener)
+    return prepared
 
 
 def resume_options(folder: Path, opts: dict, generations: int | None, changes: dict) -> tuple[dict, int]:

@@ -17,6 +17,15 @@ to every run once all records are sent, so a run whose store was away at its end
 the records finally arrive. Runs are found again by their `popbased.key` tag (folder::run):
 a lost tracking.json, or a kill between creating a run and noting its id, opens no second run.
 
+A run folder stays in the store its tracking.json names: another `--tracking-uri` is refused
+unless the command is asked to move it (`--move-to-store`, see `tracking.move`). URIs are
+compared as the stores they name (`same_store`: `sqlite:///./mlflow.db` and the absolute path
+of that file are one store). An experiment popbased creates in a SQLite store keeps its
+artifacts beside the database (`artifact_location`: DIR/mlartifacts/EXPERIMENT for
+DIR/mlflow.db), never in `./mlruns` of whatever folder a command runs in; a server keeps them
+in its own artifact store. MLflow's and alembic's INFO lines (a new database's tables, its
+migrations) stay off the terminal (`quiet`); their warnings and errors do not.
+
 MLflow (and pandas, for tables) is imported where a record is sent, not here: it is heavy,
 and the modules that import this one also serve runs and commands that track nothing.
 """
@@ -26,10 +35,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import posixpath
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections import Counter
@@ -55,12 +67,86 @@ class StoreAway(UserWarning):
 
 
 def resolve_uri(uri: str | None) -> str:
+    """The tracking URI to use (given, else MLFLOW_TRACKING_URI, else ./mlflow.db), a SQLite
+    file's or file store's path made absolute: a folder notes a store that a command run from
+    another folder finds again."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlflow.db').resolve()}"
     if not uri.split(":", 1)[0] in ("sqlite", "http", "https", "file", "databricks", "postgresql",
                                     "mysql", "mssql"):
         raise BadInput(f"--tracking-uri {uri!r}: expected sqlite:///PATH, http(s)://HOST:PORT, "
                        f"file:///PATH or a database URI")
+    return _local(uri, os.path.abspath)
+
+
+def _local(uri: str, where) -> str:
+    """`uri` with the path of a SQLite file or file store replaced by `where(path)` (the path
+    relative to the working folder, `~` expanded); any other URI as given."""
+    scheme, _, rest = uri.partition(":")
+    if scheme.lower() == "sqlite" and rest.startswith("///") and \
+            rest[3:].split("?")[0] not in ("", ":memory:"):
+        path, _, query = rest[3:].partition("?")
+        return f"sqlite:///{where(os.path.expanduser(path))}" + (f"?{query}" if query else "")
+    if scheme.lower() == "file":
+        path = urllib.parse.unquote(urllib.parse.urlparse(uri).path)
+        return f"file://{where(os.path.expanduser(path))}"
     return uri
+
+
+def normalised(uri: str) -> str:
+    """The store `uri` names, spelled one way: a SQLite file's or a file store's path made
+    absolute (relative to the working folder) with its links resolved, a server's scheme and
+    host in lower case without a trailing slash; any other URI as given."""
+    scheme = uri.partition(":")[0].lower()
+    if scheme in ("sqlite", "file"):
+        return _local(uri, lambda path: str(Path(path).resolve()))
+    if scheme in ("http", "https"):
+        parsed = urllib.parse.urlparse(uri)
+        return parsed._replace(scheme=scheme, netloc=parsed.netloc.lower(),
+                               path=parsed.path.rstrip("/")).geturl()
+    return uri
+
+
+def same_store(a: str | None, b: str | None) -> bool:
+    """Whether two tracking URIs name one store (`normalised`)."""
+    return a is not None and b is not None and normalised(a) == normalised(b)
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a SQLite store's URI (None for any other store, or in memory)."""
+    name = normalised(uri)  # a file's path is absolute: sqlite:////PATH
+    return Path(name[len("sqlite:///"):].split("?")[0]) if name.startswith("sqlite:////") else None
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment of the store at `uri` keeps its artifacts: beside a SQLite
+    database, DIR/mlartifacts/EXPERIMENT for DIR/mlflow.db (DIR/NAME-mlartifacts/EXPERIMENT
+    for DIR/NAME.db, so that two databases in one folder keep theirs apart). None (the store's
+    own choice) elsewhere: a server keeps its artifact store, a file store keeps artifacts in
+    itself, another database MLflow's default."""
+    database = sqlite_file(uri)
+    if database is None:
+        return None
+    folder = "mlartifacts" if database.stem == "mlflow" else f"{database.stem}-mlartifacts"
+    return str(database.parent / folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", experiment) or "_"))
+
+
+def new_experiment(client, uri: str, name: str, tags: Mapping[str, str] | None = None) -> str:
+    """Creates experiment `name` in the store at `uri` (client: its MlflowClient), opened in
+    the UI's model-training view, its artifacts where `artifact_location` says; its id."""
+    return client.create_experiment(name, artifact_location=artifact_location(uri, name),
+                                    tags={KIND_TAG: KIND, **(tags or {})})
+
+
+def quiet() -> None:
+    """MLflow's and alembic's INFO lines (`Creating initial MLflow database tables...`, schema
+    migrations) stay off the terminal; warnings and errors still show. A MLFLOW_LOGGING_LEVEL
+    the user set decides instead; where none is set, it is set to WARNING (MLflow reads it when
+    it is imported, and so do the processes popbased starts)."""
+    level = os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING").upper()
+    if not isinstance(logging.getLevelName(level), int):
+        level = "WARNING"
+    logging.getLogger("mlflow").setLevel(level)
+    logging.getLogger("alembic").setLevel(level if level in ("ERROR", "CRITICAL") else "WARNING")
 
 
 def ui_hint(uri: str, experiment_id: str | None) -> str:
@@ -75,12 +161,34 @@ def ui_hint(uri: str, experiment_id: str | None) -> str:
 def stored_uri(folder: Path) -> str | None:
     """The tracking URI a run folder was started with (resume keeps writing there)."""
     path = Path(folder) / RUNS
-    return json.loads(path.read_text()).get("uri") if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        noted = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        noted = None
+    if not isinstance(noted, dict):
+        raise BadInput(f"{path}: damaged (expected the JSON a tracked run writes: uri, experiment, "
+                       f"run_name, runs)")
+    return noted.get("uri")
+
+
+@contextlib.contextmanager
+def locked(folder: Path):
+    """One writer at a time in a run folder (a running job, `popbased tracking sync`, a move)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def check(uri: str, hint: str = "start it (`mlflow server`), or leave the flag out for the "
                                  "local mlflow.db", flag: str = "--tracking-uri ") -> None:
-    """A server URI that does not answer is one clear error before anything starts."""
+    """A server URI that does not answer is one clear error before anything starts (and
+    MLflow's INFO lines are kept off the terminal from here on: `quiet`)."""
+    quiet()
     if not uri.startswith(("http://", "https://")):
         return
     try:
@@ -98,6 +206,7 @@ class Store:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")  # buffer, do not hang
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a line per run
+        quiet()
         from mlflow.tracking import MlflowClient  # deferred (see the module's docstring)
 
         self.uri, self.folder = uri, folder
@@ -112,7 +221,7 @@ class Store:
         self.away = False  # the store did not answer the last try: `log` only buffers
         self.sent: Counter = Counter()  # records this Store sent, per run
         self.rejected = 0  # records the store refused (set aside in tracking-rejected.jsonl)
-        moved = self.runs.get("uri") != uri
+        moved = not same_store(self.runs.get("uri"), uri)
         if moved:  # another store than the folder's: its runs are found or made there
             self._another_store()
         if moved or not path.is_file():  # `tracking sync` reads the experiment from it
@@ -147,15 +256,9 @@ class Store:
         with self._locked(), (self.folder / BUFFER).open("a") as f:
             f.write(json.dumps(record) + "\n")
 
-    @contextlib.contextmanager
     def _locked(self):
-        """One writer at a time in the folder (a running job, `popbased tracking sync`)."""
-        fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        """One writer at a time in the folder (`locked`)."""
+        return locked(self.folder)
 
     def pending(self) -> int:
         path = self.folder / BUFFER
@@ -288,7 +391,7 @@ class Store:
             disk = json.loads(path.read_text()) if path.is_file() else {}
         except json.JSONDecodeError:
             return
-        if disk.get("uri") != self.uri:
+        if not same_store(disk.get("uri"), self.uri):
             return
         if self.runs.get("experiment_id") is None:
             self.runs["experiment_id"] = disk.get("experiment_id")
@@ -300,8 +403,8 @@ class Store:
         if runs["experiment_id"] is None:
             found = self.client.get_experiment_by_name(runs["experiment"])
             runs["experiment_id"] = (found.experiment_id if found else
-                                     self.client.create_experiment(runs["experiment"]))
-            if found is None or found.tags.get(KIND_TAG) != KIND:
+                                     new_experiment(self.client, self.uri, runs["experiment"]))
+            if found is not None and found.tags.get(KIND_TAG) != KIND:
                 # opens in the UI's model-training view (runs, charts), not the GenAI one
                 self.client.set_experiment_tag(runs["experiment_id"], KIND_TAG, KIND)
         if run not in runs["runs"]:

@@ -1,7 +1,9 @@
 """`popbased tracking sync RUN_FOLDER`: the records a folder kept while its store was away
-reach MLflow (here: another store, named with --tracking-uri) and its runs end with the status
-they waited for; bad folders and URIs are one line and exit 2. (A real league and a real
-`mlflow server` going away and coming back: tests/tracking/test_store.py.)"""
+reach MLflow (here: another store, named with --tracking-uri and --move-to-store, since the
+folder's own never got a record) and its runs end with the status they waited for; bad
+folders and URIs are one line and exit 2. (A real league and a real `mlflow server` going away
+and coming back: tests/tracking/test_store.py; moving runs between stores:
+tests/tracking/test_move.py.)"""
 
 import json
 import socket
@@ -42,9 +44,15 @@ def test_tracking_sync_sends_what_waits_and_ends_the_runs(tmp_path):
     _one_line(invoke("tracking", "sync", folder),
               f"{folder}'s tracking store {dead}: the tracking server does not answer")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    sent = invoke("tracking", "sync", folder, "--tracking-uri", uri)
+    _one_line(invoke("tracking", "sync", folder, "--tracking-uri", uri),  # another store: asked for
+              f"--tracking-uri {uri}: {folder} is tracked in {dead} (its tracking.json); add "
+              f"--move-to-store")
+    assert not (tmp_path / "mlflow.db").exists()
+    sent = invoke("tracking", "sync", folder, "--tracking-uri", uri, "--move-to-store")
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.splitlines() == [
+        f"moved {folder}'s MLflow runs from {dead} to {uri}: no runs were there to copy; it is "
+        f"tracked in {uri} from now on",
         f"sent 2 records to MLflow at {uri}, experiment evaluate-open: sweep 2",
         "its 1 runs ended KILLED"]
     assert not (folder / store.BUFFER).exists()
@@ -75,6 +83,8 @@ def test_tracking_sync_of_a_bad_folder_or_uri_is_one_line_exit_2(tmp_path):
     _one_line(invoke("tracking", "sync", tmp_path, "--tracking-uri", "gopher://x"),
               "expected sqlite:///PATH")
     dead = _dead_uri()
-    _one_line(invoke("tracking", "sync", tmp_path, "--tracking-uri", dead),
+    _one_line(invoke("tracking", "sync", tmp_path, "--tracking-uri", dead, "--move-to-store"),
               f"--tracking-uri {dead}: the tracking server does not answer")
+    _one_line(invoke("tracking", "sync", tmp_path, "--move-to-store"),
+              "--move-to-store needs --tracking-uri URI")
     assert "RUN_FOLDER" in invoke("tracking", "sync", "--help").output

@@ -7,6 +7,7 @@ its state, through pyfunc too."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,7 +246,7 @@ def test_recurrent_champions_registered_run_through_pyfunc_without_popbased(recu
     from mlflow.tracking import MlflowClient
 
     run, member, infos = recurrent_exports
-    monkeypatch.chdir(run.path)  # the store's artifacts (./mlruns) go there
+    monkeypatch.chdir(run.path / "out")  # were artifacts to go to ./mlruns, not into the repo
     uri = f"sqlite:///{run.path / 'mlflow.db'}"
     regs = [registry.register(run, member, run.path / "out" / fmt, infos[fmt], uri) for fmt in champion.FORMATS]
     assert [(r["name"], r["version"]) for r in regs] == [("pop", 1), ("pop", 2), ("pop", 3)]
@@ -259,6 +260,10 @@ def test_recurrent_champions_registered_run_through_pyfunc_without_popbased(recu
         assert "`state_out`" in version.description
     experiment = client.get_experiment_by_name("pbt-pop")
     assert not client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
+    # the models and checkpoints are beside the store, none in ./mlruns
+    assert experiment.artifact_location.removeprefix("file://") == str(run.path / "mlartifacts" / "pbt-pop")
+    assert all(Path(v.source.removeprefix("file://")).is_relative_to(run.path / "mlartifacts") for v in versions)
+    assert not (run.path / "out" / "mlruns").exists()
     assert client.get_logged_model(regs[0]["model_id"]).params == {"lr": "0.0004"}
     # each version through mlflow.pyfunc without popbased, the state carried across 12 steps
     samples = {fmt: run.path / "out" / fmt / "samples.npz" for fmt in champion.FORMATS}
