@@ -21,6 +21,7 @@ from popbased.env import engines
 from popbased.ppo.learner import resolve_device
 from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
+from popbased.rollout.device import DeviceCollector
 from popbased.substrates import resolve
 
 
@@ -146,8 +147,6 @@ def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, 
     if bots is not None:
         config.engine.check_bots("bots")
     if not uses_ray(config):
-        from popbased.rollout.device import DeviceCollector
-
         return DeviceCollector(spec, worlds=config.workers * config.envs_per_worker,
                                device=resolve_device(config.device), seed=config.seed,
                                obs_size=config.obs_size, apples_in_view=apples_in_view,

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from popbased import textio
 from popbased.errors import BadInput
-from popbased.ppo.checkpoint import write_atomic
+from popbased.textio import write_atomic
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from popbased.population.explore import sample_initial
 from popbased.ppo import shaping
 from popbased.ppo.learner import Learner
 
@@ -111,8 +112,6 @@ def initial_members(spec, action_names, weights: dict[str, float], *, obs_size: 
     (member i seeded with `seed + i`), ids `<prefix>m<i>`. `weights` are the population's
     base reward weights (the defaults, or its weights in a league's arena); each member's
     shaping genes override them per component (shaping.effective_weights)."""
-    from popbased.population.explore import sample_initial
-
     members = {}
     for i in range(spec.size):
         values = {g.name: sample_initial(g, rng) for g in spec.all_genes()}

@@ -81,6 +81,6 @@ def shaped(rewards, weights: Mapping[str, float], components: Sequence[str]):
     vector = weight_vector(weights, components)
     if isinstance(rewards, np.ndarray):
         return rewards @ vector
-    import torch
+    import torch  # deferred: shaping numpy rewards (Ray workers, evaluation) needs no torch
 
     return rewards @ torch.as_tensor(vector, device=rewards.device)

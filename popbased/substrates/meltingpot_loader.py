@@ -23,6 +23,8 @@ import os
 import sys
 from types import ModuleType
 
+from popbased.errors import BadInput
+
 BOT_ASSETS_VERSION = "2.3.0"
 
 
@@ -71,8 +73,6 @@ def bots_root(root: str | os.PathLike | None = None) -> tuple[str, str]:
     """(the folder bots are loaded from, where that choice came from): `root` (a flag), else
     $POPBASED_BOTS_ROOT, else the installed assets. A given folder that does not exist is
     bad input."""
-    from popbased.errors import BadInput
-
     for value, origin in ((root, "--bots-root"), (os.environ.get(BOTS_ROOT_ENV) or None, BOTS_ROOT_ENV)):
         if value is not None:
             path = os.path.abspath(os.path.expanduser(os.fspath(value)))
@@ -101,8 +101,6 @@ def bot_present(name: str, root: str) -> bool:
 def bot_assets(root: str | os.PathLike | None = None) -> dict:
     """Which of Melting Pot's bots this install can load, and from where: the installed assets
     (real saved models or the empty placeholder) or a custom root ($POPBASED_BOTS_ROOT)."""
-    from popbased.errors import BadInput
-
     assets = os.path.join(meltingpot_package().__path__[0], "assets")
     saved_models = os.path.join(assets, "saved_models")
     models = sorted(os.listdir(saved_models)) if os.path.isdir(saved_models) else []
