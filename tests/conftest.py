@@ -355,3 +355,32 @@ always FIRE_ZAP (7), the pacifist_* (open_1's visitors) always move FORWARD (1).
 def open_bots(tmp_path_factory) -> Path:
     """A models root with OPEN_BOTS (tests must not change it: copy it first)."""
     return write_bots(tmp_path_factory.mktemp("bots"), OPEN_BOTS)
+
+
+# ---------------------------------------------------------------------- evaluation folders
+def made_up_episode(ret: float, players: int = 3) -> dict:
+    """One made-up episode as an evaluation's players report it (no Ray, no substrate)."""
+    return {"steps": 100, "per_capita_return": ret, "gini": 0.1, "depleted": False,
+            "depletion_step": None, "proxy_depleted": False, "proxy_depletion_step": None,
+            "apples_initial": 50, "apples_min": 10, "apples_final": 20,
+            "returns": [ret] * players, "apples_eaten": [ret] * players, "zaps_fired": [0] * players,
+            "zap_hits": [0] * players, "useful_zaps": [0] * players, "zapped": [0] * players,
+            "series": {"step": [0, 100], "per_capita_return": [0.0, ret], "gini": [0.0, 0.1],
+                       "apples": [50, 20]}}
+
+
+def write_evaluation(out) -> Path:
+    """An evaluation results folder (popbased.evaluation.results.write, untracked) of two
+    policies, champion and random, on two regrowth points, two made-up episodes each."""
+    from popbased.evaluation import results
+
+    played = [{"policy": policy, "kind": "random", "params": {"regrowth": r},
+               "episodes": [made_up_episode(k + float(r)), made_up_episode(k + 2 * float(r))],
+               "seconds": 1.0}
+              for k, policy in enumerate(("champion", "random")) for r in ("0.1", "1")]
+    info = {"title": "open: regrowth sweep", "substrate": "open", "policies": ["champion", "random"],
+            "policy_refs": ["champion", "random"], "sources": [], "axes": {"regrowth": ["0.1", "1"]},
+            "fixed": {}, "modes": None, "episodes": 2, "seed": 0, "max_steps": 100, "env": "fast",
+            "seconds": 3.0, "episodes_per_minute": 160.0, "started": "2026-01-01T00:00:00Z"}
+    results.write(Path(out), info, played)
+    return Path(out)

@@ -20,6 +20,7 @@ from popbased.cli.evaluate import evaluate
 from popbased.cli.resume import resume
 from popbased.cli.tracking import tracking
 from popbased.cli.study import study
+from popbased.cli.status import status
 
 
 class _Group(click.Group):
@@ -60,6 +61,7 @@ cli.add_command(evaluate)
 cli.add_command(resume)
 cli.add_command(tracking)
 cli.add_command(study)
+cli.add_command(status)
 
 
 def main() -> None:

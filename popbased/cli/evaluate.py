@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from popbased.cli import options
+from popbased.cli import options, progress
 from popbased.cli.tables import show_table
 from popbased.env import engines
 from popbased.errors import BadInput
@@ -102,15 +100,14 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
         check_reachable(ray_address)
     uri = store.resolve_uri(tracking_uri)
     store.check(uri)
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)  # logs: whole table
+    console = progress.console(stderr=True)  # progress and diagnostics
+    results_out = progress.console()  # the summary and where everything is
     started_ms = int(time.time() * 1000)  # the MLflow run's start: it is created at the end
     ensure_ray(ray_address)
     t0 = time.perf_counter()
-    with Progress(TextColumn(f"evaluating ({episodes} episodes per point)"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("", total=None)
-        report = lambda done, total: bar.update(task, completed=done, total=total)  # noqa: E731
-        kw = dict(episodes=episodes, seed=seed, max_steps=max_steps, envs=envs, env=env, progress=report)
+    with progress.TaskProgress(console, f"evaluating ({episodes} episodes per point)") as bar:
+        kw = dict(episodes=episodes, seed=seed, max_steps=max_steps, envs=envs, env=env,
+                  progress=bar.update)
         played = (play(chosen, substrate, points, **kw) if modes is None else
                   matrix(chosen, substrate, points[0], modes, **kw))
     seconds = time.perf_counter() - t0
@@ -122,10 +119,10 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
             "episodes_per_minute": 60 * episodes * len(played) / seconds}
     made = results.write(out, info, played)  # every file, the report included, then MLflow
     run_id, waiting = results.track(out, info, made, uri, started_ms=started_ms)
-    _print(console, made["summary"])
-    console.print(f"{episodes * len(played)} episodes in {seconds:.0f} s ({info['episodes_per_minute']:.1f} "
-                  f"episodes/minute); tables, figures and {results.REPORT} in {out}; MLflow run {run_id} "
-                  f"(experiment evaluate-{substrate}) in {uri}", highlight=False)
+    _print(results_out, made["summary"])
+    results_out.print(f"{episodes * len(played)} episodes in {seconds:.0f} s ({info['episodes_per_minute']:.1f} "
+                      f"episodes/minute); tables, figures and {results.REPORT} in {out}; MLflow run {run_id} "
+                      f"(experiment evaluate-{substrate}) in {uri}", highlight=False)
     if waiting:
         console.print(f"MLflow did not take everything: {waiting} records wait in "
                       f"{out}/tracking-buffer.jsonl; send them with `popbased tracking sync {out}`",
@@ -217,19 +214,17 @@ def scenario(args, episodes, max_steps, seed, bots_root, output, force, ray_addr
 
     prepared = scenario_results.prepare(args, bots_root=bots_root, output=output, force=force,
                                         ray_address=ray_address, tracking_uri=tracking_uri)
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-    with Progress(TextColumn(f"playing scenarios ({episodes} episodes per policy and scenario)"),
-                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
-        task = bar.add_task("", total=None)
+    console = progress.console(stderr=True)  # progress and diagnostics
+    with progress.TaskProgress(console, f"playing scenarios ({episodes} episodes per policy and "
+                                        f"scenario)") as bar:
         made, info, run_id = scenario_results.run(
-            prepared, episodes=episodes, seed=seed, max_steps=max_steps,
-            progress=lambda done, total: bar.update(task, completed=done, total=total))
-    _print_scenarios(console, made)
+            prepared, episodes=episodes, seed=seed, max_steps=max_steps, progress=bar.update)
+    results_out = progress.console()  # the tables and where everything is
+    _print_scenarios(results_out, made)
     out = prepared["out"]
-    console.print(f"{info['episodes'] * len(info['policies']) * len(info['scenarios'])} episodes in "
-                  f"{info['seconds']:.0f} s; tables, scores, figures and report.html in {out}; MLflow run "
-                  f"{run_id} (experiment {scenario_results.EXPERIMENT}) in {prepared['uri']}", highlight=False)
+    results_out.print(f"{info['episodes'] * len(info['policies']) * len(info['scenarios'])} episodes in "
+                      f"{info['seconds']:.0f} s; tables, scores, figures and report.html in {out}; MLflow run "
+                      f"{run_id} (experiment {scenario_results.EXPERIMENT}) in {prepared['uri']}", highlight=False)
 
 
 def _print_scenarios(console: Console, made) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from popbased.cli import options
+from popbased.cli import options, progress
 from popbased.cli.tables import show_table
 from popbased.cli.tracking import MOVE, moved_line
 from popbased.league import report
@@ -18,8 +15,9 @@ from popbased.runs import launch as launching
 from popbased.runs import state as files
 from popbased.league.spec import load
 from popbased.textio import num
-from popbased.textio import json_safe
 from popbased.cli.progress import TrainDisplay
+from popbased.cli.status import show as show_status, status as status_command
+from popbased.runs.refs import complete_league
 
 @click.group()
 def league() -> None:
@@ -32,7 +30,8 @@ def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: boo
                                      ray_address=ray_address, force=force,
                                      move_to_store=move_to_store)
     spec, out = prepared.spec, opts["out"]
-    console = Console(stderr=True)
+    console = progress.console(stderr=True)  # progress and diagnostics
+    results = progress.console()  # what the league ended with
     if not as_json:
         options.env_line(console, prepared.config)
     prepared.open()
@@ -45,16 +44,18 @@ def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: boo
         for line in report.generation_lines(summary, generations):
             console.print(line, markup=False, highlight=False)
 
-    with TrainDisplay(prepared.config.steps, f"league {spec.name}", console) as display:
+    with TrainDisplay(prepared.config.steps, f"league {spec.name}", console,
+                      first=progress.first_episode(prepared.config)) as display:
         # SIGTERM (schedulers) stops like Ctrl-C: completed generations are kept
         result = prepared.run(on_round=display.update, on_generation=on_generation,
                               on_started=options.stop_on_sigterm)
-    options.tracking_line(console, prepared.tracking.store, prepared.experiment)
-    if not options.summary(console, result, as_json, f"`popbased league resume {out}`",
-                           f"league folder {out}"):
+    options.tracking_line(console if as_json else results, prepared.tracking.store,
+                          prepared.experiment)
+    if not options.summary(results, result, as_json, f"`popbased league resume {out}`",
+                           f"league folder {out}", console):
         return
     for pop, (member, fitness) in report.best_per_population(result["members"]).items():
-        console.print(f"best of {pop}: {member} (fitness {num(fitness)}) -> "
+        results.print(f"best of {pop}: {member} (fitness {num(fitness)}) -> "
                       f"{out}/gen-{result['generation']:04d}/{member}.pt", highlight=False)
 
 
@@ -103,39 +104,13 @@ def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict,
     _start(opts, total, True, ray_address, as_json, tracking_uri, move_to_store=move_to_store)
 
 
-@league.command()
-@click.argument("folder", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@league.command("status", help=status_command.help, short_help="Where a run stands (the same as "
+                "`popbased status`).")
+@click.argument("folder", shell_complete=complete_league)
+@click.option("--json", "as_json", is_flag=True, help="Print the status (or the audit) as JSON.")
 @click.option("--check", is_flag=True,
               help="Audit the folder: every committed record once, nothing else (exit 1 if not).")
-def status(folder, as_json, check):
-    """Where a league stands: generation, members, league scores, the last payoff table."""
-    folder = Path(folder)
-    _options(folder)
-    if check:
-        from popbased.league.audit import audit
-
-        problems = audit(folder)
-        for line in problems or [f"{folder}: consistent (generation {files.read(folder)['generation']})"]:
-            click.echo(line)
-        if problems:
-            sys.exit(1)
-        return
-    now = launching.league_status(folder)
-    last = now["payoff"]
-    if as_json:
-        click.echo(json.dumps(json_safe({k: v for k, v in now.items() if k != "league"}),
-                              indent=2))
-        return
-    console = Console()
-    console.print(f"league {now['league']['name']} in {folder}: generation "
-                  f"{now['generation']}, {now['agent_steps']:,} agent-steps; arena "
-                  f"{now['league']['arena']}", highlight=False)
-    for pop, records in now["members"].items():
-        line = ", ".join(f"{r['id']} fitness {num(r['fitness'])}" for r in records)
-        console.print(f"  {pop}: {line}", highlight=False)
-    if now["snapshots"]:
-        console.print(f"  background pool: {', '.join(now['snapshots'])}")
-    if last:
-        show_table(console, report.payoff_table(last["rows"], last["scores"],
-                                                 f"payoff, generation {last['generation']}"))
+@click.option("--tracking-uri", default=None,
+              help="MLflow store to look FOLDER up in when it is an MLflow run id.")
+def status(folder, as_json, check, tracking_uri):
+    show_status(folder, check, as_json, tracking_uri)

@@ -83,19 +83,21 @@ def training(command):
     return command
 
 
-def summary(console, result: dict, as_json: bool, resume_hint: str, folder: str) -> bool:
-    """The end of a training command: the report as JSON, or a few lines. Returns whether
-    the caller should print more (not in JSON mode)."""
+def summary(console, result: dict, as_json: bool, resume_hint: str, folder: str,
+            diagnostics=None) -> bool:
+    """The end of a training command: the report as JSON, or a few lines on `console` (the
+    results': stdout), the note that it was interrupted on `diagnostics` (stderr; default:
+    `console`). Returns whether the caller should print more (not in JSON mode)."""
     from popbased.textio import json_safe
 
     if as_json:
         click.echo(json.dumps(json_safe(result), indent=2, default=str))
         return False
     if result.get("interrupted"):
-        console.print(f"[yellow]interrupted after generation {result['generation']}; continue with "
-                      f"{resume_hint}[/]")
+        (diagnostics or console).print(f"[yellow]interrupted after generation "
+                                       f"{result['generation']}; continue with {resume_hint}[/]")
     console.print(f"{result['generation']} generations, {result['agent_steps']:,} agent-steps in "
-                  f"{result['elapsed_s']:.0f} s; {folder}")
+                  f"{result['elapsed_s']:.0f} s; {folder}", highlight=False)
     return True
 
 

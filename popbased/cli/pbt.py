@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from popbased.cli import options
+from popbased.cli import options, progress
 from popbased.cli.tracking import MOVE, moved_line
 from popbased.errors import BadInput
 from popbased.population import report as text
@@ -54,7 +53,8 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
                                   tracking_uri=tracking_uri, ray_address=ray_address, force=force,
                                   move_to_store=move_to_store)
     spec, out, generations = prepared.spec, str(prepared.out), prepared.generations
-    console = Console(stderr=True)
+    console = progress.console(stderr=True)  # progress and diagnostics
+    results = progress.console()  # what the run ended with
     if not as_json:
         options.env_line(console, prepared.config)
     prepared.open()
@@ -64,21 +64,24 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
     def on_generation(summary):
         console.print(text.generation_line(summary, generations), markup=False, highlight=False)
 
-    with TrainDisplay(prepared.config.steps, f"pbt {spec.name}", console) as display:
+    with TrainDisplay(prepared.config.steps, f"pbt {spec.name}", console,
+                      first=progress.first_episode(prepared.config)) as display:
         # SIGTERM (schedulers) stops like Ctrl-C: completed generations are kept
         result = prepared.run(on_round=display.update, on_generation=on_generation,
                               on_started=options.stop_on_sigterm)
-    options.tracking_line(console, prepared.tracking.store, prepared.experiment)
-    if not options.summary(console, result, as_json, f"`popbased resume {out}`", f"run folder {out}"):
+    options.tracking_line(console if as_json else results, prepared.tracking.store,
+                          prepared.experiment)
+    if not options.summary(results, result, as_json, f"`popbased resume {out}`",
+                           f"run folder {out}", console):
         return
     best = result.get("best")
     if best:
         record = result["members"][best]
-        console.print(f"best member {best} (fitness {text.num(record['fitness'])}), lineage:", highlight=False)
+        results.print(f"best member {best} (fitness {text.num(record['fitness'])}), lineage:", highlight=False)
         for line in text.lineage_lines(LineageLog(Path(out) / "lineage.jsonl"), best):
-            console.print(f"  {line}", markup=False, highlight=False)
+            results.print(f"  {line}", markup=False, highlight=False)
         params = "".join(f" -p {k}={v}" for k, v in spec.params.items())
-        console.print(f"play it: popbased substrates run {spec.substrate}{params} --policy "
+        results.print(f"play it: popbased substrates run {spec.substrate}{params} --policy "
                       f"{out}/gen-{result['generation']:04d}/{best}.pt", highlight=False)
 
 

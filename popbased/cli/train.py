@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from popbased import substrates as registry
-from popbased.cli import options
+from popbased.cli import options, progress
 from popbased.textio import json_safe, write_atomic
 from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
 from popbased.cli.progress import TrainDisplay, shaping_line
@@ -72,17 +71,18 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
                          device=device, seed=seed, overlap=overlap, ppo=ppo,
                          net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address,
                          env=env)
-    _, _, weights = validate(config)
+    spec, _, weights = validate(config)
     claim(out, "train", force=force)  # before anything is written or started
     if ray_address:
         check_reachable(ray_address)
-    console = Console(stderr=True)
+    console = progress.console(stderr=True)  # progress and diagnostics; results: stdout
     if not as_json:
         options.env_line(console, config)
     console.print(shaping_line(weights, shaping), highlight=False, soft_wrap=True)
     write_atomic(Path(out) / "options.json", json.dumps(json_safe(_options(config, weights)),
                                                         indent=1).encode())
-    with TrainDisplay(steps, substrate, console) as display:
+    with TrainDisplay(steps, substrate, console,
+                      first=progress.first_episode(config, spec)) as display:
         if uses_ray(config):
             ensure_ray(ray_address)
         options.stop_on_sigterm()  # training writes its checkpoints, then stops
@@ -93,11 +93,13 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
         return
     if report.get("interrupted"):
         console.print("[yellow]interrupted: checkpoints of the last finished round written[/]")
-    console.print(f"trained {report['agent_steps']:,} agent-steps in {report.get('elapsed_s', 0):.0f} s "
-                  f"({report.get('agent_steps_per_s', 0):,.0f}/s); checkpoints:")
+    results = progress.console()
+    results.print(f"trained {report['agent_steps']:,} agent-steps in {report.get('elapsed_s', 0):.0f} s "
+                  f"({report.get('agent_steps_per_s', 0):,.0f}/s); checkpoints:", highlight=False)
     for member, path in report["checkpoints"].items():
-        console.print(f"  {member}: {path}")
-    console.print(f"play one: popbased substrates run {substrate} --policy {next(iter(report['checkpoints'].values()))}")
+        results.print(f"  {member}: {path}", highlight=False)
+    results.print(f"play one: popbased substrates run {substrate} --policy "
+                  f"{next(iter(report['checkpoints'].values()))}", highlight=False)
 
 
 def _options(config: TrainConfig, weights: dict[str, float]) -> dict:

@@ -1,9 +1,12 @@
-"""Audit of a league folder: is everything that was committed there once, and nothing else?
+"""Audit of a league or PBT run folder: is everything that was committed there once, and
+nothing else?
 
-A league is killed and resumed many times over a long run. `audit(folder)` checks, field by
-field, what must hold after any number of kills and resumes (an empty list: all is well):
+A league or PBT run is killed and resumed many times over a long run. `audit(folder)` checks,
+field by field, what must hold after any number of kills and resumes (an empty list: all is
+well); a PBT run has no payoff records, snapshot pool or matchmaking statistics, so those
+checks are a league's only:
 - state.json is intact and names intact checkpoints of its own generation G;
-- generations.jsonl and payoff.jsonl hold generations 1..G, each once;
+- generations.jsonl (and a league's payoff.jsonl) hold generations 1..G, each once;
 - lineage.jsonl holds state.json's count of events: one init / keep / exploit per member
   and generation 0..G, nothing later;
 - rounds.jsonl holds no rounds of a generation that never completed (its generations
@@ -11,9 +14,9 @@ field, what must hold after any number of kills and resumes (an empty list: all 
 - the snapshot pool after every generation follows the league's rule ([snapshots] every /
   keep: each population's best member joins, the newest `keep` stay), and state.json's pool
   is the last one; its matchmaking statistics are the last payoff table's means;
-- MLflow (when the run is tracked and the store answers): one league run and one run per
-  member, each generation's metrics logged once, up to the generation tracking.json says
-  was logged.
+- MLflow (when the run is tracked and the store answers): one run of the league (or PBT
+  run) and one per member, each generation's metrics logged once, up to the generation
+  tracking.json says was logged.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from popbased.errors import BadInput
 from popbased.runs import state as files
+from popbased.runs.claim import held
 from popbased.league.payoff import PayoffTable
 from popbased.league.spec import load
 from popbased.population.lineage import LineageLog
@@ -62,21 +66,29 @@ def _sequence(what: str, values: list[int], generations: int) -> list[str]:
             f"committed generation {extra})"]
 
 
-def audit(folder: str | Path, *, mlflow: bool = True) -> list[str]:
+def audit(folder: str | Path, *, mlflow: bool = True, kind: str | None = None) -> list[str]:
+    """The problems of the run in `folder` ([] when there are none). `kind`: 'league' or
+    'pbt' (default: what its state.json says, `popbased.runs.claim.held`). BadInput when it
+    holds no intact state at all."""
     folder = Path(folder)
+    found = held(folder)
+    kind = kind or (found[0] if found and found[0] in ("league", "pbt") else "league")
+    league = kind == "league"
     problems: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        state = files.read(folder)
+        state = files.read(folder, "league" if league else "PBT")
     problems += [f"state: {w.message}" for w in caught if issubclass(w.category, UserWarning)]
     g = state["generation"]
     summaries = files.lines(folder, "generations.jsonl")
-    payoffs = files.lines(folder, "payoff.jsonl")
+    payoffs = files.lines(folder, "payoff.jsonl") if league else []
     problems += _sequence("generations.jsonl", [s["generation"] for s in summaries], g)
-    problems += _sequence("payoff.jsonl", [p["generation"] for p in payoffs], g)
+    if league:
+        problems += _sequence("payoff.jsonl", [p["generation"] for p in payoffs], g)
 
     members = sorted(state["checkpoints"])
-    for m, entry in state["checkpoints"].items():
+    for m in state["checkpoints"]:
+        entry = files.checkpoint_entry(state, m)
         if entry["file"] != f"gen-{g:04d}/{m}.pt":
             problems.append(f"state: {m}'s checkpoint {entry['file']} is not of generation {g}")
     events = LineageLog(folder / "lineage.jsonl").events
@@ -96,7 +108,7 @@ def audit(folder: str | Path, *, mlflow: bool = True) -> list[str]:
         problems.append("rounds.jsonl: rounds of a generation that never completed are left "
                         "between later ones")
 
-    spec = _spec(folder)
+    spec = _spec(folder) if league else None
     if spec is not None and summaries and not problems:
         pools = expected_pools(summaries, spec.snapshot_every, spec.snapshot_keep,
                                "snapshots" in spec.sources)
@@ -107,7 +119,7 @@ def audit(folder: str | Path, *, mlflow: bool = True) -> list[str]:
         if [s["id"] for s in state["snapshots"]] != pools[-1]:
             problems.append(f"state: snapshot pool {[s['id'] for s in state['snapshots']]}, "
                             f"the last generation's is {pools[-1]}")
-    if payoffs and len(payoffs) == g:
+    if league and payoffs and len(payoffs) == g:
         means = PayoffTable(payoffs[-1]["generation"], payoffs[-1]["cells"]).means()
         stored = {tuple(r[:3]): r[3] for r in state["matchmaking_means"]}
         if set(stored) != set(means) or any(abs(stored[k] - means[k]) > 1e-9 for k in means):

@@ -213,15 +213,3 @@ def resume_options(folder: Path, opts: dict, generations: int | None, changes: d
     `generations`, or one more than the folder has done)."""
     done = files.read(folder)["generation"]
     return {**opts, **changes, "out": str(folder)}, generations or done + 1
-
-
-def league_status(folder: Path) -> dict[str, Any]:
-    """Where a league stands: its identity, generation, agent-steps, members (by population),
-    the background pool, and the last committed generation's payoff table (or None)."""
-    files.read_options(folder, "league")
-    state = files.read(folder)
-    payoffs = files.lines(folder, "payoff.jsonl")[:state["generation"]]
-    return {"league": state["league"], "generation": state["generation"],
-            "agent_steps": state["agent_steps"], "members": state["members"],
-            "snapshots": [s["id"] for s in state["snapshots"]],
-            "payoff": payoffs[-1] if payoffs else None}

@@ -37,6 +37,24 @@ class Lab2dSpec:
     def farmer_weight(self) -> float:
         return self.params.farmer_weight if self.params else 0.0
 
+    @property
+    def shortest_episode(self) -> int | None:
+        """Steps before which no episode ends: the scene's minimumFramesPerEpisode (Melting
+        Pot's episodes then end at random, the commons_harvest family's after 1,000 steps),
+        or maxEpisodeLengthFrames when shorter; None when the settings give neither."""
+        found = [int(v) for k, v in self.settings.items()
+                 if k == "maxEpisodeLengthFrames" or k.endswith(".minimumFramesPerEpisode")]
+        return min(found) if found else None
+
+    def first_episode(self, worlds: int, max_episode_steps: int | None = None
+                      ) -> tuple[int, int] | None:
+        """(steps per world, agent-steps in all) before the first episode can end when
+        `worlds` instances are stepped side by side: the shortest episode (or
+        `max_episode_steps` when shorter) times the worlds and their players. None when the
+        settings do not say."""
+        steps = [s for s in (self.shortest_episode, max_episode_steps) if s]
+        return (min(steps), min(steps) * worlds * self.num_players) if steps else None
+
 
 def action_names_for(module: Any, action_set: tuple[Mapping[str, int], ...]) -> tuple[str, ...]:
     """Names of a Melting Pot action set from its config module's constants (NOOP, FIRE_ZAP, ...)."""
