@@ -40,9 +40,9 @@ FORMAT = 1
 def write(out: Path, state: dict[str, Any]) -> None:
     """Commits a completed generation: its own copy first, then state.json (the commit)."""
     data = json.dumps(json_safe(state), indent=1).encode()
-    checkpoint.write_atomic(out / f"gen-{state['generation']:04d}" / STATE, data)
+    textio.write_atomic(out / f"gen-{state['generation']:04d}" / STATE, data)
     crash_point("state", state["generation"])
-    checkpoint.write_atomic(out / STATE, data)
+    textio.write_atomic(out / STATE, data)
 
 
 def crash_point(name: str, generation: int) -> None:
