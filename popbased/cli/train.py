@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from pathlib import Path
 
 import click
 
 from popbased import substrates as registry
 from popbased.cli import options, progress
-from popbased.textio import json_safe, write_atomic
-from popbased.ppo.config import NetConfig, PPOConfig, from_mapping
 from popbased.cli.progress import TrainDisplay, shaping_line
-from popbased.rollout.cluster import check_reachable, ensure_ray
-from popbased.runs.claim import claim
-from popbased.selfplay import uses_ray
-from popbased.run.train import train as run_training
-from popbased.selfplay import TrainConfig, validate
+from popbased.ppo.config import PPOConfig
+from popbased.runs import launch
+from popbased.textio import json_safe
 
 _PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
 
@@ -62,31 +56,23 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
           rollout_length, lstm, env, ppo_pairs, shaping_pairs, out, force, ray_address, overlap, as_json):
     """Train a population on SUBSTRATE by self-play and write its checkpoints."""
     parsed = registry.parse_assignments(params)
-    registry.resolve(substrate, parsed)  # bad names/values fail before Ray starts
-    ppo = from_mapping(PPOConfig, _numbers(ppo_pairs, "--ppo"), "--ppo")
-    shaping = _numbers(shaping_pairs, "--shaping") or None
-    out = out or f"runs/train-{substrate}-{time.strftime('%Y%m%d-%H%M%S')}"
-    config = TrainConfig(substrate, parsed, steps=steps, members=members, workers=workers,
-                         envs_per_worker=envs_per_worker, rollout_length=rollout_length,
-                         device=device, seed=seed, overlap=overlap, ppo=ppo,
-                         net=NetConfig(lstm=lstm), shaping=shaping, out=out, ray_address=ray_address,
-                         env=env)
-    spec, _, weights = validate(config)
-    claim(out, "train", force=force)  # before anything is written or started
-    if ray_address:
-        check_reachable(ray_address)
+    opts = {"substrate": substrate, "params": parsed, "steps": steps, "members": members,
+            "seed": seed, "device": device, "env": env, "workers": workers,
+            "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
+            "overlap": overlap, "ppo": _numbers(ppo_pairs, "--ppo"),
+            "shaping_given": _numbers(shaping_pairs, "--shaping"),
+            "out": out or f"runs/train-{substrate}-{time.strftime('%Y%m%d-%H%M%S')}"}
+    prepared = launch.prepare_train(opts, force=force, ray_address=ray_address)  # nothing written yet
+    config, weights = prepared.config, prepared.plan.options["shaping"]
     console = progress.console(stderr=True)  # progress and diagnostics; results: stdout
     if not as_json:
         options.env_line(console, config)
-    console.print(shaping_line(weights, shaping), highlight=False, soft_wrap=True)
-    write_atomic(Path(out) / "options.json", json.dumps(json_safe(_options(config, weights)),
-                                                        indent=1).encode())
-    with TrainDisplay(steps, substrate, console,
-                      first=progress.first_episode(config, spec)) as display:
-        if uses_ray(config):
-            ensure_ray(ray_address)
-        options.stop_on_sigterm()  # training writes its checkpoints, then stops
-        report = run_training(config, display.update)
+    console.print(shaping_line(weights, config.shaping), highlight=False, soft_wrap=True)
+    prepared.open()  # options.json: the plan written down
+    first = progress.first_episode(config, registry.resolve(substrate, parsed))
+    with TrainDisplay(steps, substrate, console, first=first) as display:
+        # SIGTERM (schedulers) stops like Ctrl-C: training writes its checkpoints, then stops
+        report = prepared.run(on_round=display.update, on_started=options.stop_on_sigterm)
     report = {**report, "shaping": weights}
     if as_json:
         click.echo(json.dumps(json_safe(report), indent=2, default=str))
@@ -101,14 +87,3 @@ def train(substrate, params, steps, members, device, seed, workers, envs_per_wor
     results.print(f"play one: popbased substrates run {substrate} --policy "
                   f"{next(iter(report['checkpoints'].values()))}", highlight=False)
 
-
-def _options(config: TrainConfig, weights: dict[str, float]) -> dict:
-    """The run's options.json: what it was launched with, and the reward weights it trains
-    with (`shaping`: the defaults overridden by `shaping_given`, the --shaping weights)."""
-    return {"command": "train", "substrate": config.substrate,
-            "params": {k: str(v) for k, v in config.params.items()}, "steps": config.steps,
-            "members": config.members, "seed": config.seed, "device": config.device,
-            "env": config.env, "workers": config.workers, "envs_per_worker": config.envs_per_worker,
-            "rollout_length": config.rollout_length, "lstm": config.net.lstm,
-            "overlap": config.overlap, "ppo": dataclasses.asdict(config.ppo),
-            "shaping": weights, "shaping_given": dict(config.shaping or {})}

@@ -106,8 +106,8 @@ def settle(options: Mapping[str, Any], *, resume: bool = False,
                              shaping=dict(opts.get("shaping_given") or {}) or None,
                              overlap=opts.get("overlap", True), out=out, ray_address=ray_address,
                              **shared)
-        validate(config)
-        return RunPlan(kind, config, opts)
+        _, _, weights = validate(config)
+        return RunPlan(kind, config, train_options(config, weights))
     generations = opts["generations"]
     if kind == "pbt":
         spec = load_population(opts["population"])
@@ -124,6 +124,19 @@ def settle(options: Mapping[str, Any], *, resume: bool = False,
                                          ray_address=ray_address, **shared)
     validate(config)
     return RunPlan(kind, config, {**opts, "out": out}, spec, generations, resume)
+
+
+def train_options(config: TrainConfig, weights: Mapping[str, float]) -> dict[str, Any]:
+    """A train run's options.json: its settled options (engine resolved, round shape filled,
+    every PPO setting), and the reward weights it trains with (`shaping`: the defaults
+    overridden by `shaping_given`, the weights given)."""
+    return {"command": "train", "substrate": config.substrate,
+            "params": {k: str(v) for k, v in config.params.items()}, "steps": config.steps,
+            "members": config.members, "seed": config.seed, "device": config.device,
+            "env": config.env, "workers": config.workers, "envs_per_worker": config.envs_per_worker,
+            "rollout_length": config.rollout_length, "lstm": config.net.lstm,
+            "overlap": config.overlap, "ppo": dataclasses.asdict(config.ppo),
+            "shaping": dict(weights), "shaping_given": dict(config.shaping or {}), "out": config.out}
 
 
 def league_spec(opts: Mapping[str, Any]) -> LeagueSpec:

@@ -74,6 +74,7 @@ def test_no_overlap_still_turns_overlap_off(monkeypatch, tmp_path):
     from popbased.cli import cli
 
     train_cli = importlib.import_module("popbased.cli.train")  # the module (cli.train: the command)
+    plan = importlib.import_module("popbased.run.plan")
 
     seen = []
 
@@ -81,7 +82,7 @@ def test_no_overlap_still_turns_overlap_off(monkeypatch, tmp_path):
         seen.append(config)
         return {"agent_steps": 0, "checkpoints": {"m0": "m0.pt"}}
 
-    monkeypatch.setattr(train_cli, "run_training", stop)
+    monkeypatch.setattr(plan, "train", stop)
     monkeypatch.setattr(train_cli.options, "stop_on_sigterm", lambda: None)  # keep pytest's
     for n, (flag, overlap) in enumerate(((["--no-overlap"], False), ([], True), (["--overlap"], True))):
         result = CliRunner().invoke(cli, ["train", "open", "--steps", "10", "--device", "cpu",

@@ -3,7 +3,6 @@ losses and zaps; how a league's run and its member runs end (RunTracking.close t
 popbased.runs.launch): KILLED on SIGTERM or on Ctrl-C before training starts, FAILED with the
 error, FINISHED; resumes continue the same runs, also when tracking.json is lost."""
 
-import dataclasses
 import json
 import os
 import signal
@@ -59,6 +58,7 @@ def sigterm_kept():
 
 
 def test_ctrl_c_before_training_starts_ends_the_run_killed(tmp_path, monkeypatch):
+    from popbased.run.plan import RunPlan
     from popbased.runs import launch
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
@@ -68,8 +68,9 @@ def test_ctrl_c_before_training_starts_ends_the_run_killed(tmp_path, monkeypatch
     def interrupted(*args, **kwargs):  # e.g. SIGTERM while Ray starts: its handler exits
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(RunPlan, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        dataclasses.replace(prepared, runner=interrupted).run()
+        prepared.run()
     runs = _runs(tmp_path)
     assert list(runs) == ["stopped"] and runs["stopped"].info.status == "KILLED"
 
