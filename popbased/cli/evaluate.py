@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from rich.console import Console
 from rich.table import Table
@@ -83,48 +81,22 @@ def sweep(kind, policies, substrate, params, episodes, max_steps, seed, envs, en
 
 def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs, output, force,
               ray_address, tracking_uri, title, modes=None, env="meltingpot"):
-    from popbased.evaluation import grid, policies as refs, results
-    from popbased.evaluation.run import evaluate as play, matrix
-    from popbased.rollout.cluster import check_reachable, ensure_ray
-    from popbased.substrates import parse_assignments, resolve
-    from popbased.tracking import store
+    from popbased.evaluation import job as jobs, results
 
-    fixed = parse_assignments(params)
-    points = grid.points(substrate, axes, fixed)
-    engines.get(env).check(resolve(substrate, points[0]))
-    chosen = refs.resolve_all(policies, tracking_uri)
-    if modes is not None and len(chosen) < 2:
-        raise BadInput("a matrix needs at least two policies (each is focal against the others)")
-    out = results.check_out(output, force)
-    if ray_address:
-        check_reachable(ray_address)
-    uri = store.resolve_uri(tracking_uri)
-    store.check(uri)
+    job = jobs.prepare(policies, substrate, params, axes, episodes=episodes, output=output, seed=seed,
+                       max_steps=max_steps, envs=envs, force=force, ray_address=ray_address,
+                       tracking_uri=tracking_uri, title=title, modes=modes, env=env)
     console = progress.console(stderr=True)  # progress and diagnostics
     results_out = progress.console()  # the summary and where everything is
-    started_ms = int(time.time() * 1000)  # the MLflow run's start: it is created at the end
-    ensure_ray(ray_address)
-    t0 = time.perf_counter()
     with progress.TaskProgress(console, f"evaluating ({episodes} episodes per point)") as bar:
-        kw = dict(episodes=episodes, seed=seed, max_steps=max_steps, envs=envs, env=env,
-                  progress=bar.update)
-        played = (play(chosen, substrate, points, **kw) if modes is None else
-                  matrix(chosen, substrate, points[0], modes, **kw))
-    seconds = time.perf_counter() - t0
-    info = {"title": title, "substrate": substrate, "policies": [p.label for p in chosen],
-            "policy_refs": list(policies), "sources": [dict(p.source, label=p.label) for p in chosen],
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_ms / 1000)), "axes": axes,
-            "fixed": fixed, "modes": modes, "episodes": episodes,
-            "seed": seed, "max_steps": max_steps, "env": env, "seconds": seconds,
-            "episodes_per_minute": 60 * episodes * len(played) / seconds}
-    made = results.write(out, info, played)  # every file, the report included, then MLflow
-    run_id, waiting = results.track(out, info, made, uri, started_ms=started_ms)
-    _print(results_out, made["summary"])
-    results_out.print(f"{episodes * len(played)} episodes in {seconds:.0f} s ({info['episodes_per_minute']:.1f} "
-                      f"episodes/minute); tables, figures and {results.REPORT} in {out}; MLflow run {run_id} "
-                      f"(experiment evaluate-{substrate}) in {uri}", highlight=False)
-    if waiting:
-        console.print(f"MLflow did not take everything: {waiting} records wait in "
+        done = job.run(bar.update)
+    info, out = done["info"], job.out
+    _print(results_out, done["made"]["summary"])
+    results_out.print(f"{done['episodes']} episodes in {info['seconds']:.0f} s ({info['episodes_per_minute']:.1f} "
+                      f"episodes/minute); tables, figures and {results.REPORT} in {out}; MLflow run "
+                      f"{done['run_id']} (experiment evaluate-{substrate}) in {job.uri}", highlight=False)
+    if done["waiting"]:
+        console.print(f"MLflow did not take everything: {done['waiting']} records wait in "
                       f"{out}/tracking-buffer.jsonl; send them with `popbased tracking sync {out}`",
                       highlight=False)
 
