@@ -61,7 +61,7 @@ class Gene:
 
 
 FITNESS = ("return", "sustainability", "equality", "pareto", "welfare")
-SELECTION = ("truncation", "tournament")
+SELECTION = ("truncation", "tournament", "none")
 MODES = ("sync", "async")
 
 
@@ -74,7 +74,9 @@ class PBTConfig:
     pareto (fronts over all three), or welfare (return x equality x (1 + sustainability) / 2)."""
     selection: str = "truncation"
     """truncation: the bottom `fraction` copies members of the top `fraction`;
-    tournament: each member meets one random other and copies it if that one is better."""
+    tournament: each member meets one random other and copies it if that one is better;
+    none: nobody copies or mutates (random search: members keep their initial draws, fitness
+    is still measured, so the best is chosen the same way as in PBT)."""
     fraction: float = 0.25
     """Share of the population in the bottom (and top) group for truncation."""
     confidence: float = 0.95
