@@ -56,8 +56,8 @@ class TrainConfig:
     joint_update: bool = False
     """Members of one architecture take their PPO steps together, one stacked forward and
     backward per step (popbased.ppo.joint; equal to their own updates to float rounding).
-    Off by default: on CPUs it measured slower than one update after another
-    (bench/league.json, `scripts/bench_league --joint-update`)."""
+    Off by default: on CPUs one update after another is faster (bench/league_joint.json,
+    `scripts/bench_league --joint-update`)."""
     env: str = "auto"
     """Env engine (popbased.env.engines): 'fast' (the fast commons_harvest in torch, validated
     against Melting Pot by `popbased substrates validate`), 'meltingpot' (Melting Pot itself),

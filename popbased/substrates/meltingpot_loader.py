@@ -1,10 +1,10 @@
 """Loading Melting Pot without TensorFlow.
 
 `import meltingpot` runs `meltingpot/__init__.py`, which imports the bot code
-and, through it, TensorFlow: 4-5 s and ~800 MB of resident memory in every
-process, although substrates never use it. We register the `meltingpot`
+and, through it, TensorFlow: seconds and hundreds of MB of resident memory in
+every process, although substrates never use it. We register the `meltingpot`
 package without executing its `__init__` so that `meltingpot.configs` and
-`meltingpot.utils.substrates` import on their own (0.2 s, ~45 MB). Code that
+`meltingpot.utils.substrates` import on their own, a fraction of that. Code that
 needs the bots (`meltingpot.bot`, `meltingpot.scenario`) imports them as
 submodules as usual, and TensorFlow comes with them then.
 
@@ -40,7 +40,7 @@ def meltingpot_package() -> ModuleType:
     spec = importlib.util.find_spec("meltingpot")
     if spec is None or spec.submodule_search_locations is None:
         raise MeltingPotMissing(
-            "dm-meltingpot is not installed: run scripts/setup (see README, Install)")
+            "dm-meltingpot is not installed: run scripts/setup (see the README's quick start)")
     module = importlib.util.module_from_spec(spec)
     sys.modules["meltingpot"] = module
     return module
