@@ -157,6 +157,7 @@ class Learner:
                                        if var > 0 else float("nan"))
         stats["lr"] = lr
         stats["shaped_reward_per_step"] = float(rewards.mean())
+        stats["harvest_per_step"] = float(t["rewards"][..., 0].mean())  # "reward": always first
         stats["skipped"] = 0.0
         return stats
 

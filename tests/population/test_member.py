@@ -39,6 +39,7 @@ def test_perturbed_values_are_the_ones_trained_with():
     batch = make_batch(seed=4)
     expected = (batch.rewards[..., 0] * -0.5 + batch.rewards[..., 3] * 0.7).mean()
     assert stats["shaped_reward_per_step"] == pytest.approx(float(expected))
+    assert stats["harvest_per_step"] == pytest.approx(float(batch.rewards[..., 0].mean()))  # unshaped
 
 
 def test_genes_override_the_learners_weights_per_component():
