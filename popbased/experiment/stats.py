@@ -1,0 +1,286 @@
+"""The statistics an experiment reports, as pure functions over plain arrays and dicts (no I/O).
+
+One metric per claim, each named where it is computed:
+
+- a run's score (`run_score`): per-capita return per 1,000 steps, averaged over the run's
+  evaluation episodes on real Melting Pot; `normalise` puts it on 0 = random play,
+  1 = the reference;
+- across the runs of an arm (its seeds): IQM, mean and median with stratified-bootstrap 95%
+  CIs (`aggregate`), the probability that one arm's run beats another's
+  (`probability_of_improvement`) and the fraction of runs above each threshold
+  (`performance_profile`);
+- depletion of one run's episodes, both ways always (`depletion`): the world count and the
+  study's proxy.
+
+Every CI here is over seeds (independent training runs), never over the evaluation episodes
+of one run: the episodes make one run's score, the seeds the method's. The aggregates,
+bootstraps and profiles are rliable's (Agarwal et al. 2021, "Deep RL at the Edge of the
+Statistical Precipice"), not re-implemented: `rliable.library.get_interval_estimates` with
+`rliable.metrics`, and `rliable.library.create_performance_profile`. Scores are arrays [seeds] (one task) or [seeds, tasks] (rliable's runs x
+tasks); bootstraps resample seeds within each task (stratified) and are seeded, so the same
+scores give the same intervals whatever other arms are passed beside them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Hashable, Mapping, Sequence
+
+import numpy as np
+
+REPS = 50_000
+"""Bootstrap replications for intervals (rliable's default for `get_interval_estimates`)."""
+POI_REPS = 2_000
+"""Bootstrap replications for probability of improvement (as rliable's own examples use: each
+replication runs a Mann-Whitney U test, about 0.7 ms; 50,000 take 36 s a pair on 2 cores)."""
+PROFILE_REPS = 2_000
+"""Bootstrap replications for performance-profile bands (rliable's default for profiles)."""
+CONFIDENCE = 0.95
+EPISODES = 30
+"""Evaluation episodes per run the experiments use (issue 30): fewer, and the episode
+length's spread (1,099-5,000 steps) still shows in a run's score."""
+METRICS = ("iqm", "mean", "median")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its interval (95% unless said otherwise)."""
+
+    point: float
+    low: float
+    high: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"point": self.point, "low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A performance profile: at each threshold tau, the fraction of runs (x tasks) whose
+    score is above tau, with its 95% band over seeds."""
+
+    taus: np.ndarray
+    fraction: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+# ------------------------------------------------------------------ rliable, imported once
+def _rliable():
+    """rliable's `library` and `metrics` modules.
+
+    rliable 1.2.0 (the latest) needs arch < 8 (arch 8 dropped the `random_state` argument
+    rliable passes), and arch 7.2.0, the last before 8, fails on import under pandas 3: it
+    decorates one method (`ARCHModelFixedResult.plot`'s `type` -> `plot_type`) with pandas'
+    private `deprecate_kwarg` in its pandas-2 form, which pandas 3 changed (a warning class
+    first). While arch is imported, and only then, that decorator also takes the old form; the
+    bootstrap code rliable uses does not touch it."""
+    if "arch.bootstrap" not in sys.modules:
+        from pandas.util import _decorators
+
+        original = _decorators.deprecate_kwarg
+        params = list(inspect.signature(original).parameters)
+        if params and params[0] == "klass":
+            def either_form(*args, **kwargs):
+                if args and isinstance(args[0], type) and issubclass(args[0], Warning):
+                    return original(*args, **kwargs)
+                return original(FutureWarning, *args, **kwargs)
+
+            _decorators.deprecate_kwarg = either_form
+            try:
+                importlib.import_module("arch.bootstrap")
+            finally:
+                _decorators.deprecate_kwarg = original
+    from rliable import library, metrics
+
+    return library, metrics
+
+
+@contextmanager
+def _seeded(seed: int):
+    """numpy's global generator seeded with `seed`, its state given back afterwards.
+
+    rliable's bootstraps resample with the global generator (`np.random.choice` in its
+    `StratifiedBootstrap`): the `random_state` that `get_interval_estimates` takes reaches arch,
+    not the resampling, and `create_performance_profile` takes none. Seeding the global one for
+    the call is what makes its intervals reproducible."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _interval(library, scores, func, reps: int, seed: int):
+    """rliable's stratified bootstrap of `func` over `scores` (one entry), seeded."""
+    with _seeded(seed):
+        points, intervals = library.get_interval_estimates(
+            {"x": scores}, func, reps=reps, confidence_interval_size=CONFIDENCE)
+    return np.atleast_1d(np.asarray(points["x"], dtype=np.float64)), np.asarray(intervals["x"], dtype=np.float64)
+
+
+def _runs(arm: Hashable, scores: Any) -> np.ndarray:
+    """An arm's scores as rliable's matrix [runs (seeds), tasks]."""
+    x = np.asarray(scores, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"arm {arm!r}: scores must be an array [seeds] or [seeds, tasks] with at "
+                         f"least one seed, got shape {np.shape(scores)}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"arm {arm!r}: scores must be finite numbers, got {x.ravel().tolist()}")
+    return x
+
+
+# ------------------------------------------------------------------ one run
+def run_score(episodes: Sequence[Mapping[str, Any]]) -> float:
+    """Metric: a run's score, its per-capita return per 1,000 steps (the substrate's own
+    reward, never shaped), averaged over its evaluation episodes.
+
+    Each episode is an episode summary (`popbased.env.metrics.EpisodeTracker.summary`):
+    `per_capita_return` and `steps` are read. Per 1,000 steps, not per episode, because a
+    Melting Pot episode's length is random (1,099-5,000 steps on commons_harvest): a return
+    per episode would mostly measure how long the episode ran. Each episode gives
+    1000 x per_capita_return / steps and the run's score is their mean (each episode weighs
+    the same). This is one run's number: a CI is over seeds (`aggregate`), not these
+    episodes."""
+    if not episodes:
+        raise ValueError("run_score needs at least one episode")
+    rates = []
+    for i, e in enumerate(episodes):
+        steps = e["steps"]
+        if not steps or steps <= 0:
+            raise ValueError(f"episode {i}: steps must be positive, got {steps!r}")
+        rates.append(1000.0 * float(e["per_capita_return"]) / float(steps))
+    return float(np.mean(rates))
+
+
+def normalise(score, random, reference):
+    """Metric: the normalised score, (score - random) / (reference - random): 0 = random play,
+    1 = the reference (the scripted sustainable policy, or the map's computed ceiling; the
+    caller passes their scores, measured the same way as `score`, e.g. with `run_score`).
+
+    Works on numbers or arrays (broadcast, e.g. [seeds, tasks] with a reference per task);
+    returns a float for numbers. Normalise before aggregating, so an arm's IQM and its CI are
+    on this scale."""
+    s, r, ref = (np.asarray(v, dtype=np.float64) for v in (score, random, reference))
+    span = ref - r
+    if np.any(span == 0) or not np.all(np.isfinite(span)):
+        raise ValueError(f"normalise: the reference ({reference!r}) must differ from random play "
+                         f"({random!r}) and both be finite")
+    out = (s - r) / span
+    return float(out) if out.ndim == 0 else out
+
+
+def depletion(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Metric: the fraction of one run's episodes that depleted, both ways, always:
+
+    - `world`: by the world count (`depleted`): the live apples read from the world reached 0.
+      Depletion is absorbing (regrowth needs live neighbours), so this is "fully depleted";
+    - `proxy`: by the study's proxy (`proxy_depleted`): at some step no player had gained
+      reward for 50 steps. It also fires while apples remain (players waiting for regrowth,
+      or kept away by zaps), so it can read higher than the world count; a verdict names which
+      of the two it uses.
+
+    Returns {"episodes": n, "world": fraction, "proxy": fraction}. Each is one run's number:
+    pass each arm's per-run fractions [seeds] to `aggregate` for a CI over seeds.
+
+    Not here: patch deaths (each apple patch of the map dying). The episode summaries carry
+    only the map's total (`apples`, `apples_min`, `depleted`); counting them needs the map's
+    patches (the connected groups of apple spawn cells) and, per patch, the step its live
+    apples reached 0 (absorbing as the whole map's), recorded by the trackers of both engines
+    (`popbased.env.metrics.EpisodeTracker`, `popbased.env.fast.tracker`). Harvest efficiency
+    is not defined anywhere in popbased yet (e.g. apples eaten per apple grown, or the return
+    against the map's sustainable ceiling), so it is left out rather than made up here."""
+    if not episodes:
+        raise ValueError("depletion needs at least one episode")
+    world, proxy = [], []
+    for i, e in enumerate(episodes):
+        if e.get("depleted") is None:
+            raise ValueError(f"episode {i}: no world count of apples ('depleted' is missing or None): "
+                             f"depletion is reported both ways, the world count and the study's proxy")
+        world.append(bool(e["depleted"]))
+        proxy.append(bool(e["proxy_depleted"]))
+    return {"episodes": len(episodes), "world": float(np.mean(world)), "proxy": float(np.mean(proxy))}
+
+
+# ------------------------------------------------------------------ across seeds
+def aggregate(scores: Mapping[Hashable, Any], reps: int = REPS, seed: int = 0) -> dict[Hashable, dict[str, Estimate]]:
+    """Metrics, per arm, across its runs (seeds): the IQM (interquartile mean: the mean of the
+    middle 50% of runs x tasks, rliable's `aggregate_iqm`), the mean (`aggregate_mean`: the mean
+    over tasks of the mean over runs) and the median (`aggregate_median`: the median over tasks
+    of the mean over runs, so with one task it equals the mean), each with a stratified-bootstrap
+    95% CI (percentile) over seeds, from `rliable.library.get_interval_estimates`.
+
+    `scores`: arm -> array [seeds] or [seeds, tasks] (e.g. normalised `run_score`s). Returns
+    arm -> {"iqm", "mean", "median"} -> Estimate. The IQM is the headline: robust to an
+    outlying seed, less noisy than the median. Each arm is bootstrapped on its own with a
+    generator seeded by `seed`; `reps` replications (rliable's default; fewer in tests)."""
+    library, metrics = _rliable()
+
+    def three(x):
+        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x), metrics.aggregate_median(x)])
+
+    out: dict[Hashable, dict[str, Estimate]] = {}
+    for arm, raw in scores.items():
+        points, intervals = _interval(library, _runs(arm, raw), three, reps, seed)
+        out[arm] = {name: Estimate(float(points[k]), float(intervals[0, k]), float(intervals[1, k]))
+                    for k, name in enumerate(METRICS)}
+    return out
+
+
+def probability_of_improvement(scores: Mapping[Hashable, Any], pairs: Sequence[tuple[Hashable, Hashable]],
+                               reps: int = POI_REPS, seed: int = 0) -> dict[tuple[Hashable, Hashable], Estimate]:
+    """Metric: the probability of improvement P(X > Y) of arm X over arm Y: the probability
+    that a run (seed) of X scores above a run of Y on a task, ties counting one half (the
+    Mann-Whitney U statistic / (n_X n_Y)), averaged over tasks; rliable's
+    `metrics.probability_of_improvement`. 1: every run of X beats every run of Y; 0.5: no
+    difference; 0: every run of Y beats X's. Its 95% CI is a stratified bootstrap over the
+    seeds of both arms, each resampled independently (`get_interval_estimates` on the pair).
+
+    `scores`: arm -> array [seeds] or [seeds, tasks] (the same tasks for both arms of a pair;
+    the seed counts may differ). `pairs`: (X, Y) arm pairs. Returns (X, Y) -> Estimate.
+    Each pair is bootstrapped on its own with numpy's generator seeded by `seed`."""
+    library, metrics = _rliable()
+    out: dict[tuple[Hashable, Hashable], Estimate] = {}
+    for x, y in pairs:
+        for arm in (x, y):
+            if arm not in scores:
+                raise ValueError(f"probability_of_improvement: no scores for arm {arm!r} "
+                                 f"(arms: {', '.join(map(repr, scores))})")
+        sx, sy = _runs(x, scores[x]), _runs(y, scores[y])
+        if sx.shape[1] != sy.shape[1]:
+            raise ValueError(f"probability_of_improvement: arms {x!r} and {y!r} have {sx.shape[1]} and "
+                             f"{sy.shape[1]} tasks; a pair needs the same tasks")
+        points, intervals = _interval(library, (sx, sy), metrics.probability_of_improvement, reps, seed)
+        out[(x, y)] = Estimate(float(points[0]), float(intervals[0, 0]), float(intervals[1, 0]))
+    return out
+
+
+def performance_profile(scores: Mapping[Hashable, Any], taus, reps: int = PROFILE_REPS,
+                        seed: int = 0) -> dict[Hashable, Profile]:
+    """Metric: the performance profile (score distribution) of each arm: at each threshold tau,
+    the fraction of its runs x tasks scoring above tau, with a stratified-bootstrap 95% band
+    over seeds; rliable's `library.create_performance_profile`, one arm at a time with numpy's
+    generator seeded by `seed`, so a figure drawn twice from the same scores is the same figure.
+
+    `scores`: arm -> array [seeds] or [seeds, tasks]; `taus`: the thresholds (e.g.
+    np.linspace(0, 1.2, 61) on the normalised scale). Returns arm -> Profile."""
+    library, _ = _rliable()
+    t = np.asarray(taus, dtype=np.float64).ravel()
+    if t.size == 0 or not np.all(np.isfinite(t)):
+        raise ValueError(f"performance_profile: taus must be finite numbers, got {taus!r}")
+    out: dict[Hashable, Profile] = {}
+    for arm, raw in scores.items():
+        runs = _runs(arm, raw)
+        with _seeded(seed):
+            profiles, bands = library.create_performance_profile(
+                {"x": runs}, t, reps=reps, confidence_interval_size=CONFIDENCE)
+        band = np.asarray(bands["x"], dtype=np.float64)
+        out[arm] = Profile(taus=t, fraction=np.asarray(profiles["x"], dtype=np.float64), low=band[0], high=band[1])
+    return out

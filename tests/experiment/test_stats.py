@@ -1,0 +1,202 @@
+"""popbased.experiment.stats against values computed by hand here (numpy trimming and pair
+counting, never rliable itself): IQM, mean and median, probability of improvement (exactly 1,
+0 and 0.5, and a count with ties), CIs that hold the point estimate and narrow with more
+seeds, performance profiles, normalisation, a run's score and depletion both ways on episode
+summaries made by hand and by the real EpisodeTracker. Few bootstrap replications: quick."""
+
+import numpy as np
+import pytest
+
+from popbased.env.metrics import EpisodeTracker
+from popbased.experiment import stats
+
+REPS = 300  # enough for the interval checks below, quick
+
+
+def iqm_by_hand(values):
+    """The 25%-trimmed mean as scipy cuts it: int(0.25 n) values off each end, pooled."""
+    x = np.sort(np.asarray(values, dtype=float).ravel())
+    cut = int(0.25 * x.size)
+    return float(x[cut:x.size - cut].mean())
+
+
+def poi_by_hand(x, y):
+    """P(X > Y) over all pairs of runs, ties counting one half."""
+    x, y = np.asarray(x, float)[:, None], np.asarray(y, float)[None, :]
+    return float((x > y).mean() + 0.5 * (x == y).mean())
+
+
+# ------------------------------------------------------------------ aggregate
+def test_iqm_mean_median_of_known_arrays():
+    eight = [100.0, 1, 2, 3, 4, -50, 5, 6]  # sorted: -50 1 | 2 3 4 5 | 6 100
+    ten = np.arange(10.0) ** 2  # 0 1 | 4 9 16 25 36 49 | 64 81
+    out = stats.aggregate({"eight": eight, "ten": ten}, reps=REPS)
+    assert out["eight"]["iqm"].point == pytest.approx(3.5)
+    assert out["eight"]["iqm"].point == pytest.approx(iqm_by_hand(eight))
+    assert out["eight"]["mean"].point == pytest.approx(71 / 8)
+    assert out["ten"]["iqm"].point == pytest.approx((4 + 9 + 16 + 25 + 36 + 49) / 6)
+    assert out["ten"]["iqm"].point == pytest.approx(iqm_by_hand(ten))
+    assert out["ten"]["mean"].point == pytest.approx(28.5)
+    # rliable's median is the median over tasks of the per-task mean: one task, the mean
+    assert out["ten"]["median"].point == pytest.approx(28.5)
+    assert set(out["eight"]) == {"iqm", "mean", "median"}
+
+
+def test_seeds_by_tasks():
+    scores = np.array([[0.0, 10, 1], [1, 20, 2], [2, 30, 3], [3, 40, 100]])  # 4 seeds x 3 tasks
+    out = stats.aggregate({"a": scores}, reps=REPS)["a"]
+    assert out["iqm"].point == pytest.approx(iqm_by_hand(scores))  # pooled runs x tasks
+    assert out["mean"].point == pytest.approx(scores.mean())
+    assert out["median"].point == pytest.approx(np.median(scores.mean(axis=0)))  # of 1.5, 25, 26.5
+    assert out["median"].point == pytest.approx(25.0)
+
+
+def test_ci_holds_the_point_and_narrows_with_more_seeds():
+    rng = np.random.default_rng(7)
+    few, many = rng.normal(0.5, 0.2, 5), rng.normal(0.5, 0.2, 80)
+    out = stats.aggregate({"few": few, "many": many}, reps=REPS)
+    for arm in out.values():
+        for e in arm.values():
+            assert e.low <= e.point <= e.high
+    width = {arm: out[arm]["iqm"].high - out[arm]["iqm"].low for arm in out}
+    assert width["many"] < 0.6 * width["few"]
+    assert out["many"]["iqm"].low < 0.5 < out["many"]["iqm"].high
+
+
+def test_ci_reproducible_and_independent_of_other_arms():
+    a = [0.1, 0.4, 0.35, 0.8, 0.6]
+    alone = stats.aggregate({"a": a}, reps=REPS)
+    beside = stats.aggregate({"b": [1.0, 2.0, 3.0], "a": a}, reps=REPS)
+    assert alone["a"] == beside["a"]
+    assert stats.aggregate({"a": a}, reps=REPS, seed=1)["a"] != alone["a"]  # the seed is used
+    np.random.seed(123)  # rliable resamples with numpy's global generator: seeded, then restored
+    expected = np.random.get_state()[1].copy()
+    stats.aggregate({"a": a}, reps=REPS)
+    assert np.array_equal(np.random.get_state()[1], expected)
+    one_value = stats.aggregate({"c": [2.0, 2.0, 2.0]}, reps=REPS)["c"]["iqm"]
+    assert (one_value.point, one_value.low, one_value.high) == (2.0, 2.0, 2.0)
+
+
+def test_pandas_left_as_it_was():
+    """stats imports arch (rliable's bootstrap) with pandas' deprecate_kwarg taking its old form
+    for the import only: afterwards pandas' own is back."""
+    import inspect
+
+    from pandas.util import _decorators
+
+    stats.aggregate({"a": [1.0, 2.0]}, reps=10)
+    assert list(inspect.signature(_decorators.deprecate_kwarg).parameters)[0] == "klass"
+
+
+@pytest.mark.parametrize("bad", [[], [[]], [1.0, float("nan")], np.zeros((2, 2, 2))])
+def test_bad_scores_refused(bad):
+    with pytest.raises(ValueError, match="arm 'x'"):
+        stats.aggregate({"x": bad}, reps=REPS)
+
+
+# ------------------------------------------------------------------ probability of improvement
+def test_probability_of_improvement_exactly_one_zero_and_half():
+    scores = {"hi": [5.0, 6, 7], "lo": [1.0, 2, 3], "flat": [4.0, 4, 4], "flat2": [4.0, 4, 4, 4],
+              "spread": [1.0, 5, 9]}
+    out = stats.probability_of_improvement(
+        scores, [("hi", "lo"), ("lo", "hi"), ("flat", "flat2"), ("spread", "spread")], reps=REPS)
+    assert out[("hi", "lo")].as_dict() == {"point": 1.0, "low": 1.0, "high": 1.0}
+    assert out[("lo", "hi")].as_dict() == {"point": 0.0, "low": 0.0, "high": 0.0}
+    assert out[("flat", "flat2")].as_dict() == {"point": 0.5, "low": 0.5, "high": 0.5}  # ties
+    same = out[("spread", "spread")]
+    assert same.point == 0.5 and same.low < 0.5 < same.high  # the two arms resampled apart
+
+
+def test_probability_of_improvement_counts_pairs():
+    scores = {"x": [3.0, 5, 6], "y": [2.0, 4], "t": [2.0, 3], "u": [2.0]}
+    out = stats.probability_of_improvement(scores, [("x", "y"), ("t", "u")], reps=REPS)
+    assert out[("x", "y")].point == pytest.approx(5 / 6) == pytest.approx(poi_by_hand([3, 5, 6], [2, 4]))
+    assert out[("t", "u")].point == pytest.approx(0.75) == pytest.approx(poi_by_hand([2, 3], [2]))
+    for e in out.values():
+        assert e.low <= e.point <= e.high
+
+
+def test_probability_of_improvement_averages_tasks():
+    x = np.array([[1.0, 0.0], [2.0, 0.0]])  # task 0: x beats y; task 1: y beats x
+    y = np.array([[0.0, 5.0], [0.0, 6.0]])
+    out = stats.probability_of_improvement({"x": x, "y": y}, [("x", "y")], reps=REPS)
+    assert out[("x", "y")].point == pytest.approx(0.5)
+
+
+def test_probability_of_improvement_refuses_unknown_arms_and_other_tasks():
+    with pytest.raises(ValueError, match="no scores for arm 'z'"):
+        stats.probability_of_improvement({"x": [1.0]}, [("x", "z")], reps=REPS)
+    with pytest.raises(ValueError, match="same tasks"):
+        stats.probability_of_improvement({"x": np.ones((3, 2)), "y": np.ones(3)}, [("x", "y")], reps=REPS)
+
+
+# ------------------------------------------------------------------ performance profile
+def test_performance_profile_fractions_above_tau():
+    scores = {"a": [0.1, 0.5, 0.9, 1.3], "b": np.array([[0.2, 0.4], [0.6, 1.0]])}
+    taus = np.array([0.0, 0.3, 0.5, 1.0, 2.0])
+    out = stats.performance_profile(scores, taus, reps=REPS)
+    assert out["a"].fraction.tolist() == pytest.approx([1.0, 0.75, 0.5, 0.25, 0.0])  # > tau, strictly
+    assert out["b"].fraction.tolist() == pytest.approx([1.0, 0.75, 0.5, 0.0, 0.0])
+    for p in out.values():
+        assert np.array_equal(p.taus, taus)
+        assert np.all((0 <= p.low) & (p.low <= p.fraction) & (p.fraction <= p.high) & (p.high <= 1))
+    again = stats.performance_profile(scores, taus, reps=REPS)
+    assert np.array_equal(again["a"].low, out["a"].low) and np.array_equal(again["a"].high, out["a"].high)
+
+
+# ------------------------------------------------------------------ one run
+def test_normalise():
+    assert stats.normalise(20.0, 20.0, 100.0) == 0.0
+    assert stats.normalise(100.0, 20.0, 100.0) == 1.0
+    assert stats.normalise(47.6, 20.0, 100.0) == pytest.approx(27.6 / 80)
+    assert stats.normalise(10.0, 20.0, 100.0) == pytest.approx(-0.125)  # worse than random
+    assert isinstance(stats.normalise(60, 20, 100), float)
+    per_task = stats.normalise(np.array([[30.0, 5.0], [50.0, 9.0]]), np.array([20.0, 1.0]), np.array([60.0, 11.0]))
+    np.testing.assert_allclose(per_task, [[0.25, 0.4], [0.75, 0.8]])
+    with pytest.raises(ValueError, match="must differ from random"):
+        stats.normalise(5.0, 3.0, 3.0)
+
+
+def test_run_score_per_1000_steps():
+    episodes = [{"per_capita_return": 50.0, "steps": 5000},   # 10 per 1,000 steps
+                {"per_capita_return": 22.0, "steps": 1100},   # 20
+                {"per_capita_return": 0.0, "steps": 2000}]    # 0
+    assert stats.run_score(episodes) == pytest.approx(10.0)
+    assert stats.run_score(episodes[:2]) == pytest.approx(15.0)  # episodes weigh the same
+    with pytest.raises(ValueError, match="at least one episode"):
+        stats.run_score([])
+    with pytest.raises(ValueError, match="episode 1: steps must be positive"):
+        stats.run_score([episodes[0], {"per_capita_return": 1.0, "steps": 0}])
+
+
+def _episode(depleted, proxy):
+    return {"per_capita_return": 1.0, "steps": 1000, "depleted": depleted, "proxy_depleted": proxy}
+
+
+def test_depletion_both_ways():
+    episodes = [_episode(True, True), _episode(False, True), _episode(False, False), _episode(False, True)]
+    assert stats.depletion(episodes) == {"episodes": 4, "world": 0.25, "proxy": 0.75}
+    with pytest.raises(ValueError, match="episode 1: no world count"):
+        stats.depletion([_episode(True, True), _episode(None, True)])
+    with pytest.raises(ValueError, match="at least one episode"):
+        stats.depletion([])
+
+
+def test_run_score_and_depletion_read_the_tracker_summary():
+    """The fields are the ones popbased.env.metrics.EpisodeTracker writes: 60 steps of no reward
+    with apples left is the proxy's depletion, not the world's."""
+    tracker = EpisodeTracker(2)
+    tracker.reset(apples=10.0)
+    tracker.update(np.array([1.0, 3.0]), eaten_by=[0, 1], zaps=[], apples=8.0)
+    for _ in range(59):
+        tracker.update(np.zeros(2), eaten_by=[], zaps=[], apples=8.0)
+    alive = tracker.summary()
+    tracker.reset(apples=2.0)
+    tracker.update(np.array([1.0, 1.0]), eaten_by=[0, 1], zaps=[], apples=0.0)
+    for _ in range(9):
+        tracker.update(np.zeros(2), eaten_by=[], zaps=[], apples=0.0)
+    gone = tracker.summary()
+    assert stats.run_score([alive]) == pytest.approx(1000 * 2.0 / 60)
+    assert stats.run_score([alive, gone]) == pytest.approx((1000 * 2.0 / 60 + 1000 * 1.0 / 10) / 2)
+    assert stats.depletion([alive]) == {"episodes": 1, "world": 0.0, "proxy": 1.0}
+    assert stats.depletion([alive, gone]) == {"episodes": 2, "world": 0.5, "proxy": 0.5}
