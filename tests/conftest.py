@@ -27,20 +27,41 @@ ACTIONS = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT"
 COMPONENTS = ("reward", "zap_hits", "zapped", "others_reward")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "device: takes the `device` fixture (set on collection); "
+                            "scripts/device_check runs `-m device -k cuda` on a lent GPU")
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """scripts/test runs the suite on parallel workers (pytest-xdist, `--dist loadgroup`): each
     test module stays on one worker (its module fixtures are made once), and so do all the
     tests that read the session's tiny league, and all those that read its bots (each made
-    once, not once per worker)."""
+    once, not once per worker). Tests that take the `device` fixture are marked `device`."""
     for item in items:
+        if "device" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.device)
         shared = [f for f in ("tiny_league_run", "open_bots") if f in item.fixturenames]
         item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
 
 
+DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+"""Where device-parametrised tests run: the CPU always, CUDA where torch sees a GPU."""
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each device of DEVICES in turn, as the test id's `cpu` / `cuda` (`-k cuda` picks the GPU
+    cases: scripts/device_check runs them on a lent GPU machine). Tests that take it build
+    their tensors, envs, collectors and learners there and read results back with `.cpu()`."""
+    return torch.device(request.param)
+
+
 @pytest.fixture(scope="session")
 def ray_local():
-    """One real local Ray for the whole session (2 CPUs, like CI's machine)."""
+    """One real local Ray for the whole session (2 CPUs, like CI's machine); the tests that
+    need it are skipped where Ray is not installed (a lent GPU machine: scripts/device_check)."""
+    pytest.importorskip("ray", reason="Ray is not installed here (scripts/device_check carries no Ray)")
     import ray
 
     from popbased.rollout.cluster import ensure_ray

@@ -1,5 +1,6 @@
 """popbased.ppo.joint: several members' PPO updates as one stacked pass equal each member's
-own Learner.update (weights, Adam state, stats), non-finite containment stays per member."""
+own Learner.update (weights, Adam state, stats), non-finite containment stays per member; on
+every device of the `device` fixture (batches drawn as numpy, learners on the device)."""
 
 import copy
 
@@ -23,8 +24,8 @@ CONFIGS = [PPOConfig(lr=1e-3, minibatch_size=50, epochs=2),
            PPOConfig(lr=2e-4, lr_schedule="linear", minibatch_size=64)]
 
 
-def learners(configs=CONFIGS, net=NetConfig(mlp=(32,))):
-    return {f"m{i}": Learner(f"m{i}", 11, ACTIONS, net=net, config=c, device="cpu", seed=i,
+def learners(device="cpu", configs=CONFIGS, net=NetConfig(mlp=(32,))):
+    return {f"m{i}": Learner(f"m{i}", 11, ACTIONS, net=net, config=c, device=str(device), seed=i,
                              shaping_weights={"reward": 1.0, "others_reward": 0.1 * i},
                              total_steps=2000)
             for i, c in enumerate(configs)}
@@ -57,8 +58,8 @@ def assert_same_stats(x: dict, y: dict):
         assert x[k] == pytest.approx(y[k], rel=1e-3, abs=1e-5, nan_ok=True), k
 
 
-def test_joint_updates_equal_each_members_own():
-    own, joint = learners(), learners()
+def test_joint_updates_equal_each_members_own(device):
+    own, joint = learners(device), learners(device)
     for seed in (0, 10):  # twice: the second starts from Adam state the first wrote back
         b = batches(seed)
         expected = {m: own[m].update(copy.deepcopy(b[m])) for m in own}
@@ -69,8 +70,8 @@ def test_joint_updates_equal_each_members_own():
     assert all(l.updates == 2 and l.optimizer.state for l in joint.values())
 
 
-def test_a_nonfinite_member_is_contained_alone():
-    own, joint = learners(), learners()
+def test_a_nonfinite_member_is_contained_alone(device):
+    own, joint = learners(device), learners(device)
     b = batches()
     b["m1"].logp[:] = -1e30  # its loss overflows at its first step
     b["m2"].rewards[0, 0, 0] = np.nan  # never reaches an optimizer step
@@ -83,8 +84,8 @@ def test_a_nonfinite_member_is_contained_alone():
         assert_same_stats(expected[m], got[m])
 
 
-def test_a_gradient_that_turns_nonfinite_keeps_the_earlier_steps():
-    own, joint = learners(), learners()
+def test_a_gradient_that_turns_nonfinite_keeps_the_earlier_steps(device):
+    own, joint = learners(device), learners(device)
     b = batches()
     for group in (own, joint):  # m0's gradient turns NaN at its 3rd step
         calls = {"n": 0}
@@ -120,16 +121,16 @@ def test_a_gradient_that_turns_nonfinite_keeps_the_earlier_steps():
         assert_same(own[m], joint[m])
 
 
-def test_who_updates_together():
-    ls = learners(CONFIGS[:2] + [PPOConfig(vf_clip=0.2)])
+def test_who_updates_together(device):
+    ls = learners(device, CONFIGS[:2] + [PPOConfig(vf_clip=0.2)])
     assert key(ls["m0"]) == key(ls["m1"]) != key(ls["m2"])  # value clipping on or off
-    recurrent = Learner("r", 11, ACTIONS, net=NetConfig(mlp=(32,), lstm=8), device="cpu")
-    other_net = Learner("o", 11, ACTIONS, net=NetConfig(mlp=(16,)), device="cpu")
+    recurrent = Learner("r", 11, ACTIONS, net=NetConfig(mlp=(32,), lstm=8), device=str(device))
+    other_net = Learner("o", 11, ACTIONS, net=NetConfig(mlp=(16,)), device=str(device))
     assert key(recurrent) is None and key(other_net) != key(ls["m0"])
     # mixed groups: each part still equals the members' own updates
-    own = {**learners(CONFIGS[:2]), "r": Learner("r", 11, ACTIONS, net=NetConfig(mlp=(32,), lstm=8),
-                                                 config=PPOConfig(minibatch_size=40, bptt=10),
-                                                 device="cpu", seed=7)}
+    own = {**learners(device, CONFIGS[:2]),
+           "r": Learner("r", 11, ACTIONS, net=NetConfig(mlp=(32,), lstm=8),
+                        config=PPOConfig(minibatch_size=40, bptt=10), device=str(device), seed=7)}
     joint = copy.deepcopy(own)
     b = {"m0": make_batch(seed=1, member="m0"), "m1": make_batch(seed=2, member="m1"),
          "r": make_batch(lstm=8, seed=3, member="r")}
@@ -140,14 +141,14 @@ def test_who_updates_together():
         assert_same(own[m], joint[m])
 
 
-def test_a_fast_env_run_trains_every_member_jointly(tmp_path):
+def test_a_fast_env_run_trains_every_member_jointly(tmp_path, device):
     """`joint_update` in a real run: the device collector's batches, three members updated
     together each round, their checkpoints written."""
     from popbased.run.train import train
     from popbased.selfplay import TrainConfig
 
     config = TrainConfig("open", steps=3 * 7 * 4 * 20, members=3, envs_per_worker=2,
-                         rollout_length=20, device="cpu", env="fast", joint_update=True,
+                         rollout_length=20, device=str(device), env="fast", joint_update=True,
                          ppo=PPOConfig(minibatch_size=100), net=NetConfig(mlp=(32,)),
                          out=str(tmp_path))
     report = train(config)

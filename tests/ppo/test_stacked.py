@@ -1,4 +1,5 @@
-"""popbased.ppo.stacked: one forward pass for several members equals each member's own."""
+"""popbased.ppo.stacked: one forward pass for several members equals each member's own, on
+every device of the `device` fixture (inputs drawn on the CPU, then moved there)."""
 
 import pytest
 import torch
@@ -14,15 +15,15 @@ NO_ZAP_ACTIONS = tuple(a for a in OPEN.action_names if a != "FIRE_ZAP")
 
 @pytest.mark.parametrize("lstm", [0, 16])
 @pytest.mark.parametrize("grouped", [False, True])
-def test_one_stacked_forward_equals_each_members_own(lstm, grouped):
+def test_one_stacked_forward_equals_each_members_own(lstm, grouped, device):
     torch.manual_seed(0)
     policies = [Policy(11, OPEN.action_names, NetConfig(conv_channels=(16, 8), conv_strides=(1, 2),
-                                                         lstm=lstm)) for _ in range(4)]
+                                                         lstm=lstm)).to(device) for _ in range(4)]
     stacked = StackedPolicies.of(policies)
     stacked.grouped_conv = grouped
-    obs = torch.randint(0, 256, (4, 9, 11, 11, 3), dtype=torch.uint8)
-    starts = torch.rand(4, 9) < 0.3
-    state = torch.randn(4, 9, 2, lstm) if lstm else None
+    obs = torch.randint(0, 256, (4, 9, 11, 11, 3), dtype=torch.uint8).to(device)
+    starts = (torch.rand(4, 9) < 0.3).to(device)
+    state = torch.randn(4, 9, 2, lstm).to(device) if lstm else None
     logits, values, new_state = stacked(obs, state, starts)
     for i, policy in enumerate(policies):
         with torch.inference_mode():
@@ -34,30 +35,31 @@ def test_one_stacked_forward_equals_each_members_own(lstm, grouped):
         if lstm:
             torch.testing.assert_close(new_state[i], ref_state, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="one architecture"):
-        StackedPolicies.of([policies[0], Policy(11, NO_ZAP_ACTIONS)])
+        StackedPolicies.of([policies[0], Policy(11, NO_ZAP_ACTIONS).to(device)])
 
 
 @pytest.mark.parametrize("lstm", [0, 16])
 @pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("counts", [[10, 1, 1, 1], [6, 8, 9, 7]])
-def test_row_policies_equal_each_members_own_forward(lstm, padded, counts):
+def test_row_policies_equal_each_members_own_forward(lstm, padded, counts, device):
     """RowPolicies (the device collector's pass: a league's members over one flat batch of
     rows, member after member, a no_zap member's actor widened to the arena's actions):
     each member's rows equal its own Policy.forward, both on its own rows (CPUs) and padded
-    into one stack (CUDA's way, run here on the CPU); the widened logit is MASKED_LOGIT."""
+    into one stack (CUDA's way, also run on the CPU); the widened logit is MASKED_LOGIT."""
     from popbased.ppo.policy import MASKED_LOGIT
     from popbased.ppo.stacked import RowPolicies, pad_actions
 
     torch.manual_seed(1)
     net = NetConfig(lstm=lstm)
-    policies = [Policy(11, NO_ZAP_ACTIONS if i == 2 else OPEN.action_names, net) for i in range(4)]
+    policies = [Policy(11, NO_ZAP_ACTIONS if i == 2 else OPEN.action_names, net).to(device)
+                for i in range(4)]
     width = len(OPEN.action_names)
     rows = RowPolicies(net, [pad_actions(p.state_dict(), width) for p in policies], counts,
-                       padded=padded)
+                       device, padded=padded)
     total = sum(counts)
-    obs = torch.randint(0, 256, (total, 11, 11, 3), dtype=torch.uint8)
-    starts = torch.rand(total) < 0.3
-    state = torch.randn(total, 2, lstm) if lstm else None
+    obs = torch.randint(0, 256, (total, 11, 11, 3), dtype=torch.uint8).to(device)
+    starts = (torch.rand(total) < 0.3).to(device)
+    state = torch.randn(total, 2, lstm).to(device) if lstm else None
     logits, values, new_state = rows(obs, state, starts)
     assert logits.shape == (total, width) and values.shape == (total,)
     lo = 0

@@ -1,6 +1,7 @@
 """popbased.rollout.device: the device-resident rollout gives batches with the Melting Pot
 rollout's fields and meaning, and plays seats as the Ray rollout workers do (random and
-frozen seats, action sets, recurrent state)."""
+frozen seats, action sets, recurrent state); on every device of the `device` fixture (the
+collector, its env and the learners on it)."""
 
 import numpy as np
 import pytest
@@ -20,21 +21,22 @@ OPEN = resolve("open")
 NO_ZAP_ACTIONS = tuple(a for a in OPEN.action_names if a != "FIRE_ZAP")
 
 
-def _collector(worlds=3, seed=7, **kwargs):
-    return DeviceCollector(OPEN, worlds=worlds, seed=seed, max_episode_steps=30, **kwargs)
+def _collector(device, worlds=3, seed=7, **kwargs):
+    return DeviceCollector(OPEN, worlds=worlds, seed=seed, max_episode_steps=30, device=device,
+                           **kwargs)
 
 
-def test_a_fragment_replays_step_for_step_on_the_same_worlds():
+def test_a_fragment_replays_step_for_step_on_the_same_worlds(device):
     """What the batch says happened is what the env does: the same worlds (same seed)
     stepped with the batch's actions give the batch's observations, rewards and dones; the
     stored log-probabilities and values are the policy's for those observations."""
-    collector = _collector()
-    learner = Learner("m0", 11, collector.action_names, device="cpu", seed=1)
+    collector = _collector(device)
+    learner = Learner("m0", 11, collector.action_names, device=str(device), seed=1)
     fragment = collector.collect(collector.publish([learner.publication()]),
                                  [["m0"] * collector.num_seats], 40)
     batch = fragment.batches["m0"]
     assert set(fragment.batches) == {"m0"} and batch.agent_steps == 40 * 21
-    env = FastBatchedEnv(OPEN, 3, seed=7, max_episode_steps=30)
+    env = FastBatchedEnv(OPEN, 3, seed=7, max_episode_steps=30, device=device)
     obs, _ = env.reset_tensors()
     for t in range(40):
         assert torch.equal(batch.obs[t], obs)
@@ -56,17 +58,17 @@ def test_a_fragment_replays_step_for_step_on_the_same_worlds():
     assert all(e["members"] == ["m0"] * 7 and e["steps"] == 30 for e in fragment.episodes)
 
 
-def test_batches_have_the_melting_pot_rollouts_fields_and_meaning(ray_local):
+def test_batches_have_the_melting_pot_rollouts_fields_and_meaning(ray_local, device):
     """A tiny fragment of each path: the same Batch fields, shapes, dtypes and components."""
     from popbased.rollout.worker import RolloutWorker
 
-    learner = Learner("m0", 11, OPEN.action_names, device="cpu", seed=1)
+    learner = Learner("m0", 11, OPEN.action_names, device=str(device), seed=1)
     worker = RolloutWorker(OPEN, 1, backend="inline", seed=3)
     try:
         real = worker.collect({"m0": learner.publication()}, ["m0"] * 7, 12)["batches"][0]
     finally:
         worker.close()
-    collector = _collector(worlds=1)
+    collector = _collector(device, worlds=1)
     fast = collector.collect(collector.publish([learner.publication()]), [["m0"] * 7], 12).batches["m0"]
     # the fast env's own components (last_apples) come after Melting Pot's
     assert fast.components == real.components + FAST_COMPONENTS and fast.member == real.member
@@ -79,19 +81,19 @@ def test_batches_have_the_melting_pot_rollouts_fields_and_meaning(ray_local):
             assert tuple(b.shape) == a.shape, name
             assert b.cpu().numpy().dtype == a.dtype, name
     assert real.starts[0].all() and fast.starts[0].all()
-    assert (fast.masks.numpy() == real.masks).all()  # every action legal in open
+    assert (fast.masks.cpu().numpy() == real.masks).all()  # every action legal in open
     # both learn the same way (the learner takes numpy from Ray, tensors from the device)
     for batch in (real, fast):
         stats = learner.update(batch)
         assert stats["skipped"] == 0.0 and np.isfinite(stats["policy_loss"])
 
 
-def test_random_frozen_recurrent_and_no_zap_seats_as_the_ray_workers_play_them():
-    collector = _collector(worlds=2)
-    a = Learner("a", 11, OPEN.action_names, device="cpu", seed=1)
-    b = Learner("b", 11, NO_ZAP_ACTIONS, device="cpu", seed=2)  # no FIRE_ZAP output
+def test_random_frozen_recurrent_and_no_zap_seats_as_the_ray_workers_play_them(device):
+    collector = _collector(device, worlds=2)
+    a = Learner("a", 11, OPEN.action_names, device=str(device), seed=1)
+    b = Learner("b", 11, NO_ZAP_ACTIONS, device=str(device), seed=2)  # no FIRE_ZAP output
     c = Learner("c", 11, OPEN.action_names, net=NetConfig(lstm=8), config=PPOConfig(bptt=10),
-                device="cpu", seed=3)
+                device=str(device), seed=3)
     frozen = publication(a.policy, "a@g1", ("snap", 1), frozen=True)
     seats = ["a", "a", "b", "b", "c", "c", "c", RANDOM, RANDOM, "a@g1", "a@g1", "b", "a", "c"]
     handles = collector.publish([a.publication(), b.publication(), c.publication(), frozen])
@@ -126,12 +128,12 @@ def test_random_frozen_recurrent_and_no_zap_seats_as_the_ray_workers_play_them()
         collector.collect(collector.publish([a.publication(), b.publication()]), [seats], 5)
 
 
-def test_random_seats_take_only_legal_actions():
-    collector = _collector(worlds=1)
+def test_random_seats_take_only_legal_actions(device):
+    collector = _collector(device, worlds=1)
     mask = np.ones((7, 8), dtype=bool)
     mask[:, 7] = False  # no FIRE_ZAP anywhere
     collector.env.set_action_mask(mask)
-    collector.arena_mask = torch.from_numpy(mask)
+    collector.arena_mask = torch.from_numpy(mask).to(device)  # indexed by the device's seats
     fired = []
     original = collector.env.step_tensors
 
@@ -145,12 +147,12 @@ def test_random_seats_take_only_legal_actions():
     assert not (actions == 7).any() and len(actions.unique()) == 7
 
 
-def test_background_collection_plays_the_published_weights_as_synchronous_collection_does():
+def test_background_collection_plays_the_published_weights_as_synchronous_collection_does(device):
     """With overlap, the next fragment is collected in a background thread while the learner
     updates in place: it plays the weights published before the update, exactly as a
     synchronous collector given the same publications does."""
-    learner = Learner("m0", 11, OPEN.action_names, device="cpu", seed=1)
-    sync, background = _collector(worlds=2), _collector(worlds=2, overlap=True)
+    learner = Learner("m0", 11, OPEN.action_names, device=str(device), seed=1)
+    sync, background = _collector(device, worlds=2), _collector(device, worlds=2, overlap=True)
     assert background.asynchronous and not sync.asynchronous
     seats = [["m0"] * 14]
     first = sync.publish([learner.publication()])

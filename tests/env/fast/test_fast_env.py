@@ -1,4 +1,5 @@
-"""FastBatchedEnv: BatchedEnv's interface and metrics, resets, regrowth and episode statistics."""
+"""FastBatchedEnv: BatchedEnv's interface and metrics, resets, regrowth and episode statistics
+(the interface, metrics and resets on every device of the `device` fixture)."""
 
 import numpy as np
 import pytest
@@ -16,10 +17,10 @@ from popbased.substrates.params import CommonsParams
 
 
 @pytest.mark.parametrize("name", ["farmer", "no_zap"])
-def test_same_interface_as_batched_env(name):
+def test_same_interface_as_batched_env(name, device):
     spec = resolve(name)
     real = BatchedEnv(spec, 1, seed=0, backend="inline", max_episode_steps=30)
-    fast = FastBatchedEnv(spec, 3, seed=0, max_episode_steps=30)
+    fast = FastBatchedEnv(spec, 3, seed=0, max_episode_steps=30, device=device)
     # the fast env also counts what Melting Pot's events cannot (last_apples), after the rest
     assert fast.components == real.components + FAST_COMPONENTS
     assert fast.action_names == real.action_names
@@ -50,10 +51,10 @@ def test_same_interface_as_batched_env(name):
         fast.step(np.zeros(5, dtype=np.int64))
 
 
-def test_metrics_match_episode_tracker():
+def test_metrics_match_episode_tracker(device):
     """The batched tracker and popbased.env.metrics.EpisodeTracker on the same steps."""
     spec = resolve("farmer")
-    env = FastBatchedEnv(spec, 2, seed=3, max_episode_steps=250, series_every=50)
+    env = FastBatchedEnv(spec, 2, seed=3, max_episode_steps=250, series_every=50, device=device)
     env.reset()
     trackers = [EpisodeTracker(spec.num_players, series_every=50) for _ in range(2)]
     for t in trackers:
@@ -61,9 +62,10 @@ def test_metrics_match_episode_tracker():
     gen = torch.Generator().manual_seed(0)
     col = env.column
     for step in range(250):
-        out = env.step_tensors(torch.randint(0, env.num_actions, (env.num_seats,), generator=gen))
+        out = env.step_tensors(torch.randint(0, env.num_actions, (env.num_seats,), generator=gen)
+                               .to(device))
         ev = env.last_events
-        rewards = out.rewards.view(2, spec.num_players, -1).double().numpy()
+        rewards = out.rewards.view(2, spec.num_players, -1).double().cpu().numpy()
         for b, tracker in enumerate(trackers):
             eaten = [p for p in range(spec.num_players) for _ in range(int(ev.eaten[b, p]))]
             zaps = [(p, int(x)) for p in range(spec.num_players) for x in ev.hits[b, p] if x >= 0]
@@ -78,11 +80,11 @@ def test_metrics_match_episode_tracker():
         assert e == expected
 
 
-def test_resets_are_in_the_same_step():
-    env = FastBatchedEnv(resolve("open"), 4, seed=1, max_episode_steps=7)
+def test_resets_are_in_the_same_step(device):
+    env = FastBatchedEnv(resolve("open"), 4, seed=1, max_episode_steps=7, device=device)
     env.reset()
     for step in range(7):
-        out = env.step_tensors(torch.full((env.num_seats,), 7))
+        out = env.step_tensors(torch.full((env.num_seats,), 7, device=device))
     assert out.done.all() and len(out.episodes) == 4
     assert (env.world.t == 0).all() and env.world.alive.all() and (env.world.apples() == 64).all()
     assert (out.ready_to_shoot == 1).all() and (env.tracker.step_count == 0).all()

@@ -19,10 +19,10 @@ N, E, S, W = 0, 1, 2, 3
 NAMES = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT", "TURN_RIGHT", "FIRE_ZAP")
 
 
-def scripted_world(probabilities, players):
+def scripted_world(probabilities, players, device="cpu"):
     params = CommonsParams(players=len(players))
     game = dataclasses.replace(build_map(params), regrowth=np.array(probabilities, float))
-    world = World(game, 1, capture.validation_spec(params).action_table, seed=0)
+    world = World(game, 1, capture.validation_spec(params).action_table, seed=0, device=device)
     world.reset()
     A = game.num_apples
     snap = capture.Snapshot(
@@ -35,7 +35,7 @@ def scripted_world(probabilities, players):
 
 
 def act(world, *names):
-    return world.step(torch.tensor([[NAMES.index(n) for n in names]]))
+    return world.step(torch.tensor([[NAMES.index(n) for n in names]], device=world.device))
 
 
 def test_disc_is_the_13_cell_l2_disc():
@@ -43,8 +43,8 @@ def test_disc_is_the_13_cell_l2_disc():
     assert len(offsets) == 12 and (1, 2) not in offsets and (2, 0) in offsets and (1, 1) in offsets
 
 
-def test_regrowth_two_steps_after_eating_at_the_earliest():
-    world, apple = scripted_world([0, 1, 1, 1], [(1, 4, W), (15, 10, N)])
+def test_regrowth_two_steps_after_eating_at_the_earliest(device):
+    world, apple = scripted_world([0, 1, 1, 1], [(1, 4, W), (15, 10, N)], device)
     x = apple[(1, 3)]
     assert act(world, "FORWARD", "NOOP").reward[0, 0] == 1
     act(world, "BACKWARD", "NOOP")
@@ -53,17 +53,17 @@ def test_regrowth_two_steps_after_eating_at_the_earliest():
     assert world.live[0, x]
 
 
-def test_regrowth_under_a_standing_player_is_eaten_at_once():
-    world, apple = scripted_world([0, 1, 1, 1], [(1, 4, W), (15, 10, N)])
+def test_regrowth_under_a_standing_player_is_eaten_at_once(device):
+    world, apple = scripted_world([0, 1, 1, 1], [(1, 4, W), (15, 10, N)], device)
     rewards = [float(act(world, "FORWARD" if t == 0 else "NOOP", "NOOP").reward[0, 0]) for t in range(9)]
     assert rewards == [1, 0, 1, 0, 1, 0, 1, 0, 1]
     assert not world.live[0, apple[(1, 3)]]
 
 
-def test_regrowth_uses_the_count_lagged_two_steps():
+def test_regrowth_uses_the_count_lagged_two_steps(device):
     """Rules 9.1: X eaten with 3 live neighbours, one of them eaten the next step; with
     p = [0, 0, 0, 1] X regrows two steps after it was eaten (from the old count 3)."""
-    world, apple = scripted_world([0, 0, 0, 1], [(1, 4, W), (2, 3, W)])
+    world, apple = scripted_world([0, 0, 0, 1], [(1, 4, W), (2, 3, W)], device)
     x = apple[(1, 3)]
     act(world, "FORWARD", "NOOP")  # eats X: c = 3
     assert int(world.group[0, x]) == -1
@@ -73,8 +73,8 @@ def test_regrowth_uses_the_count_lagged_two_steps():
     assert world.live[0, x]
 
 
-def test_mutual_zaps_remove_both_and_respawn_after_frames_till_respawn_plus_one():
-    world, _ = scripted_world([0, 0, 0, 0], [(7, 8, E), (7, 9, W)])
+def test_mutual_zaps_remove_both_and_respawn_after_frames_till_respawn_plus_one(device):
+    world, _ = scripted_world([0, 0, 0, 0], [(7, 8, E), (7, 9, W)], device)
     events = act(world, "FIRE_ZAP", "FIRE_ZAP")
     assert events.hits[0, 0].tolist().count(1) == 1 and events.hits[0, 1].tolist().count(0) == 1
     assert not world.alive[0].any()
@@ -159,14 +159,15 @@ def test_regrowth_lag_in_real_melting_pot():
     assert regrew == 3
 
 
-def test_respawn_is_uniform_over_free_spawn_points():
+def test_respawn_is_uniform_over_free_spawn_points(device):
     """Respawns land on free P cells only, uniformly (chi-square), facing any way."""
     from scipy import stats
 
     params = CommonsParams(players=3)
     game = build_map(params)
     worlds = 3000
-    world = World(game, worlds, capture.validation_spec(params).action_table, seed=1)
+    world = World(game, worlds, capture.validation_spec(params).action_table, seed=1,
+                  device=device)
     world.reset()
     W = game.width
     p_cells = game.spawn_cells[game.spawn_groups.index("spawnPoints")]
@@ -178,25 +179,25 @@ def test_respawn_is_uniform_over_free_spawn_points():
         count=np.zeros(game.num_apples, np.int64), grass=np.ones(game.num_apples, bool))
     for b in range(worlds):
         capture.load(world, b, snap)
-    world.step(torch.zeros(worlds, 3, dtype=torch.int64))
+    world.step(torch.zeros(worlds, 3, dtype=torch.int64, device=device))
     assert world.alive.all()
     y, x = world.unflat(world.pos[:, :2])
-    cells = (y * W + x).numpy()
+    cells = (y * W + x).cpu().numpy()
     assert (cells[:, 0] != cells[:, 1]).all()
     free = [int(c) for c in p_cells[1:]]
     assert set(np.unique(cells)) <= set(free)
     counts = np.array([(cells == c).sum() for c in free])
     assert stats.chisquare(counts).pvalue > 1e-3
-    orient = world.orient[:, :2].numpy().ravel()
+    orient = world.orient[:, :2].cpu().numpy().ravel()
     assert stats.chisquare(np.bincount(orient, minlength=4)).pvalue > 1e-3
 
 
-def test_episode_ends_at_1099_plus_hundreds_with_p_015_or_at_5000():
+def test_episode_ends_at_1099_plus_hundreds_with_p_015_or_at_5000(device):
     params = CommonsParams(players=2)
     game = build_map(params)
-    world = World(game, 4000, capture.validation_spec(params).action_table, seed=2)
+    world = World(game, 4000, capture.validation_spec(params).action_table, seed=2, device=device)
     world.reset()
-    noop = torch.zeros(4000, 2, dtype=torch.int64)
+    noop = torch.zeros(4000, 2, dtype=torch.int64, device=device)
     ends = {}
     for start in (997, 1097, 4998):
         world.t[:] = start

@@ -16,18 +16,19 @@ from popbased.errors import BadInput
 from popbased.substrates import resolve
 
 
-def test_eaten_neighbours_are_the_live_apples_around_the_eaten_apple():
+def test_eaten_neighbours_are_the_live_apples_around_the_eaten_apple(device):
     spec = resolve("open", {})
-    env = FastBatchedEnv(spec, 8, seed=3)
+    env = FastBatchedEnv(spec, 8, seed=3, device=device)
     env.reset()
     world, col = env.world, env.column["last_apples"]
-    neighbours = torch.from_numpy(env.game.neighbours)  # [A, k], padded with A
+    neighbours = torch.from_numpy(env.game.neighbours).to(device)  # [A, k], padded with A
     rng = np.random.default_rng(0)
     eats = scarce = 0
     for _ in range(600):
         live = world.live[:, :world.A].clone()
         padded = torch.cat([live, torch.zeros_like(live[:, :1])], 1)
-        out = env.step_tensors(torch.from_numpy(rng.integers(0, env.num_actions, env.num_seats)))
+        out = env.step_tensors(torch.from_numpy(rng.integers(0, env.num_actions, env.num_seats))
+                               .to(device))
         near = env.last_events.eaten_neighbours  # [B, P]
         for b, p in zip(*torch.nonzero(near >= 0, as_tuple=True)):
             apple = int(world.apple_at[world.pos[b, p]])
