@@ -52,9 +52,12 @@ DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     """Each device of DEVICES in turn, as the test id's `cpu` / `cuda` (`-k cuda` picks the GPU
-    cases: scripts/device_check runs them on a lent GPU machine). Tests that take it build
-    their tensors, envs, collectors and learners there and read results back with `.cpu()`."""
-    return torch.device(request.param)
+    cases: scripts/device_check runs them on a lent GPU machine), resolved as a run resolves
+    it (on CUDA: TF32 off). Tests that take it build their tensors, envs, collectors and
+    learners there and read results back with `.cpu()`."""
+    from popbased.ppo.learner import resolve_device
+
+    return resolve_device(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from popbased.devices import exact_float32
 from popbased.errors import BadInput
 from popbased.ppo import shaping
 from popbased.ppo.batch import Batch
@@ -25,15 +26,22 @@ from popbased.ppo.policy import Policy, entropy, masked_log_softmax
 
 
 def resolve_device(device: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; 'cuda' without a GPU is a clear error."""
+    """'auto' -> cuda when available, else cpu; 'cuda' without a GPU is a clear error.
+
+    Resolving to CUDA also turns TF32 off for the process (popbased.devices.exact_float32):
+    Hopper's cuDNN convolutions default to TF32, which would break the bit-level agreement
+    between the collector's and the learner's passes (the stacked and joint tests' 1e-5
+    tolerances, PPO's first ratio of exactly 1). Every CUDA learner, device collector and
+    FastShard resolves its device here, so this is the one place that decides it."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         return torch.device("cpu")
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise BadInput(f"--device {device}: this torch ({torch.__version__}) sees no CUDA GPU; "
                            "use --device cpu or auto")
+        exact_float32()
         return torch.device(device)
     raise BadInput(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N")
 

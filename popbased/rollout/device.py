@@ -40,6 +40,7 @@ import torch
 from popbased.env.fast.env import FastBatchedEnv
 from popbased.ppo.actions import RANDOM, ActionMap
 from popbased.ppo.batch import Batch
+from popbased.ppo.learner import resolve_device
 from popbased.ppo.policy import masked_log_softmax, sample
 from popbased.ppo.stacked import RowPolicies, pad_actions, signature
 from popbased.rollout.fragment import Fragment
@@ -83,7 +84,7 @@ class DeviceCollector:
         self.asynchronous = overlap
         """Collect in a background thread (gather's `then` starts the next fragment)."""
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="collect") if overlap else None
-        self.device = torch.device(device)
+        self.device = resolve_device(str(device))  # on CUDA: TF32 off, as the learner's
         self.env = FastBatchedEnv(spec, worlds, seed=seed, device=self.device, obs_size=obs_size,
                                   apples_in_view=apples_in_view,
                                   max_episode_steps=max_episode_steps)
