@@ -162,7 +162,8 @@ def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict,
                      seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
                      max_episode_steps=config.max_episode_steps,
                      env_backend=config.engine.worker_backend(config.env_backend),
-                     worker_cpus=min(1.0, ray_info["cpus"] / config.workers), bots=bots)
+                     worker_cpus=min(1.0, ray_info["cpus"] / config.workers), bots=bots,
+                     learner_gpu=resolve_device(config.device).type == "cuda")
 
 
 def learner_threads(config: TrainConfig, collector=None) -> None:

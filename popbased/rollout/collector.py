@@ -13,6 +13,7 @@ that dies more than MAX_RETRIES times in a row stops the run.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import Any, Mapping, Sequence
@@ -26,6 +27,28 @@ from popbased.substrates.spec import Lab2dSpec
 
 MAX_RETRIES = 5
 START_TIMEOUT_S = 300
+
+
+RAY_UNITS = 10_000
+"""Ray counts fractional resources in steps of 1/10,000 of a unit."""
+
+
+def shard_gpus(gpus: float, workers: int, learner: bool = False) -> float:
+    """The GPU fraction each FastShard asks Ray for, on a cluster of `gpus` GPUs: 1 / ceil(slots
+    / gpus), `slots` being the workers plus one for the learner when it runs on CUDA in the
+    driver (`learner`): an actor's fraction must fit on one GPU (Ray never splits it across
+    two), so 2 GPUs and 3 workers at 2/3 each would place two and leave the third waiting,
+    where 1/2 each places all three. Rounded down to Ray's resource unit, so that a GPU's
+    shares never add up past one GPU in Ray's units (1/6: 0.1666). 0 without GPUs, at most 1.
+
+    The learner's slot: Ray does not see the driver's CUDA work, so a learner on a GPU that Ray
+    also lends counts as one more shard in the packing; Ray then keeps a slot's worth of GPU
+    free (on a one-GPU machine, the learner's GPU: the shards leave it 1 / slots)."""
+    whole = math.floor(gpus)
+    if whole < 1 or workers < 1:
+        return 0.0
+    per_gpu = math.ceil((workers + (1 if learner else 0)) / whole)
+    return (RAY_UNITS // per_gpu) / RAY_UNITS
 
 
 def worker_error(index: int, err: Exception) -> Exception:
@@ -44,18 +67,20 @@ class Collector:
     def __init__(self, spec: Lab2dSpec, *, workers: int, envs_per_worker: int, seed: int = 0,
                  obs_size: int = 11, apples_in_view: bool | None = None,
                  max_episode_steps: int | None = None, worker_cpus: float = 1.0,
-                 env_backend: str = "process", bots: tuple[str, str] | None = None):
+                 env_backend: str = "process", bots: tuple[str, str] | None = None,
+                 learner_gpu: bool = False):
         """bots: (models root, Melting Pot substrate): the workers may seat Melting Pot's bots
-        (rollout/bots.py; Melting Pot envs only)."""
+        (rollout/bots.py; Melting Pot envs only); learner_gpu: the driver's learner runs on
+        CUDA (FastShards leave it a share: shard_gpus)."""
         import ray  # deferred: heavy, and only a Collector (a run on Ray) needs it
 
         self._ray = ray
         self.spec = spec
+        gpus = 0.0
         if env_backend == "fast":  # each actor a shard of fast worlds on its own device
-            gpus = ray.cluster_resources().get("GPU", 0)
+            gpus = shard_gpus(ray.cluster_resources().get("GPU", 0), workers, learner_gpu)
             actor = ray.remote(FastShard).options(max_restarts=-1, max_task_retries=0,
-                                                  num_cpus=worker_cpus,
-                                                  num_gpus=min(1.0, gpus / workers) if gpus else 0)
+                                                  num_cpus=worker_cpus, num_gpus=gpus)
         else:
             actor = ray.remote(RolloutWorker).options(max_restarts=-1, max_task_retries=0,
                                                       num_cpus=worker_cpus)
@@ -71,9 +96,11 @@ class Collector:
         except ray.exceptions.GetTimeoutError:
             for a in self.actors:
                 ray.kill(a)
-            raise RuntimeError(f"{workers} rollout workers ({worker_cpus} CPU each) did not start "
-                               f"within {START_TIMEOUT_S} s; the Ray cluster has "
-                               f"{ray.cluster_resources().get('CPU', 0)} CPUs") from None
+            asked = f"{worker_cpus} CPU" + (f" and {gpus:g} GPU" if gpus else "")
+            have = ray.cluster_resources()
+            raise RuntimeError(f"{workers} rollout workers ({asked} each) did not start within "
+                               f"{START_TIMEOUT_S} s; the Ray cluster has {have.get('CPU', 0)} CPUs"
+                               + (f" and {have.get('GPU', 0)} GPUs" if gpus else "")) from None
         self.components = tuple(self.info["components"])
         self.action_names = tuple(self.info["action_names"])
         self.seats_per_worker = self.info["num_seats"]

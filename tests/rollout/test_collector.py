@@ -1,7 +1,8 @@
 """The collector (popbased.rollout.collector): rollout workers as real Ray actors on real
 substrates; members and masks in a mixed arena, a killed worker restarted and its fragment
 collected again, errors inside workers reaching the driver as one line; and (Ray's answers
-played back) a worker that Ray is still restarting waited for, not counted as dead again."""
+played back) a worker that Ray is still restarting waited for, not counted as dead again; the
+FastShards' GPU fraction fits on one GPU (shard_gpus), shown on a real Ray with declared GPUs."""
 
 import os
 import signal
@@ -155,3 +156,78 @@ def test_a_worker_still_restarting_is_waited_for_and_is_not_another_death(monkey
     monkeypatch.setattr(module.time, "monotonic", lambda: float(next(clock)))
     with pytest.raises(RuntimeError, match="did not come back within 300 s"):
         _restarting_collector(died, unavailable=1000).gather()
+
+
+# ---------------------------------------------------------------------- FastShards' GPU share
+def test_shard_gpus_always_fit_on_one_gpu():
+    from popbased.rollout.collector import shard_gpus
+
+    assert shard_gpus(0, 3) == 0.0 and shard_gpus(2, 0) == 0.0
+    assert shard_gpus(2, 3) == 0.5  # not 2/3: a third shard at 2/3 fits on neither GPU
+    assert shard_gpus(1, 1) == 1.0 and shard_gpus(4, 2) == 1.0  # never more than one GPU
+    assert shard_gpus(1, 1, learner=True) == 0.5  # the learner's GPU keeps a share
+    assert shard_gpus(2, 3, learner=True) == 0.5 and shard_gpus(2, 4, learner=True) == 0.3333
+    for gpus in (1, 2, 3, 8):
+        for workers in range(1, 65):
+            for learner in (False, True):
+                f = shard_gpus(gpus, workers, learner)
+                per_gpu = -(-(workers + learner) // gpus)
+                units = round(f * 1e4)  # as Ray counts it (1/10,000 of a GPU)
+                assert abs(units - f * 1e4) < 1e-6 and units * per_gpu <= 10_000  # all fit
+                assert per_gpu * gpus >= workers + learner  # slots for everyone
+
+
+PLACEMENT = r'''
+import json, sys
+import ray
+from ray.util.placement_group import placement_group
+
+from popbased.rollout.collector import shard_gpus
+
+ray.init(num_cpus=2, num_gpus=2, address="local", include_dashboard=False, log_to_driver=False)
+
+
+@ray.remote(num_cpus=0)
+class Shard:
+    def gpus(self):
+        return ray.get_gpu_ids()
+
+
+f = shard_gpus(ray.cluster_resources()["GPU"], 3)
+actors = [Shard.options(num_gpus=f).remote() for _ in range(3)]
+ready, waiting = ray.wait([a.gpus.remote() for a in actors], num_returns=3, timeout=120)
+ids = [ray.get(r) for r in ready]
+for a in actors:
+    ray.kill(a)
+# without starting processes: bundles as Ray reserves them for actors (a group places whole)
+def places(fraction, n):
+    pg = placement_group([{"GPU": fraction}] * n, strategy="PACK")
+    ok = pg.wait(timeout_seconds=10)
+    ray.util.remove_placement_group(pg)
+    return ok
+out = {"fraction": f, "placed": len(ready), "gpu_ids": ids,
+       "old_three": places(min(1.0, 2 / 3), 3), "twelve": places(shard_gpus(2, 12), 12)}
+print(json.dumps(out))
+ray.shutdown()
+'''
+
+
+def test_three_shards_place_on_two_declared_gpus(tmp_path):
+    """A real local Ray with 2 declared GPUs (none present): three actors asking shard_gpus's
+    fraction all start, each on one GPU; the old min(1, gpus / workers) = 2/3 places only two of
+    three (a placement group of three such bundles never places); twelve at 1/6 (rounded down
+    to Ray's unit) place."""
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", PLACEMENT], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["fraction"] == 0.5 and result["placed"] == 3
+    assert all(len(ids) == 1 for ids in result["gpu_ids"])
+    on = [ids[0] for ids in result["gpu_ids"]]
+    assert max(on.count(i) for i in on) == 2  # two halves share a GPU, the third has one alone
+    assert not result["old_three"] and result["twelve"]
