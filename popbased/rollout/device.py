@@ -37,6 +37,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from popbased.devices import sync
 from popbased.env.fast.env import FastBatchedEnv
 from popbased.ppo.actions import RANDOM, ActionMap
 from popbased.ppo.batch import Batch
@@ -45,6 +46,12 @@ from popbased.ppo.policy import masked_log_softmax, sample
 from popbased.ppo.stacked import RowPolicies, pad_actions, signature
 from popbased.rollout.fragment import Fragment
 from popbased.rollout.seating import Seating, to_load
+
+SYNC_TIMINGS_ENV = "POPBASED_SYNC_TIMINGS"
+"""Set to 1, device collectors synchronise their device at the boundaries of their timed parts
+(policy inference, env stepping), so that on CUDA a fragment's `env_s` / `inference_s` split
+GPU work rather than kernel launches (scripts/bench_train sets it; each sync stalls the GPU's
+queue, two per step, so training leaves it unset). Nothing changes on a CPU."""
 
 
 @dataclass
@@ -101,6 +108,8 @@ class DeviceCollector:
         self.states: dict[tuple, torch.Tensor] = {}  # architecture -> [seats, 2, H]
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self._pending: tuple | Future | None = None
+        self.exact_timings = os.environ.get(SYNC_TIMINGS_ENV) == "1"
+        """Synchronise at the timed parts' boundaries (see SYNC_TIMINGS_ENV)."""
 
     # ------------------------------------------------------------------ Collector API
     @property
@@ -209,7 +218,7 @@ class DeviceCollector:
         bufs = [self._buffers(g, length, chunk) for g in groups]
         episodes: list[dict[str, Any]] = []
         timing = {"env_s": 0.0, "inference_s": 0.0}
-        clock = time.perf_counter
+        clock = self._synced_clock if self.exact_timings else time.perf_counter
         for t in range(length):
             t0 = clock()
             actions = torch.zeros(self.num_seats, dtype=torch.long, device=self.device)
@@ -241,11 +250,15 @@ class DeviceCollector:
                 if not g.frozen[j]:
                     batches[member] = self._batch(member, g, buf, last_value, j)
         timing["inference_s"] += clock() - t0
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        sync(self.device)  # the fragment's tensors are complete: total_s counts their work
         timing.update(total_s=time.perf_counter() - t_start, steps=length,
                       agent_steps=length * self.num_seats, reset_wait_s=0.0)
         return Fragment(batches, tuple(episodes), timing)
+
+    def _synced_clock(self) -> float:
+        """perf_counter once the device has run what was queued (exact_timings)."""
+        sync(self.device)
+        return time.perf_counter()
 
     def _state(self, g: _Group) -> torch.Tensor | None:
         if not g.policy.recurrent:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from popbased.devices import sync
 from popbased.env.fast.maps import DIRECTIONS, build_map
 from popbased.env.fast.tracker import BatchTracker
 from popbased.env.fast.views import Renderer
@@ -89,6 +90,12 @@ class FastBatchedEnv(SeatActions):
         self._started = False
         self._pending: torch.Tensor | None = None
         self.timings: dict[str, float] = {}
+        """Seconds spent in each part of step_tensors, summed over steps (world_step,
+        rewards_metrics, episode_ends, views)."""
+        self.exact_timings = False
+        """Synchronise the device at each part boundary of step_tensors, so that on CUDA
+        `timings` holds each part's GPU work rather than its launches (benches set it; each
+        sync stalls the GPU's queue, so training leaves it off). Nothing changes on a CPU."""
 
     # ----------------------------------------------------------------- BatchedEnv API
     def reset(self) -> Observation:
@@ -136,7 +143,7 @@ class FastBatchedEnv(SeatActions):
         the action mask: the caller's policy masks)."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        clock = time.perf_counter
+        clock = self._synced_clock if self.exact_timings else time.perf_counter
         t0 = clock()
         w, B, P = self.world, self.num_envs, self.players
         events = self.last_events = w.step(actions.view(B, P))
@@ -185,6 +192,11 @@ class FastBatchedEnv(SeatActions):
             self.timings[name] = self.timings.get(name, 0.0) + dt
         return TensorStep(rgb, ready, rewards.view(self.num_seats, -1),
                           done.repeat_interleave(P), episodes)
+
+    def _synced_clock(self) -> float:
+        """perf_counter once the device has run what was queued (exact_timings)."""
+        sync(self.device)
+        return time.perf_counter()
 
     def _observe(self) -> tuple[torch.Tensor, torch.Tensor]:
         rgb = self.renderer.render()
