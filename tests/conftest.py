@@ -96,7 +96,7 @@ def popbased(cwd, *args, timeout=600, env=None):
 
 def train_argv(address: str, out, steps: int) -> list[str]:
     """`popbased train` in another process, joining the session's Ray (one small worker)."""
-    return popbased_argv("train", "open", "--steps", steps, "--workers", 1, "--envs-per-worker", 1,
+    return popbased_argv("train", "open", "--total-steps", steps, "--workers", 1, "--envs-per-worker", 1,
                          "--rollout-length", 40, "--ray-address", address, "--out", out)
 
 

@@ -3,7 +3,7 @@
     scripts/soak_league [--generations 30] [--kill-after 30,120] [--out bench/soak_league.json]
 
 Runs `popbased league launch` as a user would (its own local Ray, MLflow in the folder's
-mlflow.db), SIGKILLs its whole process group after a random 30-120 s, then `league resume`
+mlflow.db), SIGKILLs its whole process group after a random 30-120 s, then `popbased resume`
 again, until the last generation is complete. After every kill it keeps what was committed
 (the lineage events state.json counts, the first G generation and payoff records); at the
 end it checks that all of it is still there unchanged and runs the league audit
@@ -91,8 +91,8 @@ def main(league_file, generations, steps_per_generation, kill_after, folder, out
     logs = folder.parent / f"{folder.name}-logs"
     logs.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    cli = [sys.executable, "-m", "popbased.cli", "league"]
-    launch = cli + ["launch", league_file, "--out", str(folder), "--seed", str(seed),
+    cli = [sys.executable, "-m", "popbased.cli"]
+    launch = cli + ["league", "launch", league_file, "--out", str(folder), "--seed", str(seed),
                     "--steps-per-generation", str(steps_per_generation)]
     resume = cli + ["resume", str(folder)]
     kills, starts, lost = [], 0, []

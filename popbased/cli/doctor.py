@@ -6,13 +6,13 @@ import json
 
 import click
 
-from popbased import doctor as doctor_lib
-
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def doctor(as_json: bool) -> None:
-    """Show what this install has (versions, GPU, DeepMind bots)."""
+    """What this install has: versions, GPU, DeepMind bots."""
+    from popbased import doctor as doctor_lib
+
     report = doctor_lib.report()
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
+from click.shell_completion import CompletionItem
 
-from popbased.cli import options, progress
-from popbased.cli.tables import show_table
-from popbased.env import engines
+from popbased.cli import options
 from popbased.errors import BadInput
 from popbased.evaluation.grid import SWEEPS
+
+OUT_HELP = "Results folder."
+MAX_STEPS_HELP = "Cut episodes after this many steps (default: the substrate's own end)."
 
 
 @click.group()
 def evaluate() -> None:
-    """Play policies on substrates and sweeps, and report (tables, plots, MLflow)."""
+    """Play policies on substrates and scenarios; report.
+
+    Each command writes a results folder (tables, figures, report.html) and an MLflow run.
+    """
 
 
 def _common(command):
@@ -24,21 +27,19 @@ def _common(command):
         click.option("--substrate", default="open", show_default=True, help="Substrate or variant."),
         click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
                      help="Fixed variant parameter (repeatable), e.g. -p players=14."),
-        click.option("--episodes", default=15, show_default=True, type=click.IntRange(min=1),
-                     help="Episodes per policy and point (the study's 15)."),
-        click.option("--max-steps", type=click.IntRange(min=1), default=None,
-                     help="Cut episodes after this many steps (default: the substrate's own end)."),
+        options.episodes_option(15, "Episodes per policy and point (the study's 15)."),
+        options.max_episode_steps_option(MAX_STEPS_HELP, old=("--max-steps",)),
         click.option("--seed", default=0, show_default=True, type=int,
                      help="Every point plays the same seeds."),
         click.option("--envs", type=click.IntRange(min=1), default=None,
                      help="Env processes per task (default: the cores Ray has, at most --episodes)."),
         click.option("--env", "env", default="meltingpot", show_default=True,
-                     type=click.Choice(list(engines.ENGINES)),
+                     type=options.ENGINE_CHOICE,
                      help="Engine: Melting Pot itself (what reported numbers should come from), or "
                           "the fast commons_harvest (to compare the two)."),
-        click.option("-o", "--output", required=True, help="Results folder."),
+        options.out_option(OUT_HELP, old=("--output",), required=True),
         click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
-                     "OUTPUT.old-TIME) and write a new one."),
+                     "OUT.old-TIME) and write a new one."),
         click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray)."),
         options.TRACKING,
     ]):
@@ -50,41 +51,58 @@ def _common(command):
 @_common
 @click.option("--grid", "grid", multiple=True, metavar="KEY=V1,V2,...",
               help="A swept parameter (repeatable; points are every combination).")
-def run_(policies, substrate, params, episodes, max_steps, seed, envs, env, output, force, ray_address,
-         tracking_uri, grid):
-    """Play each POLICY (random, a checkpoint, an export folder, LEAGUE/MEMBER) in every seat of
-    SUBSTRATE for --episodes episodes per grid point; write the tables, figures and an MLflow
-    record into the results folder."""
+def run_(policies, substrate, params, episodes, max_episode_steps, seed, envs, env, out, force,
+         ray_address, tracking_uri, grid):
+    """Play each POLICY in every seat of SUBSTRATE, per grid point.
+
+    POLICY is random, a checkpoint, an exported policy folder, LEAGUE/MEMBER or
+    models:/NAME@ALIAS; each plays --episodes episodes per grid point. The tables, figures,
+    report.html and an MLflow record go into the results folder --out.
+
+    \b
+    Examples:
+      popbased evaluate run runs/champions/open random -n 2 --max-episode-steps 300 -o runs/eval
+      popbased evaluate run runs/commons/open/m1 random --grid regrowth=0.1,1,10 -o runs/grid
+      popbased evaluate run models:/open@champion random --substrate no_zap -o runs/eval-nz
+    """
     from popbased.evaluation.grid import parse_axes
 
-    _evaluate(policies, substrate, params, parse_axes(grid), episodes, max_steps, seed, envs, output,
-              force, ray_address, tracking_uri, f"{substrate}", env=env)
+    _evaluate(policies, substrate, params, parse_axes(grid), episodes, max_episode_steps, seed, envs,
+              out, force, ray_address, tracking_uri, f"{substrate}", env=env)
+
+
+def _complete_sweep(ctx, param, incomplete: str) -> list[CompletionItem]:
+    return [CompletionItem(k) for k in SWEEPS if k.startswith(incomplete)]
 
 
 @evaluate.command()
-@click.argument("kind", metavar="regrowth|cooldown")
+@click.argument("kind", metavar="regrowth|cooldown", shell_complete=_complete_sweep)
 @_common
 @click.option("--values", default=None, help="Comma-separated values instead of the study's grid.")
-def sweep(kind, policies, substrate, params, episodes, max_steps, seed, envs, env, output, force, ray_address,
-          tracking_uri, values):
-    """The study's sweeps: regrowth (respawn rate x 10^-2 ... 10^2, half-decade steps) or
-    cooldown (zap cooldown 1, 2, 10, 200, 2000), for each POLICY."""
+def sweep(kind, policies, substrate, params, episodes, max_episode_steps, seed, envs, env, out, force,
+          ray_address, tracking_uri, values):
+    """The study's sweeps (regrowth or cooldown) for each POLICY.
+
+    regrowth: the respawn rate x 10^-2 ... 10^2, in half-decade steps; cooldown: the zap
+    cooldown 1, 2, 10, 200, 2000.
+    """
     if kind not in SWEEPS:
         raise BadInput(f"sweep {kind!r}: choose regrowth or cooldown (or `evaluate run --grid KEY=V1,V2`)")
     key, default = SWEEPS[kind]
     listed = default if values is None else [v.strip() for v in values.split(",") if v.strip()]
     if not listed:
         raise BadInput("--values: no values (an empty grid)")
-    _evaluate(policies, substrate, params, {key: listed}, episodes, max_steps, seed, envs, output, force,
-              ray_address, tracking_uri, f"{substrate}: {kind} sweep", env=env)
+    _evaluate(policies, substrate, params, {key: listed}, episodes, max_episode_steps, seed, envs, out,
+              force, ray_address, tracking_uri, f"{substrate}: {kind} sweep", env=env)
 
 
-def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs, output, force,
+def _evaluate(policies, substrate, params, axes, episodes, max_episode_steps, seed, envs, out, force,
               ray_address, tracking_uri, title, modes=None, env="meltingpot"):
+    from popbased.cli import progress
     from popbased.evaluation import job as jobs, results
 
-    job = jobs.prepare(policies, substrate, params, axes, episodes=episodes, output=output, seed=seed,
-                       max_steps=max_steps, envs=envs, force=force, ray_address=ray_address,
+    job = jobs.prepare(policies, substrate, params, axes, episodes=episodes, output=out, seed=seed,
+                       max_steps=max_episode_steps, envs=envs, force=force, ray_address=ray_address,
                        tracking_uri=tracking_uri, title=title, modes=modes, env=env)
     console = progress.console(stderr=True)  # progress and diagnostics
     results_out = progress.console()  # the summary and where everything is
@@ -109,11 +127,14 @@ def _evaluate(policies, substrate, params, axes, episodes, max_steps, seed, envs
               help="Focal seats in resident matches (default: all but a quarter of the players).")
 @click.option("--visitor-focal", type=click.IntRange(min=1), default=None,
               help="Focal seats in visitor matches (default: 1).")
-def matrix_(policies, substrate, params, episodes, max_steps, seed, envs, env, output, force, ray_address,
-            tracking_uri, modes, resident_focal, visitor_focal):
-    """Each POLICY focal against each other as background (the study's Fig. 2 and 3 experiments),
-    as residents (focal majority) and as visitors (focal minority). E.g. a no_zap champion
-    among zapping backgrounds: `evaluate matrix champions/no_zap champions/open -o m`."""
+def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs, env, out, force,
+            ray_address, tracking_uri, modes, resident_focal, visitor_focal):
+    """Each POLICY focal against each other as background.
+
+    The study's Fig. 2 and 3 experiments: as residents (focal majority) and as visitors
+    (focal minority). E.g. a no_zap champion among zapping backgrounds:
+    `evaluate matrix champions/no_zap champions/open -o m`.
+    """
     from popbased.league.spec import default_focal, focal_range
     from popbased.substrates import parse_assignments, resolve
 
@@ -130,11 +151,15 @@ def matrix_(policies, substrate, params, episodes, max_steps, seed, envs, env, o
         chosen[mode] = k
     if not chosen:
         raise BadInput("--modes: give resident and/or visitor")
-    _evaluate(policies, substrate, params, {}, episodes, max_steps, seed, envs, output, force, ray_address,
-              tracking_uri, f"{substrate}: focal x background", modes=chosen, env=env)
+    _evaluate(policies, substrate, params, {}, episodes, max_episode_steps, seed, envs, out, force,
+              ray_address, tracking_uri, f"{substrate}: focal x background", modes=chosen, env=env)
 
 
-def _print(console: Console, summary) -> None:
+def _print(console, summary) -> None:
+    from rich.table import Table
+
+    from popbased.cli.tables import show_table
+
     matrix = "focal_return" in summary
     table = Table(title=("focal per-capita return (95% bootstrap CI)" if matrix else
                          "per-capita return (95% bootstrap CI)") + ", Gini, % depleted (world / proxy)")
@@ -160,46 +185,55 @@ def _print(console: Console, summary) -> None:
 
 @evaluate.command()
 @click.argument("args", nargs=-1, metavar="SCENARIO... POLICY...")
-@click.option("--episodes", default=15, show_default=True, type=click.IntRange(min=1),
-              help="Episodes per policy and scenario.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=None,
-              help="Cut episodes after this many steps (default: the scenario's own end).")
+@options.episodes_option(15, "Episodes per policy and scenario.")
+@options.max_episode_steps_option("Cut episodes after this many steps (default: the scenario's "
+                                  "own end).", old=("--max-steps",))
 @click.option("--seed", default=0, show_default=True, type=int,
               help="A scenario's k-th episode has the same seed (world, bots drawn) for every policy.")
 @click.option("--bots-root", default=None, metavar="FOLDER",
               help="Load the bots' saved models from FOLDER, laid out as Melting Pot's "
                    "assets/saved_models (SUBSTRATE/MODEL/saved_model.pb) [default: "
                    "$POPBASED_BOTS_ROOT, else the installed assets].")
-@click.option("-o", "--output", required=True, help="Results folder.")
+@options.out_option(OUT_HELP, old=("--output",), required=True)
 @click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
-              "OUTPUT.old-TIME) and write a new one.")
+              "OUT.old-TIME) and write a new one.")
 @click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray).")
 @options.TRACKING
-def scenario(args, episodes, max_steps, seed, bots_root, output, force, ray_address, tracking_uri):
-    """Each POLICY in the focal seats of Melting Pot's own SCENARIOs (e.g. commons_harvest__open_0,
-    a pattern such as 'commons_harvest__*', or a substrate for all its scenarios), DeepMind's bots
-    in the background, built by Melting Pot's scenario code. `random` is always added: each
+def scenario(args, episodes, max_episode_steps, seed, bots_root, out, force, ray_address,
+             tracking_uri):
+    """Each POLICY focal in Melting Pot's scenarios, bots around it.
+
+    SCENARIO is one of Melting Pot's own (e.g. commons_harvest__open_0), a pattern such as
+    'commons_harvest__*', or a substrate for all its scenarios; DeepMind's bots play the
+    background, built by Melting Pot's scenario code. `random` is always added: each
     policy's Melting Pot 2.0 score (focal return min-max normalised per scenario over the
     policies, averaged) ranks it. Writes tables, figures, scores, report.html and an MLflow run
-    (experiment evaluate-scenarios). The bots must be installed (`popbased doctor`)."""
+    (experiment evaluate-scenarios). The bots must be installed (`popbased doctor`).
+    """
+    from popbased.cli import progress
     from popbased.evaluation import scenario_results
 
-    prepared = scenario_results.prepare(args, bots_root=bots_root, output=output, force=force,
+    prepared = scenario_results.prepare(args, bots_root=bots_root, output=out, force=force,
                                         ray_address=ray_address, tracking_uri=tracking_uri)
     console = progress.console(stderr=True)  # progress and diagnostics
     with progress.TaskProgress(console, f"playing scenarios ({episodes} episodes per policy and "
                                         f"scenario)") as bar:
         made, info, run_id = scenario_results.run(
-            prepared, episodes=episodes, seed=seed, max_steps=max_steps, progress=bar.update)
+            prepared, episodes=episodes, seed=seed, max_steps=max_episode_steps,
+            progress=bar.update)
     results_out = progress.console()  # the tables and where everything is
     _print_scenarios(results_out, made)
-    out = prepared["out"]
+    folder = prepared["out"]
     results_out.print(f"{info['episodes'] * len(info['policies']) * len(info['scenarios'])} episodes in "
-                      f"{info['seconds']:.0f} s; tables, scores, figures and report.html in {out}; MLflow run "
+                      f"{info['seconds']:.0f} s; tables, scores, figures and report.html in {folder}; MLflow run "
                       f"{run_id} (experiment {scenario_results.EXPERIMENT}) in {prepared['uri']}", highlight=False)
 
 
-def _print_scenarios(console: Console, made) -> None:
+def _print_scenarios(console, made) -> None:
+    from rich.table import Table
+
+    from popbased.cli.tables import show_table
+
     table = Table(title="focal per-capita return (95% bootstrap CI) and normalised score per scenario")
     for name in ("policy", "scenario", "episodes", "focal", "CI", "background", "Gini", "zaps", "score"):
         table.add_column(name, justify="left" if name in ("policy", "scenario") else "right", overflow="fold")
@@ -220,22 +254,26 @@ def _print_scenarios(console: Console, made) -> None:
 
 @evaluate.command()
 @click.argument("results_folder", metavar="RESULTS")
-@click.option("-o", "--output", required=True, help="report.html (figures embedded) or report.md.")
+@options.out_option("report.html (figures embedded) or report.md.", old=("--output",),
+                    required=True)
 @click.option("--force", is_flag=True, help="Overwrite the report if it exists (RESULTS/report.html, "
                                             "which the evaluation wrote, is rewritten without it).")
-def report(results_folder, output, force):
-    """One file with an evaluation's settings, what it evaluated, its summary table and figures;
-    logged to the evaluation's MLflow run too when RESULTS was tracked."""
+def report(results_folder, out, force):
+    """One report file of an evaluation (HTML or Markdown).
+
+    The evaluation's settings, what it evaluated, its summary table and figures; logged to
+    the evaluation's MLflow run too when RESULTS was tracked.
+    """
     from pathlib import Path
 
     from popbased.evaluation import report as reporter, results
 
-    path = Path(output)
+    path = Path(out)
     if path.suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
-        raise BadInput(f"-o {output}: write a .html or .md report")
+        raise BadInput(f"-o {out}: write a .html or .md report")
     own = path.resolve() == (Path(results_folder) / results.REPORT).resolve()
     if path.exists() and not force and not own:
-        raise BadInput(f"-o {output} exists; add --force to overwrite it")
+        raise BadInput(f"-o {out} exists; add --force to overwrite it")
     info, tables = results.read(results_folder)
     reporter.write(Path(results_folder), info, tables, path)
     logged = results.log_late(Path(results_folder), [path])

@@ -7,25 +7,30 @@ from pathlib import Path
 
 import click
 
-from popbased.cli import options, progress
-from popbased.cli.tables import show_table
-from popbased.cli.tracking import MOVE, moved_line
-from popbased.league import report
-from popbased.runs import launch as launching
-from popbased.runs import state as files
-from popbased.league.spec import load
-from popbased.textio import num
-from popbased.cli.progress import TrainDisplay
+from popbased.cli import options
 from popbased.cli.status import show as show_status, status as status_command
-from popbased.runs.refs import complete_league
+from popbased.cli.tracking import MOVE
+
 
 @click.group()
 def league() -> None:
-    """Leagues: several populations evolve at once, each focal and background for the others."""
+    """Leagues of populations, each the others' background.
+
+    Every population evolves by PBT while playing against the others (and their past
+    snapshots); a payoff table per generation ranks them.
+    """
 
 
 def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: bool,
            tracking_uri: str | None, force: bool = False, move_to_store: bool = False) -> None:
+    from popbased.cli import progress
+    from popbased.cli.progress import TrainDisplay
+    from popbased.cli.tables import show_table
+    from popbased.cli.tracking import moved_line
+    from popbased.league import report
+    from popbased.runs import launch as launching
+    from popbased.textio import num
+
     prepared = launching.prepare_league(opts, generations, resume=resume, tracking_uri=tracking_uri,
                                      ray_address=ray_address, force=force,
                                      move_to_store=move_to_store)
@@ -51,7 +56,7 @@ def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: boo
                               on_started=options.stop_on_sigterm)
     options.tracking_line(console if as_json else results, prepared.tracking.store,
                           prepared.experiment)
-    if not options.summary(results, result, as_json, f"`popbased league resume {out}`",
+    if not options.summary(results, result, as_json, f"`popbased resume {out}`",
                            f"league folder {out}", console):
         return
     for pop, (member, fitness) in report.best_per_population(result["members"]).items():
@@ -66,15 +71,31 @@ def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: boo
 @click.option("--steps-per-generation", type=click.IntRange(min=1), default=None,
               help="Agent-steps per member per generation (default: the file's).")
 @click.option("--episode-steps", type=click.IntRange(min=1), default=None,
-              help="Episode length (default: the file's); a multiple of --rollout-length.")
-@click.option("--out", default=None, help="League folder (default: runs/league-NAME-TIME).")
+              help="Steps of every league episode (the file's episode_steps, which this "
+                   "overrides; a length, not a cut: seats change hands between episodes, so a "
+                   "multiple of --rollout-length).")
+@options.out_option("League folder (default: runs/league-NAME-TIME).", default=None)
 @click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
               "OUT.old-TIME and start afresh.")
 @options.TRACKING
 @options.training
 def launch(league_file, generations, steps_per_generation, episode_steps, out, force, tracking_uri,
            seed, device, workers, envs_per_worker, rollout_length, lstm, env, ray_address, as_json):
-    """Start the league described in LEAGUE.toml (e.g. populations/leagues/commons.toml)."""
+    """Start the league that LEAGUE.toml describes.
+
+    LEAGUE.toml is a league file, e.g. populations/leagues/commons.toml.
+
+    `popbased status FOLDER` shows where it stands, `popbased resume FOLDER` continues it,
+    `popbased export champion FOLDER` exports each population's best.
+
+    \b
+    Examples:
+      popbased league launch populations/leagues/commons.toml --generations 2 -o runs/commons
+      popbased league launch populations/leagues/commons.toml --device cuda --workers 8
+      popbased resume runs/commons --generations 10
+    """
+    from popbased.league.spec import load
+
     out = out or f"runs/league-{load(league_file).name}-{time.strftime('%Y%m%d-%H%M%S')}"
     opts = {"league": str(Path(league_file).resolve()), "out": out, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length, "lstm": lstm,
@@ -83,30 +104,31 @@ def launch(league_file, generations, steps_per_generation, episode_steps, out, f
     _start(opts, generations, False, ray_address, as_json, tracking_uri, force=force)
 
 
-def _options(folder: Path) -> dict:
-    return files.read_options(folder, "league")
-
-
-@league.command()
+@league.command(hidden=True)
 @options.resuming
 @MOVE
 def resume(folder, generations, workers, device, ray_address, tracking_uri, as_json, move_to_store):
-    """Continue a stopped league from its last completed generation."""
+    """The same as `popbased resume FOLDER` (kept for scripts): continue a stopped league
+    from its last completed generation."""
+    from popbased.runs import state as files
+
     folder = Path(folder)
-    resume_run(folder, _options(folder), generations, options.changed(workers, device), tracking_uri,
+    resume_run(folder, files.read_options(folder, "league"), generations, options.changed(workers, device), tracking_uri,
                ray_address, as_json, move_to_store=move_to_store)
 
 
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
                ray_address, as_json: bool, move_to_store: bool = False) -> None:
     """`league resume` / `popbased resume FOLDER` for a league: its options.json, with `changes`."""
+    from popbased.runs import launch as launching
+
     opts, total = launching.resume_options(folder, opts, generations, changes)
     _start(opts, total, True, ray_address, as_json, tracking_uri, move_to_store=move_to_store)
 
 
 @league.command("status", help=status_command.help, short_help="Where a run stands (the same as "
                 "`popbased status`).")
-@click.argument("folder", shell_complete=complete_league)
+@click.argument("folder", shell_complete=options.complete_run)
 @click.option("--json", "as_json", is_flag=True, help="Print the status (or the audit) as JSON.")
 @click.option("--check", is_flag=True,
               help="Audit the folder: every committed record once, nothing else (exit 1 if not).")

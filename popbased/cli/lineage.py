@@ -6,19 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.tree import Tree
 
-from popbased.runs import refs
+from popbased.cli import options
 from popbased.errors import BadInput
-from popbased.population import family
-from popbased.population.lineage import LineageLog
-from popbased.population.report import lineage_lines, num
 
 LOG = "lineage.jsonl"
 
 
-def _log(folder: Path) -> LineageLog:
+def _log(folder: Path):
+    """The LineageLog of a PBT or league folder."""
+    from popbased.population.lineage import LineageLog
+
     if not (folder / LOG).is_file():
         raise BadInput(f"{folder}: not a PBT or league folder (no {LOG})")
     return LineageLog(folder / LOG)
@@ -26,6 +24,8 @@ def _log(folder: Path) -> LineageLog:
 
 def _folder(ref: str) -> Path:
     """A run folder, or a league name / MLflow run id that names one."""
+    from popbased.runs import refs
+
     if (Path(ref) / LOG).is_file():
         return Path(ref)
     if Path(ref).is_dir():
@@ -33,9 +33,11 @@ def _folder(ref: str) -> Path:
     return refs.league(ref).path
 
 
-def resolve_member(ref: str) -> tuple[Path, str, LineageLog]:
+def resolve_member(ref: str) -> tuple:
     """'RUN_FOLDER/MEMBER' (a league member is POP/mK: runs/commons/open/m1), LEAGUE_NAME/MEMBER
-    or a member's MLflow run id -> its pieces."""
+    or a member's MLflow run id -> (folder, member id, LineageLog)."""
+    from popbased.runs import refs
+
     path = Path(ref)
     for depth in range(1, len(path.parts)):
         folder, member = Path(*path.parts[:-depth]), "/".join(path.parts[-depth:])
@@ -51,14 +53,24 @@ def resolve_member(ref: str) -> tuple[Path, str, LineageLog]:
 
 @click.group()
 def lineage() -> None:
-    """Ancestry of members and family trees of PBT runs and leagues."""
+    """Ancestry of members and family trees of runs.
+
+    Of PBT runs and leagues (their lineage.jsonl).
+    """
 
 
 @lineage.command()
-@click.argument("member", shell_complete=refs.complete_member)
+@click.argument("member", shell_complete=options.complete_member)
 def show(member):
-    """A member's history generation by generation: MEMBER is RUN_FOLDER/MEMBER_ID
-    (e.g. runs/commons/open/m1), LEAGUE_NAME/MEMBER_ID or the member's MLflow run id."""
+    """A member's history, generation by generation.
+
+    MEMBER is RUN_FOLDER/MEMBER_ID (e.g. runs/commons/open/m1), LEAGUE_NAME/MEMBER_ID or the
+    member's MLflow run id.
+    """
+    from rich.console import Console
+
+    from popbased.population.report import lineage_lines
+
     folder, member_id, log = resolve_member(member)
     console = Console()
     donors = log.ancestry(member_id)
@@ -68,7 +80,10 @@ def show(member):
         console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _label(node: family.Node) -> str:
+def _label(node) -> str:
+    """A family.Node as a line of the tree."""
+    from popbased.population.report import num
+
     fit = "" if node.fitness is None else f", fitness {num(node.fitness)}"
     span = f"gen {node.born}-" + ("now" if node.alive else str(node.ended))
     origin = "" if node.parent is None else f", copied {node.parent.member}"
@@ -78,17 +93,25 @@ def _label(node: family.Node) -> str:
     return text if node.surviving() else f"[dim]{text}[/]"
 
 
-def _add(tree: Tree, node: family.Node) -> None:
+def _add(tree, node) -> None:
     branch = tree.add(_label(node))
     for child in node.children:
         _add(branch, child)
 
 
 @lineage.command()
-@click.argument("folder", metavar="LEAGUE", shell_complete=refs.complete_league)
+@click.argument("folder", metavar="LEAGUE", shell_complete=options.complete_run)
 def tree(folder):
-    """The family tree of LEAGUE (a league or PBT run folder, league name or MLflow run id;
-    surviving lines in green, extinct ones dim)."""
+    """The family tree of LEAGUE, surviving lines in green.
+
+    LEAGUE is a league or PBT run folder, a league name or an MLflow run id; extinct lines
+    are dim.
+    """
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from popbased.population import family
+
     folder = _folder(folder)
     roots, current = family.build(_log(folder).events)
     top = Tree(f"[bold]{folder}[/]: {len(current)} members, {len(roots)} founders")
@@ -102,15 +125,19 @@ def tree(folder):
 
 
 @lineage.command()
-@click.argument("folder", metavar="LEAGUE", shell_complete=refs.complete_league)
-@click.option("-o", "--output", default="lineage.png", show_default=True, help="PNG file to write.")
+@click.argument("folder", metavar="LEAGUE", shell_complete=options.complete_run)
+@options.out_option("PNG file to write.", old=("--output",), default="lineage.png",
+                    show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-def graph(folder, output, force):
-    """A picture of LEAGUE (as for `tree`): generations across, members down, dots coloured
-    by fitness, an orange line wherever a member copied another."""
+def graph(folder, out, force):
+    """A picture of LEAGUE's family tree (a PNG file).
+
+    LEAGUE as for `tree`: generations across, members down, dots coloured by fitness, an
+    orange line wherever a member copied another.
+    """
     from popbased.population.family_plot import draw
 
-    output = Path(output)
+    output = Path(out)
     if output.suffix.lower() != ".png":
         raise BadInput(f"-o {output}: the graph is written as PNG; give a .png file name")
     if output.exists() and not force:

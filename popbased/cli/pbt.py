@@ -6,24 +6,20 @@ from pathlib import Path
 
 import click
 
-from popbased.cli import options, progress
-from popbased.cli.tracking import MOVE, moved_line
+from popbased.cli import options
+from popbased.cli.tracking import MOVE
 from popbased.errors import BadInput
-from popbased.population import report as text
-from popbased.population.lineage import LineageLog
-from popbased.runs import launch
-from popbased.cli.progress import TrainDisplay
 
 
 @click.command()
 @click.argument("population", type=click.Path(dir_okay=False))
 @click.option("--generations", default=10, show_default=True, type=click.IntRange(min=1),
-              help="Generations to complete (with --resume: in total).")
+              help="Generations to complete.")
 @click.option("--steps-per-generation", type=click.IntRange(min=1), default=None,
               help="Agent-steps each member trains per generation (default: the file's).")
-@click.option("--out", default=None, help="Run folder (default: runs/pbt-NAME-TIME).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last completed "
-              "generation (or: popbased resume FOLDER).")
+@options.out_option("Run folder (default: runs/pbt-NAME-TIME).", default=None)
+@click.option("--resume", is_flag=True, hidden=True,
+              help="The same as `popbased resume OUT` (kept for scripts).")
 @click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
               "OUT.old-TIME and start afresh.")
 @options.config_option("max_episode_steps", type=click.IntRange(min=1))
@@ -33,9 +29,21 @@ from popbased.cli.progress import TrainDisplay
 def pbt(population, generations, steps_per_generation, out, resume, force, tracking_uri, move_to_store,
         seed, device, workers, envs_per_worker, rollout_length, max_episode_steps, lstm, env, ray_address,
         as_json):
-    """Evolve the population in POPULATION (a populations/*.toml file) by PBT."""
+    """Evolve a population (a populations/*.toml file) by PBT.
+
+    Each generation every member trains --steps-per-generation agent-steps, then the worst
+    copy the best and mutate their genes (hyperparameters, shaping weights). The run folder
+    keeps checkpoints, lineage and the MLflow records; `popbased resume FOLDER` continues it.
+
+    \b
+    Examples:
+      popbased pbt populations/open.toml --generations 2 -o runs/quick
+      popbased pbt populations/no_zap.toml --steps-per-generation 500000 --device cuda
+      popbased resume runs/quick --generations 4
+    """
     if resume and not out:
-        raise BadInput("--resume needs --out DIR (the run folder to continue)")
+        raise BadInput("--resume needs --out DIR (the run folder to continue; or: "
+                       "popbased resume DIR)")
     opts = {"population": str(Path(population).resolve()), "generations": generations,
             "steps_per_generation": steps_per_generation, "seed": seed, "device": device,
             "workers": workers, "envs_per_worker": envs_per_worker, "rollout_length": rollout_length,
@@ -49,6 +57,13 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
     """Launches or resumes the PBT run of POPULATION in `out` with `opts` (options.json); with
     `force`, another run in `out` is moved aside first; with `move_to_store`, a resumed run's
     MLflow runs move to `tracking_uri`."""
+    from popbased.cli import progress
+    from popbased.cli.progress import TrainDisplay
+    from popbased.cli.tracking import moved_line
+    from popbased.population import report as text
+    from popbased.population.lineage import LineageLog
+    from popbased.runs import launch
+
     prepared = launch.prepare_pbt(population, opts, out=out, resume=resume,
                                   tracking_uri=tracking_uri, ray_address=ray_address, force=force,
                                   move_to_store=move_to_store)
@@ -88,6 +103,8 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
                ray_address, as_json: bool, move_to_store: bool = False) -> None:
     """`popbased resume FOLDER` for a PBT run: its options.json, with `changes`."""
+    from popbased.runs import launch
+
     opts, total = launch.resume_options(folder, opts, generations, changes)
     start(opts["population"], str(folder), True, {**opts, "generations": total}, tracking_uri,
           ray_address, as_json, move_to_store=move_to_store)

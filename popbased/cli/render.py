@@ -3,41 +3,51 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from popbased.play import render as renderer
-from popbased.runs import refs
-from popbased import substrates as registry
+from popbased.cli import options
 from popbased.errors import BadInput
 
 
 @click.command()
-@click.argument("policy", required=False, shell_complete=refs.complete_member)
+@click.argument("policy", required=False, shell_complete=options.complete_member)
 @click.option("--random", "random_play", is_flag=True, help="Uniform random actions in every seat.")
 @click.option("--substrate", default=None,
               help="Substrate or variant to play (default: the arena the member or champion played).")
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
               help="Variant parameter (repeatable), e.g. -p regrowth=0.1.")
-@click.option("-o", "--output", required=True, help="episode.mp4 or episode.gif")
-@click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Stop after this many steps (default: the whole episode).")
+@options.out_option("The video: episode.mp4 or episode.gif.", old=("--output",), required=True)
+@options.max_episode_steps_option("Cut the episode after this many steps (default: the whole "
+                                  "episode); the video has one frame more.", old=("--steps",))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--fps", default=10, show_default=True, type=click.IntRange(1, 60))
 @click.option("--scale", default=3, show_default=True, type=click.IntRange(1, 8),
               help="Pixels per world pixel.")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
 @click.option("--tracking-uri", default=None, help="MLflow store to look MLflow run ids up in.")
-def render(policy, random_play, substrate, params, output, steps, seed, fps, scale, force, tracking_uri):
-    """Record one episode with POLICY in every seat: a member (LEAGUE/MEMBER, e.g.
-    runs/league-commons-.../open/m1 or commons/open/m1, or its MLflow run id), an exported
-    policy folder (from `popbased export champion`), or --random. The players' returns so
-    far are written under the picture."""
+def render(policy, random_play, substrate, params, out, max_episode_steps, seed, fps, scale, force,
+           tracking_uri):
+    """Record a video of one episode with POLICY in every seat.
+
+    POLICY is a member (LEAGUE/MEMBER, e.g. runs/league-commons-.../open/m1 or
+    commons/open/m1, or its MLflow run id), an exported policy folder (from `popbased export
+    champion`), or --random. The players' returns so far are written under the picture.
+
+    \b
+    Examples:
+      popbased render runs/commons/open/m1 -o m1.mp4
+      popbased render --random --substrate open --max-episode-steps 200 -o random.gif
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from popbased import substrates as registry
     from popbased.export import runtime
+    from popbased.play import render as renderer
+    from popbased.runs import refs
 
     if random_play == (policy is not None):
         raise BadInput("give POLICY (a member or an exported policy folder) or --random, not both")
-    path = renderer.check_output(output, force)
+    path = renderer.check_output(out, force)
     parsed = registry.parse_assignments(params)
     if random_play:
         arena, arena_params = substrate, {}
@@ -60,8 +70,9 @@ def render(policy, random_play, substrate, params, output, steps, seed, fps, sca
     console = Console(stderr=True)
     with Progress(TextColumn(f"rendering {arena}"), BarColumn(), TextColumn("{task.completed} steps"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("", total=steps)
-        frames, summary = renderer.episode(arena, {**arena_params, **parsed}, make, steps=steps, seed=seed,
+        task = bar.add_task("", total=max_episode_steps)
+        frames, summary = renderer.episode(arena, {**arena_params, **parsed}, make,
+                                           steps=max_episode_steps, seed=seed,
                                            scale=scale, progress=lambda t: bar.update(task, completed=t))
     renderer.write(frames, path, fps)
     returns = ", ".join(f"{r:.0f}" for r in summary["returns"])

@@ -9,14 +9,11 @@ import sys
 
 import click
 
-from popbased.cli import progress
-from popbased.cli.tables import show_table
-from popbased.runs.refs import complete_league
-from popbased.textio import json_safe, num
+from popbased.cli.options import complete_run
 
 
-@click.command(short_help="Where a run folder of any kind stands; --check audits it.")
-@click.argument("folder", shell_complete=complete_league)
+@click.command()
+@click.argument("folder", shell_complete=complete_run)
 @click.option("--check", is_flag=True,
               help="Audit what the folder holds for its kind (records once each, checkpoints "
                    "readable, tables whole, ...); exit 1 when something is wrong.")
@@ -25,21 +22,27 @@ from popbased.textio import json_safe, num
               help="MLflow store to look FOLDER up in when it is an MLflow run id (default: "
                    "MLFLOW_TRACKING_URI, else ./mlflow.db).")
 def status(folder, check, as_json, tracking_uri):
-    """Where the run in FOLDER stands: a train run (agent-steps, last round, checkpoints), a
-    PBT run or league (generation, members, best, what is left), an evaluation (what it
-    played, its summary) or a study (steps done, its runs). FOLDER may also be a league or
-    population name (its newest run under ./runs) or an MLflow run id.
+    """Where a run folder of any kind stands; --check audits it.
+
+    FOLDER holds a train run (agent-steps, last round, checkpoints), a PBT run or league
+    (generation, members, best, what is left), an evaluation (what it played, its summary) or
+    a study (steps done, its runs). It may also be a league or population name (its newest
+    run under ./runs) or an MLflow run id.
 
     \b
-    popbased status runs/train-open-20261122-101500
-    popbased status commons --check
+    Examples:
+      popbased status runs/train-open-20261122-101500
+      popbased status commons --check
+      popbased status runs/quick --json
     """
     show(folder, check, as_json, tracking_uri)
 
 
 def show(ref: str, check: bool, as_json: bool, tracking_uri: str | None = None) -> None:
     """`popbased status` and `popbased league status`: parse, call the library, print."""
-    from popbased.runs import status as runs  # deferred: torch (checkpoints), pandas
+    from popbased.cli import progress
+    from popbased.runs import status as runs
+    from popbased.textio import json_safe
 
     folder, kind = runs.locate(ref, tracking_uri)
     if check:
@@ -107,6 +110,7 @@ def _round(record: dict | None, first=None) -> str | None:
     """The last round as the progress display shows it."""
     if not record:
         return None
+    from popbased.cli import progress
     from popbased.population.reports import RoundReport
 
     try:
@@ -132,6 +136,8 @@ def _train(now: dict, console) -> list[str]:
 
 def _generations(now: dict) -> list[str]:
     """What PBT runs and leagues have alike: what is left, the best, the last round."""
+    from popbased.textio import num
+
     lines = []
     target, folder = now.get("generations"), now["folder"]
     if now.get("finished"):
@@ -156,6 +162,8 @@ def _generations(now: dict) -> list[str]:
 
 
 def _members(now: dict) -> list[str]:
+    from popbased.textio import num
+
     return [f"  {pop}: " + ", ".join(f"{r['id']} fitness {num(r['fitness'])}" for r in records)
             for pop, records in now["members"].items()]
 
@@ -165,6 +173,7 @@ def _pbt(now: dict, console) -> list[str]:
 
 
 def _league(now: dict, console) -> list[str]:
+    from popbased.cli.tables import show_table
     from popbased.league import report
 
     lines = [headline(now), *_members(now)]
@@ -180,6 +189,8 @@ def _league(now: dict, console) -> list[str]:
 
 
 def _evaluation(now: dict, console) -> list[str]:
+    from popbased.textio import num
+
     lines = [headline(now)]
     rows, shown = now["summary"], 12
     for r in rows[:shown]:

@@ -5,20 +5,9 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-
-from popbased import doctor as doctor_lib
-from popbased.substrates import meltingpot_loader
-from popbased import substrates as registry
-from popbased.cli.tables import show_table
-from popbased.env import engines
-from popbased.play import random_play
-from popbased.textio import json_safe
+from popbased.cli import options
 from popbased.errors import BadInput
-from popbased.ppo import checkpoint
 
 
 @click.group()
@@ -30,7 +19,19 @@ def substrates() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--all", "show_all", is_flag=True, help="Also describe every stock substrate's players.")
 def list_(as_json: bool, show_all: bool) -> None:
-    """Names, players, parameters, and whether DeepMind's bots are installed."""
+    """Substrates and variants: players, settings, bots.
+
+    Every substrate and variant with its players, actions and settings, and how many of
+    DeepMind's bots for it are installed.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from popbased import doctor as doctor_lib
+    from popbased import substrates as registry
+    from popbased.cli.tables import show_table
+    from popbased.substrates import meltingpot_loader
+
     rows = []
     for item in registry.entries():
         row = {"name": item.name, "kind": item.kind, "description": item.description,
@@ -68,13 +69,20 @@ def list_(as_json: bool, show_all: bool) -> None:
     console.print(doctor_lib.bots_line(bots))
 
 
-def _progress(console: Console, label: str):
+def _progress(console, label: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, transient=True)
 
 
 def _play(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
-          console: Console, policy: str | None = None, env: str = "meltingpot") -> dict:
+          console, policy: str | None = None, env: str = "meltingpot") -> dict:
+    from popbased import substrates as registry
+    from popbased.env import engines
+    from popbased.play import random_play
+    from popbased.ppo import checkpoint
+
     parsed = registry.parse_assignments(params)
     spec = registry.resolve(name, parsed)  # bad input fails before anything starts
     engines.get(env).check(spec)
@@ -89,7 +97,7 @@ def _play(name: str, params: tuple[str, ...], episodes: int, steps: int | None, 
 
 
 _env = click.option("--env", "env", default="meltingpot", show_default=True,
-                    type=click.Choice(list(engines.ENGINES)),
+                    type=options.ENGINE_CHOICE,
                     help="Play Melting Pot itself, or the fast commons_harvest (torch).")
 
 
@@ -115,7 +123,11 @@ def _cell(value) -> str:
     return f"{value:.0%}" if isinstance(value, float) else str(value)
 
 
-def _print_table(console: Console, results: list[dict]) -> None:
+def _print_table(console, results: list[dict]) -> None:
+    from rich.table import Table
+
+    from popbased.cli.tables import show_table
+
     policies = {r.get("policy") for r in results}
     table = Table(title="random play" if policies == {None} else f"policy {', '.join(map(str, policies))}")
     table.add_column("metric")
@@ -127,10 +139,8 @@ def _print_table(console: Console, results: list[dict]) -> None:
     show_table(console, table)
 
 
-_episodes = click.option("--episodes", "-n", default=1, show_default=True, type=click.IntRange(min=1),
-                         help="Episodes to play.")
-_steps = click.option("--steps", type=click.IntRange(min=1), default=None,
-                      help="Cut each episode after this many steps (default: play to its end).")
+_episodes = options.episodes_option(1, "Episodes to play.")
+_steps = options.max_episode_steps_option(old=("--steps",))
 _seed = click.option("--seed", default=0, show_default=True, type=int)
 
 
@@ -145,11 +155,18 @@ _seed = click.option("--seed", default=0, show_default=True, type=int)
               help="A member checkpoint (from `popbased train`) plays every seat; default: random.")
 @_env
 @click.option("--json", "as_json", is_flag=True, help="Print every episode's metrics as JSON.")
-def run(name: str, params: tuple[str, ...], episodes: int, steps: int | None, seed: int,
+def run(name: str, params: tuple[str, ...], episodes: int, max_episode_steps: int | None, seed: int,
         policy: str | None, env: str, as_json: bool) -> None:
-    """Play NAME and print the study's metrics: random policies (the baseline) or --policy."""
+    """Play NAME and print the study's metrics.
+
+    Random play in every seat (the baseline), or the checkpoint --policy.
+    """
+    from rich.console import Console
+
+    from popbased.textio import json_safe
+
     console = Console(stderr=True)
-    result = _play(name, params, episodes, steps, seed, console, policy, env)
+    result = _play(name, params, episodes, max_episode_steps, seed, console, policy, env)
     if as_json:
         click.echo(json.dumps(json_safe(result), indent=2))
     else:
@@ -163,13 +180,22 @@ def run(name: str, params: tuple[str, ...], episodes: int, steps: int | None, se
 @_seed
 @_env
 @click.option("--json", "as_json", is_flag=True, help="Print JSON summaries.")
-def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int, env: str,
+def compare(names: tuple[str, ...], episodes: int, max_episode_steps: int | None, seed: int, env: str,
             as_json: bool) -> None:
-    """Random play on several substrates/variants, metrics side by side."""
+    """Random play on several substrates, metrics side by side.
+
+    NAMES are substrates or variants.
+    """
+    from rich.console import Console
+
+    from popbased import substrates as registry
+    from popbased.env import engines
+    from popbased.textio import json_safe
+
     console = Console(stderr=True)
     for name in names:
         engines.get(env).check(registry.resolve(name))
-    results = [_play(name, (), episodes, steps, seed, console, env=env) for name in names]
+    results = [_play(name, (), episodes, max_episode_steps, seed, console, env=env) for name in names]
     if as_json:
         click.echo(json.dumps(json_safe([{k: r[k] for k in ("substrate", "params", "summary")}
                                          for r in results]), indent=2))
@@ -181,10 +207,10 @@ def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int,
 @click.argument("name")
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
               help="Variant parameter (repeatable), e.g. -p regrowth=0.1.")
-@click.option("--episodes", "-n", default=30, show_default=True, type=click.IntRange(min=2),
-              help="Random-play episodes per side for the episode statistics.")
-@click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Cut each compared episode after this many steps (default: play to its end).")
+@options.episodes_option(30, "Random-play episodes per side for the episode statistics.",
+                         minimum=2)
+@options.max_episode_steps_option("Cut each compared episode after this many steps (default: "
+                                  "play to its end).", old=("--steps",))
 @click.option("--record-steps", default=500, show_default=True, type=click.IntRange(min=2),
               help="Steps of each recorded real episode for the view and transition checks.")
 @click.option("--record-seeds", default=3, show_default=True, type=click.IntRange(min=1),
@@ -192,13 +218,20 @@ def compare(names: tuple[str, ...], episodes: int, steps: int | None, seed: int,
 @click.option("--factors", default="0.01,0.1,1,10,100", show_default=True,
               help="Regrowth factors of the regrowth check (comma-separated; each times NAME's own).")
 @_seed
-@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for report.json and the figures.")
+@options.out_option("Folder for report.json and the figures.", required=True,
+                    type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
-def validate(name: str, params: tuple[str, ...], episodes: int, steps: int | None, record_steps: int,
-             record_seeds: int, factors: str, seed: int, out_dir: str, force: bool) -> None:
-    """Real Melting Pot against the fast env on NAME: views bit for bit, transitions,
-    contested cells, regrowth, episode statistics; writes DIR/report.json and figures."""
+def validate(name: str, params: tuple[str, ...], episodes: int, max_episode_steps: int | None,
+             record_steps: int, record_seeds: int, factors: str, seed: int, out: str,
+             force: bool) -> None:
+    """Check the fast env against real Melting Pot on NAME.
+
+    Views bit for bit, transitions, contested cells, regrowth, episode statistics; writes
+    OUT/report.json and figures.
+    """
+    from rich.console import Console
+
+    from popbased import substrates as registry
     from popbased.env.fast import validate as validation
 
     try:
@@ -209,11 +242,10 @@ def validate(name: str, params: tuple[str, ...], episodes: int, steps: int | Non
         raise BadInput(f"--factors {factors!r}: every factor must be > 0")
     console = Console(stderr=True)
     report = validation.run(name, registry.parse_assignments(params), episodes=episodes, seed=seed,
-                            record_steps=record_steps, record_seeds=record_seeds, max_steps=steps,
-                            factors=factor_list,
-                            out_dir=out_dir, force=force,
+                            record_steps=record_steps, record_seeds=record_seeds,
+                            max_steps=max_episode_steps, factors=factor_list, out_dir=out, force=force,
                             progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
     views, moves = report["views"], report["transitions"]
     console.print(f"views: {views['total_mismatches']} mismatches in {views['total_cells']} cells; "
                   f"transitions: {moves['mismatched_step_count']} of {moves['compared_steps']} "
-                  f"uncontended steps differ; report in {out_dir}/report.json")
+                  f"uncontended steps differ; report in {out}/report.json")

@@ -9,8 +9,6 @@ import sys
 
 import click
 
-from popbased.textio import json_safe
-
 
 MOVE = click.option("--move-to-store", "move_to_store", is_flag=True,
                     help="Copy the folder's MLflow runs (params, metrics, tags, artifacts) into "
@@ -20,7 +18,10 @@ MOVE = click.option("--move-to-store", "move_to_store", is_flag=True,
 
 @click.group()
 def tracking() -> None:
-    """MLflow records of run folders (leagues, PBT runs, evaluations)."""
+    """MLflow records of run folders: send what waits.
+
+    Leagues, PBT runs and evaluations keep their records while their store is away.
+    """
 
 
 @tracking.command()
@@ -31,10 +32,14 @@ def tracking() -> None:
 @MOVE
 @click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
 def sync(folder, tracking_uri, move_to_store, as_json):
-    """Send what waits in RUN_FOLDER/tracking-buffer.jsonl (a league, PBT run or evaluation
-    results folder whose tracking store was away) and end its MLflow runs with the status they
+    """Send the MLflow records a run folder keeps; end its runs.
+
+    Sends what waits in RUN_FOLDER/tracking-buffer.jsonl (a league, PBT run or evaluation
+    results folder whose tracking store was away) and ends its MLflow runs with the status they
     wait for (FINISHED, FAILED, KILLED). Trains nothing; safe to repeat, and beside a running job.
-    Exit 1 when records still wait (the store stopped answering)."""
+    Exit 1 when records still wait (the store stopped answering).
+    """
+    from popbased.textio import json_safe
     from popbased.tracking.sync import sync as send
 
     report = send(folder, tracking_uri, move=move_to_store)

@@ -7,17 +7,15 @@ import time
 
 import click
 
-from popbased import substrates as registry
-from popbased.cli import options, progress
-from popbased.cli.progress import TrainDisplay, shaping_line
+from popbased.cli import options
 from popbased.ppo.config import PPOConfig
-from popbased.runs import launch
-from popbased.textio import json_safe
 
 _PPO_KEYS = ", ".join(PPOConfig.__dataclass_fields__)
 
 
 def _numbers(pairs: tuple[str, ...], what: str) -> dict:
+    from popbased import substrates as registry
+
     out = {}
     for key, value in registry.parse_assignments(pairs).items():
         text = str(value).strip()
@@ -39,7 +37,11 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
 @click.argument("substrate")
 @click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
               help="Variant parameter (repeatable), e.g. -p regrowth=0.5.")
-@options.config_option("steps", type=click.IntRange(min=1))
+@options.config_option("steps", "--total-steps", old=("--steps",), type=click.IntRange(min=1),
+                       help="Agent-steps to train for, all members together: the run's total "
+                            "budget (one agent-step is one player's step in one world; `pbt` and "
+                            "`league launch` budget per generation instead: "
+                            "--steps-per-generation).")
 @options.config_option("members", type=click.IntRange(min=1))
 @click.option("--ppo", "ppo_pairs", multiple=True, metavar="KEY=VALUE",
               help=f"PPO hyperparameter (repeatable): {_PPO_KEYS}.")
@@ -47,14 +49,30 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
               help="Reward-shaping weight (repeatable), added to the defaults (reward=1, "
                    "farmer=1 on farmer variants) or overriding one, e.g. --shaping zapped=-0.1; "
                    "0 drops a component (reward=0: no harvest reward).")
-@click.option("--out", default=None, help="Checkpoint folder (default: runs/train-SUBSTRATE-TIME).")
+@options.out_option("Checkpoint folder (default: runs/train-SUBSTRATE-TIME).", default=None)
 @click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
               "OUT.old-TIME and start afresh.")
 @options.config_option("overlap")
 @options.training
 def train(substrate, params, steps, members, device, seed, workers, envs_per_worker,
           rollout_length, lstm, env, ppo_pairs, shaping_pairs, out, force, ray_address, overlap, as_json):
-    """Train a population on SUBSTRATE by self-play and write its checkpoints."""
+    """Train a population on SUBSTRATE by PPO self-play.
+
+    Plain self-play without PBT or MLflow: the members share the seats and learn for
+    --total-steps agent-steps; their checkpoints and metrics.jsonl go to --out.
+
+    \b
+    Examples:
+      popbased train open --total-steps 200000 -o runs/train-quick
+      popbased train open -p regrowth=0.5 --members 2 --shaping last_apples=-3
+      popbased train open --env meltingpot --device cuda --total-steps 5000000
+    """
+    from popbased import substrates as registry
+    from popbased.cli import progress
+    from popbased.cli.progress import TrainDisplay, shaping_line
+    from popbased.runs import launch
+    from popbased.textio import json_safe
+
     parsed = registry.parse_assignments(params)
     opts = {"substrate": substrate, "params": parsed, "steps": steps, "members": members,
             "seed": seed, "device": device, "env": env, "workers": workers,

@@ -71,7 +71,7 @@ def check_out(spec: LeagueSpec, out: Path, resume: bool, generations: int) -> di
     if not resume:
         if (out / files.STATE).exists():
             raise BadInput(f"--out {out} already holds a league; continue it with "
-                           f"`popbased league resume {out}`, or choose another --out")
+                           f"`popbased resume {out}`, or choose another --out")
         return None
     state = files.read(out)
     if state["league"] != identity(spec):

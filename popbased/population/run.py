@@ -75,8 +75,8 @@ def check_out(spec: PopulationSpec, out: Path, resume: bool, generations: int) -
                 generation = json.loads((out / STATE).read_text()).get("generation", "?")
             except (json.JSONDecodeError, AttributeError):
                 generation = "unreadable state"
-            raise BadInput(f"--out {out} already holds a PBT run (generation {generation}); add "
-                           f"--resume to continue it, or choose another --out")
+            raise BadInput(f"--out {out} already holds a PBT run (generation {generation}); "
+                           f"continue it with `popbased resume {out}`, or choose another --out")
         return None
     state = read_state(out)
     if state.get("spec") != _identity(spec):

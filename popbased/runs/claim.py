@@ -31,8 +31,8 @@ from popbased.errors import BadInput
 KINDS = ("train", "pbt", "league", "evaluation", "study")
 NAMES = {"train": "a train run", "pbt": "a PBT run", "league": "a league",
          "evaluation": "evaluation results", "study": "a study"}
-RESUME_HINTS = {"pbt": "add --resume to continue it",
-                "league": "continue it with `popbased league resume {out}`"}
+RESUME_HINTS = {"pbt": "continue it with `popbased resume {out}`",
+                "league": "continue it with `popbased resume {out}`"}
 """How to continue a run of each kind that a command can continue ({out}: the folder)."""
 RERUN = ("study",)
 """Kinds whose command continues a run of its kind by running again in its folder."""

@@ -37,7 +37,7 @@ def run(study_file: str, *, budget: int, generations: int | None, episodes: int 
     generations = generations or plan.generations
     for r in plan.runs:
         if r.kind == "pbt" and plan.steps_per_generation(r, budget, generations) < 1000:
-            raise BadInput(f"--budget {budget:,}: {r.name} would train "
+            raise BadInput(f"--total-steps {budget:,}: {r.name} would train "
                            f"{plan.steps_per_generation(r, budget, generations)} agent-steps per "
                            f"member per generation; allowed: a budget of at least "
                            f"{1000 * generations * r.size * len(plan.runs):,}")

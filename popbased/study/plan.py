@@ -3,7 +3,7 @@ budget, and which of their champions meet which of the study's evaluations.
 
 A run is either a PBT population (`population = "open.toml"`, a population file beside the
 study file) or plain PPO self-play with fixed shaping (`substrate` + `shaping`, one member:
-the ablation). `--budget` agent-steps are split evenly over the runs; a PBT run spends its
+the ablation). `--total-steps` agent-steps are split evenly over the runs; a PBT run spends its
 share as generations x size x steps_per_generation.
 """
 

@@ -63,14 +63,16 @@ def train_step(plan: StudyPlan, run: RunPlan, out: Path, budget: int, generation
     done = out / "steps" / f"train-{run.name}.json"
     if run.kind == "pbt":
         per_gen = plan.steps_per_generation(run, budget, generations)
-        argv = CLI + ("pbt", str(run.population), "--generations", str(generations),
-                      "--steps-per-generation", str(per_gen), "--out", str(folder),
-                      "--tracking-uri", tracking_uri, "--seed", str(seed), "--device", device,
-                      "--env", "fast", "--json")
-        if (folder / "state.json").exists():
-            argv += ("--resume",)
+        if (folder / "state.json").exists():  # a rerun continues it, as it was launched
+            argv = CLI + ("resume", str(folder), "--generations", str(generations),
+                          "--tracking-uri", tracking_uri, "--device", device, "--json")
+        else:
+            argv = CLI + ("pbt", str(run.population), "--generations", str(generations),
+                          "--steps-per-generation", str(per_gen), "--out", str(folder),
+                          "--tracking-uri", tracking_uri, "--seed", str(seed), "--device", device,
+                          "--env", "fast", "--json")
         return Step(f"train/{run.name}", argv, done)
-    argv = CLI + ("train", run.substrate, "--steps", str(plan.share(budget)), "--members", "1",
+    argv = CLI + ("train", run.substrate, "--total-steps", str(plan.share(budget)), "--members", "1",
                   "--out", str(folder), "--seed", str(seed), "--device", device, "--env", "fast",
                   "--json")
     for name, weight in run.shaping.items():
@@ -117,7 +119,7 @@ def eval_steps(plan: StudyPlan, out: Path, tracking_uri: str, seed: int,
     (max_steps: cut episodes there, for smoke runs; the study's own never are)."""
     common = ("--episodes", str(plan.episodes), "--seed", str(seed), "--tracking-uri", tracking_uri,
               "--env", "meltingpot", "--force")
-    common += ("--max-steps", str(max_steps)) if max_steps else ()
+    common += ("--max-episode-steps", str(max_steps)) if max_steps else ()
     steps = []
 
     def policies(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -1,8 +1,9 @@
 """A run folder's MLflow runs stay in their store, or move to another one when asked.
 
 A run folder is tracked in the store its tracking.json names. A command that writes to its
-runs (`tracking sync`, `resume`, `pbt --resume`, `league resume`) given another store with
-`--tracking-uri` is refused (`chosen_store`), unless `--move-to-store` asks for the move:
+runs (`tracking sync`, `resume`, and its old spellings `pbt --resume` and `league resume`)
+given another store with `--tracking-uri` is refused (`chosen_store`), unless
+`--move-to-store` asks for the move:
 then `move` copies what the old store holds of the folder, its own run and its members'
 runs (params, tags, every metric's history with its steps and timestamps, the runs' status,
 start and end, and their artifacts), into an experiment of the same name in the new store,

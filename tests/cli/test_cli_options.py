@@ -45,7 +45,8 @@ def test_training_options_take_default_and_help_from_the_config(command):
     docs = options.field_docs(TrainConfig)
     for name in FROM_CONFIG[command.name]:
         assert params[name].default == _default(TrainConfig, name), name
-        assert params[name].help == docs[name], name
+        if name != "steps":  # --total-steps says why it is a total (below)
+            assert params[name].help == docs[name], name
         assert params[name].show_default == (params[name].default is not None), name
     assert params["lstm"].default == _default(NetConfig, "lstm") == 0
     assert params["lstm"].help == options.field_docs(NetConfig)["lstm"]
@@ -64,6 +65,21 @@ def test_types_names_and_engine_defaults_stay():
         assert f"{FAST.shape[name]} on the fast env" in params[name].help, name
     assert params["overlap"].opts == ["--overlap"] and params["overlap"].secondary_opts == ["--no-overlap"]
     assert params["overlap"].default is True
+    assert params["steps"].opts == ["--total-steps"]
+    assert "all members together: the run's total budget" in params["steps"].help
+
+
+def test_defaults_and_choices_are_read_from_the_source_as_the_library_has_them():
+    """The CLI reads config defaults and choice lists from the library's source without
+    importing it (start-up); they are what importing it gives."""
+    from popbased.export.champion import BY, FORMATS
+
+    for cls in (TrainConfig, NetConfig):
+        for field in dataclasses.fields(cls):
+            if field.default is not dataclasses.MISSING and not dataclasses.is_dataclass(field.default):
+                assert options.field_default(cls, field.name) == field.default, field.name
+    assert options.module_constant("popbased.export.champion", "FORMATS") == FORMATS
+    assert options.module_constant("popbased.export.champion", "BY") == BY
 
 
 def test_no_overlap_still_turns_overlap_off(monkeypatch, tmp_path):
@@ -85,7 +101,7 @@ def test_no_overlap_still_turns_overlap_off(monkeypatch, tmp_path):
     monkeypatch.setattr(plan, "train", stop)
     monkeypatch.setattr(train_cli.options, "stop_on_sigterm", lambda: None)  # keep pytest's
     for n, (flag, overlap) in enumerate(((["--no-overlap"], False), ([], True), (["--overlap"], True))):
-        result = CliRunner().invoke(cli, ["train", "open", "--steps", "10", "--device", "cpu",
+        result = CliRunner().invoke(cli, ["train", "open", "--total-steps", "10", "--device", "cpu",
                                           "--out", str(tmp_path / f"x{n}"), "--json", *flag])
         assert result.exit_code == 0, result.output
         assert seen[-1].overlap is overlap and seen[-1].steps == 10

@@ -92,7 +92,7 @@ def assert_whole_lines(result, *paths):
 
 def test_train_in_a_batch_job_results_on_stdout_progress_on_stderr(tmp_path):
     out = tmp_path / LONG / "run"
-    result = popbased(tmp_path, "train", "open", *FAST, "--steps", 1400, "--rollout-length", 10,
+    result = popbased(tmp_path, "train", "open", *FAST, "--total-steps", 1400, "--rollout-length", 10,
                       "--out", out, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines() == [
@@ -107,7 +107,7 @@ def test_train_in_a_batch_job_results_on_stdout_progress_on_stderr(tmp_path):
     assert all("episodes 0 (the first ends after ~1,000 steps per world, ~14,000 agent-steps) | "
                "reward/agent-step " in line for line in rounds)
     assert_whole_lines(result, out / "m0.pt")
-    as_json = popbased(tmp_path, "train", "open", *FAST, "--steps", 140, "--rollout-length", 10,
+    as_json = popbased(tmp_path, "train", "open", *FAST, "--total-steps", 140, "--rollout-length", 10,
                        "--out", tmp_path / "j", "--json", timeout=300)
     assert json.loads(as_json.stdout)["agent_steps"] == 140  # stdout: the JSON alone
 
@@ -148,7 +148,7 @@ def test_pbt_and_league_in_a_batch_job(tmp_path):
 def test_evaluate_in_a_batch_job(ray_local, tmp_path):
     out = tmp_path / LONG / "eval"
     result = popbased(tmp_path, "evaluate", "run", "random", "--env", "fast", "--episodes", 2,
-                      "--max-steps", 20, "-o", out, "--ray-address", ray_local["address"],
+                      "--max-episode-steps", 20, "-o", out, "--ray-address", ray_local["address"],
                       timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     err = result.stderr.splitlines()

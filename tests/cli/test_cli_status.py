@@ -18,7 +18,7 @@ def work(tmp_path_factory):
     """WORK/runs/{train,pbt,tiny}, WORK/eval, WORK/study (never changed: tests damage copies)."""
     work = tmp_path_factory.mktemp("cli-status")
     uri = f"sqlite:///{work / 'mlflow.db'}"
-    for args in (["train", "open", *FAST, "--steps", 1400, "--rollout-length", 10],
+    for args in (["train", "open", *FAST, "--total-steps", 1400, "--rollout-length", 10],
                  ["pbt", POPS / "no_zap.toml", *FAST, "--rollout-length", 10, "--steps-per-generation",
                   200, "--generations", 1, "--tracking-uri", uri],
                  ["league", "launch", tiny_league(work, steps=700), *FAST, "--rollout-length", 50,

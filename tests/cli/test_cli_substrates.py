@@ -18,7 +18,7 @@ def test_list_json_reports_bots_and_variants():
 
 def test_run_json_random_baseline():
     result = invoke("substrates", "run", "scarcity", "-p", "players=3", "--episodes", "2",
-                    "--steps", "60", "--seed", "1", "--json")
+                    "--max-episode-steps", "60", "--seed", "1", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["params"]["regrowth"] == 0.5 and data["players"] == 3

@@ -13,14 +13,14 @@ from popbased.cli import cli
 def test_train_cli_then_play_the_checkpoint(ray_local, tmp_path):
     out = tmp_path / "run"
     runner = CliRunner()
-    result = runner.invoke(cli, ["train", "no_zap", "--steps", "400", "--envs-per-worker", "1",
+    result = runner.invoke(cli, ["train", "no_zap", "--total-steps", "400", "--envs-per-worker", "1",
                                  "--rollout-length", "40", "--lstm", "8", "--ppo", "bptt=20",
                                  "--shaping", "zapped=-0.5", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["agent_steps"] >= 400 and (out / "m0.pt").exists()
     played = runner.invoke(cli, ["substrates", "run", "open", "--policy", str(out / "m0.pt"),
-                                 "--steps", "30", "--json"])
+                                 "--max-episode-steps", "30", "--json"])
     assert played.exit_code == 0, played.output
     assert json.loads(played.stdout)["summary"]["episodes"] == 1
 
@@ -34,13 +34,13 @@ def test_train_cli_bad_input_is_one_line(tmp_path):
                            (["train", "open", "--shaping", "reward=x"], "not a number"),
                            (["train", "open", "--device", "tpu"], "--device"),
                            (["train", "open", "--lstm", "8", "--rollout-length", "33"], "bptt")):
-        result = runner.invoke(cli, args + ["--steps", "100", "--out", str(tmp_path / "x")])
+        result = runner.invoke(cli, args + ["--total-steps", "100", "--out", str(tmp_path / "x")])
         assert result.exit_code == 2, (args, result.output)
         assert expected in result.output and result.output.count("\n") <= 2, result.output
     assert not (tmp_path / "x").exists()
 
 
-TINY_FAST = ["--env", "fast", "--steps", "280", "--workers", "1", "--envs-per-worker", "2",
+TINY_FAST = ["--env", "fast", "--total-steps", "280", "--workers", "1", "--envs-per-worker", "2",
              "--rollout-length", "20", "--device", "cpu"]
 
 

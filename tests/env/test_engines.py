@@ -54,7 +54,7 @@ def test_each_engine_owns_what_differs(monkeypatch):
 
 
 def test_env_fast_on_another_substrate_is_one_line(tmp_path):
-    one_line_error(popbased(tmp_path, "train", "clean_up", "--env", "fast", "--steps", "10"),
+    one_line_error(popbased(tmp_path, "train", "clean_up", "--env", "fast", "--total-steps", "10"),
                    "clean_up has no fast implementation")
     one_line_error(popbased(tmp_path, "evaluate", "run", "random", "--substrate", "clean_up",
                             "--env", "fast", "-o", "x"), "clean_up has no fast implementation")
@@ -64,12 +64,13 @@ def test_env_fast_on_another_substrate_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_a_policy_trained_on_the_fast_env_plays_real_melting_pot(ray_local, tmp_path):
     common = ["--ray-address", ray_local["address"]]
-    trained = popbased(tmp_path, "train", "open", "--env", "fast", "--steps", 3000, "--workers", 1,
+    trained = popbased(tmp_path, "train", "open", "--env", "fast", "--total-steps", 3000, "--workers", 1,
                        "--envs-per-worker", 2, "--rollout-length", 100, "--out", "fast", *common)
     assert trained.returncode == 0, trained.stderr[-3000:]
     for env in ("meltingpot", "fast"):
         played = popbased(tmp_path, "evaluate", "run", "fast/m0.pt", "random", "--substrate", "open",
-                          "--episodes", 2, "--max-steps", 100, "--env", env, "-o", f"on-{env}", *common)
+                          "--episodes", 2, "--max-episode-steps", 100, "--env", env, "-o", f"on-{env}",
+                          *common)
         assert played.returncode == 0, played.stderr[-3000:]
         info = json.loads((tmp_path / f"on-{env}" / "evaluation.json").read_text())
         assert info["env"] == env and info["policies"] == ["fast/m0", "random"]
@@ -102,7 +103,7 @@ def test_substrates_run_plays_either_engine(tmp_path):
     one_line_error(popbased(tmp_path, "substrates", "run", "clean_up", "--env", "fast"),
                    "clean_up has no fast implementation")
     for env in ("fast", "meltingpot"):
-        played = popbased(tmp_path, "substrates", "run", "open", "--env", env, "--steps", 50,
+        played = popbased(tmp_path, "substrates", "run", "open", "--env", env, "--max-episode-steps", 50,
                           "--json")
         assert played.returncode == 0, played.stderr[-2000:]
         result = json.loads(played.stdout)

@@ -19,7 +19,7 @@ def test_scarce_regrowth_depletes_more_than_abundant_over_the_same_seeds(ray_loc
     # 14 random harvesters that cannot zap (nobody is removed), 2000 steps: x0.01 regrowth
     # depletes the map (seen: by step 454-1431 in 20 of 20 runs), x100 never does
     made = popbased(tmp_path, "evaluate", "sweep", "regrowth", "random", "--substrate", "no_zap",
-                    "--values", "0.01,100", "-p", "players=14", "--episodes", 3, "--max-steps", 2000,
+                    "--values", "0.01,100", "-p", "players=14", "--episodes", 3, "--max-episode-steps", 2000,
                     "-o", "res", "--ray-address", ray_local["address"])
     assert made.returncode == 0, made.stderr[-3000:]
     res = tmp_path / "res"
@@ -107,7 +107,7 @@ def test_export_folders_registered_models_and_checkpoints_play_in_evaluations(ra
     monkeypatch.chdir(tmp_path)  # the store's artifacts (./mlruns) go there, not into the repo
     registry.register(run, member, tmp_path / "exported", info, uri)  # models:/nz@champion
     made = popbased(tmp_path, "evaluate", "run", "exported", "m0.pt", "random", "models:/nz@champion",
-                    "--grid", "zap_cooldown=1,200", "--episodes", 1, "--max-steps", 100, "-o", "res",
+                    "--grid", "zap_cooldown=1,200", "--episodes", 1, "--max-episode-steps", 100, "-o", "res",
                     "--ray-address", ray_local["address"])
     assert made.returncode == 0, made.stderr[-3000:]
     summary = pd.read_csv(tmp_path / "res" / "summary.csv")
@@ -144,7 +144,7 @@ def test_matrix_seats_focal_and_background(ray_local, tmp_path):
     from popbased.substrates import resolve
 
     checkpoint.save(Learner("nz", 11, resolve("no_zap").action_names, device="cpu"), tmp_path / "nz.pt")
-    made = popbased(tmp_path, "evaluate", "matrix", "nz.pt", "random", "--episodes", 1, "--max-steps", 150,
+    made = popbased(tmp_path, "evaluate", "matrix", "nz.pt", "random", "--episodes", 1, "--max-episode-steps", 150,
                     "-o", "m", "--ray-address", ray_local["address"])
     assert made.returncode == 0, made.stderr[-3000:]
     summary = pd.read_csv(tmp_path / "m" / "summary.csv")
@@ -186,7 +186,7 @@ def test_league_members_are_linked_to_their_runs(tiny_league_run, ray_local):
     league = open_run(work / "runs" / "tiny")
     tracked = json.loads((work / "runs" / "tiny" / "tracking.json").read_text())
     made = popbased(work, "evaluate", "run", "runs/tiny/open/m0", "runs/tiny/gen-0000/open/m0.pt",
-                    "--episodes", 1, "--max-steps", 30, "--env", "fast", "-o", "ev-linked",
+                    "--episodes", 1, "--max-episode-steps", 30, "--env", "fast", "-o", "ev-linked",
                     "--ray-address", ray_local["address"])
     assert made.returncode == 0, made.stderr[-3000:]
     summary = pd.read_csv(work / "ev-linked" / "summary.csv")

@@ -23,7 +23,7 @@ def test_our_policies_meet_our_bots_in_real_scenarios(ray_local, open_bots, tmp_
     root = open_bots
     checkpoint.save(Learner("nz", 11, resolve("no_zap").action_names, device="cpu"), tmp_path / "nz.pt")
     made = popbased(tmp_path, "evaluate", "scenario", "commons_harvest__open_0", "commons_harvest__open_1",
-                    "nz.pt", "--episodes", 1, "--max-steps", 100, "--bots-root", root, "-o", "res",
+                    "nz.pt", "--episodes", 1, "--max-episode-steps", 100, "--bots-root", root, "-o", "res",
                     "--ray-address", ray_local["address"])
     assert made.returncode == 0, made.stderr[-3000:]
     res = tmp_path / "res"
@@ -73,7 +73,7 @@ def test_our_policies_meet_our_bots_in_real_scenarios(ray_local, open_bots, tmp_
     for model in ("pacifist_0", "pacifist_1"):
         (root / "commons_harvest__open" / model / "saved_model.pb").write_bytes(b"not a model")
     broken = popbased(tmp_path, "evaluate", "scenario", "commons_harvest__open_1", "random", "--episodes", 1,
-                      "--max-steps", 10, "--bots-root", root, "-o", "res2", "--ray-address", ray_local["address"])
+                      "--max-episode-steps", 10, "--bots-root", root, "-o", "res2", "--ray-address", ray_local["address"])
     one_line_error(broken, "do not load as Melting Pot SavedModels", ignore="Ray cluster")  # joining notes
 
 

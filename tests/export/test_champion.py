@@ -192,7 +192,7 @@ def test_export_bad_input_is_one_line_and_writes_nothing(tiny_league_run):
     run_one_line_error(popbased(work, "export", "champion", "tiny", "-o", "taken"), "add --force")
     assert (work / "taken" / "open" / "mine.txt").read_text() == "keep me"
     run_one_line_error(popbased(work, "export", "champion", "tiny", "-o", "x", "--format", "pickle"),
-                       "choose one of onnx, torchscript, mlflow")
+                       "'pickle' is not one of 'onnx', 'torchscript', 'mlflow'")
     run_one_line_error(popbased(work, "export", "champion", "tiny", "-o", "x", "--population", "farmer"),
                        "--population 'farmer': runs/tiny has open, no_zap")
     run_one_line_error(popbased(work, "export", "champion", "nonesuch", "-o", "x"),

@@ -166,7 +166,7 @@ def test_sigkill_then_resume_keeps_everything_completed(ray_local, tmp_path):
 
     status = popbased(tmp_path, "league", "status", out, timeout=120)
     assert status.returncode == 0 and "generation 1" in status.stdout
-    resumed = popbased(tmp_path, "league", "resume", out, "--generations", 2, *common)
+    resumed = popbased(tmp_path, "resume", out, "--generations", 2, *common)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = json.loads((out / "state.json").read_text())
     assert after["generation"] == 2

@@ -75,7 +75,7 @@ def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     assert "generation 1/1" in first.stderr and "best member" in first.stdout  # progress / results
     again = run(base + ["--generations", "1"], timeout=120)
-    assert again.returncode == 2 and "--resume" in again.stderr
+    assert again.returncode == 2 and f"popbased resume {out}" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
     done = run(base + ["--generations", "1", "--resume"], timeout=120)
     assert done.returncode == 2 and "already completed generation 1" in done.stderr

@@ -88,8 +88,7 @@ def test_a_run_is_refused_in_one_line_and_left_as_it_was(tmp_path, kind):
         claim(folder, kind)
     message = str(err.value)
     assert "\n" not in message and str(folder) in message and "--force" in message
-    assert ("--resume" in message) == (kind == "pbt")
-    assert ("popbased league resume" in message) == (kind == "league")
+    assert (f"popbased resume {folder}" in message) == (kind in ("pbt", "league"))
     assert snapshot(folder) == before and [p.name for p in tmp_path.iterdir()] == ["x"]
 
 
@@ -122,15 +121,15 @@ def test_resume_continues_its_own_kind_only(tmp_path):
 # ---------------------------------------------------------------------- through the commands
 def test_train_refuses_a_real_run_then_force_moves_it_aside(tmp_path):
     out = tmp_path / "run"
-    first = popbased(tmp_path, "train", "open", "--env", "fast", "--steps", 200, "--rollout-length", 20,
+    first = popbased(tmp_path, "train", "open", "--env", "fast", "--total-steps", 200, "--rollout-length", 20,
                      "--out", out)
     assert first.returncode == 0, first.stderr[-2000:]
     before = snapshot(out)
     assert "m0.pt" in before and "metrics.jsonl" in before
-    again = invoke("train", "open", "--env", "fast", "--steps", 200, "--out", out)
+    again = invoke("train", "open", "--env", "fast", "--total-steps", 200, "--out", out)
     one_line(again, f"--out {out} already holds a train run", "--force")
     assert snapshot(out) == before
-    forced = invoke("train", "open", "--env", "fast", "--steps", 200, "--out", out, "--force",
+    forced = invoke("train", "open", "--env", "fast", "--total-steps", 200, "--out", out, "--force",
                     "--ray-address", NOWHERE)
     assert forced.exit_code == 2 and "moved it aside" in forced.stderr, forced.stderr
     assert not out.exists()
@@ -140,7 +139,7 @@ def test_train_refuses_a_real_run_then_force_moves_it_aside(tmp_path):
 
 def test_an_empty_folder_is_used(tmp_path):
     (tmp_path / "empty").mkdir()
-    result = invoke("train", "open", "--env", "fast", "--steps", 200, "--out", tmp_path / "empty",
+    result = invoke("train", "open", "--env", "fast", "--total-steps", 200, "--out", tmp_path / "empty",
                     "--ray-address", NOWHERE)
     one_line(result, "cannot reach Ray")  # past the folder check
     assert list(tmp_path.iterdir()) == [tmp_path / "empty"]
@@ -155,12 +154,12 @@ def test_commands_refuse_a_run_and_force_moves_it(tmp_path, monkeypatch, kind):
                "league": ("league", "launch", tiny_league(tmp_path), "--out", folder),
                "evaluation": ("evaluate", "run", "random", "-o", folder),
                "study": ("study", "run", "--out", folder, "--results", tmp_path / "results")}[kind]
-    hint = {"pbt": "--resume", "league": f"popbased league resume {folder}", "evaluation": "--force",
-            "study": "--force"}[kind]
+    hint = {"pbt": f"popbased resume {folder}", "league": f"popbased resume {folder}",
+            "evaluation": "--force", "study": "--force"}[kind]
     refused = invoke(*command)
     one_line(refused, f"{folder} already holds", hint, "--force")
     assert snapshot(folder) == before
-    stop = ("--budget", 1) if kind == "study" else ("--ray-address", NOWHERE)
+    stop = ("--total-steps", 1) if kind == "study" else ("--ray-address", NOWHERE)
     forced = invoke(*command, "--force", *stop)
     assert forced.exit_code == 2 and "moved it aside" in forced.stderr, forced.stderr
     (aside,) = tmp_path.glob("x.old-*")

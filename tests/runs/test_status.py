@@ -23,7 +23,7 @@ def work(tmp_path_factory):
     (they damage copies)."""
     work = tmp_path_factory.mktemp("status")
     uri = f"sqlite:///{work / 'mlflow.db'}"
-    made = invoke("train", "open", *FAST, "--steps", 1400, "--rollout-length", 10,
+    made = invoke("train", "open", *FAST, "--total-steps", 1400, "--rollout-length", 10,
                   "--out", work / "runs" / "train")
     assert made.exit_code == 0, made.output
     made = invoke("pbt", POPS / "no_zap.toml", *FAST, "--rollout-length", 10,

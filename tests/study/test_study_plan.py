@@ -61,8 +61,8 @@ def test_bad_study_files_are_one_line_exit_2(tmp_path, body, message):
 
 
 def test_a_budget_too_small_for_the_generations_is_refused(tmp_path):
-    result = CliRunner().invoke(cli, ["study", "run", "--budget", "1000", "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "--budget 1,000" in result.output
+    result = CliRunner().invoke(cli, ["study", "run", "--total-steps", "1000", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--total-steps 1,000" in result.output
     assert not (tmp_path / "o").exists()
 
 

@@ -58,8 +58,8 @@ def test_a_tiny_study_trains_exports_evaluates_on_meltingpot_and_reports(tmp_pat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.toml").write_text(POPULATION)
     (tmp_path / "study.toml").write_text(STUDY)
-    args = ["study", "run", "--file", "study.toml", "--budget", "56000", "--parallel", "2",
-            "--max-steps", "60", "--out", "out", "--results", "results",
+    args = ["study", "run", "--file", "study.toml", "--total-steps", "56000", "--parallel", "2",
+            "--max-episode-steps", "60", "--out", "out", "--results", "results",
             "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output + "".join(

@@ -89,7 +89,7 @@ def test_a_bad_file_is_one_line_naming_it(user_folder, name, text, message):
 
 def test_a_bad_file_stops_the_cli_with_one_line(user_folder):
     (user_folder / "x.toml").write_text('description = "x"\n[defaults]\nregrowth = "lots"\n')
-    result = invoke("substrates", "run", "open", "--steps", "5")
+    result = invoke("substrates", "run", "open", "--max-episode-steps", "5")
     assert result.exit_code == 2
     lines = [l for l in result.output.splitlines() if l.strip()]
     assert len(lines) == 1 and 'x.toml: [defaults] regrowth = "lots"' in lines[0], result.output

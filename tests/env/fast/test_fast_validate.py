@@ -23,7 +23,7 @@ def test_validate_refuses_bad_input(tmp_path):
 @pytest.mark.slow
 def test_validate_writes_a_report(tmp_path):
     out = tmp_path / "report"
-    result = CliRunner().invoke(cli, ["substrates", "validate", "open", "-n", "2", "--steps", "60",
+    result = CliRunner().invoke(cli, ["substrates", "validate", "open", "-n", "2", "--max-episode-steps", "60",
                                       "--record-steps", "60", "--record-seeds", "1", "--factors", "1",
                                       "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -54,7 +54,7 @@ def test_last_apples_is_a_fast_env_component_only():
 
 
 def test_train_on_meltingpot_with_last_apples_is_one_line_exit_2(tmp_path):
-    result = CliRunner().invoke(cli, ["train", "open", "--env", "meltingpot", "--steps", "7000",
+    result = CliRunner().invoke(cli, ["train", "open", "--env", "meltingpot", "--total-steps", "7000",
                                       "--shaping", "last_apples=-3", "--out", str(tmp_path / "t")])
     assert result.exit_code == 2
     assert "'last_apples' is counted by the fast env only" in result.output
