@@ -17,8 +17,8 @@ import sys
 
 import click
 
-COMMANDS = ("doctor", "evaluate", "export", "league", "lineage", "pbt", "render", "resume",
-            "status", "study", "substrates", "tracking", "train")
+COMMANDS = ("doctor", "evaluate", "experiment", "export", "league", "lineage", "pbt", "render",
+            "resume", "status", "study", "substrates", "tracking", "train")
 """The commands; each is the click command of that name in popbased.cli.<name>."""
 
 

@@ -1,9 +1,10 @@
 """Runs the study's steps (popbased.study.steps): up to `parallel` at once, each in its own
 process, a step only once the steps it needs are done; what is done is skipped on a rerun.
 
-A failed step leaves its log (OUT/logs/STEP.log) and no marker; the steps that need it are
-skipped (an evaluation drops only the failed runs' policies), the others still run, and the
-study ends with the list of what failed. A run that stopped early (SIGTERM: its report says
+A finished step's marker holds its command line, what it printed (its JSON report where it
+has one) and its duration in seconds. A failed step leaves its log (OUT/logs/STEP.log) and no
+marker; the steps that need it are skipped (an evaluation drops only the failed runs'
+policies), the others still run, and the study ends with the list of what failed. A run that stopped early (SIGTERM: its report says
 `interrupted`) has not finished. When the study itself stops, its running steps stop too.
 """
 
@@ -23,7 +24,8 @@ def log_path(out: Path, step: Step) -> Path:
     return out / "logs" / (step.name.replace("/", "-") + ".log")
 
 
-def _finish(step: Step, argv: Sequence[str], proc: subprocess.Popen, out: Path) -> bool:
+def _finish(step: Step, argv: Sequence[str], proc: subprocess.Popen, out: Path,
+            seconds: float) -> bool:
     if proc.returncode != 0:
         return False
     stdout = log_path(out, step).with_suffix(".out").read_text()
@@ -33,7 +35,8 @@ def _finish(step: Step, argv: Sequence[str], proc: subprocess.Popen, out: Path) 
         record = {"stdout": stdout}
     if isinstance(record, dict) and record.get("interrupted"):
         return False
-    write_marker(step.name, step.done, {"argv": list(argv), "result": record})
+    write_marker(step.name, step.done, {"argv": list(argv), "seconds": round(seconds, 3),
+                                        "result": record})
     return True
 
 
@@ -93,8 +96,9 @@ class _Runner:
             if proc.poll() is None:
                 continue
             del self.running[name]
-            minutes = (time.monotonic() - started) / 60
-            if _finish(step, argv, proc, self.out):
+            seconds = time.monotonic() - started
+            minutes = seconds / 60
+            if _finish(step, argv, proc, self.out, seconds):
                 self.done.add(name)
                 self.say(f"finished: {name} in {minutes:.1f} min")
             else:

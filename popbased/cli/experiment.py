@@ -1,0 +1,91 @@
+"""`popbased experiment run FILE` / `status FOLDER`: arms x seeds of training runs, each
+evaluated on real Melting Pot, aggregated across seeds (popbased.experiment)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from popbased.cli import options
+
+STAGES = "train, export, eval, report"
+
+
+@click.group()
+def experiment() -> None:
+    """Arms x seeds, evaluated on Melting Pot, aggregated.
+
+    An experiment file (e.g. experiments/pbt_vs_random_search.toml) declares the arms (PBT,
+    random search, plain PPO, leagues, existing champions), the seeds and the budget; see
+    docs/experiments.md.
+    """
+
+
+@experiment.command("run")
+@click.argument("file", type=click.Path(dir_okay=False))
+@options.out_option("Experiment folder (default: runs/NAME); a rerun continues it.", default=None)
+@click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Steps run at once (each its own process).")
+@click.option("--only", default="", help=f"Comma-separated stages: {STAGES} (default: all).")
+@click.option("--dry-run", is_flag=True, help="List the steps (done or to do) with their command "
+              "lines; run nothing, write nothing.")
+@click.option("--results", default=None, help="Where the report is copied (default: results/NAME).")
+@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
+              "OUT.old-TIME and start afresh.")
+@click.option("--device", default="auto", show_default=True, type=options.DEVICE,
+              help="Learner device of the training runs.")
+@options.TRACKING
+def run(file, out, parallel, only, dry_run, results, force, device, tracking_uri):
+    """Train, evaluate and report every arm x seed.
+
+    Each run trains on the fast env, its champion is evaluated on real Melting Pot (the same
+    episode seeds for every policy, random play and the reference included), then the report
+    (summary.json, report.md, figures) is written and copied to results/NAME. Each step is a
+    popbased command in its own process, done when its marker exists: a rerun does only what
+    is not done and retries what failed.
+
+    \b
+    Examples:
+      popbased experiment run experiments/pbt_vs_random_search.toml --dry-run
+      popbased experiment run experiments/pbt_vs_random_search.toml --parallel 2
+      popbased experiment run experiments/pbt_vs_random_search.toml --only report
+    """
+    from popbased.experiment import run as runner
+
+    stages = [s for s in only.split(",") if s]
+    out = Path(out) if out else None
+    if dry_run:
+        runner.dry_run(file, out, stages, device=device, tracking_uri=tracking_uri)
+        return
+    options.stop_on_sigterm()  # stop like Ctrl-C: the running steps save and stop too
+    failed = runner.run(file, out=out, only=stages, parallel=parallel, device=device,
+                        tracking_uri=tracking_uri, results=Path(results) if results else None,
+                        force=force)
+    if failed:
+        sys.exit(1)
+
+
+@experiment.command("status")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(folder, as_json):
+    """What is done and left, with the time left.
+
+    Per arm and seed of the experiment in FOLDER: each step done (with its duration), started
+    and not finished (with its log), or to do; the time left is estimated from the measured
+    durations of done steps of the same kind, scaled by their agent-steps or episodes.
+
+    \b
+    Example:
+      popbased experiment status runs/pbt-vs-random-search
+    """
+    from popbased.experiment import status as statuses
+
+    report = statuses.status(folder)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+    else:
+        click.echo("\n".join(statuses.lines(report)))

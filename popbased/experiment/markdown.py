@@ -1,0 +1,119 @@
+"""report.md from an experiment's summary (popbased.experiment.report.collect): what was run,
+the arms' definitions and who chose what, then a table per metric, the metric named, every
+interval a 95% CI over seeds (training runs), never over one run's episodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from popbased.experiment.files import _value
+
+METRICS = {
+    "normalised": "normalised score: (score - random) / (reference - random); 0 = random play, "
+                  "1 = the reference policy, both evaluated on the same episode seeds",
+    "score": "score: per-capita return per 1,000 steps, the mean over the run's evaluation "
+             "episodes on real Melting Pot (stats.run_score)",
+    "depletion_world": "depletion, world count: the fraction of a run's episodes in which the live "
+                       "apples of the map reached 0 (stats.depletion)",
+    "depletion_proxy": "depletion, the study's proxy: the fraction of a run's episodes in which no "
+                       "player gained reward for 50 steps (stats.depletion)",
+}
+AGGREGATES = ("iqm", "mean", "median")
+FEW_SEEDS, FEW_EPISODES = 5, 30
+
+
+def _ci(e: dict | None, digits: int = 2) -> str:
+    if e is None:
+        return "-"
+    return f"{e['point']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + \
+        ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _definition(arm: dict) -> str:
+    shown = {k: v for k, v in arm["definition"].items() if k != "note"}
+    return ", ".join(f"{k} = {_value(v)}" for k, v in shown.items()) or "(defaults)"
+
+
+def _cautions(s: dict) -> list[str]:
+    out = []
+    if len(s["seeds"]) < FEW_SEEDS:
+        out.append(f"{len(s['seeds'])} seed(s) per arm, fewer than {FEW_SEEDS}: the intervals "
+                   f"are rough.")
+    if s["episodes"] < FEW_EPISODES:
+        out.append(f"{s['episodes']} evaluation episodes per run, fewer than {FEW_EPISODES}: "
+                   f"episode length still shows in a run's score.")
+    if s["max_episode_steps"]:
+        out.append(f"Evaluation episodes were cut at {s['max_episode_steps']} steps: a smoke run, "
+                   f"not Melting Pot's own episodes.")
+    if not s["normalised_by"]:
+        out.append("No normalised score: the reference policy or random play has no evaluation "
+                   "yet (or they scored the same).")
+    return out
+
+
+def _metric(s: dict, metric: str, digits: int = 2) -> list[str]:
+    rows = []
+    for name, arm in s["arms"].items():
+        agg = arm["aggregate"].get(metric)
+        if agg is None:
+            continue
+        rows.append([name, str(len(arm["runs"]))] + [_ci(agg.get(m), digits) for m in AGGREGATES])
+    if not rows:
+        return []
+    return [f"## Metric: {METRICS[metric]}", ""] + _table(
+        ["arm", "runs", "IQM [95% CI]", "mean [95% CI]", "median [95% CI]"], rows) + [""]
+
+
+def render(s: dict[str, Any]) -> str:
+    """The report as Markdown."""
+    lines = [f"# Experiment {s['experiment']}", ""]
+    if s["description"]:
+        lines += [s["description"], ""]
+    episodes = f"{s['episodes']} episodes (episode seeds from --seed {s['eval_seed']})"
+    lines += [f"- file: `{s['file']}`",
+              f"- arms x seeds: {len(s['arms'])} arms x seeds {', '.join(map(str, s['seeds']))}; "
+              f"every trained arm trains {s['agent_steps']:,} agent-steps per seed on the fast env",
+              f"- evaluation: each run's champion in every seat of `{s['substrate']}` on real "
+              f"Melting Pot, {episodes}: the same worlds for every policy",
+              f"- intervals: {s['bootstrap']['confidence']:.0%} stratified-bootstrap CIs over "
+              f"seeds (rliable; {s['bootstrap']['reps']:,} replications)", ""]
+    lines += [f"> {c}" for c in _cautions(s)] + ([""] if _cautions(s) else [])
+    lines += ["## Arms", ""]
+    lines += _table(["arm", "kind", "definition", "members", "generations", "who chose what"],
+                    [[n, a["kind"], _definition(a), str(a["members"]), str(a["generations"] or "-"),
+                      a["note"] or "(not said)"] for n, a in s["arms"].items()]) + [""]
+    base = []
+    for name, run in s["baselines"].items():
+        policy = "random" if name == "random" else (s["reference_policy"] or "-")
+        base.append([name, f"`{policy}`", "-" if run is None else f"{run['score']:.2f}",
+                     "-" if run is None else f"{run['depletion']['world']:.0%}",
+                     "-" if run is None else f"{run['depletion']['proxy']:.0%}"])
+    lines += ["## Baselines (evaluated once)", ""] + _table(
+        ["baseline", "policy", "score", "depleted (world)", "depleted (proxy)"], base) + [""]
+    for metric in METRICS:
+        lines += _metric(s, metric, 3 if metric == "normalised" else 2)
+    if s["probability_of_improvement"]:
+        lines += ["## Probability of improvement", "",
+                  "P(X > Y): the probability that a run (seed) of X scores above a run of Y "
+                  "(metric: score; the same on the normalised scale), ties counting one half, "
+                  "with its 95% CI (rliable).", ""]
+        lines += _table(["X", "Y", "P(X > Y) [95% CI]"],
+                        [[p["x"], p["y"], _ci(p)] for p in s["probability_of_improvement"]]) + [""]
+    runs = [[n, seed, f"{r['score']:.2f}", f"{r['normalised']:.3f}" if "normalised" in r else "-",
+             f"{r['depletion']['world']:.0%}", f"{r['depletion']['proxy']:.0%}",
+             f"{r['agent_steps_trained']:,}" if "agent_steps_trained" in r else "-", f"`{r['eval']}`"]
+            for n, a in s["arms"].items() for seed, r in a["runs"].items()]
+    lines += ["## Runs", ""] + _table(["arm", "seed", "score", "normalised", "depleted (world)",
+                                       "depleted (proxy)", "agent-steps trained", "evaluation"],
+                                      runs) + [""]
+    missing = [f"{n} seed {m}" for n, a in s["arms"].items() for m in a["missing"]]
+    if missing:
+        lines += [f"Not evaluated yet: {', '.join(missing)}.", ""]
+    if s["figures"]:
+        lines += ["## Figures", ""] + [f"![{f}]({f})" for f in s["figures"]] + [""]
+    lines += ["## Not measured here", ""] + [f"- {x}" for x in s["left"]] + [""]
+    return "\n".join(lines)

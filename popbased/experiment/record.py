@@ -1,0 +1,72 @@
+"""OUT/experiment.json: the experiment as data (arms, seeds, budgets, every step with its
+stage, arm, seed, units, marker, log and folder), written by `popbased experiment run` before
+its steps run, read by `popbased experiment status` and the report. Paths are relative to OUT
+(the experiment file's to the working folder), so the folder can move and results name no
+machine's folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+from popbased.errors import BadInput
+from popbased.experiment import spec as specs
+from popbased.experiment import steps as planner
+from popbased.experiment.steps import Planned
+from popbased.study import run as runner
+from popbased.textio import json_safe
+
+RECORD = "experiment.json"
+
+
+def relative(path: str | Path, base: Path | None = None) -> str:
+    """`path` relative to `base` (default: the working folder) when it lies inside it; else
+    relative to it with `..` (never absolute, so that results name no machine's folders)."""
+    base = (base or Path.cwd()).resolve()
+    path = Path(path)
+    full = path.resolve() if path.is_absolute() or path.exists() else base / path
+    try:
+        return str(full.relative_to(base))
+    except ValueError:
+        return os.path.relpath(full, base)
+
+
+def _folder(p: Planned, out: Path) -> Path:
+    """Where a training or evaluation step writes (its run folder, its results folder)."""
+    return planner.run_folder(out, p.arm, p.seed) if p.stage == "train" else p.step.fresh
+
+
+def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
+    """The experiment as data, paths relative to OUT (the experiment file's: to the working folder)."""
+    out = out.resolve()
+    arms = {a.name: {"kind": a.kind, "note": a.note, "definition": json_safe(dict(a.definition)),
+                     "generations": a.generations or None, "members": a.members,
+                     "steps_per_generation": (a.steps_per_generation(exp.agent_steps)
+                                              if a.kind in ("pbt", "league") else None),
+                     "trains_on": a.substrate if a.kind != "champion" else None}
+            for a in exp.arms}
+    rows = [{"name": p.name, "stage": p.stage, "arm": p.arm, "seed": p.seed, "units": p.units,
+             "marker": relative(p.step.done, out), "log": relative(runner.log_path(out, p.step), out),
+             **({"folder": relative(_folder(p, out), out)} if p.stage != "export" else {})}
+            for p in steps]
+    return {"name": exp.name, "file": relative(exp.source), "description": exp.description,
+            "seeds": list(exp.seeds), "agent_steps": exp.agent_steps, "episodes": exp.episodes,
+            "substrate": exp.substrate,
+            "reference": relative(exp.reference) if exp.reference and Path(exp.reference).exists()
+            else exp.reference,
+            "max_episode_steps": exp.max_episode_steps, "eval_seed": planner.EVAL_SEED,
+            "arms": arms, "steps": rows}
+
+
+def read_record(out: Path) -> dict:
+    path = Path(out) / RECORD
+    if not path.is_file():
+        raise BadInput(f"{out}: not an experiment folder (no {RECORD}; `popbased experiment run "
+                       f"FILE -o {out}` makes one)")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BadInput(f"{path}: unreadable ({err})") from None

@@ -1,0 +1,173 @@
+"""An experiment's report: every finished evaluation read back (OUT/eval/*/episodes.csv),
+scored and aggregated with popbased.experiment.stats (rliable), drawn with
+popbased.experiment.figures, and written as OUT/summary.json and OUT/report.md (the tables:
+popbased.experiment.markdown), then copied to results/NAME/ with the figures.
+
+The numbers: a run's score is `stats.run_score` over its evaluation episodes (per-capita return
+per 1,000 steps); normalised with `stats.normalise` (0 = random play, 1 = the reference, both
+evaluated once on the same episode seeds); across an arm's seeds `stats.aggregate` (IQM, mean,
+median, stratified-bootstrap 95% CIs); `stats.probability_of_improvement` for every pair of
+arms; `stats.performance_profile`; depletion both ways per run (`stats.depletion`), aggregated
+across seeds like the score. Paths in the summary are relative to OUT (the experiment file's
+to the working folder): no machine's folders.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from popbased.experiment import figures, markdown, stats
+from popbased.experiment.record import read_record, relative
+from popbased.textio import json_safe, write_atomic
+
+EPISODES = "episodes.csv"
+LEFT = ("Each PBT and random-search run is scored as its champion in every seat; scoring a whole "
+        "population (its members mixed in the seats, as they trained) needs an evaluation that "
+        "seats several policies at once, which `popbased evaluate run` and `matrix` do not (one "
+        "policy in every seat; a focal and one background).",)
+"""What the report does not measure yet, said in every report."""
+
+
+def _episodes(folder: Path) -> list[dict] | None:
+    """The episode summaries of an evaluation folder (None while it has none)."""
+    import pandas as pd  # deferred: heavy, and only the report reads tables
+
+    path = folder / EPISODES
+    if not path.is_file():
+        return None
+    return pd.read_csv(path).to_dict("records")
+
+
+def _marker(out: Path, row: dict) -> dict:
+    try:
+        return json.loads((out / row["marker"]).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _run(out: Path, row: dict, trained: dict) -> dict | None:
+    """One evaluation's numbers (None: not evaluated yet)."""
+    if not (out / row["marker"]).exists():
+        return None
+    folder = row["folder"]
+    episodes = _episodes(out / folder)
+    if not episodes:
+        return None
+    run = {"score": stats.run_score(episodes), "episodes": len(episodes),
+           "depletion": stats.depletion(episodes), "eval": folder}
+    result = trained.get("result") if isinstance(trained.get("result"), dict) else {}
+    if "agent_steps" in result:
+        run["agent_steps_trained"] = result["agent_steps"]
+    return run
+
+
+def _aggregate(values: dict[str, list[float]], reps: dict) -> dict:
+    kept = {arm: v for arm, v in values.items() if v}
+    return {arm: {m: e.as_dict() for m, e in est.items()}
+            for arm, est in stats.aggregate(kept, **reps.get("aggregate", {})).items()}
+
+
+def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
+    """The summary of the experiment folder OUT from what its steps wrote."""
+    out, reps = Path(out), reps or {}
+    record = read_record(out)
+    rows = {r["name"]: r for r in record["steps"]}
+    baselines = {}
+    for name in ("random", "reference"):
+        row = rows.get(f"eval/{name}")
+        baselines[name] = _run(out, row, {}) if row else None
+    normalising = (baselines["random"] is not None and baselines["reference"] is not None
+                   and baselines["reference"]["score"] != baselines["random"]["score"])
+    arms: dict[str, dict] = {}
+    for arm, info in record["arms"].items():
+        runs, missing = {}, []
+        for row in (r for r in record["steps"] if r["stage"] == "eval" and r["arm"] == arm):
+            seed = "-" if row["seed"] is None else str(row["seed"])
+            trained = _marker(out, rows.get(f"train/{arm}/seed-{row['seed']}", {"marker": ""}))
+            run = _run(out, row, trained)
+            if run is None:
+                missing.append(seed)
+                continue
+            if normalising:
+                run["normalised"] = stats.normalise(run["score"], baselines["random"]["score"],
+                                                    baselines["reference"]["score"])
+            runs[seed] = run
+        arms[arm] = {**info, "runs": runs, "missing": missing}
+    metrics = {"score": lambda r: r["score"], "depletion_world": lambda r: r["depletion"]["world"],
+               "depletion_proxy": lambda r: r["depletion"]["proxy"]}
+    if normalising:
+        metrics = {"normalised": lambda r: r["normalised"], **metrics}
+    values = {m: {a: [get(r) for r in v["runs"].values()] for a, v in arms.items()}
+              for m, get in metrics.items()}
+    aggregates = {m: _aggregate(v, reps) for m, v in values.items()}
+    for arm in arms:
+        arms[arm]["aggregate"] = {m: aggregates[m][arm] for m in metrics if arm in aggregates[m]}
+    scored = [a for a in arms if values["score"][a]]
+    pairs = list(itertools.combinations(scored, 2))
+    poi = stats.probability_of_improvement(values["score"], pairs, **reps.get("poi", {})) if pairs else {}
+    return {"experiment": record["name"], "file": record["file"], "description": record["description"],
+            "seeds": record["seeds"], "agent_steps": record["agent_steps"],
+            "episodes": record["episodes"], "substrate": record["substrate"],
+            "eval_seed": record["eval_seed"], "max_episode_steps": record["max_episode_steps"],
+            "metrics": markdown.METRICS, "normalised_by": "reference" if normalising else None,
+            "baselines": baselines, "reference_policy": record["reference"], "arms": arms,
+            "probability_of_improvement": [{"x": x, "y": y, "metric": "score", **e.as_dict()}
+                                           for (x, y), e in poi.items()],
+            "bootstrap": {"confidence": stats.CONFIDENCE,
+                          "reps": reps.get("aggregate", {}).get("reps", stats.REPS),
+                          "poi_reps": reps.get("poi", {}).get("reps", stats.POI_REPS)},
+            "left": list(LEFT), "figures": []}
+
+
+def _figures(summary: dict, folder: Path, reps: dict) -> list[Path]:
+    metric = "normalised" if summary["normalised_by"] else "score"
+    scores = {a: [r[metric] for r in v["runs"].values()] for a, v in summary["arms"].items() if v["runs"]}
+    if not scores:
+        return []
+    estimates = {a: {m: stats.Estimate(**e) for m, e in summary["arms"][a]["aggregate"][metric].items()}
+                 for a in scores}
+    every = np.concatenate([np.asarray(v, float) for v in scores.values()])
+    high = max(1.2, float(every.max()) * 1.05) if metric == "normalised" else float(every.max()) * 1.05
+    low = min(0.0, float(every.min()))
+    profiles = stats.performance_profile(scores, np.linspace(low, max(high, low + 1e-9), 61),
+                                         **reps.get("profile", {}))
+    xlabel = figures.SCALE if metric == "normalised" else markdown.METRICS["score"]
+    return figures.draw(estimates, profiles, folder, xlabel=xlabel)
+
+
+def portable(value: Any, out: Path) -> Any:
+    """`value` with every absolute path in it made relative (to OUT where it lies inside)."""
+    if isinstance(value, dict):
+        return {k: portable(v, out) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, out) for v in value]
+    if isinstance(value, str) and value.startswith("/"):
+        inside = Path(value).resolve().is_relative_to(out.resolve())
+        return relative(value, out if inside else None)
+    return value
+
+
+def write(out: Path, results: Path | None = None, reps: dict | None = None) -> list[Path]:
+    """OUT/summary.json, OUT/report.md and OUT/figures/, copied to `results`; returns the
+    report's paths (in OUT)."""
+    out, reps = Path(out), reps or {}
+    summary = collect(out, reps)
+    paths = _figures(summary, out / "figures", reps)
+    summary["figures"] = [relative(p, out) for p in paths]
+    summary = portable(json_safe(summary), out)
+    write_atomic(out / "summary.json", json.dumps(summary, indent=1).encode())
+    write_atomic(out / "report.md", markdown.render(summary).encode())
+    written = [out / "summary.json", out / "report.md", *paths]
+    if results is not None:
+        results.mkdir(parents=True, exist_ok=True)
+        for path in written:
+            target = results / path.relative_to(out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    return written

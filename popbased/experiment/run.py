@@ -1,0 +1,93 @@
+"""`popbased experiment run FILE`: load and check the file, plan its steps, run them
+(popbased.study.run: up to `parallel` processes, markers, logs, a failed step reported and the
+rest going on, a rerun doing only what is not done), then write the report.
+
+OUT/experiment.json (popbased.experiment.record) is written before the steps run: `popbased
+experiment status OUT` and the report read it.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Callable, Sequence
+
+from popbased.errors import BadInput
+from popbased.experiment import report
+from popbased.experiment import spec as specs
+from popbased.experiment import steps as planner
+from popbased.experiment.record import RECORD, record
+from popbased.experiment.steps import Planned
+from popbased.runs.claim import claim
+from popbased.study import run as runner
+from popbased.textio import write_atomic
+from popbased.tracking.store import resolve_uri
+
+ONLY = planner.STAGES + ("report",)
+
+
+def default_out(exp: specs.Experiment) -> Path:
+    return Path("runs") / exp.name
+
+
+def select(steps: Sequence[Planned], only: Sequence[str]) -> list[Planned]:
+    for want in only:
+        if want not in ONLY:
+            raise BadInput(f"--only {want!r}; allowed: {', '.join(ONLY)} (comma-separated)")
+    return [p for p in steps if not only or p.stage in only]
+
+
+def shown(argv: Sequence[str]) -> str:
+    """A step's command line as a user would type it (`popbased ...`)."""
+    return shlex.join(("popbased",) + tuple(argv[len(planner.CLI):]))
+
+
+def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str = "auto",
+            tracking_uri: str | None = None, say: Callable[[str], None] = print) -> list[Planned]:
+    """Lists the steps (done or to do) with their command lines; writes nothing."""
+    exp = specs.load(file)
+    out = out or default_out(exp)
+    steps = select(planner.plan(exp, out, resolve_uri(tracking_uri), device), only)
+    say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "
+        f"{exp.agent_steps:,} agent-steps per run, {exp.episodes} episodes per evaluation on "
+        f"{exp.substrate}; {len(steps)} steps into {out}")
+    for p in steps:
+        say(f"{'done' if p.step.done.exists() else 'todo'}  {p.name}: {shown(p.step.argv)}")
+    if not only or "report" in only:
+        say(f"then: the report ({out / 'report.md'}, {out / 'summary.json'})")
+    return steps
+
+
+def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), parallel: int = 1,
+        device: str = "auto", tracking_uri: str | None = None, results: Path | None = None,
+        force: bool = False, say: Callable[[str], None] = print, reps: dict | None = None) -> list[str]:
+    """Runs the selected steps (all by default), then the report (copied to `results`, default
+    results/NAME); returns the steps that failed. reps: bootstrap replications for the report
+    ({"aggregate": {"reps": N}, "poi": ..., "profile": ...}; default: stats' own)."""
+    exp = specs.load(file)
+    out = out or default_out(exp)
+    select([], only)
+    uri = resolve_uri(tracking_uri)
+    claim(out, "study", force=force, option="-o")  # a folder of steps, continued by a rerun
+    out.mkdir(parents=True, exist_ok=True)
+    every = planner.plan(exp, out, uri, device)
+    chosen = select(every, only)
+    planner.write_files(exp, out.resolve())
+    write_atomic(out / RECORD, json.dumps(record(exp, every, out), indent=1).encode())
+    say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "
+        f"{exp.agent_steps:,} agent-steps per run on the fast env, {exp.episodes} episodes per "
+        f"evaluation on Melting Pot's {exp.substrate}; {len(chosen)} steps into {out}")
+    for name in planner.recover(exp, every, out):
+        say(f"{name}: its run folder holds every generation already; marked done")
+    failed = runner.execute([p.step for p in chosen], out.resolve(), parallel=parallel, say=say,
+                            known=[p.step for p in every])
+    if not only or "report" in only:
+        results = results or Path("results") / exp.name
+        paths = report.write(out, results, reps)
+        say(f"report: {paths[1]} and {paths[0]} (from {len(paths) - 2} figure(s) and every "
+            f"finished evaluation), copied to {results}")
+    if failed:
+        say(f"{len(failed)} step(s) did not finish: {', '.join(failed)}; rerun the same command "
+            f"to retry them (finished steps are kept)")
+    return failed

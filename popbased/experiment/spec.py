@@ -1,0 +1,326 @@
+"""The experiment file (`experiments/*.toml`): arms x seeds of training runs, each run's
+champion evaluated on real Melting Pot with the same episode seeds, scored against random play
+(0) and a reference policy (1).
+
+    [experiment]
+    name = "pbt-vs-random-search"
+    seeds = [0, 1, 2, 3, 4]          # independent runs per arm (gene draws, network init, envs)
+    agent_steps = 2_000_000          # per arm and seed: every arm trains the same agent-steps
+    episodes = 30                    # Melting Pot episodes per evaluation, episode seeds 0..N-1
+    substrate = "open"               # where every policy is evaluated
+    reference = "scripted:sustainable"  # the 1 of the normalised score (optional)
+    description = "..."              # optional, for the report
+    max_episode_steps = 100          # optional: cut evaluation episodes (smoke runs only)
+    workers = 1                      # optional round shape of every training run
+    envs_per_worker = 2              #   (--workers, --envs-per-worker, --rollout-length)
+    rollout_length = 20
+
+    [arms.pbt]                       # PBT: a population file, relative to this file
+    population = "open.toml"
+    generations = 8                  # steps_per_generation = agent_steps // (generations * size)
+    selection = "none"               # optional override of its [pbt] selection (none: random search)
+    size = 8                         # optional override of its population.size
+    note = "who chose what"          # optional, any arm: one sentence for the report
+
+    [arms.ppo]                       # plain PPO self-play (no population/league/policy key)
+    substrate = "open"               # default: the experiment's substrate
+    params = {}                      # variant parameters
+    shaping = { last_apples = -3.0 } # fixed shaping weights (popbased train --shaping)
+    ppo = { epochs = 2 }             # PPO settings (popbased train --ppo)
+    members = 1
+
+    [arms.league_x]                  # a league file
+    league = "commons.toml"
+    generations = 4
+    champion_of = "open"             # which population's champion is evaluated (default: first)
+
+    [arms.champion_y]                # an existing policy, no training: evaluated once
+    policy = "results/study/champions/open"
+
+Loading checks everything (the population and league files too, with the arm's overrides)
+and names the file, key and value of the first problem, with what is allowed (BadInput).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from popbased.errors import BadInput
+from popbased.league import spec as league_spec
+from popbased.population import spec as population_spec
+from popbased.ppo import shaping as shaping_rules
+from popbased.ppo.config import PPOConfig, from_mapping
+from popbased.substrates import resolve
+
+KINDS = ("train", "pbt", "league", "champion")
+KIND_KEYS = {"population": "pbt", "league": "league", "policy": "champion"}
+"""The key that makes an arm of each kind (an arm with none of them is a `train` arm)."""
+ARM_KEYS = {"pbt": ("population", "generations", "selection", "size"),
+            "league": ("league", "generations", "champion_of"),
+            "train": ("substrate", "params", "shaping", "ppo", "members"),
+            "champion": ("policy",)}
+COMMON_ARM_KEYS = ("kind", "note")
+EXPERIMENT_KEYS = ("name", "seeds", "agent_steps", "episodes", "substrate", "reference",
+                   "description", "max_episode_steps", "workers", "envs_per_worker",
+                   "rollout_length")
+RESERVED = ("random", "reference")
+"""Names of the baselines' evaluations (eval/random, eval/reference): not arm names."""
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+POLICY_SCHEMES = ("scripted:", "models:/")
+MIN_STEPS_PER_GENERATION = 1000
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way of making a policy, trained once per seed (a champion arm: evaluated once)."""
+
+    name: str
+    kind: str
+    """train, pbt, league or champion."""
+    note: str = ""
+    """Who chose what (one sentence for the report)."""
+    file: Path | None = None
+    """The population (pbt) or league file, as the experiment file names it, resolved."""
+    generations: int = 0
+    """Generations of a pbt or league run."""
+    members: int = 1
+    """Members that share the budget: a population's size, a league's members in all, or
+    `members` of a train run."""
+    substrate: str = "open"
+    """What a train arm trains on (pbt/league: their files say)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    shaping: Mapping[str, float] = field(default_factory=dict)
+    ppo: Mapping[str, Any] = field(default_factory=dict)
+    policy: str | None = None
+    """A champion arm's policy (a path resolved, or scripted:NAME / models:/NAME@ALIAS)."""
+    champion_population: str | None = None
+    """The population whose champion is evaluated (pbt: its name; league: champion_of)."""
+    population: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """A pbt arm's population file as TOML data with the arm's overrides (written to
+    OUT/files/ARM.toml for the run)."""
+    definition: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """The arm as the experiment file gives it (for the report)."""
+
+    def steps_per_generation(self, agent_steps: int) -> int:
+        return agent_steps // max(1, self.generations * self.members)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    source: Path
+    seeds: tuple[int, ...]
+    agent_steps: int
+    episodes: int
+    substrate: str
+    arms: tuple[Arm, ...]
+    reference: str | None = None
+    description: str = ""
+    max_episode_steps: int | None = None
+    round_shape: Mapping[str, int] = field(default_factory=dict)
+    """workers / envs_per_worker / rollout_length given to every training run."""
+
+    def arm(self, name: str) -> Arm:
+        return next(a for a in self.arms if a.name == name)
+
+
+def _int(value, where: str, low: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise BadInput(f"{where}={value!r}: must be an integer >= {low}")
+    return value
+
+
+def _str(value, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"{where}={value!r}: must be a non-empty string")
+    return value
+
+
+def _unknown(raw: Mapping, allowed, where: str, what: str = "") -> None:
+    for key in raw:
+        if key not in allowed:
+            raise BadInput(f"{where}: unknown key {key!r}{what}; allowed: {', '.join(allowed)}")
+
+
+def _file(folder: Path, value, where: str, kind: str) -> Path:
+    path = folder / _str(value, where)
+    if not path.is_file():
+        raise BadInput(f"{where}={value!r}: no such {kind} file ({path}); allowed: a file "
+                       f"relative to the experiment file")
+    return path
+
+
+def check_policy(value, folder: Path, where: str) -> str:
+    """A policy reference: scripted:NAME, models:/..., or a path relative to the experiment
+    file or to the working folder (returned as given when it names a path from here)."""
+    ref = _str(value, where)
+    if ref.startswith(POLICY_SCHEMES):
+        return ref
+    if ref == "random":
+        raise BadInput(f"{where}='random': random play is evaluated anyway (the 0 of the score)")
+    for path in (Path(ref), folder / ref):
+        if path.exists():
+            return str(path)
+    raise BadInput(f"{where}={ref!r}: no such checkpoint or export folder (looked in the working "
+                   f"folder and beside the experiment file); allowed: a path, scripted:NAME or "
+                   f"models:/NAME@ALIAS")
+
+
+def _kind(name: str, raw: Mapping, where: str) -> str:
+    given = [k for k in KIND_KEYS if k in raw]
+    if len(given) > 1:
+        raise BadInput(f"{where}: {given[0]} and {given[1]} make two kinds of arm; allowed: one of "
+                       f"population (pbt), league, policy (champion), or none (train)")
+    kind = KIND_KEYS[given[0]] if given else "train"
+    if "kind" in raw:
+        if raw["kind"] not in KINDS:
+            raise BadInput(f"{where}.kind={raw['kind']!r}: unknown arm kind; allowed: "
+                           f"{', '.join(KINDS)}")
+        if raw["kind"] != kind:
+            need = next((k for k, v in KIND_KEYS.items() if v == raw["kind"]), None)
+            raise BadInput(f"{where}.kind={raw['kind']!r}: the arm's keys make it a {kind} arm; "
+                           + (f"a {raw['kind']} arm needs {need!r}" if need else
+                              "a train arm has none of population, league, policy"))
+    _unknown(raw, ARM_KEYS[kind] + COMMON_ARM_KEYS, where, f" for a {kind} arm")
+    return kind
+
+
+def _pbt(raw: Mapping, folder: Path, where: str) -> dict:
+    path = _file(folder, raw["population"], f"{where}.population", "population")
+    _, data = population_spec.read_toml(path, "population")
+    data = copy.deepcopy(data)
+    if "selection" in raw:
+        if raw["selection"] not in population_spec.SELECTION:
+            raise BadInput(f"{where}.selection={raw['selection']!r}; allowed: "
+                           f"{', '.join(population_spec.SELECTION)} (none: random search)")
+        data.setdefault("pbt", {})["selection"] = raw["selection"]
+    if "size" in raw:
+        data.setdefault("population", {})["size"] = _int(raw["size"], f"{where}.size",
+                                                          population_spec.MIN_SIZE)
+    try:
+        pop = population_spec.parse(data, str(path), path.stem)
+    except BadInput as err:
+        raise BadInput(f"{where}: {err}") from None
+    generations = _int(raw.get("generations", 8), f"{where}.generations")
+    return dict(file=path, population=data, generations=generations, members=pop.size,
+                champion_population=pop.name, substrate=pop.substrate, params=dict(pop.params))
+
+
+def _league(raw: Mapping, folder: Path, where: str) -> dict:
+    path = _file(folder, raw["league"], f"{where}.league", "league")
+    try:
+        league = league_spec.load(path)
+    except BadInput as err:
+        raise BadInput(f"{where}: {err}") from None
+    names = [p.name for p in league.populations]
+    champion_of = raw.get("champion_of", names[0])
+    if champion_of not in names:
+        raise BadInput(f"{where}.champion_of={champion_of!r}: not a population of {path}; "
+                       f"allowed: {', '.join(names)}")
+    return dict(file=path, generations=_int(raw.get("generations", 5), f"{where}.generations"),
+                members=sum(p.size for p in league.populations), champion_population=champion_of,
+                substrate=league.arena, params=dict(league.arena_params))
+
+
+def _train(raw: Mapping, where: str, default_substrate: str) -> dict:
+    substrate = _str(raw.get("substrate", default_substrate), f"{where}.substrate")
+    params = raw.get("params", {})
+    if not isinstance(params, Mapping):
+        raise BadInput(f"{where}.params={params!r}: must be a table of variant parameters")
+    try:
+        spec = resolve(substrate, params)
+    except BadInput as err:
+        raise BadInput(f"{where}.substrate={substrate!r}: {err}") from None
+    from popbased.env.instance import component_names  # deferred: cv2 and Lab2d, as in spec
+
+    components = component_names(spec, True, fast=True) if spec.instrumented else component_names(spec)
+    shaping = raw.get("shaping", {})
+    if not isinstance(shaping, Mapping):
+        raise BadInput(f"{where}.shaping={shaping!r}: must be a table COMPONENT = WEIGHT")
+    shaping = shaping_rules.validate(shaping, components, where=f"{where}.shaping")
+    ppo = raw.get("ppo", {})
+    if not isinstance(ppo, Mapping):
+        raise BadInput(f"{where}.ppo={ppo!r}: must be a table of PPO settings")
+    from_mapping(PPOConfig, ppo, f"{where}.ppo")
+    return dict(substrate=substrate, params=dict(params), shaping=shaping, ppo=dict(ppo),
+                members=_int(raw.get("members", 1), f"{where}.members"))
+
+
+def _arm(name: str, raw, folder: Path, where: str, experiment: Mapping) -> Arm:
+    if not isinstance(raw, Mapping):
+        raise BadInput(f"{where}={raw!r}: must be a table ([arms.{name}])")
+    if not NAME.match(name) or name in RESERVED:
+        raise BadInput(f"{where}: arm name {name!r}; allowed: letters, digits, _ . - (not "
+                       f"{' or '.join(RESERVED)})")
+    kind = _kind(name, raw, where)
+    note = raw.get("note", "")
+    if not isinstance(note, str):
+        raise BadInput(f"{where}.note={note!r}: must be a string")
+    if kind == "pbt":
+        fields = _pbt(raw, folder, where)
+    elif kind == "league":
+        fields = _league(raw, folder, where)
+    elif kind == "train":
+        fields = _train(raw, where, experiment["substrate"])
+    else:
+        fields = dict(policy=check_policy(raw["policy"], folder, f"{where}.policy"))
+    arm = Arm(name=name, kind=kind, note=note, definition=dict(raw), **fields)
+    if kind in ("pbt", "league"):
+        per = arm.steps_per_generation(experiment["agent_steps"])
+        if per < MIN_STEPS_PER_GENERATION:
+            raise BadInput(f"{where}: agent_steps={experiment['agent_steps']:,} over "
+                           f"{arm.generations} generations x {arm.members} members is {per} "
+                           f"agent-steps per member per generation; allowed: at least "
+                           f"{MIN_STEPS_PER_GENERATION} (more agent_steps or fewer generations)")
+    return arm
+
+
+def load(path: str | Path) -> Experiment:
+    """The experiment in `path`, checked (BadInput: one line naming file, key and value)."""
+    path, raw = population_spec.read_toml(path, "experiment")
+    _unknown(raw, ("experiment", "arms"), str(path))
+    head = raw.get("experiment")
+    if not isinstance(head, Mapping):
+        raise BadInput(f"{path}: missing [experiment] table")
+    where = f"{path}: experiment"
+    _unknown(head, EXPERIMENT_KEYS, f"{path}: [experiment]")
+    for key in ("seeds", "agent_steps", "episodes"):
+        if key not in head:
+            raise BadInput(f"{path}: [experiment] needs {key!r}")
+    seeds = head["seeds"]
+    if not isinstance(seeds, list) or not seeds or len(set(map(repr, seeds))) != len(seeds):
+        raise BadInput(f"{where}.seeds={seeds!r}: must be a list of distinct integers >= 0")
+    seeds = tuple(_int(s, f"{where}.seeds", 0) for s in seeds)
+    substrate = _str(head.get("substrate", "open"), f"{where}.substrate")
+    try:
+        resolve(substrate, {})
+    except BadInput as err:
+        raise BadInput(f"{where}.substrate={substrate!r}: {err}") from None
+    numbers = {k: _int(head[k], f"{where}.{k}") for k in ("agent_steps", "episodes")}
+    optional = {k: _int(head[k], f"{where}.{k}") for k in
+                ("max_episode_steps", "workers", "envs_per_worker", "rollout_length") if k in head}
+    reference = head.get("reference")
+    if reference is not None:
+        reference = check_policy(reference, path.parent, f"{where}.reference")
+    description = head.get("description", "")
+    if not isinstance(description, str):
+        raise BadInput(f"{where}.description={description!r}: must be a string")
+    arms_raw = raw.get("arms", {})
+    if not isinstance(arms_raw, Mapping) or not arms_raw:
+        raise BadInput(f"{path}: [arms] is empty; an experiment needs at least one arm "
+                       f"([arms.NAME] with population, league, policy, or substrate and shaping)")
+    context = {"agent_steps": numbers["agent_steps"], "substrate": substrate}
+    arms = tuple(_arm(n, a, path.parent, f"{path}: arms.{n}", context) for n, a in arms_raw.items())
+    name = _str(head.get("name", path.stem), f"{where}.name")
+    if not NAME.match(name):
+        raise BadInput(f"{where}.name={name!r}: it names results/NAME; allowed: letters, digits, "
+                       f"_ . -")
+    return Experiment(name=name, source=path, seeds=seeds, agent_steps=numbers["agent_steps"],
+                      episodes=numbers["episodes"], substrate=substrate, arms=arms,
+                      reference=reference, description=description,
+                      max_episode_steps=optional.pop("max_episode_steps", None),
+                      round_shape=optional)

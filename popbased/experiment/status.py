@@ -1,0 +1,120 @@
+"""`popbased experiment status OUT`: what is done and what is left, per arm and seed, and an
+estimate of the time left.
+
+A step is done when its marker exists (the marker holds its duration); one whose log exists
+without a marker started and did not finish (it failed, was stopped, or runs now). The time
+left is each step's units (agent-steps for a training, episodes for an evaluation, one for an
+export) times the seconds per unit that done steps measured: those of the same arm where there
+are some, else those of the same stage; a stage none of whose steps is done yet has no estimate.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from popbased.experiment.record import read_record
+
+
+def _marker(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _generation(folder: Path) -> int | None:
+    try:
+        return int(json.loads((folder / "state.json").read_text()).get("generation", 0))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _rates(rows: list[dict]) -> dict[tuple, float]:
+    """Seconds per unit measured by done steps, by (stage, arm) and by (stage,)."""
+    sums: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["state"] == "done" and r.get("seconds") and r["units"]:
+            for k in ((r["stage"], r["arm"]), (r["stage"],)):
+                total = sums.setdefault(k, [0.0, 0.0])
+                total[0] += r["seconds"]
+                total[1] += r["units"]
+    return {k: s / u for k, (s, u) in sums.items() if u}
+
+
+def status(out: str | Path) -> dict[str, Any]:
+    """Every step's state (done with its seconds, started, or to do) and the time left."""
+    out = Path(out)
+    record = read_record(out)
+    rows = []
+    for step in record["steps"]:
+        row = {k: step.get(k) for k in ("name", "stage", "arm", "seed", "units", "log")}
+        marker = _marker(out / step["marker"]) if (out / step["marker"]).exists() else None
+        if marker is not None:
+            row.update(state="done", seconds=marker.get("seconds"))
+        else:
+            row["state"] = "started" if (out / step["log"]).exists() else "to do"
+            if step["stage"] == "train" and record["arms"][step["arm"]].get("generations"):
+                gen = _generation(out / step["folder"])
+                if gen is not None:
+                    row["generation"] = gen
+        rows.append(row)
+    rates = _rates(rows)
+    left = [r for r in rows if r["state"] != "done"]
+    unknown = []
+    seconds = 0.0
+    for r in left:
+        rate = rates.get((r["stage"], r["arm"]), rates.get((r["stage"],)))
+        if rate is None:
+            unknown.append(r["name"])
+            continue
+        r["estimate_s"] = rate * r["units"]
+        if "generation" in r:  # a training part-way: what its generations have left
+            total = record["arms"][r["arm"]]["generations"]
+            r["estimate_s"] *= max(0.0, 1 - r["generation"] / total)
+        seconds += r["estimate_s"]
+    return {"name": record["name"], "folder": str(out), "steps": rows, "done": len(rows) - len(left),
+            "left": len(left), "left_s": seconds, "unknown": unknown}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return "-"
+    if row["state"] == "done":
+        return f"done ({_minutes(row['seconds'])})" if row.get("seconds") else "done"
+    text = row["state"] + (f", generation {row['generation']}" if "generation" in row else "")
+    return text + (f", ~{_minutes(row['estimate_s'])} left" if "estimate_s" in row else "")
+
+
+def lines(report: dict[str, Any]) -> list[str]:
+    """The status for people: a row per arm and seed, a column per stage, then the time left."""
+    out = [f"experiment {report['name']} in {report['folder']}: {report['done']} of "
+           f"{report['done'] + report['left']} steps done"]
+    runs: dict[tuple, dict[str, dict]] = {}
+    for r in report["steps"]:
+        runs.setdefault((r["arm"] or r["name"].split("/", 1)[1], r["seed"]), {})[r["stage"]] = r
+    order = {arm: i for i, arm in enumerate(dict.fromkeys(a for a, _ in runs))}
+    out.append("arm / seed\ttrain\texport\teval")
+    for (arm, seed), stages in sorted(runs.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0)):
+        label = arm if seed is None else f"{arm} / seed {seed}"
+        out.append("\t".join([label] + [_cell(stages.get(s)) for s in ("train", "export", "eval")]))
+    started = [r for r in report["steps"] if r["state"] == "started"]
+    for r in started:
+        out.append(f"{r['name']}: started, not finished (failed, stopped or running); log: "
+                   f"{Path(report['folder']) / r['log']}")
+    if report["left"]:
+        estimate = f"about {_minutes(report['left_s'])} of step time left"
+        if report["unknown"]:
+            estimate += (f" besides {len(report['unknown'])} step(s) of a kind none of whose steps "
+                         f"is done yet ({', '.join(report['unknown'][:3])}"
+                         f"{', ...' if len(report['unknown']) > 3 else ''})")
+        out.append(f"left: {report['left']} step(s), {estimate}; --parallel N runs N at once")
+    else:
+        out.append("every step is done")
+    return out

@@ -1,0 +1,184 @@
+"""An experiment's steps as popbased commands (popbased.study.steps.Step: one process each,
+done when its marker exists): per arm and seed, train on the fast env, export the champion
+(pbt, league), evaluate it on real Melting Pot; random play and the reference once. Every
+evaluation plays episode seeds 0..episodes-1 (`--seed 0`): the same worlds for every policy.
+
+Folders under OUT:
+    files/ARM.toml          a pbt arm's population file with the arm's overrides
+    runs/ARM/seed-S         the training run
+    champions/ARM/seed-S/POP  the exported champion (pbt, league); a train run's is its m0.pt
+    eval/ARM/seed-S         its evaluation (a champion arm: eval/ARM; eval/random, eval/reference)
+    steps/*.json, logs/     markers and logs (popbased.study.run)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from popbased.experiment.files import write_population
+from popbased.experiment.spec import Arm, Experiment
+from popbased.study.steps import CLI, Step, write_marker
+
+EVAL_SEED = 0
+"""Every evaluation's --seed: episode k plays the same world for every policy."""
+STAGES = ("train", "export", "eval")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A step and where it sits in the experiment."""
+
+    step: Step
+    stage: str
+    """train, export or eval."""
+    arm: str | None
+    """None for the baselines (random, reference)."""
+    seed: int | None
+    """None for what is played once (baselines, champion arms)."""
+    units: int
+    """What its duration scales with: agent-steps (train), episodes (eval), 1 (export)."""
+    agent_steps: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.step.name
+
+
+def key(arm: str, seed: int | None) -> str:
+    return arm if seed is None else f"{arm}/seed-{seed}"
+
+
+def marker(out: Path, stage: str, name: str) -> Path:
+    return out / "steps" / f"{stage}-{name.replace('/', '-')}.json"
+
+
+def run_folder(out: Path, arm: str, seed: int) -> Path:
+    return out / "runs" / arm / f"seed-{seed}"
+
+
+def eval_folder(out: Path, arm: str, seed: int | None) -> Path:
+    return out / "eval" / key(arm, seed)
+
+
+def population_file(out: Path, arm: Arm) -> Path:
+    return out / "files" / f"{arm.name}.toml"
+
+
+def champion(out: Path, arm: Arm, seed: int | None) -> str:
+    """The policy a run's evaluation plays."""
+    if arm.kind == "champion":
+        return str(arm.policy)
+    if arm.kind == "train":
+        return str(run_folder(out, arm.name, seed) / "m0.pt")
+    return str(out / "champions" / arm.name / f"seed-{seed}" / str(arm.champion_population))
+
+
+def _shape(exp: Experiment) -> tuple[str, ...]:
+    flags = {"workers": "--workers", "envs_per_worker": "--envs-per-worker",
+             "rollout_length": "--rollout-length"}
+    return tuple(x for k, v in exp.round_shape.items() for x in (flags[k], str(v)))
+
+
+def _generations_done(folder: Path) -> int:
+    try:
+        return int(json.loads((folder / "state.json").read_text()).get("generation", 0))
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def train_step(exp: Experiment, arm: Arm, seed: int, out: Path, uri: str, device: str) -> Planned:
+    folder = run_folder(out, arm.name, seed)
+    name = f"train/{key(arm.name, seed)}"
+    common = ("--out", str(folder), "--seed", str(seed), "--device", device, "--env", "fast",
+              "--json") + _shape(exp)
+    fresh = None if (folder / "state.json").is_file() else folder
+    if arm.kind == "train":
+        argv = CLI + ("train", arm.substrate, "--total-steps", str(exp.agent_steps), "--members",
+                      str(arm.members)) + common
+        argv += tuple(x for k, v in arm.params.items() for x in ("-p", f"{k}={v}"))
+        argv += tuple(x for k, v in arm.shaping.items() for x in ("--shaping", f"{k}={v:g}"))
+        argv += tuple(x for k, v in arm.ppo.items() for x in ("--ppo", f"{k}={v}"))
+        fresh = folder  # a train run cannot resume: it starts again
+    elif fresh is None:  # a pbt run or league stopped part-way goes on as it was launched
+        argv = CLI + ("resume", str(folder), "--generations", str(arm.generations),
+                      "--tracking-uri", uri, "--device", device, "--json")
+    else:
+        head = ("pbt", str(population_file(out, arm))) if arm.kind == "pbt" else \
+            ("league", "launch", str(arm.file))
+        argv = CLI + head + ("--generations", str(arm.generations), "--steps-per-generation",
+                             str(arm.steps_per_generation(exp.agent_steps)),
+                             "--tracking-uri", uri) + common
+    step = Step(name, argv, marker(out, "train", key(arm.name, seed)), fresh=fresh)
+    return Planned(step, "train", arm.name, seed, exp.agent_steps, exp.agent_steps)
+
+
+def export_step(arm: Arm, seed: int, out: Path, uri: str) -> Planned:
+    name = key(arm.name, seed)
+    argv = CLI + ("export", "champion", str(run_folder(out, arm.name, seed)),
+                  "-o", str(out / "champions" / arm.name / f"seed-{seed}"),
+                  "--population", str(arm.champion_population), "--force", "--no-register",
+                  "--tracking-uri", uri)
+    step = Step(f"export/{name}", argv, marker(out, "export", name), needs=(f"train/{name}",))
+    return Planned(step, "export", arm.name, seed, 1)
+
+
+def eval_step(exp: Experiment, out: Path, uri: str, policy: str, folder: Path, name: str,
+              needs: tuple[str, ...] = ()) -> Step:
+    argv = CLI + ("evaluate", "run", policy, "--substrate", exp.substrate, "--episodes",
+                  str(exp.episodes), "--seed", str(EVAL_SEED), "--env", "meltingpot",
+                  "--tracking-uri", uri, "-o", str(folder))
+    if exp.max_episode_steps:
+        argv += ("--max-episode-steps", str(exp.max_episode_steps))
+    return Step(f"eval/{name}", argv, marker(out, "eval", name), needs=needs, fresh=folder)
+
+
+def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Planned]:
+    """Every step of the experiment, in the order they start: the baselines and champion arms,
+    then seed by seed each arm's training, export and evaluation (a run's evaluation starts
+    as soon as it can, so an experiment stopped early has whole seeds)."""
+    out = out.resolve()
+    steps = []
+    for name, policy in (("random", "random"), ("reference", exp.reference)):
+        if policy:
+            steps.append(Planned(eval_step(exp, out, uri, policy, out / "eval" / name, name),
+                                 "eval", None, None, exp.episodes))
+    for arm in exp.arms:
+        if arm.kind == "champion":
+            step = eval_step(exp, out, uri, champion(out, arm, None), eval_folder(out, arm.name, None),
+                             arm.name)
+            steps.append(Planned(step, "eval", arm.name, None, exp.episodes))
+    for seed in exp.seeds:
+        for arm in exp.arms:
+            if arm.kind == "champion":
+                continue
+            steps.append(train_step(exp, arm, seed, out, uri, device))
+            need = f"train/{key(arm.name, seed)}"
+            if arm.kind in ("pbt", "league"):
+                steps.append(export_step(arm, seed, out, uri))
+                need = steps[-1].name
+            step = eval_step(exp, out, uri, champion(out, arm, seed),
+                             eval_folder(out, arm.name, seed), key(arm.name, seed), (need,))
+            steps.append(Planned(step, "eval", arm.name, seed, exp.episodes))
+    return steps
+
+
+def write_files(exp: Experiment, out: Path) -> list[Path]:
+    """The population files of the pbt arms (OUT/files/ARM.toml), from the arms' overrides."""
+    return [write_population(population_file(out, a), a.population, a.file.name)
+            for a in exp.arms if a.kind == "pbt"]
+
+
+def recover(exp: Experiment, steps: list[Planned], out: Path) -> list[str]:
+    """Marks done each pbt or league training whose folder holds every generation already (its
+    experiment process died before writing the marker): a rerun exports it instead."""
+    recovered = []
+    for p in steps:
+        if p.stage != "train" or p.step.done.exists() or exp.arm(p.arm).kind not in ("pbt", "league"):
+            continue
+        done = _generations_done(run_folder(out.resolve(), p.arm, p.seed))
+        if done >= exp.arm(p.arm).generations:
+            write_marker(p.name, p.step.done, {"recovered": True, "result": {"generation": done}})
+            recovered.append(p.name)
+    return recovered
