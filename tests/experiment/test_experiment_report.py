@@ -1,0 +1,119 @@
+"""popbased.experiment.report on an experiment folder whose evaluations are written by hand
+(episodes.csv as `evaluate run` writes it): each run's score and normalised score, the
+aggregates across seeds, probability of improvement for every pair, depletion both ways, a run
+not evaluated yet, report.md's tables and a summary.json without absolute paths. Few bootstrap
+replications: quick."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import POPS
+from popbased.experiment import report, spec, steps
+from popbased.experiment.record import RECORD, record
+from popbased.study.steps import write_marker
+
+FILE = """
+[experiment]
+name = "handmade"
+seeds = [0, 1, 2]
+agent_steps = 100_000
+episodes = 2
+reference = "ref.pt"
+
+[arms.pbt]
+population = "open.toml"
+generations = 2
+note = "ranges chosen by hand after 5-minute runs"
+
+[arms.ppo]
+shaping = { last_apples = -3.0 }
+
+[arms.old]
+policy = "ref.pt"
+"""
+REPS = {"aggregate": {"reps": 100}, "poi": {"reps": 30}, "profile": {"reps": 30}}
+RATES = {"random": 20.0, "reference": 100.0, "pbt/seed-0": 40.0, "pbt/seed-1": 60.0,
+         "ppo/seed-0": 80.0, "ppo/seed-1": 90.0, "ppo/seed-2": 100.0, "old": 30.0}
+"""Per-capita return per 1,000 steps of each evaluation (pbt/seed-2: not evaluated yet)."""
+
+
+def episodes(rate: float) -> pd.DataFrame:
+    """Two episodes scoring `rate` per 1,000 steps, of different lengths; the first depleted
+    by the proxy, none by the world count."""
+    return pd.DataFrame({"policy": "p", "point": "default", "episode": [0, 1], "steps": [1000, 4000],
+                         "per_capita_return": [rate, 4 * rate], "depleted": [False, False],
+                         "proxy_depleted": [True, False]})
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(POPS / "open.toml", tmp_path / "open.toml")
+    (tmp_path / "ref.pt").write_bytes(b"")
+    (tmp_path / "exp.toml").write_text(FILE)
+    exp = spec.load(tmp_path / "exp.toml")
+    out = tmp_path / "out"
+    plan = steps.plan(exp, out, "sqlite:///m.db")
+    out.mkdir()
+    (out / RECORD).write_text(json.dumps(record(exp, plan, out)))
+    for p in plan:
+        name = p.name.split("/", 1)[1]
+        if p.stage == "eval" and name in RATES:
+            write_marker(p.name, p.step.done, {"seconds": 1.0, "result": {}})
+            p.step.fresh.mkdir(parents=True)
+            episodes(RATES[name]).to_csv(p.step.fresh / "episodes.csv", index=False)
+        if p.stage == "train" and p.arm == "ppo":
+            write_marker(p.name, p.step.done, {"result": {"agent_steps": 100_800}})
+    return out
+
+
+def test_scores_aggregates_and_pairs(folder, tmp_path):
+    paths = report.write(folder, tmp_path / "results" / "handmade", REPS)
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["baselines"]["random"]["score"] == pytest.approx(20.0)
+    assert s["normalised_by"] == "reference"
+    pbt, ppo, old = (s["arms"][a] for a in ("pbt", "ppo", "old"))
+    assert set(pbt["runs"]) == {"0", "1"} and pbt["missing"] == ["2"]
+    assert pbt["runs"]["1"]["score"] == pytest.approx(60.0)
+    assert pbt["runs"]["1"]["normalised"] == pytest.approx(0.5)
+    assert pbt["runs"]["0"]["depletion"] == {"episodes": 2, "world": 0.0, "proxy": 0.5}
+    assert ppo["runs"]["2"]["normalised"] == pytest.approx(1.0)
+    assert ppo["runs"]["0"]["agent_steps_trained"] == 100_800
+    assert ppo["aggregate"]["normalised"]["mean"]["point"] == pytest.approx(0.875)
+    assert ppo["aggregate"]["score"]["iqm"]["point"] == pytest.approx(90.0)
+    assert pbt["aggregate"]["depletion_proxy"]["mean"]["point"] == pytest.approx(0.5)
+    assert list(old["runs"]) == ["-"] and old["runs"]["-"]["normalised"] == pytest.approx(0.125)
+    pairs = {(p["x"], p["y"]): p["point"] for p in s["probability_of_improvement"]}
+    assert pairs == {("pbt", "ppo"): 0.0, ("pbt", "old"): 1.0, ("ppo", "old"): 1.0}
+    assert s["arms"]["pbt"]["note"] == "ranges chosen by hand after 5-minute runs"
+    assert s["figures"] == ["figures/intervals.png", "figures/performance_profile.png"]
+    assert [p.name for p in paths] == ["summary.json", "report.md", "intervals.png",
+                                       "performance_profile.png"]
+    text = (folder / "report.md").read_text()
+    for heading in ("## Arms", "## Metric: normalised score", "## Metric: score: per-capita return per "
+                    "1,000 steps", "## Metric: depletion, world count", "## Metric: depletion, the "
+                    "study's proxy", "## Probability of improvement", "## Not measured here"):
+        assert heading in text
+    assert "| ppo | 3 | 0.875 [" in text and "Not evaluated yet: pbt seed 2." in text
+    assert "| pbt | pbt | population = \"open.toml\", generations = 2 | 4 | 2 | ranges chosen" in text
+    assert str(tmp_path) not in text and str(tmp_path) not in (folder / "summary.json").read_text()
+    copied = tmp_path / "results" / "handmade"
+    assert (copied / "summary.json").read_bytes() == (folder / "summary.json").read_bytes()
+    assert (copied / "figures" / "performance_profile.png").is_file()
+
+
+def test_without_the_reference_no_normalised_score(folder):
+    (folder / "steps" / "eval-reference.json").unlink()
+    report.write(folder, None, REPS)
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["normalised_by"] is None and "normalised" not in s["arms"]["ppo"]["aggregate"]
+    assert "No normalised score" in (folder / "report.md").read_text()
+
+
+def test_portable_paths(tmp_path):
+    out = tmp_path / "out"
+    value = {"a": [str(out / "eval" / "x")], "b": "models:/x@champion", "c": 3}
+    assert report.portable(value, out) == {"a": ["eval/x"], "b": "models:/x@champion", "c": 3}
