@@ -131,3 +131,13 @@ def test_a_missing_file_and_a_folder_that_is_no_experiment(tmp_path):
     assert result.exit_code == 2 and "no such experiment file" in result.output
     result = invoke("experiment", "status", tmp_path)
     assert result.exit_code == 2 and "not an experiment folder" in result.output
+
+
+def test_the_shipped_example_loads():
+    exp = spec.load(POPS.parent / "experiments" / "pbt_vs_random_search.toml")
+    assert [(a.name, a.kind) for a in exp.arms] == [("pbt", "pbt"), ("random_search", "pbt"),
+                                                     ("ppo", "train")]
+    assert exp.arm("random_search").population["pbt"]["selection"] == "none"
+    assert exp.arm("pbt").population == tomllib.loads((POPS.parent / "experiments" / "open.toml").read_text())
+    assert len(exp.seeds) >= 5 and exp.episodes >= 30 and exp.reference == "scripted:sustainable"
+    assert all(a.note for a in exp.arms)
