@@ -162,8 +162,9 @@ def choose(choice: str, spec, obs_size: int = 11) -> Engine:
 
 def make_env(spec, num_envs: int, *, backend: str = "inline", seed: int = 0, obs_size: int = 11,
              apples_in_view: bool | None = None, max_episode_steps: int | None = None,
-             device: str = "cpu"):
-    """A batch of envs run by `backend` (BACKENDS)."""
+             device: str = "cpu", world_state: bool = False):
+    """A batch of envs run by `backend` (BACKENDS); world_state: each observation carries the
+    world state (Observation.world; the fast env's always does), for scripted players."""
     # deferred: an engine's module loads when it is chosen (the fast env brings torch, Melting
     # Pot's brings Lab2d and cv2), so that checking a choice (check, plays) stays light
     if backend == "fast":
@@ -175,7 +176,9 @@ def make_env(spec, num_envs: int, *, backend: str = "inline", seed: int = 0, obs
     if backend not in BACKENDS:
         raise BadInput(f"env backend {backend!r}: allowed are {', '.join(BACKENDS)}")
     from popbased.env.pool import BatchedEnv
+    from popbased.substrates.commons_harvest import with_state_dump
 
-    return BatchedEnv(spec, num_envs, seed=seed, obs_size=obs_size, backend=backend,
+    return BatchedEnv(with_state_dump(spec) if world_state else spec, num_envs, seed=seed,
+                      obs_size=obs_size, backend=backend,
                       spares=None if backend == "process" else 0, apples_in_view=apples_in_view,
-                      max_episode_steps=max_episode_steps)
+                      max_episode_steps=max_episode_steps, world_state=world_state)

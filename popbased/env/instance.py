@@ -15,6 +15,7 @@ import numpy as np
 from dmlab2d import runfiles_helper
 
 from popbased.env.metrics import EpisodeTracker
+from popbased.errors import BadInput
 from popbased.substrates.spec import Lab2dSpec
 
 _RUNFILES = runfiles_helper.find()
@@ -79,6 +80,22 @@ def downsample(frames: np.ndarray, out: np.ndarray) -> None:
     else:
         for p in range(players):
             out[p] = cv2.resize(frames[p], (size, size), interpolation=cv2.INTER_AREA)
+
+
+STATE = "WORLD.POPBASED_STATE"
+"""The world state popbased's StateDump observer reports (specs built with state_dump)."""
+
+
+def state_size(spec: Lab2dSpec) -> int:
+    """Length of `spec`'s WORLD.POPBASED_STATE; BadInput when its settings lack the observer."""
+    dump = [key[:-len("component")] for key, value in spec.settings.items()
+            if key.endswith(".component") and value == "StateDump"]
+    if not dump:
+        raise BadInput(f"{spec.name}: built without popbased's StateDump observer (the world "
+                       f"state), which only commons_harvest specs built with state_dump have")
+    players = int(float(spec.settings[dump[0] + "kwargs.numPlayers"]))
+    apples = int(float(spec.settings[dump[0] + "kwargs.numApples"]))
+    return 1 + 5 * players + 5 * apples
 
 
 class Instance:
@@ -162,6 +179,8 @@ class EnvRunner:
                                       useful_zap_window=useful_zap_window,
                                       counts_zaps_fired=spec.instrumented)
         self.instance: Instance | None = None
+        self.state: np.ndarray | None = None
+        """Where to write each observation's world state (STATE), when the owner sets it."""
         self.episode = 0
         self._ready_before = None
         self._fired_before = None
@@ -179,6 +198,8 @@ class EnvRunner:
 
     def _observe(self, rgb: np.ndarray, ready: np.ndarray) -> None:
         self.instance.rgb(rgb)
+        if self.state is not None:
+            self.state[:] = self.instance.observation(STATE)
         ready[:] = self.instance.scalars("READY_TO_SHOOT") if self.instance.has_ready else 1.0
 
     def step(self, actions: np.ndarray, rgb: np.ndarray, ready: np.ndarray,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from popbased.env import worker as worker_mod
-from popbased.env.instance import EnvRunner, component_names
+from popbased.env.instance import EnvRunner, component_names, state_size
 from popbased.env.seats import SeatActions
 from popbased.env.shared import make_layout, views
 from popbased.errors import BadInput
@@ -50,6 +50,11 @@ class Observation:
     """[seats] float32: Melting Pot's READY_TO_SHOOT (1 where the substrate has none)."""
     action_mask: np.ndarray
     """[seats, actions] bool: the actions each seat may take."""
+    world: Any = None
+    """The world state, for agents that read it (scripted players): the fast env's World, or
+    with world_state=True on Melting Pot [envs, D] float64, each env's WORLD.POPBASED_STATE
+    (popbased's StateDump observer; popbased.env.fast.capture.parse_state reads it). None
+    otherwise."""
 
 
 @dataclass
@@ -69,7 +74,7 @@ class BatchedEnv(SeatActions):
     def __init__(self, spec: Lab2dSpec, num_envs: int = 1, *, seed: int = 0, obs_size: int = 11,
                  backend: str = "process", spares: int | None = None, series_every: int = 100,
                  useful_zap_window: int = 20, apples_in_view: bool | None = None,
-                 max_episode_steps: int | None = None):
+                 max_episode_steps: int | None = None, world_state: bool = False):
         if num_envs < 1:
             raise BadInput(f"num_envs={num_envs}: must be >= 1")
         if not 1 <= obs_size <= 88:
@@ -101,12 +106,17 @@ class BatchedEnv(SeatActions):
             "rewards": ((self.num_workers, self.players, len(self.components)), "float32"),
             "actions": ((self.num_workers, self.players), "int64"),
         }
+        if world_state:  # each step's WORLD.POPBASED_STATE (Observation.world)
+            shapes["state"] = ((self.num_workers, state_size(spec)), "float64")
         self._layout = make_layout(shapes)
         if backend == "inline":
             self._shm = None
             self._arrays = views(bytearray(self._layout["size"]), self._layout)
             self._runners = [EnvRunner(spec, np.random.default_rng([seed, w]), **self._options)
                              for w in range(num_envs)]
+            if world_state:
+                for w, runner in enumerate(self._runners):
+                    runner.state = self._arrays["state"][w]
         else:
             self._shm = shared_memory.SharedMemory(create=True, size=self._layout["size"])
             self._arrays = views(self._shm.buf, self._layout)
@@ -204,7 +214,8 @@ class BatchedEnv(SeatActions):
         workers = self._slot_worker
         rgb = self._arrays["rgb"][workers].reshape(self.num_seats, self.obs_size, self.obs_size, 3)
         ready = self._arrays["ready"][workers].reshape(self.num_seats)
-        return Observation(rgb, ready.copy(), self.action_mask)
+        world = self._arrays["state"][workers].copy() if "state" in self._arrays else None
+        return Observation(rgb, ready.copy(), self.action_mask, world)
 
     def _step_inline(self, per_env, rewards, done, episodes) -> None:
         a = self._arrays

@@ -39,6 +39,8 @@ def worker_main(worker_id: int, spec, shm_name: str, layout: dict, conn, seed: i
         rgb, ready = arrays["rgb"][worker_id], arrays["ready"][worker_id]
         rewards, actions = arrays["rewards"][worker_id], arrays["actions"][worker_id]
         runner = EnvRunner(spec, np.random.default_rng([seed, worker_id]), **options)
+        if "state" in arrays:
+            runner.state = arrays["state"][worker_id]
         runner.begin(rgb, ready)
         conn.send(("ready",))
         while True:

@@ -1,6 +1,8 @@
 """Policy references for `popbased evaluate`: what sits in every seat of an evaluation.
 
     random                       uniform random actions (the study's baseline)
+    scripted:NAME                a scripted commons_harvest player (popbased.play.scripted):
+                                 scripted:sustainable (the sustainable reference), scripted:greedy
     PATH.pt                      a member checkpoint (popbased train / pbt / league)
     EXPORT_FOLDER                a folder from `popbased export champion` (its policy.json)
     LEAGUE/MEMBER                a league or PBT member (see popbased.runs.refs), its current weights
@@ -23,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from popbased.errors import BadInput
-from popbased.ppo.actions import RANDOM
+from popbased.ppo.actions import RANDOM, scripted_kind
 
-ALLOWED = "random, a checkpoint file, an export folder, LEAGUE/MEMBER or models:/NAME@ALIAS"
+ALLOWED = ("random, scripted:sustainable, scripted:greedy, a checkpoint file, an export folder, "
+           "LEAGUE/MEMBER or models:/NAME@ALIAS")
 MODEL_REF = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 GENERATION = re.compile(r"^gen-(\d+)$")
 FILE_SUFFIXES = (".pt", ".onnx")
@@ -46,6 +49,9 @@ def resolve(ref: str, tracking_uri: str | None = None) -> PolicyRef:
 
     if ref == RANDOM:
         return PolicyRef(RANDOM, "random", source={"ref": ref, "kind": "random"})
+    kind = scripted_kind(ref)
+    if kind:
+        return PolicyRef(ref, "scripted", ref, {"ref": ref, "kind": "scripted", "scripted": kind})
     if ref in ("bots", "bot") or ref.startswith("bots:"):
         raise BadInput(f"policy {ref!r}: DeepMind's pretrained bots are not yet playable in "
                        f"`evaluate`; use {ALLOWED}")

@@ -141,9 +141,11 @@ def _evaluated(info: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def describe_source(source: Mapping[str, Any], uri: str | None = None, links: bool = True) -> str:
-    """One line saying what a policy was: random, or which checkpoint of which member."""
+    """One line saying what a policy was: random, scripted, or which checkpoint of which member."""
     if source.get("kind") == "random":
         return "uniform random actions"
+    if source.get("kind") == "scripted":
+        return f"scripted {source.get('scripted', '?')} harvester (reads the full world state)"
     parts = []
     if source.get("model"):
         model = source["model"]

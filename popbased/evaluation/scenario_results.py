@@ -44,6 +44,7 @@ import numpy as np
 from popbased.evaluation import plots, report, scenario, tables
 from popbased.evaluation import policies as refs
 from popbased.evaluation.results import check_out, metric_name
+from popbased.errors import BadInput
 from popbased.league.payoff import normalised
 from popbased.ppo.actions import RANDOM
 from popbased.rollout.cluster import check_reachable, ensure_ray
@@ -225,6 +226,10 @@ def prepare(tokens, *, bots_root: str | None, output: str, force: bool, ray_addr
     names, policy_refs = scenario.split_args(tokens)
     infos, root = scenario.check(names, bots_root)
     chosen = refs.resolve_all(policy_refs, tracking_uri)
+    for p in chosen:
+        if p.kind == "scripted":
+            raise BadInput(f"policy {p.label!r}: scripted policies read the world state, which Melting "
+                           f"Pot's scenarios do not give; play them with `popbased evaluate run` or `matrix`")
     if not any(p.kind == "random" for p in chosen):
         chosen.append(refs.resolve(RANDOM))  # every score is measured against random play
     out = check_out(output, force)

@@ -5,20 +5,23 @@
     agent.observe_done(done)  the seats' episodes ended (recurrent state resets)
 
 RandomAgent plays uniformly among the legal actions (the study's baseline), PolicyAgent a
-checkpoint, ExportAgent an exported policy folder; agent_for picks one for a reference.
+checkpoint, ExportAgent an exported policy folder, ScriptedAgent a scripted policy
+(`scripted:NAME`, popbased.play.scripted: it reads the world state, `reads_world`); agent_for
+picks one for a reference.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from popbased.export.runtime import ExportedAgent, is_export
+from popbased.play.scripted import ScriptedAgent
 from popbased.ppo import checkpoint
-from popbased.ppo.actions import RANDOM, ActionMap, random_legal
+from popbased.ppo.actions import RANDOM, ActionMap, random_legal, scripted_kind
 from popbased.ppo.policy import act
 
 
@@ -28,6 +31,10 @@ class SeatView:
 
     rgb: np.ndarray
     action_mask: np.ndarray
+    seats: np.ndarray | None = None
+    """The env-major seat numbers of these rows (env * players + player)."""
+    world: Any = None
+    """The env's world state, for agents that read it (see Observation.world)."""
 
 
 class RandomAgent:
@@ -84,9 +91,21 @@ class ExportAgent:
         self.agent.observe_done(done)
 
 
-def agent_for(policy: str | None, arena_actions: Sequence[str], seed: int = 0):
-    """None or 'random', a checkpoint file or an export folder -> the agent that plays it."""
+def agent_for(policy: str | None, arena_actions: Sequence[str], seed: int = 0, params=None):
+    """None or 'random', 'scripted:NAME', a checkpoint file or an export folder -> the agent
+    that plays it (`params`: the substrate's CommonsParams, which a scripted agent's map needs
+    on Melting Pot)."""
     if policy is None or policy == RANDOM:
         return RandomAgent(arena_actions, seed=seed)
+    if scripted_kind(policy):
+        return ScriptedAgent(policy, arena_actions, params)
     return (ExportAgent if is_export(policy) else PolicyAgent)(policy, arena_actions, seed=seed)
 
+
+def check_policy(policy: str | None) -> None:
+    """BadInput (one line) unless `policy` names something agent_for plays: None or 'random',
+    'scripted:NAME', an export folder or a readable checkpoint."""
+    if policy is None or policy == RANDOM:
+        return
+    if not scripted_kind(policy) and not is_export(policy):
+        checkpoint.read(policy)

@@ -36,6 +36,23 @@ RANDOM = "random"
 """The seat label (and policy reference) of uniform random play among the legal actions."""
 
 
+SCRIPTED = "scripted:"
+"""Policy references `scripted:NAME` name a scripted commons_harvest player (popbased.play.scripted)."""
+SCRIPTED_KINDS = ("sustainable", "greedy")
+
+
+def scripted_kind(ref: str | None) -> str | None:
+    """'scripted:NAME' -> NAME (BadInput, naming the allowed ones, for an unknown NAME); None
+    for any other reference."""
+    if not isinstance(ref, str) or not ref.startswith(SCRIPTED):
+        return None
+    kind = ref[len(SCRIPTED):]
+    if kind not in SCRIPTED_KINDS:
+        allowed = ", ".join(SCRIPTED + k for k in SCRIPTED_KINDS)
+        raise BadInput(f"policy {ref!r}: no such scripted policy; allowed: {allowed}")
+    return kind
+
+
 def random_legal(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One action per row of `mask` [N, actions], uniform among that row's legal ones."""
     legal = np.asarray(mask, dtype=bool)

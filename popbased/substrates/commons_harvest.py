@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from popbased.errors import BadInput
 from popbased.substrates import meltingpot_loader
 from popbased.substrates import private_property
 from popbased.substrates.params import CommonsParams
@@ -86,3 +87,14 @@ def build_spec(name: str, params: CommonsParams, description: str = "", *,
         individual_observations=("RGB", "READY_TO_SHOOT", "APPLES_IN_VIEW", "ZAPS_FIRED"),
         description=description,
     )
+
+
+def with_state_dump(spec: Lab2dSpec) -> Lab2dSpec:
+    """`spec` (a commons_harvest variant) built again with the read-only StateDump observer:
+    the world state scripted players read on Melting Pot (popbased.play.scripted)."""
+    if not isinstance(spec.params, CommonsParams):
+        raise BadInput(f"{spec.name}: the world state (scripted players) is read in the "
+                       f"commons_harvest family only")
+    if "StateDump" in spec.settings.values():
+        return spec
+    return build_spec(spec.name, spec.params, spec.description, state_dump=True)

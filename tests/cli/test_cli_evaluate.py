@@ -17,6 +17,8 @@ from conftest import invoke, one_line_error, popbased
     (("run", "random", "--grid", "regrowth="), "empty grid"),
     (("run",), "at least one policy"),
     (("run", "bots"), "bots are not yet playable"),
+    (("run", "scripted:nope"), "policy 'scripted:nope': no such scripted policy; allowed: scripted:sustainable, "
+                               "scripted:greedy"),
 ])
 def test_bad_evaluations_are_one_line_exit_2(tmp_path, args, text):
     result = popbased(tmp_path, "evaluate", *args, "-o", "out")

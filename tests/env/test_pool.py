@@ -91,3 +91,35 @@ def test_async_steps():
             env.step_async(actions)
         out = env.step_wait()
         assert out.rewards.shape == (14, len(env.components))
+
+
+@pytest.mark.parametrize("backend", ["inline", "process"])
+def test_world_state_rides_along_with_each_observation(backend):
+    """world_state (make_env's, for scripted players): each observation carries every env's
+    WORLD.POPBASED_STATE (popbased's read-only StateDump observer), the state of the world that
+    the views show: the step counter, players on free cells, removed players' views black."""
+    from popbased.env.engines import make_env
+    from popbased.env.fast.capture import LIVE, parse_state
+    from popbased.env.fast.maps import build_map
+
+    spec = resolve("open")
+    game = build_map(spec.params)
+    rng = np.random.default_rng(0)
+    removed = 0
+    with make_env(spec, 2, backend=backend, seed=3, world_state=True, max_episode_steps=30) as env:
+        obs = env.reset()
+        assert obs.world.shape == (2, 1 + 5 * 7 + 5 * 64)
+        for t in range(1, 30):
+            obs = env.step(rng.integers(0, len(spec.action_names), 2 * spec.num_players)).obs
+            for e in range(2):
+                state = parse_state(obs.world[e], game, np.zeros(7, np.int64))
+                assert state.t == t + 1 and 0 < (state.apple_state == LIVE).sum() <= 64
+                assert not game.wall[state.pos[:, 0], state.pos[:, 1]].any()
+                black = (obs.rgb[e * 7:(e + 1) * 7] == 0).all(axis=(1, 2, 3))
+                np.testing.assert_array_equal(black, ~state.alive)
+                removed += int((~state.alive).sum())
+    assert removed > 0  # random players zap: some were removed
+    with make_env(spec, 1, backend="inline") as plain:
+        assert plain.reset().world is None
+    with pytest.raises(BadInput, match="StateDump"):
+        BatchedEnv(spec, 1, backend="inline", world_state=True)

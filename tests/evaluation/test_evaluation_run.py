@@ -175,6 +175,26 @@ def test_matrix_seats_focal_and_background(ray_local, tmp_path):
                             "m2"), "--visitor-focal 5: out of range")
 
 
+@pytest.mark.parametrize("env", ["meltingpot", "fast"])
+def test_scripted_policies_play_on_both_engines(ray_local, tmp_path, env):
+    # the sustainable and greedy references beside random play, every seat scripted; and a
+    # matrix seats a scripted focal among random background players
+    made = popbased(tmp_path, "evaluate", "run", "scripted:sustainable", "scripted:greedy", "random",
+                    "--episodes", 1, "--max-episode-steps", 120, "--env", env, "-o", "res",
+                    "--ray-address", ray_local["address"])
+    assert made.returncode == 0, made.stderr[-3000:]
+    episodes = pd.read_parquet(tmp_path / "res" / "episodes.parquet")
+    assert sorted(episodes["policy"]) == ["random", "scripted:greedy", "scripted:sustainable"]
+    scripted = episodes[episodes["policy"] != "random"]
+    assert (scripted["per_capita_return"] > 0).all() and (scripted["zaps_fired_per_capita"] == 0).all()
+    assert "scripted sustainable harvester" in (tmp_path / "res" / "report.html").read_text()
+    if env == "meltingpot":
+        made = popbased(tmp_path, "evaluate", "matrix", "scripted:greedy", "random", "--episodes", 1,
+                        "--max-episode-steps", 60, "-o", "m", "--ray-address", ray_local["address"])
+        assert made.returncode == 0, made.stderr[-3000:]
+        assert len(pd.read_csv(tmp_path / "m" / "summary.csv")) == 4
+
+
 def test_league_members_are_linked_to_their_runs(tiny_league_run, ray_local):
     # a member's current weights (generation 1) and its generation-0 checkpoint: the same label,
     # told apart by their form; each tagged with its member, generation, hash and MLflow runs

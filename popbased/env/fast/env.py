@@ -101,7 +101,8 @@ class FastBatchedEnv(SeatActions):
     def reset(self) -> Observation:
         """First observations of every env (only once: later resets happen by themselves)."""
         rgb, ready = self.reset_tensors()
-        return Observation(np.ascontiguousarray(rgb.cpu().numpy()), ready.cpu().numpy(), self.action_mask)
+        return Observation(np.ascontiguousarray(rgb.cpu().numpy()), ready.cpu().numpy(), self.action_mask,
+                           self.world)
 
     def reset_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._started:
@@ -122,7 +123,7 @@ class FastBatchedEnv(SeatActions):
         actions, self._pending = self._pending, None
         out = self.step_tensors(actions)
         obs = Observation(np.ascontiguousarray(out.rgb.cpu().numpy()), out.ready_to_shoot.cpu().numpy(),
-                          self.action_mask)
+                          self.action_mask, self.world)
         return StepResult(obs, out.rewards.cpu().numpy(), out.done.cpu().numpy(), out.episodes)
 
     def render(self, env: int = 0) -> np.ndarray:
