@@ -97,3 +97,20 @@ def test_an_interrupted_run_is_not_done_and_a_complete_pbt_folder_is_recovered(t
     assert study_steps.recover(plan, tmp_path, generations=8) == []  # not finished: it resumes
     assert study_steps.recover(plan, tmp_path, generations=3) == ["open"]
     assert (tmp_path / "steps" / "train-open.json").exists()
+
+
+def test_a_pbt_run_that_has_a_state_is_continued_by_popbased_resume(tmp_path):
+    plan = plans.load(STUDY)
+    launch = study_steps.train_step(plan, plan.run("open"), tmp_path, 56_000_000, 8, 0,
+                                    "sqlite:///x.db", "cpu")
+    assert launch.argv[3] == "pbt" and "--resume" not in launch.argv
+    folder = study_steps.run_folder(tmp_path, "open")
+    folder.mkdir(parents=True)
+    (folder / "state.json").write_text("{}")
+    again = study_steps.train_step(plan, plan.run("open"), tmp_path, 56_000_000, 8, 0,
+                                   "sqlite:///x.db", "cpu")
+    assert again.argv[3:5] == ("resume", str(folder))
+    assert again.argv[again.argv.index("--generations") + 1] == "8" and "--json" in again.argv
+    plain = study_steps.train_step(plan, plan.run("ppo_selfish"), tmp_path, 56_000_000, 8, 0,
+                                   "sqlite:///x.db", "cpu")
+    assert plain.argv[plain.argv.index("--total-steps") + 1] == str(plan.share(56_000_000))
