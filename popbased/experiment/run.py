@@ -85,8 +85,8 @@ def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), 
     if not only or "report" in only:
         results = results or Path("results") / exp.name
         paths = report.write(out, results, reps)
-        say(f"report: {paths[1]} and {paths[0]} (from {len(paths) - 2} figure(s) and every "
-            f"finished evaluation), copied to {results}")
+        say(f"report: {paths[1]}, {paths[0]} and {len(paths) - 2} figure(s) from every finished "
+            f"evaluation, copied to {results}")
     if failed:
         say(f"{len(failed)} step(s) did not finish: {', '.join(failed)}; rerun the same command "
             f"to retry them (finished steps are kept)")

@@ -1,41 +1,22 @@
-"""The experiment file (`experiments/*.toml`): arms x seeds of training runs, each run's
-champion evaluated on real Melting Pot with the same episode seeds, scored against random play
-(0) and a reference policy (1).
+"""The experiment file (`experiments/*.toml`, docs/experiments.md): arms x seeds of training
+runs, each run's champion evaluated on real Melting Pot with the same episode seeds, scored
+against random play (0) and a reference policy (1).
 
     [experiment]
     name = "pbt-vs-random-search"
     seeds = [0, 1, 2, 3, 4]          # independent runs per arm (gene draws, network init, envs)
     agent_steps = 2_000_000          # per arm and seed: every arm trains the same agent-steps
-    episodes = 30                    # Melting Pot episodes per evaluation, episode seeds 0..N-1
+    episodes = 30                    # Melting Pot episodes per evaluation, the same for every policy
     substrate = "open"               # where every policy is evaluated
-    reference = "scripted:sustainable"  # the 1 of the normalised score (optional)
-    description = "..."              # optional, for the report
-    max_episode_steps = 100          # optional: cut evaluation episodes (smoke runs only)
-    workers = 1                      # optional round shape of every training run
-    envs_per_worker = 2              #   (--workers, --envs-per-worker, --rollout-length)
-    rollout_length = 20
+    reference = "scripted:sustainable"  # optional: the 1 of the normalised score
+    # optional: description, max_episode_steps (cuts evaluations: smoke runs only), and the
+    # round shape of every training run: workers, envs_per_worker, rollout_length
 
-    [arms.pbt]                       # PBT: a population file, relative to this file
-    population = "open.toml"
-    generations = 8                  # steps_per_generation = agent_steps // (generations * size)
-    selection = "none"               # optional override of its [pbt] selection (none: random search)
-    size = 8                         # optional override of its population.size
-    note = "who chose what"          # optional, any arm: one sentence for the report
-
-    [arms.ppo]                       # plain PPO self-play (no population/league/policy key)
-    substrate = "open"               # default: the experiment's substrate
-    params = {}                      # variant parameters
-    shaping = { last_apples = -3.0 } # fixed shaping weights (popbased train --shaping)
-    ppo = { epochs = 2 }             # PPO settings (popbased train --ppo)
-    members = 1
-
-    [arms.league_x]                  # a league file
-    league = "commons.toml"
-    generations = 4
-    champion_of = "open"             # which population's champion is evaluated (default: first)
-
-    [arms.champion_y]                # an existing policy, no training: evaluated once
-    policy = "results/study/champions/open"
+    [arms.NAME]   # one of, by its keys (each arm may add `note`: who chose what, for the report):
+    # pbt:      population = "open.toml" (beside this file), generations, selection, size
+    # league:   league = "commons.toml", generations, champion_of (default: its first population)
+    # train:    substrate, params, shaping, ppo, members (none of population / league / policy)
+    # champion: policy = a path, scripted:NAME or models:/NAME@ALIAS (evaluated once)
 
 Loading checks everything (the population and league files too, with the arm's overrides)
 and names the file, key and value of the first problem, with what is allowed (BadInput).

@@ -109,11 +109,15 @@ def lines(report: dict[str, Any]) -> list[str]:
         out.append(f"{r['name']}: started, not finished (failed, stopped or running); log: "
                    f"{Path(report['folder']) / r['log']}")
     if report["left"]:
-        estimate = f"about {_minutes(report['left_s'])} of step time left"
-        if report["unknown"]:
-            estimate += (f" besides {len(report['unknown'])} step(s) of a kind none of whose steps "
-                         f"is done yet ({', '.join(report['unknown'][:3])}"
-                         f"{', ...' if len(report['unknown']) > 3 else ''})")
+        unknown = report["unknown"]
+        names = f"{', '.join(unknown[:3])}{', ...' if len(unknown) > 3 else ''}"
+        if len(unknown) == report["left"]:
+            estimate = f"no estimate until a step of their kind is done ({names})"
+        else:
+            estimate = f"about {_minutes(report['left_s'])} of step time left"
+            if unknown:
+                estimate += (f" besides {len(unknown)} step(s) of a kind none of whose steps is "
+                             f"done yet ({names})")
         out.append(f"left: {report['left']} step(s), {estimate}; --parallel N runs N at once")
     else:
         out.append("every step is done")
