@@ -47,12 +47,10 @@ def first_episode(config, spec=None) -> tuple[int, int] | None:
 
 
 def reward_per_step(report: RoundReport) -> float | None:
-    """The round's training reward per agent-step, the mean over its learners (their
-    `shaped_reward_per_step`: the harvest under the default weights); None in rounds where
-    nobody learned."""
-    values = [s["shaped_reward_per_step"] for s in report.learners.values()
-              if s.get("shaped_reward_per_step") is not None
-              and math.isfinite(s["shaped_reward_per_step"])]
+    """The round's harvest per agent-step (apples, unshaped), the mean over its learners
+    (their `harvest_per_step`); None in rounds where nobody learned."""
+    values = [s["harvest_per_step"] for s in report.learners.values()
+              if s.get("harvest_per_step") is not None and math.isfinite(s["harvest_per_step"])]
     return sum(values) / len(values) if values else None
 
 
@@ -73,8 +71,8 @@ def shaping_line(weights: Mapping[str, float], given: Mapping[str, float] | None
 def round_line(report: RoundReport, first: tuple[int, int] | None = None,
                reward: float | None = None) -> str:
     """A round as one line. Before any episode has ended it says when the first will
-    (`first`: see `first_episode`) and gives `reward`, the running training reward per
-    agent-step (see `reward_per_step`), meanwhile."""
+    (`first`: see `first_episode`) and gives `reward`, the running harvest per agent-step
+    (see `reward_per_step`), meanwhile."""
     m = report.metrics
     flags = sum(len(f) for f in report.flags.values())
     parts = [f"generation {report.generation + 1}"] if report.generation is not None else []
@@ -90,7 +88,7 @@ def round_line(report: RoundReport, first: tuple[int, int] | None = None,
              f"depleted {num(m.get('depleted_fraction'), '.0%')}",
              episodes]
     if not report.episodes and reward is not None:
-        parts.append(f"reward/agent-step {num(reward)}")
+        parts.append(f"harvest/agent-step {num(reward)}")
     if report.worker_restarts:
         parts.append(f"[yellow]worker restarts {report.worker_restarts}[/]")
     if flags:

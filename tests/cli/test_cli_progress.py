@@ -26,7 +26,7 @@ def report(round_: int, episodes: int = 0, reward: float = 0.02, **fields) -> Ro
     return RoundReport(round=round_, agent_steps=140 * round_, total_steps=1400, elapsed_s=1.0,
                        agent_steps_per_s=140.0, episodes=episodes,
                        metrics={"per_capita_return": 3.0} if episodes else {},
-                       learners={"m0": {"shaped_reward_per_step": reward}}, worker_restarts=0,
+                       learners={"m0": {"harvest_per_step": reward}}, worker_restarts=0,
                        flags={}, **fields)
 
 
@@ -42,7 +42,7 @@ def test_when_the_first_episode_can_end():
 def test_a_round_line_says_why_there_are_no_episodes_and_the_reward_meanwhile():
     line = progress.round_line(report(1), (1000, 140_000), 0.0214)
     assert line.endswith("| episodes 0 (the first ends after ~1,000 steps per world, ~140,000 "
-                         "agent-steps) | reward/agent-step 0.0214")
+                         "agent-steps) | harvest/agent-step 0.0214")
     line = progress.round_line(report(9, episodes=3), (1000, 140_000), 0.03)
     assert line.endswith("| return/capita 3 | Gini - | depleted - | episodes 3")
     assert progress.reward_per_step(report(1, reward=0.5)) == 0.5
@@ -67,7 +67,7 @@ def test_off_a_terminal_progress_is_whole_lines_at_most_every_interval():
         assert all(line.startswith(f"{title} ") and len(line) > 160 for line in rounds)
         # the last line whole, with the running reward (the mean of 0.01 .. 0.10)
         assert rounds[-1].endswith("episodes 0 (the first ends after ~1,000 steps per world, "
-                                   "~14,000 agent-steps) | reward/agent-step 0.055")
+                                   "~14,000 agent-steps) | harvest/agent-step 0.055")
 
 
 def test_off_a_terminal_tasks_are_lines_too():
@@ -105,7 +105,7 @@ def test_train_in_a_batch_job_results_on_stdout_progress_on_stderr(tmp_path):
     assert rounds[0].startswith("open 140/1,400 agent-steps | ")
     assert rounds[-1].startswith("open 1,400/1,400 agent-steps | ")  # the last round, whole
     assert all("episodes 0 (the first ends after ~1,000 steps per world, ~14,000 agent-steps) | "
-               "reward/agent-step " in line for line in rounds)
+               "harvest/agent-step " in line for line in rounds)
     assert_whole_lines(result, out / "m0.pt")
     as_json = popbased(tmp_path, "train", "open", *FAST, "--total-steps", 140, "--rollout-length", 10,
                        "--out", tmp_path / "j", "--json", timeout=300)

@@ -48,7 +48,7 @@ def test_status_of_a_train_run_says_why_it_has_no_episodes(work):
                       f"1,400/1,400 agent-steps, finished")
     assert out[1].startswith("  last round (10): ") and "return/capita - |" in out[1]
     assert "episodes 0 (the first ends after ~1,000 steps per world, ~14,000 agent-steps)" in out[1]
-    assert "| reward/agent-step " in out[1]
+    assert "| harvest/agent-step " in out[1]
     assert out[2] == f"  checkpoints: m0 {work / 'runs' / 'train' / 'm0.pt'}"
     now = json.loads(invoke("status", work / "runs" / "train", "--json").stdout)
     assert now["kind"] == "train" and now["agent_steps"] == 1400
