@@ -34,6 +34,7 @@ from popbased.errors import BadInput
 from popbased.league import spec as league_spec
 from popbased.population import spec as population_spec
 from popbased.ppo import shaping as shaping_rules
+from popbased.ppo.actions import SCRIPTED, SCRIPTED_KINDS, scripted_kind
 from popbased.ppo.config import PPOConfig, from_mapping
 from popbased.substrates import resolve
 
@@ -51,7 +52,7 @@ EXPERIMENT_KEYS = ("name", "seeds", "agent_steps", "episodes", "substrate", "ref
 RESERVED = ("random", "reference")
 """Names of the baselines' evaluations (eval/random, eval/reference): not arm names."""
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-POLICY_SCHEMES = ("scripted:", "models:/")
+POLICY_SCHEMES = (SCRIPTED, "models:/")
 MIN_STEPS_PER_GENERATION = 1000
 
 
@@ -139,6 +140,11 @@ def check_policy(value, folder: Path, where: str) -> str:
     """A policy reference: scripted:NAME, models:/..., or a path relative to the experiment
     file or to the working folder (returned as given when it names a path from here)."""
     ref = _str(value, where)
+    try:
+        scripted_kind(ref)
+    except BadInput:
+        raise BadInput(f"{where}={ref!r}: no such scripted policy; allowed: "
+                       f"{', '.join(SCRIPTED + k for k in SCRIPTED_KINDS)}") from None
     if ref.startswith(POLICY_SCHEMES):
         return ref
     if ref == "random":

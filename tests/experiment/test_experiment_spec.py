@@ -104,6 +104,8 @@ BAD = [
     (GOOD.replace("agent_steps = 2_000_000", "agent_steps = 20_000"),
      "arms.pbt: agent_steps=20,000 over 8 generations x 4 members is 625 agent-steps per member"),
     (GOOD.replace("[arms.pbt]", "[arms.random]"), "arm name 'random'"),
+    (GOOD.replace('substrate = "open"', 'substrate = "open"\nreference = "scripted:lazy"'),
+     "experiment.reference='scripted:lazy': no such scripted policy; allowed: scripted:sustainable"),
 ]
 
 
