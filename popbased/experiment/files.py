@@ -22,7 +22,8 @@ def _key(key: str) -> str:
     return key if BARE.match(key) else json.dumps(key)
 
 
-def _value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """`value` as a TOML value (inline: strings, numbers, booleans, arrays, inline tables)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -36,9 +37,9 @@ def _value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)  # a JSON string is a TOML basic string
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no TOML for {type(value).__name__}: {value!r}")
 
 
@@ -51,7 +52,7 @@ def dumps(data: Mapping[str, Any]) -> str:
         plain = {k: v for k, v in items.items() if k not in subtables}
         if prefix and (plain or not subtables):
             lines.append(("\n" if lines else "") + "[" + ".".join(map(_key, prefix)) + "]")
-        lines.extend(f"{_key(k)} = {_value(v)}" for k, v in plain.items())
+        lines.extend(f"{_key(k)} = {toml_value(v)}" for k, v in plain.items())
         for key, sub in subtables.items():
             table(prefix + (key,), sub)
 

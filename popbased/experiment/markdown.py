@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from popbased.experiment.files import _value
+from popbased.experiment.files import toml_value
 
 METRICS = {
     "normalised": "normalised score: (score - random) / (reference - random); 0 = random play, "
@@ -35,7 +35,7 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
 
 def _definition(arm: dict) -> str:
     shown = {k: v for k, v in arm["definition"].items() if k != "note"}
-    return ", ".join(f"{k} = {_value(v)}" for k, v in shown.items()) or "(defaults)"
+    return ", ".join(f"{k} = {toml_value(v)}" for k, v in shown.items()) or "(defaults)"
 
 
 def _cautions(s: dict) -> list[str]:
