@@ -81,13 +81,12 @@ def _play(name: str, params: tuple[str, ...], episodes: int, steps: int | None, 
     from popbased import substrates as registry
     from popbased.env import engines
     from popbased.play import random_play
-    from popbased.ppo import checkpoint
+    from popbased.play.agents import check_policy
 
     parsed = registry.parse_assignments(params)
     spec = registry.resolve(name, parsed)  # bad input fails before anything starts
     engines.get(env).check(spec)
-    if policy is not None:
-        checkpoint.read(policy)
+    check_policy(policy)
     with _progress(console, f"{name}: episodes") as bar:
         task = bar.add_task("play", total=episodes)
         result = random_play(name, parsed, episodes=episodes, max_steps=steps, seed=seed,
@@ -151,8 +150,9 @@ _seed = click.option("--seed", default=0, show_default=True, type=int)
 @_episodes
 @_steps
 @_seed
-@click.option("--policy", default=None, metavar="CHECKPOINT",
-              help="A member checkpoint (from `popbased train`) plays every seat; default: random.")
+@click.option("--policy", default=None, metavar="POLICY",
+              help="Plays every seat: a member checkpoint (from `popbased train`), an exported "
+                   "champion folder, or scripted:sustainable / scripted:greedy; default: random.")
 @_env
 @click.option("--json", "as_json", is_flag=True, help="Print every episode's metrics as JSON.")
 def run(name: str, params: tuple[str, ...], episodes: int, max_episode_steps: int | None, seed: int,

@@ -26,7 +26,17 @@ def test_run_json_random_baseline():
     assert len(data["episodes"]) == 2 and all(e["steps"] == 60 for e in data["episodes"])
 
 
+@pytest.mark.parametrize("env", ["fast", "meltingpot"])
+def test_run_a_scripted_policy_in_every_seat(env):
+    result = invoke("substrates", "run", "open", "--policy", "scripted:sustainable", "--env", env,
+                    "--episodes", "1", "--max-episode-steps", "50", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["env"] == env and [e["steps"] for e in data["episodes"]] == [50]
+
+
 @pytest.mark.parametrize("args, message", [
+    (("substrates", "run", "open", "--policy", "scripted:nope"), "scripted:nope"),
     (("substrates", "run", "opne"), "did you mean open"),
     (("substrates", "run", "open", "-p", "regrowth=0"), "regrowth"),
     (("substrates", "run", "open", "-p", "zap_cooldown=0"), "zap_cooldown"),
