@@ -100,9 +100,11 @@ def train_argv(address: str, out, steps: int) -> list[str]:
                          "--rollout-length", 40, "--ray-address", address, "--out", out)
 
 
-def one_line_error(result, text, ignore: str | None = None):
-    """Bad input: exit 2 and one line on stderr (lines containing `ignore` aside) with `text`."""
-    lines = [l for l in result.stderr.splitlines() if l.strip() and not (ignore and ignore in l)]
+def one_line_error(result, text, ignore: str | tuple[str, ...] | None = None):
+    """Bad input: exit 2 and one line on stderr (lines containing `ignore`, or any of its
+    strings, aside) with `text`."""
+    ignore = (ignore,) if isinstance(ignore, str) else tuple(ignore or ())
+    lines = [l for l in result.stderr.splitlines() if l.strip() and not any(i in l for i in ignore)]
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1 and text in lines[0], result.stderr
 

@@ -74,7 +74,8 @@ def test_our_policies_meet_our_bots_in_real_scenarios(ray_local, open_bots, tmp_
         (root / "commons_harvest__open" / model / "saved_model.pb").write_bytes(b"not a model")
     broken = popbased(tmp_path, "evaluate", "scenario", "commons_harvest__open_1", "random", "--episodes", 1,
                       "--max-episode-steps", 10, "--bots-root", root, "-o", "res2", "--ray-address", ray_local["address"])
-    one_line_error(broken, "do not load as Melting Pot SavedModels", ignore="Ray cluster")  # joining notes
+    # aside: Ray's notes on joining, and the progress line of the job the error stopped
+    one_line_error(broken, "do not load as Melting Pot SavedModels", ignore=("Ray cluster", "playing scenarios"))
 
 
 def test_missing_bots_are_one_line_naming_the_files(tmp_path):
