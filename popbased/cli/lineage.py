@@ -67,12 +67,12 @@ def show(member):
     MEMBER is RUN_FOLDER/MEMBER_ID (e.g. runs/commons/open/m1), LEAGUE_NAME/MEMBER_ID or the
     member's MLflow run id.
     """
-    from rich.console import Console
+    from popbased.cli import progress
 
     from popbased.population.report import lineage_lines
 
     folder, member_id, log = resolve_member(member)
-    console = Console()
+    console = progress.console()
     donors = log.ancestry(member_id)
     copied = ", ".join(donors) + " (most recent first)" if donors else "never (its own line)"
     console.print(f"{member_id} in {folder}; copied: {copied}", highlight=False, soft_wrap=True)
@@ -107,7 +107,7 @@ def tree(folder):
     LEAGUE is a league or PBT run folder, a league name or an MLflow run id; extinct lines
     are dim.
     """
-    from rich.console import Console
+    from popbased.cli import progress
     from rich.tree import Tree
 
     from popbased.population import family
@@ -121,7 +121,7 @@ def tree(folder):
         if population is not None and population not in groups:
             groups[population] = top.add(f"[bold]{population}[/]")
         _add(top if population is None else groups[population], root)
-    Console().print(top)
+    progress.console().print(top)
 
 
 @lineage.command()

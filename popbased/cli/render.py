@@ -37,7 +37,7 @@ def render(policy, random_play, substrate, params, out, max_episode_steps, seed,
       popbased render runs/commons/open/m1 -o m1.mp4
       popbased render --random --substrate open --max-episode-steps 200 -o random.gif
     """
-    from rich.console import Console
+    from popbased.cli import progress
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from popbased import substrates as registry
@@ -67,7 +67,7 @@ def render(policy, random_play, substrate, params, out, max_episode_steps, seed,
     if arena is None:
         raise BadInput("--random needs --substrate (e.g. --substrate open)")
     registry.resolve(arena, {**arena_params, **parsed})  # bad substrate or parameter: one line
-    console = Console(stderr=True)
+    console = progress.console(stderr=True)
     with Progress(TextColumn(f"rendering {arena}"), BarColumn(), TextColumn("{task.completed} steps"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("", total=max_episode_steps)

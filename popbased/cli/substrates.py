@@ -24,7 +24,7 @@ def list_(as_json: bool, show_all: bool) -> None:
     Every substrate and variant with its players, actions and settings, and how many of
     DeepMind's bots for it are installed.
     """
-    from rich.console import Console
+    from popbased.cli import progress
     from rich.table import Table
 
     from popbased import doctor as doctor_lib
@@ -53,7 +53,7 @@ def list_(as_json: bool, show_all: bool) -> None:
     if as_json:
         click.echo(json.dumps({"bots": bots, "parameters": params, "substrates": rows}, indent=2))
         return
-    console = Console()
+    console = progress.console()
     table = Table(title="popbased substrates")
     for column in ("name", "kind", "players", "bots", "settings", "description"):
         table.add_column(column)
@@ -161,16 +161,16 @@ def run(name: str, params: tuple[str, ...], episodes: int, max_episode_steps: in
 
     Random play in every seat (the baseline), or the checkpoint --policy.
     """
-    from rich.console import Console
+    from popbased.cli import progress
 
     from popbased.textio import json_safe
 
-    console = Console(stderr=True)
+    console = progress.console(stderr=True)
     result = _play(name, params, episodes, max_episode_steps, seed, console, policy, env)
     if as_json:
         click.echo(json.dumps(json_safe(result), indent=2))
     else:
-        _print_table(Console(), [result])
+        _print_table(progress.console(), [result])
 
 
 @substrates.command()
@@ -186,13 +186,13 @@ def compare(names: tuple[str, ...], episodes: int, max_episode_steps: int | None
 
     NAMES are substrates or variants.
     """
-    from rich.console import Console
+    from popbased.cli import progress
 
     from popbased import substrates as registry
     from popbased.env import engines
     from popbased.textio import json_safe
 
-    console = Console(stderr=True)
+    console = progress.console(stderr=True)
     for name in names:
         engines.get(env).check(registry.resolve(name))
     results = [_play(name, (), episodes, max_episode_steps, seed, console, env=env) for name in names]
@@ -200,7 +200,7 @@ def compare(names: tuple[str, ...], episodes: int, max_episode_steps: int | None
         click.echo(json.dumps(json_safe([{k: r[k] for k in ("substrate", "params", "summary")}
                                          for r in results]), indent=2))
     else:
-        _print_table(Console(), results)
+        _print_table(progress.console(), results)
 
 
 @substrates.command()
@@ -229,7 +229,7 @@ def validate(name: str, params: tuple[str, ...], episodes: int, max_episode_step
     Views bit for bit, transitions, contested cells, regrowth, episode statistics; writes
     OUT/report.json and figures.
     """
-    from rich.console import Console
+    from popbased.cli import progress
 
     from popbased import substrates as registry
     from popbased.env.fast import validate as validation
@@ -240,7 +240,7 @@ def validate(name: str, params: tuple[str, ...], episodes: int, max_episode_step
         raise BadInput(f"--factors {factors!r}: expected numbers separated by commas") from None
     if not factor_list or min(factor_list) <= 0:
         raise BadInput(f"--factors {factors!r}: every factor must be > 0")
-    console = Console(stderr=True)
+    console = progress.console(stderr=True)
     report = validation.run(name, registry.parse_assignments(params), episodes=episodes, seed=seed,
                             record_steps=record_steps, record_seeds=record_seeds,
                             max_steps=max_episode_steps, factors=factor_list, out_dir=out, force=force,
