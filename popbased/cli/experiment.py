@@ -33,8 +33,7 @@ def experiment() -> None:
 @click.option("--dry-run", is_flag=True, help="List the steps (done or to do) with their command "
               "lines; run nothing, write nothing.")
 @click.option("--results", default=None, help="Where the report is copied (default: results/NAME).")
-@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
-              "OUT.old-TIME and start afresh.")
+@options.FORCE
 @click.option("--device", default="auto", show_default=True, type=options.DEVICE,
               help="Learner device of the training runs.")
 @options.TRACKING

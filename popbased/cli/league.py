@@ -75,8 +75,7 @@ def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: boo
                    "overrides; a length, not a cut: seats change hands between episodes, so a "
                    "multiple of --rollout-length).")
 @options.out_option("League folder (default: runs/league-NAME-TIME).", default=None)
-@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
-              "OUT.old-TIME and start afresh.")
+@options.FORCE
 @options.TRACKING
 @options.training
 def launch(league_file, generations, steps_per_generation, episode_steps, out, force, tracking_uri,

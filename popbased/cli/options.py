@@ -239,6 +239,10 @@ def summary(console, result: dict, as_json: bool, resume_hint: str, folder: str,
     return True
 
 
+FORCE = click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
+                     "OUT.old-TIME and start afresh.")
+"""--force of the commands that write a run folder (popbased.runs.claim)."""
+
 TRACKING = click.option("--tracking-uri", default=None,
                         help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else ./mlflow.db; "
                              "resume: the run's own).")

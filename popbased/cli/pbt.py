@@ -20,8 +20,7 @@ from popbased.errors import BadInput
 @options.out_option("Run folder (default: runs/pbt-NAME-TIME).", default=None)
 @click.option("--resume", is_flag=True, hidden=True,
               help="The same as `popbased resume OUT` (kept for scripts).")
-@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
-              "OUT.old-TIME and start afresh.")
+@options.FORCE
 @options.config_option("max_episode_steps", type=click.IntRange(min=1))
 @options.TRACKING
 @MOVE

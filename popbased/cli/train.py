@@ -50,8 +50,7 @@ def _numbers(pairs: tuple[str, ...], what: str) -> dict:
                    "farmer=1 on farmer variants) or overriding one, e.g. --shaping zapped=-0.1; "
                    "0 drops a component (reward=0: no harvest reward).")
 @options.out_option("Checkpoint folder (default: runs/train-SUBSTRATE-TIME).", default=None)
-@click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
-              "OUT.old-TIME and start afresh.")
+@options.FORCE
 @options.config_option("overlap")
 @options.training
 def train(substrate, params, steps, members, device, seed, workers, envs_per_worker,

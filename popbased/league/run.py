@@ -33,8 +33,7 @@ from popbased.ppo import checkpoint
 from popbased.ppo.learner import publication
 from popbased.runs import state as files
 from popbased.league.bots import arena_substrate
-from popbased.run.loop import Loop
-from popbased.run.records import FolderRecords
+from popbased.run.loop import Loop, folder_loop
 from popbased.run.session import MatchSeats, Session
 from popbased.selfplay import TrainConfig, start_collector
 from popbased.substrates import resolve
@@ -337,6 +336,5 @@ def make_loop(spec, config: TrainConfig, generations: int, state: dict | None = 
               prepare: Callable[[dict[str, Member]], Any] | None = None) -> Loop:
     """The league run's loop, not yet started (`state`: the run folder's last commit, to resume;
     `run` checks the folder first)."""
-    selection = League(spec, config)
-    return Loop(config, selection, FolderRecords(config, selection, state, prepare), generations,
-                on_round, on_generation)
+    return folder_loop(config, League(spec, config), generations, state, on_round, on_generation,
+                       prepare)

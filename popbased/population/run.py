@@ -35,8 +35,7 @@ from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.population.spec import PopulationSpec
 from popbased.ppo import shaping
 from popbased.runs import state as files
-from popbased.run.loop import Loop
-from popbased.run.records import FolderRecords
+from popbased.run.loop import Loop, folder_loop
 from popbased.run.session import SelfPlaySeats
 from popbased.selfplay import TrainConfig, validate
 
@@ -203,6 +202,5 @@ def make_loop(spec, config: TrainConfig, generations: int, state: dict | None = 
               prepare: Callable[[dict[str, Member]], Any] | None = None) -> Loop:
     """The PBT run's loop, not yet started (`state`: the run folder's last commit, to resume;
     `run` checks the folder first)."""
-    selection = PBT(spec, config)
-    return Loop(config, selection, FolderRecords(config, selection, state, prepare), generations,
-                on_round, on_generation)
+    return folder_loop(config, PBT(spec, config), generations, state, on_round, on_generation,
+                       prepare)

@@ -31,6 +31,7 @@ from popbased.population.member import Member, credit
 from popbased.population.member_stats import MemberStats
 from popbased.population.reports import GenerationSummary, RoundReport
 from popbased.rollout.fragment import Fragment
+from popbased.run.records import FolderRecords
 from popbased.run.session import EpisodeWindow, Session
 from popbased.runs import state as files
 from popbased.selfplay import TrainConfig, learner_threads, start_collector
@@ -211,3 +212,14 @@ class Loop:
         members = self.members if members is None else members
         known = [m for m in members.values() if m.fitness is not None]
         return max(known, key=lambda m: m.fitness).id if known else None
+
+
+def folder_loop(config: TrainConfig, selection: Selection, generations: int,
+                state: dict | None = None,
+                on_round: Callable[[RoundReport], Any] | None = None,
+                on_generation: Callable[[GenerationSummary], Any] | None = None,
+                prepare: Callable[[dict[str, Member]], Any] | None = None) -> Loop:
+    """The loop of a run that keeps a run folder (PBT, leagues), not yet started (`state`: the
+    folder's last commit, to resume; `prepare(members)`: called once on a new run's members)."""
+    return Loop(config, selection, FolderRecords(config, selection, state, prepare), generations,
+                on_round, on_generation)
