@@ -63,6 +63,15 @@ def sample_initial(gene: Gene, rng: np.random.Generator) -> float:
     return float(round(value)) if gene.integer else float(value)
 
 
+def grid_value(gene: Gene, index: int, size: int) -> float:
+    """Member `index` of `size`'s starting value on a grid: evenly spaced across the gene's
+    initial range on its scale, both ends included (the low end for a population of one)."""
+    low, high = (_to_axis(gene, v) for v in gene.init)
+    value = _from_axis(gene, low + (high - low) * (index / (size - 1) if size > 1 else 0.0))
+    value = min(gene.init[1], max(gene.init[0], value))  # float round-off at the ends
+    return float(round(value)) if gene.integer else float(value)
+
+
 def load_evotorch():
     """EvoTorch's pieces explore uses. The first import takes seconds (EvoTorch imports Ray
     and cma): the engines call this at setup, so that it never stalls a generation's end."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from popbased.population.explore import sample_initial
+from popbased.population.explore import grid_value, sample_initial
 from popbased.ppo import shaping
 from popbased.ppo.learner import Learner
 
@@ -108,13 +108,15 @@ class Member:
 
 def initial_members(spec, action_names, weights: dict[str, float], *, obs_size: int, net, device: str,
                     rng: np.random.Generator, seed: int, prefix: str = "") -> dict[str, "Member"]:
-    """A new population: gene values drawn from their initial ranges, fresh learners
+    """A new population: gene values drawn from their initial ranges (or on a grid across
+    them, for `grid` genes: member i at i/(size-1) of the way), fresh learners
     (member i seeded with `seed + i`), ids `<prefix>m<i>`. `weights` are the population's
     base reward weights (the defaults, or its weights in a league's arena); each member's
     shaping genes override them per component (shaping.effective_weights)."""
     members = {}
     for i in range(spec.size):
-        values = {g.name: sample_initial(g, rng) for g in spec.all_genes()}
+        values = {g.name: grid_value(g, i, spec.size) if g.grid else sample_initial(g, rng)
+                  for g in spec.all_genes()}
         ppo, shaped = split_values(values)
         member_id = f"{prefix}m{i}"
         learner = Learner(member_id, obs_size, action_names, net=net,

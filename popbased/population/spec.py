@@ -22,6 +22,7 @@ with its initial value or range and its mutation rule.
     [shaping.zapped]              # a reward-shaping weight (fixed when it has no bounds)
     init = [-0.2, 0.0]
     bounds = [-1.0, 0.0]
+    grid = false                  # true: members start evenly spaced across init, not drawn
 
 Loading validates everything and names the file and key of the first problem (BadInput).
 """
@@ -58,6 +59,9 @@ class Gene:
     """linear, log (positive values) or one_minus_log (values in (0, 1), e.g. gamma)."""
     integer: bool = False
     """Rounded to an integer after every change."""
+    grid: bool = False
+    """Initial values on a grid instead of random draws: member i of n starts at i/(n-1) of
+    the way across `init` on the gene's scale (a grid search when nobody copies or mutates)."""
 
 
 FITNESS = ("return", "sustainability", "equality", "pareto", "welfare")
@@ -130,7 +134,7 @@ class PopulationSpec:
 
 
 _POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation", "env")
-_GENE_KEYS = ("init", "bounds", "scale", "integer")
+_GENE_KEYS = ("init", "bounds", "scale", "integer", "grid")
 _TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt")
 
 
@@ -180,6 +184,9 @@ def parse_gene(name: str, raw: Mapping, where: str, evolved: bool = True) -> Gen
     integer = raw.get("integer", False)
     if not isinstance(integer, bool):
         raise BadInput(f"{where}.integer: expected true or false, got {integer!r}")
+    grid = raw.get("grid", False)
+    if not isinstance(grid, bool):
+        raise BadInput(f"{where}.grid: expected true or false, got {grid!r}")
     limits = bounds or init
     if scale == "log" and limits[0] <= 0:
         raise BadInput(f"{where}: log scale needs positive bounds, got lower {limits[0]:g}")
@@ -187,7 +194,7 @@ def parse_gene(name: str, raw: Mapping, where: str, evolved: bool = True) -> Gen
         raise BadInput(f"{where}: one_minus_log scale needs bounds in [0, 1), got {list(limits)}")
     if bounds is not None and not (bounds[0] <= init[0] and init[1] <= bounds[1]):
         raise BadInput(f"{where}: init {list(init)} is outside bounds {list(bounds)}")
-    return Gene(name, init, bounds, scale, integer)
+    return Gene(name, init, bounds, scale, integer, grid)
 
 
 def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = "") -> PopulationSpec:

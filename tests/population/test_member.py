@@ -57,3 +57,27 @@ def test_initial_members_take_the_base_weights_and_their_genes():
     for member in members.values():
         assert member.learner.shaping == {"reward": 1.0, "zapped": -0.5,  # the gene's init
                                           "others_reward": member.values["shaping.others_reward"]}
+
+
+def test_grid_genes_start_evenly_spaced_across_their_range_and_draw_nothing():
+    import copy
+    from popbased.population.spec import parse
+    from conftest import TINY
+
+    raw = copy.deepcopy(TINY)
+    raw["population"]["size"] = 3
+    raw["shaping"]["zapped"] = {"init": [-1.0, 0.0], "grid": True}
+    raw["evolve"]["lr"] = {"init": [1e-4, 1e-2], "bounds": [1e-5, 1e-1], "scale": "log", "grid": True}
+    spec = parse(raw, "grid.toml")
+
+    def start(seed):
+        members = initial_members(spec, ACTIONS, {"reward": 1.0}, obs_size=11,
+                                  net=NetConfig(mlp=(16,)), device="cpu",
+                                  rng=np.random.default_rng(seed), seed=0)
+        return [m.values for m in members.values()]
+
+    values = start(0)
+    assert [v["shaping.zapped"] for v in values] == [-1.0, -0.5, 0.0]
+    assert [v["lr"] for v in values] == pytest.approx([1e-4, 1e-3, 1e-2])  # on the log scale
+    assert [m for m in start(1)] != values  # the drawn genes follow the seed ...
+    assert [v["shaping.zapped"] for v in start(1)] == [-1.0, -0.5, 0.0]  # ... the grid does not

@@ -73,6 +73,7 @@ def test_good_spec(tmp_path):
     (lambda t: t + "\n[pbt]\ncrossover = 1\n", "expected bool"),
     (lambda t: t + "\n[pbt]\nfraction = 'half'\n", "expected float"),
     (lambda t: t.replace("size = 4", 'size = 4\nenv = "gpu"'), "population.env='gpu'; allowed: auto, fast, meltingpot"),
+    (lambda t: t.replace("init = [-0.2, 0.0]", "init = [-0.2, 0.0]\ngrid = 1"), "grid: expected true or false"),
 ])
 def test_bad_specs_name_file_and_key(tmp_path, edit, message):
     path = tmp_path / "bad.toml"
