@@ -177,14 +177,21 @@ def compare(expected: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.n
 
 
 # ---------------------------------------------------------------------- writing
-def _info(run: RunFolder, member: MemberInfo, payload: dict, policy, fmt: str, by: str) -> dict[str, Any]:
+def _relative(path: Path, target: Path) -> str:
+    """`path` as seen from the export folder `target`: an export is moved, shared and committed,
+    so it names no absolute path of this machine (runtime.Exported.describe resolves it)."""
+    return Path(os.path.relpath(path.resolve(), target.resolve())).as_posix()
+
+
+def _info(run: RunFolder, member: MemberInfo, payload: dict, policy, fmt: str, by: str,
+          target: Path) -> dict[str, Any]:
     log = LineageLog(run.path / "lineage.jsonl")
     size = model.input_size(policy)
     input_names, output_names = model.names(policy.recurrent)
     return {
         "popbased_export": 1, "format": fmt, "file": runtime.FILES[fmt],
         "member": member.id, "population": member.population, "variant": member.variant,
-        "run": {"kind": run.kind, "name": run.name, "folder": str(run.path.resolve()),
+        "run": {"kind": run.kind, "name": run.name, "folder": _relative(run.path, target),
                 "generation": run.generation, "arena": run.arena, "arena_params": run.arena_params},
         "chosen_by": by, "fitness": member.fitness, "objectives": member.objectives,
         "league_score_of_population": run.scores.get(member.population),
@@ -207,7 +214,7 @@ def _info(run: RunFolder, member: MemberInfo, payload: dict, policy, fmt: str, b
         "agent_steps": payload["counters"]["agent_steps"],
         "lineage": {"birth_generation": member.birth_generation, "parent": member.parent,
                     "copied_from": log.ancestry(member.id), "history": list(lineage_lines(log, member.id))},
-        "checkpoint": {"file": str(member.checkpoint.resolve()), "sha256": member.sha256},
+        "checkpoint": {"file": _relative(member.checkpoint, target), "sha256": member.sha256},
         "mlflow_model": {"file": "MLmodel", "flavors": FLAVORS[fmt],
                          "pyfunc_input": "a dict of numpy arrays named as `inputs`, with exactly the "
                                          "signature's dtypes and shapes",
@@ -215,7 +222,7 @@ def _info(run: RunFolder, member: MemberInfo, payload: dict, policy, fmt: str, b
     }
 
 
-README = """# {member} ({population}), champion of {run}
+README = """# {member} ({population}), champion of {run} (run folder `{folder}`, relative to this one)
 
 `{file}` ({format}) takes {inputs} and returns {outputs}; `policy.json` describes every
 input and output, the preprocessing, the action names, hyperparameters and lineage.
@@ -281,7 +288,8 @@ def _readme(info: dict) -> str:
         state=", state" if recurrent else "", inputs=info["inputs"],
         extra_np=f", {n_state}, np.ones(len(rgb), bool)" if recurrent else "",
         extra_t=f", torch.from_numpy({n_state}), torch.ones(len(rgb), dtype=torch.bool)" if recurrent else "")
-    return README.format(member=info["member"], population=info["population"], run=info["run"]["folder"],
+    return README.format(member=info["member"], population=info["population"], run=f'{info["run"]["kind"]} run {info["run"]["name"]}',
+                         folder=info["run"]["folder"],
                          file=info["file"], format=info["format"], inputs=", ".join(info["inputs"]),
                          outputs=", ".join(info["outputs"]), size=info["observation"]["input"][1],
                          actions=len(info["actions"]), load=load, flavors=", ".join(FLAVORS[info["format"]]),
@@ -401,7 +409,7 @@ def export_member(run: RunFolder, member: MemberInfo, fmt: str, target: Path, by
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         staged = work / target.name
-        info = _info(run, member, payload, policy, fmt, by)
+        info = _info(run, member, payload, policy, fmt, by, target)
         _write_model(policy, fmt, staged, example_input(policy, views[0, 0]), _metadata(info))
         (staged / runtime.INFO).write_text(json.dumps(info, indent=1))
         check = compare(expected, exported_outputs(staged, frames, masks), masks)

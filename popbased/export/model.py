@@ -112,3 +112,18 @@ def to_onnx(policy: Policy, path) -> None:
                                     output_names=output_names, dynamo=True, verbose=False,
                                     optimize=True)
     program.save(str(path))
+    _drop_stack_traces(path)
+
+
+def _drop_stack_traces(path) -> None:
+    """torch.onnx records, per node, the Python stack that made it: file paths of this machine
+    (`pkg.torch.onnx.stack_trace`). An export is shared and committed, so they go; the graph
+    and its weights are untouched."""
+    import onnx  # deferred: exporting to ONNX only
+
+    proto = onnx.load(str(path))
+    for node in proto.graph.node:
+        kept = [p for p in node.metadata_props if p.key != "pkg.torch.onnx.stack_trace"]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    onnx.save(proto, str(path))

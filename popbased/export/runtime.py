@@ -52,8 +52,15 @@ class Exported:
 
     @staticmethod
     def describe(folder: str | Path) -> dict:
-        """policy.json of an export folder, without loading the network."""
-        return json.loads((Path(folder) / INFO).read_text())
+        """policy.json of an export folder, without loading the network; its run folder and
+        checkpoint file, written relative to the export folder, resolved against it (an older
+        export's absolute paths are kept as they are)."""
+        info = json.loads((Path(folder) / INFO).read_text())
+        for section, key in (("run", "folder"), ("checkpoint", "file")):
+            part = info.get(section)
+            if isinstance(part, dict) and part.get(key):
+                part[key] = str((Path(folder) / part[key]).resolve())
+        return info
 
     def initial_state(self, n: int) -> np.ndarray | None:
         return np.zeros((n, 2, self.lstm), np.float32) if self.recurrent else None

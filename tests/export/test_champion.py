@@ -123,6 +123,11 @@ def test_export_champions_registers_and_loads_without_popbased(tiny_league_run):
             f.name for f in folder.iterdir()} and not (folder / "model.onnx").exists()
         assert info["observation"]["input"] == ["N", 88, 88, 3]
         assert info["checkpoint"]["sha256"] == best.sha256
+        # no path of this machine: the run and checkpoint relative to the export folder
+        assert info["run"]["folder"] == "../../runs/tiny" and not Path(info["checkpoint"]["file"]).is_absolute()
+        assert Path(runtime.Exported.describe(folder)["checkpoint"]["file"]) == best.checkpoint.resolve()
+        assert str(work) not in (folder / "README.md").read_text()
+        assert str(work).encode() not in (folder / "policy.onnx").read_bytes()
         assert info["lineage"]["history"][0].startswith("gen 0: init")
         # the no_zap champion keeps its own action set (no FIRE_ZAP)
         assert ("FIRE_ZAP" in info["actions"]) == (pop == "open")
@@ -149,6 +154,7 @@ def test_export_champions_registers_and_loads_without_popbased(tiny_league_run):
     for pop in ("open", "no_zap"):
         info = json.loads((work / "champs" / pop / "policy.json").read_text())
         loaded = got[f"models:/tiny-{pop}@champion"]
+        info = runtime.Exported.describe(work / "champs" / pop)
         assert loaded["actions"] == original_actions(info["checkpoint"]["file"], work / "champs" / pop / "samples.npz")
         assert loaded["flavors"] == ["onnx", "python_function"]
         assert loaded["inputs"] == ["rgb", "mask"] and loaded["outputs"] == ["logp", "value"]
@@ -178,7 +184,7 @@ import mlflow.pytorch, torch
 net = mlflow.pytorch.load_model("models:/tiny-no_zap@champion")
 out["pytorch"] = [net(torch.from_numpy(r), torch.from_numpy(m))[0].argmax(-1).tolist()
                   for r, m in zip(s["rgb"], s["mask"])]""")
-    info = json.loads((work / "champs-mlflow" / "no_zap" / "policy.json").read_text())
+    info = runtime.Exported.describe(work / "champs-mlflow" / "no_zap")
     expected = original_actions(info["checkpoint"]["file"], samples)
     assert loaded["models:/tiny-no_zap@champion"]["flavors"] == ["python_function", "pytorch"]
     assert loaded["models:/tiny-no_zap@champion"]["actions"] == expected and loaded["pytorch"] == expected
