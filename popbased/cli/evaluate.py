@@ -55,15 +55,18 @@ def run_(policies, substrate, params, episodes, max_episode_steps, seed, envs, e
          ray_address, tracking_uri, grid):
     """Play each POLICY in every seat of SUBSTRATE, per grid point.
 
-    POLICY is random, a checkpoint, an exported policy folder, LEAGUE/MEMBER or
-    models:/NAME@ALIAS; each plays --episodes episodes per grid point. The tables, figures,
-    report.html and an MLflow record go into the results folder --out.
+    POLICY is random, scripted:NAME, a checkpoint, an exported policy folder, LEAGUE/MEMBER,
+    models:/NAME@ALIAS, or population:RUN_FOLDER (population:LEAGUE_FOLDER/POP): a PBT run's
+    members mixed in the seats, member i of n in every seat j with j % n == i; each plays
+    --episodes episodes per grid point. The tables, figures, report.html and an MLflow record
+    go into the results folder --out.
 
     \b
     Examples:
       popbased evaluate run runs/champions/open random -n 2 --max-episode-steps 300 -o runs/eval
       popbased evaluate run runs/commons/open/m1 random --grid regrowth=0.1,1,10 -o runs/grid
       popbased evaluate run models:/open@champion random --substrate no_zap -o runs/eval-nz
+      popbased evaluate run population:runs/pbt-open random --substrate open -o runs/eval-pop
     """
     from popbased.evaluation.grid import parse_axes
 

@@ -20,7 +20,7 @@ from popbased.env import engines
 from popbased.errors import BadInput
 from popbased.evaluation import grid, policies as refs, results
 from popbased.evaluation.policies import PolicyRef
-from popbased.evaluation.run import evaluate as play, matrix
+from popbased.evaluation.run import check_matrix, evaluate as play, matrix
 from popbased.rollout.cluster import check_reachable, ensure_ray
 from popbased.substrates import parse_assignments, resolve
 from popbased.tracking import store
@@ -88,6 +88,11 @@ def prepare(policies: Sequence[str], substrate: str, params: Sequence[str] | Map
     chosen = refs.resolve_all(policies, tracking_uri)
     if modes is not None and len(chosen) < 2:
         raise BadInput("a matrix needs at least two policies (each is focal against the others)")
+    if modes is not None:
+        check_matrix(chosen)
+    for p in chosen:  # a population of more members than a point's seats: refused now
+        for q in points:
+            p.seats(resolve(substrate, q).num_players)
     out = results.check_out(output, force)
     if ray_address:
         check_reachable(ray_address)

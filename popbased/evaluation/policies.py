@@ -6,6 +6,9 @@
     PATH.pt                      a member checkpoint (popbased train / pbt / league)
     EXPORT_FOLDER                a folder from `popbased export champion` (its policy.json)
     LEAGUE/MEMBER                a league or PBT member (see popbased.runs.refs), its current weights
+    population:RUN_FOLDER        a PBT run's members mixed in the seats, each at its current weights
+    population:LEAGUE_FOLDER/POP one population of a league, likewise (RUN_FOLDER: anything
+                                 popbased.runs.refs takes as LEAGUE: a folder, a name, an MLflow id)
     models:/NAME@ALIAS           a registered champion (e.g. models:/commons-no_zap@champion), or
     models:/NAME/VERSION         one version of it, from the MLflow registry (--tracking-uri)
     bots                         DeepMind's pretrained bots: not yet (a clear message)
@@ -14,6 +17,12 @@ Each resolved policy carries its `source`: what exactly was evaluated (checkpoin
 SHA-256, export folder, run folder, member, the generation its weights come from, the MLflow
 runs of that member and of its league or PBT run when the run folder was tracked, the model
 version), so that results, reports and the evaluation's MLflow run can name it.
+
+A population's seats are fixed: its members in id order (m0, m1, ...), member i of n sits in
+every seat j with j % n == i (7 seats, 4 members: m0 m1 m2 m3 m0 m1 m2); a population of more
+members than seats is refused. Melting Pot draws the spawn points anew each episode, so the
+seat order does not choose where anyone starts. Its `source` names the run and lists every
+member's checkpoint with its SHA-256 (`members`), like a checkpoint's source.
 """
 
 from __future__ import annotations
@@ -28,7 +37,10 @@ from popbased.errors import BadInput
 from popbased.ppo.actions import RANDOM, scripted_kind
 
 ALLOWED = ("random, scripted:sustainable, scripted:greedy, a checkpoint file, an export folder, "
-           "LEAGUE/MEMBER or models:/NAME@ALIAS")
+           "LEAGUE/MEMBER, population:RUN_FOLDER, population:LEAGUE_FOLDER/POP or models:/NAME@ALIAS")
+POPULATION = "population:"
+SEAT_RULE = "members in id order, member i of n in every seat j with j % n == i"
+MEMBER_ORDER = re.compile(r"^(?:(?P<pop>.*)/)?m(?P<index>\d+)$")
 MODEL_REF = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 GENERATION = re.compile(r"^gen-(\d+)$")
 FILE_SUFFIXES = (".pt", ".onnx")
@@ -39,9 +51,22 @@ PATH_SEPARATORS = tuple(dict.fromkeys(("/", os.sep)))
 @dataclasses.dataclass(frozen=True)
 class PolicyRef:
     label: str  # how tables, plots and metric names name it
-    kind: str  # how it plays: random | checkpoint | export
+    kind: str  # how it plays: random | scripted | checkpoint | export | population
     path: str | None = None
     source: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, hash=False)
+    members: tuple[str, ...] = ()
+    """A population's member checkpoints in seat order (kind `population`); empty otherwise."""
+
+    def seats(self, players: int) -> list[str | None]:
+        """What plays each of `players` seats: `path` in every seat, or for a population member
+        i of n in every seat j with j % n == i (BadInput when it has more members than seats)."""
+        if not self.members:
+            return [self.path] * players
+        n = len(self.members)
+        if n > players:
+            raise BadInput(f"policy {self.label!r}: {n} members for {players} seats; a population "
+                           f"plays with every member seated ({SEAT_RULE}), so at most {players}")
+        return [self.members[j % n] for j in range(players)]
 
 
 def resolve(ref: str, tracking_uri: str | None = None) -> PolicyRef:
@@ -57,6 +82,8 @@ def resolve(ref: str, tracking_uri: str | None = None) -> PolicyRef:
                        f"`evaluate`; use {ALLOWED}")
     if ref.startswith("models:/"):
         return _model(ref, tracking_uri)
+    if ref.startswith(POPULATION):
+        return _population(ref, tracking_uri)
     path = Path(ref)
     if path.is_file():
         from popbased.ppo import checkpoint
@@ -194,6 +221,68 @@ def _export_label(folder: Path, source: dict[str, Any]) -> str:
     # `export champion -o DIR` writes DIR/POPULATION: that folder name says nothing new
     return f"{member} (champion)" if Path(folder).name == source.get("population") else \
         f"{member} ({Path(folder).name})"
+
+
+def _population_run(ref: str, target: str, tracking_uri: str | None):
+    """(run, population name or None) that population:TARGET names."""
+    from popbased.runs import refs
+
+    try:
+        return refs.league(target, tracking_uri), None
+    except BadInput as err:
+        parent, name = Path(target).parent, Path(target).name
+        if str(parent) in ("", "."):
+            raise BadInput(f"policy {ref!r}: {err}") from None
+        try:
+            return refs.league(str(parent), tracking_uri), name
+        except BadInput:
+            raise BadInput(f"policy {ref!r}: {err}") from None
+
+
+def _member_order(member) -> tuple:
+    found = MEMBER_ORDER.match(member.id)
+    return (0, int(found.group("index")), member.id) if found else (1, 0, member.id)
+
+
+def _population(ref: str, tracking_uri: str | None) -> PolicyRef:
+    """population:RUN_FOLDER (a PBT run) or population:LEAGUE_FOLDER/POP: the members' current
+    checkpoints, seated by PolicyRef.seats."""
+    target = ref[len(POPULATION):].rstrip("/" + os.sep)
+    if not target:
+        raise BadInput(f"policy {ref!r}: expected population:RUN_FOLDER (a PBT run) or "
+                       f"population:LEAGUE_FOLDER/POP (one population of a league)")
+    run, pop = _population_run(ref, target, tracking_uri)
+    populations = run.populations
+    if pop is None:
+        if len(populations) != 1:
+            raise BadInput(f"policy {ref!r}: {run.path} is a league of {len(populations)} "
+                           f"populations; name one: "
+                           + ", ".join(f"{POPULATION}{target}/{p}" for p in populations))
+        pop = populations[0]
+    elif pop not in populations:
+        raise BadInput(f"policy {ref!r}: the {run.kind} run {run.name} ({run.path}) has no "
+                       f"population {pop!r}; its populations: {', '.join(populations)}")
+    members = sorted((m for m in run.members if m.population == pop), key=_member_order)
+    if not members:
+        raise BadInput(f"policy {ref!r}: population {pop!r} of {run.path} has no members")
+    for m in members:
+        if not m.checkpoint.is_file():
+            raise BadInput(f"policy {ref!r}: member {m.id}'s checkpoint {m.checkpoint} is missing "
+                           f"(the run folder is damaged or was moved in part)")
+    keep = ("member", "checkpoint", "sha256", "generation", "member_mlflow_id")
+    listed = []
+    for m in members:
+        found = _checkpoint_source(m.checkpoint, m.id, run)
+        listed.append({k: found[k] for k in keep if k in found})
+    source = {"ref": ref, "kind": "population", "population": pop, "generation": run.generation,
+              "run_folder": str(run.path.resolve()), "run_kind": run.kind, "run_name": run.name,
+              **_tracked(run, None), "seats": SEAT_RULE,
+              "members": listed}
+    league = run.kind == "league"
+    label = f"{run.name}/{pop} (population)" if league else f"{run.name} (population)"
+    path = run.path.resolve() / pop if league else run.path.resolve()
+    return PolicyRef(label, "population", str(path), source,
+                     tuple(str(m.checkpoint.resolve()) for m in members))
 
 
 def _model(ref: str, tracking_uri: str | None) -> PolicyRef:

@@ -146,6 +146,14 @@ def describe_source(source: Mapping[str, Any], uri: str | None = None, links: bo
         return "uniform random actions"
     if source.get("kind") == "scripted":
         return f"scripted {source.get('scripted', '?')} harvester (reads the full world state)"
+    if source.get("kind") == "population":
+        members = source.get("members") or []
+        listed = "; ".join(f"{m.get('member', '?')}: checkpoint {m.get('checkpoint', '?')}"
+                           + (f" (sha256 {m['sha256'][:12]}...)" if m.get("sha256") else "") for m in members)
+        return (f"population {source.get('population', '?')} of {source.get('run_kind', 'run')} "
+                f"{source.get('run_name', '')} ({source.get('run_folder', '?')}), generation "
+                f"{source.get('generation', '?')}: {len(members)} members mixed in the seats "
+                f"({source.get('seats', '?')}): {listed}")
     parts = []
     if source.get("model"):
         model = source["model"]

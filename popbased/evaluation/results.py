@@ -22,7 +22,8 @@ in the tag `popbased.error`) holds:
 - `summary.json`: the summary table as an MLflow table artifact (the UI shows it as a table);
 - tags naming each policy's source (`popbased.policy.K.FIELD`: ref, label, checkpoint and its
   SHA-256, export folder, run folder, member, generation, the MLflow runs of that member and
-  of its league or PBT run, the model version) and a description linking them; a model version
+  of its league or PBT run, the model version; a population's members as
+  `popbased.policy.K.members.I.FIELD`) and a description linking them; a model version
   that is an MLflow 3 logged model is also the run's model input;
 - every file of the results folder as an artifact (tables, figures, report, evaluation.json).
 """
@@ -153,7 +154,9 @@ def _measures(row: Mapping[str, Any], prefix: str) -> dict[str, float]:
 # ---------------------------------------------------------------------- MLflow
 SOURCE_FIELDS = ("ref", "kind", "checkpoint", "sha256", "export", "format", "run_folder", "run_kind",
                  "run_name", "member", "population", "generation", "member_mlflow_id", "run_mlflow_id",
-                 "tracking_uri", "model", "model_alias", "model_id")
+                 "tracking_uri", "model", "model_alias", "model_id", "seats")
+MEMBER_FIELDS = ("member", "checkpoint", "sha256")
+"""A population's members, tagged popbased.policy.K.members.I.FIELD."""
 
 
 def source_tags(sources: list[Mapping[str, Any]]) -> dict[str, str]:
@@ -163,6 +166,10 @@ def source_tags(sources: list[Mapping[str, Any]]) -> dict[str, str]:
         for field in SOURCE_FIELDS:
             if source.get(field) is not None:
                 tags[f"popbased.policy.{k}.{field}"] = str(source[field])
+        for i, member in enumerate(source.get("members") or []):
+            for field in MEMBER_FIELDS:
+                if member.get(field) is not None:
+                    tags[f"popbased.policy.{k}.members.{i}.{field}"] = str(member[field])
     return tags
 
 

@@ -9,6 +9,7 @@ import time
 from typing import Any, Callable
 
 from popbased.env import engines
+from popbased.errors import BadInput
 from popbased.evaluation.policies import PolicyRef
 from popbased.play import random_play
 from popbased.substrates import resolve
@@ -58,10 +59,19 @@ def evaluate(policies: list[PolicyRef], substrate: str, points: list[dict[str, s
              seed: int, max_steps: int | None, envs: int | None = None, env: str = "meltingpot",
              progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """[{policy, params, episodes: [summary, ...], seconds}] for every policy x point, the
-    policy in every seat."""
+    policy in every seat (a population: its members mixed, PolicyRef.seats)."""
     jobs = [{"policy": p.label, "kind": p.kind, "params": q,
-             "seats": [p.path] * resolve(substrate, q).num_players} for p in policies for q in points]
+             "seats": p.seats(resolve(substrate, q).num_players)} for p in policies for q in points]
     return _run(jobs, substrate, episodes, seed, max_steps, envs, progress, env)
+
+
+def check_matrix(policies: list[PolicyRef]) -> None:
+    """BadInput (one line) for a population in a matrix."""
+    for p in policies:
+        if p.members:
+            raise BadInput(f"policy {p.label!r}: a population (its members mixed in the seats) "
+                           f"plays in `evaluate run` and `sweep`, not in `matrix`; give one of its "
+                           f"members (LEAGUE/MEMBER) or its exported champion instead")
 
 
 def matrix(policies: list[PolicyRef], substrate: str, params: dict[str, str], modes: dict[str, int], *,
@@ -69,7 +79,9 @@ def matrix(policies: list[PolicyRef], substrate: str, params: dict[str, str], mo
            env: str = "meltingpot",
            progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Each policy focal against each other as background, in each mode: `modes` maps
-    resident / visitor to the focal seat count; focal players take the first seats."""
+    resident / visitor to the focal seat count; focal players take the first seats. A
+    population (its members mixed in the seats) is not a focal or a background policy here."""
+    check_matrix(policies)
     players = resolve(substrate, params).num_players
     jobs = []
     for mode, k in modes.items():

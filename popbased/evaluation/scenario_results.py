@@ -230,6 +230,9 @@ def prepare(tokens, *, bots_root: str | None, output: str, force: bool, ray_addr
         if p.kind == "scripted":
             raise BadInput(f"policy {p.label!r}: scripted policies read the world state, which Melting "
                            f"Pot's scenarios do not give; play them with `popbased evaluate run` or `matrix`")
+        if p.kind == "population":
+            raise BadInput(f"policy {p.label!r}: a population (its members mixed in the seats) is not a "
+                           f"focal policy of Melting Pot's scenarios; play it with `popbased evaluate run`")
     if not any(p.kind == "random" for p in chosen):
         chosen.append(refs.resolve(RANDOM))  # every score is measured against random play
     out = check_out(output, force)
