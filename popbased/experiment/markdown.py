@@ -74,18 +74,25 @@ def render(s: dict[str, Any]) -> str:
     if s["description"]:
         lines += [s["description"], ""]
     episodes = f"{s['episodes']} episodes (episode seeds from --seed {s['eval_seed']})"
+    populations = [n for n, a in s["arms"].items() if a.get("population_of")]
     lines += [f"- file: `{s['file']}`",
-              f"- arms x seeds: {len(s['arms'])} arms x seeds {', '.join(map(str, s['seeds']))}; "
+              f"- arms x seeds: {len(s['arms']) - len(populations)} arms x seeds {', '.join(map(str, s['seeds']))}; "
               f"every trained arm trains {s['agent_steps']:,} agent-steps per seed on the fast env",
               f"- evaluation: each run's champion in every seat of `{s['substrate']}` on real "
               f"Melting Pot, {episodes}: the same worlds for every policy",
+              *([f"- populations: {', '.join(f'`{n}`' for n in populations)}: the same runs "
+                 f"scored as their whole population, the members mixed in the seats as they "
+                 f"trained (members in id order, member i of n in every seat j with j % n == "
+                 f"i; Melting Pot draws spawn points anew each episode, so the order does not "
+                 f"choose where anyone starts), on the same episodes"] if populations else []),
               f"- intervals: {s['bootstrap']['confidence']:.0%} stratified-bootstrap CIs over "
               f"seeds (rliable; {s['bootstrap']['reps']:,} replications)", ""]
     lines += [f"> {c}" for c in _cautions(s)] + ([""] if _cautions(s) else [])
     lines += ["## Arms", ""]
     lines += _table(["arm", "kind", "definition", "members", "generations", "who chose what"],
                     [[n, a["kind"], _definition(a), str(a["members"]), str(a["generations"] or "-"),
-                      a["note"] or "(not said)"] for n, a in s["arms"].items()]) + [""]
+                      a["note"] or "(not said)"] for n, a in s["arms"].items()
+                     if not a.get("population_of")]) + [""]
     base = []
     for name, run in s["baselines"].items():
         policy = "random" if name == "random" else (s["reference_policy"] or "-")

@@ -1,8 +1,11 @@
 """OUT/experiment.json: the experiment as data (arms, seeds, budgets, every step with its
-stage, arm, seed, units, marker, log and folder), written by `popbased experiment run` before
-its steps run, read by `popbased experiment status` and the report. Paths are relative to OUT
-(the experiment file's to the working folder), so the folder can move and results name no
-machine's folders.
+stage, arm, seed, units, marker, log and folder; `population: true` on a population's
+evaluation), written by `popbased experiment run` before its steps run, read by `popbased
+experiment status` and the report. Paths are relative to OUT (the experiment file's to the
+working folder), so the folder can move and results name no machine's folders. Each run
+writes it anew from the current plan: a rerun whose plan has more steps (population
+evaluations added to a folder planned without them) records them all, and the steps whose
+markers exist stay done.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
             for a in exp.arms}
     rows = [{"name": p.name, "stage": p.stage, "arm": p.arm, "seed": p.seed, "units": p.units,
              "marker": relative(p.step.done, out), "log": relative(runner.log_path(out, p.step), out),
-             **({"folder": relative(_folder(p, out), out)} if p.stage != "export" else {})}
+             **({"folder": relative(_folder(p, out), out)} if p.stage != "export" else {}),
+             **({"population": True} if p.population else {})}
             for p in steps]
     return {"name": exp.name, "file": relative(exp.source), "description": exp.description,
             "seeds": list(exp.seeds), "agent_steps": exp.agent_steps, "episodes": exp.episodes,

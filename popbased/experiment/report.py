@@ -5,11 +5,14 @@ popbased.experiment.markdown), then copied to results/NAME/ with the figures.
 
 The numbers: a run's score is `stats.run_score` over its evaluation episodes (per-capita return
 per 1,000 steps); normalised with `stats.normalise` (0 = random play, 1 = the reference, both
-evaluated once on the same episode seeds); across an arm's seeds `stats.aggregate` (IQM, mean,
-median, stratified-bootstrap 95% CIs); `stats.probability_of_improvement` for every pair of
-arms; `stats.performance_profile`; depletion both ways per run (`stats.depletion`), aggregated
-across seeds like the score. Paths in the summary are relative to OUT (the experiment file's
-to the working folder): no machine's folders.
+evaluated once on the same episode seeds). A pbt or league arm is scored twice, as its
+champion in every seat ("ARM") and as its whole population, its members mixed in the seats as
+they trained ("ARM (population)", a row of its own scored the same way). Across an arm's
+seeds `stats.aggregate` (IQM, mean, median, stratified-bootstrap 95% CIs);
+`stats.probability_of_improvement` for every pair of rows; `stats.performance_profile`;
+depletion both ways per run (`stats.depletion`), aggregated across seeds like the score.
+Paths in the summary are relative to OUT (the experiment file's to the working folder): no
+machine's folders.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from popbased.experiment.record import read_record, relative
 from popbased.textio import json_safe, write_atomic
 
 EPISODES = "episodes.csv"
-LEFT = ("Each PBT and random-search run is scored as its champion in every seat; scoring a whole "
-        "population (its members mixed in the seats, as they trained) needs an evaluation that "
-        "seats several policies at once, which `popbased evaluate run` and `matrix` do not (one "
-        "policy in every seat; a focal and one background).",)
+LEFT = ("A run scored as its population (\"ARM (population)\") is scored on all its players "
+        "together; which member earned what is not broken out here (its evaluation's players.csv "
+        "has each seat's return: seat j holds member j mod n, members in id order). A population "
+        "of more members than the substrate has seats is not scored as a population.",)
 """What the report does not measure yet, said in every report."""
 
 
@@ -73,6 +76,21 @@ def _aggregate(values: dict[str, list[float]], reps: dict) -> dict:
             for arm, est in stats.aggregate(kept, **reps.get("aggregate", {})).items()}
 
 
+def population_name(arm: str) -> str:
+    """How the report names an arm's runs scored as their whole population."""
+    return f"{arm} (population)"
+
+
+def _scored(record: dict):
+    """(arm, its record entry, scored as its population?) for every row of the report: each
+    arm, then, for an arm whose runs are also evaluated as their whole population (pbt,
+    league: its members mixed in the seats), that arm again as "ARM (population)"."""
+    for arm, info in record["arms"].items():
+        yield arm, info, False
+        if any(r.get("population") and r["arm"] == arm for r in record["steps"]):
+            yield arm, info, True
+
+
 def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     """The summary of the experiment folder OUT from what its steps wrote."""
     out, reps = Path(out), reps or {}
@@ -85,9 +103,10 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     normalising = (baselines["random"] is not None and baselines["reference"] is not None
                    and baselines["reference"]["score"] != baselines["random"]["score"])
     arms: dict[str, dict] = {}
-    for arm, info in record["arms"].items():
+    for arm, info, population in _scored(record):
         runs, missing = {}, []
-        for row in (r for r in record["steps"] if r["stage"] == "eval" and r["arm"] == arm):
+        for row in (r for r in record["steps"] if r["stage"] == "eval" and r["arm"] == arm
+                    and bool(r.get("population")) == population):
             seed = "-" if row["seed"] is None else str(row["seed"])
             trained = _marker(out, rows.get(f"train/{arm}/seed-{row['seed']}", {"marker": ""}))
             run = _run(out, row, trained)
@@ -98,7 +117,9 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
                 run["normalised"] = stats.normalise(run["score"], baselines["random"]["score"],
                                                     baselines["reference"]["score"])
             runs[seed] = run
-        arms[arm] = {**info, "runs": runs, "missing": missing}
+        arms[population_name(arm) if population else arm] = {
+            **info, "runs": runs, "missing": missing,
+            **({"scored_as": "population", "population_of": arm} if population else {})}
     metrics = {"score": lambda r: r["score"], "depletion_world": lambda r: r["depletion"]["world"],
                "depletion_proxy": lambda r: r["depletion"]["proxy"]}
     if normalising:

@@ -1,7 +1,8 @@
 """`popbased experiment status OUT`: what is done and what is left, per arm and seed, and an
 estimate of the time left.
 
-A step is done when its marker exists (the marker holds its duration); one whose log exists
+A population's evaluation (pbt, league) is an eval step with a column of its own in the
+table. A step is done when its marker exists (the marker holds its duration); one whose log exists
 without a marker started and did not finish (it failed, was stopped, or runs now). The time
 left is each step's units (agent-steps for a training, episodes for an evaluation, one for an
 export) times the seconds per unit that done steps measured: those of the same arm where there
@@ -51,6 +52,7 @@ def status(out: str | Path) -> dict[str, Any]:
     rows = []
     for step in record["steps"]:
         row = {k: step.get(k) for k in ("name", "stage", "arm", "seed", "units", "log")}
+        row["population"] = bool(step.get("population"))
         marker = _marker(out / step["marker"]) if (out / step["marker"]).exists() else None
         if marker is not None:
             row.update(state="done", seconds=marker.get("seconds"))
@@ -93,17 +95,21 @@ def _cell(row: dict | None) -> str:
 
 
 def lines(report: dict[str, Any]) -> list[str]:
-    """The status for people: a row per arm and seed, a column per stage, then the time left."""
+    """The status for people: a row per arm and seed, a column per stage (and one for the
+    population's evaluation where the experiment has some), then the time left."""
     out = [f"experiment {report['name']} in {report['folder']}: {report['done']} of "
            f"{report['done'] + report['left']} steps done"]
     runs: dict[tuple, dict[str, dict]] = {}
     for r in report["steps"]:
-        runs.setdefault((r["arm"] or r["name"].split("/", 1)[1], r["seed"]), {})[r["stage"]] = r
+        column = "population" if r.get("population") else r["stage"]
+        runs.setdefault((r["arm"] or r["name"].split("/", 1)[1], r["seed"]), {})[column] = r
     order = {arm: i for i, arm in enumerate(dict.fromkeys(a for a, _ in runs))}
-    out.append("arm / seed\ttrain\texport\teval")
+    columns = ("train", "export", "eval") + (("population",) if any(
+        r.get("population") for r in report["steps"]) else ())
+    out.append("\t".join(("arm / seed",) + columns))
     for (arm, seed), stages in sorted(runs.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0)):
         label = arm if seed is None else f"{arm} / seed {seed}"
-        out.append("\t".join([label] + [_cell(stages.get(s)) for s in ("train", "export", "eval")]))
+        out.append("\t".join([label] + [_cell(stages.get(s)) for s in columns]))
     started = [r for r in report["steps"] if r["state"] == "started"]
     for r in started:
         out.append(f"{r['name']}: started, not finished (failed, stopped or running); log: "

@@ -1,14 +1,22 @@
 """An experiment's steps as popbased commands (popbased.study.steps.Step: one process each,
 done when its marker exists): per arm and seed, train on the fast env, export the champion
-(pbt, league), evaluate it on real Melting Pot; random play and the reference once. Every
-evaluation plays episode seeds 0..episodes-1 (`--seed 0`): the same worlds for every policy.
+(pbt, league), evaluate it on real Melting Pot, and for pbt and league arms evaluate the whole
+population too (`population:RUN_FOLDER`, or `population:RUN_FOLDER/POP` for a league's
+champion population: its members mixed in the seats as they trained, member i of n in every
+seat j with j % n == i; not planned when the population has more members than the substrate
+has seats); random play and the reference once. Every evaluation plays episode seeds
+0..episodes-1 (`--seed 0`): the same worlds for every policy.
 
 Folders under OUT:
     files/ARM.toml          a pbt arm's population file with the arm's overrides
     runs/ARM/seed-S         the training run
     champions/ARM/seed-S/POP  the exported champion (pbt, league); a train run's is its m0.pt
     eval/ARM/seed-S         its evaluation (a champion arm: eval/ARM; eval/random, eval/reference)
+    eval/ARM/seed-S-population  the population's evaluation (step eval/ARM/seed-S/population)
     steps/*.json, logs/     markers and logs (popbased.study.run)
+
+A folder planned before population evaluations existed gets them on a rerun: the steps that
+are done keep their markers, and the new steps run once their training is done.
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ class Planned:
     units: int
     """What its duration scales with: agent-steps (train), episodes (eval), 1 (export)."""
     agent_steps: int = 0
+    population: bool = False
+    """An evaluation of a run's whole population (its members mixed in the seats), not of
+    its champion."""
 
     @property
     def name(self) -> str:
@@ -60,6 +71,27 @@ def run_folder(out: Path, arm: str, seed: int) -> Path:
 
 def eval_folder(out: Path, arm: str, seed: int | None) -> Path:
     return out / "eval" / key(arm, seed)
+
+
+def population_eval_folder(out: Path, arm: str, seed: int) -> Path:
+    return out / "eval" / arm / f"seed-{seed}-population"
+
+
+def population_policy(out: Path, arm: Arm, seed: int) -> str:
+    """The reference to a run's population (popbased.evaluation.policies): a PBT run's one
+    population, a league's champion population."""
+    folder = run_folder(out, arm.name, seed)
+    return f"population:{folder}" + (f"/{arm.champion_population}" if arm.kind == "league" else "")
+
+
+def population_size(arm: Arm) -> int:
+    """The members of the population a population evaluation seats (pbt: the arm's; league:
+    its champion population's)."""
+    if arm.kind != "league":
+        return arm.members
+    from popbased.league.spec import load
+
+    return next(p.size for p in load(arm.file).populations if p.name == arm.champion_population)
 
 
 def population_file(out: Path, arm: Arm) -> Path:
@@ -136,10 +168,14 @@ def eval_step(exp: Experiment, out: Path, uri: str, policy: str, folder: Path, n
 
 def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Planned]:
     """Every step of the experiment, in the order they start: the baselines and champion arms,
-    then seed by seed each arm's training, export and evaluation (a run's evaluation starts
-    as soon as it can, so an experiment stopped early has whole seeds)."""
+    then seed by seed each arm's training, export and evaluation, then its population's
+    evaluation (pbt, league; a run's evaluations start as soon as they can, so an experiment
+    stopped early has whole seeds)."""
     out = out.resolve()
     steps = []
+    from popbased.substrates import resolve  # deferred: Melting Pot's configs
+
+    seats = resolve(exp.substrate).num_players
     for name, policy in (("random", "random"), ("reference", exp.reference)):
         if policy:
             steps.append(Planned(eval_step(exp, out, uri, policy, out / "eval" / name, name),
@@ -161,6 +197,11 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
             step = eval_step(exp, out, uri, champion(out, arm, seed),
                              eval_folder(out, arm.name, seed), key(arm.name, seed), (need,))
             steps.append(Planned(step, "eval", arm.name, seed, exp.episodes))
+            if arm.kind in ("pbt", "league") and population_size(arm) <= seats:
+                step = eval_step(exp, out, uri, population_policy(out, arm, seed),
+                                 population_eval_folder(out, arm.name, seed),
+                                 f"{key(arm.name, seed)}/population", (f"train/{key(arm.name, seed)}",))
+                steps.append(Planned(step, "eval", arm.name, seed, exp.episodes, population=True))
     return steps
 
 

@@ -36,8 +36,10 @@ policy = "ref.pt"
 """
 REPS = {"aggregate": {"reps": 100}, "poi": {"reps": 30}, "profile": {"reps": 30}}
 RATES = {"random": 20.0, "reference": 100.0, "pbt/seed-0": 40.0, "pbt/seed-1": 60.0,
-         "ppo/seed-0": 80.0, "ppo/seed-1": 90.0, "ppo/seed-2": 100.0, "old": 30.0}
-"""Per-capita return per 1,000 steps of each evaluation (pbt/seed-2: not evaluated yet)."""
+         "ppo/seed-0": 80.0, "ppo/seed-1": 90.0, "ppo/seed-2": 100.0, "old": 30.0,
+         "pbt/seed-0/population": 70.0, "pbt/seed-1/population": 85.0}
+"""Per-capita return per 1,000 steps of each evaluation (pbt/seed-2: not evaluated yet, as
+its champion or as its population)."""
 
 
 def episodes(rate: float) -> pd.DataFrame:
@@ -87,7 +89,19 @@ def test_scores_aggregates_and_pairs(folder, tmp_path):
     assert pbt["aggregate"]["depletion_proxy"]["mean"]["point"] == pytest.approx(0.5)
     assert list(old["runs"]) == ["-"] and old["runs"]["-"]["normalised"] == pytest.approx(0.125)
     pairs = {(p["x"], p["y"]): p["point"] for p in s["probability_of_improvement"]}
-    assert pairs == {("pbt", "ppo"): 0.0, ("pbt", "old"): 1.0, ("ppo", "old"): 1.0}
+    pop = s["arms"]["pbt (population)"]  # the same runs scored as their whole population
+    assert list(s["arms"]) == ["pbt", "pbt (population)", "ppo", "old"]
+    assert pop["scored_as"] == "population" and pop["population_of"] == "pbt" and pop["kind"] == "pbt"
+    assert set(pop["runs"]) == {"0", "1"} and pop["missing"] == ["2"]
+    assert pop["runs"]["1"]["score"] == pytest.approx(85.0)
+    assert pop["runs"]["0"]["normalised"] == pytest.approx(0.625)
+    assert pop["runs"]["0"]["eval"] == "eval/pbt/seed-0-population"
+    assert pop["aggregate"]["normalised"]["mean"]["point"] == pytest.approx((0.625 + 0.8125) / 2)
+    assert pop["aggregate"]["score"]["iqm"]["point"] == pytest.approx(77.5)
+    # pbt: 40, 60; pbt (population): 70, 85; ppo: 80, 90, 100; old: 30
+    assert pairs == {("pbt", "ppo"): 0.0, ("pbt", "old"): 1.0, ("ppo", "old"): 1.0,
+                     ("pbt", "pbt (population)"): 0.0, ("pbt (population)", "ppo"): pytest.approx(1 / 6),
+                     ("pbt (population)", "old"): 1.0}
     assert s["arms"]["pbt"]["note"] == "ranges chosen by hand after 5-minute runs"
     assert s["figures"] == ["figures/intervals.png", "figures/performance_profile.png"]
     assert [p.name for p in paths] == ["summary.json", "report.md", "intervals.png",
@@ -97,7 +111,11 @@ def test_scores_aggregates_and_pairs(folder, tmp_path):
                     "1,000 steps", "## Metric: depletion, world count", "## Metric: depletion, the "
                     "study's proxy", "## Probability of improvement", "## Not measured here"):
         assert heading in text
-    assert "| ppo | 3 | 0.875 [" in text and "Not evaluated yet: pbt seed 2." in text
+    assert "| ppo | 3 | 0.875 [" in text and "Not evaluated yet: pbt seed 2, pbt (population) seed 2." in text
+    assert "| pbt (population) | 2 | 0.719 [" in text and "- populations: `pbt (population)`: the same runs scored" in text
+    assert "- arms x seeds: 3 arms x seeds 0, 1, 2" in text
+    assert "| pbt (population) | 0 | 70.00 | 0.625 |" in text  # the runs table
+    assert "| pbt (population) | pbt |" not in text  # the arms' definitions: once each
     assert "| pbt | pbt | population = \"open.toml\", generations = 2 | 4 | 2 | ranges chosen" in text
     assert str(tmp_path) not in text and str(tmp_path) not in (folder / "summary.json").read_text()
     copied = tmp_path / "results" / "handmade"

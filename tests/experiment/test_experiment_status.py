@@ -51,7 +51,7 @@ def half_done(tmp_path):
 def test_done_left_and_the_time_left(half_done):
     report = status.status(half_done)
     rows = {r["name"]: r for r in report["steps"]}
-    assert (report["done"], report["left"]) == (5, 6)
+    assert (report["done"], report["left"]) == (5, 8)
     assert rows["train/pbt/seed-0"]["state"] == "done" and rows["train/pbt/seed-0"]["seconds"] == 400
     assert rows["eval/ppo/seed-0"]["state"] == "started"
     assert rows["eval/pbt/seed-1"]["state"] == "to do"
@@ -62,7 +62,10 @@ def test_done_left_and_the_time_left(half_done):
     assert rows["export/pbt/seed-1"]["estimate_s"] == pytest.approx(20.0)
     assert rows["eval/pbt/seed-1"]["estimate_s"] == pytest.approx(50.0)
     assert rows["eval/ppo/seed-0"]["estimate_s"] == pytest.approx(40.0)  # (30 + 50) / 20 episodes x 10
-    assert report["left_s"] == pytest.approx(100 + 100 + 20 + 50 + 40 + 40)
+    # a population's evaluation is an eval step of its arm: timed by the arm's evaluations
+    assert rows["eval/pbt/seed-0/population"]["population"] and not rows["eval/pbt/seed-0"]["population"]
+    assert rows["eval/pbt/seed-0/population"]["estimate_s"] == pytest.approx(50.0)
+    assert report["left_s"] == pytest.approx(100 + 100 + 20 + 50 + 40 + 40 + 50 + 50)
     assert report["unknown"] == []
 
 
@@ -70,15 +73,16 @@ def test_status_through_the_cli(half_done):
     result = invoke("experiment", "status", half_done)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"experiment half in {half_done}: 5 of 11 steps done"
-    assert any(line.startswith("pbt / seed 0\tdone (6.7 min)\tdone (0.3 min)\tdone (0.8 min)")
-               for line in lines)
+    assert lines[0] == f"experiment half in {half_done}: 5 of 13 steps done"
+    assert lines[1] == "arm / seed\ttrain\texport\teval\tpopulation"
+    assert "pbt / seed 0\tdone (6.7 min)\tdone (0.3 min)\tdone (0.8 min)\tto do, ~0.8 min left" in lines
+    assert "ppo / seed 0\tdone (1.7 min)\t-\tstarted, ~0.7 min left\t-" in lines
     assert any(line.startswith("pbt / seed 1\tto do, generation 3, ~1.7 min left") for line in lines)
     assert f"eval/ppo/seed-0: started, not finished (failed, stopped or running); log: " \
            f"{half_done / 'logs' / 'eval-ppo-seed-0.log'}" in result.output
-    assert lines[-1] == "left: 6 step(s), about 5.8 min of step time left; --parallel N runs N at once"
+    assert lines[-1] == "left: 8 step(s), about 7.5 min of step time left; --parallel N runs N at once"
     as_json = json.loads(invoke("experiment", "status", half_done, "--json").output)
-    assert as_json["left"] == 6
+    assert as_json["left"] == 8
 
 
 def test_no_estimate_before_a_step_of_the_kind_is_done(half_done):

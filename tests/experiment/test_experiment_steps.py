@@ -64,18 +64,20 @@ def test_arms_times_seeds(planned):
     names = [p.name for p in plan]
     assert names[:3] == ["eval/random", "eval/reference", "eval/old"]  # once each
     for seed in (3, 7):
-        for arm in ("pbt", "rs", "league"):
-            assert [f"train/{arm}/seed-{seed}", f"export/{arm}/seed-{seed}",
-                    f"eval/{arm}/seed-{seed}"] == [n for n in names if n.endswith(f"{arm}/seed-{seed}")]
-        assert [n for n in names if n.endswith(f"ppo/seed-{seed}")] == [f"train/ppo/seed-{seed}",
-                                                                       f"eval/ppo/seed-{seed}"]
-    assert len(plan) == 3 + 2 * (3 * 3 + 2)
+        for arm in ("pbt", "rs", "league"):  # the champion's evaluation, then the population's
+            assert [f"train/{arm}/seed-{seed}", f"export/{arm}/seed-{seed}", f"eval/{arm}/seed-{seed}",
+                    f"eval/{arm}/seed-{seed}/population"] == [
+                n for n in names if n.endswith((f"{arm}/seed-{seed}", f"{arm}/seed-{seed}/population"))]
+        assert [n for n in names if "ppo/seed-" + str(seed) in n] == [f"train/ppo/seed-{seed}",
+                                                                     f"eval/ppo/seed-{seed}"]
+    assert len(plan) == 3 + 2 * (3 * 4 + 2)
     assert len({p.step.done for p in plan}) == len(plan)  # a marker each
     for p in plan:
         assert p.step.done.parent == out / "steps"
-        if p.stage == "eval" and p.arm not in (None, "old"):
-            assert p.step.needs == ((f"export/{p.arm}/seed-{p.seed}",) if p.arm != "ppo"
-                                    else (f"train/ppo/seed-{p.seed}",))
+        if p.stage == "eval" and p.arm not in (None, "old"):  # a population needs its run only
+            assert p.step.needs == ((f"export/{p.arm}/seed-{p.seed}",) if p.arm != "ppo" and not p.population
+                                    else (f"train/{p.arm}/seed-{p.seed}",))
+        assert p.population == p.name.endswith("/population")
 
 
 def test_training_commands(planned):
@@ -100,7 +102,7 @@ def test_training_commands(planned):
 def test_every_evaluation_plays_the_same_episode_seeds(planned):
     exp, plan, out = planned
     evals = [args(p) for p in plan if p.stage == "eval"]
-    assert len(evals) == 3 + 2 * 4
+    assert len(evals) == 3 + 2 * 4 + 2 * 3  # baselines and champions, runs, populations
     for argv in evals:
         assert argv[:2] == ["evaluate", "run"]
         assert (value(argv, "--seed"), value(argv, "--episodes"), value(argv, "--substrate"),
@@ -111,6 +113,12 @@ def test_every_evaluation_plays_the_same_episode_seeds(planned):
     assert policies["eval/pbt/seed-7"] == str(out / "champions" / "pbt" / "seed-7" / "open")
     assert policies["eval/league/seed-7"] == str(out / "champions" / "league" / "seed-7" / "open")
     assert Path(policies["eval/old"]).name == "old.pt"
+    # a PBT run's population, a league's champion population, each into a folder of its own
+    assert policies["eval/rs/seed-3/population"] == f"population:{out / 'runs' / 'rs' / 'seed-3'}"
+    assert policies["eval/league/seed-7/population"] == f"population:{out / 'runs' / 'league' / 'seed-7'}/open"
+    folders = {p.name: p.step.fresh for p in plan if p.stage == "eval"}
+    assert folders["eval/pbt/seed-3/population"] == out / "eval" / "pbt" / "seed-3-population"
+    assert len(set(folders.values())) == len(folders)
 
 
 def test_a_stopped_pbt_run_resumes_and_a_finished_one_is_recovered(planned):
@@ -136,9 +144,10 @@ def test_dry_run_lists_every_step_and_writes_nothing(planned, tmp_path):
     lines = result.output.splitlines()
     assert lines[0].startswith("experiment grid: 5 arms x 2 seeds")
     todo = [line for line in lines if line.startswith("todo")]
-    assert len(todo) == 25 and "todo  train/pbt/seed-3: popbased pbt " in todo[3]
+    assert len(todo) == 31 and "todo  train/pbt/seed-3: popbased pbt " in todo[3]
+    assert f"todo  eval/pbt/seed-3/population: popbased evaluate run population:" in "\n".join(todo)
     assert not (tmp_path / "out").exists()
     only = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--only", "eval")
-    assert len([line for line in only.output.splitlines() if line.startswith("todo")]) == 11
+    assert len([line for line in only.output.splitlines() if line.startswith("todo")]) == 17
     bad = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--only", "evaluate")
     assert bad.exit_code == 2 and "--only 'evaluate'; allowed: train, export, eval, report" in bad.output
