@@ -1,6 +1,6 @@
 """popbased experiment run end to end on tiny budgets: 2 arms (PBT, plain PPO) x 2 seeds trained
-on the fast env, the PBT champions exported, every run, random play and the reference evaluated
-on real Melting Pot (2 episodes cut at 100 steps), the report written. The reference is a broken
+on the fast env, the PBT champions exported, every run (and each PBT run's whole population),
+random play and the reference evaluated on real Melting Pot (2 episodes cut at 100 steps), the report written. The reference is a broken
 checkpoint at first: its evaluation fails, is reported with its log and the rest goes on; fixed,
 a rerun does that step alone. Real Ray, real MLflow on SQLite, real subprocesses."""
 
@@ -90,21 +90,25 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert "ref.pt" in (out / "logs" / "eval-reference.log").read_text()
     markers = sorted(p.name for p in (out / "steps").glob("*.json"))
-    assert len(markers) == 11  # 2 x (pbt: train, export, eval) + 2 x (ppo: train, eval) + random
+    assert len(markers) == 13  # 2 x (pbt: train, export, eval, population) + 2 x (ppo: train, eval) + random
     for arm in ("pbt", "ppo"):
         for seed in (0, 1):
             assert (out / "eval" / arm / f"seed-{seed}" / "episodes.csv").is_file()
+    played = json.loads((out / "eval" / "pbt" / "seed-0-population" / "evaluation.json").read_text())
+    assert played["policy_refs"][0].startswith("population:") and played["sources"][0]["kind"] == "population"
+    assert [m["member"] for m in played["sources"][0]["members"]] == ["m0", "m1"]
     assert (out / "files" / "pbt.toml").is_file()
     assert "tiny" in (out / "champions" / "pbt" / "seed-1").iterdir().__next__().name
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["normalised_by"] is None and summary["baselines"]["reference"] is None
     assert set(summary["arms"]["pbt"]["runs"]) == {"0", "1"}
+    assert set(summary["arms"]["pbt (population)"]["runs"]) == {"0", "1"}
 
     # status on the half-done folder: the reference started and did not finish
     result = invoke("experiment", "status", out)
     assert result.exit_code == 0, result.output
-    assert "11 of 12 steps done" in result.output
+    assert "13 of 14 steps done" in result.output
     assert "eval/reference: started, not finished" in result.output
     assert "1 step(s), about" in result.output  # estimated from the other evaluations
 
@@ -122,13 +126,14 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch):
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["normalised_by"] == "reference"
-    for arm in ("pbt", "ppo"):
+    for arm in ("pbt", "pbt (population)", "ppo"):
         agg = summary["arms"][arm]["aggregate"]
         assert set(agg) == {"normalised", "score", "depletion_world", "depletion_proxy"}
         assert agg["score"]["iqm"]["low"] <= agg["score"]["iqm"]["point"] <= agg["score"]["iqm"]["high"]
         for run in summary["arms"][arm]["runs"].values():
             assert run["episodes"] == 2 and set(run["depletion"]) == {"episodes", "world", "proxy"}
-    assert [(p["x"], p["y"]) for p in summary["probability_of_improvement"]] == [("pbt", "ppo")]
+    assert [(p["x"], p["y"]) for p in summary["probability_of_improvement"]] == [
+        ("pbt", "pbt (population)"), ("pbt", "ppo"), ("pbt (population)", "ppo")]
     assert summary["arms"]["ppo"]["note"] == "the designer's last_apples weight"
 
     # no absolute machine paths, in OUT or in the copy under results/
@@ -143,4 +148,4 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch):
                 if s.startswith(os.sep)]
 
     result = invoke("experiment", "status", out)
-    assert "12 of 12 steps done" in result.output and "every step is done" in result.output
+    assert "14 of 14 steps done" in result.output and "every step is done" in result.output
