@@ -158,3 +158,21 @@ def test_cli_bad_population_is_exit_2_one_line(runs, tmp_path):
                             "no_zap", "-o", "out"), "has no population 'nope'")
     one_line_error(popbased(tmp_path, "evaluate", "run", f"population:{runs / 'pbt'}", "random", "--substrate",
                             "no_zap", "-p", "players=2", "-o", "out"), "3 members for 2 seats")
+
+
+@pytest.mark.slow  # real Ray, one short episode each on the fast env
+def test_a_population_plays_an_evaluation(runs, ray_local, tmp_path):
+    import pandas as pd
+
+    made = popbased(tmp_path, "evaluate", "run", f"population:{runs / 'pbt'}", "random", "--substrate",
+                    "no_zap", "--episodes", 1, "--max-episode-steps", 30, "--env", "fast", "-o", "res",
+                    "--ray-address", ray_local["address"])
+    assert made.returncode == 0, made.stderr[-3000:]
+    summary = pd.read_csv(tmp_path / "res" / "summary.csv")
+    assert sorted(summary["policy"]) == ["random", "tiny (population)"]
+    players = pd.read_csv(tmp_path / "res" / "players.csv")
+    assert len(players[players["policy"] == "tiny (population)"]) == 7
+    info = json.loads((tmp_path / "res" / "evaluation.json").read_text())
+    source = info["sources"][0]
+    assert source["kind"] == "population" and len(source["members"]) == 3
+    assert "population tiny of pbt tiny" in (tmp_path / "res" / "report.html").read_text()
