@@ -55,7 +55,8 @@ class PolicyRef:
     path: str | None = None
     source: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, hash=False)
     members: tuple[str, ...] = ()
-    """A population's member checkpoints in seat order (kind `population`); empty otherwise."""
+    """A population's member checkpoints in id order (kind `population`; `seats` places
+    them); empty otherwise."""
 
     def seats(self, players: int) -> list[str | None]:
         """What plays each of `players` seats: `path` in every seat, or for a population member
@@ -265,10 +266,16 @@ def _population(ref: str, tracking_uri: str | None) -> PolicyRef:
     members = sorted((m for m in run.members if m.population == pop), key=_member_order)
     if not members:
         raise BadInput(f"policy {ref!r}: population {pop!r} of {run.path} has no members")
+    from popbased.ppo import checkpoint
+
     for m in members:
         if not m.checkpoint.is_file():
             raise BadInput(f"policy {ref!r}: member {m.id}'s checkpoint {m.checkpoint} is missing "
                            f"(the run folder is damaged or was moved in part)")
+        try:
+            checkpoint.read(m.checkpoint)  # damaged: one clear line now, not mid-run
+        except BadInput as err:
+            raise BadInput(f"policy {ref!r}: member {m.id}: {err}") from None
     keep = ("member", "checkpoint", "sha256", "generation", "member_mlflow_id")
     listed = []
     for m in members:

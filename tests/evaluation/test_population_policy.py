@@ -112,6 +112,10 @@ def test_a_missing_member_checkpoint_is_one_clear_error(runs, tmp_path):
     (copy / "gen-0000" / "m1.pt").unlink()
     with pytest.raises(BadInput, match="member m1's checkpoint .* is missing"):
         resolve(f"population:{copy}")
+    (copy / "gen-0000" / "m1.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(BadInput, match="^policy 'population:.*': member m1: ") as err:
+        resolve(f"population:{copy}")
+    assert "\n" not in str(err.value)
 
 
 def test_evaluate_seats_each_population_member_by_the_rule(runs, monkeypatch):
