@@ -14,8 +14,11 @@ import dmlab2d
 import numpy as np
 from dmlab2d import runfiles_helper
 
+from popbased.env.fast.ceiling import patch_apples, patch_index
+from popbased.env.fast.maps import build_map
 from popbased.env.metrics import EpisodeTracker
 from popbased.errors import BadInput
+from popbased.substrates.params import CommonsParams
 from popbased.substrates.spec import Lab2dSpec
 
 _RUNFILES = runfiles_helper.find()
@@ -98,6 +101,23 @@ def state_size(spec: Lab2dSpec) -> int:
     return 1 + 5 * players + 5 * apples
 
 
+APPLES_LIVE = "WORLD.APPLES_LIVE"
+"""Each apple's live flag (row-major order of their cells), reported by popbased's AppleCounter
+where its settings give numApples (commons_harvest specs)."""
+
+
+def apple_patches(spec: Lab2dSpec) -> np.ndarray | None:
+    """[A] int64: the patch of each apple of `spec`'s map (`popbased.env.fast.ceiling`'s
+    patches, the apples in WORLD.APPLES_LIVE's order), or None where the spec's world does not
+    report each apple (not a commons_harvest spec, or built without it)."""
+    counters = [key[:-len("component")] for key, value in spec.settings.items()
+                if key.endswith(".component") and value == "AppleCounter"]
+    if not (spec.instrumented and isinstance(spec.params, CommonsParams) and counters
+            and float(spec.settings.get(counters[0] + "kwargs.numApples", 0)) > 0):
+        return None
+    return patch_index(build_map(spec.params))
+
+
 class Instance:
     """A built Lab2d environment for one episode at a time."""
 
@@ -149,6 +169,10 @@ class Instance:
     def world_apples(self) -> float:
         return float(self.lab.observation("WORLD.APPLES"))
 
+    def world_patch_apples(self, index: np.ndarray) -> np.ndarray:
+        """[patches] live apples of each patch; index: `apple_patches(spec)`."""
+        return patch_apples(index, self.lab.observation(APPLES_LIVE))
+
     def world_rgb(self) -> np.ndarray:
         return np.array(self.lab.observation("WORLD.RGB"), dtype=np.uint8)
 
@@ -178,6 +202,7 @@ class EnvRunner:
         self.tracker = EpisodeTracker(spec.num_players, series_every=series_every,
                                       useful_zap_window=useful_zap_window,
                                       counts_zaps_fired=spec.instrumented)
+        self.patches = apple_patches(spec)
         self.instance: Instance | None = None
         self.state: np.ndarray | None = None
         """Where to write each observation's world state (STATE), when the owner sets it."""
@@ -192,9 +217,13 @@ class EnvRunner:
         self.instance = Instance(self.spec, int(self.rng.integers(1, 2**31 - 1)))
         self.instance.start(self.episode, int(self.rng.integers(0, 2**31 - 1)))
         self.episode += 1
-        self.tracker.reset(self.instance.world_apples() if self.spec.instrumented else None)
+        self.tracker.reset(self.instance.world_apples() if self.spec.instrumented else None,
+                           self._patch_apples())
         self._fired_before = np.zeros(self.spec.num_players)
         self._observe(rgb, ready)
+
+    def _patch_apples(self) -> np.ndarray | None:
+        return None if self.patches is None else self.instance.world_patch_apples(self.patches)
 
     def _observe(self, rgb: np.ndarray, ready: np.ndarray) -> None:
         self.instance.rgb(rgb)
@@ -230,7 +259,7 @@ class EnvRunner:
             rewards[:, col["farmer"]] = self.spec.farmer_weight * in_view
             if self.spec.farmer_weight:
                 components = {"farmer": self.spec.farmer_weight * in_view}
-        self.tracker.update(reward, eaten, zaps, fired, apples, components)
+        self.tracker.update(reward, eaten, zaps, fired, apples, components, self._patch_apples())
         truncated = (not done and self.max_episode_steps is not None
                      and self.tracker.step_count >= self.max_episode_steps)
         if not (done or truncated):

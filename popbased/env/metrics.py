@@ -10,8 +10,19 @@ Definitions (per episode; "returns" are the substrate's own reward, never shaped
 - useful_zaps: zap hits on a player who ate an apple within the last
   `useful_zap_window` steps (this step included): punishment that lands on harvesters.
 - apples: live apples on the map, read from the world (WORLD.APPLES) every step.
-- depleted / depletion_step: whether, and at which step, the last apple went. Depletion
-  is absorbing (regrowth needs live neighbours), so this is the study's "fully depleted".
+- depleted / depletion_step: whether, and at which step, the last apple went (the study's
+  "fully depleted"). Regrowth needs a live apple within radius 2 (p = 0 at no live
+  neighbours, on every map and regrowth factor), so an empty map stays empty, with one
+  exception: the neighbour count regrowth reads is two steps old (rules 4.3), so in the
+  step right after the last apple went, an apple that was already waiting can still regrow
+  (at most a few percent of the time). Such an episode counts as depleted all the same.
+- patches / patch_deaths: the map's apple patches (the connected groups of apple cells,
+  linked within the regrowth radius 2: `popbased.env.fast.ceiling.patches`) and how many of
+  them died: their live apples reached 0 at the start or after some step (a patch dies for
+  good as the map does, the same one-step exception aside; a patch that came back that way
+  still counts as dead). Counted from each patch's live apples, read from the world every
+  step (Melting Pot: WORLD.APPLES_LIVE, each apple's flag; the fast env: its world); None,
+  like `depleted`, without them.
 - proxy_depleted / proxy_depletion_step: the study's proxy, the first step at which no
   player had gained reward for `proxy_window` (50) steps.
 - series: every `series_every` steps, the per-capita return so far, the Gini of the
@@ -51,7 +62,9 @@ class EpisodeTracker:
         self.counts_zaps_fired = counts_zaps_fired
         self.reset(None)
 
-    def reset(self, apples: float | None) -> None:
+    def reset(self, apples: float | None, patch_apples: Sequence[float] | None = None) -> None:
+        """A new episode; apples: live apples at the start (None: no world count);
+        patch_apples [patches]: the live apples of each patch (None: not counted)."""
         n = self.num_players
         self.step_count = 0
         self.returns = np.zeros(n)
@@ -68,12 +81,15 @@ class EpisodeTracker:
         self.apples = apples
         self.apples_min = apples
         self.depletion_step: int | None = 0 if apples == 0 else None
+        self.patch_dead = None if patch_apples is None else np.asarray(patch_apples) == 0
         self.series: dict[str, list] = {"step": [], "per_capita_return": [], "gini": [], "apples": []}
 
     def update(self, rewards: np.ndarray, eaten_by: Sequence[int], zaps: Sequence[tuple[int, int]],
                zaps_fired: np.ndarray | None = None, apples: float | None = None,
-               components: dict[str, np.ndarray] | None = None) -> None:
-        """One step: rewards [n]; eaten_by / zaps (source, target) as 0-based players."""
+               components: dict[str, np.ndarray] | None = None,
+               patch_apples: Sequence[float] | None = None) -> None:
+        """One step: rewards [n]; eaten_by / zaps (source, target) as 0-based players;
+        apples / patch_apples: the live apples on the map / of each patch after the step."""
         self.step_count += 1
         t = self.step_count
         self.returns += rewards
@@ -98,6 +114,8 @@ class EpisodeTracker:
             self.apples_min = apples if self.apples_min is None else min(self.apples_min, apples)
             if apples == 0 and self.depletion_step is None:
                 self.depletion_step = t
+        if patch_apples is not None and self.patch_dead is not None:
+            self.patch_dead |= np.asarray(patch_apples) == 0
         if t % self.series_every == 0:
             self._record_series()
 
@@ -127,6 +145,8 @@ class EpisodeTracker:
             "apples_min": self.apples_min,
             "depleted": (self.depletion_step is not None) if has_world else None,
             "depletion_step": self.depletion_step,
+            "patches": None if self.patch_dead is None else int(self.patch_dead.size),
+            "patch_deaths": None if self.patch_dead is None else int(self.patch_dead.sum()),
             "proxy_depleted": self.proxy_step is not None,
             "proxy_depletion_step": self.proxy_step,
             "series": self.series,

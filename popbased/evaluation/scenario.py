@@ -10,7 +10,8 @@ seat each episode, the bots stepped in their threads), every bot built by
 - the bots' models loaded from another root when one is given (`--bots-root`, or
   $POPBASED_BOTS_ROOT): each bot's `model_path` keeps its `SUBSTRATE/MODEL` under that root;
 - on the commons_harvest family, popbased's read-only observers in the substrate (apples on
-  the map, zaps fired: `WORLD.APPLES`, `ZAPS_FIRED`, as `evaluate run` reads them; the game's
+  the map and each apple's flag for patch deaths, zaps fired: `WORLD.APPLES`,
+  `WORLD.APPLES_LIVE`, `ZAPS_FIRED`, as `evaluate run` reads them; the game's
   Lua is untouched, the focal players see only Melting Pot's permitted observations and
   the bots ignore keys they were not saved with);
 - our policy in the focal seats, with our action mapping and masks, views downsampled as in
@@ -42,7 +43,9 @@ import numpy as np
 
 from popbased import substrates as registry
 from popbased.env.bots import bot_config, quiet_tensorflow
-from popbased.env.instance import downsample, parse_events
+from popbased.env.fast.ceiling import patch_apples, patch_index
+from popbased.env.fast.maps import build_map
+from popbased.env.instance import APPLES_LIVE, downsample, parse_events
 from popbased.env.metrics import EpisodeTracker
 from popbased.errors import BadInput
 from popbased.play.agents import SeatView, agent_for
@@ -179,7 +182,7 @@ def substrate_factory(substrate: str):
     return factory_lib.SubstrateFactory(
         lab2d_settings_builder=settings,
         individual_observations=tuple(config.individual_observation_names) + (ZAPS_FIRED,),
-        global_observations=tuple(config.global_observation_names) + (WORLD_APPLES,),
+        global_observations=tuple(config.global_observation_names) + (WORLD_APPLES, APPLES_LIVE),
         action_table=config.action_set, timestep_spec=config.timestep_spec,
         action_spec=config.action_spec, valid_roles=config.valid_roles,
         default_player_roles=config.default_player_roles), True
@@ -250,10 +253,17 @@ def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps
     mask = np.ones((len(focal), len(actions_names)), dtype=bool)
     counts = np.zeros((n, len(actions_names)), dtype=np.int64)
     tracker = EpisodeTracker(n, counts_zaps_fired=instrumented)
+    patches = (patch_index(build_map(dataclasses.replace(registry.resolve_params(item.substrate),
+                                                         players=n))) if instrumented else None)
+
+    def per_patch(observation):
+        return None if patches is None else patch_apples(patches, observation[APPLES_LIVE])
+
     try:
         timestep = scenario.reset()
         full = seen["timestep"]
-        tracker.reset(float(full.observation[0][WORLD_APPLES]) if instrumented else None)
+        tracker.reset(float(full.observation[0][WORLD_APPLES]) if instrumented else None,
+                      per_patch(full.observation[0]))
         fired_before = np.zeros(n)
         truncated = False
         while True:
@@ -267,7 +277,8 @@ def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps
                 total = np.array([float(o[ZAPS_FIRED]) for o in full.observation])
                 fired, fired_before = total - fired_before, total
                 apples = float(full.observation[0][WORLD_APPLES])
-            tracker.update(np.asarray(full.reward, dtype=np.float64), eaten, zaps, fired, apples)
+            tracker.update(np.asarray(full.reward, dtype=np.float64), eaten, zaps, fired, apples,
+                           patch_apples=per_patch(full.observation[0]))
             counts[np.arange(n), np.asarray(seen["action"], dtype=np.int64)] += 1
             done = bool(timestep.last())
             agent.observe_done(np.full(len(focal), done))

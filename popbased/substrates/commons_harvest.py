@@ -46,7 +46,8 @@ def lab2d_settings(params: CommonsParams, *, state_dump: bool = False) -> dict[s
     probabilities = [min(1.0, p * params.regrowth) for p in base.REGROWTH_PROBABILITIES]
     simulation["prefabs"] = base.create_prefabs(base.APPLE_RESPAWN_RADIUS, probabilities)
     scene = simulation["scene"]
-    scene["components"] = list(scene["components"]) + [{"component": "AppleCounter"}]
+    counter = {"component": "AppleCounter", "kwargs": {}}
+    scene["components"] = list(scene["components"]) + [counter]
     for obj in simulation["gameObjects"]:
         names = [c["component"] for c in obj["components"]]
         if "Avatar" not in names:
@@ -59,8 +60,9 @@ def lab2d_settings(params: CommonsParams, *, state_dump: bool = False) -> dict[s
                                "kwargs": {"objectIsAvatar": True, "alsoReportOrientation": True}}]
     if params.map == "private_property":
         private_property.apply(settings, base, params.players)
+    apples = simulation["map"].count("A")
+    counter["kwargs"]["numApples"] = apples  # WORLD.APPLES_LIVE: each apple's live flag
     if state_dump:
-        apples = simulation["map"].count("A")
         scene["components"].append({"component": "StateDump", "kwargs": {
             "numPlayers": params.players, "numApples": apples}})
     return settings

@@ -61,6 +61,30 @@ def patches(game: GameMap) -> list[tuple[int, ...]]:
     return out
 
 
+def patch_index(game: GameMap) -> np.ndarray:
+    """[A] int64: the patch of each apple (GameMap order), numbered as `patches` lists them.
+    What the episode trackers count live apples by (`patch_apples`)."""
+    out = np.empty(game.num_apples, dtype=np.int64)
+    for k, apples in enumerate(patches(game)):
+        out[list(apples)] = k
+    return out
+
+
+def patch_apples(index: np.ndarray, live) -> np.ndarray:
+    """[patches] float64: the live apples of each patch, from `live` [A] (1 / 0 or bool per
+    apple, GameMap order; Melting Pot's WORLD.APPLES_LIVE) and `patch_index`'s `index`."""
+    return np.bincount(index, weights=np.asarray(live, dtype=np.float64),
+                       minlength=int(index.max()) + 1 if index.size else 0)
+
+
+def ceiling_rate(game: GameMap, cycle: bool = True) -> float:
+    """The map's sustainable ceiling, apples per step by all players together (the sum of
+    `ceiling`'s patch rates; 0.888 on the open map, 126.9 per capita per 1,000 steps with 7
+    players). ValueError where a patch is too large to search (private_property's plots
+    form one patch of 84 apples: the discs reach across the walls between plots)."""
+    return float(sum(p.rate for p in ceiling(game, cycle)))
+
+
 def best_configuration(game: GameMap, apples: tuple[int, ...], cycle: bool = True) -> Patch:
     """The live subset of a patch with the greatest regrowth rate (`cycle`: with the one
     step an eaten apple waits before it may regrow, r = p / (1 + p); else r = p)."""

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from popbased.devices import sync
+from popbased.env.fast.ceiling import patch_index, patches
 from popbased.env.fast.maps import DIRECTIONS, build_map
 from popbased.env.fast.tracker import BatchTracker
 from popbased.env.fast.views import Renderer
@@ -83,7 +84,13 @@ class FastBatchedEnv(SeatActions):
         self.tracker = BatchTracker(num_envs, self.players, self.device, series_every=series_every,
                                     useful_zap_window=useful_zap_window,
                                     max_steps=min(MAX_STEPS, max_episode_steps or MAX_STEPS),
-                                    shaped=shaped)
+                                    shaped=shaped, patches=len(patches(self.game)))
+        index = torch.from_numpy(patch_index(self.game)).to(self.device)
+        self._patch_matrix = torch.zeros(self.game.num_apples + 1, self.tracker.patches,
+                                         dtype=torch.float32, device=self.device)
+        self._patch_matrix[torch.arange(self.game.num_apples, device=self.device), index] = 1.0
+        """[A + 1, patches]: 1 where an apple (a row of the world's `live`, the last one the
+        never-live spare) lies in a patch; live @ it counts each patch's live apples."""
         apples = torch.from_numpy(self.game.apple_cells).to(self.device)
         self._apple_y, self._apple_x = apples[:, 0], apples[:, 1]
         self._dirs = torch.from_numpy(DIRECTIONS).to(self.device)
@@ -110,7 +117,7 @@ class FastBatchedEnv(SeatActions):
         self._started = True
         everything = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         self.world.reset(everything)
-        self.tracker.reset(everything, self.world.apples())
+        self.tracker.reset(everything, self.world.apples(), self.patch_apples())
         return self._observe()
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -169,7 +176,8 @@ class FastBatchedEnv(SeatActions):
             rewards[..., col["farmer"]] = farmer
             if self.spec.farmer_weight:
                 shaped = {"farmer": self.spec.farmer_weight * in_view.double()}
-        self.tracker.update(reward, events.eaten, events.hits, events.fired, w.apples(), shaped)
+        self.tracker.update(reward, events.eaten, events.hits, events.fired, w.apples(), shaped,
+                            self.patch_apples())
         t2 = clock()
         done = events.end
         truncated = torch.zeros_like(done)
@@ -182,7 +190,7 @@ class FastBatchedEnv(SeatActions):
             for b, summary in self.tracker.summaries(done, self.spec.instrumented):
                 episodes.append({"env": b, **summary, "truncated": bool(trunc[b])})
             w.reset(done)
-            self.tracker.reset(done, w.apples())
+            self.tracker.reset(done, w.apples(), self.patch_apples())
             self.stats["episodes"] += len(episodes)
         t3 = clock()
         rgb, ready = self._observe()
@@ -203,6 +211,10 @@ class FastBatchedEnv(SeatActions):
         rgb = self.renderer.render()
         return (rgb.reshape(self.num_seats, 11, 11, 3),
                 self.world.ready_to_shoot().view(self.num_seats))
+
+    def patch_apples(self) -> torch.Tensor:
+        """[B, patches] float32: live apples of each patch (popbased.env.fast.ceiling.patches)."""
+        return self.world.live.to(torch.float32) @ self._patch_matrix
 
     def apples_in_view(self) -> torch.Tensor:
         """[B, P] int16: live apples in each player's 11x11 window (0 while removed)."""

@@ -3,6 +3,9 @@
 `EpisodeTracker` keeps one episode in numpy; this keeps B of them as torch tensors on
 the env's device and writes the same summary dict (same keys, types and arithmetic)
 for each world whose episode ends. See popbased/env/metrics.py for the definitions.
+
+Patch deaths are kept as one [B, patches] bool on the device (`patch_dead`, or-ed with "this
+patch has no live apple" each step from the env's per-patch counts): no host sync per step.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def gini_rows(x: torch.Tensor) -> torch.Tensor:
 class BatchTracker:
     def __init__(self, num_worlds: int, players: int, device, *, series_every: int = 100,
                  useful_zap_window: int = 20, proxy_window: int = 50, max_steps: int = 5000,
-                 shaped: tuple[str, ...] = ()):
+                 shaped: tuple[str, ...] = (), patches: int | None = None):
         self.B, self.P, self.device = num_worlds, players, torch.device(device)
         self.series_every = series_every
         self.useful_zap_window = useful_zap_window
@@ -52,9 +55,14 @@ class BatchTracker:
         self.depletion_step = torch.zeros(B, dtype=i32, device=dev)
         self.series = torch.zeros(B, self.max_series, 4, dtype=f64, device=dev)
         self.series_len = torch.zeros(B, dtype=torch.int64, device=dev)
+        self.patches = patches
+        """The map's apple patches (None: not counted, the summaries' patch fields are None)."""
+        self.patch_dead = torch.zeros(B, patches or 0, dtype=torch.bool, device=dev)
 
-    def reset(self, mask: torch.Tensor, apples: torch.Tensor) -> None:
-        """New episodes in the worlds of mask [B] bool; apples [B]: live apples at the start."""
+    def reset(self, mask: torch.Tensor, apples: torch.Tensor,
+              patch_apples: torch.Tensor | None = None) -> None:
+        """New episodes in the worlds of mask [B] bool; apples [B]: live apples at the start;
+        patch_apples [B, patches]: the live apples of each patch (when `patches` is set)."""
         m, mc = mask, mask[:, None]
         self.step_count.masked_fill_(m, 0)
         self.returns.masked_fill_(mc, 0.0)
@@ -71,12 +79,16 @@ class BatchTracker:
         self.depletion_step[:] = torch.where(m, torch.where(a == 0, 0, NONE).to(torch.int32),
                                              self.depletion_step)
         self.series_len.masked_fill_(m, 0)
+        if self.patches is not None:
+            self.patch_dead[:] = torch.where(mc, patch_apples == 0, self.patch_dead)
 
     def update(self, reward: torch.Tensor, eaten: torch.Tensor, hits: torch.Tensor,
                fired: torch.Tensor | None, apples: torch.Tensor,
-               shaped: dict[str, torch.Tensor] | None = None) -> None:
+               shaped: dict[str, torch.Tensor] | None = None,
+               patch_apples: torch.Tensor | None = None) -> None:
         """One step of every world: reward / eaten / fired [B, P], hits [B, P, 3] (target
-        of each beam line or -1), apples [B] on the map after the step."""
+        of each beam line or -1), apples [B] on the map after the step, patch_apples
+        [B, patches] those of each patch (when `patches` is set)."""
         self.step_count += 1
         t = self.step_count
         self.returns += reward.to(torch.float64)
@@ -106,6 +118,8 @@ class BatchTracker:
         self.apples_min[:] = torch.minimum(self.apples_min, a)
         self.depletion_step[:] = torch.where((a == 0) & (self.depletion_step == NONE), t,
                                              self.depletion_step)
+        if self.patches is not None:
+            self.patch_dead |= patch_apples == 0
         record = t % self.series_every == 0
         if bool(record.any()):
             self._record(record)
@@ -131,6 +145,7 @@ class BatchTracker:
             "steps": self.step_count, "returns": self.returns, "proxy": self.proxy_step,
             "initial": self.apples_initial, "apples": self.apples, "min": self.apples_min,
             "depletion": self.depletion_step, "series": self.series, "series_len": self.series_len,
+            "patch_deaths": self.patch_dead.sum(1),
             **{f"count_{k}": v for k, v in self.counts.items()},
             **{f"shaped_{k}": v for k, v in self.shaped.items()}}.items()}
         out = []
@@ -155,6 +170,8 @@ class BatchTracker:
                 "apples_min": float(cpu["min"][b]),
                 "depleted": depletion != NONE,
                 "depletion_step": None if depletion == NONE else depletion,
+                "patches": self.patches,
+                "patch_deaths": None if self.patches is None else int(cpu["patch_deaths"][b]),
                 "proxy_depleted": proxy != NONE,
                 "proxy_depletion_step": None if proxy == NONE else proxy,
                 "series": {"step": [int(s) for s in series[:, 0].tolist()],

@@ -57,8 +57,13 @@ def test_metrics_match_episode_tracker(device):
     env = FastBatchedEnv(spec, 2, seed=3, max_episode_steps=250, series_every=50, device=device)
     env.reset()
     trackers = [EpisodeTracker(spec.num_players, series_every=50) for _ in range(2)]
-    for t in trackers:
-        t.reset(64.0)
+    start = env.patch_apples().cpu().numpy()
+    for b, t in enumerate(trackers):
+        t.reset(64.0, start[b])
+    # each step's per-patch counts as the env hands them to its tracker (the last step's are
+    # gone with the worlds reset at its end)
+    seen, update = [], env.tracker.update
+    env.tracker.update = lambda *a, **k: (seen.append(a[6].cpu().numpy()), update(*a, **k))[1]
     gen = torch.Generator().manual_seed(0)
     col = env.column
     for step in range(250):
@@ -73,9 +78,11 @@ def test_metrics_match_episode_tracker(device):
             if apples is None:  # the world was reset this step: its final apples went with it
                 apples = out.episodes[[e["env"] for e in out.episodes].index(b)]["apples_final"]
             tracker.update(rewards[b, :, col["reward"]], eaten, zaps, rewards[b, :, col["zaps_fired"]],
-                           apples, {"farmer": spec.farmer_weight * rewards[b, :, col["apples_in_view"]]})
+                           apples, {"farmer": spec.farmer_weight * rewards[b, :, col["apples_in_view"]]},
+                           seen[-1][b])
     assert len(out.episodes) == 2
     for e in out.episodes:
+        assert e["patches"] == 6 and e["patch_deaths"] is not None
         expected = {**trackers[e["env"]].summary(), "truncated": True, "env": e["env"]}
         assert e == expected
 

@@ -2,6 +2,8 @@
 that expose world state as observations, so metrics are read from the world:
 
   WORLD.APPLES          number of live apples on the map this frame.
+  WORLD.APPLES_LIVE     1 / 0 for each apple (live or not), in row-major order of
+                        their cells: popbased counts each patch's live apples.
   <i>.APPLES_IN_VIEW    live apples inside player i's partial observation window.
   <i>.ZAPS_FIRED        beams player i has fired this episode (hit or miss).
 

@@ -10,16 +10,59 @@ local component_registry = require(meltingpot .. 'component_registry')
 
 
 --[[ `AppleCounter` (on the scene) reports WORLD.APPLES: the size of the group
-that live apples join (`apples` in commons_harvest). ]]
+that live apples join (`apples` in commons_harvest). Given `numApples` (> 0), it
+also reports WORLD.APPLES_LIVE: for every apple (every object with a
+`DensityRegrow`), 1 while it is live (state `liveState`), else 0, in row-major
+order of their cells (y, then x: the order of popbased's fast-env GameMap
+`apple_cells`), from which popbased counts the live apples of each patch. The
+apples are found and sorted once per episode; it only reads state. ]]
 local AppleCounter = class.Class(component.Component)
 
 function AppleCounter:__init__(kwargs)
   kwargs = args.parse(kwargs, {
       {'name', args.default('AppleCounter')},
       {'group', args.default('apples'), args.stringType},
+      {'numApples', args.default(0), args.numberType},
+      {'liveState', args.default('apple'), args.stringType},
   })
   AppleCounter.Base.__init__(self, kwargs)
   self._config.group = kwargs.group
+  self._config.numApples = kwargs.numApples
+  self._config.liveState = kwargs.liveState
+end
+
+function AppleCounter:reset()
+  self._apples = nil
+end
+
+function AppleCounter:_sortedApples()
+  if self._apples == nil then
+    local keyed = {}
+    local simulation = self.gameObject.simulation
+    for _, apple in ipairs(simulation:getAllGameObjectsWithComponent('DensityRegrow')) do
+      local position = apple:getPosition()
+      keyed[#keyed + 1] = {x = position[1], y = position[2], apple = apple}
+    end
+    assert(#keyed == self._config.numApples,
+           'AppleCounter: ' .. #keyed .. ' apples on the map, numApples = ' ..
+           self._config.numApples)
+    table.sort(keyed, function(a, b)
+      return a.y < b.y or (a.y == b.y and a.x < b.x)
+    end)
+    self._apples = {}
+    for i, entry in ipairs(keyed) do
+      self._apples[i] = entry.apple
+    end
+  end
+  return self._apples
+end
+
+function AppleCounter:_live()
+  local out = {}
+  for i, apple in ipairs(self:_sortedApples()) do
+    out[i] = apple:getState() == self._config.liveState and 1 or 0
+  end
+  return tensor.DoubleTensor(out)
 end
 
 function AppleCounter:addObservations(tileSet, world, observations)
@@ -31,6 +74,16 @@ function AppleCounter:addObservations(tileSet, world, observations)
         return self.gameObject.simulation:getGroupCount(self._config.group)
       end
   }
+  if self._config.numApples > 0 then
+    observations[#observations + 1] = {
+        name = 'WORLD.APPLES_LIVE',
+        type = 'tensor.DoubleTensor',
+        shape = {self._config.numApples},
+        func = function(grid)
+          return self:_live()
+        end
+    }
+  end
 end
 
 
