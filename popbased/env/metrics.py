@@ -14,13 +14,15 @@ Definitions (per episode; "returns" are the substrate's own reward, never shaped
   "fully depleted"). Regrowth needs a live apple within radius 2 (p = 0 at no live
   neighbours, on every map and regrowth factor), so an empty map stays empty, with one
   exception: the neighbour count regrowth reads is two steps old (rules 4.3), so in the
-  step right after the last apple went, an apple that was already waiting can still regrow
-  (at most a few percent of the time). Such an episode counts as depleted all the same.
+  step right after the last apple went, an apple that was already waiting can still regrow,
+  and the map lives on. Rare on the stock maps, not on the high-regrowth variants: of 384
+  patch deaths under greedy players on the fast env, 3 came back at regrowth=1 and 43 at
+  regrowth=10 (p is capped at 1). Such an episode counts as depleted all the same.
 - patches / patch_deaths: the map's apple patches (the connected groups of apple cells,
   linked within the regrowth radius 2: `popbased.env.fast.ceiling.patches`) and how many of
   them died: their live apples reached 0 at the start or after some step (a patch dies for
-  good as the map does, the same one-step exception aside; a patch that came back that way
-  still counts as dead). Counted from each patch's live apples, read from the world every
+  good as the map does, with the same one-step exception; a patch that came back that way
+  still counts as dead, once). Counted from each patch's live apples, read from the world every
   step (Melting Pot: WORLD.APPLES_LIVE, each apple's flag; the fast env: its world); None,
   like `depleted`, without them.
 - proxy_depleted / proxy_depletion_step: the study's proxy, the first step at which no
