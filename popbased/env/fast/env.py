@@ -52,7 +52,7 @@ class FastBatchedEnv(SeatActions):
     def __init__(self, spec: Lab2dSpec, num_envs: int = 1, *, seed: int = 0, device="cpu",
                  obs_size: int = 11, apples_in_view: bool | None = None,
                  max_episode_steps: int | None = None, series_every: int = 100,
-                 useful_zap_window: int = 20):
+                 useful_zap_window: int = 20, cpu_draws: bool = False):
         if not isinstance(spec.params, CommonsParams):
             raise BadInput(f"substrate {spec.name!r}: the fast env runs the commons_harvest family only")
         if num_envs < 1:
@@ -78,7 +78,8 @@ class FastBatchedEnv(SeatActions):
         self.game = build_map(spec.params)
         if self.game.players != self.players:
             raise BadInput(f"spec has {self.players} players, its map {self.game.players}")
-        self.world = World(self.game, num_envs, spec.action_table, device=self.device, seed=seed)
+        self.world = World(self.game, num_envs, spec.action_table, device=self.device, seed=seed,
+                           cpu_draws=cpu_draws)  # World.cpu_draws: the same draws on every device
         self.renderer = Renderer(self.world)
         shaped = ("farmer",) if self.in_view and spec.farmer_weight else ()
         self.tracker = BatchTracker(num_envs, self.players, self.device, series_every=series_every,

@@ -80,11 +80,15 @@ class World:
     """The dynamic state of B worlds and the static tensors of their map."""
 
     def __init__(self, game: GameMap, num_worlds: int, action_table, *, device="cpu",
-                 seed: int = 0):
+                 seed: int = 0, cpu_draws: bool = False):
         self.game = game
         self.B, self.P, self.A = num_worlds, game.players, game.num_apples
         self.device = torch.device(device)
-        self.gen = torch.Generator(device=self.device)
+        self.cpu_draws = cpu_draws
+        """Draw every random number on the CPU and move it to the device: the same draws on
+        every device from the same seed (CUDA's generator gives other numbers than the CPU's),
+        so a device's worlds can be checked bit for bit against the CPU's. Slower on a GPU."""
+        self.gen = torch.Generator(device="cpu" if cpu_draws else self.device)
         self.gen.manual_seed(seed)
         dev = self.device
         H, W = game.height, game.width
@@ -169,6 +173,8 @@ class World:
         self.beam = torch.zeros(B, self.N + 1, dtype=torch.bool, device=dev)
 
     def rand(self, *shape) -> torch.Tensor:
+        if self.cpu_draws:
+            return torch.rand(*shape, generator=self.gen).to(self.device)
         return torch.rand(*shape, generator=self.gen, device=self.device)
 
     def reset(self, mask: torch.Tensor | None = None) -> None:
