@@ -2,7 +2,8 @@
 
     episodes   one row per episode: policy, point, swept parameters, seed index, steps,
                per-capita return, Gini, depleted (from the world), depletion step, the study's
-               proxy (no reward increase for 50 steps) and its step, apples, zaps
+               proxy (no reward increase for 50 steps) and its step, apples, the map's apple
+               patches and how many died (patches, patch_deaths: see popbased.env.metrics), zaps
     players    one row per episode x player: return, apples eaten, zaps fired / hit / useful,
                times zapped
     series     one row per episode x recorded step (every 100): per-capita return so far,
@@ -47,7 +48,8 @@ def frames(results: list[dict[str, Any]], axes: list[str]) -> dict[str, Any]:
                        gini=e["gini"], depleted=e["depleted"], depletion_step=e["depletion_step"],
                        proxy_depleted=e["proxy_depleted"], proxy_depletion_step=e["proxy_depletion_step"],
                        apples_initial=e["apples_initial"], apples_min=e["apples_min"],
-                       apples_final=e["apples_final"])
+                       apples_final=e["apples_final"], patches=e.get("patches"),
+                       patch_deaths=e.get("patch_deaths"))
             for field, name in PLAYER_FIELDS.items():
                 values = e.get(field)
                 row[f"{name}_per_capita"] = None if values is None else float(np.mean(values))

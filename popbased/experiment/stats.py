@@ -10,7 +10,9 @@ One metric per claim, each named where it is computed:
   (`probability_of_improvement`) and the fraction of runs above each threshold
   (`performance_profile`);
 - depletion of one run's episodes, both ways always (`depletion`): the world count and the
-  study's proxy.
+  study's proxy, with the fraction of the map's apple patches that died;
+- a run's harvest efficiency (`harvest_efficiency`): its harvest rate over the map's
+  sustainable ceiling (popbased.env.fast.ceiling), 1 = the ceiling.
 
 Every CI here is over seeds (independent training runs), never over the evaluation episodes
 of one run: the episodes make one run's score, the seeds the method's. The aggregates,
@@ -187,26 +189,79 @@ def depletion(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
       or kept away by zaps), so it can read higher than the world count; a verdict names which
       of the two it uses.
 
-    Returns {"episodes": n, "world": fraction, "proxy": fraction}. Each is one run's number:
-    pass each arm's per-run fractions [seeds] to `aggregate` for a CI over seeds.
+    and, beside them, patch deaths:
 
-    Not here: patch deaths (each apple patch of the map dying). The episode summaries carry
-    only the map's total (`apples`, `apples_min`, `depleted`); counting them needs the map's
-    patches (the connected groups of apple spawn cells) and, per patch, the step its live
-    apples reached 0 (absorbing as the whole map's), recorded by the trackers of both engines
-    (`popbased.env.metrics.EpisodeTracker`, `popbased.env.fast.tracker`). Harvest efficiency
-    is not defined anywhere in popbased yet (e.g. apples eaten per apple grown, or the return
-    against the map's sustainable ceiling), so it is left out rather than made up here."""
+    - `patch_deaths`: the mean over the episodes of the fraction of the map's apple patches
+      that died (`patch_deaths / patches` of each summary: a patch, one of the connected
+      groups of apple cells of `popbased.env.fast.ceiling.patches`, dies when its live apples
+      reach 0; the open map has 6, so 0.5 = three patches died in an average episode). None
+      where the episodes do not all carry the counts (evaluations made before they were
+      recorded, or a substrate without a world count): the other two are reported all the same.
+
+    Both world counts have the same one-step exception: the count regrowth reads is two steps
+    old, so a waiting apple can still regrow in the step after the last apple went; such an
+    episode or patch counts as depleted (see popbased.env.metrics).
+
+    Returns {"episodes": n, "world": fraction, "proxy": fraction, "patch_deaths": fraction or
+    None}. Each is one run's number: pass each arm's per-run fractions [seeds] to `aggregate`
+    for a CI over seeds. Episodes may be summaries or rows of an evaluation's episodes table
+    (a missing number there reads NaN)."""
     if not episodes:
         raise ValueError("depletion needs at least one episode")
-    world, proxy = [], []
+    world, proxy, patches = [], [], []
     for i, e in enumerate(episodes):
-        if e.get("depleted") is None:
+        if not _given(e.get("depleted")):
             raise ValueError(f"episode {i}: no world count of apples ('depleted' is missing or None): "
                              f"depletion is reported both ways, the world count and the study's proxy")
         world.append(bool(e["depleted"]))
         proxy.append(bool(e["proxy_depleted"]))
-    return {"episodes": len(episodes), "world": float(np.mean(world)), "proxy": float(np.mean(proxy))}
+        if _given(e.get("patches")) and _given(e.get("patch_deaths")) and e["patches"] > 0:
+            patches.append(float(e["patch_deaths"]) / float(e["patches"]))
+    return {"episodes": len(episodes), "world": float(np.mean(world)), "proxy": float(np.mean(proxy)),
+            "patch_deaths": float(np.mean(patches)) if len(patches) == len(episodes) else None}
+
+
+def harvest_efficiency(episodes: Sequence[Mapping[str, Any]], ceiling: float) -> float:
+    """Metric: a run's harvest efficiency, its harvest rate over the map's sustainable
+    ceiling: 1 = the computed ceiling, 0 = nothing eaten.
+
+    Each episode's harvest rate is its apples eaten per player per 1,000 steps: 1000 x the mean
+    over players of `apples_eaten` / `steps` (the summaries' `apples_eaten` list; an
+    evaluation's episodes table has the mean as `apples_eaten_per_capita`). Apples eaten, not
+    the reward: the two agree on the stock maps (1 per apple), not where a variant shapes it.
+    The run's efficiency is the mean over its episodes of rate / `ceiling` (each episode weighs
+    the same, as in `run_score`), where `ceiling` is the map's sustainable harvest in the same
+    unit, apples per player per 1,000 steps (`popbased.env.fast.ceiling.ceiling_rate` x 1,000 /
+    players: 126.9 on the open map with 7 players, docs/scripted.md). Per player on both sides,
+    so it is the same ratio as all players' apples per step over the map's ceiling rate.
+
+    The ceiling is a long-run bound: it leaves out the apples of the start, which can be eaten
+    once per episode on top of it (on the open map the 38 beyond its best skeleton of 26 add
+    2.6% at Melting Pot's mean episode length of 1,665 steps, 3.9% at its shortest, 1,099), so
+    a run can read a little above 1, and episodes cut at a few hundred steps much more. One
+    run's number, as `run_score`: `aggregate` the runs' values for a CI over seeds."""
+    if not episodes:
+        raise ValueError("harvest_efficiency needs at least one episode")
+    if not (np.isfinite(ceiling) and ceiling > 0):
+        raise ValueError(f"harvest_efficiency: the ceiling must be a positive number, got {ceiling!r}")
+    rates = []
+    for i, e in enumerate(episodes):
+        steps = e.get("steps")
+        if not _given(steps) or steps <= 0:
+            raise ValueError(f"episode {i}: steps must be positive, got {steps!r}")
+        eaten = e.get("apples_eaten")
+        per_capita = float(np.mean(eaten)) if isinstance(eaten, (list, tuple, np.ndarray)) else \
+            e.get("apples_eaten_per_capita")
+        if not _given(per_capita):
+            raise ValueError(f"episode {i}: no apples eaten ('apples_eaten' or "
+                             f"'apples_eaten_per_capita')")
+        rates.append(1000.0 * float(per_capita) / float(steps))
+    return float(np.mean(rates)) / float(ceiling)
+
+
+def _given(value: Any) -> bool:
+    """Whether a summary's or a table's field holds a value (not None, not a table's NaN)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 # ------------------------------------------------------------------ across seeds

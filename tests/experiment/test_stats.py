@@ -1,8 +1,10 @@
 """popbased.experiment.stats against values computed by hand here (numpy trimming and pair
 counting, never rliable itself): IQM, mean and median, probability of improvement (exactly 1,
 0 and 0.5, and a count with ties), CIs that hold the point estimate and narrow with more
-seeds, performance profiles, normalisation, a run's score and depletion both ways on episode
-summaries made by hand and by the real EpisodeTracker. Few bootstrap replications: quick."""
+seeds, performance profiles, normalisation, a run's score, depletion both ways with patch
+deaths and harvest efficiency on episode summaries made by hand and by the real EpisodeTracker,
+and on episodes-table rows without the patch counts (older evaluations). Few bootstrap
+replications: quick."""
 
 import numpy as np
 import pytest
@@ -175,7 +177,7 @@ def _episode(depleted, proxy):
 
 def test_depletion_both_ways():
     episodes = [_episode(True, True), _episode(False, True), _episode(False, False), _episode(False, True)]
-    assert stats.depletion(episodes) == {"episodes": 4, "world": 0.25, "proxy": 0.75}
+    assert stats.depletion(episodes) == {"episodes": 4, "world": 0.25, "proxy": 0.75, "patch_deaths": None}
     with pytest.raises(ValueError, match="episode 1: no world count"):
         stats.depletion([_episode(True, True), _episode(None, True)])
     with pytest.raises(ValueError, match="at least one episode"):
@@ -198,5 +200,65 @@ def test_run_score_and_depletion_read_the_tracker_summary():
     gone = tracker.summary()
     assert stats.run_score([alive]) == pytest.approx(1000 * 2.0 / 60)
     assert stats.run_score([alive, gone]) == pytest.approx((1000 * 2.0 / 60 + 1000 * 1.0 / 10) / 2)
-    assert stats.depletion([alive]) == {"episodes": 1, "world": 0.0, "proxy": 1.0}
-    assert stats.depletion([alive, gone]) == {"episodes": 2, "world": 0.5, "proxy": 0.5}
+    assert stats.depletion([alive]) == {"episodes": 1, "world": 0.0, "proxy": 1.0, "patch_deaths": None}
+    assert stats.depletion([alive, gone]) == {"episodes": 2, "world": 0.5, "proxy": 0.5,
+                                              "patch_deaths": None}
+
+
+def test_patch_deaths_mean_fraction_per_episode():
+    episodes = [dict(_episode(True, True), patches=6, patch_deaths=6),    # 1
+                dict(_episode(False, True), patches=6, patch_deaths=3),   # 0.5
+                dict(_episode(False, False), patches=6, patch_deaths=0),  # 0
+                dict(_episode(False, False), patches=4, patch_deaths=1)]  # 0.25
+    out = stats.depletion(episodes)
+    assert out["patch_deaths"] == pytest.approx((1 + 0.5 + 0 + 0.25) / 4)
+    assert (out["world"], out["proxy"]) == (0.25, 0.5)
+    # one episode without the counts: no patch deaths for the run, depletion all the same
+    partial = episodes[:3] + [_episode(False, False)]
+    assert stats.depletion(partial)["patch_deaths"] is None
+    assert stats.depletion(partial)["world"] == 0.25
+
+
+def test_harvest_efficiency_by_hand():
+    # apples per player per 1,000 steps: 2 players eating 60 and 40 apples in 500 steps is 100;
+    # 3 players eating 12 each in 1,200 steps is 10; against a ceiling of 125 per 1,000 steps
+    episodes = [{"steps": 500, "apples_eaten": [60, 40]}, {"steps": 1200, "apples_eaten": [12, 12, 12]}]
+    assert stats.harvest_efficiency(episodes, 125.0) == pytest.approx((100 / 125 + 10 / 125) / 2)
+    assert stats.harvest_efficiency(episodes[:1], 100.0) == pytest.approx(1.0)
+    # an episodes table's row: the per-capita mean, and NaN where a field is missing
+    row = {"steps": 500, "apples_eaten_per_capita": 50.0, "patches": float("nan")}
+    assert stats.harvest_efficiency([row], 125.0) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="episode 0: no apples eaten"):
+        stats.harvest_efficiency([{"steps": 500}], 125.0)
+    with pytest.raises(ValueError, match="steps must be positive"):
+        stats.harvest_efficiency([{"steps": 0, "apples_eaten": [1]}], 125.0)
+    with pytest.raises(ValueError, match="ceiling must be a positive"):
+        stats.harvest_efficiency(episodes, 0.0)
+    with pytest.raises(ValueError, match="at least one episode"):
+        stats.harvest_efficiency([], 125.0)
+
+
+def test_old_table_rows_without_patch_counts_still_aggregate():
+    """Rows as pandas reads an episodes.csv written before the patch counts: no such
+    columns; or written with them but empty (NaN)."""
+    old = [{"steps": 1000, "per_capita_return": 50.0, "depleted": False, "proxy_depleted": True,
+            "apples_eaten_per_capita": 50.0},
+           {"steps": 2000, "per_capita_return": 80.0, "depleted": True, "proxy_depleted": True,
+            "apples_eaten_per_capita": 80.0}]
+    assert stats.depletion(old) == {"episodes": 2, "world": 0.5, "proxy": 1.0, "patch_deaths": None}
+    empty = [dict(e, patches=float("nan"), patch_deaths=float("nan")) for e in old]
+    assert stats.depletion(empty)["patch_deaths"] is None
+    assert stats.harvest_efficiency(old, 100.0) == pytest.approx((0.5 + 0.4) / 2)
+    runs = {"arm": [stats.depletion(old)["world"], stats.depletion(empty)["world"]]}
+    assert stats.aggregate(runs, reps=REPS)["arm"]["mean"].point == pytest.approx(0.5)
+
+
+def test_patch_deaths_and_efficiency_read_the_tracker_summary():
+    tracker = EpisodeTracker(2)
+    tracker.reset(apples=5.0, patch_apples=[2.0, 3.0])
+    tracker.update(np.array([1.0, 1.0]), eaten_by=[0, 1], zaps=[], apples=3.0, patch_apples=[0.0, 3.0])
+    for _ in range(9):
+        tracker.update(np.zeros(2), eaten_by=[], zaps=[], apples=3.0, patch_apples=[0.0, 3.0])
+    summary = tracker.summary()
+    assert stats.depletion([summary])["patch_deaths"] == 0.5
+    assert stats.harvest_efficiency([summary], 50.0) == pytest.approx(1000 * 1.0 / 10 / 50.0)
