@@ -17,6 +17,12 @@ METRICS = {
                        "apples of the map reached 0 (stats.depletion)",
     "depletion_proxy": "depletion, the study's proxy: the fraction of a run's episodes in which no "
                        "player gained reward for 50 steps (stats.depletion)",
+    "patch_deaths": "patch deaths: the mean over a run's episodes of the fraction of the map's apple "
+                    "patches whose live apples reached 0 (stats.depletion; runs evaluated before "
+                    "patches were counted are left out)",
+    "harvest_efficiency": "harvest efficiency: a run's apples eaten per player per 1,000 steps over "
+                          "the map's computed sustainable ceiling, the mean over its episodes; 1 = "
+                          "the ceiling (stats.harvest_efficiency)",
 }
 AGGREGATES = ("iqm", "mean", "median")
 FEW_SEEDS, FEW_EPISODES = 5, 30
@@ -52,7 +58,22 @@ def _cautions(s: dict) -> list[str]:
     if not s["normalised_by"]:
         out.append("No normalised score: the reference policy or random play has no evaluation "
                    "yet (or they scored the same).")
+    if s.get("ceiling") is None:
+        out.append(f"No harvest efficiency: no sustainable ceiling is computed for "
+                   f"`{s['substrate']}` (popbased.env.fast.ceiling).")
+    runs = [r for a in s["arms"].values() for r in a["runs"].values()]
+    if any(r["depletion"].get("patch_deaths") is None for r in runs):
+        out.append("Patch deaths n/a for some runs: their evaluations did not count patches "
+                   "(made before popbased recorded them); evaluate them again to have them.")
     return out
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _metric(s: dict, metric: str, digits: int = 2) -> list[str]:
@@ -64,7 +85,10 @@ def _metric(s: dict, metric: str, digits: int = 2) -> list[str]:
         rows.append([name, str(len(arm["runs"]))] + [_ci(agg.get(m), digits) for m in AGGREGATES])
     if not rows:
         return []
-    return [f"## Metric: {METRICS[metric]}", ""] + _table(
+    named = METRICS[metric]
+    if metric == "harvest_efficiency" and s.get("ceiling"):
+        named += f"; the ceiling on `{s['substrate']}`: {s['ceiling']:.1f} apples per player per 1,000 steps"
+    return [f"## Metric: {named}", ""] + _table(
         ["arm", "runs", "IQM [95% CI]", "mean [95% CI]", "median [95% CI]"], rows) + [""]
 
 
@@ -98,11 +122,14 @@ def render(s: dict[str, Any]) -> str:
         policy = "random" if name == "random" else (s["reference_policy"] or "-")
         base.append([name, f"`{policy}`", "-" if run is None else f"{run['score']:.2f}",
                      "-" if run is None else f"{run['depletion']['world']:.0%}",
-                     "-" if run is None else f"{run['depletion']['proxy']:.0%}"])
+                     "-" if run is None else f"{run['depletion']['proxy']:.0%}",
+                     "-" if run is None else _share(run["depletion"].get("patch_deaths")),
+                     "-" if run is None else _ratio(run.get("harvest_efficiency"))])
     lines += ["## Baselines (evaluated once)", ""] + _table(
-        ["baseline", "policy", "score", "depleted (world)", "depleted (proxy)"], base) + [""]
+        ["baseline", "policy", "score", "depleted (world)", "depleted (proxy)", "patches died",
+         "harvest efficiency"], base) + [""]
     for metric in METRICS:
-        lines += _metric(s, metric, 3 if metric == "normalised" else 2)
+        lines += _metric(s, metric, 3 if metric in ("normalised", "harvest_efficiency") else 2)
     if s["probability_of_improvement"]:
         lines += ["## Probability of improvement", "",
                   "P(X > Y): the probability that a run (seed) of X scores above a run of Y "
@@ -112,10 +139,12 @@ def render(s: dict[str, Any]) -> str:
                         [[p["x"], p["y"], _ci(p)] for p in s["probability_of_improvement"]]) + [""]
     runs = [[n, seed, f"{r['score']:.2f}", f"{r['normalised']:.3f}" if "normalised" in r else "-",
              f"{r['depletion']['world']:.0%}", f"{r['depletion']['proxy']:.0%}",
+             _share(r["depletion"].get("patch_deaths")), _ratio(r.get("harvest_efficiency")),
              f"{r['agent_steps_trained']:,}" if "agent_steps_trained" in r else "-", f"`{r['eval']}`"]
             for n, a in s["arms"].items() for seed, r in a["runs"].items()]
     lines += ["## Runs", ""] + _table(["arm", "seed", "score", "normalised", "depleted (world)",
-                                       "depleted (proxy)", "agent-steps trained", "evaluation"],
+                                       "depleted (proxy)", "patches died", "harvest efficiency",
+                                       "agent-steps trained", "evaluation"],
                                       runs) + [""]
     missing = [f"{n} seed {m}" for n, a in s["arms"].items() for m in a["missing"]]
     if missing:

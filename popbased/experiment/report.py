@@ -10,7 +10,11 @@ champion in every seat ("ARM") and as its whole population, its members mixed in
 they trained ("ARM (population)", a row of its own scored the same way). Across an arm's
 seeds `stats.aggregate` (IQM, mean, median, stratified-bootstrap 95% CIs);
 `stats.probability_of_improvement` for every pair of rows; `stats.performance_profile`;
-depletion both ways per run (`stats.depletion`), aggregated across seeds like the score.
+depletion both ways per run with the fraction of the map's apple patches that died
+(`stats.depletion`), and the run's harvest efficiency, its apples eaten per step over the map's
+computed sustainable ceiling (`stats.harvest_efficiency`, popbased.env.fast.ceiling), each
+aggregated across seeds like the score (patch deaths over the runs whose evaluations counted
+them: older episodes.csv files have no patch columns, and their runs read n/a).
 Paths in the summary are relative to OUT (the experiment file's to the working folder): no
 machine's folders.
 """
@@ -54,7 +58,34 @@ def _marker(out: Path, row: dict) -> dict:
         return {}
 
 
-def _run(out: Path, row: dict, trained: dict) -> dict | None:
+def ceiling(substrate: str) -> float | None:
+    """The evaluation map's sustainable harvest, apples per player per 1,000 steps
+    (popbased.env.fast.ceiling: 126.9 on the open map); None where there is none to compute
+    (not a commons_harvest map, or a patch too large to search, as private_property's)."""
+    # deferred: Melting Pot's configs, read only for a report
+    from popbased.env.fast.ceiling import ceiling_rate
+    from popbased.env.fast.maps import build_map
+    from popbased.substrates import resolve
+    from popbased.substrates.params import CommonsParams
+
+    spec = resolve(substrate)
+    if not isinstance(spec.params, CommonsParams):
+        return None
+    try:
+        return 1000.0 * ceiling_rate(build_map(spec.params)) / spec.num_players
+    except ValueError:
+        return None
+
+
+def _efficiency(episodes: list[dict], ceiling: float | None) -> float | None:
+    """`stats.harvest_efficiency`, or None without a ceiling or apples eaten to read."""
+    if ceiling is None or not all("apples_eaten_per_capita" in e or "apples_eaten" in e
+                                  for e in episodes):
+        return None
+    return stats.harvest_efficiency(episodes, ceiling)
+
+
+def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> dict | None:
     """One evaluation's numbers (None: not evaluated yet)."""
     if not (out / row["marker"]).exists():
         return None
@@ -63,7 +94,8 @@ def _run(out: Path, row: dict, trained: dict) -> dict | None:
     if not episodes:
         return None
     run = {"score": stats.run_score(episodes), "episodes": len(episodes),
-           "depletion": stats.depletion(episodes), "eval": folder}
+           "depletion": stats.depletion(episodes),
+           "harvest_efficiency": _efficiency(episodes, ceiling), "eval": folder}
     result = trained.get("result") if isinstance(trained.get("result"), dict) else {}
     if "agent_steps" in result:
         run["agent_steps_trained"] = result["agent_steps"]
@@ -96,10 +128,11 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     out, reps = Path(out), reps or {}
     record = read_record(out)
     rows = {r["name"]: r for r in record["steps"]}
+    top = ceiling(record["substrate"])
     baselines = {}
     for name in ("random", "reference"):
         row = rows.get(f"eval/{name}")
-        baselines[name] = _run(out, row, {}) if row else None
+        baselines[name] = _run(out, row, {}, top) if row else None
     normalising = (baselines["random"] is not None and baselines["reference"] is not None
                    and baselines["reference"]["score"] != baselines["random"]["score"])
     arms: dict[str, dict] = {}
@@ -109,7 +142,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
                     and bool(r.get("population")) == population):
             seed = "-" if row["seed"] is None else str(row["seed"])
             trained = _marker(out, rows.get(f"train/{arm}/seed-{row['seed']}", {"marker": ""}))
-            run = _run(out, row, trained)
+            run = _run(out, row, trained, top)
             if run is None:
                 missing.append(seed)
                 continue
@@ -121,11 +154,13 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             **info, "runs": runs, "missing": missing,
             **({"scored_as": "population", "population_of": arm} if population else {})}
     metrics = {"score": lambda r: r["score"], "depletion_world": lambda r: r["depletion"]["world"],
-               "depletion_proxy": lambda r: r["depletion"]["proxy"]}
+               "depletion_proxy": lambda r: r["depletion"]["proxy"],
+               "patch_deaths": lambda r: r["depletion"].get("patch_deaths"),
+               "harvest_efficiency": lambda r: r.get("harvest_efficiency")}
     if normalising:
         metrics = {"normalised": lambda r: r["normalised"], **metrics}
-    values = {m: {a: [get(r) for r in v["runs"].values()] for a, v in arms.items()}
-              for m, get in metrics.items()}
+    values = {m: {a: [get(r) for r in v["runs"].values() if get(r) is not None] for a, v in arms.items()}
+              for m, get in metrics.items()}  # None: a run without the number (patch deaths, efficiency)
     aggregates = {m: _aggregate(v, reps) for m, v in values.items()}
     for arm in arms:
         arms[arm]["aggregate"] = {m: aggregates[m][arm] for m in metrics if arm in aggregates[m]}
@@ -137,6 +172,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             "episodes": record["episodes"], "substrate": record["substrate"],
             "eval_seed": record["eval_seed"], "max_episode_steps": record["max_episode_steps"],
             "metrics": markdown.METRICS, "normalised_by": "reference" if normalising else None,
+            "ceiling": top,
             "baselines": baselines, "reference_policy": record["reference"], "arms": arms,
             "probability_of_improvement": [{"x": x, "y": y, "metric": "score", **e.as_dict()}
                                            for (x, y), e in poi.items()],

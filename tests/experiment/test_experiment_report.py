@@ -1,8 +1,9 @@
 """popbased.experiment.report on an experiment folder whose evaluations are written by hand
 (episodes.csv as `evaluate run` writes it): each run's score and normalised score, the
-aggregates across seeds, probability of improvement for every pair, depletion both ways, a run
-not evaluated yet, report.md's tables and a summary.json without absolute paths. Few bootstrap
-replications: quick."""
+aggregates across seeds, probability of improvement for every pair, depletion both ways, patch
+deaths (from evaluations that counted them; older ones read n/a) and harvest efficiency against
+the open map's ceiling, a run not evaluated yet, report.md's tables and a summary.json without
+absolute paths. Few bootstrap replications: quick."""
 
 import json
 import shutil
@@ -40,14 +41,21 @@ RATES = {"random": 20.0, "reference": 100.0, "pbt/seed-0": 40.0, "pbt/seed-1": 6
          "pbt/seed-0/population": 70.0, "pbt/seed-1/population": 85.0}
 """Per-capita return per 1,000 steps of each evaluation (pbt/seed-2: not evaluated yet, as
 its champion or as its population)."""
+PATCH_DEATHS = {"random": [6, 6], "reference": [0, 0], "ppo/seed-0": [0, 3], "ppo/seed-1": [6, 3],
+                "ppo/seed-2": [0, 0]}
+"""Patches (of 6) that died in each episode of the evaluations that counted them; the others
+are written as before popbased counted patches (no such columns)."""
 
 
-def episodes(rate: float) -> pd.DataFrame:
-    """Two episodes scoring `rate` per 1,000 steps, of different lengths; the first depleted
-    by the proxy, none by the world count."""
-    return pd.DataFrame({"policy": "p", "point": "default", "episode": [0, 1], "steps": [1000, 4000],
-                         "per_capita_return": [rate, 4 * rate], "depleted": [False, False],
-                         "proxy_depleted": [True, False]})
+def episodes(rate: float, patch_deaths: list[int] | None = None) -> pd.DataFrame:
+    """Two episodes scoring `rate` per 1,000 steps, of different lengths, eating as many
+    apples; the first depleted by the proxy, none by the world count."""
+    table = {"policy": "p", "point": "default", "episode": [0, 1], "steps": [1000, 4000],
+             "per_capita_return": [rate, 4 * rate], "depleted": [False, False],
+             "proxy_depleted": [True, False], "apples_eaten_per_capita": [rate, 4 * rate]}
+    if patch_deaths is not None:
+        table.update(patches=[6, 6], patch_deaths=patch_deaths)
+    return pd.DataFrame(table)
 
 
 @pytest.fixture
@@ -66,7 +74,7 @@ def folder(tmp_path, monkeypatch):
         if p.stage == "eval" and name in RATES:
             write_marker(p.name, p.step.done, {"seconds": 1.0, "result": {}})
             p.step.fresh.mkdir(parents=True)
-            episodes(RATES[name]).to_csv(p.step.fresh / "episodes.csv", index=False)
+            episodes(RATES[name], PATCH_DEATHS.get(name)).to_csv(p.step.fresh / "episodes.csv", index=False)
         if p.stage == "train" and p.arm == "ppo":
             write_marker(p.name, p.step.done, {"result": {"agent_steps": 100_800}})
     return out
@@ -81,7 +89,20 @@ def test_scores_aggregates_and_pairs(folder, tmp_path):
     assert set(pbt["runs"]) == {"0", "1"} and pbt["missing"] == ["2"]
     assert pbt["runs"]["1"]["score"] == pytest.approx(60.0)
     assert pbt["runs"]["1"]["normalised"] == pytest.approx(0.5)
-    assert pbt["runs"]["0"]["depletion"] == {"episodes": 2, "world": 0.0, "proxy": 0.5}
+    assert pbt["runs"]["0"]["depletion"] == {"episodes": 2, "world": 0.0, "proxy": 0.5, "patch_deaths": None}
+    # patch deaths where the evaluations counted them: (0 + 3/6) / 2, (1 + 3/6) / 2, 0
+    assert [ppo["runs"][k]["depletion"]["patch_deaths"] for k in "012"] == pytest.approx([0.25, 0.75, 0.0])
+    assert ppo["aggregate"]["patch_deaths"]["mean"]["point"] == pytest.approx(1 / 3)
+    assert "patch_deaths" not in pbt["aggregate"]  # no run of it counted patches
+    assert s["baselines"]["random"]["depletion"]["patch_deaths"] == 1.0
+    # harvest efficiency: apples per player per 1,000 steps (= the score here) over the open
+    # map's ceiling, 0.888 apples per step for 7 players
+    top = s["ceiling"]
+    assert top == pytest.approx(126.9, abs=0.05) and top == pytest.approx(report.ceiling("open"))
+    assert ppo["runs"]["1"]["harvest_efficiency"] == pytest.approx(90.0 / top)
+    assert ppo["aggregate"]["harvest_efficiency"]["mean"]["point"] == pytest.approx(90.0 / top)
+    assert pbt["aggregate"]["harvest_efficiency"]["mean"]["point"] == pytest.approx(50.0 / top)
+    assert s["baselines"]["reference"]["harvest_efficiency"] == pytest.approx(100.0 / top)
     assert ppo["runs"]["2"]["normalised"] == pytest.approx(1.0)
     assert ppo["runs"]["0"]["agent_steps_trained"] == 100_800
     assert ppo["aggregate"]["normalised"]["mean"]["point"] == pytest.approx(0.875)
@@ -109,8 +130,16 @@ def test_scores_aggregates_and_pairs(folder, tmp_path):
     text = (folder / "report.md").read_text()
     for heading in ("## Arms", "## Metric: normalised score", "## Metric: score: per-capita return per "
                     "1,000 steps", "## Metric: depletion, world count", "## Metric: depletion, the "
-                    "study's proxy", "## Probability of improvement", "## Not measured here"):
+                    "study's proxy", "## Metric: patch deaths: the mean over a run's episodes of the "
+                    "fraction of the map's apple patches", "## Metric: harvest efficiency: a run's "
+                    "apples eaten per player per 1,000 steps over the map's computed sustainable "
+                    "ceiling", "; the ceiling on `open`: 126.9 apples per player per 1,000 steps",
+                    "## Probability of improvement", "## Not measured here"):
         assert heading in text
+    assert f"| ppo | 1 | 90.00 | 0.875 | 0% | 50% | 75% | {90.0 / top:.3f} | 100,800 |" in text
+    assert f"| pbt | 0 | 40.00 | 0.250 | 0% | 50% | n/a | {40.0 / top:.3f} | - |" in text
+    assert f"| random | `random` | 20.00 | 0% | 50% | 100% | {20.0 / top:.3f} |" in text
+    assert "> Patch deaths n/a for some runs" in text
     assert "| ppo | 3 | 0.875 [" in text and "Not evaluated yet: pbt seed 2, pbt (population) seed 2." in text
     assert "| pbt (population) | 2 | 0.719 [" in text and "- populations: `pbt (population)`: the same runs scored" in text
     assert "- arms x seeds: 3 arms x seeds 0, 1, 2" in text
@@ -135,3 +164,17 @@ def test_portable_paths(tmp_path):
     out = tmp_path / "out"
     value = {"a": [str(out / "eval" / "x")], "b": "models:/x@champion", "c": 3}
     assert report.portable(value, out) == {"a": ["eval/x"], "b": "models:/x@champion", "c": 3}
+
+
+def test_evaluations_from_before_patch_counts_still_report(folder):
+    """An experiment whose evaluations all predate the patch counts: no patch deaths anywhere
+    (n/a), everything else as before, harvest efficiency included."""
+    for path in folder.rglob("episodes.csv"):
+        pd.read_csv(path).drop(columns=["patches", "patch_deaths"], errors="ignore").to_csv(path, index=False)
+    report.write(folder, None, REPS)
+    s = json.loads((folder / "summary.json").read_text())
+    assert all("patch_deaths" not in a["aggregate"] for a in s["arms"].values())
+    assert s["arms"]["ppo"]["aggregate"]["harvest_efficiency"]["mean"]["point"] == pytest.approx(90.0 / s["ceiling"])
+    text = (folder / "report.md").read_text()
+    assert "## Metric: patch deaths" not in text and "## Metric: harvest efficiency" in text
+    assert "| ppo | 0 | 80.00 | 0.750 | 0% | 50% | n/a |" in text
