@@ -138,8 +138,11 @@ def test_a_missing_file_and_a_folder_that_is_no_experiment(tmp_path):
 def test_the_shipped_example_loads():
     exp = spec.load(POPS.parent / "experiments" / "pbt_vs_random_search.toml")
     assert [(a.name, a.kind) for a in exp.arms] == [("pbt", "pbt"), ("random_search", "pbt"),
-                                                     ("ppo", "train")]
+                                                     ("grid", "pbt")]
     assert exp.arm("random_search").population["pbt"]["selection"] == "none"
+    grid = exp.arm("grid").population  # the same search space, on a grid, nobody copies
+    assert grid["pbt"]["selection"] == "none" and grid["shaping"]["last_apples"]["grid"] is True
+    assert grid["shaping"]["last_apples"]["init"] == exp.arm("pbt").population["shaping"]["last_apples"]["init"]
     assert exp.arm("pbt").population == tomllib.loads((POPS.parent / "experiments" / "open.toml").read_text())
     assert len(exp.seeds) >= 5 and exp.episodes >= 30 and exp.reference == "scripted:sustainable"
     assert all(a.note for a in exp.arms)
