@@ -11,7 +11,7 @@ import click
 
 from popbased.cli import options
 
-STAGES = "train, export, eval, report"
+STAGES = "train, export, eval (the champions), population (whole populations), report"
 
 
 @click.group()
@@ -30,6 +30,8 @@ def experiment() -> None:
 @click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True,
               help="Steps run at once (each its own process).")
 @click.option("--only", default="", help=f"Comma-separated stages: {STAGES} (default: all).")
+@click.option("--arms", default="", help="Comma-separated arms to run (default: all); random play "
+              "and the reference are run with any arm, and the report covers every finished one.")
 @click.option("--dry-run", is_flag=True, help="List the steps (done or to do) with their command "
               "lines; run nothing, write nothing.")
 @click.option("--results", default=None, help="Where the report is copied (default: results/NAME).")
@@ -37,7 +39,7 @@ def experiment() -> None:
 @click.option("--device", default="auto", show_default=True, type=options.DEVICE,
               help="Learner device of the training runs.")
 @options.TRACKING
-def run(file, out, parallel, only, dry_run, results, force, device, tracking_uri):
+def run(file, out, parallel, only, arms, dry_run, results, force, device, tracking_uri):
     """Train, evaluate and report every arm x seed.
 
     Each run trains on the fast env, its champion is evaluated on real Melting Pot (the same
@@ -55,14 +57,15 @@ def run(file, out, parallel, only, dry_run, results, force, device, tracking_uri
     from popbased.experiment import run as runner
 
     stages = [s for s in only.split(",") if s]
+    chosen = [a for a in arms.split(",") if a]
     out = Path(out) if out else None
     if dry_run:
-        runner.dry_run(file, out, stages, device=device, tracking_uri=tracking_uri)
+        runner.dry_run(file, out, stages, device=device, tracking_uri=tracking_uri, arms=chosen)
         return
     options.stop_on_sigterm()  # stop like Ctrl-C: the running steps save and stop too
     failed = runner.run(file, out=out, only=stages, parallel=parallel, device=device,
                         tracking_uri=tracking_uri, results=Path(results) if results else None,
-                        force=force)
+                        force=force, arms=chosen)
     if failed:
         sys.exit(1)
 

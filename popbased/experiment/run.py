@@ -24,18 +24,31 @@ from popbased.study import run as runner
 from popbased.textio import write_atomic
 from popbased.tracking.store import resolve_uri
 
-ONLY = planner.STAGES + ("report",)
+ONLY = planner.STAGES + ("population", "report")
+"""--only's stages: `eval` is the champions' (and baselines') evaluations, `population` the
+whole-population evaluations of pbt and league runs."""
+
+
+def _stage(p: Planned) -> str:
+    return "population" if p.population else p.stage
 
 
 def default_out(exp: specs.Experiment) -> Path:
     return Path("runs") / exp.name
 
 
-def select(steps: Sequence[Planned], only: Sequence[str]) -> list[Planned]:
+def select(steps: Sequence[Planned], only: Sequence[str], arms: Sequence[str] = (),
+           exp: specs.Experiment | None = None) -> list[Planned]:
+    """The steps of the stages in `only` and of the arms in `arms` (all when empty); the
+    baselines (random play, the reference) belong to every arm."""
     for want in only:
         if want not in ONLY:
             raise BadInput(f"--only {want!r}; allowed: {', '.join(ONLY)} (comma-separated)")
-    return [p for p in steps if not only or p.stage in only]
+    names = [a.name for a in exp.arms] if exp is not None else []
+    for want in arms:
+        if want not in names:
+            raise BadInput(f"--arms {want!r}: no such arm; allowed: {', '.join(names)} (comma-separated)")
+    return [p for p in steps if (not only or _stage(p) in only) and (not arms or p.arm is None or p.arm in arms)]
 
 
 def shown(argv: Sequence[str]) -> str:
@@ -44,11 +57,12 @@ def shown(argv: Sequence[str]) -> str:
 
 
 def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str = "auto",
-            tracking_uri: str | None = None, say: Callable[[str], None] = print) -> list[Planned]:
+            tracking_uri: str | None = None, say: Callable[[str], None] = print,
+            arms: Sequence[str] = ()) -> list[Planned]:
     """Lists the steps (done or to do) with their command lines; writes nothing."""
     exp = specs.load(file)
     out = out or default_out(exp)
-    steps = select(planner.plan(exp, out, resolve_uri(tracking_uri), device), only)
+    steps = select(planner.plan(exp, out, resolve_uri(tracking_uri), device), only, arms, exp)
     say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "
         f"{exp.agent_steps:,} agent-steps per run, {exp.episodes} episodes per evaluation on "
         f"{exp.substrate}; {len(steps)} steps into {out}")
@@ -61,18 +75,20 @@ def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str
 
 def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), parallel: int = 1,
         device: str = "auto", tracking_uri: str | None = None, results: Path | None = None,
-        force: bool = False, say: Callable[[str], None] = print, reps: dict | None = None) -> list[str]:
-    """Runs the selected steps (all by default), then the report (copied to `results`, default
+        force: bool = False, say: Callable[[str], None] = print, reps: dict | None = None,
+        arms: Sequence[str] = ()) -> list[str]:
+    """Runs the selected steps (all by default; `arms`: only those arms' steps and the
+    baselines), then the report of every finished evaluation (copied to `results`, default
     results/NAME); returns the steps that failed. reps: bootstrap replications for the report
     ({"aggregate": {"reps": N}, "poi": ..., "profile": ...}; default: stats' own)."""
     exp = specs.load(file)
     out = out or default_out(exp)
-    select([], only)
+    select([], only, arms, exp)
     uri = resolve_uri(tracking_uri)
     claim(out, "study", force=force, option="-o")  # a folder of steps, continued by a rerun
     out.mkdir(parents=True, exist_ok=True)
     every = planner.plan(exp, out, uri, device)
-    chosen = select(every, only)
+    chosen = select(every, only, arms, exp)
     planner.write_files(exp, out.resolve())
     write_atomic(out / RECORD, json.dumps(record(exp, every, out), indent=1).encode())
     say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "

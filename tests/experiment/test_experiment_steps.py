@@ -147,7 +147,19 @@ def test_dry_run_lists_every_step_and_writes_nothing(planned, tmp_path):
     assert len(todo) == 31 and "todo  train/pbt/seed-3: popbased pbt " in todo[3]
     assert f"todo  eval/pbt/seed-3/population: popbased evaluate run population:" in "\n".join(todo)
     assert not (tmp_path / "out").exists()
-    only = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--only", "eval")
-    assert len([line for line in only.output.splitlines() if line.startswith("todo")]) == 17
+    def todo(*extra):
+        made = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", *extra)
+        assert made.exit_code == 0, made.output
+        return [line for line in made.output.splitlines() if line.startswith("todo")]
+
+    evals, populations = todo("--only", "eval"), todo("--only", "population")
+    assert len(evals) + len(populations) == 17 and populations
+    assert all("/population:" in line for line in populations) and not any("/population:" in line for line in evals)
+    arm = todo("--arms", "pbt")  # the arm's steps and the baselines, nothing of the other arms
+    assert arm and all(" train/pbt/" in line or " export/pbt/" in line or " eval/pbt/" in line
+                       or " eval/random:" in line or " eval/reference:" in line for line in arm)
+    assert len(todo("--arms", "pbt", "--only", "train")) == 2
     bad = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--only", "evaluate")
-    assert bad.exit_code == 2 and "--only 'evaluate'; allowed: train, export, eval, report" in bad.output
+    assert bad.exit_code == 2 and "--only 'evaluate'; allowed: train, export, eval, population, report" in bad.output
+    bad = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--arms", "pbt,pb")
+    assert bad.exit_code == 2 and "--arms 'pb': no such arm; allowed: " in bad.output
