@@ -13,6 +13,7 @@ scripts/bench_cli measures the start-up (bench/cli_startup.json).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -62,6 +63,9 @@ class _Group(click.Group):
             _usage_error(err)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`popbased ... | head`): not a bug
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            sys.exit(1)
         except Exception as err:
             path = errors.write_traceback(err)
             first = (str(err).strip().splitlines() or [""])[0]

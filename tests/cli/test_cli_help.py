@@ -105,3 +105,13 @@ def test_completion_offers_the_matching_commands():
                                            "COMP_WORDS": "popbased tr", "COMP_CWORD": "1"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["plain,tracking", "plain,train"]
+
+
+def test_a_reader_that_goes_away_is_not_a_bug(tmp_path):
+    """`popbased ... | head -1`: the pipe closes before popbased writes; it stops quietly
+    (exit 1, nothing on stderr), not with 'internal error: BrokenPipeError'."""
+    proc = subprocess.Popen([sys.executable, "-m", "popbased.cli", "substrates", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()  # before it has written anything: it starts in about a second
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1 and "internal error" not in err and "Traceback" not in err, err
