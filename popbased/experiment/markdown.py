@@ -68,6 +68,13 @@ def _cautions(s: dict) -> list[str]:
     return out
 
 
+def _champion_cell(c: dict) -> str:
+    genes = ", ".join(f"{k.removeprefix('shaping.')} {v:.3g}" for k, v in sorted(c["genes"].items()))
+    copied = ", ".join(str(x) if not isinstance(x, (list, tuple)) else f"{x[1]} (gen {x[0]})"
+                       for x in c["copied_from"]) or "none"
+    return f"{c['member']}: {genes}; copied from: {copied}"
+
+
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
 
@@ -146,6 +153,14 @@ def render(s: dict[str, Any]) -> str:
                                        "depleted (proxy)", "patches died", "harvest efficiency",
                                        "agent-steps trained", "evaluation"],
                                       runs) + [""]
+    champions = [[n, seed, _champion_cell(r["champion"])] for n, a in s["arms"].items()
+                 for seed, r in a["runs"].items() if r.get("champion")]
+    if champions:
+        lines += ["## Champions", "",
+                  "Each pbt or league run's champion (the member evaluated above): its gene values "
+                  "at the end of the run, and the members its weights were copied from (none: "
+                  "its weights and genes are its own from generation 0 on, as drawn or mutated).",
+                  ""] + _table(["arm", "seed", "champion: genes; weights copied from"], champions) + [""]
     missing = [f"{n} seed {m}" for n, a in s["arms"].items() for m in a["missing"]]
     if missing:
         lines += [f"Not evaluated yet: {', '.join(missing)}.", ""]

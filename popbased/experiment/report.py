@@ -85,6 +85,23 @@ def _efficiency(episodes: list[dict], ceiling: float | None) -> float | None:
     return stats.harvest_efficiency(episodes, ceiling)
 
 
+def _champion(out: Path, arm: str, seed) -> dict | None:
+    """The exported champion of a pbt or league run (OUT/champions/ARM/seed-S/POP/policy.json):
+    its member, its gene values at the end and whom its weights were copied from (the lineage
+    says whether evolution moved it or it is a generation-0 draw); None for other runs."""
+    found = sorted((out / "champions" / arm / f"seed-{seed}").glob("*/policy.json"))
+    if not found:
+        return None
+    try:
+        info = json.loads(found[0].read_text())
+    except (OSError, ValueError):
+        return None
+    lineage = info.get("lineage") or {}
+    return {"member": info.get("member"), "genes": info.get("evolved") or {},
+            "copied_from": lineage.get("copied_from") or [],
+            "birth_generation": lineage.get("birth_generation")}
+
+
 def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> dict | None:
     """One evaluation's numbers (None: not evaluated yet)."""
     if not (out / row["marker"]).exists():
@@ -146,6 +163,9 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             if run is None:
                 missing.append(seed)
                 continue
+            champion = None if population or row["seed"] is None else _champion(out, arm, row["seed"])
+            if champion:
+                run["champion"] = champion
             if normalising:
                 run["normalised"] = stats.normalise(run["score"], baselines["random"]["score"],
                                                     baselines["reference"]["score"])

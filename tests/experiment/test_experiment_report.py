@@ -178,3 +178,20 @@ def test_evaluations_from_before_patch_counts_still_report(folder):
     text = (folder / "report.md").read_text()
     assert "## Metric: patch deaths" not in text and "## Metric: harvest efficiency" in text
     assert "| ppo | 0 | 80.00 | 0.750 | 0% | 50% | n/a |" in text
+
+
+def test_champions_genes_and_lineage_are_reported(folder, tmp_path):
+    champion = folder / "champions" / "pbt" / "seed-1" / "open"
+    champion.mkdir(parents=True)
+    champion.joinpath("policy.json").write_text(json.dumps({
+        "member": "m2", "evolved": {"shaping.reward": 1.0, "shaping.last_apples": -2.1807},
+        "lineage": {"birth_generation": 0, "copied_from": ["m1", "m0"]}}))
+    report.write(folder, tmp_path / "results" / "handmade", REPS)
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["arms"]["pbt"]["runs"]["1"]["champion"] == {
+        "member": "m2", "genes": {"shaping.reward": 1.0, "shaping.last_apples": -2.1807},
+        "copied_from": ["m1", "m0"], "birth_generation": 0}
+    assert "champion" not in s["arms"]["pbt"]["runs"]["0"]  # not exported: nothing made up
+    assert "champion" not in s["arms"]["pbt (population)"]["runs"]["1"]
+    text = (folder / "report.md").read_text()
+    assert "| pbt | 1 | m2: last_apples -2.18, reward 1; copied from: m1, m0 |" in text
