@@ -10,6 +10,13 @@ reset in the same step by tensor writes: `done` marks the last reward of the old
 episode and the observation is the new episode's first, as in BatchedEnv. Rewards,
 component names, action masks and episode summaries are BatchedEnv's
 (popbased.env.instance.component_names, popbased.env.metrics); the views are 11x11.
+
+Host syncs per step_tensors on a GPU: the world step's one read (world.py's docstring), which
+also carries whether the tracker records its series and whether a world reaches
+max_episode_steps; one rejection round per respawning step; and, only on steps where an
+episode may end (from step 1,000 every 100 steps, at 5,000, at max_episode_steps), one read of
+`done` and `truncated`, then the summaries' reads where one did end. Rewards, the tracker's
+update and the views read nothing.
 """
 
 from __future__ import annotations
@@ -155,7 +162,14 @@ class FastBatchedEnv(SeatActions):
         clock = self._synced_clock if self.exact_timings else time.perf_counter
         t0 = clock()
         w, B, P = self.world, self.num_envs, self.players
-        events = self.last_events = w.step(actions.view(B, P))
+        # the world step's one host read also reads whether the tracker records its series
+        # this step and whether some world reaches max_episode_steps (a truncation)
+        fetch = (self.tracker.record_due(),)
+        if self.max_episode_steps is not None:
+            fetch += (((self.tracker.step_count + 1) >= self.max_episode_steps).any(),)
+        events = self.last_events = w.step(actions.view(B, P), fetch=fetch)
+        record = bool(events.fetched[0])
+        may_truncate = self.max_episode_steps is not None and bool(events.fetched[1])
         t1 = clock()
         col = self.column
         rewards = torch.zeros(B, P, len(self.components), dtype=torch.float32, device=self.device)
@@ -178,7 +192,7 @@ class FastBatchedEnv(SeatActions):
             if self.spec.farmer_weight:
                 shaped = {"farmer": self.spec.farmer_weight * in_view.double()}
         self.tracker.update(reward, events.eaten, events.hits, events.fired, w.apples(), shaped,
-                            self.patch_apples())
+                            self.patch_apples(), record=record)
         t2 = clock()
         done = events.end
         truncated = torch.zeros_like(done)
@@ -186,10 +200,12 @@ class FastBatchedEnv(SeatActions):
             truncated = ~done & (self.tracker.step_count >= self.max_episode_steps)
             done = done | truncated
         episodes: list[dict[str, Any]] = []
-        if bool(done.any()):
-            trunc = truncated.cpu()
-            for b, summary in self.tracker.summaries(done, self.spec.instrumented):
-                episodes.append({"env": b, **summary, "truncated": bool(trunc[b])})
+        # done is read only on steps where an episode may end (then once, with truncated)
+        ended = torch.stack([done, truncated]).cpu() if events.may_end or may_truncate else None
+        if ended is not None and bool(ended[0].any()):
+            worlds = torch.nonzero(ended[0]).flatten().tolist()
+            for b, summary in self.tracker.summaries(done, self.spec.instrumented, worlds):
+                episodes.append({"env": b, **summary, "truncated": bool(ended[1, b])})
             w.reset(done)
             self.tracker.reset(done, w.apples(), self.patch_apples())
             self.stats["episodes"] += len(episodes)

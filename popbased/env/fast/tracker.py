@@ -6,6 +6,10 @@ for each world whose episode ends. See popbased/env/metrics.py for the definitio
 
 Patch deaths are kept as one [B, patches] bool on the device (`patch_dead`, or-ed with "this
 patch has no live apple" each step from the env's per-patch counts): no host sync per step.
+
+Host syncs: `update` reads nothing from the device when given `record` (whether any world
+records its series this step; the env reads `record_due()` with the world step's one read);
+`summaries` reads the ended worlds' metrics (only on steps where an episode ended).
 """
 
 from __future__ import annotations
@@ -85,10 +89,11 @@ class BatchTracker:
     def update(self, reward: torch.Tensor, eaten: torch.Tensor, hits: torch.Tensor,
                fired: torch.Tensor | None, apples: torch.Tensor,
                shaped: dict[str, torch.Tensor] | None = None,
-               patch_apples: torch.Tensor | None = None) -> None:
+               patch_apples: torch.Tensor | None = None, record: bool | None = None) -> None:
         """One step of every world: reward / eaten / fired [B, P], hits [B, P, 3] (target
         of each beam line or -1), apples [B] on the map after the step, patch_apples
-        [B, patches] those of each patch (when `patches` is set)."""
+        [B, patches] those of each patch (when `patches` is set). `record`: the value of
+        `record_due()` before this update (None: read here, a host sync)."""
         self.step_count += 1
         t = self.step_count
         self.returns += reward.to(torch.float64)
@@ -120,9 +125,14 @@ class BatchTracker:
                                              self.depletion_step)
         if self.patches is not None:
             self.patch_dead |= patch_apples == 0
-        record = t % self.series_every == 0
-        if bool(record.any()):
-            self._record(record)
+        if record is None:
+            record = bool((t % self.series_every == 0).any())
+        if record:
+            self._record(t % self.series_every == 0)
+
+    def record_due(self) -> torch.Tensor:
+        """[] bool on the device: whether the next `update` records some world's series."""
+        return ((self.step_count + 1) % self.series_every == 0).any()
 
     def _record(self, mask: torch.Tensor) -> None:
         row = torch.stack([self.step_count.to(torch.float64), self.returns.mean(1),
@@ -132,15 +142,17 @@ class BatchTracker:
         self.series[b, slot] = torch.where(mask[:, None], row, self.series[b, slot])
         self.series_len += mask.long()
 
-    def summaries(self, mask: torch.Tensor, counts_zaps_fired: bool = True) -> list[dict[str, Any]]:
-        """The finished episodes of the worlds in mask, as metrics.EpisodeTracker.summary()."""
-        worlds = torch.nonzero(mask).flatten().tolist()
+    def summaries(self, mask: torch.Tensor, counts_zaps_fired: bool = True,
+                  worlds: list[int] | None = None) -> list[dict[str, Any]]:
+        """The finished episodes of the worlds in mask, as metrics.EpisodeTracker.summary();
+        `worlds`: those worlds' indices when the caller has them on the host (None: read)."""
+        if worlds is None:
+            worlds = torch.nonzero(mask).flatten().tolist()
         if not worlds:
             return []
         last = self.series[torch.arange(self.B, device=self.device), (self.series_len - 1).clamp(min=0), 0]
         need = mask & ((self.series_len == 0) | (last != self.step_count.to(torch.float64)))
-        if bool(need.any()):
-            self._record(need)
+        self._record(need)  # a no-op where need is all False
         cpu = {k: v.cpu() for k, v in {
             "steps": self.step_count, "returns": self.returns, "proxy": self.proxy_step,
             "initial": self.apples_initial, "apples": self.apples, "min": self.apples_min,

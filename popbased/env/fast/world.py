@@ -16,11 +16,29 @@ One `step` follows dmlab2d's order (shared/reference/commons_harvest_rules.md, 2
 Positions are flat indices into the map padded by MARGIN cells on each side (the view
 gathers never leave it). Every random draw can be forced (`Forced`), which validation
 uses to replay a real Melting Pot episode.
-"""
+
+Host syncs. On a GPU every read of a device value by Python (`bool(x.any())`, `.item()`,
+`.tolist()`, `nonzero`, boolean-mask indexing) waits for the queued kernels. A step reads the
+device once: at its start, in one `.tolist()`, it reads every data-dependent size it needs
+(the wait-apples eligible to regrow, the beams fired, the worlds with a player due to respawn,
+whether any world's episode may end this step, and the caller's `fetch` values), all of them
+known from the state at the step's start. With those sizes the sparse parts (beams, respawn,
+regrowth) gather their rows by `compact` (on a GPU a cumsum and a scatter with a dump slot, no
+sync; on the CPU `nonzero`, which is no sync there) and draw exactly the numbers they drew
+before. What still syncs, because the random stream depends on it:
+  - the regrowth draws one number per eligible wait-apple (`rand(K)`), and the respawn draws
+    `rand(R, P)` for the R worlds with a player due: K and R come from the read above (a
+    fixed-size draw would be sync-free but would change every result from the same seed);
+  - the respawn's rejection rounds: each round draws again only while some world is unplaced,
+    so each round ends with one read (`todo.any()`), on steps where someone respawns only
+    (usually one round);
+  - `cpu_draws`: draws on the CPU generator and copies them to the device (validation only).
+The env (env.py) reads `done` only on steps where an episode may end (`StepEvents.may_end`)
+and builds the summaries only when one did."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -65,6 +83,11 @@ class StepEvents:
     eaten_neighbours: torch.Tensor | None = None
     """int16: live apples within radius 2 of the apple a player ate by moving this step (at
     the step's start, the apple itself excluded); -1 where it ate none that way."""
+    may_end: bool = True
+    """False when no world's episode could end this step (`end` is all False): known on the
+    host without reading `end`."""
+    fetched: list[int] = field(default_factory=list)
+    """The values of World.step's `fetch` tensors, read with the step's one host read."""
 
 
 def blend(mask: torch.Tensor, a, b: torch.Tensor) -> torch.Tensor:
@@ -128,6 +151,11 @@ class World:
             if bool((self.apple_at[c] < self.A).any()):
                 raise ValueError("a spawn point on an apple cell")
         self.initial_group = game.initial_group.tolist()
+        self.group_players = [torch.tensor([p for p in range(self.P) if self.initial_group[p] == g],
+                                           dtype=torch.int64, device=dev)
+                              for g in range(len(self.spawn_cells))]
+        """Per spawn group, the players starting there (an index tensor built once: a list
+        index would copy to the device at every reset)."""
         # [P, max cells]: each player's respawn cells (padded by repeating), and their counts.
         groups = [self.spawn_cells[g] for g in game.respawn_group.tolist()]
         most = max(c.numel() for c in groups)
@@ -148,6 +176,9 @@ class World:
             lines.append([left, right, centre])
         self.beam_offsets = torch.tensor(lines, dtype=torch.int64, device=dev)  # [4, 3, L]
         self.bidx = torch.arange(self.B, device=dev)
+        self.sync_free = self.device.type != "cpu"
+        """Gather the sparse rows (`compact`) without a host sync: True on a GPU; on the CPU
+        `nonzero` is faster and syncs nothing (tests set it there to check both ways)."""
         self._allocate()
 
     # ------------------------------------------------------------------ state
@@ -177,6 +208,18 @@ class World:
             return torch.rand(*shape, generator=self.gen).to(self.device)
         return torch.rand(*shape, generator=self.gen, device=self.device)
 
+    def compact(self, mask: torch.Tensor, size: int) -> torch.Tensor:
+        """[size] int64: the indices of the True entries of the 1-D bool `mask`, in order, where
+        `size` is their number (read beforehand): torch.nonzero's result. Sync-free when
+        `sync_free` (each True's rank by cumsum, scattered into a dump-padded buffer)."""
+        if not self.sync_free:
+            return torch.nonzero(mask).flatten()
+        n = mask.numel()
+        rank = torch.cumsum(mask, 0) - 1
+        out = torch.empty(size + 1, dtype=torch.int64, device=mask.device)
+        out.scatter_(0, torch.where(mask, rank, size), torch.arange(n, device=mask.device))
+        return out[:size]
+
     def reset(self, mask: torch.Tensor | None = None) -> None:
         """Starts new episodes in the worlds of `mask` [B] bool (all when None)."""
         B, P, dev = self.B, self.P, self.device
@@ -191,13 +234,12 @@ class World:
         self.beam &= ~mc
         self.occ.masked_fill_(mc, 0)
         pos = self.pos.clone()
-        for g, cells in enumerate(self.spawn_cells):
-            players = [p for p in range(P) if self.initial_group[p] == g]
-            if not players:
+        for cells, players in zip(self.spawn_cells, self.group_players):
+            if players.numel() == 0:
                 continue
-            if len(players) > cells.numel():
-                raise ValueError(f"{len(players)} players for {cells.numel()} spawn points")
-            pick = torch.argsort(self.rand(B, cells.numel()), dim=1)[:, :len(players)]
+            if players.numel() > cells.numel():
+                raise ValueError(f"{players.numel()} players for {cells.numel()} spawn points")
+            pick = torch.argsort(self.rand(B, cells.numel()), dim=1)[:, :players.numel()]
             pos[:, players] = cells[pick]
         self.pos[:] = blend(mc, pos, self.pos)
         orient = (self.rand(B, P) * 4).long().clamp_(max=3)
@@ -212,8 +254,11 @@ class World:
         return (self.live.to(torch.float32) @ self.neighbour_matrix).to(torch.int16)
 
     # ------------------------------------------------------------------ step
-    def step(self, actions: torch.Tensor, forced: Forced | None = None) -> StepEvents:
-        """Advances every world one step; actions [B, P] int64 (indices of the action table)."""
+    def step(self, actions: torch.Tensor, forced: Forced | None = None,
+             fetch: tuple[torch.Tensor, ...] = ()) -> StepEvents:
+        """Advances every world one step; actions [B, P] int64 (indices of the action table).
+        `fetch`: scalar tensors (bool or integer) to read with the step's one host read (their
+        values come back in StepEvents.fetched), so that the caller needs no read of its own."""
         forced = forced or Forced()
         B, P, A, dev, bidx = self.B, self.P, self.A, self.device, self.bidx
         flat_actions = actions.reshape(-1)
@@ -223,11 +268,29 @@ class World:
         self.beam.zero_()
         self.t += 1
 
-        # 1. wait-apples: group <- count (the previous group drives this step's regrowth).
+        # What the step's sparse parts need, from the state at its start (nothing before
+        # their phase changes it): the wait-apples eligible to regrow (phase 5), the beams
+        # fired (3), the players due to respawn (4: `wait` is read by nothing before), the
+        # worlds whose episode may end (6); their sizes in the step's one host read.
+        alive = self.alive
         live_start = self.live.clone()  # all A + 1 columns (the last: a spare, never live)
-        count = (self.live.to(torch.float32) @ self.neighbour_matrix_all).to(torch.int16)
         old_group = self.group.clone()
         waiting = ~live_start
+        eligible = waiting & (old_group >= 0)
+        eligible[:, A] = False
+        cooling = alive & (self.timer > 0)
+        fired = alive & ~cooling & fire
+        self.wait += (~alive).to(torch.int16)
+        due = ~alive & (self.wait >= self.game.frames_till_respawn + 1)
+        due_worlds = due.any(1)
+        may_end = (self.t >= MIN_STEPS) & ((self.t + 1) % INTERVAL == 0)
+        can_end = may_end | (self.t >= MAX_STEPS)
+        sizes = torch.stack([eligible.sum(), fired.sum(), due_worlds.sum(), can_end.any().long(),
+                             *(torch.as_tensor(f, device=dev).long() for f in fetch)]).tolist()
+        n_eligible, n_fired, n_due_worlds, any_end = sizes[:4]
+
+        # 1. wait-apples: group <- count (the previous group drives this step's regrowth).
+        count = (self.live.to(torch.float32) @ self.neighbour_matrix_all).to(torch.int16)
         self.group.copy_(blend(waiting, count, old_group))
         self.grass.copy_((waiting & (count > 0)) | (live_start & self.grass))
 
@@ -235,7 +298,6 @@ class World:
         # target cell do not depend on the others; only the occupancy check is sequential.
         # Each cell is entered at most once per step, so eating is settled after the loop.
         order = forced.order if forced.order is not None else torch.argsort(self.rand(B, P), dim=1)
-        alive = self.alive
         self.orient[:] = (self.orient + alive * turn) & 3
         target = self.pos + self.dflat[(self.orient + move - 1) & 3]
         want = alive & (move > 0) & ~self.wall[target]
@@ -266,28 +328,22 @@ class World:
         self.live[:, A] = False
 
         # 3. zaps: the cooling timer, then all beams at the post-move positions.
-        cooling = alive & (self.timer > 0)
-        fired = alive & ~cooling & fire
         self.timer -= cooling.to(torch.int16)
         self.timer[:] = blend(fired, self.game.cooldown, self.timer)
-        hits, zapped = self.beams(fired)
+        hits, zapped = self.beams(fired, n_fired)
 
-        # 4. respawn.
-        self.wait += (~self.alive).to(torch.int16)
-        due = ~self.alive & (self.wait >= self.game.frames_till_respawn + 1)
-        if bool(due.any()):
-            self._respawn(due, forced)
+        # 4. respawn (`wait` counted at the step's start).
+        if n_due_worlds:
+            self._respawn(due, forced, due_worlds, n_due_worlds)
 
         # 5. regrowth (an apple regrowing under a standing avatar is eaten at once).
-        eligible = waiting & (old_group >= 0)
-        eligible[:, A] = False
         if forced.sprout is not None:
             sprout = eligible & torch.cat([forced.sprout, torch.zeros_like(forced.sprout[:, :1])], 1)
         else:  # draws only for the eligible wait-apples
-            which = torch.nonzero(eligible.view(-1)).flatten()
+            which = self.compact(eligible.view(-1), n_eligible)
             p = self.regrowth32.index_select(0, old_group.view(-1)[which].clamp(0, 3).to(torch.int32))
             sprout = torch.zeros_like(eligible)
-            sprout.view(-1)[which] = self.rand(which.numel()) < p
+            sprout.view(-1)[which] = self.rand(n_eligible) < p
         standing = self.occ.index_select(1, self.apple_flat_all)  # [B, A + 1] player + 1
         instant = sprout & (standing > 0)
         self.live |= sprout & ~instant
@@ -301,18 +357,24 @@ class World:
         self.occ[:, self.N] = 0
         self.alive &= ~out
         self.wait[:] = blend(out, 0, self.wait)
-        may_end = (self.t >= MIN_STEPS) & ((self.t + 1) % INTERVAL == 0)
         draw = forced.end if forced.end is not None else self.rand(B) < END_PROBABILITY
         end = (may_end & draw) | (self.t >= MAX_STEPS)
-        return StepEvents(reward, reward.to(torch.int16), fired, hits, zapped, end, eaten_neighbours)
+        return StepEvents(reward, reward.to(torch.int16), fired, hits, zapped, end, eaten_neighbours,
+                          may_end=bool(any_end), fetched=sizes[4:])
 
-    def beams(self, fired: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def beams(self, fired: torch.Tensor, n_fired: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Casts the beams of the players in `fired` [B, P] against the current occupancy;
         draws them into self.beam; returns (hits [B, P, 3] target or -1, zapped [B, P]).
-        Only the beams fired are traced (as flat indices into all worlds' cells)."""
+        Only the beams fired are traced (as flat indices into all worlds' cells); `n_fired`:
+        their number (None: read here)."""
         B, P, dev = self.B, self.P, self.device
         L = self.game.beam_length
-        shooters = torch.nonzero(fired.view(-1)).flatten()  # seats b * P + p that fired
+        if n_fired is None:
+            n_fired = int(fired.sum())
+        hits = torch.full((B * P, 3), -1, dtype=torch.int64, device=dev)
+        if n_fired == 0:
+            return hits.view(B, P, 3), torch.zeros(B, P, dtype=torch.int16, device=dev)
+        shooters = self.compact(fired.view(-1), n_fired)  # seats b * P + p that fired
         world = shooters // P
         offsets = self.beam_offsets.view(4, 3 * L).index_select(0, self.orient.view(-1)[shooters])
         cells = (self.pos.view(-1)[shooters][:, None] + offsets).clamp_(0, self.N - 1)  # [K, 3L]
@@ -323,8 +385,9 @@ class World:
         first = blocked & (before == 1)
         drawn = before == 0
         hit = ((first & (occupant > 0)) * occupant.long()).amax(-1) - 1  # [K, 3]
-        self.beam.view(-1)[flat.view(-1, 3, L)[drawn]] = True
-        hits = torch.full((B * P, 3), -1, dtype=torch.int64, device=dev)
+        spare = (world * (self.N + 1) + self.N)[:, None, None]  # the world's never-drawn cell N
+        self.beam.view(-1)[torch.where(drawn, flat.view(-1, 3, L), spare)] = True
+        self.beam[:, self.N] = False
         hits[shooters] = hit
         hits = hits.view(B, P, 3)
         zapped = torch.zeros(B, P + 1, dtype=torch.int16, device=dev)
@@ -333,13 +396,20 @@ class World:
         return hits, zapped[:, :P]
 
 
-    def _respawn(self, due: torch.Tensor, forced: Forced) -> None:
+    def _respawn(self, due: torch.Tensor, forced: Forced, due_worlds: torch.Tensor | None = None,
+                 n_due_worlds: int | None = None) -> None:
         """Teleports the due players to uniformly random free cells of their groups, with a
         random orientation. Melting Pot places them one after another, each on a cell free
         at that moment: jointly, a uniform draw of distinct free cells. That is drawn by
         rejection (every due player of a world draws again until all their cells are free
-        and distinct), then one player at a time for worlds still unplaced after a few rounds."""
+        and distinct), then one player at a time for worlds still unplaced after a few rounds.
+        `due_worlds` [B]: due.any(1); `n_due_worlds`: its count (None: read here). Each rejection round
+        ends with a host read (whether to draw again: the random stream depends on it)."""
         B, P = self.B, self.P
+        if due_worlds is None:
+            due_worlds = due.any(1)
+        if n_due_worlds is None:
+            n_due_worlds = int(due_worlds.sum())
         orient = forced.respawn_orientation
         if orient is None:
             orient = (self.rand(B, P) * 4).long().clamp_(max=3)
@@ -347,27 +417,28 @@ class World:
             cell, placed = forced.respawn_cell, due
         else:
             cell = self.pos.clone()
-            rows = torch.nonzero(due.any(1)).flatten()  # only the worlds with someone due
+            rows = self.compact(due_worlds, n_due_worlds)  # only the worlds with someone due
             d = due[rows]
             sub = cell[rows]
-            todo = torch.ones(rows.numel(), dtype=torch.bool, device=self.device)
+            todo = torch.ones(n_due_worlds, dtype=torch.bool, device=self.device)
             flat = self.occ.view(-1)
             base = rows[:, None] * (self.N + 1)
             for _ in range(8):
-                pick = (self.rand(rows.numel(), P) * self.spawn_count).long().clamp_(max=self.spawn_count - 1)
+                pick = (self.rand(n_due_worlds, P) * self.spawn_count).long().clamp_(max=self.spawn_count - 1)
                 draw = torch.gather(self.spawn_table, 1, pick.t()).t()  # [R, P]
                 free = flat[base + draw] == 0
                 same = (draw[:, :, None] == draw[:, None, :]) & d[:, :, None] & d[:, None, :]
                 ok = (~d | (free & (same.sum(-1) == 1))).all(1) & todo
                 sub = blend(ok[:, None] & d, draw, sub)
                 todo &= ~ok
-                if not bool(todo.any()):
+                left = bool(todo.any())  # the one read per round
+                if not left:
                     break
             cell[rows] = sub
             pending = torch.zeros(B, dtype=torch.bool, device=self.device)
             pending[rows] = todo
             placed = due & ~pending[:, None]
-            if bool(pending.any()):
+            if left:
                 for p in range(P):
                     d = due[:, p] & pending
                     cells = self.spawn_cells[self.respawn_group[p]]

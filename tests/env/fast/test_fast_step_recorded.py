@@ -11,11 +11,13 @@ hashed (sha256, one running hash per field), and so are the world's and the trac
 tensors at the end. The digests below were computed with the step as it was before the
 sync-free rewrite (commit 60f7160's code); a change of any digest is a change of results."""
 
+import collections
 import hashlib
 import json
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from popbased.env.fast.env import FastBatchedEnv
 from popbased.env.fast.world import Forced
@@ -99,11 +101,13 @@ def _bytes(t: torch.Tensor) -> bytes:
     return t.detach().cpu().contiguous().numpy().tobytes()
 
 
-def digests(scenario: str) -> dict[str, str]:
-    """The running digests of one scenario's steps and its final state, and its counts."""
+def digests(scenario: str, sync_free: bool = False) -> dict[str, str]:
+    """The running digests of one scenario's steps and its final state, and its counts;
+    `sync_free`: the world gathers its sparse rows as on a GPU (World.sync_free)."""
     substrate, params, kwargs, seed, zap_share = SCENARIOS[scenario]
     spec = resolve(substrate, params)
     env = FastBatchedEnv(spec, WORLDS, seed=seed, **kwargs)
+    env.world.sync_free = sync_free
     h = {k: hashlib.sha256() for k in ("views", "rewards", "done", "ready_to_shoot", "episodes")}
     rgb, ready = env.reset_tensors()
     h["views"].update(_bytes(rgb))
@@ -141,9 +145,10 @@ def digests(scenario: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.parametrize("sync_free", [False, True], ids=["nonzero", "sync_free"])
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_step_equals_recorded_digests(scenario):
-    got = digests(scenario)
+def test_step_equals_recorded_digests(scenario, sync_free):
+    got = digests(scenario, sync_free)
     episodes, fired, hit, respawned = got["counts"]
     assert episodes > 0  # resets and summaries are covered
     if SCENARIOS[scenario][4] > 0.5:
@@ -151,7 +156,7 @@ def test_step_equals_recorded_digests(scenario):
     assert got == EXPECTED[scenario]
 
 
-def respawn_digest() -> tuple[str, int]:
+def respawn_digest(sync_free: bool = False) -> tuple[str, int]:
     """World._respawn on crowded spawn cells (the recorded steps almost never leave a world
     unplaced after the rejection rounds): 16 open worlds, 300 rounds of random players removed
     and most of their spawn cells blocked, then the respawn. Returns the digest of every
@@ -159,6 +164,7 @@ def respawn_digest() -> tuple[str, int]:
     env = FastBatchedEnv(resolve("open"), WORLDS, seed=4)
     env.reset_tensors()
     w = env.world
+    w.sync_free = sync_free
     gen = torch.Generator().manual_seed(77)
     cells = w.spawn_cells[w.respawn_group[0]]
     h, unplaced = hashlib.sha256(), 0
@@ -178,10 +184,68 @@ def respawn_digest() -> tuple[str, int]:
     return h.hexdigest(), unplaced
 
 
-def test_respawn_on_crowded_cells_equals_recorded_digest():
-    digest, unplaced = respawn_digest()
+@pytest.mark.parametrize("sync_free", [False, True], ids=["nonzero", "sync_free"])
+def test_respawn_on_crowded_cells_equals_recorded_digest(sync_free):
+    digest, unplaced = respawn_digest(sync_free)
     assert unplaced > 0  # the one-at-a-time fallback ran, and could not place everyone
     assert digest == EXPECTED_RESPAWN
+
+
+SYNCS = {"__bool__", "item", "tolist", "cpu", "numpy", "nonzero", "masked_select", "unique",
+         "__int__", "__float__", "__index__", "_local_scalar_dense"}
+
+
+class ReadCounter(TorchFunctionMode):
+    """Counts the torch calls that read a device value on the host (a host sync on a GPU),
+    and the boolean-mask indexings (a nonzero inside)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = collections.Counter()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        if name in SYNCS:
+            self.calls[name] += 1
+        if name in ("__getitem__", "__setitem__") and len(args) > 1:
+            index = args[1] if isinstance(args[1], tuple) else (args[1],)
+            if any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in index):
+                self.calls[f"mask {name}"] += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("zap_share", [0.0, 0.6])
+def test_sync_free_step_reads_the_device_once(zap_share):
+    """With World.sync_free (a GPU's way, run here on the CPU) a step reads the device once
+    (the world step's `.tolist()`), plus one `bool` per rejection round on steps where someone
+    respawns; `done` and the summaries are read only on steps where an episode may end."""
+    env = FastBatchedEnv(resolve("open"), WORLDS, seed=2, max_episode_steps=150)
+    env.world.sync_free = True
+    env.reset_tensors()
+    gen = torch.Generator().manual_seed(5)
+    respawning_steps = ends = 0
+    for _ in range(400):
+        zap = env.action_names.index("FIRE_ZAP")  # the last action: no zap at all when share 0
+        actions = torch.randint(0, zap, (env.num_seats,), generator=gen)
+        actions = torch.where(torch.rand(env.num_seats, generator=gen) < zap_share, zap, actions)
+        was_alive = env.world.alive.clone()
+        step_count = env.tracker.step_count.clone()
+        with ReadCounter() as reads:
+            out = env.step_tensors(actions)
+        if bool((step_count + 1 >= 150).any()):  # an episode may end: done and summaries are read
+            ends += 1
+            assert out.episodes and reads.calls["cpu"] >= 1
+            continue
+        respawned = bool((~was_alive & env.world.alive).any())
+        respawning_steps += respawned
+        assert set(reads.calls) <= {"tolist", "__bool__"}, reads.calls
+        assert reads.calls["tolist"] == 1
+        assert reads.calls["__bool__"] <= 8  # the respawn's rejection rounds
+        if respawned:
+            assert reads.calls["__bool__"] >= 1
+        if zap_share == 0.0:  # nobody is zapped, nobody respawns
+            assert reads.calls["__bool__"] == 0
+    assert ends == 2 and (respawning_steps > 100) == (zap_share > 0)
 
 
 if __name__ == "__main__":  # prints the digests to paste into EXPECTED
