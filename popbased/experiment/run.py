@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from popbased.errors import BadInput
-from popbased.experiment import report
+from popbased.experiment import carry, report
 from popbased.experiment import spec as specs
 from popbased.experiment import steps as planner
 from popbased.experiment.record import RECORD, record
@@ -96,13 +96,19 @@ def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), 
         f"evaluation on Melting Pot's {exp.substrate}; {len(chosen)} steps into {out}")
     for name in planner.recover(exp, every, out):
         say(f"{name}: its run folder holds every generation already; marked done")
+    results = results or Path("results") / exp.name
+    restored = carry.restore(out, results, every, chosen)
+    if restored:
+        say(f"restored from {results / carry.STATE} (finished in an earlier checkout): "
+            f"{', '.join(restored)}")
     failed = runner.execute([p.step for p in chosen], out.resolve(), parallel=parallel, say=say,
                             known=[p.step for p in every])
     if not only or "report" in only:
-        results = results or Path("results") / exp.name
         paths = report.write(out, results, reps)
+        kept = carry.save(out, results, every)
         say(f"report: {paths[1]}, {paths[0]} and {len(paths) - 2} figure(s) from every finished "
-            f"evaluation, copied to {results}")
+            f"evaluation, copied to {results}; {kept} finished step(s) kept in "
+            f"{results / carry.STATE} (commit it: a rerun in a fresh checkout continues from it)")
     if failed:
         say(f"{len(failed)} step(s) did not finish: {', '.join(failed)}; rerun the same command "
             f"to retry them (finished steps are kept)")

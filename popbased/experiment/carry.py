@@ -1,0 +1,135 @@
+"""An experiment's finished steps carried in its results folder, so that it continues in a
+fresh checkout: a new session, another machine, a clone of the repository.
+
+An experiment folder (OUT, under runs/) holds training runs of hundreds of megabytes and is
+not committed; its results folder (results/NAME) is. Whenever the report is written, `save`
+copies there, under `state/`, what the report and a rerun need of every finished step: its
+marker (paths in it made relative), an evaluation's `episodes.csv`, a champion's genes and
+lineage (its policy.json without the network). `popbased experiment run` then `restore`s
+them into an OUT that lacks them before it starts: those steps are done, the rest run.
+
+What is restored is whole: the steps of one run (an arm and seed: its training, export and
+evaluations) are restored together or not at all, so a rerun never mixes an evaluation of
+one training run with another training run of the same seed (say, when a population
+evaluation is asked for later: it needs the run folder, so the whole seed trains again).
+Random play, the reference and a champion arm are each a unit of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+from popbased.experiment.steps import Planned
+from popbased.study.steps import write_marker
+
+STATE = "state"
+EPISODES = "episodes.csv"
+CHAMPION_FIELDS = ("member", "population", "evolved", "shaping", "fitness", "objectives", "lineage")
+"""What the report reads of a champion's policy.json (no network, no machine's paths)."""
+
+
+def _unit(p: Planned) -> tuple:
+    return (p.arm, p.seed) if p.arm is not None else (p.name,)
+
+
+def _files(p: Planned, out: Path) -> list[Path]:
+    """The files under OUT a step leaves for the report, besides its marker."""
+    if p.stage == "eval":
+        return [p.step.fresh / EPISODES]
+    if p.stage == "export" and p.seed is not None:
+        return sorted((out / "champions" / p.arm / f"seed-{p.seed}").glob("*/policy.json"))
+    return []
+
+
+def _portable(value, out: Path):
+    from popbased.experiment.report import portable  # deferred: the report imports pandas
+
+    return portable(value, out)
+
+
+DROPPED = ("argv", "stdout", "out", "ray")
+"""Marker fields not carried: the command line and its output name this machine's folders
+and store; the report and `status` read the step, its seconds and its result's numbers."""
+
+
+def _kept(marker):
+    if not isinstance(marker, dict):
+        return marker
+    return {k: _kept(v) if k == "result" else v for k, v in marker.items() if k not in DROPPED}
+
+
+def save(out: Path, results: Path, steps: Sequence[Planned]) -> int:
+    """Copies every finished step of `steps` into results/state; returns how many."""
+    out, state = Path(out).resolve(), Path(results) / STATE
+    saved = 0
+    for p in steps:
+        if not p.step.done.is_file():
+            continue
+        files = _files(p, out)
+        if p.stage == "eval" and not all(f.is_file() for f in files):
+            continue  # marked done, but its table is gone: nothing a rerun could use
+        try:
+            marker = json.loads(p.step.done.read_text())
+        except (OSError, ValueError):
+            continue
+        target = state / p.step.done.relative_to(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(_portable(_kept(marker), out), indent=1))
+        for f in files:
+            dest = state / f.relative_to(out)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if f.name == "policy.json":
+                info = json.loads(f.read_text())
+                dest.write_text(json.dumps({k: info[k] for k in CHAMPION_FIELDS if k in info}, indent=1))
+            else:
+                shutil.copyfile(f, dest)
+        saved += 1
+    return saved
+
+
+def _saved(p: Planned, out: Path, state: Path) -> bool:
+    if not (state / p.step.done.relative_to(out)).is_file():
+        return False
+    return all((state / f.relative_to(out)).is_file() for f in
+               ([p.step.fresh / EPISODES] if p.stage == "eval" else []))
+
+
+def restore(out: Path, results: Path, steps: Sequence[Planned],
+            chosen: Sequence[Planned] | None = None) -> list[str]:
+    """Restores into OUT the steps of the plan `steps` that are not done there and are saved in
+    results/state, whole runs at a time: a run's saved steps are restored when every step of it
+    that this rerun would do (`chosen`, default all) is saved; returns their names."""
+    out, state = Path(out).resolve(), Path(results) / STATE
+    if not state.is_dir():
+        return []
+    wanted = {p.name for p in (steps if chosen is None else chosen)}
+    units: dict[tuple, list[Planned]] = defaultdict(list)
+    for p in steps:
+        units[_unit(p)].append(p)
+    restored = []
+    for unit in units.values():
+        todo = [p for p in unit if not p.step.done.exists() and _saved(p, out, state)]
+        missing = [p for p in unit if p.name in wanted and not p.step.done.exists()
+                   and not _saved(p, out, state)]
+        if not todo or missing:
+            continue
+        for p in todo:
+            source = state / p.step.done.relative_to(out)
+            if p.stage == "eval":
+                p.step.fresh.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(state / (p.step.fresh / EPISODES).relative_to(out), p.step.fresh / EPISODES)
+            if p.stage == "export" and p.seed is not None:
+                folder = state / "champions" / p.arm / f"seed-{p.seed}"
+                for info in sorted(folder.glob("*/policy.json")):
+                    dest = out / info.relative_to(state)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(info, dest)
+            marker = json.loads(source.read_text())
+            marker = {k: v for k, v in marker.items() if k != "step"} if isinstance(marker, dict) else {}
+            write_marker(p.name, p.step.done, {**marker, "restored": True})
+            restored.append(p.name)
+    return restored

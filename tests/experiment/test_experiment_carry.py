@@ -1,0 +1,106 @@
+"""popbased.experiment.carry: an experiment's finished steps kept in results/NAME/state and
+restored into a fresh experiment folder (a new checkout), whole runs at a time, with no
+machine's paths in what is kept."""
+
+import json
+import re
+import shutil
+
+import pytest
+
+from conftest import POPS
+from popbased.experiment import carry, report, spec, steps
+from popbased.experiment.record import RECORD, record
+from popbased.study.steps import write_marker
+from test_experiment_report import FILE, RATES, REPS, episodes
+
+
+def plan_in(tmp_path, out):
+    exp = spec.load(tmp_path / "exp.toml")
+    every = steps.plan(exp, out, "sqlite:///m.db")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RECORD).write_text(json.dumps(record(exp, every, out)))
+    return every
+
+
+@pytest.fixture
+def finished(tmp_path, monkeypatch):
+    """An experiment folder whose evaluations in RATES are done (with their training and
+    export), markers carrying this machine's paths as real ones do."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(POPS / "open.toml", tmp_path / "open.toml")
+    (tmp_path / "ref.pt").write_bytes(b"")
+    (tmp_path / "exp.toml").write_text(FILE)
+    out = tmp_path / "out"
+    every = plan_in(tmp_path, out)
+    done = {n for n in RATES}
+    for p in every:
+        key = p.name.split("/", 1)[1]
+        run = key.removesuffix("/population")
+        if p.stage == "eval" and key in done:
+            p.step.fresh.mkdir(parents=True)
+            episodes(RATES[key]).to_csv(p.step.fresh / "episodes.csv", index=False)
+        elif p.stage in ("train", "export") and run in done:
+            pass
+        else:
+            continue
+        write_marker(p.name, p.step.done, {"argv": ["/work/x/python", str(out)], "seconds": 2.0,
+                                           "result": {"agent_steps": 100_800, "out": str(out),
+                                                      "stdout": f"written to {out}"}})
+        if p.stage == "export":
+            champ = out / "champions" / p.arm / f"seed-{p.seed}" / "open"
+            champ.mkdir(parents=True)
+            (champ / "policy.json").write_text(json.dumps({
+                "member": "m1", "evolved": {"shaping.last_apples": -2.5},
+                "lineage": {"copied_from": ["m0"], "birth_generation": 3},
+                "run": {"folder": str(out / "runs")}, "checkpoint": {"file": "/abs/m1.pt"}}))
+    return out, every
+
+
+def test_a_fresh_checkout_continues_from_the_kept_steps(finished, tmp_path):
+    out, every = finished
+    results = tmp_path / "results" / "handmade"
+    report.write(out, results, REPS)
+    kept = carry.save(out, results, every)
+    done = [p for p in every if p.step.done.exists()]
+    assert kept == len(done) > 0
+    for f in (results / carry.STATE).rglob("*"):  # nothing of this machine's folders
+        if f.is_file():
+            assert str(tmp_path) not in f.read_text() and not re.search(r'"/(work|abs)/', f.read_text()), f
+    before = json.loads((out / "summary.json").read_text())
+
+    fresh = tmp_path / "elsewhere" / "out"  # another checkout: nothing but results/
+    again = plan_in(tmp_path, fresh)
+    names = carry.restore(fresh, results, again)
+    assert sorted(names) == sorted(p.name for p in done)
+    assert all(p.step.done.exists() == (p.name in names) for p in again)
+    after = report.collect(fresh, REPS)
+    for arm in ("pbt", "ppo", "old"):
+        assert {k: r["score"] for k, r in after["arms"][arm]["runs"].items()} == \
+            {k: r["score"] for k, r in before["arms"][arm]["runs"].items()}
+    assert after["arms"]["pbt"]["runs"]["0"]["champion"]["genes"] == {"shaping.last_apples": -2.5}
+    assert after["baselines"]["reference"]["score"] == pytest.approx(100.0)
+    assert carry.restore(fresh, results, again) == []  # done now: nothing twice
+    assert json.loads(done[0].step.done.read_text())["seconds"] == 2.0
+    marker = json.loads((fresh / done[0].step.done.relative_to(out)).read_text())
+    assert marker["restored"] is True and marker["step"] == done[0].name and "argv" not in marker
+
+
+def test_a_run_is_restored_whole_or_not_at_all(finished, tmp_path):
+    out, every = finished
+    results = tmp_path / "results" / "handmade"
+    carry.save(out, results, every)
+    # pbt seed 1's population evaluation was not kept: a rerun that does it must train again,
+    # so none of seed 1's steps are restored; seed 0 (complete) is
+    (results / carry.STATE / "steps" / "eval-pbt-seed-1-population.json").unlink()
+    fresh = tmp_path / "elsewhere" / "out"
+    again = plan_in(tmp_path, fresh)
+    names = carry.restore(fresh, results, again)
+    assert "train/pbt/seed-0" in names and "eval/pbt/seed-0/population" in names
+    assert not [n for n in names if "pbt/seed-1" in n]
+    # ... unless the rerun leaves population evaluations out (--only train,export,eval)
+    fresh2 = tmp_path / "third" / "out"
+    again2 = plan_in(tmp_path, fresh2)
+    chosen = [p for p in again2 if not p.population]
+    names2 = carry.restore(fresh2, results, again2, chosen)
+    assert {"train/pbt/seed-1", "export/pbt/seed-1", "eval/pbt/seed-1"} <= set(names2)
