@@ -138,7 +138,9 @@ def test_a_missing_file_and_a_folder_that_is_no_experiment(tmp_path):
 def test_the_shipped_example_loads():
     exp = spec.load(POPS.parent / "experiments" / "pbt_vs_random_search.toml")
     assert [(a.name, a.kind) for a in exp.arms] == [("pbt", "pbt"), ("random_search", "pbt"),
-                                                     ("grid", "pbt")]
+                                                     ("grid", "pbt"), ("pbt_8", "pbt"),
+                                                     ("random_search_8", "pbt")]
+    assert [exp.arm(a).members for a in ("pbt", "pbt_8", "random_search_8")] == [4, 8, 8]
     assert exp.arm("random_search").population["pbt"]["selection"] == "none"
     grid = exp.arm("grid").population  # the same search space, on a grid, nobody copies
     assert grid["pbt"]["selection"] == "none" and grid["shaping"]["last_apples"]["grid"] is True
