@@ -17,6 +17,7 @@ from dmlab2d import runfiles_helper
 from popbased.env.fast.ceiling import patch_apples, patch_index
 from popbased.env.fast.maps import build_map
 from popbased.env.metrics import EpisodeTracker
+from popbased.env.social import SOCIAL_COMPONENTS, SocialTraces
 from popbased.errors import BadInput
 from popbased.substrates.params import CommonsParams
 from popbased.substrates.spec import Lab2dSpec
@@ -41,6 +42,11 @@ def wants_apples_in_view(spec: Lab2dSpec, requested: bool | None) -> bool:
     return bool(requested) and spec.instrumented
 
 
+def wants_social(spec: Lab2dSpec) -> bool:
+    """Whether the variant reports the social-preference components (`social=true`)."""
+    return spec.params is not None and spec.params.social
+
+
 def component_names(spec: Lab2dSpec, apples_in_view: bool | None = None,
                     fast: bool = False) -> tuple[str, ...]:
     """Names of the reward components of `spec`, in the order of the rewards' last axis.
@@ -50,10 +56,14 @@ def component_names(spec: Lab2dSpec, apples_in_view: bool | None = None,
     the other players' rewards; farmer: farmer_weight x apples_in_view; apples_in_view:
     live apples in the player's view; zaps_fired: beams fired this step; last_apples (the fast
     env only, `fast=True`): apples eaten with fewer than LAST_APPLES_BELOW live apples within
-    radius 2 (the study's farmer idea, "leave the last apple to regrow", as a penalty gene).
+    radius 2 (the study's farmer idea, "leave the last apple to regrow", as a penalty gene);
+    disadvantageous_inequity / advantageous_inequity / svo_distance (both engines, only when
+    the variant sets social=true, before the fast-only ones): inequity aversion and the SVO
+    angle's distance over smoothed rewards (popbased.env.social).
     """
     names = BASE_COMPONENTS + (INSTRUMENTED_COMPONENTS if spec.instrumented else ())
     names += VIEW_COMPONENTS if wants_apples_in_view(spec, apples_in_view) else ()
+    names += SOCIAL_COMPONENTS if wants_social(spec) else ()
     return names + (FAST_COMPONENTS if fast and spec.instrumented else ())
 
 
@@ -203,6 +213,8 @@ class EnvRunner:
                                       useful_zap_window=useful_zap_window,
                                       counts_zaps_fired=spec.instrumented)
         self.patches = apple_patches(spec)
+        self.social = (SocialTraces(spec.num_players, spec.params.inequity_decay, spec.params.svo_angle)
+                       if wants_social(spec) else None)
         self.instance: Instance | None = None
         self.state: np.ndarray | None = None
         """Where to write each observation's world state (STATE), when the owner sets it."""
@@ -220,6 +232,8 @@ class EnvRunner:
         self.tracker.reset(self.instance.world_apples() if self.spec.instrumented else None,
                            self._patch_apples())
         self._fired_before = np.zeros(self.spec.num_players)
+        if self.social is not None:
+            self.social.reset()
         self._observe(rgb, ready)
 
     def _patch_apples(self) -> np.ndarray | None:
@@ -245,6 +259,9 @@ class EnvRunner:
             rewards[source, col["zap_hits"]] += 1
             rewards[target, col["zapped"]] += 1
         rewards[:, col["others_reward"]] = reward.sum() - reward
+        if self.social is not None:
+            for k, value in zip(SOCIAL_COMPONENTS, self.social.update(reward).T):
+                rewards[:, col[k]] = value
         fired = apples = None
         components = None
         if self.spec.instrumented:

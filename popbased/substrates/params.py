@@ -34,6 +34,16 @@ class CommonsParams:
     step. Reported as its own component; the apple reward is never changed."""
     players: int = 7
     """Number of players (Melting Pot's default is 7)."""
+    social: bool = False
+    """Also report the social-preference reward components (popbased.env.social:
+    disadvantageous_inequity, advantageous_inequity, svo_distance), on both engines. Off by
+    default, so the reward columns of every other run stay as they were."""
+    inequity_decay: float = 0.975
+    """Decay lambda of the smoothed rewards e_i(t) = lambda e_i(t-1) + r_i(t) behind the social
+    components (Hughes et al. 2018 used gamma x lambda = 0.99 x 0.975; 0.975 here), in [0, 1]."""
+    svo_angle: float = 45.0
+    """Target angle (degrees) of `svo_distance` between own and others' mean smoothed reward:
+    0 individualistic, 45 prosocial, 90 altruistic (McKee et al. 2020), in [-180, 180]."""
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(CommonsParams)}
@@ -82,6 +92,17 @@ def _check(params: CommonsParams, given: set[str]) -> None:
     if not 1 <= params.players <= max_players:
         raise BadInput(f"parameter players={params.players}: must be between 1 and {max_players} "
                        f"on the {params.map} map")
+    if not 0.0 <= params.inequity_decay <= 1.0:
+        raise BadInput(f"parameter inequity_decay={params.inequity_decay}: must be in [0, 1]")
+    if not -180.0 <= params.svo_angle <= 180.0:
+        raise BadInput(f"parameter svo_angle={params.svo_angle}: must be in [-180, 180] (degrees)")
+    for key in ("inequity_decay", "svo_angle"):
+        if key in given and not params.social:
+            raise BadInput(f"parameter {key} sets the social reward components, which are off: "
+                           f"add social=true")
+    if params.social and params.players < 2:
+        raise BadInput("parameter social=true: the social components compare players, "
+                       "so they need players >= 2")
     if params.no_zap and "zap_cooldown" in given:
         raise BadInput("parameters no_zap=true and zap_cooldown cannot combine: "
                        "without a zap action there is no cooldown")

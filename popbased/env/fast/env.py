@@ -21,6 +21,7 @@ update and the views read nothing.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,14 +30,16 @@ import numpy as np
 import torch
 
 from popbased.devices import sync
+from popbased.env.fast import social
 from popbased.env.fast.ceiling import patch_index, patches
 from popbased.env.fast.maps import DIRECTIONS, build_map
 from popbased.env.fast.tracker import BatchTracker
 from popbased.env.fast.views import Renderer
 from popbased.env.fast.world import MAX_STEPS, World
-from popbased.env.instance import LAST_APPLES_BELOW, component_names, wants_apples_in_view
+from popbased.env.instance import LAST_APPLES_BELOW, component_names, wants_apples_in_view, wants_social
 from popbased.env.pool import Observation, StepResult
 from popbased.env.seats import SeatActions
+from popbased.env.social import SOCIAL_COMPONENTS
 from popbased.errors import BadInput
 from popbased.substrates.params import CommonsParams
 from popbased.substrates.spec import Lab2dSpec
@@ -102,6 +105,10 @@ class FastBatchedEnv(SeatActions):
         apples = torch.from_numpy(self.game.apple_cells).to(self.device)
         self._apple_y, self._apple_x = apples[:, 0], apples[:, 1]
         self._dirs = torch.from_numpy(DIRECTIONS).to(self.device)
+        self.social = wants_social(spec)
+        self._traces = torch.zeros(num_envs, self.players, dtype=torch.float32, device=self.device)
+        """[B, P] smoothed rewards behind the social components (popbased.env.social), zeroed
+        in the step a world's episode ends."""
         self._started = False
         self._pending: torch.Tensor | None = None
         self.timings: dict[str, float] = {}
@@ -178,6 +185,11 @@ class FastBatchedEnv(SeatActions):
         rewards[..., col["zap_hits"]] = (events.hits >= 0).sum(-1).float()
         rewards[..., col["zapped"]] = events.zapped.float()
         rewards[..., col["others_reward"]] = reward.sum(1, keepdim=True) - reward
+        if self.social:
+            values = social.step(self._traces, reward, self.spec.params.inequity_decay,
+                                 math.radians(self.spec.params.svo_angle))
+            for k, name in enumerate(SOCIAL_COMPONENTS):
+                rewards[..., col[name]] = values[..., k]
         if "zaps_fired" in col:
             rewards[..., col["zaps_fired"]] = events.fired.float()
         if "last_apples" in col:
@@ -208,6 +220,8 @@ class FastBatchedEnv(SeatActions):
                 episodes.append({"env": b, **summary, "truncated": bool(ended[1, b])})
             w.reset(done)
             self.tracker.reset(done, w.apples(), self.patch_apples())
+            if self.social:
+                self._traces.masked_fill_(done[:, None], 0.0)
             self.stats["episodes"] += len(episodes)
         t3 = clock()
         rgb, ready = self._observe()

@@ -1,0 +1,80 @@
+"""Social-preference reward components: inequity aversion and social value orientation.
+
+Both are computed in the env from every player's extrinsic per-step reward r_i(t) (the
+harvest, before any shaping), through temporally smoothed rewards
+
+    e_i(t) = lambda * e_i(t-1) + r_i(t),    e_i = 0 before an episode's first step,
+
+with lambda the variant parameter `inequity_decay` (default 0.975; Hughes et al. 2018 used
+gamma * lambda = 0.99 * 0.975 ~ 0.965). With N players, each step reports per player i:
+
+    disadvantageous_inequity = 1/(N-1) * sum_j max(e_j - e_i, 0)    (others ahead of i)
+    advantageous_inequity    = 1/(N-1) * sum_j max(e_i - e_j, 0)    (i ahead of others)
+    svo_distance             = |theta - atan2(mean_{j != i} e_j, e_i)|   (radians)
+
+with theta the variant parameter `svo_angle` (degrees in the file: 0 individualistic, 45
+prosocial, 90 altruistic; McKee et al. 2020) and atan2(0, 0) = 0 (so before anyone has
+eaten, the distance is |theta|). The components are per-member shaping weights like any
+other: Hughes' inequity-averse reward r_i - alpha * DI - beta * AI is `reward = 1,
+disadvantageous_inequity = -alpha, advantageous_inequity = -beta`, and McKee's SVO reward
+r_i - w * |theta - theta(e)| is `reward = 1, svo_distance = -w`; alpha, beta and w can be
+PBT genes (`[shaping.disadvantageous_inequity]` with init and bounds in a population file).
+
+Limitation: lambda and theta are parameters of the env (one value for every player of a
+variant: `-p inequity_decay=0.95 -p svo_angle=30`, or a population file's `params`), not
+per-member genes; genes of their own would need the learner to compute the traces from
+every player's reward, which it does not see.
+
+This module is the Melting Pot side (numpy, one instance); the fast env computes the same
+numbers in torch over [worlds, players] (popbased.env.fast.social). The columns are there
+only when the variant sets `social=true` (popbased.env.instance.component_names).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SOCIAL_COMPONENTS = ("disadvantageous_inequity", "advantageous_inequity", "svo_distance")
+
+
+def hint(name: str) -> str:
+    """What to add to an 'unknown reward component' error about `name` (empty when it is not
+    one of the social components)."""
+    return (" (the social components are there with the variant parameter social=true)"
+            if name in SOCIAL_COMPONENTS else "")
+
+
+def components(traces: np.ndarray, svo_angle: float) -> np.ndarray:
+    """traces [..., N] (smoothed rewards, N >= 2) -> [..., N, 3] float32: each player's
+    disadvantageous_inequity, advantageous_inequity and svo_distance (`svo_angle` in
+    radians)."""
+    e = np.asarray(traces, dtype=np.float32)
+    n = e.shape[-1]
+    diff = e[..., None, :] - e[..., :, None]  # [..., i, j] = e_j - e_i
+    scale = np.float32(1.0 / (n - 1))
+    behind = np.maximum(diff, 0).sum(-1) * scale
+    ahead = np.maximum(-diff, 0).sum(-1) * scale
+    others = (e.sum(-1, keepdims=True) - e) * scale
+    # + 0 turns -0.0 into 0.0, so atan2(0, 0) is 0 whatever the zeros' signs
+    angle = np.arctan2(others + np.float32(0), e + np.float32(0))
+    distance = np.abs(np.float32(svo_angle) - angle)
+    return np.stack([behind, ahead, distance], -1).astype(np.float32)
+
+
+class SocialTraces:
+    """The smoothed rewards of one instance's players, updated once per step."""
+
+    def __init__(self, players: int, decay: float, svo_angle_degrees: float):
+        self.decay = np.float32(decay)
+        self.svo_angle = math.radians(svo_angle_degrees)
+        self.traces = np.zeros(players, dtype=np.float32)
+
+    def reset(self) -> None:
+        self.traces[:] = 0.0
+
+    def update(self, reward: np.ndarray) -> np.ndarray:
+        """This step's rewards [N] -> the components [N, 3] (the traces include this step)."""
+        self.traces = self.decay * self.traces + np.asarray(reward, dtype=np.float32)
+        return components(self.traces, self.svo_angle)
