@@ -30,7 +30,8 @@ class TrainConfig:
     substrate: str
     """Substrate or variant name (see `popbased substrates list`)."""
     params: Mapping[str, Any] = field(default_factory=dict)
-    """Variant parameters (map, no_zap, zap_cooldown, regrowth, farmer_weight, players)."""
+    """Variant parameters (map, no_zap, zap_cooldown, regrowth, farmer_weight, players, social,
+    inequity_decay, svo_angle)."""
     steps: int = 1_000_000
     """Agent-steps to train for (all members together)."""
     members: int = 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 
 from popbased.env.instance import component_names
+from popbased.env.social import hint
 from popbased.errors import BadInput
 from popbased.population.spec import PopulationSpec
 from popbased.ppo import shaping
@@ -51,7 +52,7 @@ def check_playable(pop: PopulationSpec, arena: Lab2dSpec, where: str) -> None:
     for gene in pop.shaping:
         if gene.name not in components:
             raise BadInput(f"{where}: population {pop.name!r} weighs reward component "
-                           f"{gene.name!r}, which the arena does not give; it gives: "
+                           f"{gene.name!r}, which the arena does not give{hint(gene.name)}; it gives: "
                            f"{', '.join(components)}")
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from popbased.env.engines import ENVS
+from popbased.env.social import SOCIAL_COMPONENTS
 from popbased.errors import BadInput
 from popbased.ppo.config import PPOConfig, from_mapping
 from popbased.substrates import resolve
@@ -235,6 +236,12 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     # All names either engine may give: the run checks fast-only ones against its engine.
     components = component_names(spec, True, fast=True) if spec.instrumented else component_names(spec)
     shaping_raw = raw.get("shaping", {})
+    if isinstance(shaping_raw, Mapping):
+        for key in shaping_raw:
+            if key in SOCIAL_COMPONENTS and key not in components:
+                raise BadInput(f"{source}: [shaping.{key}]: a social reward component, given by "
+                               f"a commons_harvest variant with social=true; add social = true "
+                               f"to population.params")
     _check_keys(shaping_raw, components, f"{source}: [shaping]")
     shaping = tuple(parse_gene(k, v, f"{source}: shaping.{k}", evolved=False)
                     for k, v in shaping_raw.items())

@@ -13,6 +13,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from popbased.env.social import hint
 from popbased.errors import BadInput
 
 VIEW_COMPONENTS = ("apples_in_view", "farmer")
@@ -38,7 +39,7 @@ def validate(weights: Mapping[str, float], components: Sequence[str] | None = No
         if not math.isfinite(value):
             raise BadInput(f"{where}: weight {name}={value} must be finite")
         if components is not None and name not in components:
-            raise BadInput(f"{where}: unknown reward component {name!r}; "
+            raise BadInput(f"{where}: unknown reward component {name!r}{hint(name)}; "
                            f"this substrate gives: {', '.join(components)}")
         out[name] = value
     return out

@@ -196,3 +196,12 @@ def test_fast_env_equals_melting_pot_on_a_replayed_episode():
         eaten += real_rewards[:, 0].sum()
     assert eaten > 20 and real_rewards[:, columns[0]].any()  # the episode had inequity
     runner.close()
+
+
+def test_weighing_a_social_component_without_social_true_says_how():
+    from popbased.ppo import shaping
+
+    with pytest.raises(BadInput, match="svo_distance.*social=true"):
+        shaping.validate({"svo_distance": -1.0}, component_names(resolve("open")), "--shaping")
+    weights = shaping.validate({"svo_distance": -1.0}, component_names(resolve("open", {"social": "1"})))
+    assert weights == {"svo_distance": -1.0}
