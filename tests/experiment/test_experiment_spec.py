@@ -148,3 +148,13 @@ def test_the_shipped_example_loads():
     assert exp.arm("pbt").population == tomllib.loads((POPS.parent / "experiments" / "open.toml").read_text())
     assert len(exp.seeds) >= 5 and exp.episodes >= 30 and exp.reference == "scripted:sustainable"
     assert all(a.note for a in exp.arms)
+
+
+SHIPPED = [p for p in sorted((POPS.parent / "experiments").glob("*.toml"))
+           if "[experiment]" in p.read_text()]  # not the population files beside them
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_experiment_file_loads(path):
+    exp = spec.load(path)
+    assert len(exp.seeds) >= 5 and exp.episodes >= 30 and all(a.note for a in exp.arms)
