@@ -165,11 +165,13 @@ def test_melting_pot_traces_restart_with_each_episode():
 
 
 def test_fast_env_equals_melting_pot_on_a_replayed_episode():
-    """A real Melting Pot episode (3 greedy scripted players, no zaps, almost no regrowth) and
-    the fast env started from its first state, stepped with the same actions: the same
-    harvest every step, hence the same social components."""
-    params = CommonsParams(players=3, no_zap=True, regrowth=0.01, social=True,
-                           inequity_decay=0.9, svo_angle=30.0)
+    """A real Melting Pot episode and the fast env started from its first state, stepped with
+    the same actions: the same harvest every step, hence the same social components. The
+    private_property map (walled plots: no contested cells, whose winner each engine draws
+    on its own), no zaps, almost no regrowth (10^-4: each engine draws its own); player 0
+    greedy, player 1 sustainable, player 2 idle, so the harvest is unequal."""
+    params = CommonsParams(map="private_property", players=3, no_zap=True, regrowth=1e-4,
+                           social=True, inequity_decay=0.9, svo_angle=30.0)
     spec = capture.validation_spec(params)
     game = build_map(params)
     runner = EnvRunner(spec, np.random.default_rng(7))
@@ -184,18 +186,21 @@ def test_fast_env_equals_melting_pot_on_a_replayed_episode():
     real_rewards = np.zeros((P, len(runner.components)), np.float32)
     assert fast.components == runner.components + FAST_COMPONENTS
     columns = [runner.column[k] for k in SOCIAL_COMPONENTS]
-    eaten = 0
+    eaten, most = np.zeros(P), np.zeros(3)
     for step in range(150):
         state = capture.parse_state(runner.state, game, np.zeros(P, np.int64))
-        actions = to_actions[lab_moves(state, game, "greedy")]
+        moves = np.stack([lab_moves(state, game, "greedy"), lab_moves(state, game, "sustainable")])
+        actions = to_actions[[moves[0, 0], moves[1, 1], 0]]  # 0: NOOP
         assert runner.step(actions, rgb, ready, real_rewards) is None
         out = fast.step_tensors(torch.from_numpy(actions).long()).rewards.numpy()
         np.testing.assert_array_equal(out[:, 0], real_rewards[:, 0], err_msg=f"step {step}")
         np.testing.assert_allclose(out[:, columns], real_rewards[:, columns], rtol=1e-5, atol=1e-5,
                                    err_msg=f"step {step}")
-        eaten += real_rewards[:, 0].sum()
-    assert eaten > 20 and real_rewards[:, columns[0]].any()  # the episode had inequity
+        eaten += real_rewards[:, 0]
+        most = np.maximum(most, real_rewards[:, columns].max(0))
     runner.close()
+    assert eaten[0] > eaten[1] > eaten[2] == 0  # unequal harvests
+    assert (most[:2] > 1).all() and most[2] > 0.5  # DI, AI, the SVO distance all came into play
 
 
 def test_weighing_a_social_component_without_social_true_says_how():
@@ -205,3 +210,38 @@ def test_weighing_a_social_component_without_social_true_says_how():
         shaping.validate({"svo_distance": -1.0}, component_names(resolve("open")), "--shaping")
     weights = shaping.validate({"svo_distance": -1.0}, component_names(resolve("open", {"social": "1"})))
     assert weights == {"svo_distance": -1.0}
+
+
+class Reads(torch.overrides.TorchFunctionMode):
+    """Counts the torch calls that read a device value on the host (a sync on a GPU)."""
+
+    NAMES = {"item", "tolist", "cpu", "numpy", "__bool__", "__int__", "__float__", "__index__",
+             "nonzero", "_local_scalar_dense"}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.count += getattr(func, "__name__", "") in self.NAMES
+        return func(*args, **(kwargs or {}))
+
+
+def test_social_components_add_no_host_read():
+    """With World.sync_free (a GPU's way, here on the CPU), the env with social=true reads the
+    device exactly as often as without, step by step, episode ends included."""
+    envs = [FastBatchedEnv(resolve("open", params), 4, seed=3, max_episode_steps=60)
+            for params in ({}, {"social": "true"})]
+    for env in envs:
+        env.world.sync_free = True
+        env.reset_tensors()
+    gen = torch.Generator().manual_seed(2)
+    for step in range(130):
+        actions = torch.randint(0, envs[0].num_actions, (envs[0].num_seats,), generator=gen)
+        counts = []
+        for env in envs:
+            with Reads() as reads:
+                env.step_tensors(actions)
+            counts.append(reads.count)
+        assert counts[0] == counts[1] >= 1, (step, counts)  # >= 1: the world step's read
+    torch.testing.assert_close(envs[0].world.pos, envs[1].world.pos)  # the same worlds
