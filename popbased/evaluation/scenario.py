@@ -20,7 +20,8 @@ seat each episode, the bots stepped in their threads), every bot built by
 
 Each (policy, scenario, episode) is one Ray task. An episode's seed depends on the seed, the
 scenario and the episode's index only, so every policy meets the same bots (Melting Pot's
-draw, seeded) in the same worlds in its k-th episode of a scenario.
+draw, seeded) in its k-th episode of a scenario; the episode itself (its length, contested
+moves) still depends on what the players do, as every Melting Pot episode does.
 
 TensorFlow: choosing scenarios and checking bot files here is TensorFlow-free; only
 `play_episode` (in a Ray worker) imports Melting Pot's bot code, and TensorFlow with it.

@@ -110,7 +110,9 @@ def render(s: dict[str, Any]) -> str:
               f"- arms x seeds: {len(s['arms']) - len(populations)} arms x seeds {', '.join(map(str, s['seeds']))}; "
               f"every trained arm trains {s['agent_steps']:,} agent-steps per seed on the fast env",
               f"- evaluation: each run's champion in every seat of `{s['substrate']}` on real "
-              f"Melting Pot, {episodes}: the same worlds for every policy",
+              f"Melting Pot, {episodes}: the same episode seeds for every policy (not the same "
+              f"episodes: Melting Pot's episode ends and contested moves depend on what the "
+              f"policies do)",
               *([f"- populations: {', '.join(f'`{n}`' for n in populations)}: the same runs "
                  f"scored as their whole population, the members mixed in the seats as they "
                  f"trained (members in id order, member i of n in every seat j with j % n == "

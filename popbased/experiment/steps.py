@@ -5,7 +5,8 @@ population too (`population:RUN_FOLDER`, or `population:RUN_FOLDER/POP` for a le
 champion population: its members mixed in the seats as they trained, member i of n in every
 seat j with j % n == i; not planned when the population has more members than the substrate
 has seats); random play and the reference once. Every evaluation plays episode seeds
-0..episodes-1 (`--seed 0`): the same worlds for every policy.
+0..episodes-1 (`--seed 0`): the same episode seeds for every policy (not the same episodes:
+on Melting Pot the policies' actions consume the env's random stream differently).
 
 Folders under OUT:
     files/ARM.toml          a pbt arm's population file with the arm's overrides
@@ -30,7 +31,7 @@ from popbased.experiment.spec import Arm, Experiment
 from popbased.study.steps import CLI, Step, write_marker
 
 EVAL_SEED = 0
-"""Every evaluation's --seed: episode k plays the same world for every policy."""
+"""Every evaluation's --seed: episode k starts from the same episode seed for every policy."""
 STAGES = ("train", "export", "eval")
 
 
