@@ -120,9 +120,19 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor | None) -> torch
 
 
 def sample(logp: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Samples one action per row from log-probabilities (masked actions have p = 0 exactly)."""
-    return torch.multinomial(logp.exp().view(-1, logp.shape[-1]), 1,
-                             generator=generator).view(logp.shape[:-1])
+    """Samples one action per row from log-probabilities [..., A] by Gumbel-max: the argmax
+    of logp + Gumbel noise, the noise -log(-log(u)) from uniforms u drawn on logp's device
+    (from `generator` when given, which must live there). Every path that samples from a
+    torch policy (rollout workers, the device collector, play and evaluation agents) samples
+    here.
+
+    Unlike torch.multinomial (whose CUDA path reads the probabilities' range back to the host
+    on every call) it never waits for the device. Masked actions (p = 0, logp about
+    MASKED_LOGIT) are never drawn: the noise lies in [-4.5, 16.7] (u in [float32's tiny,
+    1 - 2**-24]), far less than MASKED_LOGIT's distance to any real log-probability."""
+    u = torch.rand(logp.shape, generator=generator, device=logp.device, dtype=torch.float32)
+    u = u.clamp_(min=torch.finfo(torch.float32).tiny)  # u = 0 would be noise -inf
+    return (logp - u.log_().neg_().log_()).argmax(-1)
 
 
 @torch.inference_mode()

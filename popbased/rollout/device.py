@@ -42,7 +42,7 @@ from popbased.env.fast.env import FastBatchedEnv
 from popbased.ppo.actions import RANDOM, ActionMap
 from popbased.ppo.batch import Batch
 from popbased.ppo.learner import resolve_device
-from popbased.ppo.policy import masked_log_softmax, sample
+from popbased.ppo.policy import MASKED_LOGIT, masked_log_softmax, sample
 from popbased.ppo.stacked import RowPolicies, pad_actions, signature
 from popbased.rollout.fragment import Fragment
 from popbased.rollout.seating import Seating, to_load
@@ -214,6 +214,10 @@ class DeviceCollector:
         self._seat(handles, seat_members, matches)
         groups = self._groups()
         random_seats = torch.from_numpy(np.flatnonzero(self.seating.seats == RANDOM)).to(self.device)
+        # uniform over each random seat's legal actions: equal logits, the illegal ones masked
+        random_logits = torch.zeros(random_seats.numel(), self.arena_mask.shape[1],
+                                    device=self.device).masked_fill_(~self.arena_mask[random_seats],
+                                                                     MASKED_LOGIT)
         chunk = bptt or length
         bufs = [self._buffers(g, length, chunk) for g in groups]
         episodes: list[dict[str, Any]] = []
@@ -225,8 +229,7 @@ class DeviceCollector:
             for g, buf in zip(groups, bufs):
                 self._act(g, buf, t, t // chunk if t % chunk == 0 else None, actions)
             if random_seats.numel():
-                legal = self.arena_mask[random_seats].float()
-                actions[random_seats] = torch.multinomial(legal, 1, generator=self.generator)[:, 0]
+                actions[random_seats] = sample(random_logits, self.generator)
             t1 = clock()
             out = self.env.step_tensors(actions)
             timing["env_s"] += clock() - t1

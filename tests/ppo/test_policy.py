@@ -23,6 +23,37 @@ def test_masked_actions_are_never_sampled():
     assert torch.allclose(logp.exp().sum(-1), torch.ones(4000))
 
 
+def test_gumbel_max_sampling_draws_actions_at_their_softmax_probabilities():
+    """sample (Gumbel-max from a generator) draws each action at its masked softmax
+    probability: a chi-square test per row over 40,000 draws, a generator seeds the stream,
+    and masked actions (and padded MASKED_LOGIT ones) are never drawn."""
+    from scipy.stats import chisquare
+
+    torch.set_num_threads(1)
+    logits = torch.tensor([[2.0, 0.5, -1.0, 0.0, 1.0, -3.0, 0.3, 0.0],
+                           [0.0] * 8,
+                           [5.0, 4.0, -2.0, 0.0, 0.0, 0.0, 1.0, -8.0]])
+    mask = torch.tensor([[True] * 8,
+                         [True, False, True, True, False, True, True, False],
+                         [False, True, True, True, True, True, True, True]])
+    logp = masked_log_softmax(logits, mask)
+    draws = 40_000
+    g = torch.Generator().manual_seed(3)
+    a = sample(logp.unsqueeze(0).expand(draws, -1, -1), g)  # [draws, 3]
+    assert a.shape == (draws, 3)
+    p = logp.exp()
+    for row in range(3):
+        counts = torch.bincount(a[:, row], minlength=8)
+        assert (counts[~mask[row]] == 0).all()
+        legal = mask[row]
+        expected = p[row, legal].double()
+        expected = expected / expected.sum() * draws
+        _, pvalue = chisquare(counts[legal].double().numpy(), expected.numpy())
+        assert pvalue > 1e-3, (row, counts, p[row] * draws)
+    again = sample(logp.unsqueeze(0).expand(draws, -1, -1), torch.Generator().manual_seed(3))
+    assert torch.equal(a, again)
+
+
 def test_policy_never_emits_masked_action():
     policy = Policy(11, ACTIONS, NetConfig())
     obs = torch.randint(0, 255, (64, 11, 11, 3), dtype=torch.uint8)
