@@ -176,6 +176,12 @@ class RowPolicies:
             start = torch.tensor(self.offsets[:-1], device=self.device)
             self.valid = position[None, :] < count[:, None]
             self.index = start[:, None] + torch.minimum(position[None, :], count[:, None] - 1)
+            # the valid cells' flat positions in the [members, width] stack, in member order:
+            # taking them is what `[self.valid]` does, without its nonzero (a host sync per
+            # use on CUDA: the count of True cells sizes the result); built once, from the
+            # host's counts
+            self.take = torch.tensor([j * width + p for j, c in enumerate(self.counts)
+                                      for p in range(c)], dtype=torch.long, device=self.device)
         else:
             self.members = [{k: torch.as_tensor(v).to(self.device) for k, v in w.items()}
                             for w in weights]
@@ -192,8 +198,9 @@ class RowPolicies:
             pad = self.index
             logits, values, state = self.stacked(
                 obs[pad], None if state is None else state[pad], None if starts is None else starts[pad])
-            return (logits[self.valid], values[self.valid],
-                    None if state is None else state[self.valid])
+            take = self.take
+            return (logits.flatten(0, 1)[take], values.flatten(0, 1)[take],
+                    None if state is None else state.flatten(0, 1)[take])
         x = obs.permute(0, 3, 1, 2).float().mul_(1.0 / 255.0)
         logits, values, states = [], [], []
         for w, lo, hi in zip(self.members, self.offsets, self.offsets[1:]):

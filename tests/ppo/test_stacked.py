@@ -74,3 +74,9 @@ def test_row_policies_equal_each_members_own_forward(lstm, padded, counts, devic
         if lstm:
             torch.testing.assert_close(new_state[lo:hi], ref[2], rtol=0, atol=1e-5)
         lo = hi
+    if padded:  # the precomputed flat positions take exactly the valid cells, in order
+        pad = rows.index
+        stacked = rows.stacked(obs[pad], None if state is None else state[pad], starts[pad])
+        assert torch.equal(logits, stacked[0][rows.valid]) and torch.equal(values, stacked[1][rows.valid])
+        if lstm:
+            assert torch.equal(new_state, stacked[2][rows.valid])

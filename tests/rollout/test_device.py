@@ -172,3 +172,43 @@ def test_background_collection_plays_the_published_weights_as_synchronous_collec
     with pytest.raises(ValueError, match="synchronously"):
         sync.submit(first, seats, 5)
         sync.gather(then=(first, seats, 5))
+
+
+def test_a_collector_step_reads_nothing_from_the_device_outside_the_env(monkeypatch):
+    """The device collector's step (the padded stacked pass CUDA takes, run here on the CPU,
+    Gumbel-max sampling, random seats, recurrent state, storage writes) reads no device value
+    on the host: a fragment's reads outside the env's step do not grow with its length (what
+    reads are there are per fragment: the seating's starts)."""
+    import functools
+
+    from tests_reads import ReadCounter
+    from popbased.rollout import device as device_module
+
+    torch.set_num_threads(1)
+    monkeypatch.setattr(device_module, "RowPolicies",
+                        functools.partial(device_module.RowPolicies, padded=True))
+    collector = _collector("cpu", worlds=2)
+    a = Learner("a", 11, OPEN.action_names, device="cpu", seed=1)
+    b = Learner("b", 11, NO_ZAP_ACTIONS, device="cpu", seed=2)
+    c = Learner("c", 11, OPEN.action_names, net=NetConfig(lstm=8), config=PPOConfig(bptt=10),
+                device="cpu", seed=3)
+    seats = ["a", "a", "b", "b", "c", "c", "c", RANDOM, RANDOM, "a", "b", "b", "a", "c"]
+    counter = ReadCounter()
+    original = collector.env.step_tensors
+
+    def step(actions):
+        counter.paused = True
+        try:
+            return original(actions)
+        finally:
+            counter.paused = False
+
+    collector.env.step_tensors = step
+    reads = []
+    for length in (5, 25):
+        handles = collector.publish([a.publication(), b.publication(), c.publication()])
+        counter.calls.clear()
+        with counter:
+            collector.collect(handles, [seats], length, bptt=10)
+        reads.append(dict(counter.calls))
+    assert reads[0] == reads[1], reads
