@@ -123,7 +123,7 @@ class _Stack:
     @torch.no_grad()
     def adam(self, rows: list[int], coef: torch.Tensor) -> None:
         """One Adam step (torch's formula) for members `rows`, their gradients scaled by coef."""
-        index = torch.tensor(rows, device=coef.device)
+        index = _on(rows, coef.device)
         for i in rows:
             self.steps[i] += 1
         factors = []
@@ -131,7 +131,7 @@ class _Stack:
             beta1, beta2 = self.betas[i]
             factors.append((self.lr[i] / (1 - beta1 ** self.steps[i]),
                             math.sqrt(1 - beta2 ** self.steps[i]), self.eps[i], beta1, beta2))
-        f = torch.tensor(factors, dtype=coef.dtype, device=coef.device)  # [R, 5]
+        f = _on(factors, coef.device, coef.dtype)  # [R, 5]
         for n in self.names:
             param = self.params[n]
             shape = (len(rows),) + (1,) * (param.dim() - 1)
@@ -158,10 +158,14 @@ def _together(ready: list) -> dict[str, dict[str, float]]:
         flat.append({k: t[k].reshape((steps * seats,) + t[k].shape[2:]) for k in FIELDS})
 
     def per_member(name: str, rows: list[int]) -> torch.Tensor:
-        return torch.tensor([getattr(learners[i].config, name) for i in rows], device=device)
+        return _on([getattr(learners[i].config, name) for i in rows], device)
+
+    # every member's minibatches on the device at once (not one blocking copy per step)
+    schedules = [list(torch.cat(s).to(device, non_blocking=True).split([len(i) for i in s]))
+                 for s in schedules]
 
     alive = [True] * len(ready)
-    sums: list[dict[str, float]] = [{} for _ in ready]
+    sums: list[dict[str, torch.Tensor]] = [{} for _ in ready]
     counts = [0] * len(ready)
     out: dict[str, dict[str, float]] = {}
     for k in range(max(len(s) for s in schedules)):
@@ -172,13 +176,13 @@ def _together(ready: list) -> dict[str, dict[str, float]]:
         valid = torch.zeros(len(rows), width, dtype=torch.bool, device=device)
         parts_in = {f: [] for f in FIELDS}
         for r, i in enumerate(rows):
-            index = schedules[i][k].to(device)
+            index = schedules[i][k]
             valid[r, :len(index)] = True
             index = torch.cat([index, index[:1].expand(width - len(index))])
             for f in FIELDS:
                 parts_in[f].append(flat[i][f][index])
         batch = {f: torch.stack(v) for f, v in parts_in.items()}
-        select = torch.tensor(rows, device=device)
+        select = _on(rows, device)
         params = (stack.params if len(rows) == len(ready)
                   else {n: p[select] for n, p in stack.params.items()})
         logits, values, _ = forward(stack.net, params, batch["obs"])
@@ -193,19 +197,21 @@ def _together(ready: list) -> dict[str, dict[str, float]]:
         finite = torch.isfinite(parts.total)
         for n in stack.names:
             stack.params[n].grad = None
-        if bool(finite.any()):
-            parts.total[finite].sum().backward()
-        norms = torch.zeros(len(rows), device=device)
-        if bool(finite.any()):
-            per_param = [torch.linalg.vector_norm(stack.params[n].grad[select].flatten(1), dim=1)
-                         for n in stack.names]
-            norms = torch.linalg.vector_norm(torch.stack(per_param), dim=0)
+        # the finite members' losses (a member's gradient is its own rows': the stacked pass
+        # never mixes members, so a non-finite member's NaN gradients stay in its rows)
+        torch.where(finite, parts.total, 0.0).sum().backward()
+        per_param = [torch.linalg.vector_norm(stack.params[n].grad[select].flatten(1), dim=1)
+                     for n in stack.names]
+        norms = torch.linalg.vector_norm(torch.stack(per_param), dim=0)
         ok = finite & torch.isfinite(norms)
+        # the step's one host read: who steps and who abandons (the rows of the next step's
+        # stack depend on it)
+        finite_rows, ok_rows = torch.stack([finite, ok]).tolist()
         stepping = []
         for r, i in enumerate(rows):
-            if not bool(finite[r]):
+            if not finite_rows[r]:
                 reason = "non-finite loss"
-            elif not bool(ok[r]):
+            elif not ok_rows[r]:
                 reason = "non-finite gradient"
             else:
                 stepping.append(r)
@@ -215,13 +221,13 @@ def _together(ready: list) -> dict[str, dict[str, float]]:
                 stack.write_back(i, learners[i])
             out[members[i]] = learners[i].abandon(reason, counts[i])
         if stepping:
-            norm = norms[stepping]
+            norm = norms[_on(stepping, device)] if len(stepping) < len(rows) else norms
             coef = (per_member("max_grad_norm", [rows[r] for r in stepping]) / (norm + 1e-6)
                     ).clamp(max=1.0)
             stack.adam([rows[r] for r in stepping], coef)
             for r in stepping:
                 i = rows[r]
-                add_step(sums[i], _row(parts, r), float(norms[r]))
+                add_step(sums[i], _row(parts, r), norms[r])
                 counts[i] += 1
     for i, learner in enumerate(learners):
         if alive[i]:
@@ -229,6 +235,12 @@ def _together(ready: list) -> dict[str, dict[str, float]]:
             t, rewards, lr = ready[i][2]
             out[members[i]] = learner.finish(t, rewards, lr, sums[i], counts[i])
     return out
+
+
+def _on(values: list, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Host numbers as a tensor on `device`, copied without waiting for the device's queue
+    (torch.tensor(..., device=cuda) copies and then synchronises)."""
+    return torch.tensor(values, dtype=dtype).to(device, non_blocking=True)
 
 
 def _row(parts, r: int):

@@ -46,12 +46,25 @@ def resolve_device(device: str) -> torch.device:
     raise BadInput(f"--device {device!r}: allowed are auto, cpu, cuda, cuda:N")
 
 
-def add_step(sums: dict[str, float], parts, grad_norm: float) -> None:
-    """Adds one optimizer step's loss parts and gradient norm to an update's sums."""
-    for key, value in (("policy_loss", parts.policy), ("value_loss", parts.value),
-                       ("entropy", parts.entropy), ("approx_kl", parts.approx_kl),
-                       ("clipfrac", parts.clipfrac), ("grad_norm", grad_norm)):
-        sums[key] = sums.get(key, 0.0) + float(value.detach() if torch.is_tensor(value) else value)
+STEP_STATS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "grad_norm")
+"""The per-optimizer-step statistics an update averages (in this order)."""
+
+FAILURES = ("", "non-finite loss", "non-finite gradient")
+"""Why an update was abandoned, by the code `Learner.run` keeps on the device."""
+
+
+def step_values(parts, grad_norm: torch.Tensor) -> torch.Tensor:
+    """One optimizer step's loss parts and gradient norm as a float64 vector on their device
+    (STEP_STATS' order): summed there, read once per update."""
+    return torch.stack([v.detach() for v in (parts.policy, parts.value, parts.entropy,
+                                             parts.approx_kl, parts.clipfrac, grad_norm)]).double()
+
+
+def add_step(sums: dict[str, torch.Tensor], parts, grad_norm: torch.Tensor) -> None:
+    """Adds one optimizer step's loss parts and gradient norm to an update's sums (device
+    tensors, float64: read once, in `Learner.finish`)."""
+    sums["steps"] = sums["steps"] + step_values(parts, grad_norm) if "steps" in sums \
+        else step_values(parts, grad_norm)
 
 
 def publication(policy, member: str, version: tuple, frozen: bool = False) -> dict[str, Any]:
@@ -113,15 +126,42 @@ class Learner:
         return self.run(prepared, self.schedule(batch))
 
     def run(self, prepared: tuple, schedule: list[torch.Tensor]) -> dict[str, float]:
-        """The optimizer steps of a prepared update, one per minibatch of `schedule`."""
+        """The optimizer steps of a prepared update, one per minibatch of `schedule`.
+
+        Nothing here waits for the device until the end: each step's finiteness is a device
+        flag, an optimizer step whose loss or gradient is not finite, and every step after it
+        (the rest of the update is abandoned), is skipped on the device (fused Adam's
+        `found_inf`, as torch's GradScaler skips steps: parameters, moments and step count
+        untouched), the statistics are summed there, and one read at the end says how many
+        steps were taken, whether and why the update was abandoned, and the stats. The
+        forward and backward passes of steps after a failure run and are thrown away (a
+        rare case: the member is flagged)."""
         t, rewards, lr = prepared
-        sums: dict[str, float] = {}
-        for count, index in enumerate(schedule):
-            parts, grad_norm = self._step(t, index)
-            if parts is None:
-                return self.abandon(grad_norm, count)
-            add_step(sums, parts, grad_norm)
-        return self.finish(t, rewards, lr, sums, len(schedule))
+        fresh = not self.optimizer.state  # an abandoned first update leaves Adam's state empty
+        alive = torch.ones((), dtype=torch.bool, device=self.device)
+        failed = torch.zeros((), dtype=torch.long, device=self.device)  # FAILURES' index
+        sums = torch.zeros(len(STEP_STATS), dtype=torch.float64, device=self.device)
+        count = torch.zeros((), dtype=torch.long, device=self.device)
+        try:
+            for index, keep in self._on_device(t, schedule):
+                loss_ok, grad_ok, values = self._step(t, index, keep, alive)
+                code = torch.where(loss_ok, 2, 1)  # the loss first, as it is checked first
+                failed = torch.where(alive & ~(loss_ok & grad_ok) & (failed == 0), code, failed)
+                alive = alive & loss_ok & grad_ok
+                sums += torch.where(alive, values, 0.0)
+                count += alive.long()
+        finally:
+            self.optimizer.__dict__.pop("found_inf", None)
+        tail = self._summary(t, rewards)
+        read = torch.cat([sums, count.double().view(1), failed.double().view(1), tail]).tolist()
+        steps, code = int(read[len(STEP_STATS)]), int(read[len(STEP_STATS) + 1])
+        if code:
+            self.optimizer.zero_grad(set_to_none=True)
+            if fresh and not steps:
+                self.optimizer.state.clear()
+            return self.abandon(FAILURES[code], steps)
+        return self._stats(lr, dict(zip(STEP_STATS, read[:len(STEP_STATS)])), steps,
+                           read[len(STEP_STATS) + 2:])
 
     def prepare(self, batch: Batch):
         """The first part of `update`: the batch on the device, its shaped rewards, GAE and
@@ -153,19 +193,34 @@ class Learner:
         self.version += 1 if count else 0
         return self._skip(reason)
 
-    def finish(self, t: dict, rewards: torch.Tensor, lr: float, sums: dict[str, float],
+    def finish(self, t: dict, rewards: torch.Tensor, lr: float, sums: dict[str, torch.Tensor],
                count: int) -> dict[str, float]:
-        """The last part of `update`: the new version and the update's stats."""
+        """The last part of `update` (sums: add_step's, on the device): the new version and
+        the update's stats, read from the device at once."""
+        read = torch.cat([sums["steps"], self._summary(t, rewards)]).tolist()
+        return self._stats(lr, dict(zip(STEP_STATS, read[:len(STEP_STATS)])), count,
+                           read[len(STEP_STATS):])
+
+    @staticmethod
+    def _summary(t: dict, rewards: torch.Tensor) -> torch.Tensor:
+        """The batch's statistics (float64, on the device): the returns' variance, the
+        residual variance of the values, the mean shaped reward and the mean harvest."""
+        ret = t["ret"].double()
+        return torch.stack([ret.var(correction=0), (ret - t["values"]).var(correction=0),
+                            rewards.mean().double(),
+                            t["rewards"][..., 0].mean().double()])  # "reward": always first
+
+    def _stats(self, lr: float, sums: dict[str, float], count: int, summary: list[float]
+               ) -> dict[str, float]:
+        """The new version and the update's stats, from the values read off the device."""
         self.version += 1
         self.updates += 1
         stats = {k: v / count for k, v in sums.items()}
-        ret = t["ret"].double()
-        var = float(ret.var(correction=0))
-        stats["explained_variance"] = (float(1 - (ret - t["values"]).var(correction=0) / var)
-                                       if var > 0 else float("nan"))
+        var, residual, shaped, harvest = summary
+        stats["explained_variance"] = (1 - residual / var) if var > 0 else float("nan")
         stats["lr"] = lr
-        stats["shaped_reward_per_step"] = float(rewards.mean())
-        stats["harvest_per_step"] = float(t["rewards"][..., 0].mean())  # "reward": always first
+        stats["shaped_reward_per_step"] = shaped
+        stats["harvest_per_step"] = harvest
         stats["skipped"] = 0.0
         return stats
 
@@ -200,8 +255,29 @@ class Learner:
         perm = torch.randperm(total, generator=self.generator)
         return list(torch.tensor_split(perm, max(1, math.floor(total / size + 0.5))))
 
-    def _forward(self, t: dict, index: torch.Tensor):
-        """(new logp, entropy, values) and the matching old tensors, flattened."""
+    def _on_device(self, t: dict, schedule: list[torch.Tensor]):
+        """The schedule's minibatches on the device, copied there at once: [(index, keep)],
+        keep (with the LSTM) the flat positions of a minibatch's [bptt, n] steps that lie in
+        the batch (the last chunk may be shorter), found here on the host, where the index
+        is, rather than by a boolean mask on the device (a host sync per minibatch)."""
+        sizes = [len(index) for index in schedule]
+        if not schedule:
+            return []
+        if not self.policy.recurrent:
+            flat = torch.cat(schedule).to(self.device, non_blocking=True)
+            return [(index, None) for index in flat.split(sizes)]
+        bptt = self.config.bptt
+        steps, seats = t["actions"].shape
+        offsets = torch.arange(bptt).unsqueeze(1)
+        keeps = [((index // seats).unsqueeze(0) * bptt + offsets < steps).reshape(-1)
+                 .nonzero().squeeze(1) for index in schedule]
+        flat = torch.cat(schedule + keeps).to(self.device, non_blocking=True)
+        parts = flat.split(sizes + [len(k) for k in keeps])
+        return list(zip(parts[:len(schedule)], parts[len(schedule):]))
+
+    def _forward(self, t: dict, index: torch.Tensor, keep: torch.Tensor | None = None):
+        """(new logp, entropy, values) and the matching old tensors, flattened; keep: see
+        `_on_device` (None: found here)."""
         if not self.policy.recurrent:
             steps, seats = t["actions"].shape
             flat = {k: t[k].reshape((steps * seats,) + t[k].shape[2:])[index.to(self.device)]
@@ -225,28 +301,31 @@ class Learner:
         logits, values = self.policy.forward_sequence(seq["obs"], state, seq["starts"])
         logp_all = masked_log_softmax(logits, seq["masks"])
         new_logp = logp_all.gather(-1, seq["actions"].unsqueeze(-1)).squeeze(-1)
-        keep = valid.reshape(-1)
+        if keep is None:
+            keep = valid.reshape(-1).nonzero().squeeze(1)
         flat = {k: v.reshape((-1,) + v.shape[2:])[keep] for k, v in seq.items()}
         return (new_logp.reshape(-1)[keep], entropy(logp_all).reshape(-1)[keep],
                 values.reshape(-1)[keep], flat)
 
-    def _step(self, t: dict, index: torch.Tensor):
+    def _step(self, t: dict, index: torch.Tensor, keep: torch.Tensor | None,
+              alive: torch.Tensor):
+        """One optimizer step, taken on the device only if `alive` and its loss and gradient
+        are finite (see `run`) -> (loss finite, gradient finite, step_values), on the device."""
         cfg = self.config
-        new_logp, ent, values, old = self._forward(t, index)
+        new_logp, ent, values, old = self._forward(t, index, keep)
         parts = ppo_loss(new_logp, old["logp"], old["adv"], values, old["values"], old["ret"], ent,
                          clip=cfg.clip, vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef,
                          vf_clip=cfg.vf_clip, norm_adv=cfg.norm_adv)
-        if not torch.isfinite(parts.total):
-            self.optimizer.zero_grad(set_to_none=True)
-            return None, "non-finite loss"
+        loss_ok = torch.isfinite(parts.total)
         self.optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-        if not torch.isfinite(grad_norm):
-            self.optimizer.zero_grad(set_to_none=True)
-            return None, "non-finite gradient"
+        grad_ok = torch.isfinite(grad_norm)
+        # fused Adam skips the step on the device when found_inf is 1 (the learner's Adam is
+        # always fused: its step supports AMP's scaling arguments)
+        self.optimizer.found_inf = (~(alive & loss_ok & grad_ok)).float()
         self.optimizer.step()
-        return parts, float(grad_norm)
+        return loss_ok, grad_ok, step_values(parts, grad_norm)
 
     def _skip(self, reason: str) -> dict[str, float]:
         self.skipped_updates += 1
@@ -258,4 +337,5 @@ class Learner:
         return bool(self.flags)
 
     def weights_finite(self) -> bool:
-        return all(math.isfinite(float(p.detach().abs().sum())) for p in self.policy.parameters())
+        return bool(torch.stack([torch.isfinite(p.detach()).all()
+                                 for p in self.policy.parameters()]).all())  # one read

@@ -94,3 +94,28 @@ def test_minibatches_are_equal_parts_of_about_the_minibatch_size(seats, sizes):
     parts = learner._minibatches(batch)
     assert [len(p) for p in parts] == sizes
     assert sorted(torch.cat(parts).tolist()) == list(range(50 * seats))  # each sample once
+
+
+@pytest.mark.parametrize("lstm", [0, 16])
+def test_an_update_reads_the_device_a_fixed_number_of_times(lstm):
+    """An update reads device values on the host twice whatever its number of minibatches:
+    whether its inputs are finite (before anything else) and, at the end, its stats with the
+    number of steps taken and why it was abandoned, if it was (the steps' containment runs on
+    the device). With the LSTM the steps within the batch are found on the host, from the
+    host's minibatch indices (a nonzero of a CPU tensor, not a device read)."""
+    from tests_reads import ReadCounter
+
+    torch.set_num_threads(1)
+    reads = []
+    for epochs in (1, 4):
+        learner = make_learner(lstm, epochs=epochs)
+        batch = make_batch(lstm=lstm)
+        counter = ReadCounter()
+        with counter:
+            stats = learner.update(batch)
+        assert stats["skipped"] == 0.0
+        calls = dict(counter.calls)
+        if lstm:  # the host's own nonzero, one per minibatch (on CPU tensors)
+            assert calls.pop("nonzero") == 3 * epochs
+        reads.append(calls)
+    assert reads[0] == reads[1] == {"__bool__": 1, "tolist": 1}, reads
