@@ -128,10 +128,12 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch):
     assert summary["normalised_by"] == "reference"
     for arm in ("pbt", "pbt (population)", "ppo"):
         agg = summary["arms"][arm]["aggregate"]
-        assert set(agg) == {"normalised", "score", "depletion_world", "depletion_proxy"}
+        assert set(agg) == {"normalised", "score", "depletion_world", "depletion_proxy", "patch_deaths",
+                            "harvest_efficiency"}
         assert agg["score"]["iqm"]["low"] <= agg["score"]["iqm"]["point"] <= agg["score"]["iqm"]["high"]
         for run in summary["arms"][arm]["runs"].values():
-            assert run["episodes"] == 2 and set(run["depletion"]) == {"episodes", "world", "proxy"}
+            assert run["episodes"] == 2 and set(run["depletion"]) == {"episodes", "world", "proxy", "patch_deaths"}
+            assert 0 <= run["depletion"]["patch_deaths"] <= 1 and run["harvest_efficiency"] > 0
     assert [(p["x"], p["y"]) for p in summary["probability_of_improvement"]] == [
         ("pbt", "pbt (population)"), ("pbt", "ppo"), ("pbt (population)", "ppo")]
     assert summary["arms"]["ppo"]["note"] == "the designer's last_apples weight"
