@@ -11,17 +11,16 @@ hashed (sha256, one running hash per field), and so are the world's and the trac
 tensors at the end. The digests below were computed with the step as it was before the
 sync-free rewrite (commit 60f7160's code); a change of any digest is a change of results."""
 
-import collections
 import hashlib
 import json
 
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
 
 from popbased.env.fast.env import FastBatchedEnv
 from popbased.env.fast.world import Forced
 from popbased.substrates import resolve
+from tests_reads import ReadCounter
 
 WORLDS, STEPS = 16, 1_200
 WORLD_STATE = ("pos", "orient", "alive", "wait", "timer", "live", "group", "grass", "t", "occ", "beam")
@@ -189,29 +188,6 @@ def test_respawn_on_crowded_cells_equals_recorded_digest(sync_free):
     digest, unplaced = respawn_digest(sync_free)
     assert unplaced > 0  # the one-at-a-time fallback ran, and could not place everyone
     assert digest == EXPECTED_RESPAWN
-
-
-SYNCS = {"__bool__", "item", "tolist", "cpu", "numpy", "nonzero", "masked_select", "unique",
-         "__int__", "__float__", "__index__", "_local_scalar_dense"}
-
-
-class ReadCounter(TorchFunctionMode):
-    """Counts the torch calls that read a device value on the host (a host sync on a GPU),
-    and the boolean-mask indexings (a nonzero inside)."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = collections.Counter()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = getattr(func, "__name__", str(func))
-        if name in SYNCS:
-            self.calls[name] += 1
-        if name in ("__getitem__", "__setitem__") and len(args) > 1:
-            index = args[1] if isinstance(args[1], tuple) else (args[1],)
-            if any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in index):
-                self.calls[f"mask {name}"] += 1
-        return func(*args, **(kwargs or {}))
 
 
 @pytest.mark.parametrize("zap_share", [0.0, 0.6])
