@@ -85,9 +85,7 @@ def _stamp(folder: Path, logged, run_id: str) -> None:
 def register(run: RunFolder, member: MemberInfo, folder: Path, info: dict[str, Any], uri: str) -> dict:
     from mlflow.entities import LoggedModelOutput  # deferred: heavy, only to register
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri, registry_uri=uri)
+    client = store.client(uri, registry_uri=uri)
     run_id = _member_run(client, run, member, uri)
     client.log_artifact(run_id, str(member.checkpoint), artifact_path="checkpoint")
     name = model_name(run, member.population)

@@ -198,6 +198,26 @@ def check(uri: str, hint: str = "start it (`mlflow server`), or leave the flag o
         raise BadInput(f"{flag}{uri}: the tracking server does not answer ({reason}); {hint}") from None
 
 
+def client(uri: str, **kwargs):
+    """An MlflowClient of `uri` whose SQLite database (if it is one) has its tables: MLflow
+    creates and migrates them when a process first opens a database, and two processes starting
+    together on a new one (an experiment's parallel steps) raced (`duplicate column name: step`);
+    here the first opening in each process holds a lock file beside the database."""
+    from mlflow.tracking import MlflowClient  # deferred (see the module's docstring)
+
+    database = sqlite_file(uri)
+    if database is None or not database.parent.is_dir():
+        return MlflowClient(uri, **kwargs)
+    fd = os.open(database.parent / f".{database.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        out = MlflowClient(uri, **kwargs)
+        out.search_experiments(max_results=1)  # creates the tables; the engine is cached per URI
+    finally:
+        os.close(fd)
+    return out
+
+
 class Store:
     def __init__(self, uri: str, folder: Path, experiment: str, run_name: str,
                  started_ms: int | None = None):
@@ -207,10 +227,8 @@ class Store:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a line per run
         quiet()
-        from mlflow.tracking import MlflowClient  # deferred (see the module's docstring)
-
         self.uri, self.folder = uri, folder
-        self.client = MlflowClient(uri)
+        self.client = client(uri)
         self.warned = False
         path = folder / RUNS
         self.runs: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {
