@@ -152,7 +152,7 @@ _seed = click.option("--seed", default=0, show_default=True, type=int)
 @_seed
 @click.option("--policy", default=None, metavar="POLICY",
               help="Plays every seat: a member checkpoint (from `popbased train`), an exported "
-                   "champion folder, or scripted:sustainable / scripted:greedy; default: random.")
+                   "champion folder, or scripted:sustainable / greedy / greedy_zapper / chaser; default: random.")
 @_env
 @click.option("--json", "as_json", is_flag=True, help="Print every episode's metrics as JSON.")
 def run(name: str, params: tuple[str, ...], episodes: int, max_episode_steps: int | None, seed: int,

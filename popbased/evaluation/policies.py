@@ -2,7 +2,8 @@
 
     random                       uniform random actions (the study's baseline)
     scripted:NAME                a scripted commons_harvest player (popbased.play.scripted):
-                                 scripted:sustainable (the sustainable reference), scripted:greedy
+                                 scripted:sustainable (the sustainable reference), scripted:greedy,
+                                 scripted:greedy_zapper, scripted:chaser
     PATH.pt                      a member checkpoint (popbased train / pbt / league)
     EXPORT_FOLDER                a folder from `popbased export champion` (its policy.json)
     LEAGUE/MEMBER                a league or PBT member (see popbased.runs.refs), its current weights
@@ -36,7 +37,7 @@ from typing import Any
 from popbased.errors import BadInput
 from popbased.ppo.actions import RANDOM, scripted_kind
 
-ALLOWED = ("random, scripted:sustainable, scripted:greedy, a checkpoint file, an export folder, "
+ALLOWED = ("random, scripted:sustainable | greedy | greedy_zapper | chaser, a checkpoint file, an export folder, "
            "LEAGUE/MEMBER, population:RUN_FOLDER, population:LEAGUE_FOLDER/POP or models:/NAME@ALIAS")
 POPULATION = "population:"
 SEAT_RULE = "members in id order, member i of n in every seat j with j % n == i"

@@ -38,7 +38,7 @@ RANDOM = "random"
 
 SCRIPTED = "scripted:"
 """Policy references `scripted:NAME` name a scripted commons_harvest player (popbased.play.scripted)."""
-SCRIPTED_KINDS = ("sustainable", "greedy")
+SCRIPTED_KINDS = ("sustainable", "greedy", "greedy_zapper", "chaser")
 
 
 def scripted_kind(ref: str | None) -> str | None:

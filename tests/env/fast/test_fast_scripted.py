@@ -54,7 +54,7 @@ def test_ties_break_north_east_south_west_with_orientation_relative_moves(device
     live = np.ones(game.num_apples, bool)
     players = [(2, 3, facing, True) for facing in (N, E, S, W)]
     snaps = [snapshot(game, [players[i]] + [(15, 5 + j, N, True) for j in range(3)], live) for i in range(4)]
-    for kind in SCRIPTED_KINDS:
+    for kind in ("sustainable", "greedy", "greedy_zapper"):  # nobody in the zapper's beam
         codes = fast_moves(game, params, snaps, kind, device)[:, 0]
         assert codes.tolist() == [FORWARD, STEP_LEFT, BACKWARD, STEP_RIGHT], kind
         assert [lab_moves(s, game, kind)[0] for s in snaps] == codes.tolist()
@@ -114,8 +114,9 @@ def test_both_engines_choose_the_same_moves_from_constructed_states(map_name, de
 
 
 def test_both_engines_choose_the_same_moves_from_recorded_melting_pot_states():
-    """Real Melting Pot states: players 0-3 sustainable, 4-6 random (they zap: removed and
-    respawning players are among the states)."""
+    """Real Melting Pot states: players 0-2 sustainable, 3 a greedy zapper, 4 a chaser, 5-6
+    random (the zappers make removed and respawning players and cooling timers part of the
+    states)."""
     params = CommonsParams()
     game = build_map(params)
     rng = np.random.default_rng(0)
@@ -124,12 +125,15 @@ def test_both_engines_choose_the_same_moves_from_recorded_melting_pot_states():
 
     def policy(n, state):
         actions = rng.integers(0, len(spec.action_names), game.players)
-        actions[:4] = to_arena[lab_moves(state, game, "sustainable")[:4]]
+        actions[:3] = to_arena[lab_moves(state, game, "sustainable")[:3]]
+        actions[3] = fs.move_actions(spec.action_names, "greedy_zapper")[lab_moves(state, game, "greedy_zapper")[3]]
+        actions[4] = fs.move_actions(spec.action_names, "chaser")[lab_moves(state, game, "chaser")[4]]
         return actions
 
     steps = capture.record(params, game, 150, 3, policy=policy)
     snaps = [s.state for s in steps]
     assert any(not s.alive.all() for s in snaps)  # zapped players were recorded
+    assert any(s.timer.any() for s in snaps)
     assert sum(len(s.eaten) for s in steps) > 10
     for kind in SCRIPTED_KINDS:
         fast = fast_moves(game, params, snaps, kind)
