@@ -141,10 +141,13 @@ def uses_ray(config: TrainConfig) -> bool:
     return config.engine.uses_ray(config.ray_address)
 
 
-def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, str] | None = None):
+def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, str] | None = None,
+                    scripted: bool = False):
     """(collector, ray_info): Ray rollout workers, or the DeviceCollector in this process
     (ray_info None) for the fast env on one machine. bots: (models root, Melting Pot substrate)
-    where seats may be played by Melting Pot's bots (Ray workers on Melting Pot only)."""
+    where seats may be played by Melting Pot's bots (Ray workers on Melting Pot only);
+    scripted: seats may be played by scripted players (Melting Pot's envs carry the world
+    state; the fast env always does)."""
     if bots is not None:
         config.engine.check_bots("bots")
     if not uses_ray(config):
@@ -154,16 +157,17 @@ def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, 
                                max_episode_steps=config.max_episode_steps,
                                overlap=config.overlap), None
     ray_info = ensure_ray(config.ray_address)
-    return make_collector(config, spec, apples_in_view, ray_info, bots), ray_info
+    return make_collector(config, spec, apples_in_view, ray_info, bots, scripted), ray_info
 
 
 def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict,
-                   bots: tuple[str, str] | None = None) -> Collector:
+                   bots: tuple[str, str] | None = None, scripted: bool = False) -> Collector:
     return Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
                      seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
                      max_episode_steps=config.max_episode_steps,
                      env_backend=config.engine.worker_backend(config.env_backend),
                      worker_cpus=min(1.0, ray_info["cpus"] / config.workers), bots=bots,
+                     scripted=scripted,
                      learner_gpu=resolve_device(config.device).type == "cuda")
 
 

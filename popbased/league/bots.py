@@ -1,9 +1,14 @@
-"""Melting Pot's bots as a league background source: what a league file names, checked.
+"""Bots as a league background source: what a league file names, checked.
 
     [background]
     sources = ["populations", "snapshots", "bots"]
-    bots = ["commons_harvest__open_0", "commons_harvest__open__pacifist_0"]
-    bots_root = "/data/meltingpot/saved_models"   # optional
+    bots = ["scripted:greedy_zapper", "commons_harvest__open_0"]
+    bots_root = "/data/meltingpot/saved_models"   # optional, for Melting Pot's bots
+
+Scripted players (`scripted:NAME`, popbased.env.fast.scripted: greedy, greedy_zapper, chaser,
+sustainable) play on both engines, on the commons_harvest family; the arena needs the actions
+they play. Each is a background source of its own, `bots:scripted:NAME`, whose seats are
+labelled `scripted:NAME` (the rollout workers and the device collector play them).
 
 Each entry of `bots` is one background source, named `bots:ENTRY`: a bot name (one of Melting
 Pot's bot configs) plays every background seat of its matches; a scenario name stands for the
@@ -25,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from popbased.errors import BadInput
+from popbased.ppo.actions import SCRIPTED, scripted_kind
+from popbased.rollout.bots import BOT
 from popbased.substrates import meltingpot_loader, resolve
 from popbased.substrates.commons_harvest import STOCK_MODULE
 from popbased.substrates.spec import Lab2dSpec
@@ -40,6 +47,16 @@ class BotSource:
     """What the league file named: a bot, or a scenario (its bots)."""
     bots: tuple[str, ...]
     """The bots that may fill a background seat."""
+    seat: str = BOT
+    """The prefix of a seat's label (`bot:NAME`, Melting Pot's; `scripted:` seats carry the
+    scripted player's own reference)."""
+
+    @property
+    def scripted(self) -> bool:
+        return self.seat == SCRIPTED
+
+    def label_of(self, bot: str) -> str:
+        return bot if self.scripted else f"{self.seat}{bot}"
 
 
 def arena_substrate(arena: Lab2dSpec) -> str | None:
@@ -60,6 +77,11 @@ def sources(background: Mapping[str, Any], arena: Lab2dSpec, where: str) -> tupl
     root_value = background.get("bots_root")
     if root_value is not None and not isinstance(root_value, str):
         raise BadInput(f"{where} bots_root: expected a folder, got {root_value!r}")
+    scripted = tuple(scripted_source(e, arena, where) for e in dict.fromkeys(entries)
+                     if e.startswith(SCRIPTED))
+    entries = [e for e in entries if not e.startswith(SCRIPTED)]
+    if not entries:
+        return scripted, root_value
     root, origin = meltingpot_loader.bots_root(root_value)
     configs = meltingpot_loader.bot_configs()
     scenarios = meltingpot_loader.import_module("configs.scenarios").SCENARIO_CONFIGS
@@ -91,4 +113,18 @@ def sources(background: Mapping[str, Any], arena: Lab2dSpec, where: str) -> tupl
                            f"install DeepMind's assets (POPBASED_MELTINGPOT_ASSETS=... scripts/setup) or "
                            f"set bots_root / $POPBASED_BOTS_ROOT")
         out.append(BotSource(f"{PREFIX}{entry}", entry, bots))
-    return tuple(out), root
+    return scripted + tuple(out), root
+
+
+def scripted_source(entry: str, arena: Lab2dSpec, where: str) -> BotSource:
+    """`scripted:NAME` as a background source: a commons_harvest arena with its actions."""
+    from popbased.env.fast.scripted import move_actions  # deferred: brings torch
+
+    try:
+        kind = scripted_kind(entry)
+        if arena.params is None:
+            raise BadInput(f"{entry} plays the commons_harvest family only, not {arena.name!r}")
+        move_actions(arena.action_names, kind)
+    except BadInput as err:
+        raise BadInput(f"{where} bots: {err}") from None
+    return BotSource(f"{PREFIX}{entry}", entry, (entry,), SCRIPTED)

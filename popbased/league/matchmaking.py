@@ -23,7 +23,6 @@ import numpy as np
 from popbased.league.match import Match
 from popbased.league.spec import LeagueSpec, Mode
 from popbased.ppo.actions import RANDOM
-from popbased.rollout.bots import BOT
 
 FLOOR = 0.1
 
@@ -71,8 +70,8 @@ class Matchmaker:
         self.snapshots: dict[str, str] = {}
         """snapshot id -> its seat label (the frozen publication's member id)."""
         self.means: dict[tuple[str, str, str], float] = {}
-        self.bots: dict[str, tuple[str, ...]] = {b.label: b.bots for b in spec.bots}
-        """bot source -> the bots its background seats draw from."""
+        self.bots = {b.label: b for b in spec.bots}
+        """bot source -> its BotSource (the bots its background seats draw from)."""
         """(focal, background, mode) -> focal mean return (the last completed generation's)."""
 
     def match(self, rng: np.random.Generator, rule: str, phase: str, generation: int) -> Match:
@@ -117,8 +116,8 @@ class Matchmaker:
         elif background == RANDOM:
             theirs = [RANDOM] * len(others)
         elif background in self.bots:  # a bot per seat, drawn as Melting Pot's scenarios draw
-            pool = self.bots[background]
-            theirs = [f"{BOT}{pool[int(rng.integers(len(pool)))]}" for _ in others]
+            source = self.bots[background]
+            theirs = [source.label_of(source.bots[int(rng.integers(len(source.bots)))]) for _ in others]
         else:
             theirs = [self.snapshots[background]] * len(others)
         for seat, member in zip(sorted(focal), mine):

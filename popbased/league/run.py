@@ -49,7 +49,7 @@ def train_config(spec: LeagueSpec, generations: int, **options) -> TrainConfig:
     members = sum(p.size for p in spec.populations)
     env = options.pop("env", "auto")
     env = spec.env if env == "auto" else env
-    if spec.bots:  # Melting Pot's bots play on Melting Pot itself
+    if spec.melting_pot_bots:  # Melting Pot's bots play on Melting Pot itself
         if env != "auto" and not engines.get(env).plays_bots:
             raise BadInput(f"--env {env}: {spec.source} seats Melting Pot's bots, which play on "
                            f"Melting Pot itself; allowed: --env meltingpot")
@@ -109,11 +109,11 @@ class League:
         return {m: x for m, x in self.members.items() if x.variant == population}
 
     def arena(self, config: TrainConfig) -> tuple:
-        return self.arena_spec, self.apples_in_view, self.bots()
+        return self.arena_spec, self.apples_in_view, self.bots(), self.spec.scripted_bots
 
     def bots(self) -> tuple[str, str] | None:
         """(models root, substrate) of the league's Melting Pot bots (league/bots.py), if any."""
-        if not self.spec.bots:
+        if not self.spec.melting_pot_bots:
             return None
         return self.spec.bots_root, arena_substrate(self.arena_spec)
 
@@ -207,7 +207,7 @@ class League:
             length = math.gcd(self.spec.episode_steps, engines.MELTINGPOT.shape["rollout_length"])
             config = dataclasses.replace(self.config, env=env, envs_per_worker=None,
                                          rollout_length=length, overlap=False)
-            collector, _ = start_collector(config, self.arena_spec, self.apples_in_view, self.bots())
+            collector, _ = start_collector(config, *self.arena(config))
             self.eval_session = Session(config, collector, self.session.learners,
                                         MatchSeats(self.matchmaker, self.spec.evaluate_matchmaking))
             self.eval_session.set_frozen([s["publication"] for s in self.snapshots])

@@ -23,8 +23,9 @@
     focal = 1
 
     [background]
-    sources = ["populations", "snapshots", "random"]   # also "bots": Melting Pot's bots, then
-    # bots = ["commons_harvest__open_0"]               # scenarios (their bots) or bot names
+    sources = ["populations", "snapshots", "random"]   # also "bots", then
+    # bots = ["scripted:greedy_zapper", "commons_harvest__open_0"]  # scripted players (both
+    #                                    engines), Melting Pot's scenarios (their bots) or bots
 
     [matchmaking]
     train = "pfsp"                 # uniform | pfsp
@@ -124,11 +125,23 @@ class LeagueSpec:
     """Env engine of the evaluation matches (`[evaluation] env`): "meltingpot" plays them on
     Melting Pot itself, so the payoff table is the real game's (default: the training env)."""
     bots: tuple = ()
-    """Melting Pot bot sources (`[background] bots`, league/bots.py BotSource), each a background."""
+    """Bot sources (`[background] bots`, league/bots.py BotSource), each a background: Melting
+    Pot's bots and scripted players."""
     bots_root: str | None = None
     """Where the bots' saved models load from (`[background] bots_root`, else $POPBASED_BOTS_ROOT,
     else the installed assets)."""
     source: str = ""
+
+    @property
+    def melting_pot_bots(self) -> tuple:
+        """The bot sources of Melting Pot's bots (they play on Melting Pot itself)."""
+        return tuple(b for b in self.bots if not b.scripted)
+
+    @property
+    def scripted_bots(self) -> bool:
+        """Whether scripted players may take background seats (Melting Pot's envs then carry
+        their world state)."""
+        return any(b.scripted for b in self.bots)
 
     def mode(self, name: str) -> Mode | None:
         return next((m for m in self.modes if m.name == name), None)
@@ -292,10 +305,11 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         evaluation_env=(None if "env" not in evaluation else _choice(
             evaluation["env"], f"{source}: [evaluation] env", tuple(ENGINES))),
         bots=bot_sources, bots_root=bots_root, source=source)
-    if spec.bots and any(not ENGINES[e].plays_bots for e in (spec.env, spec.evaluation_env)
-                         if e in ENGINES):
-        raise BadInput(f"{source}: [background] bots play on Melting Pot itself, not the fast env; "
-                       f"allowed with bots: env = \"meltingpot\" or \"auto\"")
+    if spec.melting_pot_bots and any(not ENGINES[e].plays_bots for e in (spec.env, spec.evaluation_env)
+                                     if e in ENGINES):
+        raise BadInput(f"{source}: [background] bots: Melting Pot's bots play on Melting Pot itself, "
+                       f"not the fast env; allowed with them: env = \"meltingpot\" or \"auto\" "
+                       f"(scripted:NAME bots play on both)")
     return spec
 
 

@@ -7,7 +7,7 @@ output masked.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -39,6 +39,11 @@ RANDOM = "random"
 SCRIPTED = "scripted:"
 """Policy references `scripted:NAME` name a scripted commons_harvest player (popbased.play.scripted)."""
 SCRIPTED_KINDS = ("sustainable", "greedy", "greedy_zapper", "chaser")
+
+
+def is_scripted(label: Any) -> bool:
+    """Whether a seat label or policy reference names a scripted player (`scripted:NAME`)."""
+    return isinstance(label, str) and label.startswith(SCRIPTED)
 
 
 def scripted_kind(ref: str | None) -> str | None:

@@ -68,9 +68,10 @@ class Collector:
                  obs_size: int = 11, apples_in_view: bool | None = None,
                  max_episode_steps: int | None = None, worker_cpus: float = 1.0,
                  env_backend: str = "process", bots: tuple[str, str] | None = None,
-                 learner_gpu: bool = False):
+                 learner_gpu: bool = False, scripted: bool = False):
         """bots: (models root, Melting Pot substrate): the workers may seat Melting Pot's bots
-        (rollout/bots.py; Melting Pot envs only); learner_gpu: the driver's learner runs on
+        (rollout/bots.py; Melting Pot envs only); scripted: the workers may seat scripted players
+        (their Melting Pot envs then carry the world state); learner_gpu: the driver's learner runs on
         CUDA (FastShards leave it a share: shard_gpus)."""
         import ray  # deferred: heavy, and only a Collector (a run on Ray) needs it
 
@@ -87,6 +88,8 @@ class Collector:
         if bots is not None and env_backend == "fast":
             raise BadInput("Melting Pot's bots play on Melting Pot itself; use env = \"meltingpot\"")
         extra = {} if bots is None else {"bots": bots}
+        if scripted and env_backend != "fast":
+            extra["scripted"] = True
         self.actors = [actor.remote(spec, envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,
                                     apples_in_view=apples_in_view,
                                     max_episode_steps=max_episode_steps, backend=env_backend, **extra)

@@ -12,7 +12,8 @@ Ray actors, no numpy and no pickles on the hot path:
 
 Semantics are those of the Ray RolloutWorker (popbased.rollout.worker): seat plans per
 fragment, league matches that keep their seats until their episode ends, `random` seats
-(uniform over the legal actions), frozen players (snapshots: they act, no batch), per-seat
+(uniform over the legal actions), scripted players (`scripted:NAME`: popbased.env.fast.scripted
+on the worlds' own tensors, every such seat in one pass per kind), frozen players (snapshots: they act, no batch), per-seat
 action masks mapped onto each member's action set, recurrent state per seat (zeroed when
 a seat changes hands or an episode starts), episode summaries with the env, its members
 and its match.
@@ -39,13 +40,14 @@ import torch
 
 from popbased.devices import sync
 from popbased.env.fast.env import FastBatchedEnv
-from popbased.ppo.actions import RANDOM, ActionMap
+from popbased.env.fast.scripted import Scripted, move_actions
+from popbased.ppo.actions import RANDOM, ActionMap, is_scripted, scripted_kind
 from popbased.ppo.batch import Batch
 from popbased.ppo.learner import resolve_device
 from popbased.ppo.policy import MASKED_LOGIT, masked_log_softmax, sample
 from popbased.ppo.stacked import RowPolicies, pad_actions, signature
 from popbased.rollout.fragment import Fragment
-from popbased.rollout.seating import Seating, to_load
+from popbased.rollout.seating import Seating, to_load, weightless
 
 SYNC_TIMINGS_ENV = "POPBASED_SYNC_TIMINGS"
 """Set to 1, device collectors synchronise their device at the boundaries of their timed parts
@@ -105,6 +107,7 @@ class DeviceCollector:
         self.starts = torch.ones(self.num_seats, dtype=torch.bool, device=self.device)
         self.seating = Seating(worlds, self.players)
         self.held: dict[str, _Held] = {}
+        self.scripted: Scripted | None = None
         self.states: dict[tuple, torch.Tensor] = {}  # architecture -> [seats, 2, H]
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self._pending: tuple | Future | None = None
@@ -183,7 +186,7 @@ class DeviceCollector:
     def _groups(self) -> list[_Group]:
         seats = self.seating.seats
         by_net: dict[tuple, list[str]] = {}
-        for member in sorted(set(seats) - {RANDOM}):
+        for member in sorted(s for s in set(seats) if not weightless(s)):
             obs_size, _, net = self.held[member].signature
             by_net.setdefault((obs_size, net), []).append(member)
         groups = []
@@ -218,6 +221,7 @@ class DeviceCollector:
         random_logits = torch.zeros(random_seats.numel(), self.arena_mask.shape[1],
                                     device=self.device).masked_fill_(~self.arena_mask[random_seats],
                                                                      MASKED_LOGIT)
+        scripted = self._scripted_seats()
         chunk = bptt or length
         bufs = [self._buffers(g, length, chunk) for g in groups]
         episodes: list[dict[str, Any]] = []
@@ -230,6 +234,8 @@ class DeviceCollector:
                 self._act(g, buf, t, t // chunk if t % chunk == 0 else None, actions)
             if random_seats.numel():
                 actions[random_seats] = sample(random_logits, self.generator)
+            for kind, seats, table in scripted:
+                actions[seats] = table[self.scripted.moves(kind).view(-1)[seats]]
             t1 = clock()
             out = self.env.step_tensors(actions)
             timing["env_s"] += clock() - t1
@@ -257,6 +263,18 @@ class DeviceCollector:
         timing.update(total_s=time.perf_counter() - t_start, steps=length,
                       agent_steps=length * self.num_seats, reset_wait_s=0.0)
         return Fragment(batches, tuple(episodes), timing)
+
+    def _scripted_seats(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """(kind, seats, arena action of each code) of every scripted player seated."""
+        out = []
+        for label in sorted(s for s in set(self.seating.seats) if is_scripted(s)):
+            kind = scripted_kind(label)
+            seats = np.flatnonzero(self.seating.seats == label)
+            table = torch.from_numpy(move_actions(self.action_names, kind)).to(self.device)
+            out.append((kind, torch.from_numpy(seats).to(self.device), table))
+        if out and self.scripted is None:
+            self.scripted = Scripted(self.env.world)
+        return out
 
     def _synced_clock(self) -> float:
         """perf_counter once the device has run what was queued (exact_timings)."""

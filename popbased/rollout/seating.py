@@ -12,8 +12,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from popbased.errors import BadInput
-from popbased.ppo.actions import RANDOM
+from popbased.ppo.actions import RANDOM, is_scripted
 from popbased.rollout.bots import is_bot
+
+
+def weightless(label: Any) -> bool:
+    """A seat played without a member's weights: `random`, a bot (`bot:NAME`) or a scripted
+    player (`scripted:NAME`)."""
+    return label == RANDOM or is_bot(label) or is_scripted(label)
 
 
 class Seating:
@@ -70,7 +76,7 @@ def to_load(seats: np.ndarray, publications: Mapping[str, Any], held: dict[str, 
     since its match began has no publication: the match keeps it to the end of its episode,
     from the shard's own copy (frozen weights never change). Any other seated member
     without a publication is an error."""
-    seated_now = {s for s in set(seats) if s != RANDOM and not is_bot(s)}  # bots need no weights
+    seated_now = {s for s in set(seats) if not weightless(s)}
     for gone in set(held) - seated_now:
         del held[gone]
     out = []

@@ -13,7 +13,8 @@ worker never reads, only carries into the env's episode summaries as `match`) fr
 step to its last. A seat may also be played
 by `random` (uniform over the legal actions), by one of Melting Pot's bots (`bot:NAME`, see
 rollout/bots.py: the worker then reads full-resolution views from its envs and downsamples them
-for the members itself) or by a frozen member (a publication with
+for the members itself), by a scripted player (`scripted:NAME`, popbased.play.scripted: the
+envs then carry their world state) or by a frozen member (a publication with
 `frozen`: it acts, it is never trained, no batch is returned for it). A match keeps its
 players until its episode ends, across generations: a frozen player that has left the
 league's snapshot pool in the meantime plays on from the worker's own copy of its weights.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import os
 import time
+from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -36,12 +38,13 @@ import torch
 from popbased.env.engines import make_env
 from popbased.env.instance import downsample
 from popbased.errors import BadInput
-from popbased.ppo.actions import RANDOM, ActionMap, random_legal
+from popbased.ppo.actions import RANDOM, ActionMap, is_scripted, random_legal
 from popbased.ppo.batch import Batch
 from popbased.ppo.config import NetConfig, from_mapping
+from popbased.play.scripted import ScriptedAgent
 from popbased.ppo.policy import Policy, act
 from popbased.rollout.bots import BotSeats, frame_size, is_bot
-from popbased.rollout.seating import Seating, to_load
+from popbased.rollout.seating import Seating, to_load, weightless
 from popbased.substrates.spec import Lab2dSpec
 
 
@@ -70,9 +73,11 @@ class RolloutWorker:
 
     def __init__(self, spec: Lab2dSpec, num_envs: int, *, seed: int = 0, obs_size: int = 11,
                  apples_in_view: bool | None = None, max_episode_steps: int | None = None,
-                 backend: str = "process", groups: int | None = None, bots: tuple[str, str] | None = None):
+                 backend: str = "process", groups: int | None = None, bots: tuple[str, str] | None = None,
+                 scripted: bool = False):
         """bots: (models root, Melting Pot substrate) when seats may be played by Melting Pot's
-        bots (their views are that substrate's full-resolution RGB)."""
+        bots (their views are that substrate's full-resolution RGB); scripted: when seats may be
+        played by scripted players (the envs carry their world state)."""
         torch.set_num_threads(1)
         self.bots = None
         env_obs_size = obs_size
@@ -84,8 +89,11 @@ class RolloutWorker:
             raise BadInput(f"groups={groups}: must be between 1 and num_envs={num_envs}")
         sizes = [num_envs // groups + (1 if g < num_envs % groups else 0) for g in range(groups)]
         self.envs = [make_env(spec, n, seed=seed * 101 + g, obs_size=env_obs_size, backend=backend,
-                              apples_in_view=apples_in_view, max_episode_steps=max_episode_steps)
+                              apples_in_view=apples_in_view, max_episode_steps=max_episode_steps,
+                              world_state=scripted)
                      for g, n in enumerate(sizes)]
+        self.params = spec.params
+        self.scripted: dict[str, ScriptedAgent] = {}
         self.players = spec.num_players
         self.num_seats = num_envs * self.players
         self.components = self.envs[0].components
@@ -173,7 +181,7 @@ class RolloutWorker:
         plan: dict[str, list] = {}
         for m in sorted(set(self.seats)):
             seats = np.flatnonzero(self.seats == m)
-            if m == RANDOM or is_bot(m):
+            if weightless(m):
                 continue
             cols = np.arange(seats.size)
             for g in range(len(self.envs)):
@@ -216,6 +224,7 @@ class RolloutWorker:
                 t0 = time.perf_counter()
                 self._random_actions(g, actions[g])
                 self._bot_actions(g, actions[g])
+                self._scripted_actions(g, actions[g])
                 for m, seats, cols in by_group[g]:
                     self._act(m, g, seats, cols, bufs[m], t, t // chunk if t % chunk == 0 else None,
                               actions[g])
@@ -264,6 +273,15 @@ class RolloutWorker:
         arena_actions[seats] = self.bots.act(lo + seats, self.seats[lo + seats], obs.rgb[seats],
                                              obs.ready_to_shoot[seats], self.last_reward[lo + seats],
                                              collective[seats], self.starts[lo + seats])
+
+    def _scripted_actions(self, g: int, arena_actions: np.ndarray) -> None:
+        labels = self.seats[self.offsets[g]:self.offsets[g + 1]]
+        for label in sorted({s for s in labels if is_scripted(s)}):
+            if label not in self.scripted:
+                self.scripted[label] = ScriptedAgent(label, self.action_names, self.params)
+            seats = np.flatnonzero(labels == label)
+            arena_actions[seats] = self.scripted[label].act(SimpleNamespace(world=self.obs[g].world,
+                                                                            seats=seats))
 
     def _finish(self, member: str, parts, buf: dict) -> Batch:
         seated = self.members[member]
