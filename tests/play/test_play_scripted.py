@@ -36,7 +36,8 @@ def test_bad_scripted_names_are_one_line():
         with pytest.raises(BadInput) as err:
             call()
         assert str(err.value) == ("policy 'scripted:nope': no such scripted policy; allowed: "
-                                  "scripted:sustainable, scripted:greedy")
+                                  "scripted:sustainable, scripted:greedy, scripted:greedy_zapper, "
+                                  "scripted:chaser")
     check_policy("scripted:greedy")
 
 
@@ -48,5 +49,5 @@ def test_an_env_without_world_state_is_refused():
 
 
 def test_a_substrate_without_the_moves_is_refused():
-    with pytest.raises(BadInput, match="need the actions"):
+    with pytest.raises(BadInput, match="scripted:greedy needs the actions"):
         ScriptedAgent("scripted:greedy", ("NOOP", "FORWARD", "FIRE_ZAP"))
