@@ -158,6 +158,82 @@ def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs
               ray_address, tracking_uri, f"{substrate}: focal x background", modes=chosen, env=env)
 
 
+@evaluate.command("suite")
+@click.argument("suite_file", metavar="SUITE.toml")
+@click.argument("policies", nargs=-1, required=True, metavar="POLICY...")
+@options.episodes_option(30, "Episodes per focal policy and scenario.")
+@options.max_episode_steps_option(MAX_STEPS_HELP)
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Every focal policy of a scenario plays the same episode seeds.")
+@click.option("--envs", type=click.IntRange(min=1), default=None,
+              help="Env processes per task (default: the cores Ray has, at most --episodes).")
+@click.option("--env", "env", default="meltingpot", show_default=True, type=options.ENGINE_CHOICE,
+              help="Engine: Melting Pot itself (what reported numbers should come from), or the "
+                   "fast commons_harvest.")
+@options.out_option("Results folder (suite.json).", required=True)
+@click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
+              "OUT.old-TIME) and write a new one.")
+@click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray).")
+@options.TRACKING
+def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, out, force, ray_address,
+           tracking_uri):
+    """Each POLICY focal in the scenarios of SUITE.toml, our own held-out suite.
+
+    Melting Pot 2.0's protocol without DeepMind's bots: each scenario seats the focal policy in
+    its first seats and popbased's players (scripted bots, random, trained policies) in the
+    rest. Random play and the suite's reference play focal too; each policy's score per
+    scenario is (R - R_random) / (R_reference - R_random) with R the focal per-capita return,
+    and overall their mean. suites/heldout.toml ships with popbased. Writes OUT/suite.json.
+
+    \b
+    Example:
+      popbased evaluate suite suites/heldout.toml runs/champions/open -n 30 -o runs/suite
+    """
+    import json
+
+    from popbased.cli import progress
+    from popbased.evaluation import suite as suites
+    from popbased.evaluation.policies import resolve_all
+    from popbased.ppo.checkpoint import write_atomic
+    from popbased.rollout.cluster import ensure_ray
+    from popbased.runs.claim import claim
+
+    chosen = suites.load(suite_file)
+    refs = resolve_all(policies, tracking_uri)
+    folder = claim(out, "evaluation", force=force)
+    ensure_ray(ray_address)
+    console = progress.console(stderr=True)
+    with progress.TaskProgress(console, f"playing {len(chosen.scenarios)} scenarios ({episodes} "
+                                        f"episodes per focal policy and scenario)") as bar:
+        made = suites.run(chosen, refs, episodes=episodes, seed=seed, max_steps=max_episode_steps,
+                          env=env, envs=envs, progress=bar.update)
+    made.update(episodes=episodes, seed=seed, env=env,
+                policies={r.label: {"kind": r.kind, **r.source} for r in refs})
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / "suite.json", json.dumps(made, indent=1, default=str).encode())
+    _print_suite(progress.console(), made)
+    progress.console().print(f"results in {folder / 'suite.json'}", highlight=False)
+
+
+def _print_suite(console, made) -> None:
+    from rich.table import Table
+
+    from popbased.cli.tables import show_table
+
+    table = Table(title=f"suite {made['suite']}: focal per-capita return and score (0 = random, "
+                        f"1 = {made['reference']})")
+    for name in ("scenario", "policy", "episodes", "focal", "score"):
+        table.add_column(name, justify="left" if name in ("scenario", "policy") else "right", overflow="fold")
+    for r in made["rows"]:
+        score = "n/a" if r["score"] != r["score"] else f"{r['score']:.2f}"
+        table.add_row(r["scenario"], r["policy"], str(r["episodes"]), f"{r['focal_return']:.1f}", score)
+    show_table(console, table)
+    for policy, o in made["overall"].items():
+        if policy not in ("random", "reference"):
+            console.print(f"{policy}: overall score {o['score']:.2f} over {o['scenarios']} of {o['of']} "
+                          f"scenarios", highlight=False)
+
+
 def _print(console, summary) -> None:
     from rich.table import Table
 

@@ -1,0 +1,201 @@
+"""A scenario suite of our own (`popbased evaluate suite SUITE.toml POLICY...`): Melting Pot
+2.0's protocol, focal policies among background players they never trained with, shipped as a
+file and played with popbased's players, so it runs without DeepMind's bot assets.
+
+    [suite]
+    name = "heldout"
+    reference = "scripted:sustainable"    # the 1 of the normalised score (random play is 0)
+
+    [scenarios.open__greedy_zapper__resident]
+    substrate = "open"                     # any commons_harvest variant or map (name or file)
+    params = {}                            # optional: the variant's settings
+    focal = 5                              # focal seats (the first ones), the rest background
+    background = "scripted:greedy_zapper"  # random, scripted:NAME, or a policy file or export
+                                           # folder (a path relative to the suite file)
+
+Each scenario plays `random`, the reference and every POLICY focal, each in its own episodes
+(the same episode seeds for all), and scores a focal policy by its focal per-capita return R
+(the mean over episodes of the focal seats' mean return):
+
+    score = (R(policy) - R(random)) / (R(reference) - R(random))
+
+per scenario (NaN where the reference does no better than random), and overall the mean over
+the suite's scenarios. Every (scenario, focal policy) is one Ray task, as in `evaluate run`.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from popbased.errors import BadInput
+from popbased.evaluation.policies import PolicyRef
+from popbased.ppo.actions import RANDOM, is_scripted, scripted_kind
+from popbased.substrates import resolve
+
+KEYS = ("substrate", "params", "focal", "background", "description")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    substrate: str
+    params: dict[str, str]
+    focal: int
+    """Focal seats: the first `focal` of the substrate's players."""
+    players: int
+    background: str
+    """What plays every other seat: random, scripted:NAME or a policy's path."""
+    description: str = ""
+
+    @property
+    def mode(self) -> str:
+        return "resident" if self.focal > self.players - self.focal else "visitor"
+
+    def seats(self, focal: str | None) -> list[str | None]:
+        return [focal] * self.focal + [self.background] * (self.players - self.focal)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    reference: str
+    scenarios: tuple[Scenario, ...]
+    source: str = ""
+    description: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def _policy(value: Any, folder: Path, where: str) -> str:
+    """random, scripted:NAME, or an existing file or folder (relative to the suite's folder)."""
+    if not isinstance(value, str) or not value:
+        raise BadInput(f"{where}: expected random, scripted:NAME or a policy path, got {value!r}")
+    if value == RANDOM:
+        return value
+    if is_scripted(value):
+        try:
+            scripted_kind(value)
+        except BadInput as err:
+            raise BadInput(f"{where}: {err}") from None
+        return value
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else folder / path
+    if not path.exists():
+        raise BadInput(f"{where}: {value!r} does not exist (looked for {path}); allowed: random, "
+                       f"scripted:NAME, a checkpoint file or an exported policy folder")
+    return str(path.resolve())
+
+
+def load(file: str | Path) -> Suite:
+    """The suite in `file`, every scenario checked (one line of bad input for what is wrong)."""
+    path = Path(file)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInput(f"suite {file}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise BadInput(f"suite {file}: not valid TOML ({err})") from None
+    head = raw.get("suite", {})
+    if not isinstance(head, dict) or not isinstance(raw.get("scenarios"), dict) or not raw["scenarios"]:
+        raise BadInput(f"suite {file}: expected a [suite] table and [scenarios.NAME] tables")
+    unknown = sorted(set(raw) - {"suite", "scenarios"})
+    if unknown:
+        raise BadInput(f"suite {file}: unknown table(s) {', '.join(unknown)}; allowed: suite, scenarios")
+    folder = path.parent
+    reference = _policy(head.get("reference", "scripted:sustainable"), folder, f"{file}: [suite] reference")
+    scenarios = []
+    for name, table in raw["scenarios"].items():
+        where = f"{file}: [scenarios.{name}]"
+        if not isinstance(table, dict):
+            raise BadInput(f"{where}: expected a table")
+        extra = sorted(set(table) - set(KEYS))
+        if extra:
+            raise BadInput(f"{where}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(KEYS)}")
+        missing = [k for k in ("substrate", "focal", "background") if k not in table]
+        if missing:
+            raise BadInput(f"{where}: missing {', '.join(missing)}")
+        params = table.get("params", {})
+        if not isinstance(params, dict):
+            raise BadInput(f"{where} params: expected a table of settings, got {params!r}")
+        params = {str(k): str(v) for k, v in params.items()}
+        try:
+            spec = resolve(str(table["substrate"]), params)
+        except BadInput as err:
+            raise BadInput(f"{where} substrate: {err}") from None
+        if spec.params is None:
+            raise BadInput(f"{where} substrate: {table['substrate']!r} is not of the commons_harvest "
+                           f"family, which popbased's background players play")
+        focal, players = table["focal"], spec.num_players
+        if not isinstance(focal, int) or isinstance(focal, bool) or not 1 <= focal < players:
+            raise BadInput(f"{where} focal: {focal!r} focal seats; allowed 1 to {players - 1} of "
+                           f"{table['substrate']}'s {players} players (the rest are background)")
+        scenarios.append(Scenario(name, str(table["substrate"]), params, focal, players,
+                                  _policy(table["background"], folder, f"{where} background"),
+                                  str(table.get("description", ""))))
+    return Suite(str(head.get("name", path.stem)), reference, tuple(scenarios), str(path),
+                 str(head.get("description", "")))
+
+
+def focal_return(episode: Mapping[str, Any], focal: int) -> float:
+    return float(np.mean(episode["returns"][:focal]))
+
+
+def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, max_steps: int | None,
+        env: str = "meltingpot", envs: int | None = None,
+        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Plays every scenario with random, the reference and each policy focal (Ray tasks); the
+    results with each focal policy's return per scenario, its score and the overall scores."""
+    from popbased.evaluation.run import _run  # deferred: brings Ray's task machinery
+
+    for p in policies:
+        if p.members:
+            raise BadInput(f"policy {p.label!r}: a population plays every seat of `evaluate run`; "
+                           f"in a suite give one of its members or its exported champion")
+    focal = [(RANDOM, RANDOM), ("reference", suite.reference)] + [(p.label, p.path) for p in policies]
+    by_substrate: dict[tuple, list[dict[str, Any]]] = {}
+    for s in suite.scenarios:
+        for label, path in focal:
+            by_substrate.setdefault((s.substrate, tuple(sorted(s.params.items()))), []).append(
+                {"scenario": s.name, "policy": label, "params": s.params, "seats": s.seats(path)})
+    total = sum(len(j) for j in by_substrate.values())
+    played: list[dict[str, Any]] = []
+    for (substrate, _), jobs in by_substrate.items():
+        base = len(played)
+        played += _run(jobs, substrate, episodes, seed, max_steps, envs,
+                       (lambda done, _n, b=base: progress(b + done, total)) if progress else None, env)
+    return scored(suite, played)
+
+
+def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
+    """The suite's results from played jobs ({scenario, policy, episodes})."""
+    scenarios = {s.name: s for s in suite.scenarios}
+    returns: dict[str, dict[str, list[float]]] = {}
+    for job in played:
+        k = scenarios[job["scenario"]].focal
+        returns.setdefault(job["scenario"], {})[job["policy"]] = [focal_return(e, k) for e in job["episodes"]]
+    rows = []
+    for name, by_policy in returns.items():
+        low, high = np.mean(by_policy[RANDOM]), np.mean(by_policy["reference"])
+        for policy, values in by_policy.items():
+            r = float(np.mean(values))
+            rows.append({"scenario": name, "policy": policy, "mode": scenarios[name].mode,
+                         "background": scenarios[name].background, "episodes": len(values),
+                         "focal_return": r, "focal_returns": values,
+                         "score": (r - low) / (high - low) if high > low else math.nan})
+    overall = {}
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        values = [r["score"] for r in rows if r["policy"] == policy]
+        finite = [v for v in values if v == v]
+        overall[policy] = {"score": float(np.mean(finite)) if finite else math.nan,
+                           "scenarios": len(finite), "of": len(values)}
+    return {"suite": suite.name, "source": suite.source, "reference": suite.reference,
+            "metric": "focal per-capita return; score 0 = random focal, 1 = the reference focal",
+            "scenarios": [{"name": s.name, "substrate": s.substrate, "params": s.params,
+                           "focal": s.focal, "players": s.players, "mode": s.mode,
+                           "background": s.background} for s in suite.scenarios],
+            "rows": rows, "overall": overall}

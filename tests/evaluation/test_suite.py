@@ -1,0 +1,84 @@
+"""Our own scenario suite (popbased.evaluation.suite, `popbased evaluate suite`): the shipped
+suite loads; a missing background policy or a bad split is one line, exit 2; the score is 0 for
+random play and 1 for the reference by construction, and a tiny suite plays on the fast env
+from the CLI with the reference and random focal in every scenario."""
+
+import json
+import math
+
+import pytest
+
+from popbased.errors import BadInput
+from popbased.evaluation import suite
+
+from conftest import ROOT, one_line_error, popbased
+
+HEAD = '[suite]\nname = "t"\nreference = "scripted:sustainable"\n'
+
+
+def _file(tmp_path, body):
+    path = tmp_path / "suite.toml"
+    path.write_text(HEAD + body)
+    return path
+
+
+def test_the_shipped_suite_covers_four_maps_three_bots_and_both_splits():
+    s = suite.load(ROOT / "suites" / "heldout.toml")
+    assert len(s.scenarios) == 24
+    assert {x.substrate for x in s.scenarios} == {"open", "commons_harvest__closed",
+                                                 "commons_harvest__partnership", "private_property"}
+    assert {x.background for x in s.scenarios} == {"scripted:greedy", "scripted:greedy_zapper", "scripted:chaser"}
+    assert {(x.mode, x.focal) for x in s.scenarios} == {("resident", 5), ("visitor", 2)}
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 7\nbackground = "random"\n', "focal: 7 focal seats; allowed 1 to 6"),
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 0\nbackground = "random"\n', "allowed 1 to 6"),
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "pops/champion"\n', "'pops/champion' does not exist"),
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "scripted:nope"\n', "no such scripted policy"),
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 2\n', "missing background"),
+    ('[scenarios.a]\nsubstrate = "clean_up"\nfocal = 2\nbackground = "random"\n', "not of the commons_harvest"),
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "random"\nbots = 1\n', "unknown key(s) bots"),
+])
+def test_bad_scenarios_are_one_line_with_what_is_allowed(tmp_path, body, message):
+    with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
+        suite.load(_file(tmp_path, body))
+    assert "\n" not in str(err.value)
+
+
+def test_scores_are_zero_for_random_and_one_for_the_reference(tmp_path):
+    s = suite.load(_file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "random"\n'
+                                   '[scenarios.b]\nsubstrate = "open"\nfocal = 5\nbackground = "random"\n'))
+
+    def job(scenario, policy, focal_returns):
+        return {"scenario": scenario, "policy": policy,
+                "episodes": [{"returns": [r] * 2 + [100.0] * 5} for r in focal_returns]}
+
+    made = suite.scored(s, [job("a", "random", [2, 4]), job("a", "reference", [10, 12]), job("a", "p", [7, 7]),
+                            job("b", "random", [5, 5]), job("b", "reference", [5, 5]), job("b", "p", [9, 9])])
+    got = {(r["scenario"], r["policy"]): r["score"] for r in made["rows"]}
+    assert got[("a", "random")] == 0 and got[("a", "reference")] == 1 and got[("a", "p")] == 0.5
+    assert math.isnan(got[("b", "p")])  # the reference no better than random: no score
+    assert made["overall"]["p"] == {"score": 0.5, "scenarios": 1, "of": 2}
+    # the focal return reads the focal seats only (b: 5 focal, two of them at 100)
+    assert [r["focal_return"] for r in made["rows"] if r["scenario"] == "b" and r["policy"] == "p"] == [
+        pytest.approx((9 * 2 + 100 * 3) / 5)]
+
+
+def test_a_tiny_suite_plays_from_the_cli_and_bad_input_is_exit_2(tmp_path):
+    path = _file(tmp_path, '[scenarios.zap]\nsubstrate = "open"\nfocal = 5\nbackground = "scripted:greedy_zapper"\n'
+                           '[scenarios.chase]\nsubstrate = "private_property"\nfocal = 2\n'
+                           'background = "scripted:chaser"\n')
+    done = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 2, "--max-episode-steps",
+                    200, "--env", "fast", "-o", "out")
+    assert done.returncode == 0, done.stderr[-3000:]
+    made = json.loads((tmp_path / "out" / "suite.json").read_text())
+    assert {(r["scenario"], r["policy"]) for r in made["rows"]} == {
+        (s, p) for s in ("zap", "chase") for p in ("random", "reference", "scripted:greedy")}
+    assert all(r["episodes"] == 2 for r in made["rows"])
+    assert "scripted:greedy: overall score" in done.stdout
+    again = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 2, "--env", "fast", "-o", "out")
+    one_line_error(again, "out")  # an existing results folder is not overwritten
+    bad = _file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 9\nbackground = "random"\n')
+    one_line_error(popbased(tmp_path, "evaluate", "suite", bad, "random", "-o", "o2"), "allowed 1 to 6")
+    assert not (tmp_path / "o2").exists()
