@@ -17,7 +17,7 @@ import torch
 from popbased.errors import BadInput
 from popbased.ppo import shaping
 from popbased.ppo.config import NetConfig, PPOConfig
-from popbased.env import engines
+from popbased.env import arenas, engines
 from popbased.ppo.learner import resolve_device
 from popbased.rollout.cluster import ensure_ray
 from popbased.rollout.collector import Collector
@@ -87,6 +87,9 @@ class TrainConfig:
     """Also write the checkpoints every this many seconds (and always at the end)."""
     ray_address: str | None = None
     """Join this Ray cluster (default: RAY_ADDRESS, else a local Ray)."""
+    arenas: tuple = ()
+    """Arenas to train across (popbased.env.arenas.Arena, from a population or league file's
+    [arenas]): the worlds split between them by weight; empty: every world plays `substrate`."""
 
     def __post_init__(self) -> None:
         if self.env_backend == "fast":
@@ -131,6 +134,8 @@ def validate(config: TrainConfig):
     components = engine.components(spec, apples_in_view)
     shaping.validate(dict.fromkeys(config.weighed, 1.0), components, "shaping genes")
     weights = shaping.effective_weights(given, components, where="--shaping")
+    if config.arenas:
+        arenas.check(config.arenas, engine, config.obs_size, apples_in_view, "arenas:")
     resolve_device(config.device)
     return spec, apples_in_view, weights
 
@@ -150,24 +155,29 @@ def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, 
     state; the fast env always does)."""
     if bots is not None:
         config.engine.check_bots("bots")
+    mixed = None
+    if config.arenas:
+        specs = arenas.check(config.arenas, config.engine, config.obs_size, apples_in_view, "arenas:")
+        mixed = list(zip(config.arenas, specs))
     if not uses_ray(config):
         return DeviceCollector(spec, worlds=config.workers * config.envs_per_worker,
                                device=resolve_device(config.device), seed=config.seed,
                                obs_size=config.obs_size, apples_in_view=apples_in_view,
                                max_episode_steps=config.max_episode_steps,
-                               overlap=config.overlap), None
+                               overlap=config.overlap, arenas=mixed), None
     ray_info = ensure_ray(config.ray_address)
-    return make_collector(config, spec, apples_in_view, ray_info, bots, scripted), ray_info
+    return make_collector(config, spec, apples_in_view, ray_info, bots, scripted, mixed), ray_info
 
 
 def make_collector(config: TrainConfig, spec, apples_in_view, ray_info: dict,
-                   bots: tuple[str, str] | None = None, scripted: bool = False) -> Collector:
+                   bots: tuple[str, str] | None = None, scripted: bool = False,
+                   arenas=None) -> Collector:
     return Collector(spec, workers=config.workers, envs_per_worker=config.envs_per_worker,
                      seed=config.seed, obs_size=config.obs_size, apples_in_view=apples_in_view,
                      max_episode_steps=config.max_episode_steps,
                      env_backend=config.engine.worker_backend(config.env_backend),
                      worker_cpus=min(1.0, ray_info["cpus"] / config.workers), bots=bots,
-                     scripted=scripted,
+                     scripted=scripted, arenas=arenas,
                      learner_gpu=resolve_device(config.device).type == "cuda")
 
 

@@ -56,7 +56,7 @@ def train_config(spec: LeagueSpec, generations: int, **options) -> TrainConfig:
         env = engines.MELTINGPOT.name
     config = TrainConfig(spec.arena, dict(spec.arena_params), members=members,
                          steps=generations * members * spec.steps_per_generation,
-                         max_episode_steps=spec.episode_steps, env=env, **options)
+                         max_episode_steps=spec.episode_steps, env=env, arenas=spec.arenas, **options)
     for pop in spec.populations:
         config.engine.check_components([g.name for g in pop.shaping],
                                        f"{spec.source}: population {pop.name!r}")

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.env import arenas
 from popbased.env.engines import ENGINES, ENVS
 from popbased.errors import BadInput
 from popbased.league import bots
@@ -130,6 +131,9 @@ class LeagueSpec:
     bots_root: str | None = None
     """Where the bots' saved models load from (`[background] bots_root`, else $POPBASED_BOTS_ROOT,
     else the installed assets)."""
+    arenas: tuple = ()
+    """Arenas its matches are played across ([arenas.NAME] tables, popbased.env.arenas);
+    empty: every match plays `arena`."""
     source: str = ""
 
     @property
@@ -149,7 +153,7 @@ class LeagueSpec:
 
 _LEAGUE_KEYS = ("name", "populations", "arena", "arena_params", "size", "steps_per_generation",
                 "episode_steps", "member_draw", "env")
-_TOP = ("league", "modes", "background", "matchmaking", "evaluation", "snapshots", "fitness")
+_TOP = ("league", "modes", "background", "matchmaking", "evaluation", "snapshots", "fitness", "arenas")
 
 
 def _int(value, where: str, low: int) -> int:
@@ -304,7 +308,8 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         env=_choice(league.get("env", "auto"), f"{where} env", ENVS),
         evaluation_env=(None if "env" not in evaluation else _choice(
             evaluation["env"], f"{source}: [evaluation] env", tuple(ENGINES))),
-        bots=bot_sources, bots_root=bots_root, source=source)
+        bots=bot_sources, bots_root=bots_root, arenas=arenas.parse(raw.get("arenas"), f"{source}:"),
+        source=source)
     if spec.melting_pot_bots and any(not ENGINES[e].plays_bots for e in (spec.env, spec.evaluation_env)
                                      if e in ENGINES):
         raise BadInput(f"{source}: [background] bots: Melting Pot's bots play on Melting Pot itself, "

@@ -49,7 +49,7 @@ def train_config(spec: PopulationSpec, generations: int, **options) -> TrainConf
     env = options.pop("env", "auto")
     return TrainConfig(spec.substrate, dict(spec.params), members=spec.size,
                        steps=generations * spec.size * spec.steps_per_generation, ppo=spec.ppo,
-                       weighed=tuple(g.name for g in spec.shaping),
+                       weighed=tuple(g.name for g in spec.shaping), arenas=spec.arenas,
                        env=spec.env if env == "auto" else env, **options)
 
 

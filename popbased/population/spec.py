@@ -24,6 +24,10 @@ with its initial value or range and its mutation rule.
     bounds = [-1.0, 0.0]
     grid = false                  # true: members start evenly spaced across init, not drawn
 
+    [arenas.closed]               # optional: train across arenas, the worlds split by weight
+    substrate = "commons_harvest__closed"   # (popbased.env.arenas; the substrate above is then
+    weight = 1                    # the home arena, played only if listed here too)
+
 Loading validates everything and names the file and key of the first problem (BadInput).
 """
 
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from popbased.env import arenas
 from popbased.env.engines import ENVS
 from popbased.env.social import SOCIAL_COMPONENTS
 from popbased.errors import BadInput
@@ -126,6 +131,8 @@ class PopulationSpec:
     env: str = "auto"
     """Env engine it trains on: fast, meltingpot, or auto (fast where the substrate has it);
     `--env` on the command line overrides it."""
+    arenas: tuple = ()
+    """Arenas it trains across ([arenas.NAME] tables, popbased.env.arenas); empty: `substrate`."""
     source: str = ""
     """The file it came from."""
 
@@ -136,7 +143,7 @@ class PopulationSpec:
 
 _POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation", "env")
 _GENE_KEYS = ("init", "bounds", "scale", "integer", "grid")
-_TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt")
+_TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt", "arenas")
 
 
 def _unknown(where: str, key: str, allowed) -> BadInput:
@@ -252,7 +259,8 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     return PopulationSpec(name=pop.get("name", default_name or pop["substrate"]),
                           substrate=pop["substrate"], params=dict(params), size=size,
                           steps_per_generation=per_gen, ppo=ppo, genes=genes, shaping=shaping,
-                          pbt=pbt, env=env, source=source)
+                          pbt=pbt, env=env, arenas=arenas.parse(raw.get("arenas"), f"{source}:"),
+                          source=source)
 
 
 def _same_kind(value, default) -> bool:

@@ -18,6 +18,7 @@ import re
 import time
 from typing import Any, Mapping, Sequence
 
+from popbased.env.arenas import allocate
 from popbased.errors import BadInput, InternalError
 from popbased.ppo.batch import Batch, concat
 from popbased.rollout.device import FastShard
@@ -68,10 +69,11 @@ class Collector:
                  obs_size: int = 11, apples_in_view: bool | None = None,
                  max_episode_steps: int | None = None, worker_cpus: float = 1.0,
                  env_backend: str = "process", bots: tuple[str, str] | None = None,
-                 learner_gpu: bool = False, scripted: bool = False):
+                 learner_gpu: bool = False, scripted: bool = False, arenas=None):
         """bots: (models root, Melting Pot substrate): the workers may seat Melting Pot's bots
         (rollout/bots.py; Melting Pot envs only); scripted: the workers may seat scripted players
-        (their Melting Pot envs then carry the world state); learner_gpu: the driver's learner runs on
+        (their Melting Pot envs then carry the world state); arenas: (Arena, spec) pairs to train
+        across, one per worker (the workers split between them by weight); learner_gpu: the driver's learner runs on
         CUDA (FastShards leave it a share: shard_gpus)."""
         import ray  # deferred: heavy, and only a Collector (a run on Ray) needs it
 
@@ -90,9 +92,15 @@ class Collector:
         extra = {} if bots is None else {"bots": bots}
         if scripted and env_backend != "fast":
             extra["scripted"] = True
-        self.actors = [actor.remote(spec, envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,
+        specs, names = [spec] * workers, [None] * workers
+        if arenas:
+            counts = allocate(workers, [a.weight for a, _ in arenas], "rollout workers")
+            specs = [s for (_, s), n in zip(arenas, counts) for _ in range(n)]
+            names = [a.name for (a, _), n in zip(arenas, counts) for _ in range(n)]
+        self.actors = [actor.remote(specs[i], envs_per_worker, seed=seed + 7919 * i, obs_size=obs_size,
                                     apples_in_view=apples_in_view,
-                                    max_episode_steps=max_episode_steps, backend=env_backend, **extra)
+                                    max_episode_steps=max_episode_steps, backend=env_backend,
+                                    **extra, **({"arena": names[i]} if names[i] else {}))
                        for i in range(workers)]
         try:
             self.info = ray.get([a.info.remote() for a in self.actors], timeout=START_TIMEOUT_S)[0]

@@ -3,7 +3,8 @@
 The Collector's interface (publish, submit, gather -> Fragment), in this process, with no
 Ray actors, no numpy and no pickles on the hot path:
 
-    worlds   one FastBatchedEnv of `worlds` commons_harvest worlds on `device` (CPU or CUDA)
+    worlds   one FastBatchedEnv of `worlds` commons_harvest worlds on `device` (CPU or CUDA), or
+             a MixedFastEnv of several arenas' worlds (training across arenas)
     policies the seated members' weights per network shape (RowPolicies): each step, one
              pass over all their seats' rows, in member order (action sets padded to one
              width, so that no_zap members share it with the others)
@@ -40,7 +41,8 @@ import torch
 
 from popbased.devices import sync
 from popbased.env.fast.env import FastBatchedEnv
-from popbased.env.fast.scripted import Scripted, move_actions
+from popbased.env.fast.mixed import MixedFastEnv
+from popbased.env.fast.scripted import move_actions
 from popbased.ppo.actions import RANDOM, ActionMap, is_scripted, scripted_kind
 from popbased.ppo.batch import Batch
 from popbased.ppo.learner import resolve_device
@@ -89,14 +91,20 @@ class DeviceCollector:
 
     def __init__(self, spec, *, worlds: int, device: torch.device | str = "cpu", seed: int = 0,
                  obs_size: int = 11, apples_in_view: bool | None = None,
-                 max_episode_steps: int | None = None, overlap: bool = False):
+                 max_episode_steps: int | None = None, overlap: bool = False, arenas=None):
+        """arenas: (Arena, spec) pairs to train across (popbased.env.arenas), the worlds split
+        between them by weight; None: every world plays `spec`."""
         self.asynchronous = overlap
         """Collect in a background thread (gather's `then` starts the next fragment)."""
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="collect") if overlap else None
         self.device = resolve_device(str(device))  # on CUDA: TF32 off, as the learner's
-        self.env = FastBatchedEnv(spec, worlds, seed=seed, device=self.device, obs_size=obs_size,
-                                  apples_in_view=apples_in_view,
-                                  max_episode_steps=max_episode_steps)
+        if arenas:
+            self.env = MixedFastEnv(arenas, worlds, seed=seed, device=self.device, obs_size=obs_size,
+                                    apples_in_view=apples_in_view, max_episode_steps=max_episode_steps)
+        else:
+            self.env = FastBatchedEnv(spec, worlds, seed=seed, device=self.device, obs_size=obs_size,
+                                      apples_in_view=apples_in_view,
+                                      max_episode_steps=max_episode_steps)
         self.spec = spec
         self.players = spec.num_players
         self.num_seats = self.seats_per_worker = self.env.num_seats
@@ -107,7 +115,6 @@ class DeviceCollector:
         self.starts = torch.ones(self.num_seats, dtype=torch.bool, device=self.device)
         self.seating = Seating(worlds, self.players)
         self.held: dict[str, _Held] = {}
-        self.scripted: Scripted | None = None
         self.states: dict[tuple, torch.Tensor] = {}  # architecture -> [seats, 2, H]
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self._pending: tuple | Future | None = None
@@ -235,7 +242,7 @@ class DeviceCollector:
             if random_seats.numel():
                 actions[random_seats] = sample(random_logits, self.generator)
             for kind, seats, table in scripted:
-                actions[seats] = table[self.scripted.moves(kind).view(-1)[seats]]
+                actions[seats] = table[self.env.scripted_moves(kind)[seats]]
             t1 = clock()
             out = self.env.step_tensors(actions)
             timing["env_s"] += clock() - t1
@@ -272,8 +279,6 @@ class DeviceCollector:
             seats = np.flatnonzero(self.seating.seats == label)
             table = torch.from_numpy(move_actions(self.action_names, kind)).to(self.device)
             out.append((kind, torch.from_numpy(seats).to(self.device), table))
-        if out and self.scripted is None:
-            self.scripted = Scripted(self.env.world)
         return out
 
     def _synced_clock(self) -> float:
@@ -349,9 +354,11 @@ class FastShard:
 
     def __init__(self, spec, num_envs: int, *, seed: int = 0, obs_size: int = 11,
                  apples_in_view: bool | None = None, max_episode_steps: int | None = None,
-                 backend: str = "fast"):
+                 backend: str = "fast", arena: str | None = None):
+        """arena: the arena's name when a run trains across arenas (in its episodes)."""
         import ray  # deferred: heavy, only in a Ray actor
 
+        self.arena = arena
         device = "cuda" if ray.get_gpu_ids() else "cpu"
         if device == "cpu":
             torch.set_num_threads(1)
@@ -372,7 +379,8 @@ class FastShard:
         fragment = self.collector.collect(publications, [seat_members], length, bptt,
                                           None if matches is None else [matches])
         return {"batches": [_numpy(b) for b in fragment.batches.values()],
-                "episodes": list(fragment.episodes), "timing": dict(fragment.timing)}
+                "episodes": [{**e, "arena": self.arena} if self.arena else e for e in fragment.episodes],
+                "timing": dict(fragment.timing)}
 
     def close(self) -> None:
         self.collector.close()

@@ -74,10 +74,12 @@ class RolloutWorker:
     def __init__(self, spec: Lab2dSpec, num_envs: int, *, seed: int = 0, obs_size: int = 11,
                  apples_in_view: bool | None = None, max_episode_steps: int | None = None,
                  backend: str = "process", groups: int | None = None, bots: tuple[str, str] | None = None,
-                 scripted: bool = False):
+                 scripted: bool = False, arena: str | None = None):
         """bots: (models root, Melting Pot substrate) when seats may be played by Melting Pot's
         bots (their views are that substrate's full-resolution RGB); scripted: when seats may be
-        played by scripted players (the envs carry their world state)."""
+        played by scripted players (the envs carry their world state); arena: the name of the
+        arena it plays when a run trains across arenas (popbased.env.arenas), in its episodes."""
+        self.arena = arena
         torch.set_num_threads(1)
         self.bots = None
         env_obs_size = obs_size
@@ -252,7 +254,8 @@ class RolloutWorker:
         first_env = lo // self.players
         for summary in out.episodes:
             e = first_env + summary["env"]
-            episodes.append({**summary, "env": e, **self.seating.episode_fields(e)})
+            episodes.append({**summary, "env": e, **self.seating.episode_fields(e),
+                             **({"arena": self.arena} if self.arena else {})})
 
     def _random_actions(self, g: int, arena_actions: np.ndarray) -> None:
         lo, hi = self.offsets[g], self.offsets[g + 1]

@@ -24,6 +24,7 @@ from popbased.tracking.members import RunTracking, lineage_artifacts, log_member
 
 def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
     return {"arena": spec.arena, "arena_params": json.dumps(dict(spec.arena_params)),
+            **({"arenas": json.dumps({a.name: a.record() for a in spec.arenas})} if spec.arenas else {}),
             "populations": ",".join(f"{p.name}x{p.size}" for p in spec.populations),
             "steps_per_generation": spec.steps_per_generation, "episode_steps": spec.episode_steps,
             "member_draw": spec.member_draw,

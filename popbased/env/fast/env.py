@@ -243,6 +243,15 @@ class FastBatchedEnv(SeatActions):
         return (rgb.reshape(self.num_seats, 11, 11, 3),
                 self.world.ready_to_shoot().view(self.num_seats))
 
+    def scripted_moves(self, kind: str) -> torch.Tensor:
+        """[seats] action codes (popbased.env.fast.scripted.ACTIONS) of scripted players of
+        `kind` in every seat."""
+        from popbased.env.fast.scripted import Scripted  # deferred: scripted imports this module's package
+
+        if getattr(self, "_scripted", None) is None:
+            self._scripted = Scripted(self.world)
+        return self._scripted.moves(kind).view(-1)
+
     def patch_apples(self) -> torch.Tensor:
         """[B, patches] float32: live apples of each patch (popbased.env.fast.ceiling.patches)."""
         return self.world.live.to(torch.float32) @ self._patch_matrix
