@@ -28,6 +28,8 @@ from popbased.study.steps import write_marker
 
 STATE = "state"
 EPISODES = "episodes.csv"
+KEPT = {"eval": EPISODES, "suite": "suite.json"}
+"""The file an evaluating step leaves for the report, by stage."""
 CHAMPION_FIELDS = ("member", "population", "evolved", "shaping", "fitness", "objectives", "lineage")
 """What the report reads of a champion's policy.json (no network, no machine's paths)."""
 
@@ -38,8 +40,8 @@ def _unit(p: Planned) -> tuple:
 
 def _files(p: Planned, out: Path) -> list[Path]:
     """The files under OUT a step leaves for the report, besides its marker."""
-    if p.stage == "eval":
-        return [p.step.fresh / EPISODES]
+    if p.stage in KEPT:
+        return [p.step.fresh / KEPT[p.stage]]
     if p.stage == "export" and p.seed is not None:
         return sorted((out / "champions" / p.arm / f"seed-{p.seed}").glob("*/policy.json"))
     return []
@@ -70,7 +72,7 @@ def save(out: Path, results: Path, steps: Sequence[Planned]) -> int:
         if not p.step.done.is_file():
             continue
         files = _files(p, out)
-        if p.stage == "eval" and not all(f.is_file() for f in files):
+        if p.stage in KEPT and not all(f.is_file() for f in files):
             continue  # marked done, but its table is gone: nothing a rerun could use
         try:
             marker = json.loads(p.step.done.read_text())
@@ -85,6 +87,8 @@ def save(out: Path, results: Path, steps: Sequence[Planned]) -> int:
             if f.name == "policy.json":
                 info = json.loads(f.read_text())
                 dest.write_text(json.dumps({k: info[k] for k in CHAMPION_FIELDS if k in info}, indent=1))
+            elif f.suffix == ".json":  # a suite's results name the champion's and bots' paths
+                dest.write_text(json.dumps(_portable(json.loads(f.read_text()), out), indent=1))
             else:
                 shutil.copyfile(f, dest)
         saved += 1
@@ -95,7 +99,7 @@ def _saved(p: Planned, out: Path, state: Path) -> bool:
     if not (state / p.step.done.relative_to(out)).is_file():
         return False
     return all((state / f.relative_to(out)).is_file() for f in
-               ([p.step.fresh / EPISODES] if p.stage == "eval" else []))
+               ([p.step.fresh / KEPT[p.stage]] if p.stage in KEPT else []))
 
 
 def restore(out: Path, results: Path, steps: Sequence[Planned],
@@ -119,9 +123,10 @@ def restore(out: Path, results: Path, steps: Sequence[Planned],
             continue
         for p in todo:
             source = state / p.step.done.relative_to(out)
-            if p.stage == "eval":
+            if p.stage in KEPT:
                 p.step.fresh.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(state / (p.step.fresh / EPISODES).relative_to(out), p.step.fresh / EPISODES)
+                kept = p.step.fresh / KEPT[p.stage]
+                shutil.copyfile(state / kept.relative_to(out), kept)
             if p.stage == "export" and p.seed is not None:
                 folder = state / "champions" / p.arm / f"seed-{p.seed}"
                 for info in sorted(folder.glob("*/policy.json")):

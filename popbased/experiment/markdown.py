@@ -23,6 +23,9 @@ METRICS = {
     "harvest_efficiency": "harvest efficiency: a run's apples eaten per player per 1,000 steps over "
                           "the map's computed sustainable ceiling, the mean over its episodes; 1 = "
                           "the ceiling (stats.harvest_efficiency)",
+    "suite": "held-out suite score: the champion focal in every scenario of the experiment's suite "
+             "on real Melting Pot, (R - R_random) / (R_reference - R_random) on the focal per-capita "
+             "return, the mean over scenarios (popbased.evaluation.suite)",
 }
 AGGREGATES = ("iqm", "mean", "median")
 FEW_SEEDS, FEW_EPISODES = 5, 30
@@ -138,7 +141,7 @@ def render(s: dict[str, Any]) -> str:
         ["baseline", "policy", "score", "depleted (world)", "depleted (proxy)", "patches died",
          "harvest efficiency"], base) + [""]
     for metric in METRICS:
-        lines += _metric(s, metric, 3 if metric in ("normalised", "harvest_efficiency") else 2)
+        lines += _metric(s, metric, 3 if metric in ("normalised", "harvest_efficiency", "suite") else 2)
     if s["probability_of_improvement"]:
         lines += ["## Probability of improvement", "",
                   "P(X > Y): the probability that a run (seed) of X scores above a run of Y "

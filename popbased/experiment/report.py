@@ -102,6 +102,24 @@ def _champion(out: Path, arm: str, seed) -> dict | None:
             "birth_generation": lineage.get("birth_generation")}
 
 
+def _finite(value):
+    return None if value is None or value != value else value
+
+
+def suite_score(out: Path, rows: dict, arm: str, seed) -> dict | None:
+    """The champion's overall score on the experiment's suite ({score, scenarios, of}; None:
+    no suite evaluation finished)."""
+    row = rows.get(f"suite/{arm}" + ("" if seed is None else f"/seed-{seed}"))
+    if row is None or not (out / row["marker"]).exists():
+        return None
+    try:
+        made = json.loads((out / row["folder"] / "suite.json").read_text())
+    except (OSError, ValueError):
+        return None
+    mine = [v for k, v in made.get("overall", {}).items() if k not in ("random", "reference")]
+    return mine[0] if len(mine) == 1 else None
+
+
 def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> dict | None:
     """One evaluation's numbers (None: not evaluated yet)."""
     if not (out / row["marker"]).exists():
@@ -166,6 +184,9 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             champion = None if population or row["seed"] is None else _champion(out, arm, row["seed"])
             if champion:
                 run["champion"] = champion
+            suite = None if population else suite_score(out, rows, arm, row["seed"])
+            if suite is not None:
+                run["suite"] = suite
             if normalising:
                 run["normalised"] = stats.normalise(run["score"], baselines["random"]["score"],
                                                     baselines["reference"]["score"])
@@ -176,7 +197,8 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     metrics = {"score": lambda r: r["score"], "depletion_world": lambda r: r["depletion"]["world"],
                "depletion_proxy": lambda r: r["depletion"]["proxy"],
                "patch_deaths": lambda r: r["depletion"].get("patch_deaths"),
-               "harvest_efficiency": lambda r: r.get("harvest_efficiency")}
+               "harvest_efficiency": lambda r: r.get("harvest_efficiency"),
+               "suite": lambda r: _finite((r.get("suite") or {}).get("score"))}
     if normalising:
         metrics = {"normalised": lambda r: r["normalised"], **metrics}
     values = {m: {a: [get(r) for r in v["runs"].values() if get(r) is not None] for a, v in arms.items()}

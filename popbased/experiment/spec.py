@@ -18,6 +18,10 @@ against random play (0) and a reference policy (1).
     # train:    substrate, params, shaping, ppo, members (none of population / league / policy)
     # champion: policy = a path, scripted:NAME or models:/NAME@ALIAS (evaluated once)
 
+Optional in [experiment]: `suite = "../suites/heldout.toml"` (beside this file) scores every
+champion on that held-out scenario suite too (`popbased evaluate suite`, on real Melting Pot,
+`suite_episodes` episodes per scenario, default `episodes`): generalisation beside the score.
+
 Loading checks everything (the population and league files too, with the arm's overrides)
 and names the file, key and value of the first problem, with what is allowed (BadInput).
 """
@@ -48,7 +52,7 @@ ARM_KEYS = {"pbt": ("population", "generations", "selection", "size"),
 COMMON_ARM_KEYS = ("kind", "note")
 EXPERIMENT_KEYS = ("name", "seeds", "agent_steps", "episodes", "substrate", "reference",
                    "description", "max_episode_steps", "workers", "envs_per_worker",
-                   "rollout_length")
+                   "rollout_length", "suite", "suite_episodes")
 RESERVED = ("random", "reference")
 """Names of the baselines' evaluations (eval/random, eval/reference): not arm names."""
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -105,6 +109,10 @@ class Experiment:
     max_episode_steps: int | None = None
     round_shape: Mapping[str, int] = field(default_factory=dict)
     """workers / envs_per_worker / rollout_length given to every training run."""
+    suite: Path | None = None
+    """A held-out scenario suite every champion is scored on (popbased.evaluation.suite)."""
+    suite_episodes: int = 0
+    """Episodes per scenario and policy of the suite's evaluations."""
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
@@ -293,6 +301,15 @@ def load(path: str | Path) -> Experiment:
     reference = head.get("reference")
     if reference is not None:
         reference = check_policy(reference, path.parent, f"{where}.reference")
+    suite, suite_episodes = None, 0
+    if "suite" in head:
+        from popbased.evaluation.suite import load as load_suite  # deferred: checks its scenarios
+
+        suite = _file(path.parent, head["suite"], f"{where}.suite", "suite").resolve()
+        load_suite(suite)
+        suite_episodes = _int(head.get("suite_episodes", numbers["episodes"]), f"{where}.suite_episodes")
+    elif "suite_episodes" in head:
+        raise BadInput(f"{where}.suite_episodes: given without suite; add suite = \"SUITE.toml\"")
     description = head.get("description", "")
     if not isinstance(description, str):
         raise BadInput(f"{where}.description={description!r}: must be a string")
@@ -310,4 +327,4 @@ def load(path: str | Path) -> Experiment:
                       episodes=numbers["episodes"], substrate=substrate, arms=arms,
                       reference=reference, description=description,
                       max_episode_steps=optional.pop("max_episode_steps", None),
-                      round_shape=optional)
+                      round_shape=optional, suite=suite, suite_episodes=suite_episodes)

@@ -14,6 +14,7 @@ Folders under OUT:
     champions/ARM/seed-S/POP  the exported champion (pbt, league); a train run's is its m0.pt
     eval/ARM/seed-S         its evaluation (a champion arm: eval/ARM; eval/random, eval/reference)
     eval/ARM/seed-S-population  the population's evaluation (step eval/ARM/seed-S/population)
+    suite/ARM/seed-S        the champion on the experiment's held-out suite ([experiment] suite)
     steps/*.json, logs/     markers and logs (popbased.study.run)
 
 A folder planned before population evaluations existed gets them on a rerun: the steps that
@@ -32,7 +33,7 @@ from popbased.study.steps import CLI, Step, write_marker
 
 EVAL_SEED = 0
 """Every evaluation's --seed: episode k starts from the same episode seed for every policy."""
-STAGES = ("train", "export", "eval")
+STAGES = ("train", "export", "eval", "suite")
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,20 @@ def eval_step(exp: Experiment, out: Path, uri: str, policy: str, folder: Path, n
     return Step(f"eval/{name}", argv, marker(out, "eval", name), needs=needs, fresh=folder)
 
 
+def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm, seed: int | None,
+               needs: tuple[str, ...]) -> Planned:
+    """The champion of (arm, seed) focal in every scenario of the experiment's suite."""
+    folder = out / "suite" / key(arm.name, seed)
+    argv = CLI + ("evaluate", "suite", str(exp.suite), champion(out, arm, seed), "--episodes",
+                  str(exp.suite_episodes), "--seed", str(EVAL_SEED), "--env", "meltingpot",
+                  "--tracking-uri", uri, "-o", str(folder))
+    if exp.max_episode_steps:
+        argv += ("--max-episode-steps", str(exp.max_episode_steps))
+    name = key(arm.name, seed)
+    step = Step(f"suite/{name}", argv, marker(out, "suite", name), needs=needs, fresh=folder)
+    return Planned(step, "suite", arm.name, seed, exp.suite_episodes)
+
+
 def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Planned]:
     """Every step of the experiment, in the order they start: the baselines and champion arms,
     then seed by seed each arm's training, export and evaluation, then its population's
@@ -186,6 +201,8 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
             step = eval_step(exp, out, uri, champion(out, arm, None), eval_folder(out, arm.name, None),
                              arm.name)
             steps.append(Planned(step, "eval", arm.name, None, exp.episodes))
+            if exp.suite:
+                steps.append(suite_step(exp, out, uri, arm, None, ()))
     for seed in exp.seeds:
         for arm in exp.arms:
             if arm.kind == "champion":
@@ -198,6 +215,8 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
             step = eval_step(exp, out, uri, champion(out, arm, seed),
                              eval_folder(out, arm.name, seed), key(arm.name, seed), (need,))
             steps.append(Planned(step, "eval", arm.name, seed, exp.episodes))
+            if exp.suite:
+                steps.append(suite_step(exp, out, uri, arm, seed, (need,)))
             if arm.kind in ("pbt", "league") and population_size(arm) <= seats:
                 step = eval_step(exp, out, uri, population_policy(out, arm, seed),
                                  population_eval_folder(out, arm.name, seed),

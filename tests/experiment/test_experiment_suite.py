@@ -1,0 +1,98 @@
+"""An experiment with a held-out suite ([experiment] suite): every champion is also scored on
+the suite (a `suite/ARM[/seed-S]` step after its export), the report aggregates the overall
+suite score across seeds like the other metrics, results/NAME/state keeps each suite.json
+without this machine's paths; a suite file that is missing or wrong is one line."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import POPS, ROOT
+from popbased.errors import BadInput
+from popbased.experiment import run as runner
+from popbased.experiment import spec, steps
+
+SUITE = """[suite]
+name = "tiny"
+reference = "scripted:sustainable"
+
+[scenarios.zappers]
+substrate = "open"
+focal = 5
+background = "scripted:greedy_zapper"
+"""
+
+EXPERIMENT = """[experiment]
+name = "tiny-suite"
+seeds = [0, 1]
+agent_steps = 400_000
+episodes = 2
+substrate = "open"
+reference = "scripted:sustainable"
+max_episode_steps = 60
+suite = "suite.toml"
+suite_episodes = 1
+
+[arms.greedy]
+policy = "scripted:greedy"
+"""
+
+
+def _files(tmp_path, experiment=EXPERIMENT, suite=SUITE):
+    (tmp_path / "suite.toml").write_text(suite)
+    (tmp_path / "exp.toml").write_text(experiment)
+    return tmp_path / "exp.toml"
+
+
+def test_each_champion_gets_a_suite_step_after_its_export(tmp_path):
+    shutil.copy(POPS / "open.toml", tmp_path / "open.toml")
+    text = EXPERIMENT + '[arms.pbt]\npopulation = "open.toml"\ngenerations = 2\n'
+    exp = spec.load(_files(tmp_path, text))
+    assert exp.suite == (tmp_path / "suite.toml").resolve() and exp.suite_episodes == 1
+    planned = {p.name: p for p in steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu")}
+    assert {n for n in planned if n.startswith("suite/")} == {"suite/greedy", "suite/pbt/seed-0", "suite/pbt/seed-1"}
+    step = planned["suite/pbt/seed-1"].step
+    assert step.needs == ("export/pbt/seed-1",)
+    argv = list(step.argv[len(steps.CLI):])
+    assert argv[:3] == ["evaluate", "suite", str(exp.suite)]
+    assert argv[argv.index("--episodes") + 1] == "1" and argv[argv.index("--env") + 1] == "meltingpot"
+
+
+@pytest.mark.parametrize("head, message", [
+    ('suite = "nope.toml"', "no such suite file"),
+    ('suite_episodes = 3', "given without suite"),
+])
+def test_a_wrong_suite_is_one_line(tmp_path, head, message):
+    text = EXPERIMENT.replace('suite = "suite.toml"\nsuite_episodes = 1', head)
+    with pytest.raises(BadInput, match=message) as err:
+        spec.load(_files(tmp_path, text))
+    assert "\n" not in str(err.value)
+    with pytest.raises(BadInput, match=r"focal: 9 focal seats"):
+        spec.load(_files(tmp_path, suite=SUITE.replace("focal = 5", "focal = 9")))
+
+
+def test_the_shipped_experiment_files_still_load():
+    files = [p for p in (ROOT / "experiments").glob("*.toml") if "[experiment]" in p.read_text()]
+    assert len(files) >= 3
+    for path in files:
+        spec.load(path)
+
+
+@pytest.mark.slow
+def test_a_champion_is_scored_on_the_suite_in_the_report_and_kept_portably(tmp_path, monkeypatch, ray_local):
+    monkeypatch.chdir(tmp_path)
+    failed = runner.run(_files(tmp_path), out=tmp_path / "out", parallel=1,
+                        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", results=tmp_path / "results",
+                        reps={"aggregate": {"reps": 50}, "poi": {"reps": 20}, "profile": {"reps": 20}})
+    assert failed == []
+    made = json.loads((tmp_path / "out" / "suite" / "greedy" / "suite.json").read_text())
+    assert {r["policy"] for r in made["rows"]} == {"random", "reference", "scripted:greedy"}
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    run = summary["arms"]["greedy"]["runs"]["-"]
+    assert run["suite"]["of"] == 1
+    if run["suite"]["scenarios"]:
+        assert summary["arms"]["greedy"]["aggregate"]["suite"]["iqm"]["point"] == pytest.approx(run["suite"]["score"])
+    assert "held-out suite score" in (tmp_path / "results" / "report.md").read_text()
+    kept = (tmp_path / "results" / "state" / "suite" / "greedy" / "suite.json").read_text()
+    assert str(tmp_path) not in kept
