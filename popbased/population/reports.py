@@ -76,6 +76,8 @@ class RoundReport:
     """Rollout workers restarted so far."""
     flags: Mapping[str, tuple[str, ...]]
     """member -> the updates it skipped so far (non-finite values), for members with any."""
+    arenas: Mapping[str, int] | None = None
+    """Training across arenas: the episodes of this round's fragment that ended in each arena."""
 
     def to_json(self) -> dict[str, Any]:
         return _lists(_record(self))

@@ -25,6 +25,7 @@ stays); `on_generation(summary)` every committed generation.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any, Callable, Protocol
 
 from popbased.population.member import Member, credit
@@ -199,6 +200,7 @@ class Loop:
             episodes=self.window.count, metrics=self.window.summary(), learners=stats,
             worker_restarts=self.session.collector.restarts,
             flags={m: tuple(l.flags) for m, l in self.session.learners.items() if l.flags},
+            arenas=dict(Counter(e["arena"] for e in fragment.episodes if "arena" in e)) or None,
             **self.records.round_fields(self, session, fragment))
         self.last_report = report
         self.records.round(self, report, fragment)

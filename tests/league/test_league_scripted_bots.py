@@ -73,3 +73,27 @@ def test_a_tiny_league_against_scripted_bots_trains_on_both_engines(tmp_path, en
     assert {"bots:scripted:greedy_zapper", "bots:scripted:chaser"} <= backgrounds
     zapper = [c for k, c in payoff["cells"].items() if "greedy_zapper" in k]
     assert sum(sum(c["background"]) for c in zapper) > 0  # the greedy zappers harvested
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", ["fast", "meltingpot"])
+def test_a_tiny_league_across_two_arenas_against_scripted_bots_on_both_engines(tmp_path, env, ray_local):
+    """The issue's tiny league: scripted-bot background and two arenas (open, closed), on both
+    engines (fast: one batch per arena; Melting Pot: one arena per rollout worker); every round
+    records the episodes that ended in each arena."""
+    from popbased.league.run import make_loop, train_config
+
+    path = _league(tmp_path)
+    path.write_text(path.read_text().replace("steps_per_generation = 1500", "steps_per_generation = 2800")
+                    + '[arenas.open]\nsubstrate = "open"\n[arenas.closed]\nsubstrate = "commons_harvest__closed"\n')
+    spec = load(path)
+    assert [a.name for a in spec.arenas] == ["open", "closed"]
+    out = tmp_path / "run"
+    config = train_config(spec, 1, workers=2, envs_per_worker=2, rollout_length=50, env=env, out=str(out))
+    assert make_loop(spec, config, 1).run()["generation"] == 1
+    rounds = [json.loads(line) for line in (out / "rounds.jsonl").read_text().splitlines()]
+    seen = {}
+    for r in rounds:
+        for arena, n in (r.get("arenas") or {}).items():
+            seen[arena] = seen.get(arena, 0) + n
+    assert set(seen) == {"open", "closed"} and seen["open"] == seen["closed"]  # 2 worlds each
