@@ -13,6 +13,11 @@ file and played with popbased's players, so it runs without DeepMind's bot asset
     background = "scripted:greedy_zapper"  # random, scripted:NAME, or a policy file or export
                                            # folder (a path relative to the suite file)
 
+    [scenarios.open__regrowth_0.1]         # focal = every seat, no background: the policy
+    substrate = "open"                     # alone on another arena (maps, regrowth and
+    params = {regrowth = 0.1}              # cooldown sweeps)
+    focal = 7
+
 Each scenario plays `random`, the reference and every POLICY focal, each in its own episodes
 (the same episode seeds for all), and scores a focal policy by its focal per-capita return R
 (the mean over episodes of the focal seats' mean return):
@@ -49,12 +54,15 @@ class Scenario:
     focal: int
     """Focal seats: the first `focal` of the substrate's players."""
     players: int
-    background: str
-    """What plays every other seat: random, scripted:NAME or a policy's path."""
+    background: str | None
+    """What plays every other seat: random, scripted:NAME or a policy's path (None: the focal
+    policy plays every seat)."""
     description: str = ""
 
     @property
     def mode(self) -> str:
+        if self.focal == self.players:
+            return "alone"
         return "resident" if self.focal > self.players - self.focal else "visitor"
 
     def seats(self, focal: str | None) -> list[str | None]:
@@ -116,7 +124,7 @@ def load(file: str | Path) -> Suite:
         extra = sorted(set(table) - set(KEYS))
         if extra:
             raise BadInput(f"{where}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(KEYS)}")
-        missing = [k for k in ("substrate", "focal", "background") if k not in table]
+        missing = [k for k in ("substrate", "focal") if k not in table]
         if missing:
             raise BadInput(f"{where}: missing {', '.join(missing)}")
         params = table.get("params", {})
@@ -131,11 +139,16 @@ def load(file: str | Path) -> Suite:
             raise BadInput(f"{where} substrate: {table['substrate']!r} is not of the commons_harvest "
                            f"family, which popbased's background players play")
         focal, players = table["focal"], spec.num_players
-        if not isinstance(focal, int) or isinstance(focal, bool) or not 1 <= focal < players:
+        if not isinstance(focal, int) or isinstance(focal, bool) or not 1 <= focal <= players:
             raise BadInput(f"{where} focal: {focal!r} focal seats; allowed 1 to {players - 1} of "
-                           f"{table['substrate']}'s {players} players (the rest are background)")
-        scenarios.append(Scenario(name, str(table["substrate"]), params, focal, players,
-                                  _policy(table["background"], folder, f"{where} background"),
+                           f"{table['substrate']}'s {players} players with a background, or "
+                           f"{players} (every seat) without one")
+        if (focal < players) != ("background" in table):
+            raise BadInput(f"{where}: " + ("missing background (what plays the other "
+                                           f"{players - focal} seats)" if focal < players else
+                                           f"focal = {players} is every seat: no background"))
+        background = _policy(table["background"], folder, f"{where} background") if focal < players else None
+        scenarios.append(Scenario(name, str(table["substrate"]), params, focal, players, background,
                                   str(table.get("description", ""))))
     return Suite(str(head.get("name", path.stem)), reference, tuple(scenarios), str(path),
                  str(head.get("description", "")))

@@ -31,8 +31,15 @@ def test_the_shipped_suite_covers_four_maps_three_bots_and_both_splits():
     assert {(x.mode, x.focal) for x in s.scenarios} == {("resident", 5), ("visitor", 2)}
 
 
+def test_the_shipped_sweeps_suite_plays_each_policy_alone_across_maps_regrowth_and_cooldowns():
+    s = suite.load(ROOT / "suites" / "sweeps.toml")
+    assert {x.mode for x in s.scenarios} == {"alone"} and all(x.background is None for x in s.scenarios)
+    assert s.scenarios[0].seats("p.pt") == ["p.pt"] * 7
+
+
 @pytest.mark.parametrize("body, message", [
-    ('[scenarios.a]\nsubstrate = "open"\nfocal = 7\nbackground = "random"\n', "focal: 7 focal seats; allowed 1 to 6"),
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 8\nbackground = "random"\n', "focal: 8 focal seats; allowed 1 to 6"),
+    ('[scenarios.a]\nsubstrate = "open"\nfocal = 7\nbackground = "random"\n', "focal = 7 is every seat: no background"),
     ('[scenarios.a]\nsubstrate = "open"\nfocal = 0\nbackground = "random"\n', "allowed 1 to 6"),
     ('[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "pops/champion"\n', "'pops/champion' does not exist"),
     ('[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "scripted:nope"\n', "no such scripted policy"),
@@ -80,5 +87,5 @@ def test_a_tiny_suite_plays_from_the_cli_and_bad_input_is_exit_2(tmp_path):
     again = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 2, "--env", "fast", "-o", "out")
     one_line_error(again, "out")  # an existing results folder is not overwritten
     bad = _file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 9\nbackground = "random"\n')
-    one_line_error(popbased(tmp_path, "evaluate", "suite", bad, "random", "-o", "o2"), "allowed 1 to 6")
+    one_line_error(popbased(tmp_path, "evaluate", "suite", bad, "random", "-o", "o2"), "focal: 9 focal seats")
     assert not (tmp_path / "o2").exists()
