@@ -160,7 +160,7 @@ def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs
 
 @evaluate.command("suite")
 @click.argument("suite_file", metavar="SUITE.toml")
-@click.argument("policies", nargs=-1, required=True, metavar="POLICY...")
+@click.argument("policies", nargs=-1, metavar="[POLICY...]")
 @options.episodes_option(30, "Episodes per focal policy and scenario.")
 @options.max_episode_steps_option(MAX_STEPS_HELP)
 @click.option("--seed", default=0, show_default=True, type=int,
@@ -174,16 +174,21 @@ def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs
 @click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
               "OUT.old-TIME) and write a new one.")
 @click.option("--ray-address", default=None, help="An existing Ray cluster (default: a local Ray).")
+@click.option("--baselines", default=None, metavar="SUITE.json",
+              help="Random play's and the reference's returns from an earlier run of this suite "
+                   "(same episodes, seed, env), instead of playing them again.")
 @options.TRACKING
 def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, out, force, ray_address,
-           tracking_uri):
+           baselines, tracking_uri):
     """Each POLICY focal in the scenarios of SUITE.toml, our own held-out suite.
 
     Melting Pot 2.0's protocol without DeepMind's bots: each scenario seats the focal policy in
     its first seats and popbased's players (scripted bots, random, trained policies) in the
     rest. Random play and the suite's reference play focal too; each policy's score per
     scenario is (R - R_random) / (R_reference - R_random) with R the focal per-capita return,
-    and overall their mean. suites/heldout.toml ships with popbased. Writes OUT/suite.json.
+    and overall their mean. suites/heldout.toml and suites/sweeps.toml ship with popbased.
+    With no POLICY it plays random and the reference only (for --baselines later). Writes
+    OUT/suite.json.
 
     \b
     Example:
@@ -199,16 +204,17 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, o
     from popbased.runs.claim import claim
 
     chosen = suites.load(suite_file)
-    refs = resolve_all(policies, tracking_uri)
+    refs = resolve_all(policies, tracking_uri) if policies else []
+    if baselines:  # checked before anything is written
+        suites.baseline_rows(chosen, baselines, episodes, seed, env, max_episode_steps)
     folder = claim(out, "evaluation", force=force)
     ensure_ray(ray_address)
     console = progress.console(stderr=True)
     with progress.TaskProgress(console, f"playing {len(chosen.scenarios)} scenarios ({episodes} "
                                         f"episodes per focal policy and scenario)") as bar:
         made = suites.run(chosen, refs, episodes=episodes, seed=seed, max_steps=max_episode_steps,
-                          env=env, envs=envs, progress=bar.update)
-    made.update(episodes=episodes, seed=seed, env=env,
-                policies={r.label: {"kind": r.kind, **r.source} for r in refs})
+                          env=env, envs=envs, baselines=baselines, progress=bar.update)
+    made.update(policies={r.label: {"kind": r.kind, **r.source} for r in refs})
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "suite.json", json.dumps(made, indent=1, default=str).encode())
     _print_suite(progress.console(), made)

@@ -26,6 +26,11 @@ Each scenario plays `random`, the reference and every POLICY focal, each in its 
 
 per scenario (NaN where the reference does no better than random), and overall the mean over
 the suite's scenarios. Every (scenario, focal policy) is one Ray task, as in `evaluate run`.
+
+Random play and the reference need playing once per suite, episode count and seed: `baselines`
+(an earlier suite.json of the same suite, e.g. `evaluate suite SUITE -o B` with no policy)
+gives their focal returns instead of playing them again (an experiment plays them once, in its
+step suite/baselines).
 """
 
 from __future__ import annotations
@@ -158,30 +163,74 @@ def focal_return(episode: Mapping[str, Any], focal: int) -> float:
     return float(np.mean(episode["returns"][:focal]))
 
 
+BASELINES = (RANDOM, "reference")
+
+
+def baseline_rows(suite: Suite, path: str | Path, episodes: int, seed: int, env: str,
+                  max_steps: int | None) -> list[dict[str, Any]]:
+    """The random and reference focal returns of an earlier suite.json of the same suite, as
+    played jobs (BadInput, one line, when it was played otherwise)."""
+    import json
+
+    try:
+        made = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise BadInput(f"--baselines {path}: not a suite's results ({err})") from None
+    ours = _identity(suite, episodes, seed, env, max_steps)
+    theirs = {k: made.get(k) for k in ours}
+    if theirs != ours:
+        what = next(k for k in ours if theirs[k] != ours[k])
+        raise BadInput(f"--baselines {path}: played with another {what} ({theirs[what]!r}, here "
+                       f"{ours[what]!r}); allowed: the results of this suite, --episodes, --seed, "
+                       f"--env and --max-episode-steps")
+    rows = [r for r in made.get("rows", []) if r.get("policy") in BASELINES]
+    if len(rows) != 2 * len(suite.scenarios):
+        raise BadInput(f"--baselines {path}: has not every scenario's random and reference rows")
+    return [{"scenario": r["scenario"], "policy": r["policy"], "focal_returns": r["focal_returns"]}
+            for r in rows]
+
+
+def _identity(suite: Suite, episodes: int, seed: int, env: str, max_steps: int | None) -> dict:
+    return {"suite": suite.name, "reference": suite.reference, "scenarios": _scenarios(suite),
+            "episodes": episodes, "seed": seed, "env": env, "max_episode_steps": max_steps}
+
+
+def _scenarios(suite: Suite) -> list[dict[str, Any]]:
+    return [{"name": s.name, "substrate": s.substrate, "params": s.params, "focal": s.focal,
+             "players": s.players, "mode": s.mode, "background": s.background} for s in suite.scenarios]
+
+
 def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, max_steps: int | None,
-        env: str = "meltingpot", envs: int | None = None,
+        env: str = "meltingpot", envs: int | None = None, baselines: str | Path | None = None,
         progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Plays every scenario with random, the reference and each policy focal (Ray tasks); the
-    results with each focal policy's return per scenario, its score and the overall scores."""
+    """Plays every scenario with random, the reference (unless `baselines` gives them) and each
+    policy focal (Ray tasks); the results with each focal policy's return per scenario, its
+    score and the overall scores."""
     from popbased.evaluation.run import _run  # deferred: brings Ray's task machinery
 
     for p in policies:
         if p.members:
             raise BadInput(f"policy {p.label!r}: a population plays every seat of `evaluate run`; "
                            f"in a suite give one of its members or its exported champion")
-    focal = [(RANDOM, RANDOM), ("reference", suite.reference)] + [(p.label, p.path) for p in policies]
+        if p.label in BASELINES:
+            raise BadInput(f"policy {p.label!r}: random and the reference play in every suite "
+                           f"already; give the policies to compare with them")
+    given = [] if baselines is None else baseline_rows(suite, baselines, episodes, seed, env, max_steps)
+    focal = ([] if given else [(RANDOM, RANDOM), ("reference", suite.reference)]) + \
+        [(p.label, p.path) for p in policies]
     by_substrate: dict[tuple, list[dict[str, Any]]] = {}
     for s in suite.scenarios:
         for label, path in focal:
             by_substrate.setdefault((s.substrate, tuple(sorted(s.params.items()))), []).append(
                 {"scenario": s.name, "policy": label, "params": s.params, "seats": s.seats(path)})
     total = sum(len(j) for j in by_substrate.values())
-    played: list[dict[str, Any]] = []
+    played: list[dict[str, Any]] = list(given)
     for (substrate, _), jobs in by_substrate.items():
-        base = len(played)
+        base = len(played) - len(given)
         played += _run(jobs, substrate, episodes, seed, max_steps, envs,
                        (lambda done, _n, b=base: progress(b + done, total)) if progress else None, env)
-    return scored(suite, played)
+    return {**scored(suite, played), **_identity(suite, episodes, seed, env, max_steps),
+            "baselines_from": None if baselines is None else str(baselines)}
 
 
 def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
@@ -190,7 +239,10 @@ def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
     returns: dict[str, dict[str, list[float]]] = {}
     for job in played:
         k = scenarios[job["scenario"]].focal
-        returns.setdefault(job["scenario"], {})[job["policy"]] = [focal_return(e, k) for e in job["episodes"]]
+        values = job.get("focal_returns")
+        if values is None:
+            values = [focal_return(e, k) for e in job["episodes"]]
+        returns.setdefault(job["scenario"], {})[job["policy"]] = values
     rows = []
     for name, by_policy in returns.items():
         low, high = np.mean(by_policy[RANDOM]), np.mean(by_policy["reference"])
@@ -208,7 +260,5 @@ def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
                            "scenarios": len(finite), "of": len(values)}
     return {"suite": suite.name, "source": suite.source, "reference": suite.reference,
             "metric": "focal per-capita return; score 0 = random focal, 1 = the reference focal",
-            "scenarios": [{"name": s.name, "substrate": s.substrate, "params": s.params,
-                           "focal": s.focal, "players": s.players, "mode": s.mode,
-                           "background": s.background} for s in suite.scenarios],
+            "scenarios": _scenarios(suite),
             "rows": rows, "overall": overall}

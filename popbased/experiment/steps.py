@@ -14,7 +14,8 @@ Folders under OUT:
     champions/ARM/seed-S/POP  the exported champion (pbt, league); a train run's is its m0.pt
     eval/ARM/seed-S         its evaluation (a champion arm: eval/ARM; eval/random, eval/reference)
     eval/ARM/seed-S-population  the population's evaluation (step eval/ARM/seed-S/population)
-    suite/ARM/seed-S        the champion on the experiment's held-out suite ([experiment] suite)
+    suite/ARM/seed-S        the champion on the experiment's held-out suite ([experiment] suite),
+                            with random's and the reference's returns from suite/baselines
     steps/*.json, logs/     markers and logs (popbased.study.run)
 
 A folder planned before population evaluations existed gets them on a rerun: the steps that
@@ -168,18 +169,26 @@ def eval_step(exp: Experiment, out: Path, uri: str, policy: str, folder: Path, n
     return Step(f"eval/{name}", argv, marker(out, "eval", name), needs=needs, fresh=folder)
 
 
-def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm, seed: int | None,
-               needs: tuple[str, ...]) -> Planned:
-    """The champion of (arm, seed) focal in every scenario of the experiment's suite."""
-    folder = out / "suite" / key(arm.name, seed)
-    argv = CLI + ("evaluate", "suite", str(exp.suite), champion(out, arm, seed), "--episodes",
-                  str(exp.suite_episodes), "--seed", str(EVAL_SEED), "--env", "meltingpot",
-                  "--tracking-uri", uri, "-o", str(folder))
+SUITE_BASELINES = "baselines"
+
+
+def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int | None,
+               needs: tuple[str, ...] = ()) -> Planned:
+    """The champion of (arm, seed) focal in every scenario of the experiment's suite, random's
+    and the reference's returns read from the suite/baselines step; arm None: that step (random
+    and the reference focal, played once)."""
+    name = SUITE_BASELINES if arm is None else key(arm.name, seed)
+    folder = out / "suite" / name
+    baselines = out / "suite" / SUITE_BASELINES / "suite.json"
+    policy = () if arm is None else (champion(out, arm, seed), "--baselines", str(baselines))
+    argv = CLI + ("evaluate", "suite", str(exp.suite)) + policy + (
+        "--episodes", str(exp.suite_episodes), "--seed", str(EVAL_SEED), "--env", "meltingpot",
+        "--tracking-uri", uri, "-o", str(folder))
     if exp.max_episode_steps:
         argv += ("--max-episode-steps", str(exp.max_episode_steps))
-    name = key(arm.name, seed)
+    needs = needs + (() if arm is None else (f"suite/{SUITE_BASELINES}",))
     step = Step(f"suite/{name}", argv, marker(out, "suite", name), needs=needs, fresh=folder)
-    return Planned(step, "suite", arm.name, seed, exp.suite_episodes)
+    return Planned(step, "suite", None if arm is None else arm.name, seed, exp.suite_episodes)
 
 
 def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Planned]:
@@ -196,13 +205,15 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
         if policy:
             steps.append(Planned(eval_step(exp, out, uri, policy, out / "eval" / name, name),
                                  "eval", None, None, exp.episodes))
+    if exp.suite:
+        steps.append(suite_step(exp, out, uri, None, None))
     for arm in exp.arms:
         if arm.kind == "champion":
             step = eval_step(exp, out, uri, champion(out, arm, None), eval_folder(out, arm.name, None),
                              arm.name)
             steps.append(Planned(step, "eval", arm.name, None, exp.episodes))
             if exp.suite:
-                steps.append(suite_step(exp, out, uri, arm, None, ()))
+                steps.append(suite_step(exp, out, uri, arm, None))
     for seed in exp.seeds:
         for arm in exp.arms:
             if arm.kind == "champion":

@@ -89,3 +89,23 @@ def test_a_tiny_suite_plays_from_the_cli_and_bad_input_is_exit_2(tmp_path):
     bad = _file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 9\nbackground = "random"\n')
     one_line_error(popbased(tmp_path, "evaluate", "suite", bad, "random", "-o", "o2"), "focal: 9 focal seats")
     assert not (tmp_path / "o2").exists()
+
+
+def test_baselines_played_once_are_reused_and_checked(tmp_path):
+    path = _file(tmp_path, '[scenarios.zap]\nsubstrate = "open"\nfocal = 5\nbackground = "scripted:greedy_zapper"\n')
+    base = popbased(tmp_path, "evaluate", "suite", path, "-n", 2, "--max-episode-steps", 100, "--env", "fast",
+                    "-o", "base")
+    assert base.returncode == 0, base.stderr[-3000:]
+    played = json.loads((tmp_path / "base" / "suite.json").read_text())
+    assert {r["policy"] for r in played["rows"]} == {"random", "reference"}
+    again = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 2, "--max-episode-steps", 100,
+                     "--env", "fast", "--baselines", tmp_path / "base" / "suite.json", "-o", "mine")
+    assert again.returncode == 0, again.stderr[-3000:]
+    mine = json.loads((tmp_path / "mine" / "suite.json").read_text())
+    rows = {r["policy"]: r for r in mine["rows"]}
+    assert rows["random"]["focal_returns"] == [r for r in played["rows"] if r["policy"] == "random"][0]["focal_returns"]
+    assert rows["reference"]["score"] == 1 and "scripted:greedy" in rows
+    other = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 3, "--max-episode-steps", 100,
+                     "--env", "fast", "--baselines", tmp_path / "base" / "suite.json", "-o", "other")
+    one_line_error(other, "played with another episodes (2, here 3)")
+    assert not (tmp_path / "other").exists()

@@ -51,11 +51,15 @@ def test_each_champion_gets_a_suite_step_after_its_export(tmp_path):
     exp = spec.load(_files(tmp_path, text))
     assert exp.suite == (tmp_path / "suite.toml").resolve() and exp.suite_episodes == 1
     planned = {p.name: p for p in steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu")}
-    assert {n for n in planned if n.startswith("suite/")} == {"suite/greedy", "suite/pbt/seed-0", "suite/pbt/seed-1"}
+    assert {n for n in planned if n.startswith("suite/")} == {
+        "suite/baselines", "suite/greedy", "suite/pbt/seed-0", "suite/pbt/seed-1"}
     step = planned["suite/pbt/seed-1"].step
-    assert step.needs == ("export/pbt/seed-1",)
+    assert step.needs == ("export/pbt/seed-1", "suite/baselines")
     argv = list(step.argv[len(steps.CLI):])
     assert argv[:3] == ["evaluate", "suite", str(exp.suite)]
+    assert argv[argv.index("--baselines") + 1] == str((tmp_path / "out" / "suite" / "baselines" / "suite.json").resolve())
+    base = list(planned["suite/baselines"].step.argv[len(steps.CLI):])
+    assert base[3] == "--episodes"  # no policy: random and the reference only
     assert argv[argv.index("--episodes") + 1] == "1" and argv[argv.index("--env") + 1] == "meltingpot"
 
 
@@ -88,6 +92,7 @@ def test_a_champion_is_scored_on_the_suite_in_the_report_and_kept_portably(tmp_p
     assert failed == []
     made = json.loads((tmp_path / "out" / "suite" / "greedy" / "suite.json").read_text())
     assert {r["policy"] for r in made["rows"]} == {"random", "reference", "scripted:greedy"}
+    assert made["baselines_from"].endswith("suite/baselines/suite.json")
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
     run = summary["arms"]["greedy"]["runs"]["-"]
     assert run["suite"]["of"] == 1
