@@ -110,6 +110,7 @@ class FastBatchedEnv(SeatActions):
         """[B, P] smoothed rewards behind the social components (popbased.env.social), zeroed
         in the step a world's episode ends."""
         self._started = False
+        self._scripted = None  # popbased.env.fast.scripted.Scripted, made on first use
         self._pending: torch.Tensor | None = None
         self.timings: dict[str, float] = {}
         """Seconds spent in each part of step_tensors, summed over steps (world_step,
@@ -248,7 +249,7 @@ class FastBatchedEnv(SeatActions):
         `kind` in every seat."""
         from popbased.env.fast.scripted import Scripted  # deferred: scripted imports this module's package
 
-        if getattr(self, "_scripted", None) is None:
+        if self._scripted is None:
             self._scripted = Scripted(self.world)
         return self._scripted.moves(kind).view(-1)
 
