@@ -20,10 +20,14 @@ disadvantageous_inequity = -alpha, advantageous_inequity = -beta`, and McKee's S
 r_i - w * |theta - theta(e)| is `reward = 1, svo_distance = -w`; alpha, beta and w can be
 PBT genes (`[shaping.disadvantageous_inequity]` with init and bounds in a population file).
 
-Limitation: lambda and theta are parameters of the env (one value for every player of a
-variant: `-p inequity_decay=0.95 -p svo_angle=30`, or a population file's `params`), not
-per-member genes; genes of their own would need the learner to compute the traces from
-every player's reward, which it does not see.
+lambda and theta are parameters of the env (one value for every player of a variant: `-p
+inequity_decay=0.95 -p svo_angle=30`, or a population file's `params`), or each member's own
+genes (`[social.inequity_decay]`, `[social.svo_angle]` in a population file): then every player
+i keeps its own traces of everyone, e^i_j(t) = lambda_i * e^i_j(t-1) + r_j(t), and its
+components read its own row with its own theta_i (`observer_components`; with one lambda and
+theta for all, the same numbers as above). The collectors compute those per seat (the fast env
+through `FastBatchedEnv.set_social`, Melting Pot's rollout workers from the seats' rewards);
+seats of players without such genes (random, bots, snapshots) use the variant's values.
 
 This module is the Melting Pot side (numpy, one instance); the fast env computes the same
 numbers in torch over [worlds, players] (popbased.env.fast.social). The columns are there
@@ -61,6 +65,54 @@ def components(traces: np.ndarray, svo_angle: float) -> np.ndarray:
     angle = np.arctan2(others + np.float32(0), e + np.float32(0))
     distance = np.abs(np.float32(svo_angle) - angle)
     return np.stack([behind, ahead, distance], -1).astype(np.float32)
+
+
+def observer_components(traces: np.ndarray, svo_angle: np.ndarray) -> np.ndarray:
+    """traces [..., N, N] (row i: player i's smoothed rewards of every player), svo_angle [N]
+    radians (player i's theta) -> [..., N, 3] float32: each player's components from its own
+    row, as `components` computes them from one row of traces."""
+    e = np.asarray(traces, dtype=np.float32)
+    n = e.shape[-1]
+    own = np.diagonal(e, axis1=-2, axis2=-1)[..., None]  # [..., i, 1] = e^i_i
+    diff = e - own  # [..., i, j] = e^i_j - e^i_i
+    scale = np.float32(1.0 / (n - 1))
+    behind = np.maximum(diff, 0).sum(-1) * scale
+    ahead = np.maximum(-diff, 0).sum(-1) * scale
+    mine = own[..., 0]
+    others = (e.sum(-1) - mine) * scale
+    angle = np.arctan2(others + np.float32(0), mine + np.float32(0))
+    distance = np.abs(np.asarray(svo_angle, dtype=np.float32) - angle)
+    return np.stack([behind, ahead, distance], -1).astype(np.float32)
+
+
+def seat_params(seats, handles) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each seat's own (inequity_decay, svo_angle in radians) from the publications (`handles`:
+    member -> its publication, with `social` when the member has social genes), NaN where the
+    seat's player has none (the variant's values then); None when no seated player has any."""
+    own = {m: h["social"] for m, h in handles.items() if isinstance(h, dict) and h.get("social")}
+    if not any(s in own for s in set(seats)):
+        return None
+    decay = np.array([own.get(s, {}).get("inequity_decay", np.nan) for s in seats], np.float64)
+    angle = np.radians([own.get(s, {}).get("svo_angle", np.nan) for s in seats])
+    return decay, angle
+
+
+class ObserverTraces:
+    """Every player's own traces of everyone ([envs, N, N]), with its own lambda and theta."""
+
+    def __init__(self, envs: int, players: int):
+        self.traces = np.zeros((envs, players, players), dtype=np.float32)
+
+    def update(self, reward: np.ndarray, decay: np.ndarray, svo_angle: np.ndarray,
+               done: np.ndarray) -> np.ndarray:
+        """This step's rewards [envs, N], each player's lambda and theta (radians) [envs, N],
+        the envs whose episode ended [envs] -> the components [envs, N, 3] (the ended envs'
+        traces are zeroed after)."""
+        d = np.asarray(decay, dtype=np.float32)[..., None]
+        self.traces = d * self.traces + np.asarray(reward, dtype=np.float32)[:, None, :]
+        out = observer_components(self.traces, np.asarray(svo_angle, dtype=np.float32))
+        self.traces[np.asarray(done, dtype=bool)] = 0.0
+        return out
 
 
 class SocialTraces:

@@ -23,13 +23,20 @@ from popbased.ppo import shaping
 from popbased.ppo.learner import Learner
 
 SHAPING = "shaping."
+SOCIAL = "social."
 
 
 def split_values(values: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
-    """(PPO fields, shaping weights) from a member's gene values."""
-    ppo = {k: v for k, v in values.items() if not k.startswith(SHAPING)}
+    """(PPO fields, shaping weights) from a member's gene values (social parameters: `social_of`)."""
+    ppo = {k: v for k, v in values.items() if not k.startswith((SHAPING, SOCIAL))}
     weights = {k[len(SHAPING):]: v for k, v in values.items() if k.startswith(SHAPING)}
     return ppo, weights
+
+
+def social_of(values: dict[str, float]) -> dict[str, float] | None:
+    """The member's own social parameters (inequity_decay, svo_angle in degrees), None if none."""
+    out = {k[len(SOCIAL):]: v for k, v in values.items() if k.startswith(SOCIAL)}
+    return out or None
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Member:
         ppo = {k: int(round(v)) if k in integer else v for k, v in ppo.items()}
         learner.set_config(dataclasses.replace(learner.config, **ppo))
         learner.shaping = shaping.effective_weights(weights, base=learner.shaping)
+        learner.social = social_of(self.values)
 
     def copy_from(self, donor: "Member", generation: int) -> None:
         """Exploit: become a copy of `donor` (weights, optimizer, hyperparameters, shaping)."""
@@ -103,6 +111,7 @@ class Member:
                      steps_at_last_step=record["steps_at_last_step"],
                      trained_steps=record["trained_steps"], fitness=record["fitness"],
                      objectives=dict(record["objectives"]))
+        learner.social = social_of(member.values)  # not in the checkpoint: the genes say it
         return member
 
 

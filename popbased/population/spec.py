@@ -126,6 +126,9 @@ class PopulationSpec:
     """Evolved PPO hyperparameters."""
     shaping: tuple[Gene, ...] = ()
     """Reward-shaping weights (evolved when they have bounds)."""
+    social: tuple[Gene, ...] = ()
+    """Each member's own social-preference parameters ([social.inequity_decay], [social.svo_angle]:
+    lambda and theta of popbased.env.social; evolved when they have bounds)."""
     pbt: PBTConfig = PBTConfig()
     """Selection, fitness and mutation settings."""
     env: str = "auto"
@@ -137,13 +140,17 @@ class PopulationSpec:
     """The file it came from."""
 
     def all_genes(self) -> tuple[Gene, ...]:
-        """PPO genes by field name, shaping weights as 'shaping.<component>'."""
-        return self.genes + tuple(replace(g, name=f"shaping.{g.name}") for g in self.shaping)
+        """PPO genes by field name, shaping weights as 'shaping.<component>', social parameters
+        as 'social.<parameter>'."""
+        return (self.genes + tuple(replace(g, name=f"shaping.{g.name}") for g in self.shaping)
+                + tuple(replace(g, name=f"social.{g.name}") for g in self.social))
 
 
 _POPULATION_KEYS = ("name", "substrate", "params", "size", "steps_per_generation", "env")
 _GENE_KEYS = ("init", "bounds", "scale", "integer", "grid")
-_TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt", "arenas")
+_TOP_KEYS = ("population", "ppo", "evolve", "shaping", "pbt", "arenas", "social")
+SOCIAL_GENES = {"inequity_decay": (0.0, 1.0), "svo_angle": (-180.0, 180.0)}
+"""Social parameters a member may have of its own, with the values they may take."""
 
 
 def _unknown(where: str, key: str, allowed) -> BadInput:
@@ -252,6 +259,7 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     _check_keys(shaping_raw, components, f"{source}: [shaping]")
     shaping = tuple(parse_gene(k, v, f"{source}: shaping.{k}", evolved=False)
                     for k, v in shaping_raw.items())
+    social = _social_genes(raw.get("social", {}), spec, source)
     pbt = parse_pbt(raw.get("pbt", {}), source, size)
     env = pop.get("env", "auto")
     if env not in ENVS:
@@ -259,8 +267,29 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     return PopulationSpec(name=pop.get("name", default_name or pop["substrate"]),
                           substrate=pop["substrate"], params=dict(params), size=size,
                           steps_per_generation=per_gen, ppo=ppo, genes=genes, shaping=shaping,
+                          social=social,
                           pbt=pbt, env=env, arenas=arenas.parse(raw.get("arenas"), f"{source}:"),
                           source=source)
+
+
+def _social_genes(raw: Any, spec, source: str) -> tuple[Gene, ...]:
+    """[social.NAME] genes: lambda and theta of the social components, per member."""
+    if not raw:
+        return ()
+    _check_keys(raw, tuple(SOCIAL_GENES), f"{source}: [social]")
+    if not getattr(spec.params, "social", False):
+        raise BadInput(f"{source}: [social]: each member's own social parameters need the social "
+                       f"components; add social = true to population.params")
+    out = []
+    for name, table in raw.items():
+        gene = parse_gene(name, table, f"{source}: social.{name}", evolved=False)
+        low, high = SOCIAL_GENES[name]
+        for value in (*gene.init, *(gene.bounds or ())):
+            if not low <= value <= high:
+                raise BadInput(f"{source}: social.{name}: {value!r} is out of range; allowed "
+                               f"{low:g} to {high:g}")
+        out.append(gene)
+    return tuple(out)
 
 
 def _same_kind(value, default) -> bool:

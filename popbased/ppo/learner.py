@@ -89,6 +89,9 @@ class Learner:
         self.policy = Policy(obs_size, action_names, net).to(self.device)
         self.config = config
         self.shaping = shaping.validate(shaping_weights or {"reward": 1.0})
+        self.social: dict[str, float] | None = None
+        """The member's own social parameters (population.member.social_of), published with its
+        weights: the collectors compute its seats' social components with them."""
         self.total_steps = total_steps
         # fused: one kernel for every parameter's Adam step (torch's default loops over the
         # parameters, much slower on one CPU thread for the small networks here)
@@ -106,7 +109,10 @@ class Learner:
     # ------------------------------------------------------------------ publishing
     def publication(self) -> dict[str, Any]:
         """What rollout workers need to act: weights as numpy, plus the network's shape."""
-        return publication(self.policy, self.member, (self.uid, self.version))
+        out = publication(self.policy, self.member, (self.uid, self.version))
+        if self.social:
+            out["social"] = dict(self.social)
+        return out
 
     def set_config(self, config: PPOConfig) -> None:
         self.config = config

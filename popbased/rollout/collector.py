@@ -138,7 +138,9 @@ class Collector:
     def publish(self, publications: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
         """Puts each member's weights in the object store once; returns light handles."""
         return {p["member"]: {"member": p["member"], "version": p["version"],
-                              "ref": self._ray.put(dict(p))} for p in publications}
+                              "ref": self._ray.put(dict(p)),
+                              **({"social": p["social"]} if p.get("social") else {})}
+                for p in publications}
 
     def submit(self, handles: Mapping[str, dict], seat_members: Sequence[Sequence[str]],
                length: int, bptt: int | None = None, matches: Sequence[Sequence] | None = None) -> None:

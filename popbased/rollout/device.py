@@ -41,6 +41,7 @@ import torch
 
 from popbased.devices import sync
 from popbased.env.fast.env import FastBatchedEnv
+from popbased.env import social
 from popbased.env.fast.mixed import MixedFastEnv
 from popbased.env.fast.scripted import move_actions
 from popbased.ppo.actions import RANDOM, ActionMap, is_scripted, scripted_kind
@@ -115,6 +116,7 @@ class DeviceCollector:
         self.starts = torch.ones(self.num_seats, dtype=torch.bool, device=self.device)
         self.seating = Seating(worlds, self.players)
         self.held: dict[str, _Held] = {}
+        self._social_set = False  # set_social was called (members with social genes seated)
         self.states: dict[tuple, torch.Tensor] = {}  # architecture -> [seats, 2, H]
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self._pending: tuple | Future | None = None
@@ -189,6 +191,11 @@ class DeviceCollector:
             self.held[member] = _Held(
                 {k: _tensor(v, self.device) for k, v in pub["weights"].items()},
                 tuple(pub["version"]), bool(pub.get("frozen")), signature(pub))
+        own = social.seat_params(self.seating.seats, handles)
+        if own is not None or self._social_set:  # members' own social genes (or no longer)
+            decay, angle = own if own is not None else (np.full(self.num_seats, np.nan),) * 2
+            self.env.set_social(torch.from_numpy(decay), torch.from_numpy(angle))
+            self._social_set = True
 
     def _groups(self) -> list[_Group]:
         seats = self.seating.seats

@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from popbased.env import social
 from popbased.env.engines import make_env
 from popbased.env.instance import downsample
 from popbased.errors import BadInput
@@ -95,6 +96,10 @@ class RolloutWorker:
                               world_state=scripted)
                      for g, n in enumerate(sizes)]
         self.params = spec.params
+        self.social_params: tuple[np.ndarray, np.ndarray] | None = None
+        """Each seat's own (inequity_decay, svo_angle radians) this fragment (social genes)."""
+        self.observers = [social.ObserverTraces(env.num_seats // spec.num_players, spec.num_players)
+                          for env in self.envs] if getattr(spec.params, "social", False) else None
         self.scripted: dict[str, ScriptedAgent] = {}
         self.players = spec.num_players
         self.num_seats = num_envs * self.players
@@ -202,6 +207,8 @@ class RolloutWorker:
         t_start = time.perf_counter()
         self._seat(seat_members, matches)
         self._publications(publications)
+        if self.observers is not None:
+            self.social_params = social.seat_params(self.seats, publications)
         plan = self._plan()
         bufs = {m: self._buffers(m, sum(c.size for _, _, c in parts), length, bptt)
                 for m, parts in plan.items()}
@@ -241,8 +248,30 @@ class RolloutWorker:
                       reset_wait_s=sum(e.stats["reset_wait_s"] for e in self.envs))
         return {"batches": batches, "episodes": episodes, "timing": timing}
 
+    def _own_social(self, g: int, out) -> None:
+        """Keeps every player's own traces of group g's envs (per observer, with its lambda and
+        theta; the variant's where a seat has none) and, when a seated member has social genes,
+        puts their components in the env's social columns (popbased.env.social)."""
+        lo, hi = self.offsets[g], self.offsets[g + 1]
+        P = self.players
+        if self.social_params is None:
+            decay = angle = np.full(hi - lo, np.nan)
+        else:
+            decay, angle = (x[lo:hi] for x in self.social_params)
+        decay = np.where(np.isnan(decay), self.params.inequity_decay, decay).reshape(-1, P)
+        angle = np.where(np.isnan(angle), np.radians(self.params.svo_angle), angle).reshape(-1, P)
+        col = list(self.components)
+        values = self.observers[g].update(out.rewards[:, col.index("reward")].reshape(-1, P), decay, angle,
+                                          out.done.reshape(-1, P)[:, 0])
+        if self.social_params is None:
+            return
+        for k, name in enumerate(social.SOCIAL_COMPONENTS):
+            out.rewards[:, col.index(name)] = values[..., k].reshape(-1)
+
     def _record(self, g: int, out, group_plan, bufs, t: int, episodes: list) -> None:
         lo = self.offsets[g]
+        if self.observers is not None:
+            self._own_social(g, out)
         for m, seats, cols in group_plan:
             b = bufs[m]
             b["rewards"][t, cols] = out.rewards[seats]

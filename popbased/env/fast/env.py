@@ -109,6 +109,10 @@ class FastBatchedEnv(SeatActions):
         self._traces = torch.zeros(num_envs, self.players, dtype=torch.float32, device=self.device)
         """[B, P] smoothed rewards behind the social components (popbased.env.social), zeroed
         in the step a world's episode ends."""
+        self._observers: torch.Tensor | None = None
+        """[B, P, P] each player's own traces of everyone, once `set_social` gave per-seat
+        parameters (then they replace `_traces`)."""
+        self._social_params: tuple[torch.Tensor, torch.Tensor] | None = None
         self._started = False
         self._scripted = None  # popbased.env.fast.scripted.Scripted, made on first use
         self._pending: torch.Tensor | None = None
@@ -187,8 +191,11 @@ class FastBatchedEnv(SeatActions):
         rewards[..., col["zapped"]] = events.zapped.float()
         rewards[..., col["others_reward"]] = reward.sum(1, keepdim=True) - reward
         if self.social:
-            values = social.step(self._traces, reward, self.spec.params.inequity_decay,
-                                 math.radians(self.spec.params.svo_angle))
+            if self._observers is not None:  # each player's own lambda and theta (set_social)
+                values = social.observer_step(self._observers, reward, *self._social_params)
+            else:
+                values = social.step(self._traces, reward, self.spec.params.inequity_decay,
+                                     math.radians(self.spec.params.svo_angle))
             for k, name in enumerate(SOCIAL_COMPONENTS):
                 rewards[..., col[name]] = values[..., k]
         if "zaps_fired" in col:
@@ -223,6 +230,8 @@ class FastBatchedEnv(SeatActions):
             self.tracker.reset(done, w.apples(), self.patch_apples())
             if self.social:
                 self._traces.masked_fill_(done[:, None], 0.0)
+                if self._observers is not None:
+                    self._observers.masked_fill_(done[:, None, None], 0.0)
             self.stats["episodes"] += len(episodes)
         t3 = clock()
         rgb, ready = self._observe()
@@ -243,6 +252,22 @@ class FastBatchedEnv(SeatActions):
         rgb = self.renderer.render()
         return (rgb.reshape(self.num_seats, 11, 11, 3),
                 self.world.ready_to_shoot().view(self.num_seats))
+
+    def set_social(self, decay: torch.Tensor, svo_angle: torch.Tensor) -> None:
+        """Each seat's own inequity_decay and svo_angle (radians), [seats] each (NaN: the
+        variant's value), for the social components from now on (popbased.env.social:
+        per-observer traces). The first call starts every player's own traces from the shared
+        ones."""
+        if not self.social:
+            return
+        B, P = self.num_envs, self.players
+        if self._observers is None:
+            self._observers = self._traces[:, None, :].expand(B, P, P).contiguous()
+        params = self.spec.params
+        decay = torch.as_tensor(decay, dtype=torch.float32, device=self.device).view(B, P)
+        angle = torch.as_tensor(svo_angle, dtype=torch.float32, device=self.device).view(B, P)
+        self._social_params = (torch.nan_to_num(decay, nan=params.inequity_decay),
+                               torch.nan_to_num(angle, nan=math.radians(params.svo_angle)))
 
     def scripted_moves(self, kind: str) -> torch.Tensor:
         """[seats] action codes (popbased.env.fast.scripted.ACTIONS) of scripted players of

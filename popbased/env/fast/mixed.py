@@ -63,6 +63,12 @@ class MixedFastEnv:
         return TensorStep(torch.cat([s.rgb for s in steps]), torch.cat([s.ready_to_shoot for s in steps]),
                           torch.cat([s.rewards for s in steps]), torch.cat([s.done for s in steps]), episodes)
 
+    def set_social(self, decay: torch.Tensor, svo_angle: torch.Tensor) -> None:
+        """Each seat's own social parameters (FastBatchedEnv.set_social), split by arena."""
+        for k, part in enumerate(self.parts):
+            lo, hi = self.seat_offsets[k], self.seat_offsets[k + 1]
+            part.set_social(decay[lo:hi], svo_angle[lo:hi])
+
     def scripted_moves(self, kind: str) -> torch.Tensor:
         """[seats] action codes of scripted players of `kind` in every seat of every arena."""
         if self._scripted is None:

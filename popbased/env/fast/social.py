@@ -22,6 +22,29 @@ def components(traces: torch.Tensor, svo_angle: float) -> torch.Tensor:
     return torch.stack([behind, ahead, (svo_angle - angle).abs()], -1)
 
 
+def observer_components(traces: torch.Tensor, svo_angle: torch.Tensor) -> torch.Tensor:
+    """traces [..., N, N] (row i: player i's traces of everyone), svo_angle [..., N] radians ->
+    [..., N, 3], as popbased.env.social.observer_components."""
+    n = traces.shape[-1]
+    own = traces.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)
+    diff = traces - own
+    scale = 1.0 / (n - 1)
+    behind = diff.clamp(min=0).sum(-1) * scale
+    ahead = (-diff).clamp(min=0).sum(-1) * scale
+    mine = own.squeeze(-1)
+    others = (traces.sum(-1) - mine) * scale
+    angle = torch.atan2(others + 0.0, mine + 0.0)
+    return torch.stack([behind, ahead, (svo_angle - angle).abs()], -1)
+
+
+def observer_step(traces: torch.Tensor, reward: torch.Tensor, decay: torch.Tensor,
+                  svo_angle: torch.Tensor) -> torch.Tensor:
+    """One step with each player's own lambda and theta: traces [B, N, N] become
+    decay[..., None] * traces + reward (each row), the components [B, N, 3] returned."""
+    traces.mul_(decay.unsqueeze(-1)).add_(reward.unsqueeze(-2))
+    return observer_components(traces, svo_angle)
+
+
 def step(traces: torch.Tensor, reward: torch.Tensor, decay: float, svo_angle: float) -> torch.Tensor:
     """One step: traces [B, N] float32 become decay * traces + reward (in place) and the
     components [B, N, 3] of the updated traces are returned (`svo_angle` in radians). The
