@@ -28,8 +28,8 @@ from popbased.study.steps import write_marker
 
 STATE = "state"
 EPISODES = "episodes.csv"
-KEPT = {"eval": EPISODES, "suite": "suite.json"}
-"""The file an evaluating step leaves for the report, by stage."""
+KEPT = {"eval": (EPISODES,), "suite": ("suite.json",), "matrix": (EPISODES, "evaluation.json")}
+"""The files an evaluating step leaves for the report, by stage."""
 CHAMPION_FIELDS = ("member", "population", "evolved", "shaping", "fitness", "objectives", "lineage")
 """What the report reads of a champion's policy.json (no network, no machine's paths)."""
 
@@ -41,7 +41,7 @@ def _unit(p: Planned) -> tuple:
 def _files(p: Planned, out: Path) -> list[Path]:
     """The files under OUT a step leaves for the report, besides its marker."""
     if p.stage in KEPT:
-        return [p.step.fresh / KEPT[p.stage]]
+        return [p.step.fresh / name for name in KEPT[p.stage]]
     if p.stage == "export" and p.seed is not None:
         return sorted((out / "champions" / p.arm / f"seed-{p.seed}").glob("*/policy.json"))
     return []
@@ -99,7 +99,7 @@ def _saved(p: Planned, out: Path, state: Path) -> bool:
     if not (state / p.step.done.relative_to(out)).is_file():
         return False
     return all((state / f.relative_to(out)).is_file() for f in
-               ([p.step.fresh / KEPT[p.stage]] if p.stage in KEPT else []))
+               ([p.step.fresh / name for name in KEPT.get(p.stage, ())]))
 
 
 def restore(out: Path, results: Path, steps: Sequence[Planned],
@@ -125,8 +125,9 @@ def restore(out: Path, results: Path, steps: Sequence[Planned],
             source = state / p.step.done.relative_to(out)
             if p.stage in KEPT:
                 p.step.fresh.mkdir(parents=True, exist_ok=True)
-                kept = p.step.fresh / KEPT[p.stage]
-                shutil.copyfile(state / kept.relative_to(out), kept)
+                for name in KEPT[p.stage]:
+                    kept = p.step.fresh / name
+                    shutil.copyfile(state / kept.relative_to(out), kept)
             if p.stage == "export" and p.seed is not None:
                 folder = state / "champions" / p.arm / f"seed-{p.seed}"
                 for info in sorted(folder.glob("*/policy.json")):

@@ -102,6 +102,23 @@ def _metric(s: dict, metric: str, digits: int = 2) -> list[str]:
         ["arm", "runs", "IQM [95% CI]", "mean [95% CI]", "median [95% CI]"], rows) + [""]
 
 
+def _cross_play(c: dict | None) -> list[str]:
+    if not c:
+        return []
+    lines = ["## Cross-play (matrix)", "",
+             f"Each seed's champions of the matrix arms, random play and the reference, each focal "
+             f"(the first seats) against each other as background; metric: {c['metric']}.", ""]
+    lines += _table(["mode", "focal", "background", "seeds", "IQM [95% CI]", "mean [95% CI]"],
+                    [[x["mode"], x["focal"], x["background"], str(len(x["runs"])),
+                      _ci(x["aggregate"].get("iqm")), _ci(x["aggregate"].get("mean"))]
+                     for x in sorted(c["cells"], key=lambda x: (x["mode"], x["background"], x["focal"]))])
+    if c["probability_of_improvement"]:
+        lines += ["", "P(X > Y): two focal arms against the same background, in the same mode.", ""]
+        lines += _table(["X", "Y", "P(X > Y) [95% CI]"],
+                        [[p["x"], p["y"], _ci(p)] for p in c["probability_of_improvement"]])
+    return lines + [""]
+
+
 def render(s: dict[str, Any]) -> str:
     """The report as Markdown."""
     lines = [f"# Experiment {s['experiment']}", ""]
@@ -166,6 +183,7 @@ def render(s: dict[str, Any]) -> str:
                   "at the end of the run, and the members its weights were copied from (none: "
                   "its weights and genes are its own from generation 0 on, as drawn or mutated).",
                   ""] + _table(["arm", "seed", "champion: genes; weights copied from"], champions) + [""]
+    lines += _cross_play(s.get("cross_play"))
     missing = [f"{n} seed {m}" for n, a in s["arms"].items() for m in a["missing"]]
     if missing:
         lines += [f"Not evaluated yet: {', '.join(missing)}.", ""]

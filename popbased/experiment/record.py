@@ -62,7 +62,10 @@ def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
             "reference": relative(exp.reference) if exp.reference and Path(exp.reference).exists()
             else exp.reference,
             "max_episode_steps": exp.max_episode_steps, "eval_seed": planner.EVAL_SEED,
-            "arms": arms, "steps": rows}
+            "arms": arms, "steps": rows,
+            **({"matrix_arms": list(exp.matrix.arms), "matrix_roles": planner.matrix_roles(exp),
+                "matrix_modes": list(exp.matrix.modes), "matrix_episodes": exp.matrix.episodes}
+               if exp.matrix else {})}
 
 
 def read_record(out: Path) -> dict:

@@ -137,6 +137,50 @@ def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> d
     return run
 
 
+def cross_play(out: Path, record: dict, reps: dict) -> dict | None:
+    """The cross-play matrices ([matrix]) read back: per mode, focal and background, each seed's
+    focal score (the focal players' per-capita return per 1,000 steps, as `stats.run_score`),
+    aggregated across seeds; and for every background and mode, the probability that one
+    focal arm's champion scores above another's against it."""
+    import pandas as pd  # deferred: heavy, only the report reads tables
+
+    roles = record.get("matrix_roles")
+    rows = [r for r in record["steps"] if r["stage"] == "matrix"]
+    if not roles or not rows:
+        return None
+    cells: dict[tuple, dict[str, float]] = {}
+    for row in rows:
+        folder = out / row["folder"]
+        if not (out / row["marker"]).exists() or not (folder / EPISODES).is_file():
+            continue
+        labels = json.loads((folder / "evaluation.json").read_text())["policies"]
+        role = dict(zip(labels, roles))
+        table = pd.read_csv(folder / EPISODES)
+        for (mode, focal, background), group in table.groupby(["mode", "policy", "background"]):
+            episodes = [{"per_capita_return": r, "steps": s}
+                        for r, s in zip(group["focal_return"], group["steps"])]
+            cells.setdefault((mode, role[focal], role[background]), {})[str(row["seed"])] = \
+                stats.run_score(episodes)
+    if not cells:
+        return None
+    names = {k: f"{k[0]}: {k[1]} vs {k[2]}" for k in cells}
+    aggregated = _aggregate({names[k]: list(v.values()) for k, v in cells.items()}, reps)
+    out_cells = [{"mode": k[0], "focal": k[1], "background": k[2], "runs": v,
+                  "aggregate": aggregated.get(names[k], {})} for k, v in cells.items()]
+    pairs, scores = [], {}
+    for (mode, focal, background), v in cells.items():
+        scores[names[(mode, focal, background)]] = list(v.values())
+    for mode, background in {(k[0], k[2]) for k in cells}:
+        focals = [k[1] for k in cells if k[0] == mode and k[2] == background and k[1] in record["matrix_arms"]]
+        pairs += [(names[(mode, x, background)], names[(mode, y, background)])
+                  for x, y in itertools.combinations(focals, 2)]
+    poi = stats.probability_of_improvement(scores, pairs, **reps.get("poi", {})) if pairs else {}
+    return {"metric": "the focal players' per-capita return per 1,000 steps (stats.run_score on "
+                      "their return), per seed; aggregated across seeds",
+            "cells": out_cells,
+            "probability_of_improvement": [{"x": x, "y": y, **e.as_dict()} for (x, y), e in poi.items()]}
+
+
 def _aggregate(values: dict[str, list[float]], reps: dict) -> dict:
     kept = {arm: v for arm, v in values.items() if v}
     return {arm: {m: e.as_dict() for m, e in est.items()}
@@ -221,6 +265,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             "bootstrap": {"confidence": stats.CONFIDENCE,
                           "reps": reps.get("aggregate", {}).get("reps", stats.REPS),
                           "poi_reps": reps.get("poi", {}).get("reps", stats.POI_REPS)},
+            "cross_play": cross_play(out, record, reps),
             "left": list(LEFT), "figures": []}
 
 

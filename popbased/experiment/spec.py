@@ -18,6 +18,10 @@ against random play (0) and a reference policy (1).
     # train:    substrate, params, shaping, ppo, members (none of population / league / policy)
     # champion: policy = a path, scripted:NAME or models:/NAME@ALIAS (evaluated once)
 
+Optional [matrix]: `arms = ["league", "separate"]` (modes = ["resident", "visitor"], episodes):
+per seed, those arms' champions, random play and the reference in `popbased evaluate matrix`
+(each focal against each other as background): the cross-play report.
+
 Optional in [experiment]: `suite = "../suites/heldout.toml"` (beside this file) scores every
 champion on that held-out scenario suite too (`popbased evaluate suite`, on real Melting Pot,
 `suite_episodes` episodes per scenario, default `episodes`): generalisation beside the score.
@@ -95,6 +99,20 @@ class Arm:
         return agent_steps // max(1, self.generations * self.members)
 
 
+MATRIX_KEYS = ("arms", "modes", "episodes")
+MODES = ("resident", "visitor")
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Cross-play: per seed, the champions of `arms`, random play and the reference, each focal
+    against each other as background (`evaluate matrix`)."""
+
+    arms: tuple[str, ...]
+    modes: tuple[str, ...] = MODES
+    episodes: int = 15
+
+
 @dataclass(frozen=True)
 class Experiment:
     name: str
@@ -113,6 +131,8 @@ class Experiment:
     """A held-out scenario suite every champion is scored on (popbased.evaluation.suite)."""
     suite_episodes: int = 0
     """Episodes per scenario and policy of the suite's evaluations."""
+    matrix: Matrix | None = None
+    """Cross-play between arms' champions ([matrix])."""
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
@@ -277,7 +297,7 @@ def _arm(name: str, raw, folder: Path, where: str, experiment: Mapping) -> Arm:
 def load(path: str | Path) -> Experiment:
     """The experiment in `path`, checked (BadInput: one line naming file, key and value)."""
     path, raw = population_spec.read_toml(path, "experiment")
-    _unknown(raw, ("experiment", "arms"), str(path))
+    _unknown(raw, ("experiment", "arms", "matrix"), str(path))
     head = raw.get("experiment")
     if not isinstance(head, Mapping):
         raise BadInput(f"{path}: missing [experiment] table")
@@ -319,6 +339,7 @@ def load(path: str | Path) -> Experiment:
                        f"([arms.NAME] with population, league, policy, or substrate and shaping)")
     context = {"agent_steps": numbers["agent_steps"], "substrate": substrate}
     arms = tuple(_arm(n, a, path.parent, f"{path}: arms.{n}", context) for n, a in arms_raw.items())
+    matrix = _matrix(raw.get("matrix"), arms, numbers["episodes"], f"{path}: matrix")
     name = _str(head.get("name", path.stem), f"{where}.name")
     if not NAME.match(name):
         raise BadInput(f"{where}.name={name!r}: it names results/NAME; allowed: letters, digits, "
@@ -327,4 +348,24 @@ def load(path: str | Path) -> Experiment:
                       episodes=numbers["episodes"], substrate=substrate, arms=arms,
                       reference=reference, description=description,
                       max_episode_steps=optional.pop("max_episode_steps", None),
-                      round_shape=optional, suite=suite, suite_episodes=suite_episodes)
+                      round_shape=optional, suite=suite, suite_episodes=suite_episodes, matrix=matrix)
+
+
+def _matrix(raw, arms: tuple[Arm, ...], episodes: int, where: str) -> Matrix | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise BadInput(f"{where}: expected a [matrix] table with arms, modes and episodes")
+    _unknown(raw, MATRIX_KEYS, where)
+    names = [a.name for a in arms]
+    chosen = raw.get("arms")
+    if not isinstance(chosen, list) or not chosen or len(set(map(repr, chosen))) != len(chosen):
+        raise BadInput(f"{where}.arms={chosen!r}: a list of distinct arm names ({', '.join(names)})")
+    for name in chosen:
+        if name not in names:
+            raise BadInput(f"{where}.arms: {name!r} is not an arm; allowed: {', '.join(names)}")
+    modes = raw.get("modes", list(MODES))
+    if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes):
+        raise BadInput(f"{where}.modes={modes!r}: allowed resident and/or visitor")
+    return Matrix(tuple(chosen), tuple(dict.fromkeys(modes)),
+                  _int(raw.get("episodes", episodes), f"{where}.episodes"))

@@ -102,10 +102,13 @@ def lines(report: dict[str, Any]) -> list[str]:
     runs: dict[tuple, dict[str, dict]] = {}
     for r in report["steps"]:
         column = "population" if r.get("population") else r["stage"]
-        runs.setdefault((r["arm"] or r["name"].split("/", 1)[1], r["seed"]), {})[column] = r
+        unit = "cross-play" if r["stage"] == "matrix" else (r["arm"] or r["name"].split("/", 1)[1])
+        runs.setdefault((unit, r["seed"]), {})[column] = r
     order = {arm: i for i, arm in enumerate(dict.fromkeys(a for a, _ in runs))}
-    columns = ("train", "export", "eval") + (("population",) if any(
-        r.get("population") for r in report["steps"]) else ())
+    columns = ("train", "export", "eval") + tuple(
+        c for c in ("population", "suite", "matrix")
+        if any((r.get("population") and c == "population") or (r["stage"] == c and not r.get("population"))
+               for r in report["steps"]))
     out.append("\t".join(("arm / seed",) + columns))
     for (arm, seed), stages in sorted(runs.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0)):
         label = arm if seed is None else f"{arm} / seed {seed}"

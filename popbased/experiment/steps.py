@@ -14,6 +14,8 @@ Folders under OUT:
     champions/ARM/seed-S/POP  the exported champion (pbt, league); a train run's is its m0.pt
     eval/ARM/seed-S         its evaluation (a champion arm: eval/ARM; eval/random, eval/reference)
     eval/ARM/seed-S-population  the population's evaluation (step eval/ARM/seed-S/population)
+    matrix/seed-S           cross-play ([matrix]): the matrix arms' seed-S champions, random and
+                            the reference, each focal against each other (evaluate matrix)
     suite/ARM/seed-S        the champion on the experiment's held-out suite ([experiment] suite),
                             with random's and the reference's returns from suite/baselines
     steps/*.json, logs/     markers and logs (popbased.study.run)
@@ -34,7 +36,7 @@ from popbased.study.steps import CLI, Step, write_marker
 
 EVAL_SEED = 0
 """Every evaluation's --seed: episode k starts from the same episode seed for every policy."""
-STAGES = ("train", "export", "eval", "suite")
+STAGES = ("train", "export", "eval", "suite", "matrix")
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,34 @@ def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int 
     return Planned(step, "suite", None if arm is None else arm.name, seed, exp.suite_episodes)
 
 
+def matrix_roles(exp: Experiment) -> list[str]:
+    """Who plays in a cross-play matrix, in the order its command gives them: the matrix arms'
+    champions, random play, the reference (if any)."""
+    return list(exp.matrix.arms) + ["random"] + (["reference"] if exp.reference else [])
+
+
+def matrix_step(exp: Experiment, out: Path, uri: str, seed: int) -> Planned:
+    policies, needs = [], []
+    for name in exp.matrix.arms:
+        arm = exp.arm(name)
+        policies.append(champion(out, arm, None if arm.kind == "champion" else seed))
+        if arm.kind in ("pbt", "league"):
+            needs.append(f"export/{key(name, seed)}")
+        elif arm.kind == "train":
+            needs.append(f"train/{key(name, seed)}")
+    policies += ["random"] + ([exp.reference] if exp.reference else [])
+    folder = out / "matrix" / f"seed-{seed}"
+    argv = CLI + ("evaluate", "matrix", *policies, "--substrate", exp.substrate, "--modes",
+                  ",".join(exp.matrix.modes), "--episodes", str(exp.matrix.episodes), "--seed",
+                  str(EVAL_SEED), "--env", "meltingpot", "--tracking-uri", uri, "-o", str(folder))
+    if exp.max_episode_steps:
+        argv += ("--max-episode-steps", str(exp.max_episode_steps))
+    name = f"seed-{seed}"
+    step = Step(f"matrix/{name}", argv, marker(out, "matrix", name), needs=tuple(needs), fresh=folder)
+    n = len(policies)
+    return Planned(step, "matrix", None, seed, exp.matrix.episodes * n * (n - 1) * len(exp.matrix.modes))
+
+
 def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Planned]:
     """Every step of the experiment, in the order they start: the baselines and champion arms,
     then seed by seed each arm's training, export and evaluation, then its population's
@@ -233,6 +263,8 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
                                  population_eval_folder(out, arm.name, seed),
                                  f"{key(arm.name, seed)}/population", (f"train/{key(arm.name, seed)}",))
                 steps.append(Planned(step, "eval", arm.name, seed, exp.episodes, population=True))
+        if exp.matrix:
+            steps.append(matrix_step(exp, out, uri, seed))
     return steps
 
 

@@ -101,3 +101,64 @@ def test_a_champion_is_scored_on_the_suite_in_the_report_and_kept_portably(tmp_p
     assert "held-out suite score" in (tmp_path / "results" / "report.md").read_text()
     kept = (tmp_path / "results" / "state" / "suite" / "greedy" / "suite.json").read_text()
     assert str(tmp_path) not in kept
+
+
+MATRIX = """[experiment]
+name = "tiny-matrix"
+seeds = [0, 1]
+agent_steps = 400_000
+episodes = 2
+substrate = "open"
+reference = "scripted:sustainable"
+max_episode_steps = 40
+
+[arms.greedy]
+policy = "scripted:greedy"
+
+[arms.zapper]
+policy = "scripted:greedy_zapper"
+
+[matrix]
+arms = ["greedy", "zapper"]
+modes = ["resident"]
+episodes = 1
+"""
+
+
+@pytest.mark.parametrize("table, message", [
+    ('[matrix]\narms = ["nope"]\n', "'nope' is not an arm"),
+    ('[matrix]\narms = ["greedy"]\nmodes = ["home"]\n', "allowed resident and/or visitor"),
+    ('[matrix]\narms = []\n', "a list of distinct arm names"),
+])
+def test_a_wrong_matrix_is_one_line(tmp_path, table, message):
+    text = MATRIX[:MATRIX.index("[matrix]")] + table
+    with pytest.raises(BadInput, match=message) as err:
+        spec.load(_files(tmp_path, text))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_cross_play_per_seed_aggregated_in_the_report(tmp_path, monkeypatch, ray_local):
+    monkeypatch.chdir(tmp_path)
+    exp = spec.load(_files(tmp_path, MATRIX))
+    planned = {p.name: p for p in steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu")}
+    argv = list(planned["matrix/seed-1"].step.argv[len(steps.CLI):])
+    assert argv[:6] == ["evaluate", "matrix", "scripted:greedy", "scripted:greedy_zapper", "random",
+                        "scripted:sustainable"]
+    failed = runner.run(tmp_path / "exp.toml", out=tmp_path / "out", parallel=1,
+                        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", results=tmp_path / "results",
+                        reps={"aggregate": {"reps": 50}, "poi": {"reps": 20}, "profile": {"reps": 20}})
+    assert failed == []
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    cells = {(c["mode"], c["focal"], c["background"]): c for c in summary["cross_play"]["cells"]}
+    roles = ("greedy", "zapper", "random", "reference")
+    assert set(cells) == {("resident", f, b) for f in roles for b in roles if f != b}
+    assert all(set(c["runs"]) == {"0", "1"} for c in cells.values())  # both seeds' matrices
+    pairs = {(p["x"], p["y"]) for p in summary["cross_play"]["probability_of_improvement"]}
+    assert ("resident: greedy vs random", "resident: zapper vs random") in pairs
+    assert "## Cross-play (matrix)" in (tmp_path / "results" / "report.md").read_text()
+    kept = (tmp_path / "results" / "state" / "matrix" / "seed-0" / "evaluation.json").read_text()
+    assert str(tmp_path) not in kept
+    from popbased.experiment import status
+
+    assert any("cross-play / seed 0" in line for line in status.lines(status.status(tmp_path / "out")))
