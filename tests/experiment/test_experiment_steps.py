@@ -160,6 +160,6 @@ def test_dry_run_lists_every_step_and_writes_nothing(planned, tmp_path):
                        or " eval/random:" in line or " eval/reference:" in line for line in arm)
     assert len(todo("--arms", "pbt", "--only", "train")) == 2
     bad = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--only", "evaluate")
-    assert bad.exit_code == 2 and "--only 'evaluate'; allowed: train, export, eval, suite, population, report" in bad.output
+    assert bad.exit_code == 2 and "--only 'evaluate'; allowed: train, export, eval, suite, matrix, population, report" in bad.output
     bad = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--arms", "pbt,pb")
     assert bad.exit_code == 2 and "--arms 'pb': no such arm; allowed: " in bad.output
