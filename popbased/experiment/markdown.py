@@ -128,7 +128,9 @@ def render(s: dict[str, Any]) -> str:
     populations = [n for n, a in s["arms"].items() if a.get("population_of")]
     lines += [f"- file: `{s['file']}`",
               f"- arms x seeds: {len(s['arms']) - len(populations)} arms x seeds {', '.join(map(str, s['seeds']))}; "
-              f"every trained arm trains {s['agent_steps']:,} agent-steps per seed on the fast env",
+              f"every trained arm trains {s['agent_steps']:,} agent-steps per seed on the fast env"
+              + "".join(f"; `{n}` its own {a['agent_steps']:,}" for n, a in s["arms"].items()
+                        if a.get("agent_steps") not in (None, s["agent_steps"]) and not a.get("population_of")),
               f"- evaluation: each run's champion in every seat of `{s['substrate']}` on real "
               f"Melting Pot, {episodes}: the same episode seeds for every policy (not the same "
               f"episodes: Melting Pot's episode ends and contested moves depend on what the "

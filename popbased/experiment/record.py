@@ -47,6 +47,7 @@ def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
     out = out.resolve()
     arms = {a.name: {"kind": a.kind, "note": a.note, "definition": json_safe(dict(a.definition)),
                      "generations": a.generations or None, "members": a.members,
+                     "agent_steps": a.budget(exp.agent_steps) if a.kind != "champion" else None,
                      "steps_per_generation": (a.steps_per_generation(exp.agent_steps)
                                               if a.kind in ("pbt", "league") else None),
                      "trains_on": a.substrate if a.kind != "champion" else None}

@@ -17,6 +17,8 @@ against random play (0) and a reference policy (1).
     # league:   league = "commons.toml", generations, champion_of (default: its first population)
     # train:    substrate, params, shaping, ppo, members (none of population / league / policy)
     # champion: policy = a path, scripted:NAME or models:/NAME@ALIAS (evaluated once)
+    # a trained arm may set its own agent_steps (default: the experiment's), e.g. a population
+    # given the share a league's population gets of the league's budget
 
 Optional [matrix]: `arms = ["league", "separate"]` (modes = ["resident", "visitor"], episodes):
 per seed, those arms' champions, random play and the reference in `popbased evaluate matrix`
@@ -53,7 +55,7 @@ ARM_KEYS = {"pbt": ("population", "generations", "selection", "size"),
             "league": ("league", "generations", "champion_of"),
             "train": ("substrate", "params", "shaping", "ppo", "members"),
             "champion": ("policy",)}
-COMMON_ARM_KEYS = ("kind", "note")
+COMMON_ARM_KEYS = ("kind", "note", "agent_steps")
 EXPERIMENT_KEYS = ("name", "seeds", "agent_steps", "episodes", "substrate", "reference",
                    "description", "max_episode_steps", "workers", "envs_per_worker",
                    "rollout_length", "suite", "suite_episodes")
@@ -95,8 +97,15 @@ class Arm:
     definition: Mapping[str, Any] = field(default_factory=dict, compare=False)
     """The arm as the experiment file gives it (for the report)."""
 
+    own_steps: int | None = None
+    """The arm's own agent-steps per seed (`agent_steps` in its table), else the experiment's."""
+
+    def budget(self, agent_steps: int) -> int:
+        """Agent-steps per seed: its own, else the experiment's `agent_steps`."""
+        return self.own_steps or agent_steps
+
     def steps_per_generation(self, agent_steps: int) -> int:
-        return agent_steps // max(1, self.generations * self.members)
+        return self.budget(agent_steps) // max(1, self.generations * self.members)
 
 
 MATRIX_KEYS = ("arms", "modes", "episodes")
@@ -283,11 +292,17 @@ def _arm(name: str, raw, folder: Path, where: str, experiment: Mapping) -> Arm:
         fields = _train(raw, where, experiment["substrate"])
     else:
         fields = dict(policy=check_policy(raw["policy"], folder, f"{where}.policy"))
-    arm = Arm(name=name, kind=kind, note=note, definition=dict(raw), **fields)
+    own = None
+    if "agent_steps" in raw:
+        if kind == "champion":
+            raise BadInput(f"{where}.agent_steps: a champion arm trains nothing; allowed on pbt, "
+                           f"league and train arms")
+        own = _int(raw["agent_steps"], f"{where}.agent_steps")
+    arm = Arm(name=name, kind=kind, note=note, definition=dict(raw), own_steps=own, **fields)
     if kind in ("pbt", "league"):
         per = arm.steps_per_generation(experiment["agent_steps"])
         if per < MIN_STEPS_PER_GENERATION:
-            raise BadInput(f"{where}: agent_steps={experiment['agent_steps']:,} over "
+            raise BadInput(f"{where}: agent_steps={arm.budget(experiment['agent_steps']):,} over "
                            f"{arm.generations} generations x {arm.members} members is {per} "
                            f"agent-steps per member per generation; allowed: at least "
                            f"{MIN_STEPS_PER_GENERATION} (more agent_steps or fewer generations)")

@@ -132,7 +132,7 @@ def train_step(exp: Experiment, arm: Arm, seed: int, out: Path, uri: str, device
               "--json") + _shape(exp)
     fresh = None if (folder / "state.json").is_file() else folder
     if arm.kind == "train":
-        argv = CLI + ("train", arm.substrate, "--total-steps", str(exp.agent_steps), "--members",
+        argv = CLI + ("train", arm.substrate, "--total-steps", str(arm.budget(exp.agent_steps)), "--members",
                       str(arm.members)) + common
         argv += tuple(x for k, v in arm.params.items() for x in ("-p", f"{k}={v}"))
         argv += tuple(x for k, v in arm.shaping.items() for x in ("--shaping", f"{k}={v:g}"))
@@ -148,7 +148,8 @@ def train_step(exp: Experiment, arm: Arm, seed: int, out: Path, uri: str, device
                              str(arm.steps_per_generation(exp.agent_steps)),
                              "--tracking-uri", uri) + common
     step = Step(name, argv, marker(out, "train", key(arm.name, seed)), fresh=fresh)
-    return Planned(step, "train", arm.name, seed, exp.agent_steps, exp.agent_steps)
+    budget = arm.budget(exp.agent_steps)
+    return Planned(step, "train", arm.name, seed, budget, budget)
 
 
 def export_step(arm: Arm, seed: int, out: Path, uri: str) -> Planned:

@@ -163,3 +163,21 @@ def test_dry_run_lists_every_step_and_writes_nothing(planned, tmp_path):
     assert bad.exit_code == 2 and "--only 'evaluate'; allowed: train, export, eval, suite, matrix, population, report" in bad.output
     bad = invoke("experiment", "run", tmp_path / "exp.toml", "--dry-run", "--arms", "pbt,pb")
     assert bad.exit_code == 2 and "--arms 'pb': no such arm; allowed: " in bad.output
+
+
+def test_an_arm_may_train_its_own_budget(tmp_path):
+    shutil.copy(POPS / "open.toml", tmp_path / "open.toml")
+    (tmp_path / "old.pt").write_bytes(b"")
+    text = FILE.replace('[arms.rs]\npopulation = "open.toml"\ngenerations = 4\n',
+                        '[arms.rs]\npopulation = "open.toml"\ngenerations = 4\nagent_steps = 200_000\n')
+    (tmp_path / "commons.toml").write_text((POPS / "leagues" / "commons.toml").read_text())
+    (tmp_path / "exp.toml").write_text(text)
+    exp = spec.load(tmp_path / "exp.toml")
+    planned = {p.name: p for p in steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu")}
+    rs, pbt = args(planned["train/rs/seed-3"]), args(planned["train/pbt/seed-3"])
+    assert value(rs, "--steps-per-generation") == str(200_000 // (4 * 4))
+    assert value(pbt, "--steps-per-generation") == str(400_000 // (4 * 4))
+    assert planned["train/rs/seed-3"].agent_steps == 200_000
+    (tmp_path / "exp.toml").write_text(text.replace('[arms.old]\npolicy = "old.pt"', '[arms.old]\npolicy = "old.pt"\nagent_steps = 5'))
+    with pytest.raises(spec.BadInput, match="a champion arm trains nothing"):
+        spec.load(tmp_path / "exp.toml")
