@@ -135,7 +135,7 @@ def validate(config: TrainConfig):
     shaping.validate(dict.fromkeys(config.weighed, 1.0), components, "shaping genes")
     weights = shaping.effective_weights(given, components, where="--shaping")
     if config.arenas:
-        arenas.check(config.arenas, engine, config.obs_size, apples_in_view, "arenas:")
+        arenas.check(config.arenas, engine, config.obs_size, apples_in_view, "arenas:", home=spec)
     resolve_device(config.device)
     return spec, apples_in_view, weights
 
@@ -157,7 +157,8 @@ def start_collector(config: TrainConfig, spec, apples_in_view, bots: tuple[str, 
         config.engine.check_bots("bots")
     mixed = None
     if config.arenas:
-        specs = arenas.check(config.arenas, config.engine, config.obs_size, apples_in_view, "arenas:")
+        specs = arenas.check(config.arenas, config.engine, config.obs_size, apples_in_view, "arenas:",
+                             home=spec)
         mixed = list(zip(config.arenas, specs))
     if not uses_ray(config):
         return DeviceCollector(spec, worlds=config.workers * config.envs_per_worker,

@@ -186,7 +186,7 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, o
     its first seats and popbased's players (scripted bots, random, trained policies) in the
     rest. Random play and the suite's reference play focal too; each policy's score per
     scenario is (R - R_random) / (R_reference - R_random) with R the focal per-capita return,
-    and overall their mean. suites/heldout.toml and suites/sweeps.toml ship with popbased.
+    and overall their mean (over the scenarios where the reference beats random). suites/heldout.toml and suites/sweeps.toml ship with popbased.
     With no POLICY it plays random and the reference only (for --baselines later). Writes
     OUT/suite.json.
 

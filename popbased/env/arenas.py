@@ -17,8 +17,11 @@ arena are one batch of their own, stepped one after the other (popbased.env.fast
 Melting Pot each rollout worker plays one arena. An arena stays with its worlds for the whole
 run (per episode draws are not supported: a world's map fixes its tensors' shapes).
 
-The arenas must share what a member sees and does: players, actions and reward components
-(`check`); each episode's summary names its arena (`arena`).
+The arenas must share what a member sees and does with each other and with the run's own
+substrate (which still fixes the learners' actions and reward components, a league's seats, the
+[social] genes' requirement): players, actions and reward components (`check`; an arena does not
+inherit the population's params: `social = true` goes in each arena's params too); each
+episode's summary names its arena (`arena`).
 """
 
 from __future__ import annotations
@@ -94,9 +97,11 @@ def allocate(count: int, weights: Sequence[float], what: str = "worlds") -> list
     return out
 
 
-def check(arenas: Sequence[Arena], engine, obs_size: int, apples_in_view, where: str) -> list:
+def check(arenas: Sequence[Arena], engine, obs_size: int, apples_in_view, where: str,
+          home=None) -> list:
     """The arenas' specs, each playable on `engine` and alike in players, actions and reward
-    components (one line of bad input naming the first that differs)."""
+    components, with each other and with `home` (the run's own substrate spec) when given (one
+    line of bad input naming the first that differs)."""
     specs = []
     for a in arenas:
         spec = a.spec()
@@ -105,15 +110,16 @@ def check(arenas: Sequence[Arena], engine, obs_size: int, apples_in_view, where:
         except BadInput as err:
             raise BadInput(f"{where} [arenas.{a.name}]: {err}") from None
         specs.append(spec)
-    first, name = specs[0], arenas[0].name
+    first, name = (specs[0], f"[arenas.{arenas[0].name}]'s") if home is None else (home, "the run's substrate's")
     components = engine.components(first, apples_in_view)
-    for a, spec in zip(arenas[1:], specs[1:]):
+    for a, spec in (zip(arenas[1:], specs[1:]) if home is None else zip(arenas, specs)):
         for what, mine, theirs in (
                 ("players", spec.num_players, first.num_players),
                 ("actions", tuple(spec.action_names), tuple(first.action_names)),
                 ("reward components", tuple(engine.components(spec, apples_in_view)), tuple(components))):
             if mine != theirs:
-                raise BadInput(f"{where} [arenas.{a.name}]: its {what} differ from [arenas.{name}]'s "
+                raise BadInput(f"{where} [arenas.{a.name}]: its {what} differ from {name} "
                                f"({mine} against {theirs}); the arenas of one run must share "
-                               f"players, actions and reward components")
+                               f"players, actions and reward components with its substrate (an "
+                               f"arena's params are its own: repeat social = true there)")
     return specs

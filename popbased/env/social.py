@@ -27,7 +27,10 @@ i keeps its own traces of everyone, e^i_j(t) = lambda_i * e^i_j(t-1) + r_j(t), a
 components read its own row with its own theta_i (`observer_components`; with one lambda and
 theta for all, the same numbers as above). The collectors compute those per seat (the fast env
 through `FastBatchedEnv.set_social`, Melting Pot's rollout workers from the seats' rewards);
-seats of players without such genes (random, bots, snapshots) use the variant's values.
+seats of players without such genes (random, bots, snapshots) use the variant's values. A seat
+that changes hands mid-episode (self-play reseats every fragment) keeps its row of traces: the
+new player sees the episode's rewards so far, smoothed with the last player's lambda until its
+own takes over.
 
 This module is the Melting Pot side (numpy, one instance); the fast env computes the same
 numbers in torch over [worlds, players] (popbased.env.fast.social). The columns are there

@@ -25,7 +25,7 @@ Each scenario plays `random`, the reference and every POLICY focal, each in its 
     score = (R(policy) - R(random)) / (R(reference) - R(random))
 
 per scenario (NaN where the reference does no better than random), and overall the mean over
-the suite's scenarios. Every (scenario, focal policy) is one Ray task, as in `evaluate run`.
+the scenarios that have a score (`scenarios` of `of` in the results). Every (scenario, focal policy) is one Ray task, as in `evaluate run`.
 
 Random play and the reference need playing once per suite, episode count and seed: `baselines`
 (an earlier suite.json of the same suite, e.g. `evaluate suite SUITE -o B` with no policy)
@@ -176,8 +176,8 @@ def baseline_rows(suite: Suite, path: str | Path, episodes: int, seed: int, env:
         made = json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
         raise BadInput(f"--baselines {path}: not a suite's results ({err})") from None
-    ours = _identity(suite, episodes, seed, env, max_steps)
-    theirs = {k: made.get(k) for k in ours}
+    ours = _loose(_identity(suite, episodes, seed, env, max_steps))
+    theirs = _loose({k: made.get(k) for k in ours})
     if theirs != ours:
         what = next(k for k in ours if theirs[k] != ours[k])
         raise BadInput(f"--baselines {path}: played with another {what} ({theirs[what]!r}, here "
@@ -188,6 +188,18 @@ def baseline_rows(suite: Suite, path: str | Path, episodes: int, seed: int, env:
         raise BadInput(f"--baselines {path}: has not every scenario's random and reference rows")
     return [{"scenario": r["scenario"], "policy": r["policy"], "focal_returns": r["focal_returns"]}
             for r in rows]
+
+
+def _loose(value):
+    """`value` with each path cut to its last two parts: a suite.json kept by an experiment
+    (results/NAME/state) has its paths made relative, and must still match."""
+    if isinstance(value, dict):
+        return {k: _loose(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_loose(v) for v in value]
+    if isinstance(value, str) and "/" in value and not value.startswith(("scripted:", "models:/")):
+        return "/".join(Path(value).parts[-2:])
+    return value
 
 
 def _identity(suite: Suite, episodes: int, seed: int, env: str, max_steps: int | None) -> dict:

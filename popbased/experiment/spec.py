@@ -59,8 +59,9 @@ COMMON_ARM_KEYS = ("kind", "note", "agent_steps")
 EXPERIMENT_KEYS = ("name", "seeds", "agent_steps", "episodes", "substrate", "reference",
                    "description", "max_episode_steps", "workers", "envs_per_worker",
                    "rollout_length", "suite", "suite_episodes")
-RESERVED = ("random", "reference")
-"""Names of the baselines' evaluations (eval/random, eval/reference): not arm names."""
+RESERVED = ("random", "reference", "baselines")
+"""Names of the baselines' evaluations (eval/random, eval/reference, suite/baselines): not arm
+names."""
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 POLICY_SCHEMES = (SCRIPTED, "models:/")
 MIN_STEPS_PER_GENERATION = 1000

@@ -45,7 +45,7 @@ class Planned:
 
     step: Step
     stage: str
-    """train, export or eval."""
+    """train, export, eval, suite or matrix."""
     arm: str | None
     """None for the baselines (random, reference)."""
     seed: int | None
@@ -191,7 +191,11 @@ def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int 
         argv += ("--max-episode-steps", str(exp.max_episode_steps))
     needs = needs + (() if arm is None else (f"suite/{SUITE_BASELINES}",))
     step = Step(f"suite/{name}", argv, marker(out, "suite", name), needs=needs, fresh=folder)
-    return Planned(step, "suite", None if arm is None else arm.name, seed, exp.suite_episodes)
+    from popbased.evaluation.suite import load as load_suite  # deferred: reads Melting Pot's configs
+
+    scenarios = len(load_suite(exp.suite).scenarios)
+    return Planned(step, "suite", None if arm is None else arm.name, seed,
+                   exp.suite_episodes * scenarios * (2 if arm is None else 1))
 
 
 def matrix_roles(exp: Experiment) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from popbased.env import engines
+from popbased.env import arenas, engines
 from popbased.errors import BadInput
 from popbased.league import arena
 from popbased.league.matchmaking import Matchmaker
@@ -103,6 +103,9 @@ class League:
         self.arena_spec = resolve(spec.arena, dict(spec.arena_params))
         config.engine.check(self.arena_spec, config.obs_size)
         _, self.apples_in_view = arena.arena_components(self.arena_spec, spec.populations)
+        if spec.arenas:  # before anything is written: alike with the league's arena
+            arenas.check(spec.arenas, config.engine, config.obs_size, self.apples_in_view,
+                         f"{spec.source}:", home=self.arena_spec)
 
     # ------------------------------------------------------------------ members
     def _members_of(self, population: str) -> dict[str, Member]:

@@ -25,8 +25,9 @@ with its initial value or range and its mutation rule.
     grid = false                  # true: members start evenly spaced across init, not drawn
 
     [arenas.closed]               # optional: train across arenas, the worlds split by weight
-    substrate = "commons_harvest__closed"   # (popbased.env.arenas; the substrate above is then
-    weight = 1                    # the home arena, played only if listed here too)
+    substrate = "commons_harvest__closed"   # (popbased.env.arenas; the substrate above still
+    weight = 1                    # fixes actions, components and players, and is played only
+                                  # if listed here too)
 
 Loading validates everything and names the file and key of the first problem (BadInput).
 """

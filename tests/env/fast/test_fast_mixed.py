@@ -54,6 +54,14 @@ def test_arenas_must_share_actions_and_reward_components(other, what):
         _pairs({"a": {"substrate": "open"}, "b": {"substrate": other}})
 
 
+def test_arenas_must_match_the_runs_own_substrate():
+    parsed = arenas.parse({"a": {"substrate": "open"}}, "t:")
+    home = arenas.Arena("home", "open", {"social": True}).spec()
+    with pytest.raises(BadInput, match="its reward components differ from the run's substrate's.*repeat social"):
+        arenas.check(parsed, engines.FAST, 11, None, "t:", home=home)
+    assert len(arenas.check(parsed, engines.FAST, 11, None, "t:", home=arenas.Arena("h", "open").spec())) == 1
+
+
 def test_a_mixed_batch_steps_each_arena_as_it_would_alone(device):
     pairs = _pairs()
     mixed = MixedFastEnv(pairs, 8, seed=3, device=device, max_episode_steps=60)
