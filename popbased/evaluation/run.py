@@ -56,7 +56,16 @@ def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, m
         done, waiting = ray.wait(waiting, num_returns=1)
         i, t0 = started[done[0]]
         job = {k: v for k, v in jobs[i].items() if k != "seats"}
-        results[i] = {**job, "episodes": ray.get(done[0]), "seconds": time.perf_counter() - t0}
+        try:
+            played = ray.get(done[0])
+        except ray.exceptions.RayTaskError as err:
+            cause = getattr(err, "cause", None)
+            if not isinstance(cause, BadInput):
+                raise
+            for ref in waiting:  # the other tasks would fail alike or play for nothing
+                ray.cancel(ref, force=True)
+            raise BadInput(str(cause)) from None  # one line, as if it had been checked here
+        results[i] = {**job, "episodes": played, "seconds": time.perf_counter() - t0}
         if progress:
             progress(len(jobs) - len(waiting), len(jobs))
     return results

@@ -24,10 +24,12 @@ def _file(tmp_path, body):
 
 def test_the_shipped_suite_covers_four_maps_three_bots_and_both_splits():
     s = suite.load(ROOT / "suites" / "heldout.toml")
-    assert len(s.scenarios) == 24
+    assert len(s.scenarios) == 28
     assert {x.substrate for x in s.scenarios} == {"open", "commons_harvest__closed",
                                                  "commons_harvest__partnership", "private_property"}
-    assert {x.background for x in s.scenarios} == {"scripted:greedy", "scripted:greedy_zapper", "scripted:chaser"}
+    assert {x.background for x in s.scenarios if x.background.startswith("scripted:")} == {
+        "scripted:greedy", "scripted:greedy_zapper", "scripted:chaser"}
+    assert sum(not x.background.startswith("scripted:") for x in s.scenarios) == 4  # the study's champions
     assert {(x.mode, x.focal) for x in s.scenarios} == {("resident", 5), ("visitor", 2)}
 
 
@@ -109,3 +111,15 @@ def test_baselines_played_once_are_reused_and_checked(tmp_path):
                      "--env", "fast", "--baselines", tmp_path / "base" / "suite.json", "-o", "other")
     one_line_error(other, "played with another episodes (2, here 3)")
     assert not (tmp_path / "other").exists()
+
+
+def test_a_policy_the_engine_cannot_play_is_one_line_not_a_task_traceback(tmp_path):
+    """The first study's no_zap champion reads 88x88 views, which the fast env does not render:
+    the Ray task's BadInput comes back as one line, exit 2, and no results folder."""
+    champion = ROOT / "results" / "study" / "champions" / "no_zap"
+    path = _file(tmp_path, f'[scenarios.a]\nsubstrate = "open"\nfocal = 5\nbackground = "{champion}"\n')
+    done = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 1, "--max-episode-steps", 20,
+                    "--env", "fast", "-o", "out")
+    one_line_error(done, "--env fast renders 11x11 views; obs_size=88 needs --env meltingpot",
+                   ignore="started; a line as tasks finish")
+    assert not (tmp_path / "out").exists()
