@@ -245,6 +245,10 @@ def parse(raw: Mapping[str, Any], source: str, folder: Path, default_name: str =
         pops = [dataclasses.replace(p, size=size, pbt=parse_pbt(dataclasses.asdict(p.pbt), p.source,
                                                                   size)) for p in pops]
     for pop in pops:
+        if pop.pbt.seating != "mixed":
+            raise BadInput(f"{where} populations: {pop.source} has [pbt] seating = "
+                           f"{pop.pbt.seating!r}; a league seats its members by its matches "
+                           f"([modes]); allowed here: seating = \"mixed\" (or popbased pbt)")
         if pop.pbt.mode == "async":
             raise BadInput(f"{where} populations: {pop.source} has [pbt] mode = \"async\", which a "
                            f"league does not run (its generations end for every population at "

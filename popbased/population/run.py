@@ -116,7 +116,7 @@ class PBT:
         return {"expect_actions": collector.action_names}
 
     def seats(self) -> SelfPlaySeats:
-        return SelfPlaySeats()
+        return SelfPlaySeats(per_world=self.spec.pbt.seating == "world")
 
     def begin(self, loop, state: dict | None) -> None:
         """Nothing beyond the members."""

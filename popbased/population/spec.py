@@ -74,6 +74,7 @@ class Gene:
 FITNESS = ("return", "sustainability", "equality", "pareto", "welfare")
 SELECTION = ("truncation", "tournament", "none")
 MODES = ("sync", "async")
+SEATINGS = ("mixed", "world")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,12 @@ class PBTConfig:
     mode: str = "sync"
     """sync: every member steps at the end of a generation; async: each member steps as soon
     as it has trained `steps_per_generation` since its last step."""
+    seating: str = "mixed"
+    """mixed: every member an equal share of all seats, reshuffled every fragment (the members
+    meet each other); world: each world's seats all one member's (an equal share of the
+    worlds, reshuffled every fragment): a member plays among copies of itself, so its fitness
+    is measured as its champion is scored (7 copies) and a member that free-rides on the
+    others' restraint depletes its own worlds instead of scoring higher."""
 
 
 @dataclass(frozen=True)
@@ -304,7 +311,8 @@ def _same_kind(value, default) -> bool:
 def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
     where = f"{source}: [pbt]"
     _check_keys(raw, [f.name for f in fields(PBTConfig)], where)
-    for key, allowed in (("fitness", FITNESS), ("selection", SELECTION), ("mode", MODES)):
+    for key, allowed in (("fitness", FITNESS), ("selection", SELECTION), ("mode", MODES),
+                         ("seating", SEATINGS)):
         if key in raw and raw[key] not in allowed:
             raise BadInput(f"{where} {key}={raw[key]!r}; allowed: {', '.join(allowed)}")
     for f in fields(PBTConfig):

@@ -115,6 +115,7 @@ class Collector:
         self.components = tuple(self.info["components"])
         self.action_names = tuple(self.info["action_names"])
         self.seats_per_worker = self.info["num_seats"]
+        self.players = self.info["players"]
         self.restarts = 0
         self._pending: list | None = None
 

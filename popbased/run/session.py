@@ -26,8 +26,17 @@ from popbased.ppo.learner import Learner
 from popbased.rollout.fragment import Fragment
 
 
-def seating(rng: np.random.Generator, members: list[str], workers: int, seats: int) -> list[list[str]]:
-    """Self-play seating: every member gets an equal share of all seats (±1), shuffled."""
+def seating(rng: np.random.Generator, members: list[str], workers: int, seats: int,
+            players: int | None = None) -> list[list[str]]:
+    """Self-play seating: every member gets an equal share of all seats (±1), shuffled; with
+    `players` (a world's seats), whole worlds instead: an equal share of the worlds (±1), each
+    world's seats all one member's."""
+    if players:
+        worlds = seats // players
+        pool = np.array([members[i % len(members)] for i in range(workers * worlds)], dtype=object)
+        rng.shuffle(pool)
+        return [[m for m in pool[w * worlds:(w + 1) * worlds] for _ in range(players)]
+                for w in range(workers)]
     total = workers * seats
     pool = np.array([members[i % len(members)] for i in range(total)], dtype=object)
     rng.shuffle(pool)
@@ -35,13 +44,24 @@ def seating(rng: np.random.Generator, members: list[str], workers: int, seats: i
 
 
 class SelfPlaySeats:
-    """Every learner an equal share of all seats, reseated every fragment."""
+    """Every learner an equal share of all seats, reseated every fragment (`per_world`: of the
+    worlds, each world's seats one learner's: PBT's [pbt] seating = "world"; a world then keeps
+    its learner until its episode ends, as a league's match does, so that every episode is
+    played by copies of one member from its first step to its last)."""
 
     phase = "train"
     plan_s = 0.0  # drawn as it goes: nothing to set apart from the inner loop's time
 
-    def plan(self, rng: np.random.Generator, collector, learners) -> tuple[list[list[str]], None]:
-        return seating(rng, list(learners), collector.shards, collector.seats_per_worker), None
+    def __init__(self, per_world: bool = False):
+        self.per_world = per_world
+
+    def plan(self, rng: np.random.Generator, collector, learners):
+        if not self.per_world:
+            return seating(rng, list(learners), collector.shards, collector.seats_per_worker), None
+        players = collector.players
+        seats = seating(rng, list(learners), collector.shards, collector.seats_per_worker, players)
+        # each env's "match" is its member: the collectors keep it until the env's episode ends
+        return seats, [[s[e * players] for e in range(len(s) // players)] for s in seats]
 
 
 class MatchSeats:
