@@ -181,3 +181,14 @@ def test_an_arm_may_train_its_own_budget(tmp_path):
     (tmp_path / "exp.toml").write_text(text.replace('[arms.old]\npolicy = "old.pt"', '[arms.old]\npolicy = "old.pt"\nagent_steps = 5'))
     with pytest.raises(spec.BadInput, match="a champion arm trains nothing"):
         spec.load(tmp_path / "exp.toml")
+
+
+def test_a_pbt_arm_may_set_its_seating_and_fitness(tmp_path):
+    shutil.copy(POPS / "open.toml", tmp_path / "open.toml")
+    (tmp_path / "exp.toml").write_text('[experiment]\nseeds = [0]\nagent_steps = 400_000\nepisodes = 2\n'
+                                       '[arms.w]\npopulation = "open.toml"\nseating = "world"\nfitness = "welfare"\n')
+    arm = spec.load(tmp_path / "exp.toml").arms[0]
+    assert arm.population["pbt"] == {"seating": "world", "fitness": "welfare"}
+    (tmp_path / "exp.toml").write_text((tmp_path / "exp.toml").read_text().replace('"world"', '"solo"'))
+    with pytest.raises(spec.BadInput, match="seating='solo'; allowed: mixed, world"):
+        spec.load(tmp_path / "exp.toml")
