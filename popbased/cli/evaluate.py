@@ -180,7 +180,7 @@ def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs
 @options.TRACKING
 def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, out, force, ray_address,
            baselines, tracking_uri):
-    """Each POLICY focal in the scenarios of SUITE.toml, our own held-out suite.
+    """Each POLICY focal in the scenarios of a held-out suite.
 
     Melting Pot 2.0's protocol without DeepMind's bots: each scenario seats the focal policy in
     its first seats and popbased's players (scripted bots, random, trained policies) in the
