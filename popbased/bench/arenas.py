@@ -6,7 +6,9 @@ side in the same run (alternating, --repeats times each); the ratio of their age
     scripts/bench_arenas [--worlds 64,512] [--arenas 3] [--device cpu] [--out bench/arenas.json]
 
 The mixed side's arenas: open (weight 2), commons_harvest__closed and open at regrowth 0.3,
-the example of popbased.env.arenas (the first --arenas of them).
+the example of popbased.env.arenas (the first --arenas of them); with --one-map the closed map
+is replaced by the open one, so that the ratio is the cost of splitting the batch alone (the
+closed map's worlds cost what they cost in any batch).
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ def _rate(env, seconds: float, device) -> float:
 @click.option("--arenas", "count", default=3, show_default=True, type=click.IntRange(2, len(ARENAS)))
 @click.option("--seconds", default=4.0, show_default=True, help="Seconds per measurement.")
 @click.option("--repeats", default=3, show_default=True, help="Alternating measurements per side.")
+@click.option("--one-map", is_flag=True, help="Every arena on the open map (the split's own cost).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--out", default="bench/arenas.json", show_default=True)
-def main(worlds: str, count: int, seconds: float, repeats: int, device: str, out: str) -> None:
+def main(worlds: str, count: int, seconds: float, repeats: int, one_map: bool, device: str, out: str) -> None:
     from popbased.env import arenas, engines
     from popbased.env.fast.env import FastBatchedEnv
     from popbased.env.fast.mixed import MixedFastEnv
@@ -54,7 +57,8 @@ def main(worlds: str, count: int, seconds: float, repeats: int, device: str, out
 
     torch.set_num_threads(1)
     dev = torch.device(device)
-    chosen = arenas.parse(dict(list(ARENAS.items())[:count]), "bench:")
+    tables = {k: ({**v, "substrate": "open"} if one_map else v) for k, v in list(ARENAS.items())[:count]}
+    chosen = arenas.parse(tables, "bench:")
     pairs = list(zip(chosen, arenas.check(chosen, engines.FAST, 11, None, "bench:")))
     rows = []
     for b in [int(x) for x in worlds.split(",")]:
@@ -65,7 +69,7 @@ def main(worlds: str, count: int, seconds: float, repeats: int, device: str, out
         rows.append({"worlds": b, "one_arena_agent_steps_per_s": one, "mixed_agent_steps_per_s": mixed,
                      "ratio_mixed_to_one_median": statistics.median(m / o for m, o in zip(mixed, one))})
         print(rows[-1], flush=True)
-    write_result({"benchmark": "arenas", "arenas": {a.name: a.record() for a in chosen},
+    write_result({"benchmark": "arenas", "one_map": one_map, "arenas": {a.name: a.record() for a in chosen},
                   "device": device, "torch_threads": 1, "seconds": seconds, "repeats": repeats,
                   "machine": platform.processor() or platform.machine(), "rows": rows}, out)
 
