@@ -64,6 +64,11 @@ def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, m
                 raise
             for ref in waiting:  # the other tasks would fail alike or play for nothing
                 ray.cancel(ref, force=True)
+            for ref in waiting:  # collected, so that Ray does not print their errors at exit
+                try:
+                    ray.get(ref, timeout=30)
+                except Exception:  # noqa: BLE001 - cancelled, or the same bad input
+                    pass
             raise BadInput(str(cause)) from None  # one line, as if it had been checked here
         results[i] = {**job, "episodes": played, "seconds": time.perf_counter() - t0}
         if progress:
