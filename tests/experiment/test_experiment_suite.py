@@ -83,26 +83,6 @@ def test_the_shipped_experiment_files_still_load():
         spec.load(path)
 
 
-@pytest.mark.slow
-def test_a_champion_is_scored_on_the_suite_in_the_report_and_kept_portably(tmp_path, monkeypatch, ray_local):
-    monkeypatch.chdir(tmp_path)
-    failed = runner.run(_files(tmp_path), out=tmp_path / "out", parallel=1,
-                        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", results=tmp_path / "results",
-                        reps={"aggregate": {"reps": 50}, "poi": {"reps": 20}, "profile": {"reps": 20}})
-    assert failed == []
-    made = json.loads((tmp_path / "out" / "suite" / "greedy" / "suite.json").read_text())
-    assert {r["policy"] for r in made["rows"]} == {"random", "reference", "scripted:greedy"}
-    assert made["baselines_from"].endswith("suite/baselines/suite.json")
-    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
-    run = summary["arms"]["greedy"]["runs"]["-"]
-    assert run["suite"]["of"] == 1
-    if run["suite"]["scenarios"]:
-        assert summary["arms"]["greedy"]["aggregate"]["suite"]["iqm"]["point"] == pytest.approx(run["suite"]["score"])
-    assert "held-out suite score" in (tmp_path / "results" / "report.md").read_text()
-    kept = (tmp_path / "results" / "state" / "suite" / "greedy" / "suite.json").read_text()
-    assert str(tmp_path) not in kept
-
-
 MATRIX = """[experiment]
 name = "tiny-matrix"
 seeds = [0]
@@ -111,6 +91,8 @@ episodes = 2
 substrate = "open"
 reference = "scripted:sustainable"
 max_episode_steps = 40
+suite = "suite.toml"
+suite_episodes = 1
 
 [arms.greedy]
 policy = "scripted:greedy"
@@ -138,7 +120,10 @@ def test_a_wrong_matrix_is_one_line(tmp_path, table, message):
 
 
 @pytest.mark.slow
-def test_cross_play_per_seed_aggregated_in_the_report(tmp_path, monkeypatch, ray_local):
+def test_suite_and_cross_play_are_scored_in_the_report_and_kept_portably(tmp_path, monkeypatch, ray_local):
+    """One tiny experiment of two champion arms with a suite and a matrix: each champion's suite
+    score (baselines played once) and the cross-play cells in the report, their files kept in
+    results/NAME/state without this machine's paths, and `status` showing both."""
     monkeypatch.chdir(tmp_path)
     exp = spec.load(_files(tmp_path, MATRIX))
     planned = {p.name: p for p in steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu")}
@@ -149,14 +134,25 @@ def test_cross_play_per_seed_aggregated_in_the_report(tmp_path, monkeypatch, ray
                         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", results=tmp_path / "results",
                         reps={"aggregate": {"reps": 50}, "poi": {"reps": 20}, "profile": {"reps": 20}})
     assert failed == []
+    made = json.loads((tmp_path / "out" / "suite" / "greedy" / "suite.json").read_text())
+    assert {r["policy"] for r in made["rows"]} == {"random", "reference", "scripted:greedy"}
+    assert made["baselines_from"].endswith("suite/baselines/suite.json")
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    run = summary["arms"]["greedy"]["runs"]["-"]
+    assert run["suite"]["of"] == 1
+    if run["suite"]["scenarios"]:
+        assert summary["arms"]["greedy"]["aggregate"]["suite"]["iqm"]["point"] == pytest.approx(run["suite"]["score"])
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert "held-out suite score" in report
+    kept = (tmp_path / "results" / "state" / "suite" / "greedy" / "suite.json").read_text()
+    assert str(tmp_path) not in kept
     cells = {(c["mode"], c["focal"], c["background"]): c for c in summary["cross_play"]["cells"]}
     roles = ("greedy", "zapper", "random", "reference")
     assert set(cells) == {("resident", f, b) for f in roles for b in roles if f != b}
     assert all(set(c["runs"]) == {"0"} for c in cells.values())
     pairs = {(p["x"], p["y"]) for p in summary["cross_play"]["probability_of_improvement"]}
     assert ("resident: greedy vs random", "resident: zapper vs random") in pairs
-    assert "## Cross-play (matrix)" in (tmp_path / "results" / "report.md").read_text()
+    assert "## Cross-play (matrix)" in report
     kept = (tmp_path / "results" / "state" / "matrix" / "seed-0" / "evaluation.json").read_text()
     assert str(tmp_path) not in kept
     from popbased.experiment import status

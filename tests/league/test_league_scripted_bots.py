@@ -1,7 +1,7 @@
 """Scripted players as a league background (`[background] bots = ["scripted:NAME", ...]`,
 popbased.league.bots): checked against the arena, no models needed, seated as `scripted:NAME`,
 and a tiny league with them trains on both engines (the device collector on the fast env, Ray
-rollout workers on Melting Pot) with their matches in the payoff table."""
+rollout workers on Melting Pot), across two arenas, with their matches in the payoff table."""
 
 import json
 
@@ -57,26 +57,6 @@ def test_scripted_bots_are_checked_in_one_line(tmp_path, bots, league, message):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env", ["fast", "meltingpot"])
-def test_a_tiny_league_against_scripted_bots_trains_on_both_engines(tmp_path, env, ray_local):
-    from popbased.league.run import make_loop, train_config
-
-    path = _league(tmp_path)
-    path.write_text(path.read_text().replace("steps_per_generation = 1500", "steps_per_generation = 1400"))
-    spec = load(path)
-    out = tmp_path / "run"
-    config = train_config(spec, 1, workers=1, envs_per_worker=4, rollout_length=50, env=env,
-                          out=str(out))
-    result = make_loop(spec, config, 1).run()
-    assert result["generation"] == 1
-    [payoff] = [json.loads(line) for line in (out / "payoff.jsonl").read_text().splitlines()]
-    backgrounds = {cell.split("|")[1] for cell in payoff["cells"]}
-    assert {"bots:scripted:greedy_zapper", "bots:scripted:chaser"} <= backgrounds
-    zapper = [c for k, c in payoff["cells"].items() if "greedy_zapper" in k]
-    assert sum(sum(c["background"]) for c in zapper) > 0  # the greedy zappers harvested
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("env", ["fast", "meltingpot"])
 def test_a_tiny_league_across_two_arenas_against_scripted_bots_on_both_engines(tmp_path, env, ray_local):
     """The issue's tiny league: scripted-bot background and two arenas (open, closed), on both
     engines (fast: one batch per arena; Melting Pot: one arena per rollout worker); every round
@@ -97,3 +77,8 @@ def test_a_tiny_league_across_two_arenas_against_scripted_bots_on_both_engines(t
         for arena, n in (r.get("arenas") or {}).items():
             seen[arena] = seen.get(arena, 0) + n
     assert set(seen) == {"open", "closed"} and seen["open"] == seen["closed"]  # 2 worlds each
+    [payoff] = [json.loads(line) for line in (out / "payoff.jsonl").read_text().splitlines()]
+    backgrounds = {cell.split("|")[1] for cell in payoff["cells"]}
+    assert {"bots:scripted:greedy_zapper", "bots:scripted:chaser"} <= backgrounds
+    zapper = [c for k, c in payoff["cells"].items() if "greedy_zapper" in k]
+    assert sum(sum(c["background"]) for c in zapper) > 0  # the greedy zappers harvested
