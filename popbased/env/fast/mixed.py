@@ -18,7 +18,6 @@ import torch
 
 from popbased.env.arenas import Arena, allocate
 from popbased.env.fast.env import FastBatchedEnv, TensorStep
-from popbased.env.fast.scripted import Scripted
 
 
 class MixedFastEnv:
@@ -42,7 +41,6 @@ class MixedFastEnv:
         self.action_mask = np.concatenate([p.action_mask for p in self.parts])
         self.env_offsets = np.cumsum([0] + counts)
         self.seat_offsets = list(np.cumsum([0] + [p.num_seats for p in self.parts]))
-        self._scripted: list[Scripted] | None = None
 
     def arena_of_env(self) -> list[str]:
         """The arena of each world, in the batch's order."""
@@ -71,9 +69,7 @@ class MixedFastEnv:
 
     def scripted_moves(self, kind: str) -> torch.Tensor:
         """[seats] action codes of scripted players of `kind` in every seat of every arena."""
-        if self._scripted is None:
-            self._scripted = [Scripted(p.world) for p in self.parts]
-        return torch.cat([s.moves(kind).view(-1) for s in self._scripted])
+        return torch.cat([p.scripted_moves(kind) for p in self.parts])
 
     def close(self) -> None:
         for p in self.parts:
