@@ -158,6 +158,12 @@ def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs
               ray_address, tracking_uri, f"{substrate}: focal x background", modes=chosen, env=env)
 
 
+BOTS_ROOT = click.option(
+    "--bots-root", default=None, metavar="FOLDER",
+    help="Load the bots' saved models from FOLDER, laid out as Melting Pot's assets/saved_models "
+         "(SUBSTRATE/MODEL/saved_model.pb) [default: $POPBASED_BOTS_ROOT, else the installed assets].")
+
+
 @evaluate.command("suite")
 @click.argument("suite_file", metavar="SUITE.toml")
 @click.argument("policies", nargs=-1, metavar="[POLICY...]")
@@ -170,6 +176,7 @@ def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs
 @click.option("--env", "env", default="meltingpot", show_default=True, type=options.ENGINE_CHOICE,
               help="Engine: Melting Pot itself (what reported numbers should come from), or the "
                    "fast commons_harvest.")
+@BOTS_ROOT
 @options.out_option("Results folder (suite.json).", required=True)
 @click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
               "OUT.old-TIME) and write a new one.")
@@ -178,8 +185,8 @@ def matrix_(policies, substrate, params, episodes, max_episode_steps, seed, envs
               help="Random play's and the reference's returns from an earlier run of this suite "
                    "(same episodes, seed, env), instead of playing them again.")
 @options.TRACKING
-def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, out, force, ray_address,
-           baselines, tracking_uri):
+def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, bots_root, out, force,
+           ray_address, baselines, tracking_uri):
     """Each POLICY focal in the scenarios of a held-out suite.
 
     Melting Pot 2.0's protocol without DeepMind's bots: each scenario seats the focal policy in
@@ -187,6 +194,8 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, o
     rest. Random play and the suite's reference play focal too; each policy's score per
     scenario is (R - R_random) / (R_reference - R_random) with R the focal per-capita return,
     and overall their mean (over the scenarios where the reference beats random). suites/heldout.toml and suites/sweeps.toml ship with popbased.
+    A suite may also name Melting Pot's own scenarios (meltingpot = "commons_harvest__open_0"),
+    played with DeepMind's bots where they are installed (--bots-root).
     With no POLICY it plays random and the reference only (for --baselines later). Writes
     OUT/suite.json.
 
@@ -205,7 +214,8 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, o
 
     chosen = suites.load(suite_file)
     refs = resolve_all(policies, tracking_uri) if policies else []
-    if baselines:  # checked before anything is written
+    root = suites.check(chosen, env, bots_root)  # checked before anything is written
+    if baselines:
         suites.baseline_rows(chosen, baselines, episodes, seed, env, max_episode_steps)
     folder = claim(out, "evaluation", force=force)
     ensure_ray(ray_address)
@@ -213,7 +223,8 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, o
     with progress.TaskProgress(console, f"playing {len(chosen.scenarios)} scenarios ({episodes} "
                                         f"episodes per focal policy and scenario)") as bar:
         made = suites.run(chosen, refs, episodes=episodes, seed=seed, max_steps=max_episode_steps,
-                          env=env, envs=envs, baselines=baselines, progress=bar.update)
+                          env=env, envs=envs, baselines=baselines, progress=bar.update,
+                          bots_root=root)
     made.update(policies={r.label: {"kind": r.kind, **r.source} for r in refs})
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "suite.json", json.dumps(made, indent=1, default=str).encode())
@@ -275,10 +286,7 @@ def _print(console, summary) -> None:
                                   "own end).", old=("--max-steps",))
 @click.option("--seed", default=0, show_default=True, type=int,
               help="A scenario's k-th episode has the same seed (world, bots drawn) for every policy.")
-@click.option("--bots-root", default=None, metavar="FOLDER",
-              help="Load the bots' saved models from FOLDER, laid out as Melting Pot's "
-                   "assets/saved_models (SUBSTRATE/MODEL/saved_model.pb) [default: "
-                   "$POPBASED_BOTS_ROOT, else the installed assets].")
+@BOTS_ROOT
 @options.out_option(OUT_HELP, old=("--output",), required=True)
 @click.option("--force", is_flag=True, help="Move an existing results folder aside (to "
               "OUT.old-TIME) and write a new one.")

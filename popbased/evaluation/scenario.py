@@ -46,10 +46,11 @@ from popbased import substrates as registry
 from popbased.env.bots import bot_config, quiet_tensorflow
 from popbased.env.fast.ceiling import patch_apples, patch_index
 from popbased.env.fast.maps import build_map
-from popbased.env.instance import APPLES_LIVE, downsample, parse_events
+from popbased.env.instance import APPLES_LIVE, STATE, downsample, parse_events
 from popbased.env.metrics import EpisodeTracker
 from popbased.errors import BadInput
 from popbased.play.agents import SeatView, agent_for
+from popbased.ppo.actions import scripted_kind
 from popbased.substrates import commons_harvest, meltingpot_loader, resolve
 
 NOOP_BOT = "noop_bot"  # meltingpot.bot.NOOP_BOT_NAME: built in code, no saved model
@@ -157,10 +158,11 @@ def episode_seed(seed: int, scenario: str, episode: int) -> int:
 
 
 # ---------------------------------------------------------------------- Melting Pot's scenario
-def substrate_factory(substrate: str):
+def substrate_factory(substrate: str, state_dump: bool = False):
     """(Melting Pot's SubstrateFactory for `substrate`, instrumented?). The commons_harvest
     family gets popbased's read-only observers (its stock settings, its Lua level plus the
-    observer components: see popbased.substrates.commons_harvest); others are Melting Pot's own."""
+    observer components: see popbased.substrates.commons_harvest), and with `state_dump` the
+    world state (WORLD.POPBASED_STATE) that scripted players read; others are Melting Pot's own."""
     # deferred: `meltingpot.substrate` runs Melting Pot's package __init__, which imports TensorFlow
     from meltingpot import substrate as mp_substrate
     from meltingpot.utils.substrates import substrate_factory as factory_lib
@@ -175,7 +177,8 @@ def substrate_factory(substrate: str):
     def settings(roles):
         if set(roles) - set(config.valid_roles):
             raise ValueError(f"roles {sorted(set(roles))} are not in {sorted(config.valid_roles)}")
-        out = commons_harvest.lab2d_settings(dataclasses.replace(params, players=len(roles)))
+        out = commons_harvest.lab2d_settings(dataclasses.replace(params, players=len(roles)),
+                                             state_dump=state_dump)
         out["levelDirectory"] = level_dir  # Melting Pot's builder joins it with levelName
         out["levelName"] = os.path.basename(commons_harvest.LEVEL_PATH)
         return out
@@ -183,22 +186,24 @@ def substrate_factory(substrate: str):
     return factory_lib.SubstrateFactory(
         lab2d_settings_builder=settings,
         individual_observations=tuple(config.individual_observation_names) + (ZAPS_FIRED,),
-        global_observations=tuple(config.global_observation_names) + (WORLD_APPLES, APPLES_LIVE),
+        global_observations=tuple(config.global_observation_names) + (WORLD_APPLES, APPLES_LIVE) +
+        ((STATE,) if state_dump else ()),
         action_table=config.action_set, timestep_spec=config.timestep_spec,
         action_spec=config.action_spec, valid_roles=config.valid_roles,
         default_player_roles=config.default_player_roles), True
 
 
-def scenario_factory(name: str, root: str):
+def scenario_factory(name: str, root: str, state_dump: bool = False):
     """(Melting Pot's ScenarioFactory for scenario `name`, its bots loaded from `root`,
     instrumented?): `meltingpot.scenario.get_factory_from_config` with the bots' model paths
-    under `root` and popbased's observers in a commons_harvest substrate."""
+    under `root` and popbased's observers in a commons_harvest substrate (`state_dump`: the
+    world state too, for scripted focal players)."""
     from meltingpot import bot as mp_bot  # deferred: Melting Pot's bots import TensorFlow
     from meltingpot import scenario as mp_scenario
     from meltingpot.utils.scenarios import scenario_factory as factory_lib
 
     config = mp_scenario.get_config(name)
-    substrate, instrumented = substrate_factory(config.substrate)
+    substrate, instrumented = substrate_factory(config.substrate, state_dump)
     bots = {b: (mp_bot.get_factory(b) if b == NOOP_BOT else mp_bot.get_factory_from_config(bot_config(b, root)))
             for b in set().union(*config.bots_by_role.values())}
     return factory_lib.ScenarioFactory(
@@ -210,12 +215,17 @@ def play_episode(name: str, policy: str | None, episode: int, seed: int, max_ste
                  root: str) -> dict[str, Any]:
     """One episode of scenario `name` with `policy` (None: random) in its focal seats: the
     episode summary (the study's metrics over every seat) plus its focal seats, the bots drawn
-    for the background seats, every seat's action counts and its seed."""
+    for the background seats, every seat's action counts and its seed. A scripted focal policy
+    reads the world state, which popbased adds to the commons_harvest family only."""
     quiet_tensorflow()
+    scripted = policy is not None and scripted_kind(policy) is not None
+    if scripted and registry.entry(info(name).substrate).kind != "commons":
+        raise BadInput(f"scenario {name}: {policy} reads the world state, which popbased gives on "
+                       f"the commons_harvest family only")
     s = episode_seed(seed, name, episode)
     random.seed(s)  # Melting Pot draws the env seed, the bots and their keys from `random`
     np.random.seed(s % (2 ** 32))
-    factory, instrumented = scenario_factory(name, root)
+    factory, instrumented = scenario_factory(name, root, state_dump=scripted)
     t0 = time.perf_counter()
     try:
         scenario = factory.build()
@@ -242,7 +252,11 @@ def _from_bot_loading(err: BaseException) -> bool:
 def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps: int | None,
           instrumented: bool) -> dict[str, Any]:
     actions_names = resolve(item.substrate).action_names
-    agent = agent_for(policy, actions_names, seed=seed)
+    n, focal = item.num_players, np.asarray(item.focal_seats)
+    map_params = (dataclasses.replace(registry.resolve_params(item.substrate), players=n)
+                  if instrumented else None)
+    agent = agent_for(policy, actions_names, seed=seed, params=map_params)
+    reads_world = getattr(agent, "reads_world", False)
     seen: dict[str, Any] = {"timestep": None, "action": None, "names": None, "events": []}
     observables = scenario.observables()
     subscriptions = [
@@ -250,12 +264,10 @@ def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps
         observables.substrate.action.subscribe(lambda a: seen.__setitem__("action", a)),
         observables.substrate.events.subscribe(lambda e: seen["events"].append(e)),
         observables.background.names.subscribe(lambda n: seen.__setitem__("names", list(n)))]
-    n, focal = item.num_players, np.asarray(item.focal_seats)
     mask = np.ones((len(focal), len(actions_names)), dtype=bool)
     counts = np.zeros((n, len(actions_names)), dtype=np.int64)
     tracker = EpisodeTracker(n, counts_zaps_fired=instrumented)
-    patches = (patch_index(build_map(dataclasses.replace(registry.resolve_params(item.substrate),
-                                                         players=n))) if instrumented else None)
+    patches = patch_index(build_map(map_params)) if instrumented else None
 
     def per_patch(observation):
         return None if patches is None else patch_apples(patches, observation[APPLES_LIVE])
@@ -268,7 +280,8 @@ def _play(scenario, item: ScenarioInfo, policy: str | None, seed: int, max_steps
         fired_before = np.zeros(n)
         truncated = False
         while True:
-            actions = agent.act(SeatView(_views(timestep, agent.obs_size), mask))
+            world = np.asarray(full.observation[0][STATE])[None] if reads_world else None
+            actions = agent.act(SeatView(_views(timestep, agent.obs_size), mask, focal, world))
             seen["events"].clear()
             timestep = scenario.step([int(a) for a in actions])
             full = seen["timestep"]

@@ -18,6 +18,12 @@ file and played with popbased's players, so it runs without DeepMind's bot asset
     params = {regrowth = 0.1}              # cooldown sweeps)
     focal = 7
 
+    [scenarios.open_0]                     # one of Melting Pot's own scenarios: its substrate,
+    meltingpot = "commons_harvest__open_0" # focal seats and DeepMind's bots (they must be
+                                           # installed: --bots-root or $POPBASED_BOTS_ROOT),
+                                           # played by Melting Pot's scenario code as `evaluate
+                                           # scenario` plays it; Melting Pot engine only
+
 Each scenario plays `random`, the reference and every POLICY focal, each in its own episodes
 (the same episode seeds for all), and scores a focal policy by its focal per-capita return R
 (the mean over episodes of the focal seats' mean return):
@@ -49,6 +55,7 @@ from popbased.ppo.actions import RANDOM, is_scripted, scripted_kind
 from popbased.substrates import resolve
 
 KEYS = ("substrate", "params", "focal", "background", "description")
+MELTINGPOT_KEYS = ("meltingpot", "description")
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,15 @@ class Scenario:
     """What plays every other seat: random, scripted:NAME or a policy's path (None: the focal
     policy plays every seat)."""
     description: str = ""
+    meltingpot: str | None = None
+    """Melting Pot's scenario of that name (its bots, its focal seats), or None: ours."""
+    focal_seats: tuple[int, ...] = ()
+    """The focal seats (ours: the first `focal`, filled in when not given; Melting Pot's: its
+    `is_focal`)."""
+
+    def __post_init__(self):
+        if not self.focal_seats:
+            object.__setattr__(self, "focal_seats", tuple(range(self.focal)))
 
     @property
     def mode(self) -> str:
@@ -126,6 +142,9 @@ def load(file: str | Path) -> Suite:
         where = f"{file}: [scenarios.{name}]"
         if not isinstance(table, dict):
             raise BadInput(f"{where}: expected a table")
+        if "meltingpot" in table:
+            scenarios.append(_meltingpot(name, table, where))
+            continue
         extra = sorted(set(table) - set(KEYS))
         if extra:
             raise BadInput(f"{where}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(KEYS)}")
@@ -155,12 +174,44 @@ def load(file: str | Path) -> Suite:
         background = _policy(table["background"], folder, f"{where} background") if focal < players else None
         scenarios.append(Scenario(name, str(table["substrate"]), params, focal, players, background,
                                   str(table.get("description", ""))))
+    named = [s.meltingpot for s in scenarios if s.meltingpot]
+    if len(set(named)) < len(named):
+        twice = next(n for n in named if named.count(n) > 1)
+        raise BadInput(f"suite {file}: Melting Pot's scenario {twice} is named by more than one "
+                       f"[scenarios.NAME]; allowed: each at most once")
     return Suite(str(head.get("name", path.stem)), reference, tuple(scenarios), str(path),
                  str(head.get("description", "")))
 
 
-def focal_return(episode: Mapping[str, Any], focal: int) -> float:
-    return float(np.mean(episode["returns"][:focal]))
+def _meltingpot(name: str, table: dict, where: str) -> Scenario:
+    """A [scenarios.NAME] table naming one of Melting Pot's scenarios (its bots are checked when
+    it plays: scenario.check)."""
+    import difflib
+
+    from popbased.evaluation import scenario as mp_scenarios
+
+    extra = sorted(set(table) - set(MELTINGPOT_KEYS))
+    if extra:
+        raise BadInput(f"{where}: unknown key(s) {', '.join(extra)} beside meltingpot (a Melting Pot "
+                       f"scenario brings its substrate, focal seats and bots); allowed: "
+                       f"{', '.join(MELTINGPOT_KEYS)}")
+    known = mp_scenarios.scenario_configs()
+    chosen = table["meltingpot"]
+    if chosen not in known:
+        close = difflib.get_close_matches(str(chosen), list(known), n=1, cutoff=0.8)
+        hint = f"did you mean {close[0]}?" if close else "e.g. commons_harvest__open_0"
+        raise BadInput(f"{where} meltingpot: {chosen!r} is not one of Melting Pot's {len(known)} "
+                       f"scenarios ({hint})")
+    item = mp_scenarios.info(chosen)
+    return Scenario(name, item.substrate, {}, len(item.focal_seats), item.num_players,
+                    f"bots of {chosen}", str(table.get("description", item.description)),
+                    meltingpot=chosen, focal_seats=item.focal_seats)
+
+
+def focal_return(episode: Mapping[str, Any], focal: int | tuple[int, ...]) -> float:
+    """The mean return of the focal seats: the first `focal`, or those listed."""
+    returns = np.asarray(episode["returns"], dtype=np.float64)
+    return float(np.mean(returns[:focal] if isinstance(focal, int) else returns[list(focal)]))
 
 
 BASELINES = (RANDOM, "reference")
@@ -209,15 +260,33 @@ def _identity(suite: Suite, episodes: int, seed: int, env: str, max_steps: int |
 
 def _scenarios(suite: Suite) -> list[dict[str, Any]]:
     return [{"name": s.name, "substrate": s.substrate, "params": s.params, "focal": s.focal,
-             "players": s.players, "mode": s.mode, "background": s.background} for s in suite.scenarios]
+             "players": s.players, "mode": s.mode, "background": s.background,
+             **({"meltingpot": s.meltingpot, "focal_seats": list(s.focal_seats)} if s.meltingpot else {})}
+            for s in suite.scenarios]
+
+
+def check(suite: Suite, env: str, bots_root: str | None = None) -> str | None:
+    """The bots root of the suite's Melting Pot scenarios (None without any), checked: they play
+    on Melting Pot only, and every bot of theirs is installed (one line of bad input if not)."""
+    from popbased.evaluation import scenario as mp_scenarios
+
+    names = [s.meltingpot for s in suite.scenarios if s.meltingpot]
+    if not names:
+        return None
+    if env != "meltingpot":
+        raise BadInput(f"suite {suite.name}: Melting Pot's scenarios ({', '.join(names)}) play on "
+                       f"--env meltingpot only, not {env}")
+    return mp_scenarios.check(names, bots_root)[1]
 
 
 def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, max_steps: int | None,
         env: str = "meltingpot", envs: int | None = None, baselines: str | Path | None = None,
-        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[int, int], None] | None = None, bots_root: str | None = None) -> dict[str, Any]:
     """Plays every scenario with random, the reference (unless `baselines` gives them) and each
-    policy focal (Ray tasks); the results with each focal policy's return per scenario, its
-    score and the overall scores."""
+    policy focal (Ray tasks; Melting Pot's scenarios as `evaluate scenario` plays them, their
+    bots from `bots_root`); the results with each focal policy's return per scenario, its score
+    and the overall scores."""
+    from popbased.evaluation import scenario as mp_scenarios
     from popbased.evaluation.run import _run  # deferred: brings Ray's task machinery
 
     for p in policies:
@@ -227,20 +296,34 @@ def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, ma
         if p.label in BASELINES:
             raise BadInput(f"policy {p.label!r}: random and the reference play in every suite "
                            f"already; give the policies to compare with them")
+    root = check(suite, env, bots_root)
     given = [] if baselines is None else baseline_rows(suite, baselines, episodes, seed, env, max_steps)
     focal = ([] if given else [(RANDOM, RANDOM), ("reference", suite.reference)]) + \
         [(p.label, p.path) for p in policies]
     by_substrate: dict[tuple, list[dict[str, Any]]] = {}
-    for s in suite.scenarios:
+    ours = [s for s in suite.scenarios if not s.meltingpot]
+    theirs = {s.meltingpot: s for s in suite.scenarios if s.meltingpot}
+    for s in ours:
         for label, path in focal:
             by_substrate.setdefault((s.substrate, tuple(sorted(s.params.items()))), []).append(
                 {"scenario": s.name, "policy": label, "params": s.params, "seats": s.seats(path)})
-    total = sum(len(j) for j in by_substrate.values())
+    total = sum(len(j) for j in by_substrate.values()) + len(theirs) * len(focal)
     played: list[dict[str, Any]] = list(given)
     for (substrate, _), jobs in by_substrate.items():
         base = len(played) - len(given)
         played += _run(jobs, substrate, episodes, seed, max_steps, envs,
                        (lambda done, _n, b=base: progress(b + done, total)) if progress else None, env)
+    if theirs:
+        base, pairs = len(played) - len(given), len(theirs) * len(focal)
+        refs = [PolicyRef(label, "random" if path == RANDOM else "policy", None if path == RANDOM else path)
+                for label, path in focal]
+        for job in mp_scenarios.evaluate(
+                refs, [mp_scenarios.info(n) for n in theirs], root, episodes=episodes, seed=seed,
+                max_steps=max_steps,
+                progress=(lambda done, n: progress(base + done * pairs // n, total)) if progress else None):
+            s = theirs[job["scenario"]]
+            played.append({"scenario": s.name, "policy": job["policy"],
+                           "focal_returns": [focal_return(e, s.focal_seats) for e in job["episodes"]]})
     return {**scored(suite, played), **_identity(suite, episodes, seed, env, max_steps),
             "baselines_from": None if baselines is None else str(baselines)}
 
@@ -250,7 +333,7 @@ def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
     scenarios = {s.name: s for s in suite.scenarios}
     returns: dict[str, dict[str, list[float]]] = {}
     for job in played:
-        k = scenarios[job["scenario"]].focal
+        k = scenarios[job["scenario"]].focal_seats
         values = job.get("focal_returns")
         if values is None:
             values = [focal_return(e, k) for e in job["episodes"]]

@@ -84,6 +84,10 @@ def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), 
     exp = specs.load(file)
     out = out or default_out(exp)
     select([], only, arms, exp)
+    if exp.suite is not None and (not only or "suite" in only):  # bots missing: said before hours of training
+        from popbased.evaluation import suite as suites
+
+        suites.check(suites.load(exp.suite), "meltingpot")
     uri = resolve_uri(tracking_uri)
     claim(out, "study", force=force, option="-o")  # a folder of steps, continued by a rerun
     out.mkdir(parents=True, exist_ok=True)

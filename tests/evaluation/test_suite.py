@@ -123,3 +123,60 @@ def test_a_policy_the_engine_cannot_play_is_one_line_not_a_task_traceback(tmp_pa
     one_line_error(done, "--env fast renders 11x11 views; obs_size=88 needs --env meltingpot",
                    ignore="started; a line as tasks finish")
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------- Melting Pot's scenarios
+def test_a_suite_may_name_melting_pots_scenarios(tmp_path):
+    s = suite.load(_file(tmp_path, '[scenarios.mp]\nmeltingpot = "commons_harvest__open_0"\n'
+                                   '[scenarios.ours]\nsubstrate = "open"\nfocal = 2\nbackground = "random"\n'))
+    mp, ours = s.scenarios
+    assert (mp.meltingpot, mp.substrate, mp.players, mp.focal, mp.mode) == (
+        "commons_harvest__open_0", "commons_harvest__open", 7, 5, "resident")
+    assert mp.focal_seats == (0, 1, 2, 3, 4) and ours.focal_seats == (0, 1)
+    # its focal return reads its focal seats, whichever they are
+    assert suite.focal_return({"returns": [1, 2, 3, 4, 5, 6, 7]}, (1, 5)) == 4.0
+    assert [x["name"] for x in suite._scenarios(s)] == ["mp", "ours"] and "meltingpot" not in suite._scenarios(s)[1]
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[scenarios.a]\nmeltingpot = "commons_harvest__open_9"\n', "not one of Melting Pot's"),
+    ('[scenarios.a]\nmeltingpot = "commons_harvest__opn_0"\n', "did you mean commons_harvest__open_0"),
+    ('[scenarios.a]\nmeltingpot = "commons_harvest__open_0"\nfocal = 2\n', "unknown key(s) focal beside meltingpot"),
+    ('[scenarios.a]\nmeltingpot = "commons_harvest__open_0"\n[scenarios.b]\nmeltingpot = "commons_harvest__open_0"\n',
+     "named by more than one"),
+])
+def test_bad_melting_pot_scenarios_are_one_line(tmp_path, body, message):
+    with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")) as err:
+        suite.load(_file(tmp_path, body))
+    assert "\n" not in str(err.value)
+
+
+def test_melting_pots_scenarios_need_their_bots_and_melting_pot_before_anything_is_written(tmp_path):
+    path = _file(tmp_path, '[scenarios.mp]\nmeltingpot = "commons_harvest__open_0"\n')
+    empty = tmp_path / "bots"
+    empty.mkdir()
+    missing = popbased(tmp_path, "evaluate", "suite", path, "random", "--bots-root", empty, "-o", "o1")
+    one_line_error(missing, "2 of its bots are missing")
+    fast = popbased(tmp_path, "evaluate", "suite", path, "random", "--env", "fast", "-o", "o2")
+    one_line_error(fast, "play on --env meltingpot only")
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+@pytest.mark.slow  # plays real Melting Pot scenarios on Ray (TensorFlow in the workers)
+def test_a_suite_plays_melting_pots_scenarios_with_their_bots_beside_ours(ray_local, open_bots, tmp_path):
+    """commons_harvest__open_0 with bots in DeepMind's format (conftest's: they always zap), its
+    focal seats played by random, the scripted reference (reading the world state popbased adds)
+    and a policy; beside one of our scenarios, scored the same way."""
+    path = _file(tmp_path, '[scenarios.mp]\nmeltingpot = "commons_harvest__open_0"\n'
+                           '[scenarios.ours]\nsubstrate = "open"\nfocal = 5\nbackground = "scripted:greedy_zapper"\n')
+    done = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 1, "--max-episode-steps", 150,
+                    "--bots-root", open_bots, "-o", "out", "--ray-address", ray_local["address"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    made = json.loads((tmp_path / "out" / "suite.json").read_text())
+    rows = {(r["scenario"], r["policy"]): r for r in made["rows"]}
+    assert set(rows) == {(s, p) for s in ("mp", "ours") for p in ("random", "reference", "scripted:greedy")}
+    assert rows[("mp", "reference")]["score"] == 1 and rows[("mp", "random")]["score"] == 0
+    # the reference walks to apples and eats them: far above random's focal return in 150 steps
+    assert rows[("mp", "reference")]["focal_return"] > rows[("mp", "random")]["focal_return"] + 5
+    assert made["scenarios"][0]["meltingpot"] == "commons_harvest__open_0"
+    assert made["overall"]["scripted:greedy"]["of"] == 2
