@@ -41,6 +41,7 @@ step suite/baselines).
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -186,8 +187,6 @@ def load(file: str | Path) -> Suite:
 def _meltingpot(name: str, table: dict, where: str) -> Scenario:
     """A [scenarios.NAME] table naming one of Melting Pot's scenarios (its bots are checked when
     it plays: scenario.check)."""
-    import difflib
-
     from popbased.evaluation import scenario as mp_scenarios
 
     extra = sorted(set(table) - set(MELTINGPOT_KEYS))
