@@ -1,5 +1,6 @@
-"""`popbased experiment run FILE` / `status FOLDER`: arms x seeds of training runs, each
-evaluated on real Melting Pot, aggregated across seeds (popbased.experiment)."""
+"""`popbased experiment run FILE` / `status FOLDER` / `compare A:ARM B:ARM`: arms x seeds of
+training runs, each evaluated on real Melting Pot, aggregated across seeds, and arms of two
+experiments compared (popbased.experiment)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,41 @@ def status(folder, as_json):
         click.echo(json.dumps(report, indent=1))
     else:
         click.echo("\n".join(statuses.lines(report)))
+
+
+@experiment.command("compare")
+@click.argument("x", metavar="RESULTS:ARM")
+@click.argument("y", metavar="RESULTS:ARM")
+@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="Write the comparison as JSON to this file (not overwritten: a new name each time).")
+def compare(x, y, out):
+    """Arms of two experiments: IQM across seeds and P(X > Y).
+
+    Each RESULTS:ARM is an experiment's results folder (or its summary.json) and an arm as its
+    report names it. The experiments must have been evaluated alike (substrate, episodes,
+    episode seeds, cap, reference, agent-steps per run). Nothing is replayed: the runs' scores
+    come from the two summaries.
+
+    \b
+    Example:
+      popbased experiment compare results/pbt-world-seating:pbt_world results/pbt-vs-random-search:pbt
+    """
+    from popbased.errors import BadInput
+    from popbased.experiment import compare as comparing
+    from popbased.ppo.checkpoint import write_atomic
+
+    if out is not None and Path(out).exists():
+        raise BadInput(f"-o {out}: exists; give a new file name (a comparison is never overwritten)")
+    made = comparing.compare(x, y)
+    for label in (made["x"], made["y"]):
+        arm = made["arms"][label]
+        s, n = arm["score_iqm"], arm["normalised_iqm"]
+        shown = f", normalised {n['point']:.3f} [{n['low']:.3f}, {n['high']:.3f}]" if n else ""
+        click.echo(f"{label}: {len(arm['seeds'])} runs (seeds {', '.join(map(str, arm['seeds']))}), "
+                   f"score IQM {s['point']:.2f} [{s['low']:.2f}, {s['high']:.2f}]{shown}")
+    p = made["probability_of_improvement"]
+    click.echo(f"P({made['x']} > {made['y']}) = {p['point']:.2f} [{p['low']:.2f}, {p['high']:.2f}] "
+               f"(metric: {made['metric']}; 95% stratified-bootstrap CI, rliable)")
+    if out is not None:
+        write_atomic(Path(out), json.dumps(made, indent=1).encode())
+        click.echo(f"written: {out}")
