@@ -162,9 +162,11 @@ def choose(choice: str, spec, obs_size: int = 11) -> Engine:
 
 def make_env(spec, num_envs: int, *, backend: str = "inline", seed: int = 0, obs_size: int = 11,
              apples_in_view: bool | None = None, max_episode_steps: int | None = None,
-             device: str = "cpu", world_state: bool = False):
+             device: str = "cpu", world_state: bool = False, spares: int | None = None):
     """A batch of envs run by `backend` (BACKENDS); world_state: each observation carries the
-    world state (Observation.world; the fast env's always does), for scripted players."""
+    world state (Observation.world; the fast env's always does), for scripted players; spares:
+    Melting Pot's spare env processes that hide resets (None: the pool's default; 0 where no
+    env plays a second episode)."""
     # deferred: an engine's module loads when it is chosen (the fast env brings torch, Melting
     # Pot's brings Lab2d and cv2), so that checking a choice (check, plays) stays light
     if backend == "fast":
@@ -180,5 +182,5 @@ def make_env(spec, num_envs: int, *, backend: str = "inline", seed: int = 0, obs
 
     return BatchedEnv(with_state_dump(spec) if world_state else spec, num_envs, seed=seed,
                       obs_size=obs_size, backend=backend,
-                      spares=None if backend == "process" else 0, apples_in_view=apples_in_view,
+                      spares=spares if backend == "process" else 0, apples_in_view=apples_in_view,
                       max_episode_steps=max_episode_steps, world_state=world_state)

@@ -45,8 +45,11 @@ def random_play(name: str, params: Mapping[str, Any] | None = None, *, episodes:
     players = spec.num_players
     rows = {key: np.array([e * players + s for e in range(num_envs) for s in range(players) if seats[s] == key])
             for key in dict.fromkeys(seats)}
+    # where no env plays a second episode, spare env processes (which hide resets) would start
+    # for nothing: the counted episodes are the first of each env either way
     with make_env(spec, num_envs, seed=seed, backend=backend, obs_size=obs_size,
-                  max_episode_steps=max_steps, world_state=reads_world) as env:
+                  max_episode_steps=max_steps, world_state=reads_world,
+                  spares=0 if max(quota) <= 1 else None) as env:
         obs = env.reset()
         actions = np.zeros(env.num_seats, dtype=np.int64)
         while len(results) < episodes:
