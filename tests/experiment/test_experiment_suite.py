@@ -125,12 +125,15 @@ def test_suite_and_cross_play_are_scored_in_the_report_and_kept_portably(tmp_pat
     score (baselines played once) and the cross-play cells in the report, their files kept in
     results/NAME/state without this machine's paths, and `status` showing both."""
     monkeypatch.chdir(tmp_path)
+    # every step's process joins this worker's Ray instead of starting its own (what a user on a
+    # cluster does with RAY_ADDRESS): the steps here are start-up, not play
+    monkeypatch.setenv("RAY_ADDRESS", ray_local["address"])
     exp = spec.load(_files(tmp_path, MATRIX))
     planned = {p.name: p for p in steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu")}
     argv = list(planned["matrix/seed-0"].step.argv[len(steps.CLI):])
     assert argv[:6] == ["evaluate", "matrix", "scripted:greedy", "scripted:greedy_zapper", "random",
                         "scripted:sustainable"]
-    failed = runner.run(tmp_path / "exp.toml", out=tmp_path / "out", parallel=1,
+    failed = runner.run(tmp_path / "exp.toml", out=tmp_path / "out", parallel=2,
                         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", results=tmp_path / "results",
                         reps={"aggregate": {"reps": 50}, "poi": {"reps": 20}, "profile": {"reps": 20}})
     assert failed == []

@@ -59,11 +59,12 @@ def test_zap_spacing_respects_cooldown(cooldown):
     assert (gaps == cooldown + 1).any()
 
 
-def _depletion(regrowth, seed, players=14, steps=3000):
+def _depletion(regrowth, seed, players=14, steps=1500):
     # 14 random players without zapping (nobody is removed) harvest the open map hard enough
-    # for the regrowth rate to decide. Seen on this machine over 20 runs: x0.01 depleted every
-    # time, by step 454-1431 (a 1000-step horizon left 1 apple in 1 run of 3); x100 never, with
-    # >= 52 apples left. Depletion is absorbing, so a run stops as soon as it happens.
+    # for the regrowth rate to decide. Seen on this machine over 20 runs of 3000 steps: x0.01
+    # depleted every time, by step 454-1431 (a 1000-step horizon left 1 apple in 1 run of 3);
+    # x100 never, with >= 52 apples left. Depletion is absorbing, so a run stops as soon as it
+    # happens; 1500 steps cover the latest depletion seen.
     spec, runner, bufs = _runner("open", {"regrowth": regrowth, "players": str(players)},
                                  seed=seed, max_episode_steps=steps)
     rng = np.random.default_rng(seed)
