@@ -10,14 +10,17 @@ from popbased.substrates import resolve
 
 @pytest.fixture(scope="module")
 def env():
+    """One pool for the module's tests, reset here (a pool resets once), so that the tests do
+    not depend on their order: pytest-xdist may run another module's tests between them."""
     e = BatchedEnv(resolve("open", {"players": "3"}), num_envs=2, seed=0, spares=1,
                    max_episode_steps=40)
+    e.first = e.reset()
     yield e
     e.close()
 
 
 def test_shapes_and_auto_reset(env):
-    obs = env.reset()
+    obs = env.first
     assert obs.rgb.shape == (6, 11, 11, 3) and obs.rgb.dtype == np.uint8
     assert np.all(obs.ready_to_shoot == 1.0)
     rng = np.random.default_rng(0)
@@ -27,7 +30,8 @@ def test_shapes_and_auto_reset(env):
         assert out.rewards.shape == (6, len(env.components))
         dones += out.done.sum()
         episodes += out.episodes
-    # 130 steps / 40-step episodes: 3 finished episodes per env, each seat flagged
+    # 130 steps / 40-step episodes: 3 finished episodes per env, each seat flagged (the other
+    # test's one step, if it ran first, moves the ends but not their count)
     assert len(episodes) == 6 and dones == 6 * 3
     assert all(e["steps"] == 40 and e["truncated"] for e in episodes)
     assert sorted(e["env"] for e in episodes) == [0, 0, 0, 1, 1, 1]
