@@ -152,6 +152,15 @@ def check(names: Sequence[str], bots_root: str | None = None) -> tuple[list[Scen
     return infos, root
 
 
+def check_scripted(label: str, infos: Sequence[ScenarioInfo]) -> None:
+    """One line of bad input unless every scenario is of the commons_harvest family, the one
+    where popbased adds the world state that a scripted policy (`label`) reads."""
+    other = [i.name for i in infos if registry.entry(i.substrate).kind != "commons"]
+    if other:
+        raise BadInput(f"policy {label!r}: scripted policies read the world state, which popbased "
+                       f"adds to the commons_harvest family's scenarios only, not {other[0]}")
+
+
 def episode_seed(seed: int, scenario: str, episode: int) -> int:
     """The seed of a scenario's k-th episode, the same for every policy."""
     return (seed * 1_000_003 + episode * 7_919 + zlib.crc32(scenario.encode())) % (2 ** 32)
@@ -219,9 +228,8 @@ def play_episode(name: str, policy: str | None, episode: int, seed: int, max_ste
     reads the world state, which popbased adds to the commons_harvest family only."""
     quiet_tensorflow()
     scripted = policy is not None and scripted_kind(policy) is not None
-    if scripted and registry.entry(info(name).substrate).kind != "commons":
-        raise BadInput(f"scenario {name}: {policy} reads the world state, which popbased gives on "
-                       f"the commons_harvest family only")
+    if scripted:
+        check_scripted(policy, [info(name)])
     s = episode_seed(seed, name, episode)
     random.seed(s)  # Melting Pot draws the env seed, the bots and their keys from `random`
     np.random.seed(s % (2 ** 32))

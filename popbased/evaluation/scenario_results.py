@@ -41,7 +41,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from popbased import substrates as registry
 from popbased.evaluation import plots, report, scenario, tables
 from popbased.evaluation import policies as refs
 from popbased.evaluation.results import check_out, metric_name
@@ -228,10 +227,8 @@ def prepare(tokens, *, bots_root: str | None, output: str, force: bool, ray_addr
     infos, root = scenario.check(names, bots_root)
     chosen = refs.resolve_all(policy_refs, tracking_uri)
     for p in chosen:
-        other = [i.name for i in infos if registry.entry(i.substrate).kind != "commons"]
-        if p.kind == "scripted" and other:
-            raise BadInput(f"policy {p.label!r}: scripted policies read the world state, which popbased "
-                           f"adds to the commons_harvest family's scenarios only, not {other[0]}")
+        if p.kind == "scripted":
+            scenario.check_scripted(p.label, infos)
         if p.kind == "population":
             raise BadInput(f"policy {p.label!r}: a population (its members mixed in the seats) is not a "
                            f"focal policy of Melting Pot's scenarios; play it with `popbased evaluate run`")
