@@ -12,7 +12,10 @@ leagues, PBT runs, Ray clusters, mlflow servers, long episodes) are marked `slow
 `scripts/test -m "not slow"` is the quick loop, CI runs everything."""
 
 import copy
+import json
+import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -22,12 +25,15 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 POPS = ROOT / "populations"
+DURATIONS = ROOT / "tests" / "durations.json"
 ACTIONS = ("NOOP", "FORWARD", "BACKWARD", "STEP_LEFT", "STEP_RIGHT", "TURN_LEFT", "TURN_RIGHT",
            "FIRE_ZAP")
 COMPONENTS = ("reward", "zap_hits", "zapped", "others_reward")
 
 
 def pytest_configure(config):
+    global _CONTROLLER  # under pytest-xdist the workers write the timeline, not the controller
+    _CONTROLLER = bool(getattr(config.option, "numprocesses", None)) and "PYTEST_XDIST_WORKER" not in os.environ
     config.addinivalue_line("markers", "device: takes the `device` fixture (set on collection); "
                             "scripts/device_check runs `-m device -k cuda` on a lent GPU")
 
@@ -37,12 +43,54 @@ def pytest_collection_modifyitems(config, items):
     """scripts/test runs the suite on parallel workers (pytest-xdist, `--dist loadgroup`): each
     test module stays on one worker (its module fixtures are made once), and so do all the
     tests that read the session's tiny league, and all those that read its bots (each made
-    once, not once per worker). Tests that take the `device` fixture are marked `device`."""
+    once, not once per worker). Tests that take the `device` fixture are marked `device`.
+    The groups go out longest first (tests/durations.json, seconds per group as last measured;
+    scripts/test passes `--no-loadscope-reorder` so that pytest-xdist keeps this order instead
+    of its own by test count): a long group started last would leave the other worker idle."""
+    seconds = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
+    groups = {}
     for item in items:
         if "device" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.device)
         shared = [f for f in ("tiny_league_run", "open_bots") if f in item.fixturenames]
-        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.nodeid.split("::")[0]))
+        groups[item.nodeid] = shared[0] if shared else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    first = {}
+    for i, item in enumerate(items):
+        first.setdefault(groups[item.nodeid], i)
+    items.sort(key=lambda item: (-seconds.get(groups[item.nodeid], 0.0), first[groups[item.nodeid]]))
+
+
+def pytest_collection_finish(session):
+    """The groups above must reach pytest-xdist: with pytest 9 its `--dist loadgroup` cannot
+    add a group to a node id and scatters every module's tests over the workers (each worker
+    then builds every module fixture and the session's tiny league again), without a word."""
+    if getattr(session.config.option, "loadgroup", False) and session.items \
+            and "@" not in session.items[0].nodeid:
+        raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist: `--dist loadgroup` "
+                                "has no effect (no group in the node ids); install pytest<9 "
+                                "(scripts/constraints.txt pins it)")
+
+
+_CONTROLLER = False
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _timeline(nodeid, "start")
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _timeline(nodeid, "end")
+
+
+def _timeline(nodeid: str, what: str) -> None:
+    """POPBASED_TEST_TIMELINE=FILE: each worker appends `worker start|end seconds nodeid` per
+    test, to see how the parallel workers' time is spent (which group ends last, idle tails);
+    scripts/test_timeline summarises it."""
+    path = os.environ.get("POPBASED_TEST_TIMELINE")
+    if path and not _CONTROLLER:
+        with open(path, "a") as f:
+            f.write(f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')} {what} {time.time():.2f} {nodeid}\n")
 
 
 DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)

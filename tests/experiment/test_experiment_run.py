@@ -1,6 +1,8 @@
-"""popbased experiment run end to end on tiny budgets: 2 arms (PBT, plain PPO) x 2 seeds trained
-on the fast env, the PBT champions exported, every run (and each PBT run's whole population),
-random play and the reference evaluated on real Melting Pot (2 episodes cut at 100 steps), the report written. The reference is a broken
+"""popbased experiment run end to end on tiny budgets: a PBT arm x 2 seeds trained on the fast
+env and a scripted arm, the PBT champions exported, every run (and each PBT run's whole
+population), random play and the reference evaluated on real Melting Pot (2 episodes cut at 100
+steps), the report written. (A plain-PPO arm's training command is tested in
+test_experiment_steps, `popbased train` itself in tests/cli/test_cli_train.) The reference is a broken
 checkpoint at first: its evaluation fails, is reported with its log and the rest goes on; fixed,
 a rerun does that step alone. Real Ray, real MLflow on SQLite, real subprocesses."""
 
@@ -55,9 +57,9 @@ population = "tiny.toml"
 generations = 1
 note = "PBT over the file's learning-rate range (chosen by hand)"
 
-[arms.ppo]
-shaping = { last_apples = -3.0 }
-note = "the designer's last_apples weight"
+[arms.greedy]
+policy = "scripted:greedy"
+note = "a scripted policy, no training"
 """
 
 REPS = {"aggregate": {"reps": 200}, "poi": {"reps": 50}, "profile": {"reps": 50}}
@@ -93,10 +95,10 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch, ray_loc
     out = tmp_path / "out"
     assert "ref.pt" in (out / "logs" / "eval-reference.log").read_text()
     markers = sorted(p.name for p in (out / "steps").glob("*.json"))
-    assert len(markers) == 13  # 2 x (pbt: train, export, eval, population) + 2 x (ppo: train, eval) + random
-    for arm in ("pbt", "ppo"):
-        for seed in (0, 1):
-            assert (out / "eval" / arm / f"seed-{seed}" / "episodes.csv").is_file()
+    assert len(markers) == 10  # 2 x (pbt: train, export, eval, population) + greedy + random
+    for seed in (0, 1):
+        assert (out / "eval" / "pbt" / f"seed-{seed}" / "episodes.csv").is_file()
+    assert (out / "eval" / "greedy" / "episodes.csv").is_file()
     played = json.loads((out / "eval" / "pbt" / "seed-0-population" / "evaluation.json").read_text())
     assert played["policy_refs"][0].startswith("population:") and played["sources"][0]["kind"] == "population"
     assert [m["member"] for m in played["sources"][0]["members"]] == ["m0", "m1"]
@@ -111,12 +113,12 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch, ray_loc
     # status on the half-done folder: the reference started and did not finish
     result = invoke("experiment", "status", out)
     assert result.exit_code == 0, result.output
-    assert "13 of 14 steps done" in result.output
+    assert "10 of 11 steps done" in result.output
     assert "eval/reference: started, not finished" in result.output
     assert "1 step(s), about" in result.output  # estimated from the other evaluations
 
     # the broken file fixed, a rerun does the failed step only
-    (tmp_path / "ref.pt").write_bytes((out / "runs" / "ppo" / "seed-0" / "m0.pt").read_bytes())
+    (tmp_path / "ref.pt").write_bytes((out / "runs" / "pbt" / "seed-0" / "gen-0001" / "m0.pt").read_bytes())
     before = {p.name: p.stat().st_mtime_ns for p in (out / "steps").glob("*.json")}
     said.clear()
     failed = runner.run("exp.toml", out=out, device="cpu", tracking_uri=uri, say=said.append, reps=REPS)
@@ -129,7 +131,7 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch, ray_loc
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["normalised_by"] == "reference"
-    for arm in ("pbt", "pbt (population)", "ppo"):
+    for arm in ("pbt", "pbt (population)", "greedy"):
         agg = summary["arms"][arm]["aggregate"]
         assert set(agg) == {"normalised", "score", "depletion_world", "depletion_proxy", "patch_deaths",
                             "harvest_efficiency"}
@@ -138,8 +140,8 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch, ray_loc
             assert run["episodes"] == 2 and set(run["depletion"]) == {"episodes", "world", "proxy", "patch_deaths"}
             assert 0 <= run["depletion"]["patch_deaths"] <= 1 and run["harvest_efficiency"] > 0
     assert [(p["x"], p["y"]) for p in summary["probability_of_improvement"]] == [
-        ("pbt", "pbt (population)"), ("pbt", "ppo"), ("pbt (population)", "ppo")]
-    assert summary["arms"]["ppo"]["note"] == "the designer's last_apples weight"
+        ("pbt", "pbt (population)"), ("pbt", "greedy"), ("pbt (population)", "greedy")]
+    assert summary["arms"]["greedy"]["note"] == "a scripted policy, no training"
 
     # no absolute machine paths, in OUT or in the copy under results/
     results = tmp_path / "results" / "tiny-exp"
@@ -153,4 +155,4 @@ def test_arms_by_seeds_resume_after_a_failed_step(tmp_path, monkeypatch, ray_loc
                 if s.startswith(os.sep)]
 
     result = invoke("experiment", "status", out)
-    assert "14 of 14 steps done" in result.output and "every step is done" in result.output
+    assert "11 of 11 steps done" in result.output and "every step is done" in result.output

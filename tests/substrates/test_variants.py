@@ -76,7 +76,7 @@ def _depletion(regrowth, seed, players=14, steps=1500):
 
 @pytest.mark.slow
 def test_scarce_regrowth_depletes_sooner_than_abundant():
-    seeds = (0, 1, 2)
+    seeds = (0, 1)  # 2 of each: the 20 runs above never overlapped
     scarce = [_depletion("0.01", s) for s in seeds]
     abundant = [_depletion("100", s) for s in seeds]
     scarce_steps = [s["depletion_step"] or 10**9 for s in scarce]
