@@ -214,7 +214,7 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, b
 
     chosen = suites.load(suite_file)
     refs = resolve_all(policies, tracking_uri) if policies else []
-    root = suites.check(chosen, env, bots_root)  # checked before anything is written
+    root = suites.check(chosen, env, bots_root, refs)  # checked before anything is written
     if baselines:
         suites.baseline_rows(chosen, baselines, episodes, seed, env, max_episode_steps)
     folder = claim(out, "evaluation", force=force)

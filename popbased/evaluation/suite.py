@@ -46,7 +46,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -264,9 +264,12 @@ def _scenarios(suite: Suite) -> list[dict[str, Any]]:
             for s in suite.scenarios]
 
 
-def check(suite: Suite, env: str, bots_root: str | None = None) -> str | None:
+def check(suite: Suite, env: str, bots_root: str | None = None,
+          policies: Sequence[PolicyRef] = ()) -> str | None:
     """The bots root of the suite's Melting Pot scenarios (None without any), checked: they play
-    on Melting Pot only, and every bot of theirs is installed (one line of bad input if not)."""
+    on Melting Pot only, every bot of theirs is installed, and a scripted focal policy (the
+    suite's reference, or one of `policies`) meets only those it can play, the commons_harvest
+    family's (one line of bad input if not)."""
     from popbased.evaluation import scenario as mp_scenarios
 
     names = [s.meltingpot for s in suite.scenarios if s.meltingpot]
@@ -275,6 +278,9 @@ def check(suite: Suite, env: str, bots_root: str | None = None) -> str | None:
     if env != "meltingpot":
         raise BadInput(f"suite {suite.name}: Melting Pot's scenarios ({', '.join(names)}) play on "
                        f"--env meltingpot only, not {env}")
+    scripted = [suite.reference] if is_scripted(suite.reference) else []
+    for label in scripted + [p.label for p in policies if p.kind == "scripted"]:
+        mp_scenarios.check_scripted(label, [mp_scenarios.info(n) for n in names])
     return mp_scenarios.check(names, bots_root)[1]
 
 
@@ -295,7 +301,7 @@ def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, ma
         if p.label in BASELINES:
             raise BadInput(f"policy {p.label!r}: random and the reference play in every suite "
                            f"already; give the policies to compare with them")
-    root = check(suite, env, bots_root)
+    root = check(suite, env, bots_root, policies)
     given = [] if baselines is None else baseline_rows(suite, baselines, episodes, seed, env, max_steps)
     focal = ([] if given else [(RANDOM, RANDOM), ("reference", suite.reference)]) + \
         [(p.label, p.path) for p in policies]

@@ -162,6 +162,20 @@ def test_melting_pots_scenarios_need_their_bots_and_melting_pot_before_anything_
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
 
+def test_scripted_focal_players_meet_only_commons_harvest_scenarios_said_before_anything(tmp_path):
+    # the reference (scripted:sustainable by default) or a scripted POLICY reads the world
+    # state popbased adds to the commons_harvest family only: refused before the bots are looked
+    # for, Ray started or the folder claimed
+    path = _file(tmp_path, '[scenarios.mp]\nmeltingpot = "clean_up_0"\n')
+    refused = popbased(tmp_path, "evaluate", "suite", path, "random", "-o", "o1")
+    one_line_error(refused, "policy 'scripted:sustainable': scripted policies read the world state")
+    assert "not clean_up_0" in refused.stderr
+    (tmp_path / "ref.toml").write_text('[suite]\nreference = "random"\n[scenarios.mp]\nmeltingpot = "clean_up_0"\n')
+    greedy = popbased(tmp_path, "evaluate", "suite", tmp_path / "ref.toml", "scripted:greedy", "-o", "o2")
+    one_line_error(greedy, "policy 'scripted:greedy': scripted policies read the world state")
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
 @pytest.mark.slow  # plays real Melting Pot scenarios on Ray (TensorFlow in the workers)
 def test_a_suite_plays_melting_pots_scenarios_with_their_bots(ray_local, open_bots, tmp_path):
     """commons_harvest__open_0 with bots in DeepMind's format (conftest's: they always zap), its
