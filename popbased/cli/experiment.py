@@ -130,3 +130,43 @@ def compare(x, y, out):
     if out is not None:
         write_atomic(Path(out), json.dumps(made, indent=1).encode())
         click.echo(f"written: {out}")
+
+
+@experiment.command("selection")
+@click.argument("results", type=click.Path(file_okay=False))
+@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="Write the rows and correlations as JSON to this file (not overwritten).")
+def selection(results, out):
+    """Did the training fitness predict the champions' Melting Pot scores?
+
+    RESULTS is an experiment's results (or run) folder. Each exported champion's fitness and
+    objectives in training beside its scores on Melting Pot, and Spearman's rank correlation
+    across runs (all arms, then each arm). See popbased/experiment/selection.py.
+
+    \b
+    Example:
+      popbased experiment selection results/social-attribution
+    """
+    from popbased.errors import BadInput
+    from popbased.experiment import selection as selecting
+    from popbased.ppo.checkpoint import write_atomic
+
+    if out is not None and Path(out).exists():
+        raise BadInput(f"-o {out}: exists; give a new file name (never overwritten)")
+    made = selecting.selection(results)
+    click.echo("arm\tseed\tmember\tfitness\tsustainability\tnormalised\tkept (world)")
+    for r in made["rows"]:
+        click.echo("\t".join(_cell(r.get(k)) for k in ("arm", "seed", "member", "fitness", "sustainability",
+                                                        "normalised", "kept_world")))
+    for scope, table in [("all arms", made["all"]), *made["arms"].items()]:
+        shown = "; ".join(f"{pair} rho {_cell(c['rho'])} (p {_cell(c['p'])}, {c['runs']} runs)"
+                          for pair, c in table.items() if c)
+        click.echo(f"{scope}: {shown or 'fewer than 3 runs'}")
+    click.echo(f"({made['metric']})")
+    if out is not None:
+        write_atomic(Path(out), json.dumps(made, indent=1).encode())
+        click.echo(f"written: {out}")
+
+
+def _cell(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else ("-" if v is None else str(v))

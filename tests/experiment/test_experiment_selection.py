@@ -1,0 +1,67 @@
+"""`popbased experiment selection`: each champion's training fitness beside its Melting Pot
+scores, Spearman's rho across runs; checked on hand-made folders (perfect orders give +-1), bad
+input in one line, and the committed analyses recomputed from the committed results."""
+
+import json
+
+import pytest
+
+from conftest import ROOT, invoke
+from popbased.errors import BadInput
+from popbased.experiment import selection
+
+
+def _folder(tmp_path, fitness, normalised, sustainability, world, where="state/champions"):
+    runs = {}
+    for seed, (f, n, s, w) in enumerate(zip(fitness, normalised, sustainability, world)):
+        runs[str(seed)] = {"score": 10 * n, "normalised": n, "depletion": {"world": w}}
+        policy = tmp_path / where / "pbt" / f"seed-{seed}" / "open" / "policy.json"
+        policy.parent.mkdir(parents=True)
+        policy.write_text(json.dumps({"member": f"m{seed}", "fitness": f, "objectives": {
+            "return": f, "sustainability": s, "equality": 0.5}}))
+    (tmp_path / "summary.json").write_text(json.dumps({"arms": {"pbt": {"runs": runs}, "other": {"runs": {}}}}))
+    return tmp_path
+
+
+def test_rank_correlations_across_runs(tmp_path):
+    folder = _folder(tmp_path, [1, 2, 3, 4], [0.1, 0.2, 0.3, 0.5], [0.9, 0.5, 0.7, 0.1], [0.0, 0.4, 0.2, 0.8])
+    made = selection.selection(folder)
+    assert [r["seed"] for r in made["rows"]] == [0, 1, 2, 3]
+    assert made["rows"][1]["kept_world"] == pytest.approx(0.6)
+    every = made["all"]
+    assert every["fitness vs normalised"]["rho"] == pytest.approx(1.0)
+    assert every["sustainability vs kept_world"]["rho"] == pytest.approx(1.0)  # kept = 1 - world
+    assert every["equality vs score"] == {"rho": None, "p": None, "runs": 4, "constant": True}
+    assert made["arms"]["pbt"] == every
+    # reversed scores: -1
+    (tmp_path / "summary.json").write_text((tmp_path / "summary.json").read_text().replace(
+        '"normalised": 0.1', '"normalised": 0.9'))
+    assert selection.selection(folder)["all"]["fitness vs normalised"]["rho"] < 0.5
+
+
+def test_run_folders_and_too_few_runs(tmp_path):
+    folder = _folder(tmp_path, [1, 2], [0.1, 0.2], [1, 1], [0, 0], where="champions")
+    assert selection.selection(folder)["all"]["fitness vs normalised"] is None  # under 3 runs
+
+
+def test_bad_folders_are_one_line(tmp_path):
+    with pytest.raises(BadInput, match="no summary.json"):
+        selection.selection(tmp_path)
+    (tmp_path / "summary.json").write_text("{}")
+    with pytest.raises(BadInput, match="no champions/ or state/champions/"):
+        selection.selection(tmp_path)
+    (tmp_path / "state" / "champions").mkdir(parents=True)
+    result = invoke("experiment", "selection", str(tmp_path))
+    assert result.exit_code == 2 and "no run has both" in result.output
+
+
+@pytest.mark.parametrize("name", ["social-attribution", "pbt-world-seating"])
+def test_the_committed_analyses_are_what_the_committed_results_give(name, tmp_path):
+    folder = ROOT / "results" / name
+    committed = json.loads((folder / "selection.json").read_text())
+    assert committed == json.loads(json.dumps(selection.selection(folder)))
+    out = tmp_path / "s.json"
+    shown = invoke("experiment", "selection", str(folder), "-o", str(out))
+    assert shown.exit_code == 0 and "fitness vs normalised rho" in shown.output and out.is_file()
+    again = invoke("experiment", "selection", str(folder), "-o", str(out))
+    assert again.exit_code == 2 and "never overwritten" in again.output
