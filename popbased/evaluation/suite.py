@@ -279,8 +279,10 @@ def check(suite: Suite, env: str, bots_root: str | None = None,
         raise BadInput(f"suite {suite.name}: Melting Pot's scenarios ({', '.join(names)}) play on "
                        f"--env meltingpot only, not {env}")
     scripted = [suite.reference] if is_scripted(suite.reference) else []
-    for label in scripted + [p.label for p in policies if p.kind == "scripted"]:
-        mp_scenarios.check_scripted(label, [mp_scenarios.info(n) for n in names])
+    scripted += [p.label for p in policies if p.kind == "scripted"]
+    infos = [mp_scenarios.info(n) for n in names] if scripted else []
+    for label in scripted:
+        mp_scenarios.check_scripted(label, infos)
     return mp_scenarios.check(names, bots_root)[1]
 
 
