@@ -48,16 +48,14 @@ def pytest_collection_modifyitems(config, items):
     scripts/test passes `--no-loadscope-reorder` so that pytest-xdist keeps this order instead
     of its own by test count): a long group started last would leave the other worker idle."""
     seconds = json.loads(DURATIONS.read_text()) if DURATIONS.is_file() else {}
-    groups = {}
-    for item in items:
+    groups, first = {}, {}  # each test's group; each group's first place in collection order
+    for i, item in enumerate(items):
         if "device" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.device)
         shared = [f for f in ("tiny_league_run", "open_bots") if f in item.fixturenames]
-        groups[item.nodeid] = shared[0] if shared else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    first = {}
-    for i, item in enumerate(items):
-        first.setdefault(groups[item.nodeid], i)
+        group = groups[item.nodeid] = shared[0] if shared else item.nodeid.split("::")[0]
+        first.setdefault(group, i)
+        item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: (-seconds.get(groups[item.nodeid], 0.0), first[groups[item.nodeid]]))
 
 
