@@ -111,12 +111,9 @@ def compare(x, y, out):
     Example:
       popbased experiment compare results/pbt-world-seating:pbt_world results/pbt-vs-random-search:pbt
     """
-    from popbased.errors import BadInput
     from popbased.experiment import compare as comparing
-    from popbased.ppo.checkpoint import write_atomic
 
-    if out is not None and Path(out).exists():
-        raise BadInput(f"-o {out}: exists; give a new file name (a comparison is never overwritten)")
+    _refuse_existing(out, "a comparison")
     made = comparing.compare(x, y)
     for label in (made["x"], made["y"]):
         arm = made["arms"][label]
@@ -127,9 +124,7 @@ def compare(x, y, out):
     p = made["probability_of_improvement"]
     click.echo(f"P({made['x']} > {made['y']}) = {p['point']:.2f} [{p['low']:.2f}, {p['high']:.2f}] "
                f"(metric: {made['metric']}; 95% stratified-bootstrap CI, rliable)")
-    if out is not None:
-        write_atomic(Path(out), json.dumps(made, indent=1).encode())
-        click.echo(f"written: {out}")
+    _write(out, made)
 
 
 @experiment.command("selection")
@@ -147,12 +142,9 @@ def selection(results, out):
     Example:
       popbased experiment selection results/social-attribution
     """
-    from popbased.errors import BadInput
     from popbased.experiment import selection as selecting
-    from popbased.ppo.checkpoint import write_atomic
 
-    if out is not None and Path(out).exists():
-        raise BadInput(f"-o {out}: exists; give a new file name (never overwritten)")
+    _refuse_existing(out, "an analysis")
     made = selecting.selection(results)
     click.echo("arm\tseed\tmember\tfitness\tsustainability\tnormalised\tkept (world)")
     for r in made["rows"]:
@@ -163,10 +155,24 @@ def selection(results, out):
                           for pair, c in table.items() if c)
         click.echo(f"{scope}: {shown or 'fewer than 3 runs'}")
     click.echo(f"({made['metric']})")
-    if out is not None:
-        write_atomic(Path(out), json.dumps(made, indent=1).encode())
-        click.echo(f"written: {out}")
+    _write(out, made)
 
 
 def _cell(v) -> str:
     return f"{v:.3g}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+
+def _refuse_existing(out: str | None, what: str) -> None:
+    """-o FILE of `compare` and `selection`: one line of bad input if FILE exists, before any work."""
+    from popbased.errors import BadInput
+
+    if out is not None and Path(out).exists():
+        raise BadInput(f"-o {out}: exists; give a new file name ({what} is never overwritten)")
+
+
+def _write(out: str | None, made: dict) -> None:
+    if out is not None:
+        from popbased.ppo.checkpoint import write_atomic
+
+        write_atomic(Path(out), json.dumps(made, indent=1).encode())
+        click.echo(f"written: {out}")
