@@ -1,5 +1,5 @@
 """`popbased status FOLDER [--check] [--json]`: where a run folder of any kind stands (a train
-run, PBT run, league, evaluation or study), and with --check an audit of what it holds
+run, PBT run, league, evaluation, experiment or study), and with --check an audit of what it holds
 (popbased.runs.status). `popbased league status` is the same command."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def status(folder, check, as_json, tracking_uri):
     """Where a run folder of any kind stands; --check audits it.
 
     FOLDER holds a train run (agent-steps, last round, checkpoints), a PBT run or league
-    (generation, members, best, what is left), an evaluation (what it played, its summary) or
-    a study (steps done, its runs). It may also be a league or population name (its newest
+    (generation, members, best, what is left), an evaluation (what it played, its summary), an
+    experiment (each arm and seed's steps, the time left) or a study (steps done, its runs). It may also be a league or population name (its newest
     run under ./runs) or an MLflow run id.
 
     \b
@@ -61,7 +61,11 @@ def show(ref: str, check: bool, as_json: bool, tracking_uri: str | None = None) 
         click.echo(json.dumps(json_safe(now), indent=2, default=str))
         return
     console = progress.console()
-    for line in _PRINTERS[kind](now, console) or ():
+    lines = _PRINTERS[kind](now, console) or ()
+    if kind == "experiment":  # tab-separated columns, as `popbased experiment status` prints them
+        click.echo("\n".join(lines))
+        return
+    for line in lines:
         console.print(line, markup=False, highlight=False)
 
 
@@ -91,6 +95,9 @@ def headline(now: dict) -> str:
         return (f"evaluation in {folder}: {now.get('title')} ({now.get('env') or 'meltingpot'}), "
                 f"{len(now['policies'])} policies x {points} point{'s' if points != 1 else ''}, "
                 f"{now.get('episodes')} episodes each")
+    if kind == "experiment":
+        return (f"experiment {now['name']} in {folder}: {now['done']} of "
+                f"{now['done'] + now['left']} steps done")
     done, unfinished = now["done"], now["unfinished"]
     return (f"study in {folder}: {len(done)} steps done"
             + (f", {len(unfinished)} started and not done ({', '.join(unfinished)}: running, "
@@ -213,5 +220,12 @@ def _study(now: dict, console) -> list[str]:
     return lines
 
 
+def _experiment(now: dict, console) -> list[str]:
+    """As `popbased experiment status` prints it: a row per arm and seed, then the time left."""
+    from popbased.experiment import status as experiment
+
+    return experiment.lines(now)
+
+
 _PRINTERS = {"train": _train, "pbt": _pbt, "league": _league, "evaluation": _evaluation,
-             "study": _study}
+             "experiment": _experiment, "study": _study}

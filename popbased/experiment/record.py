@@ -6,10 +6,17 @@ working folder), so the folder can move and results name no machine's folders. E
 writes it anew from the current plan: a rerun whose plan has more steps (population
 evaluations added to a folder planned without them) records them all, and the steps whose
 markers exist stay done.
+
+`changes` says what a rerun's plan changes of an earlier one (OUT/experiment.json, or the
+summary.json of the results it would continue from): its shared settings (budget, episodes,
+substrate, evaluation seed, reference) and each arm's definition, population file included.
+`popbased experiment run` refuses a change that touches finished steps, which would otherwise
+count as done for the new plan and mix two experiments in one report.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -37,6 +44,62 @@ def relative(path: str | Path, base: Path | None = None) -> str:
         return os.path.relpath(full, base)
 
 
+SETTINGS = ("name", "agent_steps", "episodes", "substrate", "eval_seed", "max_episode_steps", "reference")
+"""What every step of an experiment shares (the baselines' evaluations included)."""
+ARM_FIELDS = ("kind", "definition", "generations", "members", "agent_steps", "trains_on", "file_sha256")
+"""What makes an arm's runs what they are (its `note` is words, and may change)."""
+
+
+def _file_sha256(arm: specs.Arm) -> str | None:
+    """A pbt arm's population file with its overrides (as the run gets it), a league arm's
+    league file: what the arm's definition names but does not hold."""
+    if arm.kind == "pbt":
+        from popbased.experiment.files import dumps  # deferred: only pbt arms write files
+
+        text = dumps(arm.population).encode()
+    elif arm.kind == "league" and arm.file is not None and Path(arm.file).is_file():
+        text = Path(arm.file).read_bytes()
+    else:
+        return None
+    return hashlib.sha256(text).hexdigest()
+
+
+def _arm(info: dict) -> dict:
+    kept = {k: info.get(k) for k in ARM_FIELDS if k in info}
+    if isinstance(kept.get("definition"), dict):
+        kept["definition"] = {k: v for k, v in kept["definition"].items() if k != "note"}
+    return kept
+
+
+def changes(old: dict, new: dict) -> tuple[list[str], dict[str, list[str]]]:
+    """(the shared settings that differ, {arm: its fields that differ}) from the plan `old` (a
+    record, or a report's summary.json) to `new`; an arm only one of them has is no change, nor
+    a field only one of them records (an older record)."""
+    old = {**old, "name": old.get("name", old.get("experiment")),  # a summary's names
+           "reference": old.get("reference", old.get("reference_policy"))}
+    settings = [f"{k} {old[k]!r} -> {new[k]!r}" for k in SETTINGS
+                if k in old and k in new and old[k] != new[k]]
+    arms = {}
+    for name, info in new.get("arms", {}).items():
+        if name not in old.get("arms", {}):
+            continue
+        a, b = _arm(old["arms"][name]), _arm(info)
+        differ = []
+        for k in ARM_FIELDS:
+            if k not in a or k not in b or a[k] == b[k]:
+                continue
+            if k == "definition":
+                keys = sorted(set(a[k]) | set(b[k]), key=str)
+                differ += [f"{d} {a[k].get(d)!r} -> {b[k].get(d)!r}" for d in keys if a[k].get(d) != b[k].get(d)]
+            elif k == "file_sha256":
+                differ.append("its population or league file's contents")
+            else:
+                differ.append(f"{k} {a[k]!r} -> {b[k]!r}")
+        if differ:
+            arms[name] = list(dict.fromkeys(differ))  # `generations` is both a field and defined
+    return settings, arms
+
+
 def _folder(p: Planned, out: Path) -> Path:
     """Where a training or evaluation step writes (its run folder, its results folder)."""
     return planner.run_folder(out, p.arm, p.seed) if p.stage == "train" else p.step.fresh
@@ -50,7 +113,8 @@ def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
                      "agent_steps": a.budget(exp.agent_steps) if a.kind != "champion" else None,
                      "steps_per_generation": (a.steps_per_generation(exp.agent_steps)
                                               if a.kind in ("pbt", "league") else None),
-                     "trains_on": a.substrate if a.kind != "champion" else None}
+                     "trains_on": a.substrate if a.kind != "champion" else None,
+                     **({"file_sha256": _file_sha256(a)} if a.kind in ("pbt", "league") else {})}
             for a in exp.arms}
     rows = [{"name": p.name, "stage": p.stage, "arm": p.arm, "seed": p.seed, "units": p.units,
              "marker": relative(p.step.done, out), "log": relative(runner.log_path(out, p.step), out),

@@ -17,7 +17,7 @@ from popbased.errors import BadInput
 from popbased.experiment import carry, report
 from popbased.experiment import spec as specs
 from popbased.experiment import steps as planner
-from popbased.experiment.record import RECORD, record
+from popbased.experiment.record import RECORD, changes, record
 from popbased.experiment.steps import Planned
 from popbased.runs.claim import claim
 from popbased.study import run as runner
@@ -73,6 +73,42 @@ def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str
     return steps
 
 
+def _finished(where: Path, plan: dict) -> dict[str | None, int]:
+    """How many of the plan's steps have a marker under `where` (OUT, or a results folder's
+    state/), by arm (None: the baselines)."""
+    done: dict[str | None, int] = {}
+    for row in plan["steps"]:
+        if (where / row["marker"]).is_file():
+            done[row["arm"]] = done.get(row["arm"], 0) + 1
+    return done
+
+
+def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path) -> None:
+    """BadInput when the plan changes what finished steps in OUT, or in the results folder a
+    rerun continues from, were run with (see record.changes): they would count as done for the
+    new plan. Arms or seeds added, and arms whose steps have not run, are no change."""
+    earlier = [(out, out / RECORD, out, "--force moves it aside"),
+               (results, results / "summary.json", results / carry.STATE,
+                "move it aside yourself (it is never overwritten by another plan)")]
+    for folder, path, markers, way in earlier:
+        if not path.is_file():
+            continue
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            raise BadInput(f"{path}: unreadable, so what its finished steps ran is unknown; move "
+                           f"{folder} aside") from None
+        done = _finished(markers, plan)
+        settings, arms = changes(old, plan)
+        what = ([", ".join(settings)] if settings and done else []) + [
+            f"arm {a}: {', '.join(d)}" for a, d in arms.items() if done.get(a)]
+        if what:
+            raise BadInput(f"{exp.source}: changed since {folder} was made ({'; '.join(what)}); its "
+                           f"finished steps would count as done for the new plan. Give the "
+                           f"experiment a new name (its runs/ and results/ folders follow it), or "
+                           f"{way}")
+
+
 def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), parallel: int = 1,
         device: str = "auto", tracking_uri: str | None = None, results: Path | None = None,
         force: bool = False, say: Callable[[str], None] = print, reps: dict | None = None,
@@ -89,18 +125,20 @@ def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), 
 
         suites.check(suites.load(exp.suite), "meltingpot")
     uri = resolve_uri(tracking_uri)
-    claim(out, "study", force=force, option="-o")  # a folder of steps, continued by a rerun
-    out.mkdir(parents=True, exist_ok=True)
+    claim(out, "experiment", force=force, option="-o")  # continued by a rerun
     every = planner.plan(exp, out, uri, device)
     chosen = select(every, only, arms, exp)
+    results = results or Path("results") / exp.name
+    plan = record(exp, every, out)
+    unchanged(exp, plan, out, results)
+    out.mkdir(parents=True, exist_ok=True)
     planner.write_files(exp, out.resolve())
-    write_atomic(out / RECORD, json.dumps(record(exp, every, out), indent=1).encode())
+    write_atomic(out / RECORD, json.dumps(plan, indent=1).encode())
     say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "
         f"{exp.agent_steps:,} agent-steps per run on the fast env, {exp.episodes} episodes per "
         f"evaluation on Melting Pot's {exp.substrate}; {len(chosen)} steps into {out}")
     for name in planner.recover(exp, every, out):
         say(f"{name}: its run folder holds every generation already; marked done")
-    results = results or Path("results") / exp.name
     restored = carry.restore(out, results, every, chosen)
     if restored:
         say(f"restored from {results / carry.STATE} (finished in an earlier checkout): "

@@ -8,6 +8,7 @@ What a folder holds is read from its files:
                  options.json of command "train"
     pbt, league  state.json (a league's has a `league` entry, a PBT run's a `spec` entry)
     evaluation   evaluation.json (`popbased evaluate run | sweep | matrix | scenario`)
+    experiment   experiment.json (`popbased experiment run`; its steps/ beside it)
     study        steps/ (the study's step markers), or logs/ beside runs/
 
 A missing or empty folder is free. A folder of other files is free too, except for an
@@ -28,15 +29,23 @@ from typing import Callable
 
 from popbased.errors import BadInput
 
-KINDS = ("train", "pbt", "league", "evaluation", "study")
+KINDS = ("train", "pbt", "league", "evaluation", "experiment", "study")
 NAMES = {"train": "a train run", "pbt": "a PBT run", "league": "a league",
-         "evaluation": "evaluation results", "study": "a study"}
+         "evaluation": "evaluation results", "experiment": "an experiment", "study": "a study"}
 RESUME_HINTS = {"pbt": "continue it with `popbased resume {out}`",
                 "league": "continue it with `popbased resume {out}`"}
 """How to continue a run of each kind that a command can continue ({out}: the folder)."""
-RERUN = ("study",)
+RERUN = ("experiment", "study")
 """Kinds whose command continues a run of its kind by running again in its folder."""
 CHECKPOINT = re.compile(r"^m\d+\.pt$")
+
+
+def _experiment_name(path: Path) -> str:
+    try:
+        name = json.loads(path.read_text()).get("name")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return "its experiment.json is unreadable"
+    return repr(name) if isinstance(name, str) else "unnamed"
 
 
 def held(path: str | Path) -> tuple[str, str] | None:
@@ -60,6 +69,8 @@ def held(path: str | Path) -> tuple[str, str] | None:
         return kind, f"{NAMES[kind]} (generation {state.get('generation', '?')})"
     if "evaluation.json" in names:
         return "evaluation", NAMES["evaluation"]
+    if "experiment.json" in names:
+        return "experiment", f"{NAMES['experiment']} ({_experiment_name(path / 'experiment.json')})"
     if (path / "steps").is_dir() or ((path / "logs").is_dir() and (path / "runs").is_dir()):
         return "study", NAMES["study"]
     marks = [n for n in names if n == "metrics.jsonl" or CHECKPOINT.match(n)]
@@ -100,7 +111,7 @@ def claim(out: str | Path, kind: str, *, resume: bool = False, force: bool = Fal
     checks follow) and a run of another kind is refused; `resume` and `force` together are
     refused. Otherwise a folder holding a run (or, for an evaluation, any file) is refused
     with BadInput, or with `force` renamed whole to FOLDER.old-TIME (said through `say`, on
-    stderr by default); a study's folder is continued by running the study again. `option`
+    stderr by default); a study's or an experiment's folder is continued by running it again. `option`
     names the flag that gave `out` in messages."""
     if kind not in KINDS:
         raise ValueError(f"claim: kind {kind!r}; allowed: {', '.join(KINDS)}")

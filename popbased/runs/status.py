@@ -7,6 +7,7 @@ A folder's kind is what `popbased.runs.claim.held` reads from its files:
     pbt         state.json with a `spec`, generations.jsonl, rounds.jsonl, gen-NNNN/...
     league      state.json with a `league`, the same and payoff.jsonl
     evaluation  evaluation.json, its tables (CSV and Parquet), report.html
+    experiment  experiment.json (its plan), steps/, logs/, runs/ARM/seed-N, eval/ARM/seed-N
     study       steps/ (a marker per finished step), logs/, runs/, eval/
 
 `locate` also takes what `popbased lineage` and `export` take for a run: a league or
@@ -54,7 +55,8 @@ def locate(ref: str | Path, uri: str | None = None) -> tuple[Path, str]:
         if kind not in KINDS:
             raise BadInput(f"{ref}: not a run folder (it is {what}); a run folder holds a train "
                            f"run (metrics.jsonl, m0.pt), a PBT run or league (state.json), "
-                           f"evaluation results (evaluation.json) or a study (steps/)")
+                           f"evaluation results (evaluation.json), an experiment (experiment.json) or a "
+                           f"study (steps/)")
         return path, kind
     run = refs.league(str(ref), uri)
     return run.path, run.kind
@@ -308,8 +310,15 @@ def _study(folder: Path) -> dict[str, Any]:
             "logs": str(folder / "logs"), "parts": parts}
 
 
+def _experiment(folder: Path) -> dict[str, Any]:
+    """What `popbased experiment status` reports: every step's state and the time left."""
+    from popbased.experiment import status as experiment  # deferred: only for this kind
+
+    return experiment.status(folder)
+
+
 _READERS = {"train": _train, "pbt": _pbt, "league": _league, "evaluation": _evaluation,
-            "study": _study}
+            "experiment": _experiment, "study": _study}
 
 
 # ---------------------------------------------------------------------- checking
@@ -416,7 +425,32 @@ def _check_study(folder: Path, mlflow: bool) -> tuple[list[str], str]:
     return problems, f"study, {len(markers)} steps done, {len(parts)} run and evaluation folders"
 
 
+def _check_experiment(folder: Path, mlflow: bool) -> tuple[list[str], str]:
+    """Its plan readable, every step marker readable, and each run or evaluation folder its
+    plan names that exists audited as its kind."""
+    from popbased.experiment.record import read_record  # deferred: only for this kind
+
+    record = read_record(folder)
+    problems, done, audited = [], 0, 0
+    for row in record.get("steps", []):
+        marker = folder / row["marker"]
+        if marker.exists():
+            done += 1
+            try:
+                _json(marker)
+            except BadInput as err:
+                problems.append(str(err))
+        path = folder / row["folder"] if row.get("folder") else None
+        kind = (held(path) or ("", ""))[0] if path is not None else ""
+        if kind in KINDS and kind not in ("study", "experiment"):
+            audited += 1
+            found, _ = check(path, kind, mlflow=mlflow)
+            problems += [f"{row['folder']}: {p}" for p in found]
+    return problems, (f"experiment {record.get('name')!r}, {done} of {len(record.get('steps', []))} "
+                      f"steps done, {audited} run and evaluation folders")
+
+
 _CHECKS = {"train": _check_train, "pbt": _check_generations("pbt"),
            "league": _check_generations("league"), "evaluation": _check_evaluation,
-           "study": _check_study}
+           "experiment": _check_experiment, "study": _check_study}
 
