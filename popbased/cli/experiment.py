@@ -99,13 +99,16 @@ def status(folder, as_json):
 @click.argument("y", metavar="RESULTS:ARM")
 @click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
               help="Write the comparison as JSON to this file (not overwritten: a new name each time).")
-def compare(x, y, out):
+@click.option("--across-budgets", is_flag=True,
+              help="Let the two arms' agent-steps per run differ (a budget trend: the same arm "
+                   "trained longer); each arm's budget is printed and written beside it.")
+def compare(x, y, out, across_budgets):
     """Arms of two experiments: IQM across seeds and P(X > Y).
 
     Each RESULTS:ARM is an experiment's results folder (or its summary.json) and an arm as its
     report names it. The experiments must have been evaluated alike (substrate, episodes,
-    episode seeds, cap, reference, agent-steps per run). Nothing is replayed: the runs' scores
-    come from the two summaries.
+    episode seeds, cap, reference, agent-steps per run unless --across-budgets). Nothing is
+    replayed: the runs' scores come from the two summaries.
 
     \b
     Example:
@@ -114,13 +117,14 @@ def compare(x, y, out):
     from popbased.experiment import compare as comparing
 
     _refuse_existing(out, "a comparison")
-    made = comparing.compare(x, y)
+    made = comparing.compare(x, y, across_budgets=across_budgets)
     for label in (made["x"], made["y"]):
         arm = made["arms"][label]
         s, n = arm["score_iqm"], arm["normalised_iqm"]
         shown = f", normalised {n['point']:.3f} [{n['low']:.3f}, {n['high']:.3f}]" if n else ""
-        click.echo(f"{label}: {len(arm['seeds'])} runs (seeds {', '.join(map(str, arm['seeds']))}), "
-                   f"score IQM {s['point']:.2f} [{s['low']:.2f}, {s['high']:.2f}]{shown}")
+        budget = f", {arm['agent_steps']:,} agent-steps each" if across_budgets and arm["agent_steps"] else ""
+        click.echo(f"{label}: {len(arm['seeds'])} runs (seeds {', '.join(map(str, arm['seeds']))}"
+                   f"{budget}), score IQM {s['point']:.2f} [{s['low']:.2f}, {s['high']:.2f}]{shown}")
     p = made["probability_of_improvement"]
     click.echo(f"P({made['x']} > {made['y']}) = {p['point']:.2f} [{p['low']:.2f}, {p['high']:.2f}] "
                f"(metric: {made['metric']}; 95% stratified-bootstrap CI, rliable)")

@@ -6,7 +6,8 @@ across its seeds and P(X > Y), from the two reports' summary.json (nothing is re
 
 Comparable means evaluated alike: the same substrate, episode count, episode seeds, episode
 cap and reference, and the same training budget per run; anything else is one line of bad
-input naming what differs. The score compared is per-capita return per 1,000 steps on real
+input naming what differs. `across_budgets` lets the budgets differ (a budget trend: the same
+arm trained longer); both budgets are then part of the comparison. The score compared is per-capita return per 1,000 steps on real
 Melting Pot (each run's own mean over its episodes); the normalised score is shown beside it,
 each arm normalised by its own experiment's random and reference evaluations (two measurements
 of the same two policies on the same episode seeds)."""
@@ -53,18 +54,20 @@ def _budget(summary: dict, arm: str) -> Any:
     return summary["arms"][arm].get("agent_steps", summary.get("agent_steps"))
 
 
-def compare(x_ref: str, y_ref: str, reps: dict | None = None) -> dict[str, Any]:
+def compare(x_ref: str, y_ref: str, reps: dict | None = None,
+            across_budgets: bool = False) -> dict[str, Any]:
     """X's and Y's runs, each arm's IQM (score and normalised) and P(X > Y) on the score."""
     reps = reps or {}
     (sx, ax, px), (sy, ay, py) = load(x_ref), load(y_ref)
     differ = [k for k in ALIKE if sx.get(k) != sy.get(k)]
-    if _budget(sx, ax) != _budget(sy, ay):
+    if _budget(sx, ax) != _budget(sy, ay) and not across_budgets:
         differ.append("agent_steps")
     if differ:
         shown = "; ".join(f"{k}: {sx.get(k) if k != 'agent_steps' else _budget(sx, ax)!r} vs "
                           f"{sy.get(k) if k != 'agent_steps' else _budget(sy, ay)!r}" for k in differ)
+        allowed = "" if across_budgets else " and agent_steps per run (--across-budgets: any)"
         raise BadInput(f"{x_ref} and {y_ref} were not evaluated alike ({shown}); allowed: arms of "
-                       f"experiments with the same {', '.join(ALIKE)} and agent_steps per run")
+                       f"experiments with the same {', '.join(ALIKE)}{allowed}")
     labels = (f"{sx['experiment']}:{ax}", f"{sy['experiment']}:{ay}")
     if labels[0] == labels[1]:
         raise BadInput(f"{x_ref} and {y_ref} are the same arm; give two")
@@ -78,6 +81,7 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None) -> dict[str, Any]:
         norm = (stats.aggregate({label: values}, **reps.get("aggregate", {}))[label]["iqm"].as_dict()
                 if values and all(v is not None for v in values) else None)
         arms[label] = {"summary": str(path), "arm": arm, "seeds": [int(s) for s in runs[label]],
+                       "agent_steps": _budget(summary, arm),
                        "scores": scores[label], "score_iqm": iqm.as_dict(), "normalised_iqm": norm,
                        "definition": summary["arms"][arm].get("definition"),
                        "baselines": {k: v.get("score") for k, v in (summary.get("baselines") or {}).items()}}
@@ -85,7 +89,8 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None) -> dict[str, Any]:
     shared = sorted(set(arms[labels[0]]["seeds"]) & set(arms[labels[1]]["seeds"]))
     return {"x": labels[0], "y": labels[1], "metric": "score: per-capita return per 1,000 steps on "
             "real Melting Pot, each run's mean over its evaluation episodes",
-            "evaluated_alike": {k: sx.get(k) for k in ALIKE} | {"agent_steps": _budget(sx, ax)},
+            "evaluated_alike": {k: sx.get(k) for k in ALIKE} | (
+                {} if _budget(sx, ax) != _budget(sy, ay) else {"agent_steps": _budget(sx, ax)}),
             "arms": arms, "probability_of_improvement": poi.as_dict(),
             "note": "independent runs of two experiments; seeds both used: "
                     f"{shared if shared else 'none'}"}

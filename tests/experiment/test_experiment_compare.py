@@ -51,6 +51,27 @@ def test_experiments_evaluated_otherwise_are_refused_in_one_line(tmp_path, chang
     assert "\n" not in str(err.value)
 
 
+def test_a_budget_trend_compares_across_budgets_when_asked(tmp_path):
+    a = summary(tmp_path / "a", "long", "x", [3.0, 4.0, 5.0], [0, 1, 2], agent_steps=8_000_000)
+    a_summary = json.loads((a / "summary.json").read_text())
+    a_summary["arms"]["x"]["agent_steps"] = 8_000_000
+    (a / "summary.json").write_text(json.dumps(a_summary))
+    b = summary(tmp_path / "b", "short", "x", [1.0, 2.0, 6.0], [0, 1, 2])
+    with pytest.raises(BadInput, match=r"agent_steps: 8000000 vs 3000000.*--across-budgets"):
+        compare.compare(f"{a}:x", f"{b}:x")
+    made = compare.compare(f"{a}:x", f"{b}:x", reps=REPS, across_budgets=True)
+    assert made["probability_of_improvement"]["point"] == pytest.approx(6 / 9)
+    assert [made["arms"][k]["agent_steps"] for k in ("long:x", "short:x")] == [8_000_000, 3_000_000]
+    assert "agent_steps" not in made["evaluated_alike"] and made["note"].endswith("[0, 1, 2]")
+    # what the budget does not excuse is still refused
+    c = summary(tmp_path / "c", "c", "x", [1.0, 2.0], [0, 1], episodes=15)
+    with pytest.raises(BadInput, match="episodes: 30 vs 15"):
+        compare.compare(f"{a}:x", f"{c}:x", across_budgets=True)
+    result = invoke("experiment", "compare", f"{a}:x", f"{b}:x", "--across-budgets")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("long:x: 3 runs (seeds 0, 1, 2, 8,000,000 agent-steps each), score IQM 4.00")
+
+
 def test_bad_references_are_one_line_exit_2_and_nothing_is_overwritten(tmp_path):
     a = summary(tmp_path / "a", "a", "x", [1.0, 2.0], [0, 1])
     cases = [((f"{a}", f"{a}:x"), "expected RESULTS:ARM"),
