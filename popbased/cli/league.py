@@ -119,9 +119,9 @@ def resume(folder, generations, workers, device, ray_address, tracking_uri, as_j
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
                ray_address, as_json: bool, move_to_store: bool = False) -> None:
     """`league resume` / `popbased resume FOLDER` for a league: its options.json, with `changes`."""
-    from popbased.runs import launch as launching
+    from popbased.run.plan import resume_options
 
-    opts, total = launching.resume_options(folder, opts, generations, changes)
+    opts, total = resume_options(folder, opts, generations, changes)
     _start(opts, total, True, ray_address, as_json, tracking_uri, move_to_store=move_to_store)
 
 

@@ -102,8 +102,8 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
 def resume_run(folder: Path, opts: dict, generations: int | None, changes: dict, tracking_uri,
                ray_address, as_json: bool, move_to_store: bool = False) -> None:
     """`popbased resume FOLDER` for a PBT run: its options.json, with `changes`."""
-    from popbased.runs import launch
+    from popbased.run.plan import resume_options
 
-    opts, total = launch.resume_options(folder, opts, generations, changes)
+    opts, total = resume_options(folder, opts, generations, changes)
     start(opts["population"], str(folder), True, {**opts, "generations": total}, tracking_uri,
           ray_address, as_json, move_to_store=move_to_store)

@@ -146,11 +146,18 @@ def league_spec(opts: Mapping[str, Any]) -> LeagueSpec:
     return dataclasses.replace(spec, **changes)
 
 
+def resume_options(folder: Path, opts: Mapping[str, Any], generations: int | None,
+                   changes: Mapping[str, Any] | None = None) -> tuple[dict, int]:
+    """(the launch options `opts` of the run in `folder` with a resume's `changes` (workers,
+    device), the generations to complete in total: `generations`, or one more than the folder
+    has done)."""
+    done = files.read(folder)["generation"]
+    return {**opts, **(changes or {}), "out": str(folder)}, generations or done + 1
+
+
 def resume_plan(folder: Path, generations: int | None = None, changes: Mapping[str, Any] | None = None,
                 ray_address: str | None = None) -> RunPlan:
-    """The plan of the run in `folder` (its options.json) with a resume's `changes` (workers,
-    device), to `generations` in total (default: one more than it has completed)."""
-    opts = files.read_options(folder, "PBT or league run")
-    done = files.read(folder)["generation"]
-    opts = {**opts, **(changes or {}), "out": str(folder), "generations": generations or done + 1}
-    return settle(opts, resume=True, ray_address=ray_address)
+    """The plan of the run in `folder` (its options.json) as `resume_options` changes it."""
+    opts, total = resume_options(folder, files.read_options(folder, "PBT or league run"),
+                                 generations, changes)
+    return settle({**opts, "generations": total}, resume=True, ray_address=ray_address)

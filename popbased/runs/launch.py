@@ -198,10 +198,3 @@ def prepare_league(opts: dict, generations: int, *, resume: bool = False,
                   ray_address=ray_address)
     return prepare(plan, tracking_uri=tracking_uri, force=force, move_to_store=move_to_store,
                    tracked={k: v for k, v in opts.items() if k != "generations"})
-
-
-def resume_options(folder: Path, opts: dict, generations: int | None, changes: dict) -> tuple[dict, int]:
-    """(the launch options with a resume's `changes`, the generations to complete in total:
-    `generations`, or one more than the folder has done)."""
-    done = files.read(folder)["generation"]
-    return {**opts, **changes, "out": str(folder)}, generations or done + 1
