@@ -61,7 +61,8 @@ def run(file, out, parallel, only, arms, dry_run, results, force, device, tracki
     chosen = [a for a in arms.split(",") if a]
     out = Path(out) if out else None
     if dry_run:
-        runner.dry_run(file, out, stages, device=device, tracking_uri=tracking_uri, arms=chosen)
+        runner.dry_run(file, out, stages, device=device, tracking_uri=tracking_uri, arms=chosen,
+                       results=Path(results) if results else None)
         return
     options.stop_on_sigterm()  # stop like Ctrl-C: the running steps save and stop too
     failed = runner.run(file, out=out, only=stages, parallel=parallel, device=device,

@@ -58,11 +58,14 @@ def shown(argv: Sequence[str]) -> str:
 
 def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str = "auto",
             tracking_uri: str | None = None, say: Callable[[str], None] = print,
-            arms: Sequence[str] = ()) -> list[Planned]:
-    """Lists the steps (done or to do) with their command lines; writes nothing."""
+            arms: Sequence[str] = (), results: Path | None = None) -> list[Planned]:
+    """Lists the steps (done or to do) with their command lines; writes nothing. Refuses what
+    `run` would refuse: a plan that changes what finished steps ran (`unchanged`)."""
     exp = specs.load(file)
     out = out or default_out(exp)
-    steps = select(planner.plan(exp, out, resolve_uri(tracking_uri), device), only, arms, exp)
+    every = planner.plan(exp, out, resolve_uri(tracking_uri), device)
+    unchanged(exp, record(exp, every, out), out, results or Path("results") / exp.name)
+    steps = select(every, only, arms, exp)
     say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "
         f"{exp.agent_steps:,} agent-steps per run, {exp.episodes} episodes per evaluation on "
         f"{exp.substrate}; {len(steps)} steps into {out}")

@@ -88,6 +88,8 @@ def test_the_cli_refuses_in_one_line_and_keeps_what_is_recorded(half_done, tmp_p
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1 and "episodes 10 -> 20" in result.output
     assert {p: p.read_bytes() for p in half_done.rglob("*") if p.is_file()} == before
+    dry = invoke("experiment", "run", tmp_path / "exp.toml", "-o", half_done, "--dry-run")
+    assert dry.exit_code == 2 and "episodes 10 -> 20" in dry.output, dry.output  # said before, too
     # another experiment into this one's folder: its name differs, and so would its steps
     (tmp_path / "exp.toml").write_text(FILE.replace('name = "half"', 'name = "other"'))
     result = invoke("experiment", "run", tmp_path / "exp.toml", "-o", half_done)
