@@ -5,7 +5,8 @@ An experiment folder (OUT, under runs/) holds training runs of hundreds of megab
 not committed; its results folder (results/NAME) is. Whenever the report is written, `save`
 copies there, under `state/`, what the report and a rerun need of every finished step: its
 marker (paths in it made relative), an evaluation's `episodes.csv`, a champion's genes and
-lineage (its policy.json without the network). `popbased experiment run` then `restore`s
+lineage (its policy.json without the network), a pbt or league run's lineage.jsonl (every
+PBT event: the report follows each champion's genes through it). `popbased experiment run` then `restore`s
 them into an OUT that lacks them before it starts: those steps are done, the rest run.
 
 What is restored is whole: the steps of one run (an arm and seed: its training, export and
@@ -23,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from popbased.experiment.steps import Planned
+from popbased.experiment.steps import Planned, lineages
 from popbased.study.steps import write_marker
 
 STATE = "state"
@@ -81,6 +82,12 @@ def save(out: Path, results: Path, steps: Sequence[Planned]) -> int:
         target = state / p.step.done.relative_to(out)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(_portable(_kept(marker), out), indent=1))
+        if p.stage == "train" and p.seed is not None:  # the run's, or the copy restored
+            own, kept = lineages(out, p.arm, p.seed)
+            source = own if own.is_file() else kept
+            if source.is_file():
+                (state / kept.relative_to(out)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, state / kept.relative_to(out))
         for f in files:
             dest = state / f.relative_to(out)
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +134,11 @@ def restore(out: Path, results: Path, steps: Sequence[Planned],
                 p.step.fresh.mkdir(parents=True, exist_ok=True)
                 for name in KEPT[p.stage]:
                     kept = p.step.fresh / name
+                    shutil.copyfile(state / kept.relative_to(out), kept)
+            if p.stage == "train" and p.seed is not None:
+                kept = lineages(out, p.arm, p.seed)[1]
+                if (state / kept.relative_to(out)).is_file():
+                    kept.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(state / kept.relative_to(out), kept)
             if p.stage == "export" and p.seed is not None:
                 folder = state / "champions" / p.arm / f"seed-{p.seed}"

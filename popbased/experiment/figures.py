@@ -4,6 +4,9 @@
                              threshold, with its stratified-bootstrap 95% band over seeds
     intervals.png            per arm, the IQM (and any other aggregate asked for) across
                              seeds with its stratified-bootstrap 95% CI
+    genes-ARM.png            per pbt or league arm, each seed's champion's evolved genes in
+                             every generation its weights trained through (its line of
+                             descent, across copies): how evolution moved them
 
 Colours are the evaluation figures' (Okabe-Ito, colour-blind safe), one per arm in the order
 given. matplotlib (Agg backend) and rliable are imported by the functions that draw.
@@ -92,6 +95,35 @@ def intervals_png(estimates: Mapping[Hashable, Mapping[str, Estimate]], path: Pa
         subfigure_width=4.2, row_height=row, xlabel_y_coordinate=-0.55 / height)
     fig.suptitle(title or "Across seeds: point estimate and stratified-bootstrap 95% CI",
                  y=1 + 0.6 / height, fontsize="x-large")
+    return _save(plt, fig, path)
+
+
+def genes_png(descents: Mapping[Hashable, Sequence[Mapping]], path: Path | str, *,
+              title: str = "") -> Path:
+    """One panel per gene that moved (in any seed), generation on x, one line per seed:
+    `descents` maps a seed to its champion's [{"generation", "values"}] (report._descent)."""
+    plt, _ = _pyplot()
+    genes = sorted({g for d in descents.values() for step in d for g in step["values"]})
+    moved = [g for g in genes if len({round(float(step["values"][g]), 12) for d in descents.values()
+                                       for step in d if g in step["values"]}) > 1] or genes
+    columns = min(3, len(moved))
+    rows = -(-len(moved) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows), squeeze=False)
+    colours = _colours(list(descents))
+    for ax, gene in zip(axes.flat, moved):
+        for seed, steps in descents.items():
+            points = [(step["generation"], step["values"][gene]) for step in steps if gene in step["values"]]
+            if points:
+                x, y = zip(*points)
+                ax.plot(x, y, marker="o", markersize=3, color=colours[str(seed)], label=f"seed {seed}")
+        ax.set_title(gene, fontsize=9)
+        ax.set_xlabel("generation trained", fontsize=8)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(moved):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{title}: each champion's genes along its line of descent (across copies)", fontsize=10)
+    fig.tight_layout()
     return _save(plt, fig, path)
 
 

@@ -75,7 +75,22 @@ def _champion_cell(c: dict) -> str:
     genes = ", ".join(f"{k.removeprefix('shaping.')} {v:.3g}" for k, v in sorted(c["genes"].items()))
     copied = ", ".join(str(x) if not isinstance(x, (list, tuple)) else f"{x[1]} (gen {x[0]})"
                        for x in c["copied_from"]) or "none"
-    return f"{c['member']}: {genes}; copied from: {copied}"
+    return f"{c['member']}: {genes}; copied from: {copied}{_moves(c.get('descent'))}"
+
+
+def _moves(descent: list[dict] | None) -> str:
+    """Where the genes changed along the champion's line of descent (generation trained)."""
+    if not descent:
+        return ""
+    moves = []
+    for before, after in zip(descent, descent[1:]):
+        for gene, value in sorted(after["values"].items()):
+            old = before["values"].get(gene)
+            if old is not None and abs(value - old) > 1e-12:
+                moves.append(f"{gene.removeprefix('shaping.')} {old:.3g} -> {value:.3g} (gen {after['generation']})")
+    first = descent[0]["generation"]
+    return ("; along its descent: " + ", ".join(moves) if moves
+            else f"; its genes did not change from generation {first} on")
 
 
 def _share(value: float | None) -> str:
@@ -183,7 +198,10 @@ def render(s: dict[str, Any]) -> str:
         lines += ["## Champions", "",
                   "Each pbt or league run's champion (the member evaluated above): its gene values "
                   "at the end of the run, and the members its weights were copied from (none: "
-                  "its weights and genes are its own from generation 0 on, as drawn or mutated).",
+                  "its weights and genes are its own from generation 0 on, as drawn or mutated). "
+                  "Where the run's lineage is kept: how its genes changed along its line of "
+                  "descent (the genes its weights trained with in each generation, followed "
+                  "back through every copy; figures genes-ARM.png).",
                   ""] + _table(["arm", "seed", "champion: genes; weights copied from"], champions) + [""]
     lines += _cross_play(s.get("cross_play"))
     missing = [f"{n} seed {m}" for n, a in s["arms"].items() for m in a["missing"]]

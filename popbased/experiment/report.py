@@ -29,8 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from popbased.errors import BadInput
 from popbased.experiment import figures, markdown, stats
 from popbased.experiment.record import read_record, relative
+from popbased.experiment.steps import lineages
+from popbased.population.lineage import LineageLog
 from popbased.textio import json_safe, write_atomic
 
 EPISODES = "episodes.csv"
@@ -97,9 +100,26 @@ def _champion(out: Path, arm: str, seed) -> dict | None:
     except (OSError, ValueError):
         return None
     lineage = info.get("lineage") or {}
-    return {"member": info.get("member"), "genes": info.get("evolved") or {},
+    genes = info.get("evolved") or {}
+    made = {"member": info.get("member"), "genes": genes,
             "copied_from": lineage.get("copied_from") or [],
             "birth_generation": lineage.get("birth_generation")}
+    descent = _descent(out, arm, seed, info.get("member"), genes)
+    return {**made, "descent": descent} if descent else made
+
+
+def _descent(out: Path, arm: str, seed, member: str | None, genes) -> list[dict] | None:
+    """The champion's evolved genes in each generation its weights trained through, following
+    them back through every copy (LineageLog.descent), from the run's lineage.jsonl (in OUT,
+    or restored there from results/NAME/state); None where the run's lineage is not kept."""
+    path = next((p for p in lineages(out, arm, int(seed)) if p.is_file()), None)
+    if member is None or not genes or path is None:
+        return None
+    try:
+        steps = LineageLog(path).descent(member)
+    except (BadInput, OSError, ValueError):
+        return None
+    return [{"generation": g, "values": {k: v[k] for k in genes if k in v}} for g, v in steps] or None
 
 
 def _finite(value):
@@ -282,7 +302,20 @@ def _figures(summary: dict, folder: Path, reps: dict) -> list[Path]:
     profiles = stats.performance_profile(scores, np.linspace(low, max(high, low + 1e-9), 61),
                                          **reps.get("profile", {}))
     xlabel = figures.SCALE if metric == "normalised" else markdown.METRICS["score"]
-    return figures.draw(estimates, profiles, folder, xlabel=xlabel)
+    return figures.draw(estimates, profiles, folder, xlabel=xlabel) + _gene_figures(summary, folder)
+
+
+def _gene_figures(summary: dict, folder: Path) -> list[Path]:
+    """genes-ARM.png for each arm whose champions' lines of descent are kept."""
+    drawn = []
+    for arm, info in summary["arms"].items():
+        if info.get("scored_as") == "population":
+            continue
+        descents = {seed: r["champion"]["descent"] for seed, r in info["runs"].items()
+                    if (r.get("champion") or {}).get("descent")}
+        if descents:
+            drawn.append(figures.genes_png(descents, folder / f"genes-{arm}.png", title=arm))
+    return drawn
 
 
 def portable(value: Any, out: Path) -> Any:

@@ -70,8 +70,18 @@ def marker(out: Path, stage: str, name: str) -> Path:
     return out / "steps" / f"{stage}-{name.replace('/', '-')}.json"
 
 
+LINEAGE = "lineage.jsonl"
+"""A pbt or league run's lineage (every PBT event), in its run folder."""
+
+
 def run_folder(out: Path, arm: str, seed: int) -> Path:
     return out / "runs" / arm / f"seed-{seed}"
+
+
+def lineages(out: Path, arm: str, seed: int) -> tuple[Path, Path]:
+    """(the run's own lineage.jsonl, the copy kept of it: OUT/lineage/ARM/seed-S.jsonl, where
+    popbased.experiment.carry restores it; never in the run folder, which a retraining reuses)."""
+    return run_folder(out, arm, seed) / LINEAGE, out / "lineage" / arm / f"seed-{seed}.jsonl"
 
 
 def eval_folder(out: Path, arm: str, seed: int | None) -> Path:

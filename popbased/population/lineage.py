@@ -80,6 +80,24 @@ class LineageLog:
         """Donors the member copied, most recent first."""
         return [e.donor for e in reversed(self.of(member)) if e.kind == "exploit" and e.donor]
 
+    def descent(self, member: str) -> list[tuple[int, dict[str, float]]]:
+        """(generation, the values trained with in it) for each generation the member's
+        weights went through, oldest first, following its weights back through every copy: a
+        member that copied a donor's weights after generation g carries the donor's history up
+        to g. A PBT step after generation g (its events' `generation`) sets the values of
+        generation g + 1; the last step's values were never trained and are left out."""
+        last = max((e.generation for e in self.events), default=0)
+        holder, out = member, []
+        for trained in range(last, 0, -1):
+            before = [e for e in self.events if e.member == holder and e.generation <= trained - 1]
+            if not before:
+                break
+            out.append((trained, dict(before[-1].values)))
+            copied = [e for e in before if e.generation == trained - 1 and e.kind == "exploit" and e.donor]
+            if copied:
+                holder = copied[-1].donor
+        return out[::-1]
+
 
 def replay(events: Iterable[LineageEvent], member: str) -> dict[str, float]:
     """Applies a member's recorded changes from its first event: its final values."""

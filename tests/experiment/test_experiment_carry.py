@@ -57,9 +57,22 @@ def finished(tmp_path, monkeypatch):
     return out, every
 
 
+LINEAGE = [  # pbt seed 0: its champion m1 copied m0 after generation 1 and mutated
+    {"member": "m0", "generation": 0, "agent_step": 0, "kind": "init", "values": {"shaping.last_apples": -1.0}},
+    {"member": "m1", "generation": 0, "agent_step": 0, "kind": "init", "values": {"shaping.last_apples": -3.0}},
+    {"member": "m1", "generation": 1, "agent_step": 50, "kind": "exploit", "values": {"shaping.last_apples": -1.0},
+     "donor": "m0"},
+    {"member": "m1", "generation": 1, "agent_step": 50, "kind": "explore", "values": {"shaping.last_apples": -2.5}},
+    {"member": "m0", "generation": 1, "agent_step": 50, "kind": "keep", "values": {"shaping.last_apples": -1.0}},
+    {"member": "m1", "generation": 2, "agent_step": 100, "kind": "keep", "values": {"shaping.last_apples": -2.5}}]
+
+
 def test_a_fresh_checkout_continues_from_the_kept_steps(finished, tmp_path):
     out, every = finished
     results = tmp_path / "results" / "handmade"
+    run = steps.run_folder(out, "pbt", 0)
+    run.mkdir(parents=True)
+    (run / steps.LINEAGE).write_text("".join(json.dumps(e) + "\n" for e in LINEAGE))
     report.write(out, results, REPS)
     kept = carry.save(out, results, every)
     done = [p for p in every if p.step.done.exists()]
@@ -79,6 +92,13 @@ def test_a_fresh_checkout_continues_from_the_kept_steps(finished, tmp_path):
         assert {k: r["score"] for k, r in after["arms"][arm]["runs"].items()} == \
             {k: r["score"] for k, r in before["arms"][arm]["runs"].items()}
     assert after["arms"]["pbt"]["runs"]["0"]["champion"]["genes"] == {"shaping.last_apples": -2.5}
+    # the run's lineage is kept (not its folder): the champion's line of descent is the same
+    descent = [{"generation": 1, "values": {"shaping.last_apples": -1.0}},
+               {"generation": 2, "values": {"shaping.last_apples": -2.5}}]
+    assert before["arms"]["pbt"]["runs"]["0"]["champion"]["descent"] == descent
+    assert after["arms"]["pbt"]["runs"]["0"]["champion"]["descent"] == descent
+    assert (results / carry.STATE / "lineage" / "pbt" / "seed-0.jsonl").is_file()
+    assert not steps.run_folder(fresh, "pbt", 0).exists()  # a retraining's folder stays free
     assert after["baselines"]["reference"]["score"] == pytest.approx(100.0)
     assert carry.restore(fresh, results, again) == []  # done now: nothing twice
     assert json.loads(done[0].step.done.read_text())["seconds"] == 2.0

@@ -186,12 +186,23 @@ def test_champions_genes_and_lineage_are_reported(folder, tmp_path):
     champion.joinpath("policy.json").write_text(json.dumps({
         "member": "m2", "evolved": {"shaping.reward": 1.0, "shaping.last_apples": -2.1807},
         "lineage": {"birth_generation": 0, "copied_from": ["m1", "m0"]}}))
+    run = steps.run_folder(folder, "pbt", 1)  # its run's lineage: m2 copied m1 after generation 1
+    run.mkdir(parents=True)
+    events = [("m1", 0, "init", -1.0, None), ("m2", 0, "init", -4.0, None), ("m2", 1, "exploit", -1.0, "m1"),
+              ("m2", 1, "explore", -2.1807, None), ("m2", 2, "keep", -2.1807, None)]
+    (run / steps.LINEAGE).write_text("".join(json.dumps(
+        {"member": m, "generation": g, "agent_step": 100 * g, "kind": k, "donor": d,
+         "values": {"shaping.reward": 1.0, "shaping.last_apples": v}}) + "\n" for m, g, k, v, d in events))
     report.write(folder, tmp_path / "results" / "handmade", REPS)
     s = json.loads((folder / "summary.json").read_text())
     assert s["arms"]["pbt"]["runs"]["1"]["champion"] == {
         "member": "m2", "genes": {"shaping.reward": 1.0, "shaping.last_apples": -2.1807},
-        "copied_from": ["m1", "m0"], "birth_generation": 0}
+        "copied_from": ["m1", "m0"], "birth_generation": 0,
+        "descent": [{"generation": 1, "values": {"shaping.reward": 1.0, "shaping.last_apples": -1.0}},
+                    {"generation": 2, "values": {"shaping.reward": 1.0, "shaping.last_apples": -2.1807}}]}
     assert "champion" not in s["arms"]["pbt"]["runs"]["0"]  # not exported: nothing made up
     assert "champion" not in s["arms"]["pbt (population)"]["runs"]["1"]
     text = (folder / "report.md").read_text()
-    assert "| pbt | 1 | m2: last_apples -2.18, reward 1; copied from: m1, m0 |" in text
+    assert ("| pbt | 1 | m2: last_apples -2.18, reward 1; copied from: m1, m0; along its descent: "
+            "last_apples -1 -> -2.18 (gen 2) |") in text
+    assert "figures/genes-pbt.png" in s["figures"] and (tmp_path / "results" / "handmade" / "figures" / "genes-pbt.png").is_file()
