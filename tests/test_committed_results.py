@@ -13,7 +13,7 @@ SQLITE_ABSOLUTE = re.compile(rb"sqlite:////")
 
 def committed_files():
     for path in sorted((ROOT / "results").rglob("*")):
-        if path.is_file() and path.suffix in {".json", ".md", ".html", ".onnx", ".txt", ".yaml", ".csv"}:
+        if path.is_file() and path.suffix in {".json", ".jsonl", ".md", ".html", ".onnx", ".txt", ".yaml", ".csv"}:
             yield path
 
 
