@@ -62,7 +62,7 @@ def run(file, out, parallel, only, arms, dry_run, results, force, device, tracki
     out = Path(out) if out else None
     if dry_run:
         runner.dry_run(file, out, stages, device=device, tracking_uri=tracking_uri, arms=chosen,
-                       results=Path(results) if results else None)
+                       results=Path(results) if results else None, force=force)
         return
     options.stop_on_sigterm()  # stop like Ctrl-C: the running steps save and stop too
     failed = runner.run(file, out=out, only=stages, parallel=parallel, device=device,
@@ -123,7 +123,7 @@ def compare(x, y, out, across_budgets):
         arm = made["arms"][label]
         s, n = arm["score_iqm"], arm["normalised_iqm"]
         shown = f", normalised {n['point']:.3f} [{n['low']:.3f}, {n['high']:.3f}]" if n else ""
-        budget = f", {arm['agent_steps']:,} agent-steps each" if across_budgets and arm["agent_steps"] else ""
+        budget = f"; {arm['agent_steps']:,} agent-steps each" if across_budgets and arm["agent_steps"] else ""
         click.echo(f"{label}: {len(arm['seeds'])} runs (seeds {', '.join(map(str, arm['seeds']))}"
                    f"{budget}), score IQM {s['point']:.2f} [{s['low']:.2f}, {s['high']:.2f}]{shown}")
     p = made["probability_of_improvement"]

@@ -102,8 +102,10 @@ def genes_png(descents: Mapping[Hashable, Sequence[Mapping]], path: Path | str, 
               title: str = "") -> Path:
     """One panel per gene that moved (in any seed), generation on x, one line per seed:
     `descents` maps a seed to its champion's [{"generation", "values"}] (report._descent)."""
-    plt, _ = _pyplot()
     genes = sorted({g for d in descents.values() for step in d for g in step["values"]})
+    if not genes:
+        raise ValueError("genes_png: no gene in any descent")
+    plt, _ = _pyplot()
     moved = [g for g in genes if len({round(float(step["values"][g]), 12) for d in descents.values()
                                        for step in d if g in step["values"]}) > 1] or genes
     columns = min(3, len(moved))

@@ -44,24 +44,39 @@ def relative(path: str | Path, base: Path | None = None) -> str:
         return os.path.relpath(full, base)
 
 
-SETTINGS = ("name", "agent_steps", "episodes", "substrate", "eval_seed", "max_episode_steps", "reference")
-"""What every step of an experiment shares (the baselines' evaluations included)."""
+SETTINGS = {"name": None, "agent_steps": ("train",), "round_shape": ("train",),
+            "episodes": ("eval",), "substrate": ("eval",), "eval_seed": ("eval",),
+            "max_episode_steps": ("eval",), "reference": ("eval",),
+            "suite": ("suite",), "suite_episodes": ("suite",), "suite_sha256": ("suite",),
+            "matrix_arms": ("matrix",), "matrix_roles": ("matrix",), "matrix_modes": ("matrix",),
+            "matrix_episodes": ("matrix",)}
+"""The experiment's shared settings, each with the stages whose finished steps it made what
+they are (None: every step). The training's PPO batch shape is `round_shape`."""
 ARM_FIELDS = ("kind", "definition", "generations", "members", "agent_steps", "trains_on", "file_sha256")
 """What makes an arm's runs what they are (its `note` is words, and may change)."""
 
 
+def _sha256(*paths: Path | str, text: bytes = b"") -> str:
+    digest = hashlib.sha256(text)
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
 def _file_sha256(arm: specs.Arm) -> str | None:
-    """A pbt arm's population file with its overrides (as the run gets it), a league arm's
-    league file: what the arm's definition names but does not hold."""
+    """What the arm's definition names but does not hold: a pbt arm's population file with
+    its overrides (as the run gets it), a league arm's league file and the population files
+    it names."""
     if arm.kind == "pbt":
         from popbased.experiment.files import dumps  # deferred: only pbt arms write files
 
-        text = dumps(arm.population).encode()
-    elif arm.kind == "league" and arm.file is not None and Path(arm.file).is_file():
-        text = Path(arm.file).read_bytes()
-    else:
-        return None
-    return hashlib.sha256(text).hexdigest()
+        return _sha256(text=dumps(arm.population).encode())
+    if arm.kind == "league" and arm.file is not None and Path(arm.file).is_file():
+        from popbased.league.spec import load  # deferred: only league arms
+
+        sources = [p.source for p in load(arm.file).populations if p.source and Path(p.source).is_file()]
+        return _sha256(arm.file, *sources)
+    return None
 
 
 def _arm(info: dict) -> dict:
@@ -71,17 +86,17 @@ def _arm(info: dict) -> dict:
     return kept
 
 
-def changes(old: dict, new: dict) -> tuple[list[str], dict[str, list[str]]]:
-    """(the shared settings that differ, {arm: its fields that differ}) from the plan `old` (a
-    record, or a report's summary.json) to `new`; an arm only one of them has is no change, nor
-    a field only one of them records (an older record)."""
+def changes(old: dict, new: dict) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """({setting: how it differs}, {arm: how its fields differ}) from the plan `old` (a record,
+    or a report's summary.json) to `new`; an arm only one of them has is no change, nor a
+    setting or field only one of them records (an older record)."""
     old = {**old, "name": old.get("name", old.get("experiment")),  # a summary's names
            "reference": old.get("reference", old.get("reference_policy"))}
-    settings = [f"{k} {old[k]!r} -> {new[k]!r}" for k in SETTINGS
-                if k in old and k in new and old[k] != new[k]]
+    settings = {k: f"{k} {old[k]!r} -> {new[k]!r}" for k in SETTINGS
+                if k in old and k in new and old[k] != new[k]}
     arms = {}
     for name, info in new.get("arms", {}).items():
-        if name not in old.get("arms", {}):
+        if name not in (old.get("arms") or {}):
             continue
         a, b = _arm(old["arms"][name]), _arm(info)
         differ = []
@@ -95,8 +110,10 @@ def changes(old: dict, new: dict) -> tuple[list[str], dict[str, list[str]]]:
                 differ.append("its population or league file's contents")
             else:
                 differ.append(f"{k} {a[k]!r} -> {b[k]!r}")
+        differ = [d for d in dict.fromkeys(differ)  # `generations` is both a field and defined
+                  if d not in settings.values()]  # the experiment's budget, said once
         if differ:
-            arms[name] = list(dict.fromkeys(differ))  # `generations` is both a field and defined
+            arms[name] = differ
     return settings, arms
 
 
@@ -127,6 +144,9 @@ def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
             "reference": relative(exp.reference) if exp.reference and Path(exp.reference).exists()
             else exp.reference,
             "max_episode_steps": exp.max_episode_steps, "eval_seed": planner.EVAL_SEED,
+            "round_shape": json_safe(dict(exp.round_shape)),
+            **({"suite": relative(exp.suite), "suite_episodes": exp.suite_episodes,
+                "suite_sha256": _sha256(exp.suite)} if exp.suite is not None else {}),
             "arms": arms, "steps": rows,
             **({"matrix_arms": list(exp.matrix.arms), "matrix_roles": planner.matrix_roles(exp),
                 "matrix_modes": list(exp.matrix.modes), "matrix_episodes": exp.matrix.episodes}

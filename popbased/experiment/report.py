@@ -212,6 +212,12 @@ def population_name(arm: str) -> str:
     return f"{arm} (population)"
 
 
+PLAN = ("round_shape", "suite", "suite_episodes", "suite_sha256", "matrix_arms", "matrix_roles",
+        "matrix_modes", "matrix_episodes")
+"""The plan's settings the summary keeps as they are, so that a rerun that changes them is
+told from one that does not (record.changes)."""
+
+
 def _scored(record: dict):
     """(arm, its record entry, scored as its population?) for every row of the report: each
     arm, then, for an arm whose runs are also evaluated as their whole population (pbt,
@@ -277,6 +283,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             "seeds": record["seeds"], "agent_steps": record["agent_steps"],
             "episodes": record["episodes"], "substrate": record["substrate"],
             "eval_seed": record["eval_seed"], "max_episode_steps": record["max_episode_steps"],
+            **{k: record[k] for k in PLAN if k in record},
             "metrics": markdown.METRICS, "normalised_by": "reference" if normalising else None,
             "ceiling": top,
             "baselines": baselines, "reference_policy": record["reference"], "arms": arms,
@@ -312,7 +319,7 @@ def _gene_figures(summary: dict, folder: Path) -> list[Path]:
         if info.get("scored_as") == "population":
             continue
         descents = {seed: r["champion"]["descent"] for seed, r in info["runs"].items()
-                    if (r.get("champion") or {}).get("descent")}
+                    if any(step["values"] for step in (r.get("champion") or {}).get("descent") or ())}
         if descents:
             drawn.append(figures.genes_png(descents, folder / f"genes-{arm}.png", title=arm))
     return drawn

@@ -17,7 +17,7 @@ from popbased.errors import BadInput
 from popbased.experiment import carry, report
 from popbased.experiment import spec as specs
 from popbased.experiment import steps as planner
-from popbased.experiment.record import RECORD, changes, record
+from popbased.experiment.record import RECORD, SETTINGS, changes, record
 from popbased.experiment.steps import Planned
 from popbased.runs.claim import claim
 from popbased.study import run as runner
@@ -58,13 +58,13 @@ def shown(argv: Sequence[str]) -> str:
 
 def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str = "auto",
             tracking_uri: str | None = None, say: Callable[[str], None] = print,
-            arms: Sequence[str] = (), results: Path | None = None) -> list[Planned]:
+            arms: Sequence[str] = (), results: Path | None = None, force: bool = False) -> list[Planned]:
     """Lists the steps (done or to do) with their command lines; writes nothing. Refuses what
     `run` would refuse: a plan that changes what finished steps ran (`unchanged`)."""
     exp = specs.load(file)
     out = out or default_out(exp)
     every = planner.plan(exp, out, resolve_uri(tracking_uri), device)
-    unchanged(exp, record(exp, every, out), out, results or Path("results") / exp.name)
+    unchanged(exp, record(exp, every, out), out, results or Path("results") / exp.name, force=force)
     steps = select(every, only, arms, exp)
     say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "
         f"{exp.agent_steps:,} agent-steps per run, {exp.episodes} episodes per evaluation on "
@@ -76,40 +76,62 @@ def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str
     return steps
 
 
-def _finished(where: Path, plan: dict) -> dict[str | None, int]:
-    """How many of the plan's steps have a marker under `where` (OUT, or a results folder's
-    state/), by arm (None: the baselines)."""
-    done: dict[str | None, int] = {}
+def _touched(where: Path, plan: dict, runs: Path | None = None) -> set[tuple[str | None, str]]:
+    """(arm, stage) of the plan's steps that finished (a marker under `where`: OUT, or a
+    results folder's state/) or, with `runs` (OUT), trainings that started a run a rerun
+    continues (its folder holds a PBT or league state)."""
+    touched = set()
     for row in plan["steps"]:
-        if (where / row["marker"]).is_file():
-            done[row["arm"]] = done.get(row["arm"], 0) + 1
-    return done
+        if (where / row["marker"]).is_file() or (
+                runs is not None and row["stage"] == "train" and row.get("folder")
+                and (runs / row["folder"] / "state.json").is_file()):
+            touched.add((row["arm"], row["stage"]))
+    return touched
 
 
-def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path) -> None:
-    """BadInput when the plan changes what finished steps in OUT, or in the results folder a
-    rerun continues from, were run with (see record.changes): they would count as done for the
-    new plan. Arms or seeds added, and arms whose steps have not run, are no change."""
-    earlier = [(out, out / RECORD, out, "--force moves it aside"),
-               (results, results / "summary.json", results / carry.STATE,
-                "move it aside yourself (it is never overwritten by another plan)")]
-    for folder, path, markers, way in earlier:
-        if not path.is_file():
+def _earlier(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        old = None
+    if not isinstance(old, dict):
+        raise BadInput(f"{path}: unreadable, so what its finished steps ran is unknown; move "
+                       f"{path.parent} aside")
+    return old
+
+
+def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path, force: bool = False) -> None:
+    """BadInput, before anything is moved or written, when the plan changes what steps in OUT
+    (finished, or a training started and continued by a rerun; not with `force`, which moves
+    OUT aside) or kept in the results folder a rerun continues from were run with (see
+    record.changes): they would count as done for the new plan. A setting counts where steps
+    of the stages it shapes are touched, an arm's definition where that arm's are; seeds or
+    arms added, and what touches no such step, are no change."""
+    earlier = [] if force else [(out, _earlier(out / RECORD), _touched(out, plan, out),
+                                 "-o with --force moves it aside")]
+    earlier.append((results, _earlier(results / "summary.json"), _touched(results / carry.STATE, plan),
+                    "move it aside yourself (it is never overwritten by another plan)"))
+    problems, ways = [], []
+    for folder, old, touched, way in earlier:
+        if old is None or not touched:
             continue
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            raise BadInput(f"{path}: unreadable, so what its finished steps ran is unknown; move "
-                           f"{folder} aside") from None
-        done = _finished(markers, plan)
-        settings, arms = changes(old, plan)
-        what = ([", ".join(settings)] if settings and done else []) + [
-            f"arm {a}: {', '.join(d)}" for a, d in arms.items() if done.get(a)]
-        if what:
-            raise BadInput(f"{exp.source}: changed since {folder} was made ({'; '.join(what)}); its "
-                           f"finished steps would count as done for the new plan. Give the "
-                           f"experiment a new name (its runs/ and results/ folders follow it), or "
-                           f"{way}")
+        old_name = old.get("name", old.get("experiment"))
+        if old_name != plan["name"]:
+            said = [f"it holds experiment {old_name!r}"]
+        else:
+            settings, arms = changes(old, plan)
+            stages = {stage for _, stage in touched}
+            said = [text for k, text in settings.items() if SETTINGS[k] is None or stages & set(SETTINGS[k])]
+            said += [f"arm {a}: {', '.join(d)}" for a, d in arms.items() if any(arm == a for arm, _ in touched)]
+        if said:
+            problems.append(f"{folder} was made with another plan ({'; '.join(said)})")
+            ways.append(way)
+    if problems:
+        raise BadInput(f"{exp.source}: {'; '.join(problems)}: its finished or started steps would "
+                       f"count for the new plan. Give the experiment another name or -o, or "
+                       f"{' / '.join(ways)}")
 
 
 def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), parallel: int = 1,
@@ -128,12 +150,12 @@ def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), 
 
         suites.check(suites.load(exp.suite), "meltingpot")
     uri = resolve_uri(tracking_uri)
-    claim(out, "experiment", force=force, option="-o")  # continued by a rerun
     every = planner.plan(exp, out, uri, device)
     chosen = select(every, only, arms, exp)
     results = results or Path("results") / exp.name
     plan = record(exp, every, out)
-    unchanged(exp, plan, out, results)
+    unchanged(exp, plan, out, results, force=force)  # before --force moves anything
+    claim(out, "experiment", force=force, option="-o")  # continued by a rerun
     out.mkdir(parents=True, exist_ok=True)
     planner.write_files(exp, out.resolve())
     write_atomic(out / RECORD, json.dumps(plan, indent=1).encode())

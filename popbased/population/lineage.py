@@ -85,7 +85,9 @@ class LineageLog:
         weights went through, oldest first, following its weights back through every copy: a
         member that copied a donor's weights after generation g carries the donor's history up
         to g. A PBT step after generation g (its events' `generation`) sets the values of
-        generation g + 1; the last step's values were never trained and are left out."""
+        generation g + 1; the last step's values were never trained and are left out. In sync
+        mode (every member steps after every generation); an async run's members step apart,
+        so there the generations are each member's own count."""
         last = max((e.generation for e in self.events), default=0)
         holder, out = member, []
         for trained in range(last, 0, -1):

@@ -69,7 +69,7 @@ def test_a_budget_trend_compares_across_budgets_when_asked(tmp_path):
         compare.compare(f"{a}:x", f"{c}:x", across_budgets=True)
     result = invoke("experiment", "compare", f"{a}:x", f"{b}:x", "--across-budgets")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("long:x: 3 runs (seeds 0, 1, 2, 8,000,000 agent-steps each), score IQM 4.00")
+    assert result.output.startswith("long:x: 3 runs (seeds 0, 1, 2; 8,000,000 agent-steps each), score IQM 4.00")
 
 
 def test_bad_references_are_one_line_exit_2_and_nothing_is_overwritten(tmp_path):

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from conftest import invoke
+from conftest import POPS, invoke
 from popbased.errors import BadInput
 from popbased.experiment import carry, spec, steps
 from popbased.experiment.record import RECORD, changes, record
@@ -37,8 +37,8 @@ def refusal(tmp_path, out, text, results=None):
 def test_a_changed_setting_or_arm_with_finished_steps_is_refused(half_done, tmp_path):
     out = half_done
     said = refusal(tmp_path, out, FILE.replace("episodes = 10", "episodes = 20"))
-    assert "episodes 10 -> 20" in said and f"changed since {out} was made" in said
-    assert "--force moves it aside" in said
+    assert f"{out} was made with another plan (episodes 10 -> 20)" in said
+    assert "-o with --force moves it aside" in said
     said = refusal(tmp_path, out, FILE.replace("generations = 4", "generations = 6"))
     assert "arm pbt: generations 4 -> 6" in said
     said = refusal(tmp_path, out, FILE.replace("last_apples = -3.0", "last_apples = -2.0"))
@@ -48,6 +48,41 @@ def test_a_changed_setting_or_arm_with_finished_steps_is_refused(half_done, tmp_
     pop = tmp_path / "open.toml"
     pop.write_text(pop.read_text().replace("bounds = [-1.0, 0.0]", "bounds = [-2.0, 0.0]", 1))
     assert "(arm pbt: its population or league file's contents)" in refusal(tmp_path, out, None)
+
+
+def test_a_setting_counts_where_it_shaped_finished_steps_and_a_started_run_counts(half_done, tmp_path):
+    out = half_done
+    for marker in (out / "steps").glob("eval-*.json"):  # no evaluation finished
+        marker.unlink()
+    exp, plan = replan(tmp_path, out, FILE.replace("episodes = 10", "episodes = 20"))
+    unchanged(exp, plan, out, tmp_path / "results")  # the episodes shaped no finished step
+    assert "agent_steps 100000 -> 200000" in refusal(
+        tmp_path, out, FILE.replace("agent_steps = 100_000", "agent_steps = 200_000"))
+    # pbt seed 1 never finished, but its run started (state.json): a rerun would continue it,
+    # so changing the arm under it is refused too
+    for marker in (out / "steps").glob("*pbt*.json"):
+        marker.unlink()
+    assert "arm pbt: generations 4 -> 3" in refusal(tmp_path, out, FILE.replace("generations = 4", "generations = 3"))
+    (out / "runs" / "pbt" / "seed-1" / "state.json").unlink()
+    exp, plan = replan(tmp_path, out, FILE.replace("generations = 4", "generations = 3"))
+    unchanged(exp, plan, out, tmp_path / "results")
+
+
+def test_force_is_refused_before_it_moves_anything(half_done, tmp_path, monkeypatch):
+    """The results a rerun continues from were made with another plan: --force (which would
+    move OUT aside) cannot help, and is refused before OUT moves."""
+    monkeypatch.chdir(tmp_path)
+    old = json.loads((half_done / RECORD).read_text())
+    results = tmp_path / "results" / "half"
+    (results / carry.STATE / "steps").mkdir(parents=True)
+    shutil.copy(half_done / "steps" / "train-pbt-seed-0.json", results / carry.STATE / "steps")
+    (results / "summary.json").write_text(json.dumps({**old, "experiment": old.pop("name")}))
+    (tmp_path / "exp.toml").write_text(FILE.replace("generations = 4", "generations = 5"))
+    result = invoke("experiment", "run", tmp_path / "exp.toml", "-o", half_done, "--force")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "results/half was made with another plan (arm pbt: generations 4 -> 5)" in result.output
+    assert "move it aside yourself" in result.output and "--force moves" not in result.output
+    assert half_done.is_dir() and not list(tmp_path.glob("out.old-*"))
 
 
 def test_what_touches_no_finished_step_is_no_change(half_done, tmp_path):
@@ -76,7 +111,7 @@ def test_the_results_a_fresh_checkout_continues_from_are_checked_too(half_done, 
     exp, plan = replan(tmp_path, fresh)
     unchanged(exp, plan, fresh, results)  # the same plan: continued
     said = refusal(tmp_path, fresh, FILE.replace("generations = 4", "generations = 8"), results)
-    assert f"changed since {results} was made (arm pbt: generations 4 -> 8)" in said
+    assert f"{results} was made with another plan (arm pbt: generations 4 -> 8)" in said
     assert "move it aside yourself" in said
 
 
@@ -93,7 +128,7 @@ def test_the_cli_refuses_in_one_line_and_keeps_what_is_recorded(half_done, tmp_p
     # another experiment into this one's folder: its name differs, and so would its steps
     (tmp_path / "exp.toml").write_text(FILE.replace('name = "half"', 'name = "other"'))
     result = invoke("experiment", "run", tmp_path / "exp.toml", "-o", half_done)
-    assert result.exit_code == 2 and "name 'half' -> 'other'" in result.output, result.output
+    assert result.exit_code == 2 and "it holds experiment 'half'" in result.output, result.output
     assert {p: p.read_bytes() for p in half_done.rglob("*") if p.is_file()} == before
 
 
@@ -127,6 +162,33 @@ def test_changes_lists_settings_and_arms_from_a_record_or_a_summary():
            "arms": {"a": {"kind": "pbt", "definition": {"generations": 8, "note": "new words"},
                           "generations": 8, "file_sha256": "abc"},
                     "b": {"kind": "train"}}}
-    assert changes(old, new) == ([], {})  # a note, an arm added or dropped, a field only one has
+    assert changes(old, new) == ({}, {})  # a note, an arm added or dropped, a field only one has
     new["episodes"], new["arms"]["a"]["definition"]["generations"] = 50, 10
-    assert changes(old, new) == (["episodes 30 -> 50"], {"a": ["generations 8 -> 10"]})
+    assert changes(old, new) == ({"episodes": "episodes 30 -> 50"}, {"a": ["generations 8 -> 10"]})
+    # the experiment's budget is every arm's: said once, as the setting
+    old["agent_steps"], old["arms"]["a"]["agent_steps"] = 100, 100
+    new["agent_steps"], new["arms"]["a"]["agent_steps"] = 200, 200
+    assert changes(old, new)[1] == {"a": ["generations 8 -> 10"]}
+
+
+def test_a_league_arm_covers_the_population_files_its_league_names(tmp_path):
+    """A league arm's file_sha256 changes with its league file and with each population file
+    the league names (its definition holds neither)."""
+    leagues = tmp_path / "leagues"
+    leagues.mkdir()
+    shutil.copy(POPS / "leagues" / "commons.toml", leagues / "commons.toml")
+    for name in ("open", "no_zap", "farmer"):  # found beside the league's folder
+        shutil.copy(POPS / f"{name}.toml", tmp_path / f"{name}.toml")
+    (leagues / "exp.toml").write_text(
+        '[experiment]\nname = "lg"\nseeds = [0, 1, 2, 3, 4]\nagent_steps = 100_000\nepisodes = 30\n'
+        '[arms.league]\nleague = "commons.toml"\ngenerations = 2\nnote = "n"\n')
+
+    def digest():
+        exp = spec.load(leagues / "exp.toml")
+        return record(exp, [], tmp_path / "out")["arms"]["league"]["file_sha256"]
+
+    first = digest()
+    assert digest() == first
+    farmer = tmp_path / "farmer.toml"
+    farmer.write_text(farmer.read_text() + "\n# edited\n")
+    assert digest() != first
