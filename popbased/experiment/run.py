@@ -110,9 +110,9 @@ def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path, force
     of the stages it shapes are touched, an arm's definition where that arm's are; seeds or
     arms added, and what touches no such step, are no change."""
     earlier = [] if force else [(out, _earlier(out / RECORD), _touched(out, plan, out),
-                                 "-o with --force moves it aside")]
+                                 "another -o (or -o with --force, which moves it aside)")]
     earlier.append((results, _earlier(results / "summary.json"), _touched(results / carry.STATE, plan),
-                    "move it aside yourself (it is never overwritten by another plan)"))
+                    "another --results (or move it aside yourself: it is never overwritten by another plan)"))
     problems, ways = [], []
     for folder, old, touched, way in earlier:
         if old is None or not touched:
@@ -130,7 +130,7 @@ def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path, force
             ways.append(way)
     if problems:
         raise BadInput(f"{exp.source}: {'; '.join(problems)}: its finished or started steps would "
-                       f"count for the new plan. Give the experiment another name or -o, or "
+                       f"count for the new plan. Give the experiment another name, or "
                        f"{' / '.join(ways)}")
 
 

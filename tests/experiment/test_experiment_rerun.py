@@ -38,7 +38,7 @@ def test_a_changed_setting_or_arm_with_finished_steps_is_refused(half_done, tmp_
     out = half_done
     said = refusal(tmp_path, out, FILE.replace("episodes = 10", "episodes = 20"))
     assert f"{out} was made with another plan (episodes 10 -> 20)" in said
-    assert "-o with --force moves it aside" in said
+    assert "another -o (or -o with --force, which moves it aside)" in said
     said = refusal(tmp_path, out, FILE.replace("generations = 4", "generations = 6"))
     assert "arm pbt: generations 4 -> 6" in said
     said = refusal(tmp_path, out, FILE.replace("last_apples = -3.0", "last_apples = -2.0"))
@@ -81,7 +81,7 @@ def test_force_is_refused_before_it_moves_anything(half_done, tmp_path, monkeypa
     result = invoke("experiment", "run", tmp_path / "exp.toml", "-o", half_done, "--force")
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
     assert "results/half was made with another plan (arm pbt: generations 4 -> 5)" in result.output
-    assert "move it aside yourself" in result.output and "--force moves" not in result.output
+    assert "another --results (or move it aside yourself" in result.output and "--force" not in result.output
     assert half_done.is_dir() and not list(tmp_path.glob("out.old-*"))
 
 
