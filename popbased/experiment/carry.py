@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from popbased.experiment.steps import Planned, lineages
+from popbased.experiment.steps import Planned, lineage_file, lineages
 from popbased.study.steps import write_marker
 
 STATE = "state"
@@ -82,12 +82,11 @@ def save(out: Path, results: Path, steps: Sequence[Planned]) -> int:
         target = state / p.step.done.relative_to(out)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(_portable(_kept(marker), out), indent=1))
-        if p.stage == "train" and p.seed is not None:  # the run's, or the copy restored
-            own, kept = lineages(out, p.arm, p.seed)
-            source = own if own.is_file() else kept
-            if source.is_file():
-                (state / kept.relative_to(out)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, state / kept.relative_to(out))
+        source = lineage_file(out, p.arm, p.seed) if p.stage == "train" and p.seed is not None else None
+        if source is not None:  # the run's, or the copy restored: kept as the copy
+            dest = state / lineages(out, p.arm, p.seed)[1].relative_to(out)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
         for f in files:
             dest = state / f.relative_to(out)
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -137,9 +136,10 @@ def restore(out: Path, results: Path, steps: Sequence[Planned],
                     shutil.copyfile(state / kept.relative_to(out), kept)
             if p.stage == "train" and p.seed is not None:
                 kept = lineages(out, p.arm, p.seed)[1]
-                if (state / kept.relative_to(out)).is_file():
+                saved = state / kept.relative_to(out)
+                if saved.is_file():
                     kept.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(state / kept.relative_to(out), kept)
+                    shutil.copyfile(saved, kept)
             if p.stage == "export" and p.seed is not None:
                 folder = state / "champions" / p.arm / f"seed-{p.seed}"
                 for info in sorted(folder.glob("*/policy.json")):

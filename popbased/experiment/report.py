@@ -32,7 +32,7 @@ import numpy as np
 from popbased.errors import BadInput
 from popbased.experiment import figures, markdown, stats
 from popbased.experiment.record import read_record, relative
-from popbased.experiment.steps import lineages
+from popbased.experiment.steps import lineage_file
 from popbased.population.lineage import LineageLog
 from popbased.textio import json_safe, write_atomic
 
@@ -112,7 +112,7 @@ def _descent(out: Path, arm: str, seed, member: str | None, genes) -> list[dict]
     """The champion's evolved genes in each generation its weights trained through, following
     them back through every copy (LineageLog.descent), from the run's lineage.jsonl (in OUT,
     or restored there from results/NAME/state); None where the run's lineage is not kept."""
-    path = next((p for p in lineages(out, arm, int(seed)) if p.is_file()), None)
+    path = lineage_file(out, arm, int(seed))
     if member is None or not genes or path is None:
         return None
     try:

@@ -84,6 +84,12 @@ def lineages(out: Path, arm: str, seed: int) -> tuple[Path, Path]:
     return run_folder(out, arm, seed) / LINEAGE, out / "lineage" / arm / f"seed-{seed}.jsonl"
 
 
+def lineage_file(out: Path, arm: str, seed: int) -> Path | None:
+    """The run's lineage to read: its own where its run folder has it, else the copy kept;
+    None where neither exists."""
+    return next((p for p in lineages(out, arm, seed) if p.is_file()), None)
+
+
 def eval_folder(out: Path, arm: str, seed: int | None) -> Path:
     return out / "eval" / key(arm, seed)
 
