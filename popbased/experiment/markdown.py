@@ -134,6 +134,15 @@ def _cross_play(c: dict | None) -> list[str]:
     return lines + [""]
 
 
+def _tuned_on(s: dict[str, Any]) -> str:
+    """Which experiments chose its settings, on which seeds (tuning kept apart from reporting)."""
+    named = "; ".join(f"{t['name']} (`{t['file']}`, seeds {', '.join(map(str, t['seeds']))})"
+                      for t in s["tuned_on"])
+    return (f"- tuning and reporting: this experiment's settings were chosen on the results of "
+            f"{named}; its own seeds ({', '.join(map(str, s['seeds']))}) were used by none of "
+            f"them, so no choice was made on them")
+
+
 def render(s: dict[str, Any]) -> str:
     """The report as Markdown."""
     lines = [f"# Experiment {s['experiment']}", ""]
@@ -155,6 +164,7 @@ def render(s: dict[str, Any]) -> str:
                  f"trained (members in id order, member i of n in every seat j with j % n == "
                  f"i; Melting Pot draws spawn points anew each episode, so the order does not "
                  f"choose where anyone starts), on the same episodes"] if populations else []),
+              *([_tuned_on(s)] if s.get("tuned_on") else []),
               f"- intervals: {s['bootstrap']['confidence']:.0%} stratified-bootstrap CIs over "
               f"seeds (rliable; {s['bootstrap']['reps']:,} replications)", ""]
     lines += [f"> {c}" for c in _cautions(s)] + ([""] if _cautions(s) else [])

@@ -147,6 +147,8 @@ def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
             "round_shape": json_safe(dict(exp.round_shape)),
             **({"suite": relative(exp.suite), "suite_episodes": exp.suite_episodes,
                 "suite_sha256": _sha256(exp.suite)} if exp.suite is not None else {}),
+            **({"tuned_on": [{"name": t.name, "file": relative(t.file), "seeds": list(t.seeds)}
+                             for t in exp.tuned_on]} if exp.tuned_on else {}),
             "arms": arms, "steps": rows,
             **({"matrix_arms": list(exp.matrix.arms), "matrix_roles": planner.matrix_roles(exp),
                 "matrix_modes": list(exp.matrix.modes), "matrix_episodes": exp.matrix.episodes}

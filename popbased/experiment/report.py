@@ -213,7 +213,7 @@ def population_name(arm: str) -> str:
 
 
 PLAN = ("round_shape", "suite", "suite_episodes", "suite_sha256", "matrix_arms", "matrix_roles",
-        "matrix_modes", "matrix_episodes")
+        "matrix_modes", "matrix_episodes", "tuned_on")
 """The plan's settings the summary keeps as they are, so that a rerun that changes them is
 told from one that does not (record.changes)."""
 

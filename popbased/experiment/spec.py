@@ -29,6 +29,11 @@ Optional in [experiment]: `suite = "../suites/heldout.toml"` (beside this file) 
 champion on that held-out scenario suite too (`popbased evaluate suite`, on real Melting Pot,
 `suite_episodes` episodes per scenario, default `episodes`): generalisation beside the score.
 
+Optional in [experiment]: `tuned_on = ["tuning.toml"]` (beside this file): the experiments whose
+results chose this one's settings. None of their seeds (nor those of the experiments they were
+tuned on in turn) may be among this one's, and the report names them: tuning kept apart from
+reporting.
+
 Loading checks everything (the population and league files too, with the arm's overrides)
 and names the file, key and value of the first problem, with what is allowed (BadInput).
 """
@@ -59,7 +64,7 @@ ARM_KEYS = {"pbt": ("population", "generations", "selection", "size", "seating",
 COMMON_ARM_KEYS = ("kind", "note", "agent_steps")
 EXPERIMENT_KEYS = ("name", "seeds", "agent_steps", "episodes", "substrate", "reference",
                    "description", "max_episode_steps", "workers", "envs_per_worker",
-                   "rollout_length", "suite", "suite_episodes")
+                   "rollout_length", "suite", "suite_episodes", "tuned_on")
 RESERVED = ("random", "reference", "baselines")
 """Names of the baselines' evaluations (eval/random, eval/reference, suite/baselines): not arm
 names."""
@@ -125,6 +130,15 @@ class Matrix:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """An experiment whose results chose this one's settings (`tuned_on`)."""
+
+    name: str
+    file: Path
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     source: Path
@@ -144,6 +158,8 @@ class Experiment:
     """Episodes per scenario and policy of the suite's evaluations."""
     matrix: Matrix | None = None
     """Cross-play between arms' champions ([matrix])."""
+    tuned_on: tuple[Tuning, ...] = ()
+    """The experiments that chose its settings, and those they were tuned on in turn."""
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
@@ -366,11 +382,46 @@ def load(path: str | Path) -> Experiment:
     if not NAME.match(name):
         raise BadInput(f"{where}.name={name!r}: it names results/NAME; allowed: letters, digits, "
                        f"_ . -")
+    tuned_on = _tuned_on(head.get("tuned_on"), path, seeds, f"{where}.tuned_on")
     return Experiment(name=name, source=path, seeds=seeds, agent_steps=numbers["agent_steps"],
                       episodes=numbers["episodes"], substrate=substrate, arms=arms,
                       reference=reference, description=description,
                       max_episode_steps=optional.pop("max_episode_steps", None),
-                      round_shape=optional, suite=suite, suite_episodes=suite_episodes, matrix=matrix)
+                      round_shape=optional, suite=suite, suite_episodes=suite_episodes, matrix=matrix,
+                      tuned_on=tuned_on)
+
+
+def _tuned_on(raw, path: Path, seeds: tuple[int, ...], where: str) -> tuple[Tuning, ...]:
+    """The experiments named by `tuned_on`, and theirs in turn (each read for its name and
+    seeds only), checked to share no seed with this one."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise BadInput(f"{where}={raw!r}: must be a list of experiment files (beside this file) "
+                       f"whose results chose this experiment's settings")
+    found: dict[Path, Tuning] = {}
+    todo = [(path.parent, value, where) for value in raw]
+    while todo:
+        folder, value, at = todo.pop(0)
+        file = _file(folder, value, at, "experiment").resolve()
+        if file == path.resolve() or file in found:
+            continue
+        _, data = population_spec.read_toml(file, "experiment")
+        head = data.get("experiment")
+        if not isinstance(head, Mapping) or not isinstance(head.get("seeds"), list):
+            raise BadInput(f"{at}={value!r}: {file} is not an experiment file (no [experiment] "
+                           f"seeds); allowed: an experiment file")
+        tuning = Tuning(str(head.get("name", file.stem)), file,
+                        tuple(s for s in head["seeds"] if isinstance(s, int)))
+        found[file] = tuning
+        shared = sorted(set(seeds) & set(tuning.seeds))
+        if shared:
+            raise BadInput(f"{where}: seed {shared[0]} of this experiment is a seed of "
+                           f"{tuning.name} ({file.name}, seeds {', '.join(map(str, tuning.seeds))}), "
+                           f"whose results chose its settings; allowed: seeds no tuning run used")
+        more = head.get("tuned_on") or []
+        todo += [(file.parent, v, f"{file}: experiment.tuned_on") for v in more if isinstance(v, str)]
+    return tuple(found.values())
 
 
 def _matrix(raw, arms: tuple[Arm, ...], episodes: int, where: str) -> Matrix | None:

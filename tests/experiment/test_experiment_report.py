@@ -206,3 +206,17 @@ def test_champions_genes_and_lineage_are_reported(folder, tmp_path):
     assert ("| pbt | 1 | m2: last_apples -2.18, reward 1; copied from: m1, m0; along its descent: "
             "last_apples -1 -> -2.18 (gen 2) |") in text
     assert "figures/genes-pbt.png" in s["figures"] and (tmp_path / "results" / "handmade" / "figures" / "genes-pbt.png").is_file()
+
+
+def test_the_experiments_that_chose_its_settings_are_named(folder, tmp_path):
+    (tmp_path / "tuning.toml").write_text(FILE.replace('"handmade"', '"handmade-tuning"')
+                                          .replace("seeds = [0, 1, 2]", "seeds = [7, 8]"))
+    (tmp_path / "exp.toml").write_text(FILE.replace("seeds = [0, 1, 2]", 'seeds = [0, 1, 2]\ntuned_on = ["tuning.toml"]'))
+    exp = spec.load(tmp_path / "exp.toml")
+    (folder / RECORD).write_text(json.dumps(record(exp, steps.plan(exp, folder, "sqlite:///m.db"), folder)))
+    report.write(folder, None, REPS)
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["tuned_on"] == [{"name": "handmade-tuning", "file": "tuning.toml", "seeds": [7, 8]}]
+    assert ("- tuning and reporting: this experiment's settings were chosen on the results of "
+            "handmade-tuning (`tuning.toml`, seeds 7, 8); its own seeds (0, 1, 2) were used by none "
+            "of them") in (folder / "report.md").read_text()

@@ -1,7 +1,8 @@
 """A rerun of `popbased experiment run` continues its folder only with the plan its finished
 steps ran: a changed setting or arm definition that touches finished steps is refused (one
 line, exit 2, nothing recorded lost), whether the steps are in OUT or kept in results/NAME/state;
-added seeds, a changed note and arms with nothing finished are no change. An experiment folder
+added seeds, a changed note, the tuning experiments named and arms with nothing finished
+are no change. An experiment folder
 is a kind of its own: `popbased status` shows it as `experiment status` does, and no study is
 run into it."""
 
@@ -89,7 +90,9 @@ def test_what_touches_no_finished_step_is_no_change(half_done, tmp_path):
     out = half_done
     for text in (FILE.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"),  # a seed added
                  FILE + 'note = "the designer\'s term, fixed"\n',  # the ppo arm's words
-                 FILE + "\n[arms.more]\nshaping = { reward = 1.0 }\n"):  # an arm added
+                 FILE + "\n[arms.more]\nshaping = { reward = 1.0 }\n",  # an arm added
+                 FILE.replace("seeds = [0, 1]", 'seeds = [0, 1]\ntuned_on = ["tuning.toml"]')):  # named
+        (tmp_path / "tuning.toml").write_text(FILE.replace("seeds = [0, 1]", "seeds = [5, 6]"))
         exp, plan = replan(tmp_path, out, text)
         unchanged(exp, plan, out, tmp_path / "results")
     for marker in (out / "steps").glob("*ppo*.json"):  # ppo: nothing finished any more

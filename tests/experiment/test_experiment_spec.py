@@ -158,3 +158,34 @@ SHIPPED = [p for p in sorted((POPS.parent / "experiments").glob("*.toml"))
 def test_every_shipped_experiment_file_loads(path):
     exp = spec.load(path)
     assert len(exp.seeds) >= 5 and exp.episodes >= 30 and all(a.note for a in exp.arms)
+
+
+def _tuning(folder, name, seeds, tuned_on=None):
+    extra = f"\ntuned_on = {tuned_on!r}" if tuned_on else ""
+    (folder / f"{name}.toml").write_text(GOOD.replace('name = "pbt-vs-rs"', f'name = "{name}"')
+                                         .replace("seeds = [0, 1, 2]", f"seeds = {seeds}{extra}"))
+
+
+def test_tuned_on_names_the_tuning_experiments_and_theirs_in_turn(folder):
+    _tuning(folder, "pilot", [10, 11])
+    _tuning(folder, "tuning", [20, 21], ["pilot.toml"])
+    (folder / "exp.toml").write_text(GOOD.replace("seeds = [0, 1, 2]", 'seeds = [0, 1, 2]\ntuned_on = ["tuning.toml"]'))
+    exp = spec.load(folder / "exp.toml")
+    assert [(t.name, t.seeds, t.file.name) for t in exp.tuned_on] == [("tuning", (20, 21), "tuning.toml"),
+                                                                      ("pilot", (10, 11), "pilot.toml")]
+
+
+@pytest.mark.parametrize("seeds, tuned_on, message", [
+    ("[0, 20, 2]", '["tuning.toml"]', "seed 20 of this experiment is a seed of tuning (tuning.toml, seeds 20, 21)"),
+    ("[0, 11]", '["tuning.toml"]', "seed 11 of this experiment is a seed of pilot (pilot.toml, seeds 10, 11)"),
+    ("[0, 1]", '["gone.toml"]', "experiment.tuned_on='gone.toml': no such experiment file"),
+    ("[0, 1]", '["open.toml"]', "open.toml is not an experiment file"),
+    ("[0, 1]", '"tuning.toml"', "experiment.tuned_on='tuning.toml': must be a list of experiment files"),
+])
+def test_a_reporting_seed_that_a_tuning_run_used_is_refused(folder, seeds, tuned_on, message):
+    _tuning(folder, "pilot", [10, 11])
+    _tuning(folder, "tuning", [20, 21], ["pilot.toml", "tuning.toml"])  # itself: no loop
+    (folder / "exp.toml").write_text(GOOD.replace("seeds = [0, 1, 2]", f"seeds = {seeds}\ntuned_on = {tuned_on}"))
+    with pytest.raises(BadInput, match="exp.toml") as err:
+        spec.load(folder / "exp.toml")
+    assert message in str(err.value) and "\n" not in str(err.value)
