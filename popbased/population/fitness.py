@@ -10,6 +10,12 @@ Objectives, each a list of samples per member:
   the world's own apple count decides depletion).
 - `equality`: 1 - Gini of the episode's returns (same episodes).
 
+With `unit="episode"` ([pbt] samples = "episode", world seating: every episode one member's),
+one sample of each objective per episode the member played instead: its seats' return per
+1,000 steps over the episode, and `welfare` (below) of that episode as a fourth objective;
+independent samples, so the exploit's Welch test means what it says (per-fragment samples
+are not: the seats of a world and the fragments of an episode move together).
+
 `scores` turns them into one fitness per member; `pareto` ranks by Pareto fronts over the
 three (EvoTorch's pareto_utility: better front first, then less crowded); `welfare` is one
 number valuing all three: return x equality x (1 + sustainability) / 2, i.e. the harvest,
@@ -29,11 +35,19 @@ OBJECTIVES = ("return", "sustainability", "equality")
 RATE_STEPS = 1000
 
 
+UNITS = ("fragment", "episode")
+
+
 class FitnessTracker:
-    def __init__(self, members: Iterable[str], components: Sequence[str], extra: Sequence[str] = ()):
-        """extra: further objectives whose samples the caller adds (the league's `league`)."""
+    def __init__(self, members: Iterable[str], components: Sequence[str], extra: Sequence[str] = (),
+                 unit: str = "fragment"):
+        """extra: further objectives whose samples the caller adds (the league's `league`);
+        unit: what one sample is (module docstring)."""
+        if unit not in UNITS:
+            raise ValueError(f"unit={unit!r}; allowed: {', '.join(UNITS)}")
         self.reward_index = list(components).index("reward")
-        self.objectives = OBJECTIVES + tuple(extra)
+        self.unit = unit
+        self.objectives = OBJECTIVES + (("welfare",) if unit == "episode" else ()) + tuple(extra)
         self.samples: dict[str, dict[str, list[float]]] = {m: self._empty() for m in members}
 
     def _empty(self) -> dict[str, list[float]]:
@@ -42,6 +56,10 @@ class FitnessTracker:
     def add(self, fragment) -> None:
         """A gathered fragment (Session.round's); batches dropped as stale are skipped."""
         dropped = set(fragment.dropped)
+        if self.unit == "episode":
+            for episode in fragment.episodes:
+                self._add_episode(episode, dropped)
+            return
         for m, batch in fragment.batches.items():
             if m in dropped or m not in self.samples:
                 continue
@@ -54,6 +72,22 @@ class FitnessTracker:
                 if episode.get("depleted") is not None:
                     self.samples[m]["sustainability"].append(1.0 - float(episode["depleted"]))
                 self.samples[m]["equality"].append(1.0 - float(episode["gini"]))
+
+    def _add_episode(self, episode: Mapping, dropped: set) -> None:
+        """One sample of each objective for each member that played the episode."""
+        members = list(episode["members"])
+        returns = np.asarray(episode["returns"], dtype=float)
+        for m in set(members) - dropped:
+            if m not in self.samples:  # a frozen snapshot or a scripted player
+                continue
+            seats = [i for i, s in enumerate(members) if s == m]
+            one = {"return": float(returns[seats].mean()) / max(1, episode["steps"]) * RATE_STEPS,
+                   "equality": 1.0 - float(episode["gini"])}
+            if episode.get("depleted") is not None:
+                one["sustainability"] = 1.0 - float(episode["depleted"])
+                one["welfare"] = welfare(one)
+            for k, v in one.items():
+                self.samples[m][k].append(v)
 
     def reset(self, member: str) -> None:
         self.samples[member] = self._empty()
@@ -69,8 +103,8 @@ def welfare(means: Mapping[str, float]) -> float:
 
 def scores(means: Mapping[str, Mapping[str, float]], kind: str) -> dict[str, float]:
     """member -> fitness (higher is better; NaN where the member has no samples)."""
-    if kind == "welfare":
-        return {m: welfare(v) for m, v in means.items()}
+    if kind == "welfare":  # the mean of episodes' welfare where it was sampled per episode
+        return {m: v["welfare"] if "welfare" in v else welfare(v) for m, v in means.items()}
     if kind != "pareto":
         return {m: v[kind] for m, v in means.items()}
     with warnings.catch_warnings():  # evotorch's torch.jit.script use warns on import

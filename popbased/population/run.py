@@ -122,7 +122,7 @@ class PBT:
         """Nothing beyond the members."""
 
     def tracker(self, members, components) -> FitnessTracker:
-        return FitnessTracker(members, components)
+        return FitnessTracker(members, components, unit=self.spec.pbt.samples)
 
     # ------------------------------------------------------------------ rounds
     def begin_generation(self, loop) -> None:

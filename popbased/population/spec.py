@@ -75,6 +75,7 @@ FITNESS = ("return", "sustainability", "equality", "pareto", "welfare")
 SELECTION = ("truncation", "tournament", "none")
 MODES = ("sync", "async")
 SEATINGS = ("mixed", "world")
+SAMPLES = ("fragment", "episode")
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,19 @@ class PBTConfig:
     seating: str = "mixed"
     """mixed: every member an equal share of all seats, reshuffled every fragment (the members
     meet each other); world: each world's seats all one member's (an equal share of the
-    worlds, reshuffled every fragment): a member plays among copies of itself, so its fitness
+    worlds; a world keeps its member until its episode ends, and is redrawn then): a member
+    plays whole episodes among copies of itself, so its fitness
     is measured as its champion is scored (7 copies) and a member that free-rides on the
     others' restraint depletes its own worlds instead of scoring higher."""
+    samples: str = "fragment"
+    """What one fitness sample is, for the ranking and the confidence test. fragment: the
+    return of one seat over one fragment (many samples, but the seats of a world and the
+    fragments of an episode are not independent, so the Welch test's p-values are far too
+    small; welfare has no per-sample test); episode: one whole episode the member played
+    (seating = "world" only: each episode is then one member's from its first step to its
+    last), its return, sustainability, equality and welfare (return x equality x (1 +
+    sustainability) / 2) each one sample: fewer samples, independent ones, and the Welch
+    test gates welfare too."""
 
 
 @dataclass(frozen=True)
@@ -312,7 +323,7 @@ def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
     where = f"{source}: [pbt]"
     _check_keys(raw, [f.name for f in fields(PBTConfig)], where)
     for key, allowed in (("fitness", FITNESS), ("selection", SELECTION), ("mode", MODES),
-                         ("seating", SEATINGS)):
+                         ("seating", SEATINGS), ("samples", SAMPLES)):
         if key in raw and raw[key] not in allowed:
             raise BadInput(f"{where} {key}={raw[key]!r}; allowed: {', '.join(allowed)}")
     for f in fields(PBTConfig):
@@ -328,6 +339,10 @@ def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
     for key, ok, rule in checks:
         if not ok:
             raise BadInput(f"{where} {key}={getattr(config, key)!r}: {rule}")
+    if config.samples == "episode" and config.seating != "world":
+        raise BadInput(f"{where} samples='episode' needs seating = \"world\" (with members "
+                       f"mixed in a world, an episode is no one member's); allowed with "
+                       f"seating={config.seating!r}: samples = \"fragment\"")
     if config.selection == "truncation" and math.ceil(config.fraction * size) * 2 > size:
         raise BadInput(f"{where} fraction={config.fraction:g}: with population.size={size}, the "
                        f"bottom and top groups ({math.ceil(config.fraction * size)} each) overlap; "

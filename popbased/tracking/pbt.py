@@ -18,6 +18,7 @@ def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
     return {"substrate": spec.substrate, "params": json.dumps({k: str(v) for k, v in spec.params.items()}),
             "size": spec.size, "steps_per_generation": spec.steps_per_generation,
             "pbt_mode": spec.pbt.mode, "member_fitness": spec.pbt.fitness,
+            "pbt_seating": spec.pbt.seating, "fitness_samples": spec.pbt.samples,
             **({"arenas": json.dumps({a.name: a.record() for a in spec.arenas})} if spec.arenas else {}),
             **{f"option.{k}": v for k, v in opts.items() if k not in ("out", "population")}}
 

@@ -62,6 +62,10 @@ def test_a_good_file_loads(folder):
     rs = arms["random_search"]
     assert rs.population["pbt"]["selection"] == "none" and rs.population["population"]["size"] == 8
     assert rs.members == 8 and rs.steps_per_generation(exp.agent_steps) == 31_250
+    (folder / "exp.toml").write_text(GOOD.replace('selection = "none"', 'selection = "none"\n'
+                                                  'seating = "world"\nsamples = "episode"'))
+    rs = spec.load(folder / "exp.toml").arm("random_search")
+    assert (rs.population["pbt"]["seating"], rs.population["pbt"]["samples"]) == ("world", "episode")
     assert "pbt" not in tomllib.loads((folder / "open.toml").read_text())  # the user's file untouched
     assert arms["ppo_last_apples"].shaping == {"last_apples": -3.0}
     assert arms["ppo_last_apples"].substrate == "open" and arms["ppo_last_apples"].ppo == {"epochs": 2}
@@ -104,6 +108,10 @@ BAD = [
     (GOOD.replace("agent_steps = 2_000_000", "agent_steps = 20_000"),
      "arms.pbt: agent_steps=20,000 over 8 generations x 4 members is 625 agent-steps per member"),
     (GOOD.replace("[arms.pbt]", "[arms.random]"), "arm name 'random'"),
+    (GOOD.replace('selection = "none"', 'selection = "none"\nsamples = "episode"'),
+     "[pbt] samples='episode' needs seating = \"world\""),
+    (GOOD.replace('selection = "none"', 'selection = "none"\nsamples = "match"'),
+     "arms.random_search.samples='match'; allowed: fragment, episode"),
     (GOOD.replace('substrate = "open"', 'substrate = "open"\nreference = "scripted:lazy"'),
      "experiment.reference='scripted:lazy': no such scripted policy; allowed: scripted:sustainable"),
 ]

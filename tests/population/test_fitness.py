@@ -36,3 +36,35 @@ def test_welfare_fitness_values_harvest_equality_and_sustainability():
     assert s["keeper"] == pytest.approx(27.0) and s["greedy"] == pytest.approx(14.0)
     assert s["keeper"] > s["greedy"] > s["idle"]
     assert np.isnan(s["new"])  # no episode ended with it seated: unknown, ranked last by PBT
+
+
+def test_episode_samples_one_per_episode_a_member_played():
+    """[pbt] samples = "episode": each member's return per 1,000 steps over its seats in each
+    episode, with that episode's equality, sustainability and welfare; the per-seat,
+    per-fragment batches are not samples then."""
+    from types import SimpleNamespace
+
+    from popbased.population.fitness import FitnessTracker
+
+    batch = SimpleNamespace(rewards=np.ones((10, 2, 1)))
+    episodes = [{"members": ["a"] * 3, "returns": [30.0, 60.0, 90.0], "steps": 2000, "gini": 0.2,
+                 "depleted": False},
+                {"members": ["b"] * 3, "returns": [10.0, 10.0, 10.0], "steps": 1000, "gini": 0.0,
+                 "depleted": True},
+                {"members": ["a", "snapshot", "gone"], "returns": [5.0, 0.0, 0.0], "steps": 500,
+                 "gini": 0.5, "depleted": None}]
+    fragment = SimpleNamespace(batches={"a": batch, "b": batch, "gone": batch}, episodes=episodes,
+                               dropped=["gone"])
+    tracker = FitnessTracker(["a", "b", "gone"], ["reward"], unit="episode")
+    tracker.add(fragment)
+    a, b = tracker.samples["a"], tracker.samples["b"]
+    # a: 60 per seat over 2,000 steps = 30 per 1,000; then 5 over 500 = 10 per 1,000
+    assert a["return"] == pytest.approx([30.0, 10.0]) and a["equality"] == pytest.approx([0.8, 0.5])
+    assert a["sustainability"] == [1.0] and a["welfare"] == pytest.approx([30 * 0.8 * 1.0])
+    assert b["return"] == [10.0] and b["welfare"] == pytest.approx([10 * 1.0 * 0.5])
+    assert tracker.samples["gone"] == {k: [] for k in ("return", "sustainability", "equality", "welfare")}
+    means = {m: tracker.means(m) for m in ("a", "b")}
+    assert scores(means, "welfare") == pytest.approx({"a": 24.0, "b": 5.0})  # the mean of episodes'
+    fragments = FitnessTracker(["a"], ["reward"])  # the default: one sample per seat and fragment
+    fragments.add(SimpleNamespace(batches={"a": batch}, episodes=[], dropped=[]))
+    assert fragments.samples["a"]["return"] == [1000.0, 1000.0] and "welfare" not in fragments.samples["a"]

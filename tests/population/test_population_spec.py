@@ -70,6 +70,8 @@ def test_good_spec(tmp_path):
     (lambda t: t + "\n[pbt]\nfitness = 'gini'\n", "allowed: return, sustainability, equality, pareto"),
     (lambda t: t.replace("size = 4", "size = 3") + "\n[pbt]\nfraction = 0.5\n", "overlap"),
     (lambda t: t + "\n[pbt]\nconfidence = 1.5\n", "must be in [0, 1)"),
+    (lambda t: t + "\n[pbt]\nsamples = 'world'\n", "samples='world'; allowed: fragment, episode"),
+    (lambda t: t + "\n[pbt]\nsamples = 'episode'\n", "samples='episode' needs seating = \"world\""),
     (lambda t: t + "\n[pbt]\ncrossover = 1\n", "expected bool"),
     (lambda t: t + "\n[pbt]\nfraction = 'half'\n", "expected float"),
     (lambda t: t.replace("size = 4", 'size = 4\nenv = "gpu"'), "population.env='gpu'; allowed: auto, fast, meltingpot"),

@@ -34,16 +34,21 @@ def test_whole_worlds_in_equal_shares():
 def test_a_population_trains_with_world_seating_and_a_league_refuses_it(tmp_path):
     text = (POPS / "open.toml").read_text().replace("size = 4", "size = 2")
     path = tmp_path / "world.toml"
-    path.write_text(text.replace('name = "open"', 'name = "world"') + '\n[pbt]\nseating = "world"\n'
+    path.write_text(text.replace('name = "open"', 'name = "world"') +
+                    '\n[pbt]\nseating = "world"\nsamples = "episode"\nfitness = "welfare"\nconfidence = 0.0\n'
                     if "[pbt]" not in text else text)
     spec = load(path)
-    assert spec.pbt.seating == "world"
+    assert (spec.pbt.seating, spec.pbt.samples) == ("world", "episode")
     done = popbased(tmp_path, "pbt", path, "--generations", 1, "--steps-per-generation", 2800, "--workers", 1,
                     "--envs-per-worker", 4, "--max-episode-steps", 100, "--out", "run",
                     "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}")
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = [json.loads(line) for line in (tmp_path / "run" / "rounds.jsonl").read_text().splitlines()]
     assert rounds[-1]["episodes"] > 0
+    # every member's fitness is the mean of its episodes' welfare (confidence 0: any gap copies)
+    steps = [json.loads(line) for line in (tmp_path / "run" / "lineage.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] in ("keep", "exploit")]
+    assert len(steps) == 2 and all(e["fitness"] is not None for e in steps)
     bad = path.read_text().replace('seating = "world"', 'seating = "solo"')
     path.write_text(bad)
     with pytest.raises(BadInput, match="seating='solo'; allowed: mixed, world"):
