@@ -141,7 +141,9 @@ def selection(results, out):
 
     RESULTS is an experiment's results (or run) folder. Each exported champion's fitness and
     objectives in training beside its scores on Melting Pot, and Spearman's rank correlation
-    across runs (all arms, then each arm). See popbased/experiment/selection.py.
+    across runs (all arms, then each arm); where the runs' lineages are kept, how often the
+    fitness order of two members held from one generation to the next, and the copies made.
+    See popbased/experiment/selection.py and repeatability.py.
 
     \b
     Example:
@@ -160,7 +162,15 @@ def selection(results, out):
                           for pair, c in table.items() if c)
         click.echo(f"{scope}: {shown or 'fewer than 3 runs'}")
     click.echo(f"({made['metric']})")
+    for arm, r in made["repeatability"].items():
+        click.echo(f"{arm}: fitness order of members that kept their weights held into the next "
+                   f"generation in {_share(r['same_order'])} of {r['pairs']} pairs; {r['copies']} "
+                   f"copies in {r['steps']} member steps ({r['runs']} runs)")
     _write(out, made)
+
+
+def _share(v) -> str:
+    return "-" if v is None else f"{v:.0%}"
 
 
 def _cell(v) -> str:

@@ -11,6 +11,8 @@ beside its scores from the summary, and gives Spearman's rank correlation (scipy
 - each objective the fitness is built from (return, sustainability = 1 - the fraction of its
   episodes depleted, equality = 1 - Gini) against the matching Melting Pot measure (score,
   1 - the fraction of episodes depleted by the world count, the run's score again for equality).
+Within runs, where their lineages are kept: whether the fitness ranks members the same way
+from one generation to the next (popbased.experiment.repeatability).
 Across runs, not within one: a run's other members were not scored on Melting Pot, so this
 says whether the measurement tracks what is scored, not whether each run picked its best member.
 Nothing is replayed."""
@@ -93,8 +95,11 @@ def selection(folder: str | Path) -> dict[str, Any]:
                 for a, b in pairs}
 
     arms = sorted({r["arm"] for r in found})
+    from popbased.experiment.repeatability import repeatability  # the runs' lineages
+
     return {"folder": Path(folder).name,
             "metric": "Spearman's rank correlation across runs of a champion's training measure "
                       "(fast env, its last generation) and its Melting Pot measure (the summary's)",
             "rows": found, "all": table(found),
-            "arms": {a: table([r for r in found if r["arm"] == a]) for a in arms}}
+            "arms": {a: table([r for r in found if r["arm"] == a]) for a in arms},
+            "repeatability": repeatability(folder)}

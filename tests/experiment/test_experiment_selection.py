@@ -1,6 +1,8 @@
 """`popbased experiment selection`: each champion's training fitness beside its Melting Pot
-scores, Spearman's rho across runs; checked on hand-made folders (perfect orders give +-1), bad
-input in one line, and the committed analyses recomputed from the committed results."""
+scores, Spearman's rho across runs, and within runs the repeatability of the fitness order
+from a kept lineage; checked on hand-made folders (perfect orders give +-1, a hand-counted
+lineage), bad input in one line, and the committed analyses recomputed from the committed
+results."""
 
 import json
 
@@ -9,6 +11,7 @@ import pytest
 from conftest import ROOT, invoke
 from popbased.errors import BadInput
 from popbased.experiment import selection
+from popbased.experiment.repeatability import repeatability
 
 
 def _folder(tmp_path, fitness, normalised, sustainability, world, where="state/champions"):
@@ -55,7 +58,7 @@ def test_bad_folders_are_one_line(tmp_path):
     assert result.exit_code == 2 and "no run has both" in result.output
 
 
-@pytest.mark.parametrize("name", ["social-attribution", "pbt-world-seating"])
+@pytest.mark.parametrize("name", ["social-attribution", "pbt-world-seating", "social-fitness-tuning"])
 def test_the_committed_analyses_are_what_the_committed_results_give(name, tmp_path):
     folder = ROOT / "results" / name
     committed = json.loads((folder / "selection.json").read_text())
@@ -65,3 +68,27 @@ def test_the_committed_analyses_are_what_the_committed_results_give(name, tmp_pa
     assert shown.exit_code == 0 and "fitness vs normalised rho" in shown.output and out.is_file()
     again = invoke("experiment", "selection", str(folder), "-o", str(out))
     assert again.exit_code == 2 and "never overwritten" in again.output
+
+
+def _event(member, generation, kind, fitness=None):
+    return json.dumps({"member": member, "generation": generation, "agent_step": 0, "kind": kind,
+                       "values": {}, "fitness": fitness})
+
+
+def test_repeatability_counts_pairs_that_kept_their_weights(tmp_path):
+    """Generation 1: m0 < m1 < m2, and m0 copies a donor, so it pairs with nobody there;
+    1 -> 2: (m1, m2) flipped (m1 < m2, then m1 > m2). 2 -> 3, everyone kept: (m1, m2) held,
+    (m0, m1) held (m0 below both times), (m0, m2) flipped (1 < 4, then 4.5 > 4). 4 pairs, 2
+    held; 1 copy in 9 member steps (keep or exploit)."""
+    lines = [_event(m, 0, "init") for m in ("m0", "m1", "m2")]
+    lines += [_event("m0", 1, "exploit", 1.0), _event("m0", 1, "explore"), _event("m1", 1, "keep", 2.0),
+              _event("m2", 1, "keep", 3.0)]
+    lines += [_event("m0", 2, "keep", 1.0), _event("m1", 2, "keep", 5.0), _event("m2", 2, "keep", 4.0)]
+    lines += [_event("m0", 3, "keep", 4.5), _event("m1", 3, "keep", 6.0), _event("m2", 3, "keep", 4.0)]
+    path = tmp_path / "state" / "lineage" / "pbt" / "seed-0.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n")
+    (tmp_path / "state" / "lineage" / "rs").mkdir()  # an arm without runs: left out
+    made = repeatability(tmp_path)
+    assert made == {"pbt": {"runs": 1, "pairs": 4, "same_order": 0.5, "copies": 1, "steps": 9}}
+    assert repeatability(tmp_path / "state" / "lineage" / "pbt") == {}  # no lineage folder: none

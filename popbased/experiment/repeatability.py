@@ -1,0 +1,74 @@
+"""Is a run's fitness a stable measurement? (part of `popbased experiment selection`)
+
+PBT copies a member when its fitness ranks it below another's. If the fitness measured real
+differences, two members that both kept their weights through a PBT step would mostly keep
+their order in the next generation too (they train on, so some changes are real). This reads
+each run's lineage (every PBT step's fitness per member) and gives, per arm:
+- `same_order`: over every pair of members that both kept their weights at one step and were
+  measured again at the next, the share whose fitness order held (0.5: a coin; ties left out);
+- `copies` out of `steps`: the PBT steps that copied a donor, of all the members' steps.
+Where the pairs' order holds about half the time, the copies follow noise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from popbased.population.lineage import LineageLog
+
+STEPS = ("keep", "exploit")
+"""The events that close a member's generation with its fitness (explore follows an exploit)."""
+
+
+def _lineages(folder: Path) -> Path | None:
+    for place in (folder / "state" / "lineage", folder / "lineage"):
+        if place.is_dir():
+            return place
+    return None
+
+
+def run(path: Path) -> dict[str, int]:
+    """One run's pairs (and how many kept their order), copies and steps."""
+    fitness: dict[int, dict[str, float]] = defaultdict(dict)
+    kept: dict[int, set[str]] = defaultdict(set)
+    copies = steps = 0
+    for e in LineageLog(path).events:
+        if e.kind not in STEPS:
+            continue
+        steps += 1
+        copies += e.kind == "exploit"
+        if e.fitness is not None:
+            fitness[e.generation][e.member] = e.fitness
+        if e.kind == "keep":
+            kept[e.generation].add(e.member)
+    pairs = same = 0
+    for g in sorted(fitness):
+        now, later = fitness[g], fitness.get(g + 1, {})
+        both = sorted(m for m in kept[g] if m in now and m in later)
+        for x, y in itertools.combinations(both, 2):
+            before, after = now[x] - now[y], later[x] - later[y]
+            if before and after:
+                pairs += 1
+                same += (before > 0) == (after > 0)
+    return {"pairs": pairs, "same_order": same, "copies": copies, "steps": steps}
+
+
+def repeatability(folder: str | Path) -> dict[str, dict[str, Any]]:
+    """Per arm with kept lineages: {runs, pairs, same_order (a share, None without pairs),
+    copies, steps}; {} where the folder keeps none."""
+    place = _lineages(Path(folder))
+    if place is None:
+        return {}
+    out = {}
+    for arm in sorted(p for p in place.iterdir() if p.is_dir()):
+        counts = [run(f) for f in sorted(arm.glob("seed-*.jsonl"))]
+        if not counts:
+            continue
+        total = {k: sum(c[k] for c in counts) for k in ("pairs", "same_order", "copies", "steps")}
+        out[arm.name] = {"runs": len(counts), "pairs": total["pairs"],
+                         "same_order": total["same_order"] / total["pairs"] if total["pairs"] else None,
+                         "copies": total["copies"], "steps": total["steps"]}
+    return out
