@@ -64,6 +64,10 @@ def _cautions(s: dict) -> list[str]:
     if s.get("ceiling") is None:
         out.append(f"No harvest efficiency: no sustainable ceiling is computed for "
                    f"`{s['substrate']}` (popbased.env.fast.ceiling).")
+    made = [v for v in s.get("code", {}) if v != "not recorded"]
+    if len(made) > 1 or any(v.endswith("+changes") for v in made):
+        out.append(f"The steps were run by more than one version of the code, or by code with "
+                   f"changes not committed ({_code(s)}): a rerun continued them with other code.")
     runs = [r for a in s["arms"].values() for r in a["runs"].values()]
     if any(r["depletion"].get("patch_deaths") is None for r in runs):
         out.append("Patch deaths n/a for some runs: their evaluations did not count patches "
@@ -134,6 +138,10 @@ def _cross_play(c: dict | None) -> list[str]:
     return lines + [""]
 
 
+def _code(s: dict[str, Any]) -> str:
+    return "; ".join(f"{v}: {n} step(s)" for v, n in s.get("code", {}).items())
+
+
 def _tuned_on(s: dict[str, Any]) -> str:
     """Which experiments chose its settings, on which seeds (tuning kept apart from reporting)."""
     named = "; ".join(f"{t['name']} (`{t['file']}`, seeds {', '.join(map(str, t['seeds']))})"
@@ -165,6 +173,8 @@ def render(s: dict[str, Any]) -> str:
                  f"i; Melting Pot draws spawn points anew each episode, so the order does not "
                  f"choose where anyone starts), on the same episodes"] if populations else []),
               *([_tuned_on(s)] if s.get("tuned_on") else []),
+              *([f"- code: the finished steps by the popbased commit that ran them: {_code(s)}"]
+                if s.get("code") else []),
               f"- intervals: {s['bootstrap']['confidence']:.0%} stratified-bootstrap CIs over "
               f"seeds (rliable; {s['bootstrap']['reps']:,} replications)", ""]
     lines += [f"> {c}" for c in _cautions(s)] + ([""] if _cautions(s) else [])

@@ -61,6 +61,18 @@ def _marker(out: Path, row: dict) -> dict:
         return {}
 
 
+def code_versions(out: Path, record: dict) -> dict[str, int]:
+    """How many of the finished steps each version of the code ran (popbased.provenance)."""
+    from popbased.provenance import label
+
+    counts: dict[str, int] = {}
+    for row in record["steps"]:
+        if (out / row["marker"]).is_file():
+            made = label(_marker(out, row).get("code"))
+            counts[made] = counts.get(made, 0) + 1
+    return counts
+
+
 def ceiling(substrate: str) -> float | None:
     """The evaluation map's sustainable harvest, apples per player per 1,000 steps
     (popbased.env.fast.ceiling: 126.9 on the open map); None where there is none to compute
@@ -293,7 +305,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
                           "reps": reps.get("aggregate", {}).get("reps", stats.REPS),
                           "poi_reps": reps.get("poi", {}).get("reps", stats.POI_REPS)},
             "cross_play": cross_play(out, record, reps),
-            "left": list(LEFT), "figures": []}
+            "code": code_versions(out, record), "left": list(LEFT), "figures": []}
 
 
 def _figures(summary: dict, folder: Path, reps: dict) -> list[Path]:

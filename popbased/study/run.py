@@ -2,7 +2,7 @@
 process, a step only once the steps it needs are done; what is done is skipped on a rerun.
 
 A finished step's marker holds its command line, what it printed (its JSON report where it
-has one) and its duration in seconds. A failed step leaves its log (OUT/logs/STEP.log) and no
+has one), its duration in seconds and the code that ran it (popbased.provenance). A failed step leaves its log (OUT/logs/STEP.log) and no
 marker; the steps that need it are skipped (an evaluation drops only the failed runs'
 policies), the others still run, and the study ends with the list of what failed. A run that stopped early (SIGTERM: its report says
 `interrupted`) has not finished. When the study itself stops, its running steps stop too.
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from popbased import provenance
 from popbased.study.steps import Step, write_marker
 
 
@@ -36,7 +37,7 @@ def _finish(step: Step, argv: Sequence[str], proc: subprocess.Popen, out: Path,
     if isinstance(record, dict) and record.get("interrupted"):
         return False
     write_marker(step.name, step.done, {"argv": list(argv), "seconds": round(seconds, 3),
-                                        "result": record})
+                                        "code": provenance.code(), "result": record})
     return True
 
 

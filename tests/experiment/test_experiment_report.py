@@ -220,3 +220,20 @@ def test_the_experiments_that_chose_its_settings_are_named(folder, tmp_path):
     assert ("- tuning and reporting: this experiment's settings were chosen on the results of "
             "handmade-tuning (`tuning.toml`, seeds 7, 8); its own seeds (0, 1, 2) were used by none "
             "of them") in (folder / "report.md").read_text()
+
+
+def test_the_code_that_ran_the_steps_is_named_and_a_mix_is_a_caution(folder):
+    report.write(folder, None, REPS)
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["code"] == {"not recorded": 13}  # markers written as before popbased recorded it
+    assert "> The steps were run by more than one version" not in (folder / "report.md").read_text()
+    for i, marker in enumerate(sorted((folder / "steps").glob("eval-ppo-*.json"))):
+        made = json.loads(marker.read_text())
+        marker.write_text(json.dumps({**made, "code": {"commit": f"{i % 2}" * 40, "changed": False}}))
+    report.write(folder, None, REPS)
+    s = json.loads((folder / "summary.json").read_text())
+    assert s["code"] == {"not recorded": 10, "0000000": 2, "1111111": 1}
+    text = (folder / "report.md").read_text()
+    assert "- code: the finished steps by the popbased commit that ran them: not recorded: 10 step(s); " \
+           "0000000: 2 step(s); 1111111: 1 step(s)" in text
+    assert "> The steps were run by more than one version of the code" in text

@@ -1,6 +1,7 @@
 """The study file (popbased.study.plan) and its steps: the shipped study loads, budgets split
 evenly, bad files and flags get one line (exit 2) and write nothing."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,9 @@ def test_steps_run_in_order_a_failure_skips_what_needs_it_and_reruns_skip_what_i
     failed = execute([ok, bad, after_a, after_b], tmp_path, parallel=2, say=said.append)
     assert failed == ["train/b", "eval/b"]
     assert (tmp_path / "a.json").exists() and (tmp_path / "c.json").exists()
+    from popbased import provenance  # each marker names the code that ran it
+
+    assert json.loads((tmp_path / "a.json").read_text())["code"] == provenance.code()
     assert not (tmp_path / "b.json").exists() and not (tmp_path / "d.json").exists()
     assert any("FAILED: train/b (exit 3)" in s for s in said)
     said.clear()
