@@ -163,8 +163,8 @@ def selection(results, out):
         click.echo(f"{scope}: {shown or 'fewer than 3 runs'}")
     click.echo(f"({made['metric']})")
     for arm, r in made["repeatability"].items():
-        click.echo(f"{arm}: fitness order of members that kept their weights held into the next "
-                   f"generation in {_share(r['same_order'])} of {r['pairs']} pairs; {r['copies']} "
+        click.echo(f"{arm}: fitness order of members that kept their weights (not the lowest) held "
+                   f"into the next generation in {_share(r['same_order'])} of {r['pairs']} pairs; {r['copies']} "
                    f"copies in {r['steps']} member steps ({r['runs']} runs)")
     _write(out, made)
 

@@ -64,10 +64,14 @@ def _cautions(s: dict) -> list[str]:
     if s.get("ceiling") is None:
         out.append(f"No harvest efficiency: no sustainable ceiling is computed for "
                    f"`{s['substrate']}` (popbased.env.fast.ceiling).")
-    made = [v for v in s.get("code", {}) if v != "not recorded"]
-    if len(made) > 1 or any(v.endswith("+changes") for v in made):
-        out.append(f"The steps were run by more than one version of the code, or by code with "
-                   f"changes not committed ({_code(s)}): a rerun continued them with other code.")
+    versions = list(s.get("code", {}))
+    if len(versions) > 1:
+        out.append(f"The steps were run by more than one version of the code ({_code(s)}; "
+                   f"\"not recorded\": made before popbased recorded it): a rerun continued "
+                   f"them with other code.")
+    elif any(v.endswith("+changes") for v in versions):
+        out.append(f"The steps were run by code with changes not committed ({_code(s)}): no "
+                   f"commit holds exactly that code.")
     runs = [r for a in s["arms"].values() for r in a["runs"].values()]
     if any(r["depletion"].get("patch_deaths") is None for r in runs):
         out.append("Patch deaths n/a for some runs: their evaluations did not count patches "

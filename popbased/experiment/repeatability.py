@@ -5,7 +5,10 @@ differences, two members that both kept their weights through a PBT step would m
 their order in the next generation too (they train on, so some changes are real). This reads
 each run's lineage (every PBT step's fitness per member) and gives, per arm:
 - `same_order`: over every pair of members that both kept their weights at one step and were
-  measured again at the next, the share whose fitness order held (0.5: a coin; ties left out);
+  measured again at the next, the share whose fitness order held (0.5: a coin; ties left out).
+  The lowest-ranked member at each step is left out in every arm, PBT or not: truncation
+  copies into it, so PBT's pairs never hold it, and random search's must not either for the two
+  to be read alike. Pairs are within one population (a league's lineage holds several);
 - `copies` out of `steps`: the PBT steps that copied a donor, of all the members' steps.
 Where the pairs' order holds about half the time, the copies follow noise.
 """
@@ -30,6 +33,11 @@ def _lineages(folder: Path) -> Path | None:
     return None
 
 
+def _population(member: str) -> str:
+    """A league member's population ('open/m0' -> 'open'); '' in a PBT run."""
+    return member.rpartition("/")[0]
+
+
 def run(path: Path) -> dict[str, int]:
     """One run's pairs (and how many kept their order), copies and steps."""
     fitness: dict[int, dict[str, float]] = defaultdict(dict)
@@ -47,12 +55,14 @@ def run(path: Path) -> dict[str, int]:
     pairs = same = 0
     for g in sorted(fitness):
         now, later = fitness[g], fitness.get(g + 1, {})
-        both = sorted(m for m in kept[g] if m in now and m in later)
-        for x, y in itertools.combinations(both, 2):
-            before, after = now[x] - now[y], later[x] - later[y]
-            if before and after:
-                pairs += 1
-                same += (before > 0) == (after > 0)
+        for population in {_population(m) for m in now}:
+            ranked = sorted((m for m in now if _population(m) == population), key=now.get)
+            both = sorted(m for m in ranked[1:] if m in kept[g] and m in later)  # not the lowest
+            for x, y in itertools.combinations(both, 2):
+                before, after = now[x] - now[y], later[x] - later[y]
+                if before and after:
+                    pairs += 1
+                    same += (before > 0) == (after > 0)
     return {"pairs": pairs, "same_order": same, "copies": copies, "steps": steps}
 
 

@@ -397,9 +397,9 @@ def _tuned_on(raw, path: Path, seeds: tuple[int, ...], where: str) -> tuple[Tuni
     seeds only), checked to share no seed with this one."""
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not raw:
-        raise BadInput(f"{where}={raw!r}: must be a list of experiment files (beside this file) "
-                       f"whose results chose this experiment's settings")
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
+        raise BadInput(f"{where}={raw!r}: must be a non-empty list of experiment files (beside "
+                       f"this file) whose results chose this experiment's settings")
     found: dict[Path, Tuning] = {}
     todo = [(path.parent, value, where) for value in raw]
     while todo:
@@ -420,8 +420,11 @@ def _tuned_on(raw, path: Path, seeds: tuple[int, ...], where: str) -> tuple[Tuni
             raise BadInput(f"{where}: seed {shared[0]} of this experiment is a seed of "
                            f"{tuning.name} ({file.name}, seeds {', '.join(map(str, tuning.seeds))}), "
                            f"whose results chose its settings; allowed: seeds no tuning run used")
-        more = head.get("tuned_on") or []
-        todo += [(file.parent, v, f"{file}: experiment.tuned_on") for v in more if isinstance(v, str)]
+        more = head.get("tuned_on", [])
+        if not isinstance(more, list) or not all(isinstance(v, str) for v in more):
+            raise BadInput(f"{where}: {file}: experiment.tuned_on={more!r}: must be a list of "
+                           f"experiment files (beside that file)")
+        todo += [(file.parent, v, f"{file}: experiment.tuned_on") for v in more]
     return tuple(found.values())
 
 

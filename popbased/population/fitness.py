@@ -11,7 +11,8 @@ Objectives, each a list of samples per member:
 - `equality`: 1 - Gini of the episode's returns (same episodes).
 
 With `unit="episode"` ([pbt] samples = "episode", world seating: every episode one member's),
-one sample of each objective per episode the member played instead: its seats' return per
+one sample of each objective per episode the member played instead (an episode begun before
+PBT copied a donor into the member is left out: its first part was the old weights'): its seats' return per
 1,000 steps over the episode, and `welfare` (below) of that episode as a fourth objective;
 independent samples, so the exploit's Welch test means what it says (per-fragment samples
 are not: the seats of a world and the fragments of an episode move together).
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,13 +41,15 @@ UNITS = ("fragment", "episode")
 
 class FitnessTracker:
     def __init__(self, members: Iterable[str], components: Sequence[str], extra: Sequence[str] = (),
-                 unit: str = "fragment"):
+                 unit: str = "fragment", uid: Callable[[str], Any] | None = None):
         """extra: further objectives whose samples the caller adds (the league's `league`);
-        unit: what one sample is (module docstring)."""
+        unit: what one sample is (module docstring); uid: a member's current learner uid, to
+        leave out the episodes that began before PBT copied a donor into it (their match
+        carries the uid they began with)."""
         if unit not in UNITS:
             raise ValueError(f"unit={unit!r}; allowed: {', '.join(UNITS)}")
         self.reward_index = list(components).index("reward")
-        self.unit = unit
+        self.unit, self.uid = unit, uid
         self.objectives = OBJECTIVES + (("welfare",) if unit == "episode" else ()) + tuple(extra)
         self.samples: dict[str, dict[str, list[float]]] = {m: self._empty() for m in members}
 
@@ -77,9 +80,13 @@ class FitnessTracker:
         """One sample of each objective for each member that played the episode."""
         members = list(episode["members"])
         returns = np.asarray(episode["returns"], dtype=float)
+        match = episode.get("match")
         for m in set(members) - dropped:
             if m not in self.samples:  # a frozen snapshot or a scripted player
                 continue
+            if (self.uid is not None and isinstance(match, (tuple, list)) and len(match) == 2
+                    and match[1] != self.uid(m)):
+                continue  # begun by weights PBT has since replaced: not this member's episode
             seats = [i for i, s in enumerate(members) if s == m]
             one = {"return": float(returns[seats].mean()) / max(1, episode["steps"]) * RATE_STEPS,
                    "equality": 1.0 - float(episode["gini"])}
@@ -87,7 +94,8 @@ class FitnessTracker:
                 one["sustainability"] = 1.0 - float(episode["depleted"])
                 one["welfare"] = welfare(one)
             for k, v in one.items():
-                self.samples[m][k].append(v)
+                if math.isfinite(v):
+                    self.samples[m][k].append(v)
 
     def reset(self, member: str) -> None:
         self.samples[member] = self._empty()
@@ -138,6 +146,8 @@ def better(donor: Sequence[float], recipient: Sequence[float], confidence: float
     if len(donor) < min_samples or len(recipient) < min_samples:
         return False, f"too few samples ({len(donor)} vs {len(recipient)}, need {min_samples})"
     gap = float(np.mean(donor) - np.mean(recipient))
+    if not math.isfinite(gap):
+        return False, f"no finite gap ({gap})"
     if gap <= 0:
         return False, f"not better (gap {gap:.3g})"
     if confidence <= 0:

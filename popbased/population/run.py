@@ -122,7 +122,8 @@ class PBT:
         """Nothing beyond the members."""
 
     def tracker(self, members, components) -> FitnessTracker:
-        return FitnessTracker(members, components, unit=self.spec.pbt.samples)
+        return FitnessTracker(members, components, unit=self.spec.pbt.samples,
+                              uid=lambda m: members[m].learner.uid)
 
     # ------------------------------------------------------------------ rounds
     def begin_generation(self, loop) -> None:

@@ -111,9 +111,10 @@ class PBTConfig:
     as it has trained `steps_per_generation` since its last step."""
     seating: str = "mixed"
     """mixed: every member an equal share of all seats, reshuffled every fragment (the members
-    meet each other); world: each world's seats all one member's (an equal share of the
-    worlds; a world keeps its member until its episode ends, and is redrawn then): a member
-    plays whole episodes among copies of itself, so its fitness
+    meet each other); world: each world's seats all one member's (a world keeps its member
+    until its episode ends, then goes to a member drawn afresh, so the worlds each member holds
+    drift around an equal share): a member plays whole episodes among copies of itself, so its
+    fitness
     is measured as its champion is scored (7 copies) and a member that free-rides on the
     others' restraint depletes its own worlds instead of scoring higher."""
     samples: str = "fragment"
@@ -122,9 +123,9 @@ class PBTConfig:
     fragments of an episode are not independent, so the Welch test's p-values are far too
     small; welfare has no per-sample test); episode: one whole episode the member played
     (seating = "world" only: each episode is then one member's from its first step to its
-    last), its return, sustainability, equality and welfare (return x equality x (1 +
-    sustainability) / 2) each one sample: fewer samples, independent ones, and the Welch
-    test gates welfare too."""
+    last; one begun before PBT copied a donor into the member is left out), its return,
+    sustainability, equality and welfare (return x equality x (1 + sustainability) / 2) each
+    one sample: fewer samples, independent ones, and the Welch test gates welfare too."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from collections import deque
 
 import numpy as np
 
+from popbased.errors import BadInput
 from popbased.ppo.joint import update_all
 from popbased.ppo.learner import Learner
 from popbased.rollout.fragment import Fragment
@@ -47,7 +48,10 @@ class SelfPlaySeats:
     """Every learner an equal share of all seats, reseated every fragment (`per_world`: of the
     worlds, each world's seats one learner's: PBT's [pbt] seating = "world"; a world then keeps
     its learner until its episode ends, as a league's match does, so that every episode is
-    played by copies of one member from its first step to its last)."""
+    played by copies of one member from its first step to its last. The match is (member,
+    learner uid at the episode's start): an episode during which PBT copied a donor into its
+    member carries the old uid, so fitness can tell it apart. A freed world goes to a member
+    drawn afresh, so the worlds each member holds drift around the equal share)."""
 
     phase = "train"
     plan_s = 0.0  # drawn as it goes: nothing to set apart from the inner loop's time
@@ -59,9 +63,17 @@ class SelfPlaySeats:
         if not self.per_world:
             return seating(rng, list(learners), collector.shards, collector.seats_per_worker), None
         players = collector.players
+        worlds = collector.shards * (collector.seats_per_worker // players)
+        if worlds < len(learners):
+            raise BadInput(f"[pbt] seating = \"world\" needs at least one world per member: "
+                           f"{len(learners)} members, {worlds} worlds ({collector.shards} x "
+                           f"{collector.seats_per_worker // players}); allowed: more workers or "
+                           f"envs per worker, or seating = \"mixed\"")
         seats = seating(rng, list(learners), collector.shards, collector.seats_per_worker, players)
-        # each env's "match" is its member: the collectors keep it until the env's episode ends
-        return seats, [[s[e * players] for e in range(len(s) // players)] for s in seats]
+        # each env's "match" is its member and the member's learner uid: the collectors keep it
+        # until the env's episode ends
+        return seats, [[(s[e * players], learners[s[e * players]].uid) for e in range(len(s) // players)]
+                       for s in seats]
 
 
 class MatchSeats:

@@ -26,7 +26,7 @@ def log_path(out: Path, step: Step) -> Path:
 
 
 def _finish(step: Step, argv: Sequence[str], proc: subprocess.Popen, out: Path,
-            seconds: float) -> bool:
+            seconds: float, code: dict | None = None) -> bool:
     if proc.returncode != 0:
         return False
     stdout = log_path(out, step).with_suffix(".out").read_text()
@@ -37,7 +37,7 @@ def _finish(step: Step, argv: Sequence[str], proc: subprocess.Popen, out: Path,
     if isinstance(record, dict) and record.get("interrupted"):
         return False
     write_marker(step.name, step.done, {"argv": list(argv), "seconds": round(seconds, 3),
-                                        "code": provenance.code(), "result": record})
+                                        "code": provenance.during(code), "result": record})
     return True
 
 
@@ -50,6 +50,8 @@ class _Runner:
         self.done = {s.name for s in steps if s.done.exists()}
         self.failed: list[str] = []
         self.running: dict[str, tuple[Step, tuple[str, ...], subprocess.Popen, float]] = {}
+        self.code: dict[str, dict] = {}
+        """The code each running step was launched with (popbased.provenance)."""
 
     def ready(self, name: str) -> bool:
         if name not in self.done and name in self.markers and self.markers[name].exists():
@@ -73,6 +75,7 @@ class _Runner:
             return
         if step.fresh is not None and step.fresh.exists():
             shutil.rmtree(step.fresh)
+        self.code[step.name] = provenance.code()
         with open(log_path(self.out, step), "w") as log, \
                 open(log_path(self.out, step).with_suffix(".out"), "w") as stdout:
             proc = subprocess.Popen(argv, stdout=stdout, stderr=log, text=True, env=self.env)
@@ -99,7 +102,7 @@ class _Runner:
             del self.running[name]
             seconds = time.monotonic() - started
             minutes = seconds / 60
-            if _finish(step, argv, proc, self.out, seconds):
+            if _finish(step, argv, proc, self.out, seconds, self.code.pop(name, None)):
                 self.done.add(name)
                 self.say(f"finished: {name} in {minutes:.1f} min")
             else:

@@ -237,3 +237,10 @@ def test_the_code_that_ran_the_steps_is_named_and_a_mix_is_a_caution(folder):
     assert "- code: the finished steps by the popbased commit that ran them: not recorded: 10 step(s); " \
            "0000000: 2 step(s); 1111111: 1 step(s)" in text
     assert "> The steps were run by more than one version of the code" in text
+    for marker in (folder / "steps").glob("*.json"):  # one version, with changes not committed
+        marker.write_text(json.dumps({**json.loads(marker.read_text()),
+                                      "code": {"commit": "2" * 40, "changed": True}}))
+    report.write(folder, None, REPS)
+    text = (folder / "report.md").read_text()
+    assert "> The steps were run by code with changes not committed (2222222+changes: 13 step(s))" in text
+    assert "more than one version" not in text

@@ -76,10 +76,10 @@ def _event(member, generation, kind, fitness=None):
 
 
 def test_repeatability_counts_pairs_that_kept_their_weights(tmp_path):
-    """Generation 1: m0 < m1 < m2, and m0 copies a donor, so it pairs with nobody there;
-    1 -> 2: (m1, m2) flipped (m1 < m2, then m1 > m2). 2 -> 3, everyone kept: (m1, m2) held,
-    (m0, m1) held (m0 below both times), (m0, m2) flipped (1 < 4, then 4.5 > 4). 4 pairs, 2
-    held; 1 copy in 9 member steps (keep or exploit)."""
+    """Generation 1: m0 < m1 < m2, and m0 copies a donor; 1 -> 2: (m1, m2) flipped (m1 < m2,
+    then m1 > m2). 2 -> 3, everyone kept, m0 the lowest at 2 and left out (as truncation's
+    bottom is in every arm): (m1, m2) held. 2 pairs, 1 held; 1 copy in 9 member steps (keep
+    or exploit). A league's populations pair only within themselves."""
     lines = [_event(m, 0, "init") for m in ("m0", "m1", "m2")]
     lines += [_event("m0", 1, "exploit", 1.0), _event("m0", 1, "explore"), _event("m1", 1, "keep", 2.0),
               _event("m2", 1, "keep", 3.0)]
@@ -90,5 +90,9 @@ def test_repeatability_counts_pairs_that_kept_their_weights(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     (tmp_path / "state" / "lineage" / "rs").mkdir()  # an arm without runs: left out
     made = repeatability(tmp_path)
-    assert made == {"pbt": {"runs": 1, "pairs": 4, "same_order": 0.5, "copies": 1, "steps": 9}}
+    assert made == {"pbt": {"runs": 1, "pairs": 2, "same_order": 0.5, "copies": 1, "steps": 9}}
+    league = [_event(f"{p}/m{i}", g, "keep", f) for g in (1, 2) for p, f0 in (("a", 0.0), ("b", 100.0))
+              for i, f in enumerate((f0 + i * (1 if g == 1 else -1) for i in range(3)))]
+    path.write_text("\n".join(league) + "\n")  # a's and b's orders flip; a vs b never compared
+    assert repeatability(tmp_path)["pbt"] == {"runs": 1, "pairs": 2, "same_order": 0.0, "copies": 0, "steps": 12}
     assert repeatability(tmp_path / "state" / "lineage" / "pbt") == {}  # no lineage folder: none

@@ -188,11 +188,15 @@ def test_tuned_on_names_the_tuning_experiments_and_theirs_in_turn(folder):
     ("[0, 11]", '["tuning.toml"]', "seed 11 of this experiment is a seed of pilot (pilot.toml, seeds 10, 11)"),
     ("[0, 1]", '["gone.toml"]', "experiment.tuned_on='gone.toml': no such experiment file"),
     ("[0, 1]", '["open.toml"]', "open.toml is not an experiment file"),
-    ("[0, 1]", '"tuning.toml"', "experiment.tuned_on='tuning.toml': must be a list of experiment files"),
+    ("[0, 1]", '"tuning.toml"', "experiment.tuned_on='tuning.toml': must be a non-empty list of experiment files"),
+    ("[0, 1]", "[]", "experiment.tuned_on=[]: must be a non-empty list"),
+    ("[0, 1]", '["bad_chain.toml"]', "bad_chain.toml: experiment.tuned_on='pilot.toml': must be a list"),
 ])
 def test_a_reporting_seed_that_a_tuning_run_used_is_refused(folder, seeds, tuned_on, message):
     _tuning(folder, "pilot", [10, 11])
     _tuning(folder, "tuning", [20, 21], ["pilot.toml", "tuning.toml"])  # itself: no loop
+    (folder / "bad_chain.toml").write_text((folder / "pilot.toml").read_text().replace(
+        "seeds = [10, 11]", 'seeds = [30]\ntuned_on = "pilot.toml"'))
     (folder / "exp.toml").write_text(GOOD.replace("seeds = [0, 1, 2]", f"seeds = {seeds}\ntuned_on = {tuned_on}"))
     with pytest.raises(BadInput, match="exp.toml") as err:
         spec.load(folder / "exp.toml")

@@ -68,3 +68,23 @@ def test_episode_samples_one_per_episode_a_member_played():
     fragments = FitnessTracker(["a"], ["reward"])  # the default: one sample per seat and fragment
     fragments.add(SimpleNamespace(batches={"a": batch}, episodes=[], dropped=[]))
     assert fragments.samples["a"]["return"] == [1000.0, 1000.0] and "welfare" not in fragments.samples["a"]
+
+
+def test_an_episode_begun_before_a_copy_is_not_the_copys_sample():
+    """World seating's match carries the learner uid the episode began with: once PBT copied a
+    donor into the member (a new uid), the episodes its old weights began are left out."""
+    from types import SimpleNamespace
+
+    from popbased.population.fitness import FitnessTracker
+
+    uids = {"a": "new"}
+    episode = {"members": ["a"] * 2, "returns": [10.0, 10.0], "steps": 1000, "gini": 0.0, "depleted": False}
+    tracker = FitnessTracker(["a"], ["reward"], unit="episode", uid=uids.get)
+    tracker.add(SimpleNamespace(batches={}, dropped=[], episodes=[
+        {**episode, "match": ("a", "old")}, {**episode, "match": ("a", "new"), "returns": [20.0, 20.0]},
+        {**episode, "gini": float("nan")}]))  # no match (mixed seating's kind): kept; NaN left out
+    assert tracker.samples["a"]["return"] == [20.0, 10.0] and tracker.samples["a"]["equality"] == [1.0]
+
+
+def test_a_gap_that_is_not_a_number_copies_nothing():
+    assert better([20.0, 30.0, 25.0], [10.0, float("nan"), 12.0], 0.95, 2) == (False, "no finite gap (nan)")

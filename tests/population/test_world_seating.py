@@ -26,9 +26,16 @@ def test_whole_worlds_in_equal_shares():
     class Collector:
         shards, seats_per_worker, players = 1, 28, 7
 
-    seats, matches = SelfPlaySeats(per_world=True).plan(rng, Collector, {"a": 0, "b": 1})
-    assert matches == [[seats[0][e * 7] for e in range(4)]]
-    assert SelfPlaySeats().plan(rng, Collector, {"a": 0, "b": 1})[1] is None
+    from types import SimpleNamespace
+
+    learners = {"a": SimpleNamespace(uid="ua"), "b": SimpleNamespace(uid="ub")}
+    seats, matches = SelfPlaySeats(per_world=True).plan(rng, Collector, learners)
+    # each world's match: its member and the learner uid it begins its episode with
+    assert matches == [[(seats[0][e * 7], learners[seats[0][e * 7]].uid) for e in range(4)]]
+    assert SelfPlaySeats().plan(rng, Collector, learners)[1] is None
+    five = {m: SimpleNamespace(uid=m) for m in "abcde"}  # 5 members, 4 worlds: some never play
+    with pytest.raises(BadInput, match="needs at least one world per member: 5 members, 4 worlds"):
+        SelfPlaySeats(per_world=True).plan(rng, Collector, five)
 
 
 def test_a_population_trains_with_world_seating_and_a_league_refuses_it(tmp_path):
@@ -45,10 +52,16 @@ def test_a_population_trains_with_world_seating_and_a_league_refuses_it(tmp_path
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = [json.loads(line) for line in (tmp_path / "run" / "rounds.jsonl").read_text().splitlines()]
     assert rounds[-1]["episodes"] > 0
-    # every member's fitness is the mean of its episodes' welfare (confidence 0: any gap copies)
+    # every member's fitness is the mean of its episodes' welfare, and the bottom member's
+    # decision comes from the per-sample test (fitness.better), not from comparing products
     steps = [json.loads(line) for line in (tmp_path / "run" / "lineage.jsonl").read_text().splitlines()
              if json.loads(line)["kind"] in ("keep", "exploit")]
     assert len(steps) == 2 and all(e["fitness"] is not None for e in steps)
+    (bottom,) = [e for e in steps if e["reason"].startswith("bottom group")]
+    assert "gap" in bottom["reason"] and "welfare" not in bottom["reason"], bottom["reason"]
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    for member in state["members"]:
+        assert member["fitness"] == pytest.approx(member["objectives"]["welfare"])
     bad = path.read_text().replace('seating = "world"', 'seating = "solo"')
     path.write_text(bad)
     with pytest.raises(BadInput, match="seating='solo'; allowed: mixed, world"):
