@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +66,8 @@ def code_versions(out: Path, record: dict) -> dict[str, int]:
     """How many of the finished steps each version of the code ran (popbased.provenance)."""
     from popbased.provenance import label
 
-    counts: dict[str, int] = {}
-    for row in record["steps"]:
-        if (out / row["marker"]).is_file():
-            made = label(_marker(out, row).get("code"))
-            counts[made] = counts.get(made, 0) + 1
-    return counts
+    return dict(Counter(label(_marker(out, row).get("code")) for row in record["steps"]
+                        if (out / row["marker"]).is_file()))
 
 
 def ceiling(substrate: str) -> float | None:

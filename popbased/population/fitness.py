@@ -12,8 +12,9 @@ Objectives, each a list of samples per member:
 
 With `unit="episode"` ([pbt] samples = "episode", world seating: every episode one member's),
 one sample of each objective per episode the member played instead (an episode begun before
-PBT copied a donor into the member is left out: its first part was the old weights'): its seats' return per
-1,000 steps over the episode, and `welfare` (below) of that episode as a fourth objective;
+PBT copied a donor into the member is left out: its first part was the old weights'): its
+seats' return per 1,000 steps over the episode, and `welfare` (below) of that episode as a
+fourth objective;
 independent samples, so the exploit's Welch test means what it says (per-fragment samples
 are not: the seats of a world and the fragments of an episode move together).
 
