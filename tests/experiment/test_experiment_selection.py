@@ -58,7 +58,8 @@ def test_bad_folders_are_one_line(tmp_path):
     assert result.exit_code == 2 and "no run has both" in result.output
 
 
-@pytest.mark.parametrize("name", ["social-attribution", "pbt-world-seating", "social-fitness-tuning"])
+@pytest.mark.parametrize("name", ["social-attribution", "pbt-world-seating", "social-fitness-tuning",
+                                  "social-fitness-report"])
 def test_the_committed_analyses_are_what_the_committed_results_give(name, tmp_path):
     folder = ROOT / "results" / name
     committed = json.loads((folder / "selection.json").read_text())
