@@ -111,11 +111,10 @@ class PBTConfig:
     as it has trained `steps_per_generation` since its last step."""
     seating: str = "mixed"
     """mixed: every member an equal share of all seats, reshuffled every fragment (the members
-    meet each other); world: each world's seats all one member's (a world keeps its member
-    until its episode ends, then goes to a member drawn afresh, so the worlds each member holds
-    drift around an equal share): a member plays whole episodes among copies of itself, so its
-    fitness
-    is measured as its champion is scored (7 copies) and a member that free-rides on the
+    meet each other); world: each world's seats all one member's (the worlds dealt once, in
+    equal shares, each keeping its member; after PBT copies a donor into a member, its worlds
+    take the new weights at their next episode start): a member plays whole episodes among
+    copies of itself, so its fitness is measured as its champion is scored (7 copies) and a member that free-rides on the
     others' restraint depletes its own worlds instead of scoring higher."""
     samples: str = "fragment"
     """What one fitness sample is, for the ranking and the confidence test. fragment: the

@@ -1,8 +1,13 @@
 """Who plays each seat of a shard of envs (a rollout worker's, or the device collector's).
 
 Self-play reseats every fragment. In league play (matches given) an env keeps its match,
-who sits where, from its episode's first step to its last: a new match takes an env only
-at a fragment boundary where the env's episode has just started.
+who sits where, from its episode's first step to its last: a new match takes an env at a
+fragment boundary where the env's episode has just started; a new match that keeps the env's
+seats as they are (only its description changed: PBT's world seating after a copy, where the
+match carries the member's new learner uid) takes the env at its next episode start, inside a
+fragment too. (Episodes that end of themselves rarely end on a fragment boundary: a
+commons_harvest episode lasts 1,000 + 100k steps less one, so without this a world's match
+would hardly ever change.)
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ class Seating:
         """[seats] object: the member label playing each seat (None before the first fragment)."""
         self.matches: list[Any] = [None] * num_envs
         """The match each env plays (league play), carried into its episode summaries."""
+        self.pending: list[Any] = [None] * num_envs
+        """A new match with the env's own seats, taken at the env's next episode start."""
 
     def assign(self, seat_members: Sequence[str], matches: Sequence[Any] | None,
                starts: np.ndarray) -> np.ndarray | None:
@@ -47,8 +54,10 @@ class Seating:
                 for e in range(len(self.matches)):
                     seats = self.env_seats(e)
                     if starts[seats].all():
-                        self.matches[e] = matches[e]
+                        self.matches[e], self.pending[e] = matches[e], None
                     else:
+                        same = np.array_equal(seat_members[seats], self.seats[seats])
+                        self.pending[e] = matches[e] if same and matches[e] != self.matches[e] else None
                         seat_members[seats] = self.seats[seats]
             else:
                 self.matches = list(matches)
@@ -63,8 +72,11 @@ class Seating:
         return slice(env * self.players, (env + 1) * self.players)
 
     def episode_fields(self, env: int) -> dict[str, Any]:
-        """What an env's episode summary carries about its players: members (and match)."""
+        """What an env's episode summary carries about its players: members (and match).
+        Called once as each episode ends: a pending match takes the env for its next one."""
         match = {} if self.matches[env] is None else {"match": self.matches[env]}
+        if self.pending[env] is not None:
+            self.matches[env], self.pending[env] = self.pending[env], None
         return {**match, "members": list(self.seats[self.env_seats(env)])}
 
 

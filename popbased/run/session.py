@@ -4,6 +4,7 @@ A Session plays one fragment on its collector with the seats its seating strateg
 then each learner seated in it runs a PPO update on the seats it played. Two seatings:
 
     SelfPlaySeats   every member an equal share of all seats (±1), shuffled every fragment
+                    (world seating: whole worlds, dealt once)
     MatchSeats      one match per env per episode, drawn by a league's matchmaker
 
 With `overlap` (the default) the next fragment is collected with the current weights while
@@ -46,18 +47,19 @@ def seating(rng: np.random.Generator, members: list[str], workers: int, seats: i
 
 class SelfPlaySeats:
     """Every learner an equal share of all seats, reseated every fragment (`per_world`: of the
-    worlds, each world's seats one learner's: PBT's [pbt] seating = "world"; a world then keeps
-    its learner until its episode ends, as a league's match does, so that every episode is
-    played by copies of one member from its first step to its last. The match is (member,
-    learner uid at the episode's start): an episode during which PBT copied a donor into its
-    member carries the old uid, so fitness can tell it apart. A freed world goes to a member
-    drawn afresh, so the worlds each member holds drift around the equal share)."""
+    worlds, each world's seats one learner's: PBT's [pbt] seating = "world"; the worlds are
+    dealt once, in equal shares, and each keeps its member for the session, so every episode
+    is played by copies of one member from its first step to its last. A world's match is
+    (member, the member's learner uid): after PBT copies a donor into the member, the world
+    takes the new uid at its next episode start (rollout.seating), so an episode begun by the
+    replaced weights carries the old uid and fitness can tell it apart)."""
 
     phase = "train"
     plan_s = 0.0  # drawn as it goes: nothing to set apart from the inner loop's time
 
     def __init__(self, per_world: bool = False):
         self.per_world = per_world
+        self.worlds: tuple[tuple, list[list[str]]] | None = None  # (who and where, the deal)
 
     def plan(self, rng: np.random.Generator, collector, learners):
         if not self.per_world:
@@ -69,7 +71,11 @@ class SelfPlaySeats:
                            f"{len(learners)} members, {worlds} worlds ({collector.shards} x "
                            f"{collector.seats_per_worker // players}); allowed: more workers or "
                            f"envs per worker, or seating = \"mixed\"")
-        seats = seating(rng, list(learners), collector.shards, collector.seats_per_worker, players)
+        key = (tuple(learners), collector.shards, collector.seats_per_worker, players)
+        if self.worlds is None or self.worlds[0] != key:
+            self.worlds = key, seating(rng, list(learners), collector.shards,
+                                       collector.seats_per_worker, players)
+        seats = self.worlds[1]
         # each env's "match" is its member and the member's learner uid: the collectors keep it
         # until the env's episode ends
         return seats, [[(s[e * players], learners[s[e * players]].uid) for e in range(len(s) // players)]

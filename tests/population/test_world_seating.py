@@ -33,6 +33,14 @@ def test_whole_worlds_in_equal_shares():
     # each world's match: its member and the learner uid it begins its episode with
     assert matches == [[(seats[0][e * 7], learners[seats[0][e * 7]].uid) for e in range(4)]]
     assert SelfPlaySeats().plan(rng, Collector, learners)[1] is None
+    # the worlds are dealt once: a later plan keeps every world's member, with its current uid
+    plan = SelfPlaySeats(per_world=True)
+    first, _ = plan.plan(rng, Collector, learners)
+    learners["a"].uid = "ua2"  # PBT copied a donor into a
+    again, matches = plan.plan(rng, Collector, learners)
+    assert again == first
+    assert matches == [[(first[0][e * 7], learners[first[0][e * 7]].uid) for e in range(4)]]
+    assert ("a", "ua2") in matches[0]
     five = {m: SimpleNamespace(uid=m) for m in "abcde"}  # 5 members, 4 worlds: some never play
     with pytest.raises(BadInput, match="needs at least one world per member: 5 members, 4 worlds"):
         SelfPlaySeats(per_world=True).plan(rng, Collector, five)
@@ -46,8 +54,10 @@ def test_a_population_trains_with_world_seating_and_a_league_refuses_it(tmp_path
                     if "[pbt]" not in text else text)
     spec = load(path)
     assert (spec.pbt.seating, spec.pbt.samples) == ("world", "episode")
-    done = popbased(tmp_path, "pbt", path, "--generations", 1, "--steps-per-generation", 2800, "--workers", 1,
-                    "--envs-per-worker", 4, "--max-episode-steps", 100, "--out", "run",
+    # 130-step episodes end inside the 50-step fragments, as Melting Pot's own do (1,000 +
+    # 100k steps less one): a member PBT copied into still plays whole episodes of its own
+    done = popbased(tmp_path, "pbt", path, "--generations", 2, "--steps-per-generation", 2800, "--workers", 1,
+                    "--envs-per-worker", 4, "--max-episode-steps", 130, "--out", "run",
                     "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}")
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = [json.loads(line) for line in (tmp_path / "run" / "rounds.jsonl").read_text().splitlines()]
@@ -56,8 +66,8 @@ def test_a_population_trains_with_world_seating_and_a_league_refuses_it(tmp_path
     # decision comes from the per-sample test (fitness.better), not from comparing products
     steps = [json.loads(line) for line in (tmp_path / "run" / "lineage.jsonl").read_text().splitlines()
              if json.loads(line)["kind"] in ("keep", "exploit")]
-    assert len(steps) == 2 and all(e["fitness"] is not None for e in steps)
-    (bottom,) = [e for e in steps if e["reason"].startswith("bottom group")]
+    assert len(steps) == 4 and all(e["fitness"] is not None for e in steps), steps
+    bottom, later = [e for e in steps if e["reason"].startswith("bottom group")]
     assert "gap" in bottom["reason"] and "welfare" not in bottom["reason"], bottom["reason"]
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     for member in state["members"]:
