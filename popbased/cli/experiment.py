@@ -166,6 +166,10 @@ def selection(results, out):
         click.echo(f"{arm}: fitness order of members that kept their weights (not the lowest) held "
                    f"into the next generation in {_share(r['same_order'])} of {r['pairs']} pairs; {r['copies']} "
                    f"copies in {r['steps']} member steps ({r['runs']} runs)")
+        two = r["two_generations"]
+        click.echo(f"{arm}: over {two['pairs']} pairs that kept their weights two steps running, the "
+                   f"next order followed the last generation's fitness in {_share(two['last'])}, "
+                   f"the mean of the two generations' in {_share(two['mean_of_two'])}")
     _write(out, made)
 
 

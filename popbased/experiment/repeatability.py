@@ -10,7 +10,13 @@ each run's lineage (every PBT step's fitness per member) and gives, per arm:
   copies into it, so PBT's pairs never hold it, and random search's must not either for the two
   to be read alike. Pairs are within one population (a league's lineage holds several);
 - `copies` out of `steps`: the PBT steps that copied a donor, of all the members' steps.
-Where the pairs' order holds about half the time, the copies follow noise.
+- `two_generations`: would ranking by the mean of a member's last two generations predict the
+  next order better? Over the pairs that kept their weights through both of those steps (the
+  lowest at the second left out), the share whose next order the last generation's fitness
+  predicted (`last`) and the share the two generations' mean predicted (`mean_of_two`), on the
+  same pairs (ties either way left out).
+Where the pairs' order holds about half the time, the copies follow noise, or standings that
+do not last.
 """
 
 from __future__ import annotations
@@ -52,9 +58,9 @@ def run(path: Path) -> dict[str, int]:
             fitness[e.generation][e.member] = e.fitness
         if e.kind == "keep":
             kept[e.generation].add(e.member)
-    pairs = same = 0
+    pairs = same = window = last = mean = 0
     for g in sorted(fitness):
-        now, later = fitness[g], fitness.get(g + 1, {})
+        before_that, now, later = fitness.get(g - 1, {}), fitness[g], fitness.get(g + 1, {})
         for population in {_population(m) for m in now}:
             ranked = sorted((m for m in now if _population(m) == population), key=now.get)
             both = sorted(m for m in ranked[1:] if m in kept[g] and m in later)  # not the lowest
@@ -63,7 +69,15 @@ def run(path: Path) -> dict[str, int]:
                 if before and after:
                     pairs += 1
                     same += (before > 0) == (after > 0)
-    return {"pairs": pairs, "same_order": same, "copies": copies, "steps": steps}
+                if not (x in kept[g - 1] and y in kept[g - 1] and x in before_that and y in before_that):
+                    continue
+                two = before + before_that[x] - before_that[y]
+                if before and two and after:
+                    window += 1
+                    last += (before > 0) == (after > 0)
+                    mean += (two > 0) == (after > 0)
+    return {"pairs": pairs, "same_order": same, "copies": copies, "steps": steps,
+            "window_pairs": window, "window_last": last, "window_mean": mean}
 
 
 def repeatability(folder: str | Path) -> dict[str, dict[str, Any]]:
@@ -77,8 +91,12 @@ def repeatability(folder: str | Path) -> dict[str, dict[str, Any]]:
         counts = [run(f) for f in sorted(arm.glob("seed-*.jsonl"))]
         if not counts:
             continue
-        total = {k: sum(c[k] for c in counts) for k in ("pairs", "same_order", "copies", "steps")}
+        total = {k: sum(c[k] for c in counts) for k in counts[0]}
+        n = total["window_pairs"]
         out[arm.name] = {"runs": len(counts), "pairs": total["pairs"],
                          "same_order": total["same_order"] / total["pairs"] if total["pairs"] else None,
-                         "copies": total["copies"], "steps": total["steps"]}
+                         "copies": total["copies"], "steps": total["steps"],
+                         "two_generations": {"pairs": n,
+                                             "last": total["window_last"] / n if n else None,
+                                             "mean_of_two": total["window_mean"] / n if n else None}}
     return out

@@ -92,9 +92,27 @@ def test_repeatability_counts_pairs_that_kept_their_weights(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     (tmp_path / "state" / "lineage" / "rs").mkdir()  # an arm without runs: left out
     made = repeatability(tmp_path)
-    assert made == {"pbt": {"runs": 1, "pairs": 2, "same_order": 0.5, "copies": 1, "steps": 9}}
+    none = {"pairs": 0, "last": None, "mean_of_two": None}  # the one pair kept twice ties (5+2 = 4+3)
+    assert made == {"pbt": {"runs": 1, "pairs": 2, "same_order": 0.5, "copies": 1, "steps": 9,
+                            "two_generations": none}}
     league = [_event(f"{p}/m{i}", g, "keep", f) for g in (1, 2) for p, f0 in (("a", 0.0), ("b", 100.0))
               for i, f in enumerate((f0 + i * (1 if g == 1 else -1) for i in range(3)))]
     path.write_text("\n".join(league) + "\n")  # a's and b's orders flip; a vs b never compared
-    assert repeatability(tmp_path)["pbt"] == {"runs": 1, "pairs": 2, "same_order": 0.0, "copies": 0, "steps": 12}
+    assert repeatability(tmp_path)["pbt"] == {"runs": 1, "pairs": 2, "same_order": 0.0, "copies": 0, "steps": 12,
+                                              "two_generations": none}
     assert repeatability(tmp_path / "state" / "lineage" / "pbt") == {}  # no lineage folder: none
+
+
+def test_repeatability_compares_the_last_generation_with_the_mean_of_two(tmp_path):
+    """Everyone kept (random search). m0 is the lowest every time and left out; (m1, m2):
+    generation 1: 1 < 5, 2: 4 > 3, 3: 2 < 6, 4: 1 < 2. Window at 2 (1 and 2 -> 3): last says
+    m1 > m2 (4 > 3), the mean of two m1 < m2 (5 < 8), and at 3 m1 < m2: last wrong, mean right.
+    Window at 3 (2 and 3 -> 4): last m1 < m2, mean m1 < m2 (6 < 9), at 4 m1 < m2: both right."""
+    fitness = {1: (0, 1, 5), 2: (0, 4, 3), 3: (0, 2, 6), 4: (0, 1, 2)}
+    lines = [_event(f"m{i}", g, "keep", float(f)) for g, row in fitness.items() for i, f in enumerate(row)]
+    path = tmp_path / "state" / "lineage" / "rs" / "seed-0.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n")
+    made = repeatability(tmp_path)["rs"]
+    assert (made["pairs"], made["same_order"]) == (3, pytest.approx(1 / 3))  # 1->2 flips, 2->3 flips, 3->4 holds
+    assert made["two_generations"] == {"pairs": 2, "last": 0.5, "mean_of_two": 1.0}
