@@ -114,8 +114,9 @@ class PBTConfig:
     meet each other); world: each world's seats all one member's (the worlds dealt once, in
     equal shares, each keeping its member; after PBT copies a donor into a member, its worlds
     take the new weights at their next episode start): a member plays whole episodes among
-    copies of itself, so its fitness is measured as its champion is scored (7 copies) and a member that free-rides on the
-    others' restraint depletes its own worlds instead of scoring higher."""
+    copies of itself, so its fitness is measured as its champion is scored (7 copies) and a
+    member that free-rides on the others' restraint depletes its own worlds instead of scoring
+    higher."""
     samples: str = "fragment"
     """What one fitness sample is, for the ranking and the confidence test. fragment: the
     return of one seat over one fragment (many samples, but the seats of a world and the
