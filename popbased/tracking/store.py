@@ -208,7 +208,9 @@ def _new_database(database: Path) -> None:
     import sqlite3
 
     import mlflow
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
+    from sqlalchemy.exc import SQLAlchemyError
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "popbased"
     template = cache / f"mlflow-{mlflow.__version__}-empty.db"
@@ -222,7 +224,7 @@ def _new_database(database: Path) -> None:
                 db.execute("DELETE FROM experiments")
             os.replace(draft, template)  # whole or not at all, for processes starting together
         shutil.copyfile(template, database)
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, SQLAlchemyError, MlflowException):  # MLflow's own way then
         database.unlink(missing_ok=True)
 
 
