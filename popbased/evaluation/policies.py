@@ -96,6 +96,8 @@ def resolve(ref: str, tracking_uri: str | None = None) -> PolicyRef:
                  path.stem if path.parent.name in ("", ".") else f"{path.parent.name}/{path.stem}")
         return PolicyRef(label, "checkpoint", str(path.resolve()), source)
     if runtime.is_export(path):
+        if (why := runtime.unplayable(path)) is not None:
+            raise BadInput(f"policy {ref!r}: not a playable export folder: {why}")
         source = {"ref": ref, "kind": "export", **_export_source(path)}
         return PolicyRef(_export_label(path, source), "export", str(path.resolve()), source)
     if path.suffix.lower() in FILE_SUFFIXES and not path.exists():

@@ -13,7 +13,9 @@ What is restored is whole: the steps of one run (an arm and seed: its training, 
 evaluations) are restored together or not at all, so a rerun never mixes an evaluation of
 one training run with another training run of the same seed (say, when a population
 evaluation is asked for later: it needs the run folder, so the whole seed trains again).
-Random play, the reference and a champion arm are each a unit of their own.
+Random play, the reference and a champion arm are each a unit of their own. A run restored
+earlier that a step added since needs (a cross-play matrix needs its champion's network, a
+population evaluation its run folder) is taken back by `unrestore` and trains again.
 """
 
 from __future__ import annotations
@@ -108,6 +110,61 @@ def _saved(p: Planned, out: Path, state: Path) -> bool:
                ([p.step.fresh / name for name in KEPT.get(p.stage, ())]))
 
 
+def _units(steps: Sequence[Planned]) -> tuple[dict[tuple, list[Planned]], dict[tuple, list[Planned]]]:
+    """The plan's steps by unit, and per unit the other units' steps that need one of its steps
+    (a cross-play matrix needs each matrix arm's champion): a restore brings back neither a run
+    folder nor a champion's network, so a unit stays unrestored while such a step is to do."""
+    units: dict[tuple, list[Planned]] = defaultdict(list)
+    for p in steps:
+        units[_unit(p)].append(p)
+    unit_of = {p.name: _unit(p) for p in steps}
+    users: dict[tuple, list[Planned]] = defaultdict(list)
+    for p in steps:
+        for key in {unit_of[n] for n in p.step.needs if n in unit_of} - {_unit(p)}:
+            users[key].append(p)
+    return units, users
+
+
+def _was_restored(p: Planned) -> bool:
+    try:
+        return json.loads(p.step.done.read_text()).get("restored") is True
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def unrestore(out: Path, steps: Sequence[Planned], chosen: Sequence[Planned] | None = None,
+              dry: bool = False) -> dict[str, list[str]]:
+    """Takes back the restored steps of a run (an arm and seed) that a step to do (`chosen`,
+    default all) needs: a restored training has no run folder and a restored export no network,
+    so that step could not run (say, a cross-play matrix or a population evaluation added to
+    the file after the run was restored). The run's restored markers and the files restored with
+    them are removed: the run trains and is evaluated again, whole, as `restore` would have left
+    it. Steps that finished in this folder are never touched. Returns {run: the steps that
+    need it}; `dry`: removes nothing."""
+    out = Path(out).resolve()
+    wanted = {p.name for p in (steps if chosen is None else chosen)}
+    units, users = _units(steps)
+    taken: dict[str, list[str]] = {}
+    for key, unit in units.items():
+        back = {p.name: p for p in unit if p.step.done.is_file() and _was_restored(p)}
+        blocked = [p.name for p in unit + users[key] if p.name in wanted and not p.step.done.exists()
+                   and set(p.step.needs) & set(back)]
+        if not blocked:
+            continue
+        taken[key[0] if len(key) == 1 or key[1] is None else f"{key[0]}/seed-{key[1]}"] = blocked
+        if dry:
+            continue
+        for p in back.values():
+            p.step.done.unlink()
+            if p.stage in KEPT and p.step.fresh is not None:
+                shutil.rmtree(p.step.fresh, ignore_errors=True)
+            if p.stage == "train" and p.seed is not None:
+                lineages(out, p.arm, p.seed)[1].unlink(missing_ok=True)
+            if p.stage == "export" and p.seed is not None:
+                shutil.rmtree(out / "champions" / p.arm / f"seed-{p.seed}", ignore_errors=True)
+    return taken
+
+
 def restore(out: Path, results: Path, steps: Sequence[Planned],
             chosen: Sequence[Planned] | None = None) -> list[str]:
     """Restores into OUT the steps of the plan `steps` that are not done there and are saved in
@@ -117,13 +174,11 @@ def restore(out: Path, results: Path, steps: Sequence[Planned],
     if not state.is_dir():
         return []
     wanted = {p.name for p in (steps if chosen is None else chosen)}
-    units: dict[tuple, list[Planned]] = defaultdict(list)
-    for p in steps:
-        units[_unit(p)].append(p)
+    units, users = _units(steps)
     restored = []
-    for unit in units.values():
+    for key, unit in units.items():
         todo = [p for p in unit if not p.step.done.exists() and _saved(p, out, state)]
-        missing = [p for p in unit if p.name in wanted and not p.step.done.exists()
+        missing = [p for p in unit + users[key] if p.name in wanted and not p.step.done.exists()
                    and not _saved(p, out, state)]
         if not todo or missing:
             continue

@@ -66,6 +66,9 @@ def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str
     every = planner.plan(exp, out, resolve_uri(tracking_uri), device)
     unchanged(exp, record(exp, every, out), out, results or Path("results") / exp.name, force=force)
     steps = select(every, only, arms, exp)
+    for run, users in carry.unrestore(out, every, steps, dry=True).items():
+        say(f"{run}: would train again (restored from results, which keep no run folder and no "
+            f"champion's network, and {', '.join(users)} need(s) them)")
     say(f"experiment {exp.name}: {len(exp.arms)} arms x {len(exp.seeds)} seeds, "
         f"{exp.agent_steps:,} agent-steps per run, {exp.episodes} episodes per evaluation on "
         f"{exp.substrate}; {len(steps)} steps into {out}")
@@ -164,6 +167,9 @@ def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), 
         f"evaluation on Melting Pot's {exp.substrate}; {len(chosen)} steps into {out}")
     for name in planner.recover(exp, every, out):
         say(f"{name}: its run folder holds every generation already; marked done")
+    for run, users in carry.unrestore(out, every, chosen).items():
+        say(f"{run}: trains again: it was restored from {results / carry.STATE}, which keeps no run "
+            f"folder and no champion's network, and {', '.join(users)} need(s) them")
     restored = carry.restore(out, results, every, chosen)
     if restored:
         say(f"restored from {results / carry.STATE} (finished in an earlier checkout): "

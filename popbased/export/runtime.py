@@ -23,6 +23,23 @@ def is_export(path: str | Path) -> bool:
     return (Path(path) / INFO).is_file()
 
 
+def unplayable(folder: str | Path) -> str | None:
+    """What keeps an export folder from being played (None: nothing): a policy.json that does
+    not parse or names no known format, or the format's file missing. An experiment's kept
+    champion (results/NAME/state/champions/...) is such a folder: its genes, not its network."""
+    try:
+        info = json.loads((Path(folder) / INFO).read_text())
+    except (OSError, ValueError) as err:
+        return f"its {INFO} cannot be read ({type(err).__name__})"
+    fmt = info.get("format") if isinstance(info, dict) else None
+    if fmt not in FILES:
+        return (f"its {INFO} names no network (format {fmt!r}; allowed: {', '.join(FILES)}): a "
+                f"champion's record without its policy, as an experiment keeps in results/NAME/state")
+    if not (Path(folder) / FILES[fmt]).is_file():
+        return f"{FILES[fmt]} is missing (its {INFO} says format {fmt!r})"
+    return None
+
+
 class Exported:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)

@@ -124,3 +124,68 @@ def test_a_run_is_restored_whole_or_not_at_all(finished, tmp_path):
     chosen = [p for p in again2 if not p.population]
     names2 = carry.restore(fresh2, results, again2, chosen)
     assert {"train/pbt/seed-1", "export/pbt/seed-1", "eval/pbt/seed-1"} <= set(names2)
+
+
+MATRIX = '\n[matrix]\narms = ["pbt", "ppo"]\nmodes = ["resident"]\nepisodes = 2\n'
+
+
+def test_a_matrix_added_later_trains_its_arms_runs_again(finished, tmp_path):
+    """A restored run has no run folder and its champion no network: a cross-play matrix (a step
+    of a seed, not of a run) added to the file afterwards needs both, so the runs it needs are
+    not restored, and runs restored before it was added are taken back, whole; nothing that
+    finished in the folder itself is touched."""
+    out, every = finished
+    results = tmp_path / "results" / "handmade"
+    carry.save(out, results, every)
+    fresh = tmp_path / "elsewhere" / "out"
+    restored = carry.restore(fresh, results, plan_in(tmp_path, fresh))
+    assert "export/pbt/seed-0" in restored and "train/ppo/seed-1" in restored
+    champion = fresh / "champions" / "pbt" / "seed-0" / "open"
+    assert (champion / "policy.json").is_file() and not (champion / "policy.onnx").exists()
+
+    (tmp_path / "exp.toml").write_text(FILE + MATRIX)
+    again = plan_in(tmp_path, fresh)
+    assert carry.unrestore(fresh, again, dry=True) == {
+        "pbt/seed-0": ["matrix/seed-0"], "pbt/seed-1": ["matrix/seed-1"],
+        "ppo/seed-0": ["matrix/seed-0"], "ppo/seed-1": ["matrix/seed-1"], "ppo/seed-2": ["matrix/seed-2"]}
+    assert {p.name for p in again if p.step.done.exists()} == set(restored)
+    taken = carry.unrestore(fresh, again)
+    assert set(taken) == {"pbt/seed-0", "pbt/seed-1", "ppo/seed-0", "ppo/seed-1", "ppo/seed-2"}
+    left = {p.name for p in again if p.step.done.exists()}
+    assert left == {"eval/random", "eval/reference", "eval/old"}
+    assert not champion.parent.exists()
+    assert not steps.lineages(fresh, "pbt", 0)[1].exists()
+    assert not steps.eval_folder(fresh, "pbt", 0).exists()
+    assert carry.restore(fresh, results, again) == []  # the matrix still needs them: not restored again
+    assert carry.unrestore(fresh, again) == {}
+
+    # a fresh checkout with the matrix in the file restores only what no matrix needs
+    third = tmp_path / "third" / "out"
+    names = carry.restore(third, results, plan_in(tmp_path, third))
+    assert set(names) == {"eval/random", "eval/reference", "eval/old"}
+    # ... or all of it when the rerun leaves the matrix out (--only train,export,eval)
+    fourth = tmp_path / "fourth" / "out"
+    plan4 = plan_in(tmp_path, fourth)
+    assert set(carry.restore(fourth, results, plan4, [p for p in plan4 if p.stage != "matrix"])) == set(restored)
+
+    # steps that finished in the folder itself stay, matrix or not
+    assert carry.unrestore(out, plan_in(tmp_path, out)) == {}
+    assert all(p.step.done.exists() for p in every if p.name in restored)
+
+
+def test_a_kept_champion_is_not_played(finished, tmp_path):
+    """The genes-only policy.json an experiment keeps of a champion is refused as a policy in
+    one line, not a KeyError from deep inside an evaluation."""
+    from popbased.errors import BadInput
+    from popbased.evaluation import policies
+
+    out, every = finished
+    results = tmp_path / "results" / "handmade"
+    carry.save(out, results, every)
+    kept = results / carry.STATE / "champions" / "pbt" / "seed-0" / "open"
+    with pytest.raises(BadInput, match=r"not a playable export folder: .*format None"):
+        policies.resolve(str(kept))
+    info = json.loads((kept / "policy.json").read_text())
+    (kept / "policy.json").write_text(json.dumps({**info, "format": "onnx"}))
+    with pytest.raises(BadInput, match=r"policy.onnx is missing"):
+        policies.resolve(str(kept))
