@@ -129,14 +129,18 @@ def _cross_play(c: dict | None) -> list[str]:
     if not c:
         return []
     lines = ["## Cross-play (matrix)", "",
-             f"Each seed's champions of the matrix arms, random play and the reference, each focal "
-             f"(the first seats) against each other as background; metric: {c['metric']}.", ""]
+             f"Each seed's champions of the matrix arms and the baselines, each focal "
+             f"(the first seats) against each other as background; metric: {c['metric']}. "
+             f"A matrix arm against itself (\"alone\") is its own evaluation: its champion in "
+             f"every seat, all seats scored.", ""]
     lines += _table(["mode", "focal", "background", "seeds", "IQM [95% CI]", "mean [95% CI]"],
-                    [[x["mode"], x["focal"], x["background"], str(len(x["runs"])),
+                    [[x["mode"], x["focal"], x["background"] + (" (alone)" if x.get("alone") else ""),
+                      str(len(x["runs"])),
                       _ci(x["aggregate"].get("iqm")), _ci(x["aggregate"].get("mean"))]
                      for x in sorted(c["cells"], key=lambda x: (x["mode"], x["background"], x["focal"]))])
     if c["probability_of_improvement"]:
-        lines += ["", "P(X > Y): two focal arms against the same background, in the same mode.", ""]
+        lines += ["", "P(X > Y): two focal arms against the same background, in the same mode "
+                      "(against a matrix arm's background, that arm's champion alone is one of them).", ""]
         lines += _table(["X", "Y", "P(X > Y) [95% CI]"],
                         [[p["x"], p["y"], _ci(p)] for p in c["probability_of_improvement"]])
     return lines + [""]

@@ -166,6 +166,30 @@ def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> d
     return run
 
 
+def _alone(out: Path, record: dict, cells: dict) -> dict[tuple, dict[str, float]]:
+    """The matrix's missing diagonal: each matrix arm against itself, in every mode and seed the
+    matrix has, from the arm's own evaluation (its champion in every seat, `episodes` episodes;
+    a champion arm's one evaluation stands for every seed). The matrix scores the focal seats
+    and the evaluation all seats, which are alike in expectation (spawn points are drawn per
+    episode). So P(X > Y) against background Y compares X among Y's with Y alone: the study's
+    "no_zap among zappers" question."""
+    scores = {}
+    for row in record["steps"]:
+        if row["stage"] == "eval" and row["arm"] in record["matrix_arms"] and not row.get("population"):
+            run = _run(out, row, {})
+            if run is not None:
+                scores[(row["arm"], row["seed"])] = run["score"]
+    alone: dict[tuple, dict[str, float]] = {}
+    for mode in {k[0] for k in cells}:
+        seeds = {seed for k, v in cells.items() if k[0] == mode for seed in v}
+        for arm in record["matrix_arms"]:
+            got = {seed: scores.get((arm, int(seed)), scores.get((arm, None))) for seed in seeds}
+            got = {seed: v for seed, v in got.items() if v is not None}
+            if got:
+                alone[(mode, arm, arm)] = got
+    return alone
+
+
 def cross_play(out: Path, record: dict, reps: dict) -> dict | None:
     """The cross-play matrices ([matrix]) read back: per mode, focal and background, each seed's
     focal score (the focal players' per-capita return per 1,000 steps, as `stats.run_score`),
@@ -192,15 +216,20 @@ def cross_play(out: Path, record: dict, reps: dict) -> dict | None:
                 stats.run_score(episodes)
     if not cells:
         return None
+    alone = _alone(out, record, cells)
+    cells.update(alone)
     names = {k: f"{k[0]}: {k[1]} vs {k[2]}" for k in cells}
     aggregated = _aggregate({names[k]: list(v.values()) for k, v in cells.items()}, reps)
     out_cells = [{"mode": k[0], "focal": k[1], "background": k[2], "runs": v,
-                  "aggregate": aggregated.get(names[k], {})} for k, v in cells.items()]
+                  "aggregate": aggregated.get(names[k], {}), **({"alone": True} if k in alone else {})}
+                 for k, v in cells.items()]
     pairs, scores = [], {}
     for (mode, focal, background), v in cells.items():
         scores[names[(mode, focal, background)]] = list(v.values())
     for mode, background in {(k[0], k[2]) for k in cells}:
-        focals = [k[1] for k in cells if k[0] == mode and k[2] == background and k[1] in record["matrix_arms"]]
+        focals = sorted((k[1] for k in cells if k[0] == mode and k[2] == background
+                         and k[1] in record["matrix_arms"]),  # the background's own arm (alone) last
+                        key=lambda f: (f == background, record["matrix_arms"].index(f)))
         pairs += [(names[(mode, x, background)], names[(mode, y, background)])
                   for x, y in itertools.combinations(focals, 2)]
     poi = stats.probability_of_improvement(scores, pairs, **reps.get("poi", {})) if pairs else {}

@@ -21,9 +21,9 @@ against random play (0) and a reference policy (1).
     # a trained arm may set its own agent_steps (default: the experiment's), e.g. a population
     # given the share a league's population gets of the league's budget
 
-Optional [matrix]: `arms = ["league", "separate"]` (modes = ["resident", "visitor"], episodes):
-per seed, those arms' champions, random play and the reference in `popbased evaluate matrix`
-(each focal against each other as background): the cross-play report.
+Optional [matrix]: `arms = ["league", "separate"]` (modes = ["resident", "visitor"], episodes,
+baselines = ["random", "reference"]): per seed, those arms' champions and the baselines in
+`popbased evaluate matrix` (each focal against each other as background): the cross-play report.
 
 Optional in [experiment]: `suite = "../suites/heldout.toml"` (beside this file) scores every
 champion on that held-out scenario suite too (`popbased evaluate suite`, on real Melting Pot,
@@ -115,18 +115,20 @@ class Arm:
         return self.budget(agent_steps) // max(1, self.generations * self.members)
 
 
-MATRIX_KEYS = ("arms", "modes", "episodes")
+MATRIX_KEYS = ("arms", "modes", "episodes", "baselines")
+BASELINES = ("random", "reference")
 MODES = ("resident", "visitor")
 
 
 @dataclass(frozen=True)
 class Matrix:
-    """Cross-play: per seed, the champions of `arms`, random play and the reference, each focal
-    against each other as background (`evaluate matrix`)."""
+    """Cross-play: per seed, the champions of `arms` and the `baselines` (random play, the
+    reference), each focal against each other as background (`evaluate matrix`)."""
 
     arms: tuple[str, ...]
     modes: tuple[str, ...] = MODES
     episodes: int = 15
+    baselines: tuple[str, ...] = BASELINES
 
 
 @dataclass(frozen=True)
@@ -378,7 +380,7 @@ def load(path: str | Path) -> Experiment:
                        f"([arms.NAME] with population, league, policy, or substrate and shaping)")
     context = {"agent_steps": numbers["agent_steps"], "substrate": substrate}
     arms = tuple(_arm(n, a, path.parent, f"{path}: arms.{n}", context) for n, a in arms_raw.items())
-    matrix = _matrix(raw.get("matrix"), arms, numbers["episodes"], f"{path}: matrix")
+    matrix = _matrix(raw.get("matrix"), arms, numbers["episodes"], reference is not None, f"{path}: matrix")
     name = _str(head.get("name", path.stem), f"{where}.name")
     if not NAME.match(name):
         raise BadInput(f"{where}.name={name!r}: it names results/NAME; allowed: letters, digits, "
@@ -428,7 +430,7 @@ def _tuned_on(raw, path: Path, seeds: tuple[int, ...], where: str) -> tuple[Tuni
     return tuple(found.values())
 
 
-def _matrix(raw, arms: tuple[Arm, ...], episodes: int, where: str) -> Matrix | None:
+def _matrix(raw, arms: tuple[Arm, ...], episodes: int, has_reference: bool, where: str) -> Matrix | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
@@ -444,5 +446,15 @@ def _matrix(raw, arms: tuple[Arm, ...], episodes: int, where: str) -> Matrix | N
     modes = raw.get("modes", list(MODES))
     if not isinstance(modes, list) or not modes or any(m not in MODES for m in modes):
         raise BadInput(f"{where}.modes={modes!r}: allowed resident and/or visitor")
+    allowed = BASELINES if has_reference else BASELINES[:1]
+    baselines = raw.get("baselines", list(allowed))
+    if (not isinstance(baselines, list) or len(set(map(repr, baselines))) != len(baselines)
+            or any(b not in allowed for b in baselines)):
+        raise BadInput(f"{where}.baselines={baselines!r}: a list of distinct baselines among "
+                       f"{', '.join(allowed)}" + ("" if has_reference else
+                                                  " (reference needs [experiment] reference)"))
+    if len(chosen) + len(baselines) < 2:
+        raise BadInput(f"{where}: one arm and no baseline is no cross-play; name two arms or keep a baseline")
     return Matrix(tuple(chosen), tuple(dict.fromkeys(modes)),
-                  _int(raw.get("episodes", episodes), f"{where}.episodes"))
+                  _int(raw.get("episodes", episodes), f"{where}.episodes"),
+                  tuple(b for b in BASELINES if b in baselines))

@@ -216,8 +216,8 @@ def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int 
 
 def matrix_roles(exp: Experiment) -> list[str]:
     """Who plays in a cross-play matrix, in the order its command gives them: the matrix arms'
-    champions, random play, the reference (if any)."""
-    return list(exp.matrix.arms) + ["random"] + (["reference"] if exp.reference else [])
+    champions, then its baselines (random play, the reference)."""
+    return list(exp.matrix.arms) + [b for b in exp.matrix.baselines if b != "reference" or exp.reference]
 
 
 def matrix_step(exp: Experiment, out: Path, uri: str, seed: int) -> Planned:
@@ -229,7 +229,7 @@ def matrix_step(exp: Experiment, out: Path, uri: str, seed: int) -> Planned:
             needs.append(f"export/{key(name, seed)}")
         elif arm.kind == "train":
             needs.append(f"train/{key(name, seed)}")
-    policies += ["random"] + ([exp.reference] if exp.reference else [])
+    policies += [b if b == "random" else exp.reference for b in matrix_roles(exp)[len(exp.matrix.arms):]]
     folder = out / "matrix" / f"seed-{seed}"
     argv = CLI + ("evaluate", "matrix", *policies, "--substrate", exp.substrate, "--modes",
                   ",".join(exp.matrix.modes), "--episodes", str(exp.matrix.episodes), "--seed",

@@ -151,8 +151,11 @@ def test_suite_and_cross_play_are_scored_in_the_report_and_kept_portably(tmp_pat
     assert str(tmp_path) not in kept
     cells = {(c["mode"], c["focal"], c["background"]): c for c in summary["cross_play"]["cells"]}
     roles = ("greedy", "zapper", "random", "reference")
-    assert set(cells) == {("resident", f, b) for f in roles for b in roles if f != b}
+    alone = {("resident", a, a) for a in ("greedy", "zapper")}  # their own evaluations
+    assert set(cells) == {("resident", f, b) for f in roles for b in roles if f != b} | alone
     assert all(set(c["runs"]) == {"0"} for c in cells.values())
+    assert all(cells[k].get("alone") for k in alone)
+    assert cells[("resident", "greedy", "greedy")]["runs"]["0"] == pytest.approx(summary["arms"]["greedy"]["runs"]["-"]["score"])
     pairs = {(p["x"], p["y"]) for p in summary["cross_play"]["probability_of_improvement"]}
     assert ("resident: greedy vs random", "resident: zapper vs random") in pairs
     assert "## Cross-play (matrix)" in report
