@@ -67,9 +67,30 @@ def _kept(marker):
     return {k: _kept(v) if k == "result" else v for k, v in marker.items() if k not in DROPPED}
 
 
+def _stale(out: Path, state: Path, steps: Sequence[Planned]) -> list[Planned]:
+    """Steps kept in state that belong to an older training of a run that trained again in OUT
+    (its training finished here, not restored): the run's steps not done in OUT yet, and the
+    steps of other units that need them (a matrix). Kept, they would be restored beside the new
+    training in another checkout: one seed's evaluation of one training with another's."""
+    units, users = _units(steps)
+    stale: dict[str, Planned] = {}
+    for key, unit in units.items():
+        if any(p.stage == "train" and p.step.done.is_file() and not _was_restored(p) for p in unit):
+            stale.update((p.name, p) for p in unit + users[key]
+                         if not p.step.done.is_file() and (state / p.step.done.relative_to(out)).is_file())
+    return list(stale.values())
+
+
 def save(out: Path, results: Path, steps: Sequence[Planned]) -> int:
-    """Copies every finished step of `steps` into results/state; returns how many."""
+    """Copies every finished step of `steps` into results/state, after removing from it what an
+    older training of a run that trained again left there (`_stale`); returns how many."""
     out, state = Path(out).resolve(), Path(results) / STATE
+    for p in _stale(out, state, steps):
+        (state / p.step.done.relative_to(out)).unlink()
+        if p.stage in KEPT and p.step.fresh is not None:
+            shutil.rmtree(state / p.step.fresh.relative_to(out), ignore_errors=True)
+        if p.stage == "export" and p.seed is not None:
+            shutil.rmtree(state / "champions" / p.arm / f"seed-{p.seed}", ignore_errors=True)
     saved = 0
     for p in steps:
         if not p.step.done.is_file():

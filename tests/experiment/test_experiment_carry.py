@@ -189,3 +189,37 @@ def test_a_kept_champion_is_not_played(finished, tmp_path):
     (kept / "policy.json").write_text(json.dumps({**info, "format": "onnx"}))
     with pytest.raises(BadInput, match=r"policy.onnx is missing"):
         policies.resolve(str(kept))
+
+
+def test_a_run_trained_again_drops_its_older_steps_from_the_state(finished, tmp_path):
+    """When a run trains again in OUT (say, after unrestore), what its older training left in
+    results/state (its export, evaluations, a matrix that needs it) goes at the next save, so
+    another checkout never restores an evaluation of the old training beside the new one."""
+    out, every = finished
+    results = tmp_path / "results" / "handmade"
+    state = results / carry.STATE
+    (tmp_path / "exp.toml").write_text(FILE + MATRIX)
+    every = plan_in(tmp_path, out)
+    by = {p.name: p for p in every}
+    matrix = by["matrix/seed-0"]
+    matrix.step.fresh.mkdir(parents=True)
+    for name in carry.KEPT["matrix"]:
+        (matrix.step.fresh / name).write_text("{}")
+    write_marker(matrix.name, matrix.step.done, {"seconds": 1.0})
+    carry.save(out, results, every)
+    old = ["export/pbt/seed-0", "eval/pbt/seed-0", "eval/pbt/seed-0/population", "matrix/seed-0"]
+    assert all((state / by[n].step.done.relative_to(out)).is_file() for n in old)
+    assert (state / "champions" / "pbt" / "seed-0").is_dir() and (state / "eval" / "pbt" / "seed-0").is_dir()
+
+    for name in ["train/pbt/seed-0"] + old:  # pbt seed 0 trains again: only its training is done so far
+        by[name].step.done.unlink()
+    write_marker("train/pbt/seed-0", by["train/pbt/seed-0"].step.done, {"seconds": 3.0})
+    carry.save(out, results, every)
+    assert json.loads((state / by["train/pbt/seed-0"].step.done.relative_to(out)).read_text())["seconds"] == 3.0
+    assert not [n for n in old if (state / by[n].step.done.relative_to(out)).exists()]
+    assert not (state / "champions" / "pbt" / "seed-0").exists() and not (state / "eval" / "pbt" / "seed-0").exists()
+    assert (state / by["eval/pbt/seed-1"].step.done.relative_to(out)).is_file()  # other runs stay
+    assert (state / by["eval/ppo/seed-0"].step.done.relative_to(out)).is_file()
+    fresh = tmp_path / "elsewhere" / "out"
+    names = carry.restore(fresh, results, plan_in(tmp_path, fresh))
+    assert not [n for n in names if "pbt/seed-0" in n]
