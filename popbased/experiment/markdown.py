@@ -139,8 +139,9 @@ def _cross_play(c: dict | None) -> list[str]:
                       _ci(x["aggregate"].get("iqm")), _ci(x["aggregate"].get("mean"))]
                      for x in sorted(c["cells"], key=lambda x: (x["mode"], x["background"], x["focal"]))])
     if c["probability_of_improvement"]:
-        lines += ["", "P(X > Y): two focal arms against the same background, in the same mode "
-                      "(against a matrix arm's background, that arm's champion alone is one of them).", ""]
+        lines += ["", "P(X > Y), in the same mode: two focal arms against the same background "
+                      "(against a matrix arm's background, that arm's champion alone is one of them), "
+                      "and one focal arm among another matrix arm's players against itself alone.", ""]
         lines += _table(["X", "Y", "P(X > Y) [95% CI]"],
                         [[p["x"], p["y"], _ci(p)] for p in c["probability_of_improvement"]])
     return lines + [""]

@@ -171,7 +171,8 @@ def _alone(out: Path, record: dict, cells: dict) -> dict[tuple, dict[str, float]
     matrix has, from the arm's own evaluation (its champion in every seat, `episodes` episodes;
     a champion arm's one evaluation stands for every seed). The matrix scores the focal seats
     and the evaluation all seats, which are alike in expectation (spawn points are drawn per
-    episode). So P(X > Y) against background Y compares X among Y's with Y alone: the study's
+    episode). So P(X > Y) against background Y compares X among Y's with Y alone, and X among
+    Y's against X alone asks whether X does better among Y's than among its own: the study's
     "no_zap among zappers" question."""
     scores = {}
     for row in record["steps"]:
@@ -226,12 +227,15 @@ def cross_play(out: Path, record: dict, reps: dict) -> dict | None:
     pairs, scores = [], {}
     for (mode, focal, background), v in cells.items():
         scores[names[(mode, focal, background)]] = list(v.values())
-    for mode, background in {(k[0], k[2]) for k in cells}:
-        focals = sorted((k[1] for k in cells if k[0] == mode and k[2] == background
-                         and k[1] in record["matrix_arms"]),  # the background's own arm (alone) last
-                        key=lambda f: (f == background, record["matrix_arms"].index(f)))
+    arms = record["matrix_arms"]
+    for mode, background in sorted({(k[0], k[2]) for k in cells}):
+        focals = sorted((k[1] for k in cells if k[0] == mode and k[2] == background and k[1] in arms),
+                        key=lambda f: (f == background, arms.index(f)))  # the arm alone last
         pairs += [(names[(mode, x, background)], names[(mode, y, background)])
                   for x, y in itertools.combinations(focals, 2)]
+    for mode, focal in sorted({(k[0], k[1]) for k in alone}):  # one focal arm, two backgrounds:
+        pairs += [(names[(mode, focal, b)], names[(mode, focal, focal)])  # another arm's, and alone
+                  for b in arms if b != focal and (mode, focal, b) in cells]
     poi = stats.probability_of_improvement(scores, pairs, **reps.get("poi", {})) if pairs else {}
     return {"metric": "the focal players' per-capita return per 1,000 steps (stats.run_score on "
                       "their return), per seed; aggregated across seeds",

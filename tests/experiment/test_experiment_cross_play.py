@@ -60,6 +60,11 @@ def test_the_diagonal_is_each_arms_own_evaluation(finished, tmp_path):  # noqa: 
     assert poi[("resident: ppo vs pbt", "resident: pbt vs pbt")] == pytest.approx(1.0)
     assert poi[("resident: pbt vs ppo", "resident: ppo vs ppo")] == pytest.approx(0.0)
     assert poi[("resident: pbt vs random", "resident: ppo vs random")] == pytest.approx(1.0)
+    # one focal arm among the other's players against itself alone: pbt among ppo's (50, 51)
+    # above pbt alone (40, 60) in 2 of 4 seed pairs; ppo among pbt's (95, 96) above ppo alone (80, 90)
+    assert poi[("resident: pbt vs ppo", "resident: pbt vs pbt")] == pytest.approx(0.5)
+    assert poi[("resident: ppo vs pbt", "resident: ppo vs ppo")] == pytest.approx(1.0)
+    assert len(poi) == 6  # against pbt, ppo, random and the reference, and the two focal-fixed pairs
     assert not [k for k in poi if "vs reference" in k[0] and ("random" in k[0].split(" vs ")[0])]
     from popbased.experiment import markdown
 
