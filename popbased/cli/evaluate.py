@@ -239,11 +239,12 @@ def _print_suite(console, made) -> None:
 
     table = Table(title=f"suite {made['suite']}: focal per-capita return and score (0 = random, "
                         f"1 = {made['reference']})")
-    for name in ("scenario", "policy", "episodes", "focal", "score"):
+    for name in ("scenario", "policy", "episodes", "focal", "score", "depleted", "proxy"):
         table.add_column(name, justify="left" if name in ("scenario", "policy") else "right", overflow="fold")
     for r in made["rows"]:
         score = "n/a" if r["score"] != r["score"] else f"{r['score']:.2f}"
-        table.add_row(r["scenario"], r["policy"], str(r["episodes"]), f"{r['focal_return']:.1f}", score)
+        table.add_row(r["scenario"], r["policy"], str(r["episodes"]), f"{r['focal_return']:.1f}", score,
+                      *(f"{r[k]:.0%}" if k in r else "-" for k in ("depleted", "proxy_depleted")))
     show_table(console, table)
     for policy, o in made["overall"].items():
         if policy not in ("random", "reference"):

@@ -236,7 +236,8 @@ def baseline_rows(suite: Suite, path: str | Path, episodes: int, seed: int, env:
     rows = [r for r in made.get("rows", []) if r.get("policy") in BASELINES]
     if len(rows) != 2 * len(suite.scenarios):
         raise BadInput(f"--baselines {path}: has not every scenario's random and reference rows")
-    return [{"scenario": r["scenario"], "policy": r["policy"], "focal_returns": r["focal_returns"]}
+    return [{"scenario": r["scenario"], "policy": r["policy"], "focal_returns": r["focal_returns"],
+             **{k: r[k] for k in ("depleted", "proxy_depleted") if k in r}}
             for r in rows]
 
 
@@ -335,16 +336,28 @@ def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, ma
             "baselines_from": None if baselines is None else str(baselines)}
 
 
+def _depletion(job: Mapping[str, Any]) -> dict[str, float]:
+    """The fractions of a job's episodes depleted by the world count and by the study's proxy
+    (`depleted`, `proxy_depleted`; popbased.env.metrics), where its episodes say (a row read
+    from earlier baselines keeps what it had)."""
+    if "episodes" not in job:
+        return {k: job[k] for k in ("depleted", "proxy_depleted") if k in job}
+    return {k: float(np.mean([bool(e[k]) for e in job["episodes"]]))
+            for k in ("depleted", "proxy_depleted") if job["episodes"] and all(k in e for e in job["episodes"])}
+
+
 def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
     """The suite's results from played jobs ({scenario, policy, episodes})."""
     scenarios = {s.name: s for s in suite.scenarios}
     returns: dict[str, dict[str, list[float]]] = {}
+    depletion: dict[tuple[str, str], dict[str, float]] = {}
     for job in played:
         k = scenarios[job["scenario"]].focal_seats
         values = job.get("focal_returns")
         if values is None:
             values = [focal_return(e, k) for e in job["episodes"]]
         returns.setdefault(job["scenario"], {})[job["policy"]] = values
+        depletion[(job["scenario"], job["policy"])] = _depletion(job)
     rows = []
     for name, by_policy in returns.items():
         low, high = np.mean(by_policy[RANDOM]), np.mean(by_policy["reference"])
@@ -353,7 +366,8 @@ def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
             rows.append({"scenario": name, "policy": policy, "mode": scenarios[name].mode,
                          "background": scenarios[name].background, "episodes": len(values),
                          "focal_return": r, "focal_returns": values,
-                         "score": (r - low) / (high - low) if high > low else math.nan})
+                         "score": (r - low) / (high - low) if high > low else math.nan,
+                         **depletion[(name, policy)]})
     overall = {}
     for policy in dict.fromkeys(r["policy"] for r in rows):
         values = [r["score"] for r in rows if r["policy"] == policy]

@@ -125,6 +125,35 @@ def _metric(s: dict, metric: str, digits: int = 2) -> list[str]:
         ["arm", "runs", "IQM [95% CI]", "mean [95% CI]", "median [95% CI]"], rows) + [""]
 
 
+def _suite(s: dict[str, Any]) -> list[str]:
+    """The suite by scenario (each arm's champions across seeds) and P(X > Y) on its overall score."""
+    lines = []
+    by = s.get("suite_scenarios")
+    if by:
+        lines += ["## Held-out suite by scenario", "",
+                  "Each arm's champions focal in each scenario of the suite, across seeds: the "
+                  "score (0 = random play focal, 1 = the reference focal) as IQM with its 95% CI, "
+                  "the focal players' per-capita return per episode (IQM), the share of episodes "
+                  "depleted by the world count and by the study's proxy (mean over seeds), and "
+                  "whether the score is above random play with its CI apart (lower bound > 0).", ""]
+        rows = []
+        for arm, scenarios in by.items():
+            for sc, r in scenarios.items():
+                ret = (r["focal_return"].get("iqm") or {}).get("point")
+                rows.append([sc, arm, str(r["seeds"]), _ci(r["score"].get("iqm")),
+                             "-" if ret is None else f"{ret:.1f}",
+                             " / ".join(f"{r[k]:.0%}" if k in r else "-" for k in ("depleted", "proxy_depleted")),
+                             "yes" if r["above_random"] else "no"])
+        lines += _table(["scenario", "arm", "seeds", "score IQM [95% CI]", "focal return (IQM)",
+                         "depleted (world / proxy)", "above random, CI apart"],
+                        sorted(rows, key=lambda x: (x[0], x[1]))) + [""]
+    if s.get("suite_probability_of_improvement"):
+        lines += ["P(X > Y) on the held-out suite's overall score, across seeds (rliable).", ""]
+        lines += _table(["X", "Y", "P(X > Y) [95% CI]"],
+                        [[p["x"], p["y"], _ci(p)] for p in s["suite_probability_of_improvement"]]) + [""]
+    return lines
+
+
 def _cross_play(c: dict | None) -> list[str]:
     if not c:
         return []
@@ -212,6 +241,7 @@ def render(s: dict[str, Any]) -> str:
                   "with its 95% CI (rliable).", ""]
         lines += _table(["X", "Y", "P(X > Y) [95% CI]"],
                         [[p["x"], p["y"], _ci(p)] for p in s["probability_of_improvement"]]) + [""]
+    lines += _suite(s)
     runs = [[n, seed, f"{r['score']:.2f}", f"{r['normalised']:.3f}" if "normalised" in r else "-",
              f"{r['depletion']['world']:.0%}", f"{r['depletion']['proxy']:.0%}",
              _share(r["depletion"].get("patch_deaths")), _ratio(r.get("harvest_efficiency")),

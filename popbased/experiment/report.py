@@ -145,8 +145,43 @@ def suite_score(out: Path, rows: dict, arm: str, seed) -> dict | None:
         made = json.loads((out / row["folder"] / "suite.json").read_text())
     except (OSError, ValueError):
         return None
-    mine = [v for k, v in made.get("overall", {}).items() if k not in ("random", "reference")]
-    return mine[0] if len(mine) == 1 else None
+    mine = [(k, v) for k, v in made.get("overall", {}).items() if k not in ("random", "reference")]
+    if len(mine) != 1:
+        return None
+    label, overall = mine[0]
+    by_scenario = {r["scenario"]: {k: r[k] for k in ("score", "focal_return", "depleted", "proxy_depleted")
+                                   if k in r and _finite(r[k]) is not None}
+                   for r in made.get("rows", []) if r.get("policy") == label}
+    return {**overall, "by_scenario": by_scenario}
+
+
+def suite_scenarios(arms: dict, reps: dict) -> dict | None:
+    """Per arm and scenario of the suite, the champions' scores across seeds (IQM, mean with
+    95% CIs), their focal per-capita return (IQM) and depletion both ways (means over seeds),
+    and whether the score is above random play with its CI apart (the lower bound above 0)."""
+    by = {}
+    for arm, info in arms.items():
+        for seed, run in info["runs"].items():
+            for scenario, v in ((run.get("suite") or {}).get("by_scenario") or {}).items():
+                by.setdefault(arm, {}).setdefault(scenario, []).append(v)
+    if not by:
+        return None
+    out = {}
+    for arm, scenarios in by.items():
+        scores = {sc: [v["score"] for v in vs if "score" in v] for sc, vs in scenarios.items()}
+        returns = {sc: [v["focal_return"] for v in vs if "focal_return" in v] for sc, vs in scenarios.items()}
+        agg, ret = _aggregate(scores, reps), _aggregate(returns, reps)
+        out[arm] = {}
+        for sc, vs in scenarios.items():
+            row = {"seeds": len(vs), "score": agg.get(sc, {}), "focal_return": ret.get(sc, {})}
+            for k in ("depleted", "proxy_depleted"):
+                got = [v[k] for v in vs if k in v]
+                if got:
+                    row[k] = float(np.mean(got))
+            low = (row["score"].get("iqm") or {}).get("low")
+            row["above_random"] = low is not None and low > 0
+            out[arm][sc] = row
+    return out
 
 
 def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> dict | None:
@@ -321,6 +356,10 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     scored = [a for a in arms if values["score"][a]]
     pairs = list(itertools.combinations(scored, 2))
     poi = stats.probability_of_improvement(values["score"], pairs, **reps.get("poi", {})) if pairs else {}
+    on_suite = [a for a in arms if values["suite"][a]]
+    suite_pairs = list(itertools.combinations(on_suite, 2))
+    suite_poi = (stats.probability_of_improvement(values["suite"], suite_pairs, **reps.get("poi", {}))
+                 if suite_pairs else {})
     return {"experiment": record["name"], "file": record["file"], "description": record["description"],
             "seeds": record["seeds"], "agent_steps": record["agent_steps"],
             "episodes": record["episodes"], "substrate": record["substrate"],
@@ -331,6 +370,9 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             "baselines": baselines, "reference_policy": record["reference"], "arms": arms,
             "probability_of_improvement": [{"x": x, "y": y, "metric": "score", **e.as_dict()}
                                            for (x, y), e in poi.items()],
+            "suite_probability_of_improvement": [{"x": x, "y": y, "metric": "suite", **e.as_dict()}
+                                                 for (x, y), e in suite_poi.items()],
+            "suite_scenarios": suite_scenarios(arms, reps),
             "bootstrap": {"confidence": stats.CONFIDENCE,
                           "reps": reps.get("aggregate", {}).get("reps", stats.REPS),
                           "poi_reps": reps.get("poi", {}).get("reps", stats.POI_REPS)},

@@ -192,3 +192,24 @@ def test_a_suite_plays_melting_pots_scenarios_with_their_bots(ray_local, open_bo
     assert rows["reference"]["focal_return"] > rows["random"]["focal_return"] + 5
     assert made["scenarios"][0]["meltingpot"] == "commons_harvest__open_0"
     assert made["scenarios"][0]["focal_seats"] == [0, 1, 2, 3, 4]
+
+
+def test_each_row_says_how_often_its_episodes_were_depleted_both_ways(tmp_path):
+    s = suite.load(_file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 5\nbackground = "scripted:greedy"\n'))
+
+    def job(policy, depleted, proxy):
+        return {"scenario": "a", "policy": policy,
+                "episodes": [{"returns": [1.0] * 7, "depleted": d, "proxy_depleted": p} for d, p in zip(depleted, proxy)]}
+
+    made = suite.scored(s, [job("random", [True, True], [True, True]), job("reference", [False, False], [False, True]),
+                            job("p", [True, False, False, False], [True, True, False, False])])
+    rows = {r["policy"]: r for r in made["rows"]}
+    assert (rows["p"]["depleted"], rows["p"]["proxy_depleted"]) == (0.25, 0.5)
+    assert (rows["reference"]["depleted"], rows["reference"]["proxy_depleted"]) == (0.0, 0.5)
+    # baselines read back from an earlier suite.json keep theirs; episodes without the flags
+    # (Melting Pot's own scenarios) give none
+    again = suite.scored(s, [{"scenario": "a", "policy": "random", "focal_returns": [1.0], "depleted": 1.0},
+                             {"scenario": "a", "policy": "reference", "focal_returns": [2.0]},
+                             {"scenario": "a", "policy": "p", "episodes": [{"returns": [1.5] * 7}]}])
+    rows = {r["policy"]: r for r in again["rows"]}
+    assert rows["random"]["depleted"] == 1.0 and "depleted" not in rows["reference"] and "depleted" not in rows["p"]

@@ -147,6 +147,9 @@ def test_suite_and_cross_play_are_scored_in_the_report_and_kept_portably(tmp_pat
         assert summary["arms"]["greedy"]["aggregate"]["suite"]["iqm"]["point"] == pytest.approx(run["suite"]["score"])
     report = (tmp_path / "results" / "report.md").read_text()
     assert "held-out suite score" in report
+    assert set(summary["suite_scenarios"]["greedy"]) == set(run["suite"]["by_scenario"]) == {
+        r["scenario"] for r in made["rows"]}
+    assert "## Held-out suite by scenario" in report
     kept = (tmp_path / "results" / "state" / "suite" / "greedy" / "suite.json").read_text()
     assert str(tmp_path) not in kept
     cells = {(c["mode"], c["focal"], c["background"]): c for c in summary["cross_play"]["cells"]}
