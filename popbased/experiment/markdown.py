@@ -126,11 +126,10 @@ def _metric(s: dict, metric: str, digits: int = 2) -> list[str]:
 
 
 def _suite(s: dict[str, Any]) -> list[str]:
-    """The suite by scenario (each arm's champions across seeds) and P(X > Y) on its overall score."""
+    """Each suite by scenario (each arm's champions across seeds) and P(X > Y) on its overall score."""
     lines = []
-    by = s.get("suite_scenarios")
-    if by:
-        lines += ["## Held-out suite by scenario", "",
+    for name, by in (s.get("suite_scenarios") or {}).items():
+        lines += [f"## Suite {name} by scenario", "",
                   "Each arm's champions focal in each scenario of the suite, across seeds: the "
                   "score (0 = random play focal, 1 = the reference focal) as IQM with its 95% CI, "
                   "the focal players' per-capita return per episode (IQM), the share of episodes "
@@ -147,10 +146,10 @@ def _suite(s: dict[str, Any]) -> list[str]:
         lines += _table(["scenario", "arm", "seeds", "score IQM [95% CI]", "focal return (IQM)",
                          "depleted (world / proxy)", "above random, CI apart"],
                         sorted(rows, key=lambda x: (x[0], x[1]))) + [""]
-    if s.get("suite_probability_of_improvement"):
-        lines += ["P(X > Y) on the held-out suite's overall score, across seeds (rliable).", ""]
-        lines += _table(["X", "Y", "P(X > Y) [95% CI]"],
-                        [[p["x"], p["y"], _ci(p)] for p in s["suite_probability_of_improvement"]]) + [""]
+        poi = [p for p in s.get("suite_probability_of_improvement") or [] if p.get("suite") == name]
+        if poi:
+            lines += [f"P(X > Y) on suite {name}'s overall score, across seeds (rliable).", ""]
+            lines += _table(["X", "Y", "P(X > Y) [95% CI]"], [[p["x"], p["y"], _ci(p)] for p in poi]) + [""]
     return lines
 
 

@@ -122,6 +122,16 @@ def _folder(p: Planned, out: Path) -> Path:
     return planner.run_folder(out, p.arm, p.seed) if p.stage == "train" else p.step.fresh
 
 
+def _suites(exp: specs.Experiment) -> dict:
+    """The suites as the record keeps them: one suite as a file and its SHA-256 (as before
+    several were allowed), several as lists, with their tags (suite/TAG/... steps)."""
+    files, digests = [relative(s) for s in exp.suites], [_sha256(s) for s in exp.suites]
+    if len(files) == 1:
+        return {"suite": files[0], "suite_episodes": exp.suite_episodes, "suite_sha256": digests[0]}
+    return {"suite": files, "suite_episodes": exp.suite_episodes, "suite_sha256": digests,
+            "suite_tags": [tag for _, tag in exp.suite_tags]}
+
+
 def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
     """The experiment as data, paths relative to OUT (the experiment file's: to the working folder)."""
     out = out.resolve()
@@ -145,8 +155,7 @@ def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
             else exp.reference,
             "max_episode_steps": exp.max_episode_steps, "eval_seed": planner.EVAL_SEED,
             "round_shape": json_safe(dict(exp.round_shape)),
-            **({"suite": relative(exp.suite), "suite_episodes": exp.suite_episodes,
-                "suite_sha256": _sha256(exp.suite)} if exp.suite is not None else {}),
+            **(_suites(exp) if exp.suites else {}),
             **({"tuned_on": [{"name": t.name, "file": relative(t.file), "seeds": list(t.seeds)}
                              for t in exp.tuned_on]} if exp.tuned_on else {}),
             "arms": arms, "steps": rows,

@@ -135,10 +135,11 @@ def _finite(value):
     return None if value is None or value != value else value
 
 
-def suite_score(out: Path, rows: dict, arm: str, seed) -> dict | None:
-    """The champion's overall score on the experiment's suite ({score, scenarios, of}; None:
-    no suite evaluation finished)."""
-    row = rows.get(f"suite/{arm}" + ("" if seed is None else f"/seed-{seed}"))
+def suite_score(out: Path, rows: dict, arm: str, seed, tag: str = "") -> dict | None:
+    """The champion's overall score on a suite of the experiment (`tag`: its steps' tag, empty
+    where the experiment has one suite): {suite, score, scenarios, of, by_scenario}; None: no
+    such suite evaluation finished."""
+    row = rows.get(f"suite/{tag + '/' if tag else ''}{arm}" + ("" if seed is None else f"/seed-{seed}"))
     if row is None or not (out / row["marker"]).exists():
         return None
     try:
@@ -152,20 +153,23 @@ def suite_score(out: Path, rows: dict, arm: str, seed) -> dict | None:
     by_scenario = {r["scenario"]: {k: r[k] for k in ("score", "focal_return", "depleted", "proxy_depleted")
                                    if k in r and _finite(r[k]) is not None}
                    for r in made.get("rows", []) if r.get("policy") == label}
-    return {**overall, "by_scenario": by_scenario}
+    return {"suite": made.get("suite", tag), **overall, "by_scenario": by_scenario}
 
 
 def suite_scenarios(arms: dict, reps: dict) -> dict | None:
-    """Per arm and scenario of the suite, the champions' scores across seeds (IQM, mean with
-    95% CIs), their focal per-capita return (IQM) and depletion both ways (means over seeds),
-    and whether the score is above random play with its CI apart (the lower bound above 0)."""
-    by = {}
+    """Per suite, arm and scenario, the champions' scores across seeds (IQM, mean with 95% CIs),
+    their focal per-capita return (IQM) and depletion both ways (means over seeds), and whether
+    the score is above random play with its CI apart (the lower bound above 0)."""
+    by: dict[str, dict] = {}
     for arm, info in arms.items():
         for seed, run in info["runs"].items():
-            for scenario, v in ((run.get("suite") or {}).get("by_scenario") or {}).items():
-                by.setdefault(arm, {}).setdefault(scenario, []).append(v)
-    if not by:
-        return None
+            for name, suite in (run.get("suites") or {}).items():
+                for scenario, v in (suite.get("by_scenario") or {}).items():
+                    by.setdefault(name, {}).setdefault(arm, {}).setdefault(scenario, []).append(v)
+    return {name: _by_scenario(of, reps) for name, of in by.items()} or None
+
+
+def _by_scenario(by: dict, reps: dict) -> dict:
     out = {}
     for arm, scenarios in by.items():
         scores = {sc: [v["score"] for v in vs if "score" in v] for sc, vs in scenarios.items()}
@@ -182,6 +186,22 @@ def suite_scenarios(arms: dict, reps: dict) -> dict | None:
             row["above_random"] = low is not None and low > 0
             out[arm][sc] = row
     return out
+
+
+def suite_poi(arms: dict, reps: dict) -> list[dict]:
+    """P(X > Y) on each suite's overall score between every two arms scored on it."""
+    made = []
+    names = dict.fromkeys(n for info in arms.values() for run in info["runs"].values()
+                          for n in (run.get("suites") or {}))
+    for name in names:
+        values = {arm: [s for run in info["runs"].values()
+                        if (s := _finite(((run.get("suites") or {}).get(name) or {}).get("score"))) is not None]
+                  for arm, info in arms.items()}
+        pairs = list(itertools.combinations([a for a, v in values.items() if v], 2))
+        if pairs:
+            poi = stats.probability_of_improvement(values, pairs, **reps.get("poi", {}))
+            made += [{"x": x, "y": y, "metric": "suite", "suite": name, **e.as_dict()} for (x, y), e in poi.items()]
+    return made
 
 
 def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> dict | None:
@@ -289,7 +309,7 @@ def population_name(arm: str) -> str:
     return f"{arm} (population)"
 
 
-PLAN = ("round_shape", "suite", "suite_episodes", "suite_sha256", "matrix_arms", "matrix_roles",
+PLAN = ("round_shape", "suite", "suite_episodes", "suite_sha256", "suite_tags", "matrix_arms", "matrix_roles",
         "matrix_modes", "matrix_episodes", "tuned_on")
 """The plan's settings the summary keeps as they are, so that a rerun that changes them is
 told from one that does not (record.changes)."""
@@ -331,9 +351,12 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             champion = None if population or row["seed"] is None else _champion(out, arm, row["seed"])
             if champion:
                 run["champion"] = champion
-            suite = None if population else suite_score(out, rows, arm, row["seed"])
-            if suite is not None:
-                run["suite"] = suite
+            scored = [] if population else [suite_score(out, rows, arm, row["seed"], tag)
+                                            for tag in record.get("suite_tags") or [""]]
+            if scored and scored[0] is not None:
+                run["suite"] = scored[0]  # the first suite: the metric "held-out suite score"
+            if any(scored):
+                run["suites"] = {s["suite"]: s for s in scored if s is not None}
             if normalising:
                 run["normalised"] = stats.normalise(run["score"], baselines["random"]["score"],
                                                     baselines["reference"]["score"])
@@ -356,10 +379,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     scored = [a for a in arms if values["score"][a]]
     pairs = list(itertools.combinations(scored, 2))
     poi = stats.probability_of_improvement(values["score"], pairs, **reps.get("poi", {})) if pairs else {}
-    on_suite = [a for a in arms if values["suite"][a]]
-    suite_pairs = list(itertools.combinations(on_suite, 2))
-    suite_poi = (stats.probability_of_improvement(values["suite"], suite_pairs, **reps.get("poi", {}))
-                 if suite_pairs else {})
+
     return {"experiment": record["name"], "file": record["file"], "description": record["description"],
             "seeds": record["seeds"], "agent_steps": record["agent_steps"],
             "episodes": record["episodes"], "substrate": record["substrate"],
@@ -370,8 +390,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             "baselines": baselines, "reference_policy": record["reference"], "arms": arms,
             "probability_of_improvement": [{"x": x, "y": y, "metric": "score", **e.as_dict()}
                                            for (x, y), e in poi.items()],
-            "suite_probability_of_improvement": [{"x": x, "y": y, "metric": "suite", **e.as_dict()}
-                                                 for (x, y), e in suite_poi.items()],
+            "suite_probability_of_improvement": suite_poi(arms, reps),
             "suite_scenarios": suite_scenarios(arms, reps),
             "bootstrap": {"confidence": stats.CONFIDENCE,
                           "reps": reps.get("aggregate", {}).get("reps", stats.REPS),

@@ -148,10 +148,11 @@ def run(file: str | Path, *, out: Path | None = None, only: Sequence[str] = (), 
     exp = specs.load(file)
     out = out or default_out(exp)
     select([], only, arms, exp)
-    if exp.suite is not None and (not only or "suite" in only):  # bots missing: said before hours of training
+    if exp.suites and (not only or "suite" in only):  # bots missing: said before hours of training
         from popbased.evaluation import suite as suites
 
-        suites.check(suites.load(exp.suite), "meltingpot")
+        for file in exp.suites:
+            suites.check(suites.load(file), "meltingpot")
     uri = resolve_uri(tracking_uri)
     every = planner.plan(exp, out, uri, device)
     chosen = select(every, only, arms, exp)

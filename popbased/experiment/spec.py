@@ -28,6 +28,8 @@ baselines = ["random", "reference"]): per seed, those arms' champions and the ba
 Optional in [experiment]: `suite = "../suites/heldout.toml"` (beside this file) scores every
 champion on that held-out scenario suite too (`popbased evaluate suite`, on real Melting Pot,
 `suite_episodes` episodes per scenario, default `episodes`): generalisation beside the score.
+A list of suites (`suite = ["../suites/heldout.toml", "../suites/sweeps.toml"]`, distinct
+suite names) scores every champion on each; the first is the report's "held-out suite score".
 
 Optional in [experiment]: `tuned_on = ["tuning.toml"]` (beside this file): the experiments whose
 results chose this one's settings. None of their seeds (nor those of the experiments they were
@@ -154,8 +156,11 @@ class Experiment:
     max_episode_steps: int | None = None
     round_shape: Mapping[str, int] = field(default_factory=dict)
     """workers / envs_per_worker / rollout_length given to every training run."""
-    suite: Path | None = None
-    """A held-out scenario suite every champion is scored on (popbased.evaluation.suite)."""
+    suites: tuple[Path, ...] = ()
+    """The scenario suites every champion is scored on (popbased.evaluation.suite); the first
+    is the report's held-out suite score."""
+    suite_names: tuple[str, ...] = ()
+    """Each suite's name ([suite] name), in the same order."""
     suite_episodes: int = 0
     """Episodes per scenario and policy of the suite's evaluations."""
     matrix: Matrix | None = None
@@ -165,6 +170,15 @@ class Experiment:
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
+
+    @property
+    def suite_tags(self) -> tuple[tuple[Path, str], ...]:
+        """(suite file, tag) per suite: the tag names its steps and folders (suite/TAG/...),
+        empty where the experiment has one suite (suite/ARM/seed-S, as before several were
+        allowed)."""
+        if len(self.suites) == 1:
+            return ((self.suites[0], ""),)
+        return tuple(zip(self.suites, self.suite_names))
 
 
 def _int(value, where: str, low: int = 1) -> int:
@@ -362,12 +376,18 @@ def load(path: str | Path) -> Experiment:
     reference = head.get("reference")
     if reference is not None:
         reference = check_policy(reference, path.parent, f"{where}.reference")
-    suite, suite_episodes = None, 0
+    suites, suite_episodes, names = (), 0, []
     if "suite" in head:
         from popbased.evaluation.suite import load as load_suite  # deferred: checks its scenarios
 
-        suite = _file(path.parent, head["suite"], f"{where}.suite", "suite").resolve()
-        load_suite(suite)
+        given = head["suite"] if isinstance(head["suite"], list) else [head["suite"]]
+        if not given or len(set(map(repr, given))) != len(given):
+            raise BadInput(f"{where}.suite={head['suite']!r}: a suite file, or a list of distinct ones")
+        suites = tuple(_file(path.parent, s, f"{where}.suite", "suite").resolve() for s in given)
+        names = [load_suite(s).name for s in suites]
+        if len(set(names)) != len(names):
+            raise BadInput(f"{where}.suite: two suites are both named {next(n for n in names if names.count(n) > 1)!r}; "
+                           f"allowed: suites of distinct names (their steps are named after them)")
         suite_episodes = _int(head.get("suite_episodes", numbers["episodes"]), f"{where}.suite_episodes")
     elif "suite_episodes" in head:
         raise BadInput(f"{where}.suite_episodes: given without suite; add suite = \"SUITE.toml\"")
@@ -390,7 +410,8 @@ def load(path: str | Path) -> Experiment:
                       episodes=numbers["episodes"], substrate=substrate, arms=arms,
                       reference=reference, description=description,
                       max_episode_steps=optional.pop("max_episode_steps", None),
-                      round_shape=optional, suite=suite, suite_episodes=suite_episodes, matrix=matrix,
+                      round_shape=optional, suites=suites, suite_names=tuple(names) if suites else (),
+                      suite_episodes=suite_episodes, matrix=matrix,
                       tuned_on=tuned_on)
 
 

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from popbased.experiment import steps as planner
 from popbased.experiment.record import read_record
 
 
@@ -100,15 +101,19 @@ def lines(report: dict[str, Any]) -> list[str]:
     out = [f"experiment {report['name']} in {report['folder']}: {report['done']} of "
            f"{report['done'] + report['left']} steps done"]
     runs: dict[tuple, dict[str, dict]] = {}
+    suites = []
     for r in report["steps"]:
         column = "population" if r.get("population") else r["stage"]
         unit = "cross-play" if r["stage"] == "matrix" else (r["arm"] or r["name"].split("/", 1)[1])
+        if r["stage"] == "suite" and (tag := planner.suite_tag(r["name"])):  # one column per suite
+            column, unit = f"suite {tag}", r["arm"] or "suite baselines"
+        if column.startswith("suite"):
+            suites.append(column)
         runs.setdefault((unit, r["seed"]), {})[column] = r
     order = {arm: i for i, arm in enumerate(dict.fromkeys(a for a, _ in runs))}
     columns = ("train", "export", "eval") + tuple(
-        c for c in ("population", "suite", "matrix")
-        if any((r.get("population") and c == "population") or (r["stage"] == c and not r.get("population"))
-               for r in report["steps"]))
+        c for c in ("population",) if any(r.get("population") for r in report["steps"])) + tuple(
+        dict.fromkeys(suites)) + tuple(c for c in ("matrix",) if any(r["stage"] == c for r in report["steps"]))
     out.append("\t".join(("arm / seed",) + columns))
     for (arm, seed), stages in sorted(runs.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] or 0)):
         label = arm if seed is None else f"{arm} / seed {seed}"

@@ -192,26 +192,38 @@ SUITE_BASELINES = "baselines"
 
 
 def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int | None,
-               needs: tuple[str, ...] = ()) -> Planned:
-    """The champion of (arm, seed) focal in every scenario of the experiment's suite, random's
-    and the reference's returns read from the suite/baselines step; arm None: that step (random
-    and the reference focal, played once)."""
+               needs: tuple[str, ...] = (), suite: tuple[Path, str] | None = None) -> Planned:
+    """The champion of (arm, seed) focal in every scenario of a suite of the experiment (`suite`:
+    (file, tag), default its first), random's and the reference's returns read from the
+    suite/[TAG/]baselines step; arm None: that step (random and the reference focal, played once)."""
+    file, tag = suite or exp.suite_tags[0]
+    root = out / "suite" / tag if tag else out / "suite"
     name = SUITE_BASELINES if arm is None else key(arm.name, seed)
-    folder = out / "suite" / name
-    baselines = out / "suite" / SUITE_BASELINES / "suite.json"
+    folder = root / name
+    baselines = root / SUITE_BASELINES / "suite.json"
     policy = () if arm is None else (champion(out, arm, seed), "--baselines", str(baselines))
-    argv = CLI + ("evaluate", "suite", str(exp.suite)) + policy + (
+    argv = CLI + ("evaluate", "suite", str(file)) + policy + (
         "--episodes", str(exp.suite_episodes), "--seed", str(EVAL_SEED), "--env", "meltingpot",
         "--tracking-uri", uri, "-o", str(folder))
     if exp.max_episode_steps:
         argv += ("--max-episode-steps", str(exp.max_episode_steps))
-    needs = needs + (() if arm is None else (f"suite/{SUITE_BASELINES}",))
-    step = Step(f"suite/{name}", argv, marker(out, "suite", name), needs=needs, fresh=folder)
+    prefix = f"{tag}/" if tag else ""
+    needs = needs + (() if arm is None else (f"suite/{prefix}{SUITE_BASELINES}",))
+    step = Step(f"suite/{prefix}{name}", argv, marker(out, "suite", prefix + name), needs=needs, fresh=folder)
     from popbased.evaluation.suite import load as load_suite  # deferred: reads Melting Pot's configs
 
-    scenarios = len(load_suite(exp.suite).scenarios)
+    scenarios = len(load_suite(file).scenarios)
     return Planned(step, "suite", None if arm is None else arm.name, seed,
                    exp.suite_episodes * scenarios * (2 if arm is None else 1))
+
+
+def suite_tag(name: str) -> str:
+    """The suite tag of a suite step's name (suite/[TAG/]baselines, suite/[TAG/]ARM[/seed-S]):
+    empty for an experiment's one suite."""
+    parts = name.split("/")[1:]
+    if parts[-1] == SUITE_BASELINES:
+        return "/".join(parts[:-1])
+    return "/".join(parts[:-2] if parts[-1].startswith("seed-") else parts[:-1])
 
 
 def matrix_roles(exp: Experiment) -> list[str]:
@@ -256,15 +268,15 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
         if policy:
             steps.append(Planned(eval_step(exp, out, uri, policy, out / "eval" / name, name),
                                  "eval", None, None, exp.episodes))
-    if exp.suite:
-        steps.append(suite_step(exp, out, uri, None, None))
+    for suite in exp.suite_tags if exp.suites else ():
+        steps.append(suite_step(exp, out, uri, None, None, suite=suite))
     for arm in exp.arms:
         if arm.kind == "champion":
             step = eval_step(exp, out, uri, champion(out, arm, None), eval_folder(out, arm.name, None),
                              arm.name)
             steps.append(Planned(step, "eval", arm.name, None, exp.episodes))
-            if exp.suite:
-                steps.append(suite_step(exp, out, uri, arm, None))
+            for suite in exp.suite_tags if exp.suites else ():
+                steps.append(suite_step(exp, out, uri, arm, None, suite=suite))
     for seed in exp.seeds:
         for arm in exp.arms:
             if arm.kind == "champion":
@@ -277,8 +289,8 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
             step = eval_step(exp, out, uri, champion(out, arm, seed),
                              eval_folder(out, arm.name, seed), key(arm.name, seed), (need,))
             steps.append(Planned(step, "eval", arm.name, seed, exp.episodes))
-            if exp.suite:
-                steps.append(suite_step(exp, out, uri, arm, seed, (need,)))
+            for suite in exp.suite_tags if exp.suites else ():
+                steps.append(suite_step(exp, out, uri, arm, seed, (need,), suite=suite))
             if arm.kind in ("pbt", "league") and population_size(arm) <= seats:
                 step = eval_step(exp, out, uri, population_policy(out, arm, seed),
                                  population_eval_folder(out, arm.name, seed),

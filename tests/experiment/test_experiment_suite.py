@@ -49,18 +49,57 @@ def test_each_champion_gets_a_suite_step_after_its_export(tmp_path):
     shutil.copy(POPS / "open.toml", tmp_path / "open.toml")
     text = EXPERIMENT + '[arms.pbt]\npopulation = "open.toml"\ngenerations = 2\n'
     exp = spec.load(_files(tmp_path, text))
-    assert exp.suite == (tmp_path / "suite.toml").resolve() and exp.suite_episodes == 1
+    assert exp.suites == ((tmp_path / "suite.toml").resolve(),) and exp.suite_episodes == 1
     planned = {p.name: p for p in steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu")}
     assert {n for n in planned if n.startswith("suite/")} == {
         "suite/baselines", "suite/greedy", "suite/pbt/seed-0", "suite/pbt/seed-1"}
     step = planned["suite/pbt/seed-1"].step
     assert step.needs == ("export/pbt/seed-1", "suite/baselines")
     argv = list(step.argv[len(steps.CLI):])
-    assert argv[:3] == ["evaluate", "suite", str(exp.suite)]
+    assert argv[:3] == ["evaluate", "suite", str(exp.suites[0])]
     assert argv[argv.index("--baselines") + 1] == str((tmp_path / "out" / "suite" / "baselines" / "suite.json").resolve())
     base = list(planned["suite/baselines"].step.argv[len(steps.CLI):])
     assert base[3] == "--episodes"  # no policy: random and the reference only
     assert argv[argv.index("--episodes") + 1] == "1" and argv[argv.index("--env") + 1] == "meltingpot"
+
+
+def test_several_suites_each_get_their_steps_named_after_them(tmp_path):
+    """suite = [A, B]: every champion scored on each, steps and folders suite/NAME/..., each
+    with its own baselines; `status` a column per suite; the first is the held-out score."""
+    (tmp_path / "sweeps.toml").write_text(SUITE.replace('name = "tiny"', 'name = "sweeps"')
+                                          .replace("[scenarios.zappers]", '[scenarios.alone]')
+                                          .replace('focal = 5\nbackground = "scripted:greedy_zapper"\n', "focal = 7\n"))
+    text = EXPERIMENT.replace('suite = "suite.toml"', 'suite = ["suite.toml", "sweeps.toml"]')
+    exp = spec.load(_files(tmp_path, text))
+    assert exp.suite_names == ("tiny", "sweeps")
+    out = tmp_path / "out"
+    planned = {p.name: p for p in steps.plan(exp, out, "sqlite:///m.db", "cpu")}
+    assert {n for n in planned if n.startswith("suite/")} == {
+        "suite/tiny/baselines", "suite/tiny/greedy", "suite/sweeps/baselines", "suite/sweeps/greedy"}
+    step = planned["suite/sweeps/greedy"].step
+    assert step.needs == ("suite/sweeps/baselines",)
+    argv = list(step.argv[len(steps.CLI):])
+    assert argv[2] == str((tmp_path / "sweeps.toml").resolve())
+    assert argv[argv.index("--baselines") + 1] == str((out / "suite" / "sweeps" / "baselines" / "suite.json").resolve())
+    assert argv[argv.index("-o") + 1] == str((out / "suite" / "sweeps" / "greedy").resolve())
+    assert planned["suite/tiny/greedy"].step.done != step.done
+    assert [steps.suite_tag(n) for n in ("suite/sweeps/greedy", "suite/sweeps/baselines", "suite/tiny/pbt/seed-1",
+                                         "suite/greedy", "suite/baselines", "suite/pbt/seed-1")] == \
+        ["sweeps", "sweeps", "tiny", "", "", ""]
+    from popbased.experiment import status
+    from popbased.experiment.record import RECORD, record
+
+    out.mkdir()
+    (out / RECORD).write_text(json.dumps(record(exp, list(planned.values()), out)))
+    table = status.lines(status.status(out))
+    assert table[1].split("\t") == ["arm / seed", "train", "export", "eval", "suite tiny", "suite sweeps"]
+    assert any(line.startswith("suite baselines\t") for line in table)
+    for bad, message in ((' ["suite.toml", "suite.toml"]', "a list of distinct ones"), (" []", "a list of distinct ones"),
+                         (' ["suite.toml", "twin.toml"]', "two suites are both named 'tiny'")):
+        (tmp_path / "twin.toml").write_text(SUITE)
+        (tmp_path / "exp.toml").write_text(EXPERIMENT.replace(' "suite.toml"', bad))
+        with pytest.raises(BadInput, match=message):
+            spec.load(tmp_path / "exp.toml")
 
 
 @pytest.mark.parametrize("head, message", [
@@ -147,9 +186,10 @@ def test_suite_and_cross_play_are_scored_in_the_report_and_kept_portably(tmp_pat
         assert summary["arms"]["greedy"]["aggregate"]["suite"]["iqm"]["point"] == pytest.approx(run["suite"]["score"])
     report = (tmp_path / "results" / "report.md").read_text()
     assert "held-out suite score" in report
-    assert set(summary["suite_scenarios"]["greedy"]) == set(run["suite"]["by_scenario"]) == {
+    assert set(summary["suite_scenarios"]["tiny"]["greedy"]) == set(run["suite"]["by_scenario"]) == {
         r["scenario"] for r in made["rows"]}
-    assert "## Held-out suite by scenario" in report
+    assert run["suites"] == {"tiny": run["suite"]}
+    assert "## Suite tiny by scenario" in report
     kept = (tmp_path / "results" / "state" / "suite" / "greedy" / "suite.json").read_text()
     assert str(tmp_path) not in kept
     cells = {(c["mode"], c["focal"], c["background"]): c for c in summary["cross_play"]["cells"]}
