@@ -440,11 +440,16 @@ def portable(value: Any, out: Path) -> Any:
     return value
 
 
+STATS_CACHE = "stats-cache.json"
+"""In OUT: the interval estimates of earlier reports (stats.cached), not copied to results."""
+
+
 def write(out: Path, results: Path | None = None, reps: dict | None = None) -> list[Path]:
     """OUT/summary.json, OUT/report.md and OUT/figures/, copied to `results`; returns the
     report's paths (in OUT)."""
     out, reps = Path(out), reps or {}
-    summary = collect(out, reps)
+    with stats.cached(out / STATS_CACHE):  # a rewrite bootstraps only what changed
+        summary = collect(out, reps)
     paths = _figures(summary, out / "figures", reps)
     summary["figures"] = [relative(p, out) for p in paths]
     summary = portable(json_safe(summary), out)

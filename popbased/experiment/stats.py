@@ -25,11 +25,14 @@ scores give the same intervals whatever other arms are passed beside them.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
+import json
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Hashable, Mapping, Sequence
 
 import numpy as np
@@ -118,12 +121,64 @@ def _seeded(seed: int):
         np.random.set_state(state)
 
 
+_CACHE: dict[str, list] | None = None
+"""Interval estimates already computed, by their inputs (`cached`); None: none kept."""
+
+
+@contextmanager
+def cached(path: str | Path):
+    """Within the block, every interval estimate is kept in the JSON file `path` by what made
+    it (the function, the scores' values and shape, reps, seed, confidence, rliable's version)
+    and read back instead of bootstrapping again: the same numbers, bit for bit, without the
+    time. A report rewritten after one more run finished recomputes only what that run changed
+    (a 5-seed interval at 50,000 replications took 11 s on 2 busy cores; a report of 11 arms,
+    7 metrics, 55 pairs and a cross-play table, over 20 minutes). An unreadable file is started
+    afresh."""
+    global _CACHE
+    path = Path(path)
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        loaded = {}
+    _CACHE = loaded if isinstance(loaded, dict) else {}
+    size = len(_CACHE)
+    try:
+        yield
+    finally:
+        kept, _CACHE = _CACHE, None
+        if len(kept) != size:
+            from popbased.textio import write_atomic  # deferred: only where a cache is kept
+
+            write_atomic(path, json.dumps(kept).encode())
+
+
+def _key(func, arrays, reps: int, seed: int) -> str:
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{func.__module__}.{func.__qualname__}|{reps}|{seed}|{CONFIDENCE}|"
+                            f"rliable {version('rliable')}".encode())
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        digest.update(repr(a.shape).encode() + a.tobytes())
+    return digest.hexdigest()
+
+
 def _interval(library, scores, func, reps: int, seed: int):
-    """rliable's stratified bootstrap of `func` over `scores` (one entry), seeded."""
+    """rliable's stratified bootstrap of `func` over `scores` (one entry), seeded; read from
+    the cache where one is kept (`cached`)."""
+    key = None
+    if _CACHE is not None:
+        key = _key(func, scores if isinstance(scores, tuple) else (scores,), reps, seed)
+        if key in _CACHE:
+            points, intervals = _CACHE[key]
+            return np.asarray(points, dtype=np.float64), np.asarray(intervals, dtype=np.float64)
     with _seeded(seed):
         points, intervals = library.get_interval_estimates(
             {"x": scores}, func, reps=reps, confidence_interval_size=CONFIDENCE)
-    return np.atleast_1d(np.asarray(points["x"], dtype=np.float64)), np.asarray(intervals["x"], dtype=np.float64)
+    made = np.atleast_1d(np.asarray(points["x"], dtype=np.float64)), np.asarray(intervals["x"], dtype=np.float64)
+    if key is not None:
+        _CACHE[key] = [made[0].tolist(), made[1].tolist()]
+    return made
 
 
 def _runs(arm: Hashable, scores: Any) -> np.ndarray:

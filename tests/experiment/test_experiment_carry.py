@@ -74,6 +74,7 @@ def test_a_fresh_checkout_continues_from_the_kept_steps(finished, tmp_path):
     run.mkdir(parents=True)
     (run / steps.LINEAGE).write_text("".join(json.dumps(e) + "\n" for e in LINEAGE))
     report.write(out, results, REPS)
+    assert (out / report.STATS_CACHE).is_file() and not (results / report.STATS_CACHE).exists()
     kept = carry.save(out, results, every)
     done = [p for p in every if p.step.done.exists()]
     assert kept == len(done) > 0

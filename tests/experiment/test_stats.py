@@ -6,6 +6,8 @@ deaths and harvest efficiency on episode summaries made by hand and by the real 
 and on episodes-table rows without the patch counts (older evaluations). Few bootstrap
 replications: quick."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -262,3 +264,33 @@ def test_patch_deaths_and_efficiency_read_the_tracker_summary():
     summary = tracker.summary()
     assert stats.depletion([summary])["patch_deaths"] == 0.5
     assert stats.harvest_efficiency([summary], 50.0) == pytest.approx(1000 * 1.0 / 10 / 50.0)
+
+
+def test_a_cache_gives_the_same_intervals_without_bootstrapping_again(tmp_path, monkeypatch):
+    """stats.cached: intervals kept by their inputs in a JSON file, read back bit for bit; new
+    inputs (another seed's score, other reps) are bootstrapped; an unreadable file starts afresh."""
+    scores = {"a": [0.1, 0.25, 0.15, 0.3, 0.05], "b": [0.2, 0.3, 0.35, 0.1, 0.4]}
+    plain = stats.aggregate(scores, reps=300)
+    plain_poi = stats.probability_of_improvement(scores, [("a", "b")], reps=100)
+    path = tmp_path / "cache.json"
+    with stats.cached(path):
+        assert stats.aggregate(scores, reps=300) == plain
+        assert stats.probability_of_improvement(scores, [("a", "b")], reps=100) == plain_poi
+    assert len(json.loads(path.read_text())) == 3  # two arms' aggregates and one pair
+    library, _ = stats._rliable()
+    calls = []
+    real = library.get_interval_estimates
+    monkeypatch.setattr(library, "get_interval_estimates", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with stats.cached(path):
+        assert stats.aggregate(scores, reps=300) == plain
+        assert stats.probability_of_improvement(scores, [("a", "b")], reps=100) == plain_poi
+        assert calls == []  # every one read back
+        changed = stats.aggregate({"a": scores["a"][:4] + [0.06]}, reps=300)
+        assert calls == [1] and changed != {"a": plain["a"]}
+        stats.aggregate({"a": scores["a"]}, reps=200)
+        assert len(calls) == 2
+    assert stats._CACHE is None  # nothing kept outside the block
+    path.write_text("{not json")
+    with stats.cached(path):
+        assert stats.aggregate(scores, reps=300) == plain
+    assert len(json.loads(path.read_text())) == 2
