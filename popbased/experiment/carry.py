@@ -67,6 +67,19 @@ def _kept(marker):
     return {k: _kept(v) if k == "result" else v for k, v in marker.items() if k not in DROPPED}
 
 
+def _drop(p: Planned, out: Path, root: Path) -> None:
+    """Removes under `root` (OUT itself, or results/state, which mirrors it) step p's marker and
+    the files a save or a restore carries with it: an evaluation's tables, a training's lineage
+    copy, an export's champion records."""
+    (root / p.step.done.relative_to(out)).unlink(missing_ok=True)
+    if p.stage in KEPT and p.step.fresh is not None:
+        shutil.rmtree(root / p.step.fresh.relative_to(out), ignore_errors=True)
+    if p.stage == "train" and p.seed is not None:
+        (root / lineages(out, p.arm, p.seed)[1].relative_to(out)).unlink(missing_ok=True)
+    if p.stage == "export" and p.seed is not None:
+        shutil.rmtree(root / "champions" / p.arm / f"seed-{p.seed}", ignore_errors=True)
+
+
 def _stale(out: Path, state: Path, steps: Sequence[Planned]) -> list[Planned]:
     """Steps kept in state that belong to an older training of a run that trained again in OUT
     (its training finished here, not restored): the run's steps not done in OUT yet, and the
@@ -86,11 +99,7 @@ def save(out: Path, results: Path, steps: Sequence[Planned]) -> int:
     older training of a run that trained again left there (`_stale`); returns how many."""
     out, state = Path(out).resolve(), Path(results) / STATE
     for p in _stale(out, state, steps):
-        (state / p.step.done.relative_to(out)).unlink()
-        if p.stage in KEPT and p.step.fresh is not None:
-            shutil.rmtree(state / p.step.fresh.relative_to(out), ignore_errors=True)
-        if p.stage == "export" and p.seed is not None:
-            shutil.rmtree(state / "champions" / p.arm / f"seed-{p.seed}", ignore_errors=True)
+        _drop(p, out, state)
     saved = 0
     for p in steps:
         if not p.step.done.is_file():
@@ -176,13 +185,7 @@ def unrestore(out: Path, steps: Sequence[Planned], chosen: Sequence[Planned] | N
         if dry:
             continue
         for p in back.values():
-            p.step.done.unlink()
-            if p.stage in KEPT and p.step.fresh is not None:
-                shutil.rmtree(p.step.fresh, ignore_errors=True)
-            if p.stage == "train" and p.seed is not None:
-                lineages(out, p.arm, p.seed)[1].unlink(missing_ok=True)
-            if p.stage == "export" and p.seed is not None:
-                shutil.rmtree(out / "champions" / p.arm / f"seed-{p.seed}", ignore_errors=True)
+            _drop(p, out, out)
     return taken
 
 
