@@ -379,7 +379,6 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     scored = [a for a in arms if values["score"][a]]
     pairs = list(itertools.combinations(scored, 2))
     poi = stats.probability_of_improvement(values["score"], pairs, **reps.get("poi", {})) if pairs else {}
-
     return {"experiment": record["name"], "file": record["file"], "description": record["description"],
             "seeds": record["seeds"], "agent_steps": record["agent_steps"],
             "episodes": record["episodes"], "substrate": record["substrate"],

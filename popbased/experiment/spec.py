@@ -175,7 +175,7 @@ class Experiment:
     def suite_tags(self) -> tuple[tuple[Path, str], ...]:
         """(suite file, tag) per suite: the tag names its steps and folders (suite/TAG/...),
         empty where the experiment has one suite (suite/ARM/seed-S, as before several were
-        allowed)."""
+        allowed); none without suites."""
         if len(self.suites) == 1:
             return ((self.suites[0], ""),)
         return tuple(zip(self.suites, self.suite_names))

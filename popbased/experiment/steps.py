@@ -192,11 +192,11 @@ SUITE_BASELINES = "baselines"
 
 
 def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int | None,
-               needs: tuple[str, ...] = (), suite: tuple[Path, str] | None = None) -> Planned:
+               needs: tuple[str, ...] = (), *, suite: tuple[Path, str]) -> Planned:
     """The champion of (arm, seed) focal in every scenario of a suite of the experiment (`suite`:
-    (file, tag), default its first), random's and the reference's returns read from the
+    (file, tag), from exp.suite_tags), random's and the reference's returns read from the
     suite/[TAG/]baselines step; arm None: that step (random and the reference focal, played once)."""
-    file, tag = suite or exp.suite_tags[0]
+    file, tag = suite
     root = out / "suite" / tag if tag else out / "suite"
     name = SUITE_BASELINES if arm is None else key(arm.name, seed)
     folder = root / name
@@ -268,14 +268,14 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
         if policy:
             steps.append(Planned(eval_step(exp, out, uri, policy, out / "eval" / name, name),
                                  "eval", None, None, exp.episodes))
-    for suite in exp.suite_tags if exp.suites else ():
+    for suite in exp.suite_tags:
         steps.append(suite_step(exp, out, uri, None, None, suite=suite))
     for arm in exp.arms:
         if arm.kind == "champion":
             step = eval_step(exp, out, uri, champion(out, arm, None), eval_folder(out, arm.name, None),
                              arm.name)
             steps.append(Planned(step, "eval", arm.name, None, exp.episodes))
-            for suite in exp.suite_tags if exp.suites else ():
+            for suite in exp.suite_tags:
                 steps.append(suite_step(exp, out, uri, arm, None, suite=suite))
     for seed in exp.seeds:
         for arm in exp.arms:
@@ -289,7 +289,7 @@ def plan(exp: Experiment, out: Path, uri: str, device: str = "auto") -> list[Pla
             step = eval_step(exp, out, uri, champion(out, arm, seed),
                              eval_folder(out, arm.name, seed), key(arm.name, seed), (need,))
             steps.append(Planned(step, "eval", arm.name, seed, exp.episodes))
-            for suite in exp.suite_tags if exp.suites else ():
+            for suite in exp.suite_tags:
                 steps.append(suite_step(exp, out, uri, arm, seed, (need,), suite=suite))
             if arm.kind in ("pbt", "league") and population_size(arm) <= seats:
                 step = eval_step(exp, out, uri, population_policy(out, arm, seed),
