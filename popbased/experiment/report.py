@@ -221,32 +221,27 @@ def _run(out: Path, row: dict, trained: dict, ceiling: float | None = None) -> d
     return run
 
 
-def _alone(out: Path, record: dict, cells: dict) -> dict[tuple, dict[str, float]]:
+def _alone(record: dict, cells: dict, arms: dict) -> dict[tuple, dict[str, float]]:
     """The matrix's missing diagonal: each matrix arm against itself, in every mode and seed the
-    matrix has, from the arm's own evaluation (its champion in every seat, `episodes` episodes;
-    a champion arm's one evaluation stands for every seed). The matrix scores the focal seats
-    and the evaluation all seats, which are alike in expectation (spawn points are drawn per
-    episode). So P(X > Y) against background Y compares X among Y's with Y alone, and X among
-    Y's against X alone asks whether X does better among Y's than among its own: the study's
-    "no_zap among zappers" question."""
-    scores = {}
-    for row in record["steps"]:
-        if row["stage"] == "eval" and row["arm"] in record["matrix_arms"] and not row.get("population"):
-            run = _run(out, row, {})
-            if run is not None:
-                scores[(row["arm"], row["seed"])] = run["score"]
+    matrix has, from the arm's own evaluation as `collect` scored it (`arms`: its champion in
+    every seat, `episodes` episodes; a champion arm's one evaluation stands for every seed). The
+    matrix scores the focal seats and the evaluation all seats, which are alike in expectation
+    (spawn points are drawn per episode). So P(X > Y) against background Y compares X among
+    Y's with Y alone, and X among Y's against X alone asks whether X does better among Y's than
+    among its own: the study's "no_zap among zappers" question."""
     alone: dict[tuple, dict[str, float]] = {}
     for mode in {k[0] for k in cells}:
         seeds = {seed for k, v in cells.items() if k[0] == mode for seed in v}
         for arm in record["matrix_arms"]:
-            got = {seed: scores.get((arm, int(seed)), scores.get((arm, None))) for seed in seeds}
+            runs = arms.get(arm, {}).get("runs", {})
+            got = {seed: (runs.get(seed) or runs.get("-") or {}).get("score") for seed in seeds}
             got = {seed: v for seed, v in got.items() if v is not None}
             if got:
                 alone[(mode, arm, arm)] = got
     return alone
 
 
-def cross_play(out: Path, record: dict, reps: dict) -> dict | None:
+def cross_play(out: Path, record: dict, reps: dict, arms: dict) -> dict | None:
     """The cross-play matrices ([matrix]) read back: per mode, focal and background, each seed's
     focal score (the focal players' per-capita return per 1,000 steps, as `stats.run_score`),
     aggregated across seeds; and for every background and mode, the probability that one
@@ -272,7 +267,7 @@ def cross_play(out: Path, record: dict, reps: dict) -> dict | None:
                 stats.run_score(episodes)
     if not cells:
         return None
-    alone = _alone(out, record, cells)
+    alone = _alone(record, cells, arms)
     cells.update(alone)
     names = {k: f"{k[0]}: {k[1]} vs {k[2]}" for k in cells}
     aggregated = _aggregate({names[k]: list(v.values()) for k, v in cells.items()}, reps)
@@ -394,7 +389,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             "bootstrap": {"confidence": stats.CONFIDENCE,
                           "reps": reps.get("aggregate", {}).get("reps", stats.REPS),
                           "poi_reps": reps.get("poi", {}).get("reps", stats.POI_REPS)},
-            "cross_play": cross_play(out, record, reps),
+            "cross_play": cross_play(out, record, reps, arms),
             "code": code_versions(out, record), "left": list(LEFT), "figures": []}
 
 

@@ -45,7 +45,7 @@ def test_the_diagonal_is_each_arms_own_evaluation(finished, tmp_path):  # noqa: 
             matrix_table(labels, float(p.seed)).to_csv(p.step.fresh / "episodes.csv", index=False)
             (p.step.fresh / "evaluation.json").write_text(json.dumps({"policies": list(labels.values())}))
             write_marker(p.name, p.step.done, {"seconds": 1.0})
-    c = report.cross_play(out, record, REPS)
+    c = report.collect(out, REPS)["cross_play"]
     cells = {(x["mode"], x["focal"], x["background"]): x for x in c["cells"]}
     # the matrix's own 12 cells, and the two arms alone from their evaluations (RATES: pbt 40
     # and 60 on seeds 0 and 1, ppo 80 and 90)
