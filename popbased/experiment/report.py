@@ -422,15 +422,24 @@ def _gene_figures(summary: dict, folder: Path) -> list[Path]:
     return drawn
 
 
+URI_PATHS = ("sqlite:///", "file://")
+"""URI schemes whose rest is a file's path (an MLflow store named by an evaluation)."""
+
+
 def portable(value: Any, out: Path) -> Any:
-    """`value` with every absolute path in it made relative (to OUT where it lies inside)."""
+    """`value` with every absolute path in it made relative (to OUT where it lies inside),
+    also inside a store's URI (sqlite:////work/x/mlflow.db: sqlite:///../mlflow.db)."""
     if isinstance(value, dict):
         return {k: portable(v, out) for k, v in value.items()}
     if isinstance(value, list):
         return [portable(v, out) for v in value]
-    if isinstance(value, str) and value.startswith("/"):
-        inside = Path(value).resolve().is_relative_to(out.resolve())
-        return relative(value, out if inside else None)
+    if isinstance(value, str):
+        for scheme in URI_PATHS:
+            if value.startswith(scheme + "/"):
+                return scheme + portable(value[len(scheme):], out)
+        if value.startswith("/"):
+            inside = Path(value).resolve().is_relative_to(out.resolve())
+            return relative(value, out if inside else None)
     return value
 
 

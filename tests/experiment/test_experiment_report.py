@@ -160,10 +160,14 @@ def test_without_the_reference_no_normalised_score(folder):
     assert "No normalised score" in (folder / "report.md").read_text()
 
 
-def test_portable_paths(tmp_path):
+def test_portable_paths(tmp_path, monkeypatch):
     out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.chdir(out)  # a path outside OUT is made relative to the working folder
     value = {"a": [str(out / "eval" / "x")], "b": "models:/x@champion", "c": 3}
     assert report.portable(value, out) == {"a": ["eval/x"], "b": "models:/x@champion", "c": 3}
+    store = {"tracking_uri": f"sqlite:///{out / 'mlflow.db'}", "u": f"file://{tmp_path / 'x'}"}
+    assert report.portable(store, out) == {"tracking_uri": "sqlite:///mlflow.db", "u": "file://../x"}
 
 
 def test_evaluations_from_before_patch_counts_still_report(folder):
