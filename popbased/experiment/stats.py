@@ -30,6 +30,7 @@ import importlib
 import inspect
 import json
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,24 +133,38 @@ def cached(path: str | Path):
     and read back instead of bootstrapping again: the same numbers, bit for bit, without the
     time. A report rewritten after one more run finished recomputes only what that run changed
     (a 5-seed interval at 50,000 replications took 11 s on 2 busy cores; a report of 11 arms,
-    7 metrics, 55 pairs and a cross-play table, over 20 minutes). An unreadable file is started
-    afresh."""
-    global _CACHE
+    7 metrics, 55 pairs and a cross-play table, over 20 minutes). The file is also written
+    every FLUSH_SECONDS of new estimates, so a report stopped part-way (a session's end, a
+    kill) keeps what it had bootstrapped. An unreadable file is started afresh."""
+    global _CACHE, _CACHE_FILE
     path = Path(path)
     try:
         loaded = json.loads(path.read_text())
     except (OSError, ValueError):
         loaded = {}
     _CACHE = loaded if isinstance(loaded, dict) else {}
-    size = len(_CACHE)
+    _CACHE_FILE = [path, len(_CACHE), time.monotonic()]
     try:
         yield
     finally:
-        kept, _CACHE = _CACHE, None
-        if len(kept) != size:
-            from popbased.textio import write_atomic  # deferred: only where a cache is kept
+        _flush(force=True)
+        _CACHE, _CACHE_FILE = None, None
 
-            write_atomic(path, json.dumps(kept).encode())
+
+FLUSH_SECONDS = 60.0
+"""How often (at most) `cached` writes its file while new estimates come in."""
+_CACHE_FILE: list | None = None
+"""[path, entries it holds, when it was last written] while a `cached` block runs."""
+
+
+def _flush(force: bool = False) -> None:
+    """Writes the cache's file when it gained entries, at most every FLUSH_SECONDS unless forced."""
+    path, size, when = _CACHE_FILE
+    if len(_CACHE) != size and (force or time.monotonic() - when >= FLUSH_SECONDS):
+        from popbased.textio import write_atomic  # deferred: only where a cache is kept
+
+        write_atomic(path, json.dumps(_CACHE).encode())
+        _CACHE_FILE[1:] = [len(_CACHE), time.monotonic()]
 
 
 def _key(func, arrays, reps: int, seed: int) -> str:
@@ -178,6 +193,7 @@ def _interval(library, scores, func, reps: int, seed: int):
     made = np.atleast_1d(np.asarray(points["x"], dtype=np.float64)), np.asarray(intervals["x"], dtype=np.float64)
     if key is not None:
         _CACHE[key] = [made[0].tolist(), made[1].tolist()]
+        _flush()
     return made
 
 

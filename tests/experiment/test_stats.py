@@ -294,3 +294,20 @@ def test_a_cache_gives_the_same_intervals_without_bootstrapping_again(tmp_path, 
     with stats.cached(path):
         assert stats.aggregate(scores, reps=300) == plain
     assert len(json.loads(path.read_text())) == 2
+
+
+def test_a_cache_is_written_as_it_grows_so_a_stopped_report_keeps_it(tmp_path, monkeypatch):
+    """Within the block the file is rewritten every FLUSH_SECONDS of new estimates (here at
+    every one): a report killed part-way leaves what it had bootstrapped."""
+    monkeypatch.setattr(stats, "FLUSH_SECONDS", 0.0)
+    path = tmp_path / "cache.json"
+    with stats.cached(path):
+        stats.aggregate({"a": [0.1, 0.2, 0.3]}, reps=100)
+        assert len(json.loads(path.read_text())) == 1  # before the block ends
+        stats.aggregate({"b": [0.4, 0.2, 0.3]}, reps=100)
+        assert len(json.loads(path.read_text())) == 2
+    monkeypatch.setattr(stats, "FLUSH_SECONDS", 3600.0)
+    with stats.cached(path):
+        stats.aggregate({"c": [0.4, 0.5, 0.3]}, reps=100)
+        assert len(json.loads(path.read_text())) == 2  # not yet: written at the block's end
+    assert len(json.loads(path.read_text())) == 3
