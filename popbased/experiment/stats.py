@@ -29,6 +29,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from pathlib import Path
 from typing import Any, Hashable, Mapping, Sequence
 
 import numpy as np
+
+from popbased.errors import BadInput
 
 REPS = 50_000
 """Bootstrap replications for intervals (rliable's default for `get_interval_estimates`)."""
@@ -127,7 +130,7 @@ _CACHE: dict[str, list] | None = None
 
 
 @contextmanager
-def cached(path: str | Path):
+def cached(path: str | Path, workers: int | None = None):
     """Within the block, every interval estimate is kept in the JSON file `path` by what made
     it (the function, the scores' values and shape, reps, seed, confidence, rliable's version)
     and read back instead of bootstrapping again: the same numbers, bit for bit, without the
@@ -135,8 +138,14 @@ def cached(path: str | Path):
     (a 5-seed interval at 50,000 replications took 11 s on 2 busy cores; a report of 11 arms,
     7 metrics, 55 pairs and a cross-play table, over 20 minutes). The file is also written
     every FLUSH_SECONDS of new estimates, so a report stopped part-way (a session's end, a
-    kill) keeps what it had bootstrapped. An unreadable file is started afresh."""
-    global _CACHE, _CACHE_FILE
+    kill) keeps what it had bootstrapped. An unreadable file is started afresh.
+
+    The estimates one call needs (every arm of `aggregate`, every pair of
+    `probability_of_improvement`, when they are POOL_MIN_REPS replications or more) are
+    bootstrapped side by side on `workers` processes (default `report_workers()`), started
+    when first needed and stopped with the block; each seeds its own generator as one process
+    would, so the numbers are the same."""
+    global _CACHE, _CACHE_FILE, _POOL
     path = Path(path)
     try:
         loaded = json.loads(path.read_text())
@@ -144,17 +153,37 @@ def cached(path: str | Path):
         loaded = {}
     _CACHE = loaded if isinstance(loaded, dict) else {}
     _CACHE_FILE = [path, len(_CACHE), time.monotonic()]
+    _POOL = [report_workers() if workers is None else workers, None]
     try:
         yield
     finally:
+        pool, _POOL = _POOL[1], None
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         _flush(force=True)
         _CACHE, _CACHE_FILE = None, None
+
+
+def report_workers() -> int:
+    """Processes a report bootstraps on: POPBASED_REPORT_WORKERS, else the CPUs this process
+    may use (at most 8)."""
+    given = os.environ.get("POPBASED_REPORT_WORKERS", "").strip()
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            raise BadInput(f"POPBASED_REPORT_WORKERS={given!r}: expected a whole number of processes, 1 or more")
+        return int(given)
+    return max(1, min(8, len(os.sched_getaffinity(0))))
 
 
 FLUSH_SECONDS = 60.0
 """How often (at most) `cached` writes its file while new estimates come in."""
 _CACHE_FILE: list | None = None
 """[path, entries it holds, when it was last written] while a `cached` block runs."""
+_POOL: list | None = None
+"""[workers, their pool once started] while a `cached` block runs."""
+POOL_MIN_REPS = 20_000
+"""Fewer replications than this in one call's missing estimates (about 4 s of bootstrapping)
+are done in this process: starting the workers (about 2 s) would cost more than it saves."""
 
 
 def _flush(force: bool = False) -> None:
@@ -165,6 +194,20 @@ def _flush(force: bool = False) -> None:
 
         write_atomic(path, json.dumps(_CACHE).encode())
         _CACHE_FILE[1:] = [len(_CACHE), time.monotonic()]
+
+
+def _pool():
+    """The block's worker processes (started on first use), or None: one process, or no block."""
+    if _POOL is None or _POOL[0] < 2:
+        return None
+    if _POOL[1] is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawned, not forked: the report's process may hold threads (torch's, Ray's)
+        _POOL[1] = ProcessPoolExecutor(_POOL[0], mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_rliable)
+    return _POOL[1]
 
 
 def _key(func, arrays, reps: int, seed: int) -> str:
@@ -178,22 +221,47 @@ def _key(func, arrays, reps: int, seed: int) -> str:
     return digest.hexdigest()
 
 
-def _interval(library, scores, func, reps: int, seed: int):
-    """rliable's stratified bootstrap of `func` over `scores` (one entry), seeded; read from
-    the cache where one is kept (`cached`)."""
-    key = None
-    if _CACHE is not None:
-        key = _key(func, scores if isinstance(scores, tuple) else (scores,), reps, seed)
-        if key in _CACHE:
-            points, intervals = _CACHE[key]
-            return np.asarray(points, dtype=np.float64), np.asarray(intervals, dtype=np.float64)
+def _three(x):
+    """IQM, mean and median of runs x tasks (what `aggregate` bootstraps)."""
+    _, metrics = _rliable()
+    return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x), metrics.aggregate_median(x)])
+
+
+def _func(name: str):
+    return _three if name == "three" else _rliable()[1].probability_of_improvement
+
+
+def _bootstrap(name: str, scores, reps: int, seed: int):
+    """rliable's stratified bootstrap of function `name` ("three" or "poi") over `scores` (one
+    entry), numpy's generator seeded by `seed` for the call; in this process or a worker."""
+    library, _ = _rliable()
     with _seeded(seed):
         points, intervals = library.get_interval_estimates(
-            {"x": scores}, func, reps=reps, confidence_interval_size=CONFIDENCE)
-    made = np.atleast_1d(np.asarray(points["x"], dtype=np.float64)), np.asarray(intervals["x"], dtype=np.float64)
-    if key is not None:
-        _CACHE[key] = [made[0].tolist(), made[1].tolist()]
-        _flush()
+            {"x": scores}, _func(name), reps=reps, confidence_interval_size=CONFIDENCE)
+    return np.atleast_1d(np.asarray(points["x"], dtype=np.float64)), np.asarray(intervals["x"], dtype=np.float64)
+
+
+def _intervals(name: str, jobs: Sequence, reps: int, seed: int) -> list:
+    """`_bootstrap` of each of `jobs` (scores: an array, or a pair's tuple of two), read from
+    the cache where one is kept (`cached`), the rest on the block's workers when more than one
+    is left and they are worth starting (POOL_MIN_REPS)."""
+    func = _func(name)
+    keys = [_key(func, s if isinstance(s, tuple) else (s,), reps, seed) if _CACHE is not None else None
+            for s in jobs]
+    made: list = [None] * len(jobs)
+    for i, key in enumerate(keys):
+        if key is not None and key in _CACHE:
+            points, intervals = _CACHE[key]
+            made[i] = np.asarray(points, dtype=np.float64), np.asarray(intervals, dtype=np.float64)
+    missing = [i for i, m in enumerate(made) if m is None]
+    pool = _pool() if len(missing) > 1 and reps * len(missing) >= POOL_MIN_REPS else None
+    results = pool.map(_bootstrap, *zip(*[(name, jobs[i], reps, seed) for i in missing])) if pool else \
+        (_bootstrap(name, jobs[i], reps, seed) for i in missing)
+    for i, result in zip(missing, results):
+        made[i] = result
+        if keys[i] is not None:
+            _CACHE[keys[i]] = [result[0].tolist(), result[1].tolist()]
+            _flush()
     return made
 
 
@@ -347,14 +415,9 @@ def aggregate(scores: Mapping[Hashable, Any], reps: int = REPS, seed: int = 0) -
     arm -> {"iqm", "mean", "median"} -> Estimate. The IQM is the headline: robust to an
     outlying seed, less noisy than the median. Each arm is bootstrapped on its own with a
     generator seeded by `seed`; `reps` replications (rliable's default; fewer in tests)."""
-    library, metrics = _rliable()
-
-    def three(x):
-        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x), metrics.aggregate_median(x)])
-
+    runs = {arm: _runs(arm, raw) for arm, raw in scores.items()}
     out: dict[Hashable, dict[str, Estimate]] = {}
-    for arm, raw in scores.items():
-        points, intervals = _interval(library, _runs(arm, raw), three, reps, seed)
+    for arm, (points, intervals) in zip(runs, _intervals("three", list(runs.values()), reps, seed)):
         out[arm] = {name: Estimate(float(points[k]), float(intervals[0, k]), float(intervals[1, k]))
                     for k, name in enumerate(METRICS)}
     return out
@@ -372,8 +435,7 @@ def probability_of_improvement(scores: Mapping[Hashable, Any], pairs: Sequence[t
     `scores`: arm -> array [seeds] or [seeds, tasks] (the same tasks for both arms of a pair;
     the seed counts may differ). `pairs`: (X, Y) arm pairs. Returns (X, Y) -> Estimate.
     Each pair is bootstrapped on its own with numpy's generator seeded by `seed`."""
-    library, metrics = _rliable()
-    out: dict[tuple[Hashable, Hashable], Estimate] = {}
+    jobs = []
     for x, y in pairs:
         for arm in (x, y):
             if arm not in scores:
@@ -383,9 +445,10 @@ def probability_of_improvement(scores: Mapping[Hashable, Any], pairs: Sequence[t
         if sx.shape[1] != sy.shape[1]:
             raise ValueError(f"probability_of_improvement: arms {x!r} and {y!r} have {sx.shape[1]} and "
                              f"{sy.shape[1]} tasks; a pair needs the same tasks")
-        points, intervals = _interval(library, (sx, sy), metrics.probability_of_improvement, reps, seed)
-        out[(x, y)] = Estimate(float(points[0]), float(intervals[0, 0]), float(intervals[1, 0]))
-    return out
+        jobs.append((sx, sy))
+    made = _intervals("poi", jobs, reps, seed)
+    return {(x, y): Estimate(float(points[0]), float(intervals[0, 0]), float(intervals[1, 0]))
+            for (x, y), (points, intervals) in zip(pairs, made)}
 
 
 def performance_profile(scores: Mapping[Hashable, Any], taus, reps: int = PROFILE_REPS,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from popbased.env.metrics import EpisodeTracker
+from popbased.errors import BadInput
 from popbased.experiment import stats
 
 REPS = 300  # enough for the interval checks below, quick
@@ -311,3 +312,31 @@ def test_a_cache_is_written_as_it_grows_so_a_stopped_report_keeps_it(tmp_path, m
         stats.aggregate({"c": [0.4, 0.5, 0.3]}, reps=100)
         assert len(json.loads(path.read_text())) == 2  # not yet: written at the block's end
     assert len(json.loads(path.read_text())) == 3
+
+
+def test_a_cache_block_bootstraps_on_workers_with_the_same_numbers(tmp_path, monkeypatch):
+    """stats.cached(path, workers=2): the arms of one `aggregate` and the pairs of one
+    `probability_of_improvement` are bootstrapped on 2 spawned processes, each seeding its own
+    generator: the numbers are the ones one process makes, bit for bit; the workers stop with
+    the block. POPBASED_REPORT_WORKERS chooses how many; a bad value is one line."""
+    monkeypatch.setattr(stats, "POOL_MIN_REPS", 0)  # a real report's 50,000 replications, not tests' 300
+    scores = {"a": [0.1, 0.25, 0.15, 0.3, 0.05], "b": [0.2, 0.3, 0.35, 0.1, 0.4], "c": [0.5, 0.1, 0.2, 0.3, 0.2]}
+    pairs = [("a", "b"), ("b", "c"), ("a", "c")]
+    alone = stats.aggregate(scores, reps=300), stats.probability_of_improvement(scores, pairs, reps=100)
+    with stats.cached(tmp_path / "cache.json", workers=2):
+        pooled = stats.aggregate(scores, reps=300), stats.probability_of_improvement(scores, pairs, reps=100)
+        pool = stats._POOL[1]
+        assert pool is not None and len(pool._processes) == 2  # they did start
+    assert pooled == alone
+    assert stats._POOL is None and pool._shutdown_thread
+    with stats.cached(tmp_path / "other.json", workers=1):
+        assert stats.aggregate(scores, reps=300) == alone[0] and stats._POOL[1] is None
+    monkeypatch.setattr(stats, "POOL_MIN_REPS", 20_000)
+    with stats.cached(tmp_path / "small.json", workers=2):  # 3 x 300 replications: not worth workers
+        assert stats.aggregate(scores, reps=300) == alone[0] and stats._POOL[1] is None
+    monkeypatch.setenv("POPBASED_REPORT_WORKERS", "3")
+    assert stats.report_workers() == 3
+    monkeypatch.setenv("POPBASED_REPORT_WORKERS", "none")
+    with pytest.raises(BadInput, match="POPBASED_REPORT_WORKERS='none': expected a whole number") as err:
+        stats.report_workers()
+    assert "\n" not in str(err.value)
