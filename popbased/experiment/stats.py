@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,8 +198,12 @@ def _flush(force: bool = False) -> None:
 
 
 def _pool():
-    """The block's worker processes (started on first use), or None: one process, or no block."""
+    """The block's worker processes (started on first use), or None: one process, no block, or
+    a main module that spawned processes cannot import (a script read from stdin)."""
     if _POOL is None or _POOL[0] < 2:
+        return None
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main is not None and not Path(main).is_file():
         return None
     if _POOL[1] is None:
         import multiprocessing
@@ -255,8 +260,13 @@ def _intervals(name: str, jobs: Sequence, reps: int, seed: int) -> list:
             made[i] = np.asarray(points, dtype=np.float64), np.asarray(intervals, dtype=np.float64)
     missing = [i for i, m in enumerate(made) if m is None]
     pool = _pool() if len(missing) > 1 and reps * len(missing) >= POOL_MIN_REPS else None
-    results = pool.map(_bootstrap, *zip(*[(name, jobs[i], reps, seed) for i in missing])) if pool else \
-        (_bootstrap(name, jobs[i], reps, seed) for i in missing)
+    results = (_bootstrap(name, jobs[i], reps, seed) for i in missing)
+    if pool is not None:
+        try:
+            results = list(pool.map(_bootstrap, *zip(*[(name, jobs[i], reps, seed) for i in missing])))
+        except BrokenProcessPool as err:  # a worker died: this process does the work, the same numbers
+            print(f"popbased: report workers stopped ({err}); bootstrapping in this process", file=sys.stderr)
+            _POOL[0] = 1
     for i, result in zip(missing, results):
         made[i] = result
         if keys[i] is not None:

@@ -334,6 +334,22 @@ def test_a_cache_block_bootstraps_on_workers_with_the_same_numbers(tmp_path, mon
     monkeypatch.setattr(stats, "POOL_MIN_REPS", 20_000)
     with stats.cached(tmp_path / "small.json", workers=2):  # 3 x 300 replications: not worth workers
         assert stats.aggregate(scores, reps=300) == alone[0] and stats._POOL[1] is None
+    class Broken:  # a worker that died mid-way: this process does the work instead
+        def map(self, *args):
+            raise stats.BrokenProcessPool("killed")
+
+        def shutdown(self, **_):
+            pass
+
+    monkeypatch.setattr(stats, "POOL_MIN_REPS", 0)
+    with stats.cached(tmp_path / "broken.json", workers=2):
+        stats._POOL[1] = Broken()
+        assert stats.aggregate(scores, reps=300) == alone[0] and stats._POOL[0] == 1
+    import __main__
+
+    monkeypatch.setattr(__main__, "__file__", "<stdin>", raising=False)  # spawned workers could not import it
+    with stats.cached(tmp_path / "stdin.json", workers=2):
+        assert stats.aggregate(scores, reps=300) == alone[0] and stats._POOL[1] is None
     monkeypatch.setenv("POPBASED_REPORT_WORKERS", "3")
     assert stats.report_workers() == 3
     monkeypatch.setenv("POPBASED_REPORT_WORKERS", "none")
