@@ -230,8 +230,11 @@ def _alone(record: dict, cells: dict, arms: dict) -> dict[tuple, dict[str, float
     Y's with Y alone, and X among Y's against X alone asks whether X does better among Y's than
     among its own: the study's "no_zap among zappers" question."""
     alone: dict[tuple, dict[str, float]] = {}
-    for mode in {k[0] for k in cells}:
-        seeds = {seed for k, v in cells.items() if k[0] == mode for seed in v}
+    for mode in sorted({k[0] for k in cells}):
+        # in seed order: a set's order changes from process to process (string hashing), and
+        # the bootstrap's resamples, so the interval, follow the order of the values
+        seeds = sorted({seed for k, v in cells.items() if k[0] == mode for seed in v},
+                       key=lambda s: (0, int(s)) if s.isdigit() else (1, s))
         for arm in record["matrix_arms"]:
             runs = arms.get(arm, {}).get("runs", {})
             got = {seed: (runs.get(seed) or runs.get("-") or {}).get("score") for seed in seeds}

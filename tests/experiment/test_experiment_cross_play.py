@@ -98,3 +98,16 @@ def test_a_matrix_may_leave_a_baseline_out(tmp_path):
     path.write_text(FILE + MATRIX.replace('["pbt", "ppo"]', '["pbt"]') + 'baselines = []\n')
     with pytest.raises(BadInput, match="one arm and no baseline is no cross-play"):
         spec.load(path)
+
+
+def test_the_diagonal_lists_its_seeds_in_order():
+    """The alone cells' values in seed order, whatever order a set gives: a stratified
+    bootstrap's interval follows the order of the values, and a set of strings has another
+    order in every process (two reports of the same folder differed in a CI bound)."""
+    seeds = ["10", "3", "0", "7", "1", "12", "5", "2", "9"]
+    cells = {("resident", "a", "b"): {s: 1.0 for s in seeds}, ("visitor", "a", "b"): {"4": 2.0, "0": 1.0}}
+    arms = {"a": {"runs": {s: {"score": float(s)} for s in seeds + ["4"]}}}
+    alone = report._alone({"matrix_arms": ["a"]}, cells, arms)
+    assert list(alone) == [("resident", "a", "a"), ("visitor", "a", "a")]
+    assert list(alone[("resident", "a", "a")]) == sorted(seeds, key=int)
+    assert list(alone[("visitor", "a", "a")]) == ["0", "4"]
