@@ -23,10 +23,7 @@ def league() -> None:
 
 def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: bool,
            tracking_uri: str | None, force: bool = False, move_to_store: bool = False) -> None:
-    from popbased.cli import progress
-    from popbased.cli.progress import TrainDisplay
     from popbased.cli.tables import show_table
-    from popbased.cli.tracking import moved_line
     from popbased.league import report
     from popbased.runs import launch as launching
     from popbased.textio import num
@@ -35,30 +32,17 @@ def _start(opts: dict, generations: int, resume: bool, ray_address, as_json: boo
                                      ray_address=ray_address, force=force,
                                      move_to_store=move_to_store)
     spec, out = prepared.spec, opts["out"]
-    console = progress.console(stderr=True)  # progress and diagnostics
-    results = progress.console()  # what the league ended with
-    if not as_json:
-        options.env_line(console, prepared.config)
-    prepared.open()
-    if prepared.moved:
-        console.print(moved_line(out, prepared.moved), markup=False, highlight=False)
 
-    def on_generation(summary):
+    def on_generation(console, summary):
         show_table(console, report.payoff_table(summary.rows, summary.scores,
                                                  f"payoff, generation {summary.generation}"))
         for line in report.generation_lines(summary, generations):
             console.print(line, markup=False, highlight=False)
 
-    with TrainDisplay(prepared.config.steps, f"league {spec.name}", console,
-                      first=progress.first_episode(prepared.config)) as display:
-        # SIGTERM (schedulers) stops like Ctrl-C: completed generations are kept
-        result = prepared.run(on_round=display.update, on_generation=on_generation,
-                              on_started=options.stop_on_sigterm)
-    options.tracking_line(console if as_json else results, prepared.tracking.store,
-                          prepared.experiment)
-    if not options.summary(results, result, as_json, f"`popbased resume {out}`",
-                           f"league folder {out}", console):
+    ran = options.run_prepared(prepared, out, f"league {spec.name}", "league folder", as_json, on_generation)
+    if ran is None:
         return
+    result, results = ran
     for pop, (member, fitness) in report.best_per_population(result["members"]).items():
         results.print(f"best of {pop}: {member} (fitness {num(fitness)}) -> "
                       f"{out}/gen-{result['generation']:04d}/{member}.pt", highlight=False)

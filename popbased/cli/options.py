@@ -239,6 +239,35 @@ def summary(console, result: dict, as_json: bool, resume_hint: str, folder: str,
     return True
 
 
+def run_prepared(prepared, out: str, label: str, folder: str, as_json: bool, on_generation):
+    """A prepared PBT or league run (popbased.runs.launch) run with the progress display: its
+    engine line, a moved-aside note, the bar per round, `on_generation(console, summary)` per
+    generation, then its MLflow and summary lines (`out`: its folder, as the user named it).
+    Returns (result, the results' console: stdout)
+    when the caller should print more, else None (JSON printed)."""
+    from popbased.cli import progress
+    from popbased.cli.progress import TrainDisplay
+    from popbased.cli.tracking import moved_line
+
+    console = progress.console(stderr=True)  # progress and diagnostics
+    results = progress.console()  # what the run ended with
+    if not as_json:
+        env_line(console, prepared.config)
+    prepared.open()
+    if prepared.moved:
+        console.print(moved_line(out, prepared.moved), markup=False, highlight=False)
+    with TrainDisplay(prepared.config.steps, label, console,
+                      first=progress.first_episode(prepared.config)) as display:
+        # SIGTERM (schedulers) stops like Ctrl-C: completed generations are kept
+        result = prepared.run(on_round=display.update,
+                              on_generation=lambda summary: on_generation(console, summary),
+                              on_started=stop_on_sigterm)
+    tracking_line(console if as_json else results, prepared.tracking.store, prepared.experiment)
+    if not summary(results, result, as_json, f"`popbased resume {out}`", f"{folder} {out}", console):
+        return None
+    return result, results
+
+
 FORCE = click.option("--force", is_flag=True, help="If --out holds another run, move it aside to "
                      "OUT.old-TIME and start afresh.")
 """--force of the commands that write a run folder (popbased.runs.claim)."""

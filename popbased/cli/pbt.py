@@ -56,9 +56,6 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
     """Launches or resumes the PBT run of POPULATION in `out` with `opts` (options.json); with
     `force`, another run in `out` is moved aside first; with `move_to_store`, a resumed run's
     MLflow runs move to `tracking_uri`."""
-    from popbased.cli import progress
-    from popbased.cli.progress import TrainDisplay
-    from popbased.cli.tracking import moved_line
     from popbased.population import report as text
     from popbased.population.lineage import LineageLog
     from popbased.runs import launch
@@ -67,27 +64,14 @@ def start(population: str, out: str | None, resume: bool, opts: dict, tracking_u
                                   tracking_uri=tracking_uri, ray_address=ray_address, force=force,
                                   move_to_store=move_to_store)
     spec, out, generations = prepared.spec, str(prepared.out), prepared.generations
-    console = progress.console(stderr=True)  # progress and diagnostics
-    results = progress.console()  # what the run ended with
-    if not as_json:
-        options.env_line(console, prepared.config)
-    prepared.open()
-    if prepared.moved:
-        console.print(moved_line(out, prepared.moved), markup=False, highlight=False)
 
-    def on_generation(summary):
+    def on_generation(console, summary):
         console.print(text.generation_line(summary, generations), markup=False, highlight=False)
 
-    with TrainDisplay(prepared.config.steps, f"pbt {spec.name}", console,
-                      first=progress.first_episode(prepared.config)) as display:
-        # SIGTERM (schedulers) stops like Ctrl-C: completed generations are kept
-        result = prepared.run(on_round=display.update, on_generation=on_generation,
-                              on_started=options.stop_on_sigterm)
-    options.tracking_line(console if as_json else results, prepared.tracking.store,
-                          prepared.experiment)
-    if not options.summary(results, result, as_json, f"`popbased resume {out}`",
-                           f"run folder {out}", console):
+    ran = options.run_prepared(prepared, out, f"pbt {spec.name}", "run folder", as_json, on_generation)
+    if ran is None:
         return
+    result, results = ran
     best = result.get("best")
     if best:
         record = result["members"][best]
