@@ -352,6 +352,12 @@ def test_a_cache_block_bootstraps_on_workers_with_the_same_numbers(tmp_path, mon
         assert stats.aggregate(scores, reps=300) == alone[0] and stats._POOL[1] is None
     monkeypatch.setenv("POPBASED_REPORT_WORKERS", "3")
     assert stats.report_workers() == 3
+    monkeypatch.delenv("POPBASED_REPORT_WORKERS")  # by default the idle CPUs, at least one
+    monkeypatch.setattr(stats.os, "sched_getaffinity", lambda pid: set(range(4)))
+    monkeypatch.setattr(stats.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert stats.report_workers() == 3
+    monkeypatch.setattr(stats.os, "getloadavg", lambda: (5.0, 0.0, 0.0))
+    assert stats.report_workers() == 1
     monkeypatch.setenv("POPBASED_REPORT_WORKERS", "none")
     with pytest.raises(BadInput, match="POPBASED_REPORT_WORKERS='none': expected a whole number") as err:
         stats.report_workers()
