@@ -25,6 +25,7 @@ scores give the same intervals whatever other arms are passed beside them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import inspect
@@ -80,8 +81,10 @@ class Profile:
 
 
 # ------------------------------------------------------------------ rliable, imported once
+@functools.cache
 def _rliable():
-    """rliable's `library` and `metrics` modules.
+    """rliable's `library` and `metrics` modules (imported once: `_three` asks for them at every
+    bootstrap replication).
 
     rliable 1.2.0 (the latest) needs arch < 8 (arch 8 dropped the `random_state` argument
     rliable passes), and arch 7.2.0, the last before 8, fails on import under pandas 3: it
