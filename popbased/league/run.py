@@ -247,7 +247,8 @@ class League:
         sick = [m for m, x in members.items() if x.learner.flags]
         healthy = {m: x for m, x in members.items() if m not in sick}
         if len(healthy) >= 2:
-            events = pbt.step(spec, healthy, loop.tracker, list(healthy), loop.rng)
+            events = pbt.step(spec, healthy, loop.tracker, list(healthy), loop.rng,
+                              history=[e for e in loop.lineage.events if e.member in members])
         else:
             events = []
             for m, member in healthy.items():  # nobody healthy to compare with: it stays

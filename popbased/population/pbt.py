@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from popbased.population import exploit
+from popbased.population import exploit, pb2
 from popbased.population.explore import explore
 from popbased.population.fitness import FitnessTracker, scores
 from popbased.population.lineage import LineageEvent
@@ -28,18 +28,22 @@ def _changes(old: Mapping[str, float], new: Mapping[str, float], how: str) -> di
 
 def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTracker,
          ready: Sequence[str], rng: np.random.Generator,
-         config: PBTConfig | None = None) -> list[LineageEvent]:
+         config: PBTConfig | None = None,
+         history: Sequence[LineageEvent] = ()) -> list[LineageEvent]:
     """PBT step for `ready` members (all of them in sync mode); returns the lineage events.
 
     Fitness compares every member's samples since its own last step; a ready member in the
     bottom group (or losing its tournament) copies the donor's learner only when the gap
-    is meaningful (see fitness.better), then explores from the donor's values.
+    is meaningful (see fitness.better), then explores from the donor's values. `history`:
+    the run's lineage so far, which PB2's explore learns from (`[pbt] explore = "pb2"`).
     """
     config = config or spec.pbt
     means = {m: tracker.means(m) for m in members}
     fitness = scores(means, config.fitness)
     decisions = exploit.choose(config, fitness, means, tracker.samples, ready, rng)
     events: list[LineageEvent] = []
+    history = list(history)
+    ends = {m: (x.learner.agent_steps, _finite(fitness[m])) for m, x in members.items()}
     for decision in decisions:
         member = members[decision.member]
         steps = member.learner.agent_steps
@@ -52,7 +56,7 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
                                        fitness=member.fitness, reason=decision.reason))
         else:
             events += replace(spec, members, member, members[decision.donor], fitness, rng,
-                              decision.reason, config)
+                              decision.reason, config, history + events, ends)
         member.steps_at_last_step = member.trained_steps
         tracker.reset(member.id)
     return events
@@ -60,9 +64,12 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
 
 def replace(spec: PopulationSpec, members: Mapping[str, Member], member: Member, donor: Member,
             fitness: Mapping[str, float], rng: np.random.Generator, reason: str,
-            config: PBTConfig | None = None) -> list[LineageEvent]:
+            config: PBTConfig | None = None, history: Sequence[LineageEvent] = (),
+            ends: Mapping[str, tuple[int, float | None]] | None = None) -> list[LineageEvent]:
     """Exploit + explore: `member` becomes a copy of `donor`, then mutates the copied values
-    (with SBX against another top member when configured). Returns the two events."""
+    (with SBX against another top member when configured), or takes PB2's proposal from
+    `history` (the lineage so far) and `ends` (every member's agent-step and fitness at this
+    step, see pb2.intervals). Returns the two events."""
     config = config or spec.pbt
     generation = member.generation
     old = dict(member.values)
@@ -73,13 +80,27 @@ def replace(spec: PopulationSpec, members: Mapping[str, Member], member: Member,
                            donor_fitness=_finite(fitness.get(donor.id)), reason=reason)]
     partner = (exploit.crossover_partner(fitness, member.id, donor.id, rng)
                if config.crossover else None)
-    new, changes = explore(spec.all_genes(), member.values, seed=int(rng.integers(2**31)),
-                           stdev=config.mutation_stdev,
-                           resample_probability=config.resample_probability,
-                           partner=members[partner].values if partner else None,
-                           eta=config.crossover_eta)
+    seed = int(rng.integers(2**31))
+    proposed = None
+    if config.explore == "pb2":
+        proposed = pb2.propose(spec.all_genes(), member.values, history,
+                               now=member.learner.agent_steps,
+                               donor_fitness=fitness.get(donor.id, math.nan),
+                               others=[m.values for k, m in members.items() if k != member.id],
+                               seed=seed, ends=ends)
+    if proposed is not None:
+        new, changes = proposed, {k: (member.values[k], v, "pb2(gp-ucb)")
+                                  for k, v in proposed.items() if v != member.values[k]}
+    else:
+        new, changes = explore(spec.all_genes(), member.values, seed=seed,
+                               stdev=config.mutation_stdev,
+                               resample_probability=config.resample_probability,
+                               partner=members[partner].values if partner else None,
+                               eta=config.crossover_eta)
     member.apply(new)
     why = f"after copying {donor.id}" + (f"; cross-over with {partner}" if partner else "")
+    if config.explore == "pb2" and proposed is None:
+        why += f"; gaussian: PB2 needs {pb2.MIN_INTERVALS} intervals with a fitness at both ends"
     events.append(LineageEvent(member.id, generation, member.learner.agent_steps, "explore",
                                dict(member.values), {k: list(v) for k, v in changes.items()},
                                fitness=member.fitness, reason=why))

@@ -139,7 +139,8 @@ class PBT:
         ready = self.ready(loop.members)
         if not ready:
             return
-        events = pbt_step(self.spec, loop.members, loop.tracker, ready, loop.rng)
+        events = pbt_step(self.spec, loop.members, loop.tracker, ready, loop.rng,
+                          history=loop.lineage.events)
         for event in events:
             loop.lineage.append(event)
         self.pending.extend(events)

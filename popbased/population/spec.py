@@ -76,6 +76,7 @@ SELECTION = ("truncation", "tournament", "none")
 MODES = ("sync", "async")
 SEATINGS = ("mixed", "world")
 SAMPLES = ("fragment", "episode")
+EXPLORES = ("gaussian", "pb2")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,12 @@ class PBTConfig:
     copies of itself, so its fitness is measured as its champion is scored (7 copies) and a
     member that free-rides on the others' restraint depletes its own worlds instead of scoring
     higher."""
+    explore: str = "gaussian"
+    """How a member that copied a donor changes the copied genes. gaussian: EvoTorch's
+    GaussianMutation on each gene's [0, 1] axis (`mutation_stdev`), or a redraw from its initial
+    range (`resample_probability`); pb2: the genes a time-varying Gaussian-process bandit
+    proposes from every interval the population has trained (PB2, Parker-Holder et al. 2020;
+    popbased.population.pb2), the Gaussian explore while fewer than 4 intervals are known."""
     samples: str = "fragment"
     """What one fitness sample is, for the ranking and the confidence test. fragment: the
     return of one seat over one fragment (many samples, but the seats of a world and the
@@ -324,7 +331,7 @@ def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
     where = f"{source}: [pbt]"
     _check_keys(raw, [f.name for f in fields(PBTConfig)], where)
     for key, allowed in (("fitness", FITNESS), ("selection", SELECTION), ("mode", MODES),
-                         ("seating", SEATINGS), ("samples", SAMPLES)):
+                         ("seating", SEATINGS), ("samples", SAMPLES), ("explore", EXPLORES)):
         if key in raw and raw[key] not in allowed:
             raise BadInput(f"{where} {key}={raw[key]!r}; allowed: {', '.join(allowed)}")
     for f in fields(PBTConfig):
@@ -344,6 +351,13 @@ def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
         raise BadInput(f"{where} samples='episode' needs seating = \"world\" (with members "
                        f"mixed in a world, an episode is no one member's); allowed with "
                        f"seating={config.seating!r}: samples = \"fragment\"")
+    if config.explore == "pb2" and config.fitness == "pareto":
+        raise BadInput(f"{where} explore='pb2' needs a fitness that is a number per member to "
+                       f"follow over time (Pareto fronts are ranks within one step); allowed with "
+                       f"pb2: fitness = {', '.join(repr(f) for f in FITNESS if f != 'pareto')}")
+    if config.explore == "pb2" and config.crossover:
+        raise BadInput(f"{where} explore='pb2' proposes the genes itself; crossover = true is "
+                       f"allowed with explore = \"gaussian\" only")
     if config.selection == "truncation" and math.ceil(config.fraction * size) * 2 > size:
         raise BadInput(f"{where} fraction={config.fraction:g}: with population.size={size}, the "
                        f"bottom and top groups ({math.ceil(config.fraction * size)} each) overlap; "
