@@ -6,11 +6,11 @@ The GP is fitted on every interval the population has trained so far: (when it e
 fitness at its start, the genes it trained with) -> the change of fitness per agent-step over
 it; the new genes maximise the upper confidence bound at (now, the donor's fitness), each held
 within the data's range, away from the genes the other members are training with (Ray Tune's
-PB2 takes the donor's last interval's end and start fitness instead). The data come from the lineage (so a resumed run
-proposes what the unbroken run would); the GP and its acquisition are Ray Tune's PB2 pieces
-(sklearn's GaussianProcessRegressor with PB2's time-varying kernel, its UCB and optimiser),
-with a learned noise level added (see _gp_ucb). Genes live on explore's normalised
-[0, 1] axis, so bounds and scales hold as with the Gaussian explore.
+PB2 takes the donor's last interval's end and start fitness instead). The data come from the
+lineage, so a resumed run proposes what the unbroken run would. The GP and its acquisition are
+Ray Tune's PB2 pieces (its time-varying kernel, UCB and optimiser on scikit-learn's
+GaussianProcessRegressor), with a learned noise level added (see _gp_ucb). Genes live on
+explore's normalised [0, 1] axis, so bounds and scales hold as with the Gaussian explore.
 """
 
 from __future__ import annotations
@@ -110,13 +110,16 @@ def _gp_ucb(X: np.ndarray, y: np.ndarray, where: np.ndarray, current: np.ndarray
     kernel): a member's fitness change is noisy, and without one the fit collapses to a
     length-scale at its lower bound, where the UCB is flat and the proposal is just the first
     random start."""
-    from ray.tune.schedulers.pb2_utils import UCB, TV_SquaredExp, normalize as scaled, optimize_acq, standardize
+    from ray.tune.schedulers.pb2_utils import (UCB, TV_SquaredExp, normalize as scaled, optimize_acq,
+                                               standardize)
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import WhiteKernel
 
     def fit(inputs, targets):
-        kernel = TV_SquaredExp(variance=1.0, lengthscale=1.0, epsilon=0.1) + WhiteKernel(0.1, (1e-3, 10.0))
-        return GaussianProcessRegressor(kernel=kernel, optimizer="fmin_l_bfgs_b", alpha=1e-10).fit(inputs, targets)
+        kernel = (TV_SquaredExp(variance=1.0, lengthscale=1.0, epsilon=0.1)
+                  + WhiteKernel(0.1, (1e-3, 10.0)))
+        model = GaussianProcessRegressor(kernel=kernel, optimizer="fmin_l_bfgs_b", alpha=1e-10)
+        return model.fit(inputs, targets)
 
     fixed_part = X[:, :2]
     limits = np.concatenate([np.stack([fixed_part.max(axis=0), fixed_part.min(axis=0)]), bounds], axis=1)
