@@ -24,6 +24,9 @@ from popbased.population.explore import denormalize, normalize
 from popbased.population.lineage import LineageEvent
 from popbased.population.spec import Gene
 
+STARTS = 10
+"""Random starts of the acquisition's optimiser (Ray's PB2: 10)."""
+
 MIN_INTERVALS = 4
 """Intervals (a member's fitness measured at both ends with unchanged genes) the GP needs;
 with fewer (the first PBT steps) explore falls back to the Gaussian perturbation."""
@@ -71,11 +74,15 @@ def intervals(events: Sequence[LineageEvent], genes: Sequence[Gene],
 
 def propose(genes: Sequence[Gene], values: Mapping[str, float], history: Sequence[LineageEvent], *,
             now: int, donor_fitness: float, others: Sequence[Mapping[str, float]],
-            seed: int, ends: Mapping[str, tuple[int, float | None]] | None = None) -> dict[str, float] | None:
+            seed: int, ends: Mapping[str, tuple[int, float | None]] | None = None,
+            radius: float = 1.0) -> dict[str, float] | None:
     """New values for the evolved `genes` of a member that copied a donor with
-    `donor_fitness` at agent-step `now`, the others training with `others`; None when the
-    lineage (with `ends`, see intervals) holds fewer than MIN_INTERVALS intervals. The same
-    inputs give the same proposal."""
+    `donor_fitness` at agent-step `now` (its `values` are the donor's), the others training
+    with `others`; None when the lineage (with `ends`, see intervals) holds fewer than
+    MIN_INTERVALS intervals. The search is held within `radius` of `values` on each gene's
+    [0, 1] axis (1: the whole range, as in PB2's paper and Ray Tune; with a population's few
+    intervals in a wide range, UCB there proposes the far corners, where it knows least,
+    whatever the data say). The same inputs give the same proposal."""
     evolved = [g for g in genes if g.bounds is not None]
     X, y = intervals(history, evolved, ends)
     if not evolved or len(y) < MIN_INTERVALS or not np.isfinite(donor_fitness):
@@ -91,7 +98,9 @@ def propose(genes: Sequence[Gene], values: Mapping[str, float], history: Sequenc
     try:
         with warnings.catch_warnings():  # sklearn's fits at a bound, SciPy's deprecated options
             warnings.simplefilter("ignore")
-            point = _gp_ucb(X, y, where, current, bounds)
+            start = np.array([normalize(g, values[g.name]) for g in evolved])
+            point = _gp_ucb(X, y, where, current, bounds, np.clip(start - radius, 0.0, 1.0),
+                            np.clip(start + radius, 0.0, 1.0))
     finally:
         np.random.set_state(state)
     new = dict(values)
@@ -101,17 +110,18 @@ def propose(genes: Sequence[Gene], values: Mapping[str, float], history: Sequenc
 
 
 def _gp_ucb(X: np.ndarray, y: np.ndarray, where: np.ndarray, current: np.ndarray,
-            bounds: np.ndarray) -> np.ndarray:
+            bounds: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """PB2's selection (Ray Tune's `_select_config`, from its pieces): the GP fitted on the
     intervals scaled to [0, 1] (time and fitness by the data's range) and their standardised
     fitness changes; a second GP that also holds the other members' genes at `where` (so their
-    variance is low and the proposal goes elsewhere); the UCB maximised over the genes from 10
-    starts. Unlike Ray's, the GPs learn a noise level (a WhiteKernel beside PB2's time-varying
-    kernel): a member's fitness change is noisy, and without one the fit collapses to a
-    length-scale at its lower bound, where the UCB is flat and the proposal is just the first
-    random start."""
-    from ray.tune.schedulers.pb2_utils import (UCB, TV_SquaredExp, normalize as scaled, optimize_acq,
-                                               standardize)
+    variance is low and the proposal goes elsewhere); the UCB maximised over the genes between
+    `low` and `high` (on their [0, 1] axes) from STARTS random starts. Unlike Ray's, the GPs
+    learn a noise level (a WhiteKernel beside PB2's time-varying kernel): a member's fitness
+    change is noisy, and without one the fit collapses to a length-scale at its lower bound,
+    where the UCB is flat and the proposal is just the first random start; and the search may
+    be held near the donor's genes (see propose)."""
+    from ray.tune.schedulers.pb2_utils import UCB, TV_SquaredExp, normalize as scaled, standardize
+    from scipy.optimize import minimize
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import WhiteKernel
 
@@ -132,4 +142,11 @@ def _gp_ucb(X: np.ndarray, y: np.ndarray, where: np.ndarray, current: np.ndarray
         with_others = fit(np.vstack([inputs, held]), np.vstack([targets, np.zeros((len(current), 1))]))
     else:
         with_others = model
-    return optimize_acq(UCB, model, with_others, fixed, 2)
+    best, best_value = (low + high) / 2, -np.inf
+    for _ in range(STARTS):  # Ray's optimize_acq, over `low`-`high` instead of the whole [0, 1]
+        found = minimize(lambda x: -UCB(model, with_others, x, fixed), np.random.uniform(low, high),
+                         bounds=list(zip(low, high)), method="L-BFGS-B", options={"maxiter": 200})
+        value = UCB(model, with_others, found.x, fixed)
+        if value > best_value:
+            best, best_value = found.x, value
+    return np.clip(best, low, high)

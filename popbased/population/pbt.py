@@ -87,7 +87,7 @@ def replace(spec: PopulationSpec, members: Mapping[str, Member], member: Member,
                                now=member.learner.agent_steps,
                                donor_fitness=fitness.get(donor.id, math.nan),
                                others=[m.values for k, m in members.items() if k != member.id],
-                               seed=seed, ends=ends)
+                               seed=seed, ends=ends, radius=config.pb2_radius)
     if proposed is not None:
         new, changes = proposed, {k: (member.values[k], v, "pb2(gp-ucb)")
                                   for k, v in proposed.items() if v != member.values[k]}

@@ -124,6 +124,10 @@ class PBTConfig:
     range (`resample_probability`); pb2: the genes a time-varying Gaussian-process bandit
     proposes from every interval the population has trained (PB2, Parker-Holder et al. 2020;
     popbased.population.pb2), the Gaussian explore while fewer than 4 intervals are known."""
+    pb2_radius: float = 0.2
+    """explore = "pb2": how far from the donor's genes (on each gene's [0, 1] axis) PB2 may
+    propose; 1 = anywhere in the bounds, as in PB2's paper (with a population's few intervals
+    in wide bounds, UCB then proposes the bounds' corners, where it knows least)."""
     samples: str = "fragment"
     """What one fitness sample is, for the ranking and the confidence test. fragment: the
     return of one seat over one fragment (many samples, but the seats of a world and the
@@ -343,7 +347,8 @@ def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
               ("min_samples", config.min_samples >= 1, "must be >= 1"),
               ("mutation_stdev", config.mutation_stdev >= 0, "must be >= 0"),
               ("resample_probability", 0 <= config.resample_probability <= 1, "must be in [0, 1]"),
-              ("crossover_eta", config.crossover_eta >= 0, "must be >= 0"))
+              ("crossover_eta", config.crossover_eta >= 0, "must be >= 0"),
+              ("pb2_radius", 0 < config.pb2_radius <= 1, "must be in (0, 1]"))
     for key, ok, rule in checks:
         if not ok:
             raise BadInput(f"{where} {key}={getattr(config, key)!r}: {rule}")

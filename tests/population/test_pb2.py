@@ -65,6 +65,14 @@ def test_the_proposal_follows_where_fitness_rose_within_bounds_and_seeded(noise)
     assert (np.random.get_state()[1] == state).all()  # NumPy's global generator left as it was
 
 
+def test_the_proposal_stays_within_the_radius_of_the_donors_genes():
+    xs = np.linspace(0.0, 1.0, 12)
+    history = _history([(x, 10.0 - 20.0 * (x - 0.8) ** 2) for x in xs])
+    proposal = pb2.propose([X_GENE], {"shaping.x": 0.1}, history, now=2000, donor_fitness=15.0,
+                           others=[], seed=0, radius=0.2)
+    assert 0.1 < proposal["shaping.x"] <= 0.3 + 1e-9  # towards the peak, as far as it may go
+
+
 def test_too_little_history_proposes_nothing():
     history = _history([(0.1, 1.0), (0.5, 2.0), (0.9, 0.0)])  # 3 intervals < MIN_INTERVALS
     assert pb2.propose([X_GENE], {"shaping.x": 0.5}, history, now=2000, donor_fitness=12.0,
@@ -103,6 +111,7 @@ def test_a_pbt_step_with_pb2_explores_by_the_gp_once_it_knows_enough():
     ({"explore": "bandit"}, "explore='bandit'; allowed: gaussian, pb2"),
     ({"explore": "pb2", "fitness": "pareto"}, "explore='pb2' needs a fitness that is a number"),
     ({"explore": "pb2", "crossover": True}, "crossover = true is allowed with explore = \"gaussian\""),
+    ({"explore": "pb2", "pb2_radius": 0.0}, "pb2_radius=0.0: must be in (0, 1]"),
 ])
 def test_bad_explore_settings_are_one_line(pbt, message):
     with pytest.raises(BadInput, match=message.replace("(", r"\(").replace("[", r"\[")) as err:
