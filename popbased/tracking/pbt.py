@@ -19,6 +19,8 @@ def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
             "size": spec.size, "steps_per_generation": spec.steps_per_generation,
             "pbt_mode": spec.pbt.mode, "member_fitness": spec.pbt.fitness,
             "pbt_seating": spec.pbt.seating, "fitness_samples": spec.pbt.samples,
+            "pbt_explore": spec.pbt.explore + (f" (radius {spec.pbt.pb2_radius:g})"
+                                               if spec.pbt.explore == "pb2" else ""),
             **({"arenas": json.dumps({a.name: a.record() for a in spec.arenas})} if spec.arenas else {}),
             **{f"option.{k}": v for k, v in opts.items() if k not in ("out", "population")}}
 

@@ -98,8 +98,10 @@ def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     members = {r.data.tags["popbased.member"]: r for r in runs if "popbased.member" in r.data.tags}
     assert sorted(members) == ["m0", "m1", "m2", "m3"]
     (parent,) = [r for r in runs if "popbased.member" not in r.data.tags]
-    assert {k: parent.data.params[k] for k in ("member_fitness", "pbt_seating", "fitness_samples")} == \
-        {"member_fitness": "return", "pbt_seating": "mixed", "fitness_samples": "fragment"}
+    assert {k: parent.data.params[k] for k in ("member_fitness", "pbt_seating", "fitness_samples",
+                                               "pbt_explore")} == \
+        {"member_fitness": "return", "pbt_seating": "mixed", "fitness_samples": "fragment",
+         "pbt_explore": "gaussian"}
     history = client.get_metric_history(members["m0"].info.run_id, "fitness")
     assert sorted(h.step for h in history) == [1, 2]
     initial = next(e.values for e in log.events if e.member == "m0" and e.kind == "init")
