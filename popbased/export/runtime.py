@@ -17,6 +17,13 @@ import numpy as np
 
 INFO = "policy.json"
 FILES = {"onnx": "policy.onnx", "torchscript": "policy.pt", "mlflow": "MLmodel"}
+ONNX_THREADS = 1
+"""onnxruntime's intra-op threads for an onnx folder (0: onnxruntime's default, one per core,
+spinning while they wait). A policy acts on a few seats at a time, beside the env processes on
+the same cores: on the 2-core machine busy with an experiment, one thread without spinning took
+0.35-0.58x the main process's CPU per env-step of the default, and played a champion's Melting
+Pot evaluation 1.11-1.76x as fast (two runs of scripts/bench_onnx_threads, medians of 4; the
+second in bench/onnx_threads.json); the same log-probabilities to the bit."""
 
 
 def is_export(path: str | Path) -> bool:
@@ -54,6 +61,9 @@ class Exported:
 
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3
+            if ONNX_THREADS:
+                options.intra_op_num_threads = options.inter_op_num_threads = ONNX_THREADS
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = onnxruntime.InferenceSession(
                 str(self.folder / FILES["onnx"]), options, providers=["CPUExecutionProvider"])
         elif self.format == "torchscript":
