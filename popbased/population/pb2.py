@@ -44,30 +44,28 @@ def intervals(events: Sequence[LineageEvent], genes: Sequence[Gene],
     events have not closed yet."""
     start: dict[str, tuple[int, float | None, dict[str, float]]] = {}
     rows, changes = [], []
+
+    def close(member: str, end: int, fitness_now: float | None) -> None:
+        step, fitness, values = start[member]
+        if fitness is not None and fitness_now is not None and end > step:
+            rows.append([end, fitness] + [normalize(g, values[g.name]) for g in genes])
+            changes.append((fitness_now - fitness) / (end - step))
+
     for event in events:
         member = event.member
         if event.kind == "init":
             start[member] = (event.agent_step, None, dict(event.values))
+        elif member not in start:
             continue
-        if member not in start:
-            continue
-        step, fitness, values = start[member]
-        if event.kind in ("keep", "exploit"):
-            if fitness is not None and event.fitness is not None and event.agent_step > step:
-                rows.append([event.agent_step, fitness] + [normalize(g, values[g.name]) for g in genes])
-                changes.append((event.fitness - fitness) / (event.agent_step - step))
-            if event.kind == "keep":
-                start[member] = (event.agent_step, event.fitness, dict(event.values))
-            else:
-                start[member] = (event.agent_step, event.donor_fitness, dict(event.values))
+        elif event.kind in ("keep", "exploit"):
+            close(member, event.agent_step, event.fitness)
+            begun_at = event.fitness if event.kind == "keep" else event.donor_fitness
+            start[member] = (event.agent_step, begun_at, dict(event.values))
         elif event.kind == "explore":
-            start[member] = (start[member][0], start[member][1], dict(event.values))
+            start[member] = (*start[member][:2], dict(event.values))
     for member, (end, fitness_now) in (ends or {}).items():
         if member in start:
-            step, fitness, values = start[member]
-            if fitness is not None and fitness_now is not None and end > step:
-                rows.append([end, fitness] + [normalize(g, values[g.name]) for g in genes])
-                changes.append((fitness_now - fitness) / (end - step))
+            close(member, end, fitness_now)
     width = 2 + len(genes)
     return np.array(rows, dtype=float).reshape(-1, width), np.array(changes, dtype=float)
 
@@ -93,12 +91,12 @@ def propose(genes: Sequence[Gene], values: Mapping[str, float], history: Sequenc
     # datum, where the GP knows nothing: the point is held inside the data's range
     where = np.array([min(float(now), X[:, 0].max()), np.clip(donor_fitness, X[:, 1].min(), X[:, 1].max())])
     current = np.array([[normalize(g, o[g.name]) for g in evolved] for o in others], dtype=float)
+    start = np.array([normalize(g, values[g.name]) for g in evolved])
     state = np.random.get_state()  # PB2's acquisition draws its starts from NumPy's global generator
     np.random.seed(seed % 2**32)
     try:
         with warnings.catch_warnings():  # sklearn's fits at a bound, SciPy's deprecated options
             warnings.simplefilter("ignore")
-            start = np.array([normalize(g, values[g.name]) for g in evolved])
             point = _gp_ucb(X, y, where, current, bounds, np.clip(start - radius, 0.0, 1.0),
                             np.clip(start + radius, 0.0, 1.0))
     finally:

@@ -42,8 +42,8 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
     fitness = scores(means, config.fitness)
     decisions = exploit.choose(config, fitness, means, tracker.samples, ready, rng)
     events: list[LineageEvent] = []
-    history = list(history)
-    ends = {m: (x.learner.agent_steps, _finite(fitness[m])) for m, x in members.items()}
+    learns = config.explore == "pb2"  # PB2 reads the lineage and this step's fitness; Gaussian needs neither
+    ends = {m: (x.learner.agent_steps, _finite(fitness[m])) for m, x in members.items()} if learns else None
     for decision in decisions:
         member = members[decision.member]
         steps = member.learner.agent_steps
@@ -56,7 +56,7 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
                                        fitness=member.fitness, reason=decision.reason))
         else:
             events += replace(spec, members, member, members[decision.donor], fitness, rng,
-                              decision.reason, config, history + events, ends)
+                              decision.reason, config, [*history, *events] if learns else (), ends)
         member.steps_at_last_step = member.trained_steps
         tracker.reset(member.id)
     return events
