@@ -20,10 +20,11 @@ FILES = {"onnx": "policy.onnx", "torchscript": "policy.pt", "mlflow": "MLmodel"}
 ONNX_THREADS = 1
 """onnxruntime's intra-op threads for an onnx folder (0: onnxruntime's default, one per core,
 spinning while they wait). A policy acts on a few seats at a time, beside the env processes on
-the same cores: on the 2-core machine busy with an experiment, one thread without spinning took
-0.35-0.58x the main process's CPU per env-step of the default, and played a champion's Melting
-Pot evaluation 1.11-1.76x as fast (two runs of scripts/bench_onnx_threads, medians of 4; the
-second in bench/onnx_threads.json); the same log-probabilities to the bit."""
+the same cores: one thread without spinning took 0.39-0.44x the main process's CPU per env-step
+of the default and played a champion's Melting Pot evaluation 1.09-1.14x as fast on the idle
+2-core machine (bench/onnx_threads.json), 1.11-1.76x when the machine was busy with an
+experiment (bench/onnx_threads_busy.json; two runs each of scripts/bench_onnx_threads, medians
+of 4); the same log-probabilities to the bit."""
 
 
 def is_export(path: str | Path) -> bool:
