@@ -9,7 +9,9 @@ each run's lineage (every PBT step's fitness per member) and gives, per arm:
   The lowest-ranked member at each step is left out in every arm, PBT or not: truncation
   copies into it, so PBT's pairs never hold it, and random search's must not either for the two
   to be read alike. Pairs are within one population (a league's lineage holds several);
-- `copies` out of `steps`: the PBT steps that copied a donor, of all the members' steps.
+- `copies` out of `steps`: the PBT steps that copied a donor (its weights and genes, or with
+  `[pbt] inherit = "genes"` its genes only), of all the members' steps; only members that kept
+  both weights and genes make pairs.
 - `two_generations`: would ranking by the mean of a member's last two generations predict the
   next order better? Over the pairs that kept their weights through both of those steps (the
   lowest at the second left out), the share whose next order the last generation's fitness
@@ -28,7 +30,7 @@ from typing import Any
 
 from popbased.population.lineage import LineageLog
 
-STEPS = ("keep", "exploit")
+STEPS = ("keep", "exploit", "adopt")
 """The events that close a member's generation with its fitness (explore follows an exploit)."""
 
 
@@ -53,7 +55,7 @@ def run(path: Path) -> dict[str, int]:
         if e.kind not in STEPS:
             continue
         steps += 1
-        copies += e.kind == "exploit"
+        copies += e.kind in ("exploit", "adopt")
         if e.fitness is not None:
             fitness[e.generation][e.member] = e.fitness
         if e.kind == "keep":

@@ -14,8 +14,8 @@ against random play (0) and a reference policy (1).
 
     [arms.NAME]   # one of, by its keys (each arm may add `note`: who chose what, for the report):
     # pbt:      population = "open.toml" (beside this file), generations, selection, size,
-    #           seating (mixed | world), fitness, samples, explore (the population file's [pbt]
-    #           overridden)
+    #           seating (mixed | world), fitness, samples, explore, inherit (the population file's [pbt]
+#           overridden)
     # league:   league = "commons.toml", generations, champion_of (default: its first population)
     # train:    substrate, params, shaping, ppo, members (none of population / league / policy)
     # champion: policy = a path, scripted:NAME or models:/NAME@ALIAS (evaluated once)
@@ -61,7 +61,7 @@ KINDS = ("train", "pbt", "league", "champion")
 KIND_KEYS = {"population": "pbt", "league": "league", "policy": "champion"}
 """The key that makes an arm of each kind (an arm with none of them is a `train` arm)."""
 ARM_KEYS = {"pbt": ("population", "generations", "selection", "size", "seating", "fitness", "samples",
-                    "explore"),
+                    "explore", "inherit"),
             "league": ("league", "generations", "champion_of"),
             "train": ("substrate", "params", "shaping", "ppo", "members"),
             "champion": ("policy",)}
@@ -259,7 +259,8 @@ def _pbt(raw: Mapping, folder: Path, where: str) -> dict:
                            f"{', '.join(population_spec.SELECTION)} (none: random search)")
         data.setdefault("pbt", {})["selection"] = raw["selection"]
     for key, allowed in (("seating", population_spec.SEATINGS), ("fitness", population_spec.FITNESS),
-                         ("samples", population_spec.SAMPLES), ("explore", population_spec.EXPLORES)):
+                         ("samples", population_spec.SAMPLES), ("explore", population_spec.EXPLORES),
+                         ("inherit", population_spec.INHERITS)):
         if key in raw:
             if raw[key] not in allowed:
                 raise BadInput(f"{where}.{key}={raw[key]!r}; allowed: {', '.join(allowed)}")

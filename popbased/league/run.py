@@ -266,7 +266,8 @@ class League:
             member.generation += 1
             member.fitness = None
             reason = f"quarantined: {member.learner.flags[0]}"
-            events += pbt.replace(spec, members, member, members[donor], fitness, loop.rng, reason)
+            events += pbt.replace(spec, members, member, members[donor], fitness, loop.rng, reason,
+                                  inherit="weights")  # its own weights are what is sick
             member.steps_at_last_step = member.trained_steps
             loop.tracker.reset(m)
         return events

@@ -52,6 +52,6 @@ def build(events: Iterable[LineageEvent]) -> tuple[list[Node], dict[str, Node]]:
             node = Node(e.member, e.generation, parent=donor)
             donor.children.append(node)
             current[e.member] = node
-        elif e.kind == "keep" and e.fitness is not None:
+        elif e.kind in ("keep", "adopt") and e.fitness is not None:  # adopt: its weights go on
             current[e.member].fitness = e.fitness
     return roots, current

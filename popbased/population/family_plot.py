@@ -25,7 +25,7 @@ def points(events: Iterable[LineageEvent]):
             fitness[(e.member, 0)] = None
             edges.append((e.member, 0, e.member, 1, False))
             fitness.setdefault((e.member, 1), None)
-        elif e.kind in ("keep", "exploit"):
+        elif e.kind in ("keep", "exploit", "adopt"):  # adopt: the donor's genes, its own weights
             fitness[(e.member, e.generation)] = e.fitness
             source = e.donor if e.kind == "exploit" else e.member
             edges.append((source, e.generation, e.member, e.generation + 1, e.kind == "exploit"))

@@ -18,7 +18,8 @@ class LineageEvent:
     generation: int
     agent_step: int
     kind: str
-    """'init', 'exploit' (copied the donor) or 'explore' (mutated its own values)."""
+    """'init', 'keep', 'exploit' (copied the donor's weights and genes), 'adopt' (took the
+    donor's genes only, `[pbt] inherit = "genes"`) or 'explore' (mutated its own values)."""
     values: dict[str, float]
     """The member's gene values after the event (what it trains with from then on)."""
     changes: dict[str, Any] = field(default_factory=dict)
@@ -107,7 +108,7 @@ def replay(events: Iterable[LineageEvent], member: str) -> dict[str, float]:
     for e in events:
         if e.member != member:
             continue
-        if e.kind in ("init", "exploit"):
+        if e.kind in ("init", "exploit", "adopt"):
             values = dict(e.values)
         for name, change in e.changes.items():
             values[name] = change[1]

@@ -90,6 +90,13 @@ class Member:
         self.parent = donor.id
         self.donors.append((generation, donor.id))
 
+    def adopt_genes(self, donor: "Member") -> None:
+        """Exploit with `[pbt] inherit = "genes"`: take the donor's gene values only; the
+        learner (weights, optimizer state, counters, uid) stays the member's own, and its line
+        of weights (`birth_generation`, `parent`, `donors`) goes on. The caller applies the
+        (explored) values."""
+        self.values = dict(donor.values)
+
     def steps_since_last_step(self) -> int:
         return self.trained_steps - self.steps_at_last_step
 

@@ -37,8 +37,8 @@ def intervals(events: Sequence[LineageEvent], genes: Sequence[Gene],
     """The training intervals in `events` (a lineage, in order) as PB2's data: X rows
     (agent-step at the end, fitness at the start, each gene on its [0, 1] axis) and y (the
     change of fitness per agent-step). An interval starts at a PBT step where the member kept
-    its genes (fitness: its own) or copied a donor (fitness: the donor's, whose weights it
-    took) and ends at the member's next PBT step; one with an unknown fitness at either end is
+    its genes or took only a donor's genes (fitness: its own, its weights went on) or copied
+    a donor (fitness: the donor's, whose weights it took) and ends at the member's next PBT step; one with an unknown fitness at either end is
     left out (the first, from the initial draw, has none at its start). `ends`: member ->
     (agent-step, fitness) measured at the PBT step under way, which closes the intervals its
     events have not closed yet."""
@@ -57,9 +57,9 @@ def intervals(events: Sequence[LineageEvent], genes: Sequence[Gene],
             start[member] = (event.agent_step, None, dict(event.values))
         elif member not in start:
             continue
-        elif event.kind in ("keep", "exploit"):
+        elif event.kind in ("keep", "exploit", "adopt"):
             close(member, event.agent_step, event.fitness)
-            begun_at = event.fitness if event.kind == "keep" else event.donor_fitness
+            begun_at = event.donor_fitness if event.kind == "exploit" else event.fitness
             start[member] = (event.agent_step, begun_at, dict(event.values))
         elif event.kind == "explore":
             start[member] = (*start[member][:2], dict(event.values))
@@ -75,7 +75,8 @@ def propose(genes: Sequence[Gene], values: Mapping[str, float], history: Sequenc
             seed: int, ends: Mapping[str, tuple[int, float | None]] | None = None,
             radius: float = 1.0) -> dict[str, float] | None:
     """New values for the evolved `genes` of a member that copied a donor with
-    `donor_fitness` at agent-step `now` (its `values` are the donor's), the others training
+    `donor_fitness` at agent-step `now` (its `values` are the donor's; with `[pbt] inherit =
+    "genes"`, `donor_fitness` is the member's own, whose weights go on), the others training
     with `others`; None when the lineage (with `ends`, see intervals) holds fewer than
     MIN_INTERVALS intervals. The search is held within `radius` of `values` on each gene's
     [0, 1] axis (1: the whole range, as in PB2's paper and Ray Tune; with a population's few

@@ -33,8 +33,9 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
     """PBT step for `ready` members (all of them in sync mode); returns the lineage events.
 
     Fitness compares every member's samples since its own last step; a ready member in the
-    bottom group (or losing its tournament) copies the donor's learner only when the gap
-    is meaningful (see fitness.better), then explores from the donor's values. `history`:
+    bottom group (or losing its tournament) copies the donor's learner (or, with `[pbt]
+    inherit = "genes"`, its genes only) only when the gap is meaningful (see
+    fitness.better), then explores from the donor's values. `history`:
     the run's lineage so far, which PB2's explore learns from (`[pbt] explore = "pb2"`).
     """
     config = config or spec.pbt
@@ -65,16 +66,27 @@ def step(spec: PopulationSpec, members: Mapping[str, Member], tracker: FitnessTr
 def replace(spec: PopulationSpec, members: Mapping[str, Member], member: Member, donor: Member,
             fitness: Mapping[str, float], rng: np.random.Generator, reason: str,
             config: PBTConfig | None = None, history: Sequence[LineageEvent] = (),
-            ends: Mapping[str, tuple[int, float | None]] | None = None) -> list[LineageEvent]:
-    """Exploit + explore: `member` becomes a copy of `donor`, then mutates the copied values
-    (with SBX against another top member when configured), or takes PB2's proposal from
-    `history` (the lineage so far) and `ends` (every member's agent-step and fitness at this
-    step, see pb2.intervals). Returns the two events."""
+            ends: Mapping[str, tuple[int, float | None]] | None = None,
+            inherit: str | None = None) -> list[LineageEvent]:
+    """Exploit + explore: `member` becomes a copy of `donor` (`inherit`, by default the
+    config's: "weights", the learner and genes, an `exploit` event; "genes", the genes only,
+    an `adopt` event), then mutates the copied values (with SBX against another top member
+    when configured), or takes PB2's proposal from `history` (the lineage so far) and `ends`
+    (every member's agent-step and fitness at this step, see pb2.intervals). Returns the two
+    events."""
     config = config or spec.pbt
+    inherit = inherit or config.inherit
     generation = member.generation
     old = dict(member.values)
-    member.copy_from(donor, generation)
-    events = [LineageEvent(member.id, generation, member.learner.agent_steps, "exploit",
+    if inherit == "genes":
+        member.adopt_genes(donor)
+        # its own weights train on: an interval that starts from its own fitness (PB2)
+        starts_at = fitness.get(member.id, math.nan)
+    else:
+        member.copy_from(donor, generation)
+        starts_at = fitness.get(donor.id, math.nan)
+    kind = "adopt" if inherit == "genes" else "exploit"
+    events = [LineageEvent(member.id, generation, member.learner.agent_steps, kind,
                            dict(member.values), _changes(old, member.values, "copied"),
                            donor=donor.id, fitness=member.fitness,
                            donor_fitness=_finite(fitness.get(donor.id)), reason=reason)]
@@ -85,7 +97,7 @@ def replace(spec: PopulationSpec, members: Mapping[str, Member], member: Member,
     if config.explore == "pb2":
         proposed = pb2.propose(spec.all_genes(), member.values, history,
                                now=member.learner.agent_steps,
-                               donor_fitness=fitness.get(donor.id, math.nan),
+                               donor_fitness=starts_at,
                                others=[m.values for k, m in members.items() if k != member.id],
                                seed=seed, ends=ends, radius=config.pb2_radius)
     if proposed is not None:
@@ -98,7 +110,8 @@ def replace(spec: PopulationSpec, members: Mapping[str, Member], member: Member,
                                partner=members[partner].values if partner else None,
                                eta=config.crossover_eta)
     member.apply(new)
-    why = f"after copying {donor.id}" + (f"; cross-over with {partner}" if partner else "")
+    why = (f"after copying {donor.id}" + (" (its genes only)" if kind == "adopt" else "")
+           + (f"; cross-over with {partner}" if partner else ""))
     if config.explore == "pb2" and proposed is None:
         why += f"; gaussian: PB2 needs {pb2.MIN_INTERVALS} intervals with a fitness at both ends"
     events.append(LineageEvent(member.id, generation, member.learner.agent_steps, "explore",

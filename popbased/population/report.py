@@ -20,6 +20,9 @@ def event_line(event: LineageEvent) -> str:
     if kind == "exploit":
         return (f"{member} <- {event.donor} (fitness {num(event.fitness)} vs "
                 f"{num(event.donor_fitness)}; {event.reason})")
+    if kind == "adopt":
+        return (f"{member} <- {event.donor}'s genes, its own weights (fitness {num(event.fitness)} vs "
+                f"{num(event.donor_fitness)}; {event.reason})")
     if kind == "explore":
         return f"{member} explores: {change_text(event.changes) or 'no change'}"
     return f"{member} {kind}: {event.reason}"

@@ -77,6 +77,7 @@ MODES = ("sync", "async")
 SEATINGS = ("mixed", "world")
 SAMPLES = ("fragment", "episode")
 EXPLORES = ("gaussian", "pb2")
+INHERITS = ("weights", "genes")
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,12 @@ class PBTConfig:
     """explore = "pb2": how far from the donor's genes (on each gene's [0, 1] axis) PB2 may
     propose; 1 = anywhere in the bounds, as in PB2's paper (with a population's few intervals
     in wide bounds, UCB then proposes the bounds' corners, where it knows least)."""
+    inherit: str = "weights"
+    """What a member that loses to a donor takes from it. weights: the donor's learner
+    (weights, optimizer state, counters) and genes, PBT's exploit; genes: the donor's genes
+    only, its own weights training on under them (explored as usual; the lineage's event is
+    `adopt`): whether copied weights carry a habit (an orchard emptied) that the new genes
+    cannot undo in one interval."""
     samples: str = "fragment"
     """What one fitness sample is, for the ranking and the confidence test. fragment: the
     return of one seat over one fragment (many samples, but the seats of a world and the
@@ -335,7 +342,8 @@ def parse_pbt(raw: Mapping, source: str, size: int) -> PBTConfig:
     where = f"{source}: [pbt]"
     _check_keys(raw, [f.name for f in fields(PBTConfig)], where)
     for key, allowed in (("fitness", FITNESS), ("selection", SELECTION), ("mode", MODES),
-                         ("seating", SEATINGS), ("samples", SAMPLES), ("explore", EXPLORES)):
+                         ("seating", SEATINGS), ("samples", SAMPLES), ("explore", EXPLORES),
+                         ("inherit", INHERITS)):
         if key in raw and raw[key] not in allowed:
             raise BadInput(f"{where} {key}={raw[key]!r}; allowed: {', '.join(allowed)}")
     for f in fields(PBTConfig):

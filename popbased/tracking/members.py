@@ -77,7 +77,7 @@ def log_members(store: Store, folder: Path, summary: GenerationSummary) -> None:
         record = run.member(m)
         trained = info.trained_values if info.trained_values is not None else info.values
         metrics = {"fitness": info.fitness, "agent_steps": info.agent_steps,
-                   "pbt/copied": float((m, "exploit") in kinds),
+                   "pbt/copied": float((m, "exploit") in kinds or (m, "adopt") in kinds),
                    "pbt/explored": float((m, "explore") in kinds)}
         metrics.update({f"objective/{k}": v for k, v in (info.objectives or {}).items()})
         metrics.update({f"hp/{k}": v for k, v in trained.items()})
@@ -117,7 +117,8 @@ def _member_note(m: str, record, info, g: int) -> str:
             "Metrics (step = generation): `fitness`, `objective/*`, `hp/*` (the hyperparameters "
             "and shaping weights it trained with in that generation; step 0: its initial values), "
             "`pbt/copied` / `pbt/explored` (1 when that generation's PBT step copied a better "
-            "member's weights and genes / mutated its genes), `episode/*` (its episodes' unshaped "
+            "member's weights and genes, or its genes only with `inherit = \"genes\"` / mutated "
+            "its genes), `episode/*` (its episodes' unshaped "
             "statistics), `train/*` (its PPO updates). The tags `popbased.checkpoint*` name its "
             "current checkpoint.")
 

@@ -21,6 +21,7 @@ def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
             "pbt_seating": spec.pbt.seating, "fitness_samples": spec.pbt.samples,
             "pbt_explore": spec.pbt.explore + (f" (radius {spec.pbt.pb2_radius:g})"
                                                if spec.pbt.explore == "pb2" else ""),
+            "pbt_inherit": spec.pbt.inherit,
             **({"arenas": json.dumps({a.name: a.record() for a in spec.arenas})} if spec.arenas else {}),
             **{f"option.{k}": v for k, v in opts.items() if k not in ("out", "population")}}
 

@@ -63,10 +63,11 @@ def test_a_good_file_loads(folder):
     assert rs.population["pbt"]["selection"] == "none" and rs.population["population"]["size"] == 8
     assert rs.members == 8 and rs.steps_per_generation(exp.agent_steps) == 31_250
     (folder / "exp.toml").write_text(GOOD.replace('selection = "none"', 'selection = "none"\n'
-                                                  'seating = "world"\nsamples = "episode"\nexplore = "pb2"'))
+                                                  'seating = "world"\nsamples = "episode"\nexplore = "pb2"\n'
+                                                  'inherit = "genes"'))
     rs = spec.load(folder / "exp.toml").arm("random_search")
     assert (rs.population["pbt"]["seating"], rs.population["pbt"]["samples"]) == ("world", "episode")
-    assert rs.population["pbt"]["explore"] == "pb2"
+    assert rs.population["pbt"]["explore"] == "pb2" and rs.population["pbt"]["inherit"] == "genes"
     assert "pbt" not in tomllib.loads((folder / "open.toml").read_text())  # the user's file untouched
     assert arms["ppo_last_apples"].shaping == {"last_apples": -3.0}
     assert arms["ppo_last_apples"].substrate == "open" and arms["ppo_last_apples"].ppo == {"epochs": 2}
@@ -115,6 +116,8 @@ BAD = [
      "arms.random_search.samples='match'; allowed: fragment, episode"),
     (GOOD.replace('selection = "none"', 'selection = "none"\nexplore = "bandit"'),
      "arms.random_search.explore='bandit'; allowed: gaussian, pb2"),
+    (GOOD.replace('selection = "none"', 'selection = "none"\ninherit = "weight"'),
+     "arms.random_search.inherit='weight'; allowed: weights, genes"),
     (GOOD.replace('substrate = "open"', 'substrate = "open"\nreference = "scripted:lazy"'),
      "experiment.reference='scripted:lazy': no such scripted policy; allowed: scripted:sustainable"),
 ]

@@ -16,10 +16,10 @@ from popbased.population.run import PBT, read_state, run, train_config
 from conftest import ACTIONS, ROOT, equal_states, member_state, tiny_spec
 
 
-def _tiny_run(tmp_path, name, generations, **kwargs):
+def _tiny_run(tmp_path, name, generations, pbt=None, **kwargs):
     # ~14 fitness samples (100-step seat fragments) per member per generation: enough for
     # the noise test to separate a member that never harvests from ones that do
-    spec = dataclasses.replace(tiny_spec(), steps_per_generation=1400)
+    spec = dataclasses.replace(tiny_spec(**(pbt or {})), steps_per_generation=1400)
     config = train_config(spec, generations, workers=1, envs_per_worker=1, rollout_length=100,
                           env_backend="inline", device="cpu", seed=5, out=str(tmp_path / name))
     return spec, config, run(spec, config, generations, **kwargs)
@@ -64,6 +64,25 @@ def test_sabotaged_member_is_replaced_in_a_real_run(ray_local, tmp_path):
 
 
 @pytest.mark.slow
+def test_with_inherit_genes_the_sabotaged_member_takes_genes_and_keeps_its_weights(ray_local, tmp_path):
+    from popbased.ppo import checkpoint
+
+    spec, config, report = _tiny_run(tmp_path, "run", 2, pbt={"inherit": "genes"}, prepare=sabotage)
+    log = LineageLog(tmp_path / "run" / "lineage.jsonl")
+    adopts = [e for e in log.of("m0") if e.kind == "adopt"]
+    assert adopts and not [e for e in log.events if e.kind == "exploit"], [e.reason for e in log.of("m0")]
+    first = adopts[0]
+    assert first.donor in ("m1", "m2") and first.fitness < 10 < first.donor_fitness
+    assert report["members"]["m0"]["values"]["shaping.reward"] != -1.0  # the donor's genes, explored
+    assert report["members"]["m0"]["parent"] is None  # its weights were never copied
+    g = first.generation
+    own = checkpoint.read(tmp_path / "run" / f"gen-{g:04d}" / "m0.pt")["weights"]
+    donor = checkpoint.read(tmp_path / "run" / f"gen-{g:04d}" / f"{first.donor}.pt")["weights"]
+    assert not all(torch.equal(own[k], donor[k]) for k in donor)
+    assert replay(log.events, "m0") == report["members"]["m0"]["values"]
+
+
+@pytest.mark.slow
 def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     out = tmp_path / "cli"
     base = [sys.executable, "-m", "popbased.cli", "pbt", str(ROOT / "populations" / "no_zap.toml"),
@@ -99,9 +118,9 @@ def test_pbt_cli_runs_and_resumes(ray_local, tmp_path):
     assert sorted(members) == ["m0", "m1", "m2", "m3"]
     (parent,) = [r for r in runs if "popbased.member" not in r.data.tags]
     assert {k: parent.data.params[k] for k in ("member_fitness", "pbt_seating", "fitness_samples",
-                                               "pbt_explore")} == \
+                                               "pbt_explore", "pbt_inherit")} == \
         {"member_fitness": "return", "pbt_seating": "mixed", "fitness_samples": "fragment",
-         "pbt_explore": "gaussian"}
+         "pbt_explore": "gaussian", "pbt_inherit": "weights"}
     history = client.get_metric_history(members["m0"].info.run_id, "fitness")
     assert sorted(h.step for h in history) == [1, 2]
     initial = next(e.values for e in log.events if e.member == "m0" and e.kind == "init")
