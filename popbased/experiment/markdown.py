@@ -83,7 +83,9 @@ def _champion_cell(c: dict) -> str:
     genes = ", ".join(f"{k.removeprefix('shaping.')} {v:.3g}" for k, v in sorted(c["genes"].items()))
     copied = ", ".join(str(x) if not isinstance(x, (list, tuple)) else f"{x[1]} (gen {x[0]})"
                        for x in c["copied_from"]) or "none"
-    return f"{c['member']}: {genes}; copied from: {copied}{_moves(c.get('descent'))}"
+    adopted = ", ".join(f"{donor} (gen {g})" for g, donor in c.get("genes_from") or [])
+    adopted = f"; genes taken from: {adopted}" if adopted else ""
+    return f"{c['member']}: {genes}; copied from: {copied}{adopted}{_moves(c.get('descent'))}"
 
 
 def _moves(descent: list[dict] | None) -> str:
@@ -259,7 +261,12 @@ def render(s: dict[str, Any]) -> str:
                   "its weights and genes are its own from generation 0 on, as drawn or mutated). "
                   "Where the run's lineage is kept: how its genes changed along its line of "
                   "descent (the genes its weights trained with in each generation, followed "
-                  "back through every copy; figures genes-ARM.png).",
+                  "back through every copy; figures genes-ARM.png)."
+                  + (" Genes taken from (`[pbt] inherit = \"genes\"`): the donors whose genes "
+                     "alone it took at a PBT step, its own weights training on (its genes are "
+                     "then not its own draw even where its weights were never copied)."
+                     if any(r["champion"].get("genes_from") for a in s["arms"].values()
+                            for r in a["runs"].values() if r.get("champion")) else ""),
                   ""] + _table(["arm", "seed", "champion: genes; weights copied from"], champions) + [""]
     lines += _cross_play(s.get("cross_play"))
     missing = [f"{n} seed {m}" for n, a in s["arms"].items() for m in a["missing"]]

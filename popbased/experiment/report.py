@@ -100,7 +100,8 @@ def _efficiency(episodes: list[dict], ceiling: float | None) -> float | None:
 def _champion(out: Path, arm: str, seed) -> dict | None:
     """The exported champion of a pbt or league run (OUT/champions/ARM/seed-S/POP/policy.json):
     its member, its gene values at the end and whom its weights were copied from (the lineage
-    says whether evolution moved it or it is a generation-0 draw); None for other runs."""
+    says whether evolution moved it or it is a generation-0 draw; with `[pbt] inherit =
+    "genes"`, whose genes it took); None for other runs."""
     found = sorted((out / "champions" / arm / f"seed-{seed}").glob("*/policy.json"))
     if not found:
         return None
@@ -113,22 +114,28 @@ def _champion(out: Path, arm: str, seed) -> dict | None:
     made = {"member": info.get("member"), "genes": genes,
             "copied_from": lineage.get("copied_from") or [],
             "birth_generation": lineage.get("birth_generation")}
-    descent = _descent(out, arm, seed, info.get("member"), genes)
+    descent, adopted = _descent(out, arm, seed, info.get("member"), genes)
+    if adopted:  # `[pbt] inherit = "genes"`: donors whose genes it took, its weights its own
+        made["genes_from"] = adopted
     return {**made, "descent": descent} if descent else made
 
 
-def _descent(out: Path, arm: str, seed, member: str | None, genes) -> list[dict] | None:
+def _descent(out: Path, arm: str, seed, member: str | None, genes) -> tuple[list[dict] | None, list]:
     """The champion's evolved genes in each generation its weights trained through, following
-    them back through every copy (LineageLog.descent), from the run's lineage.jsonl (in OUT,
-    or restored there from results/NAME/state); None where the run's lineage is not kept."""
+    them back through every copy (LineageLog.descent), and the (generation, donor) of each
+    donor whose genes alone it (or an ancestor of its weights) took (LineageLog.adoptions),
+    from the run's lineage.jsonl (in OUT, or restored there from results/NAME/state);
+    (None, []) where the run's lineage is not kept."""
     path = lineage_file(out, arm, int(seed))
     if member is None or not genes or path is None:
-        return None
+        return None, []
     try:
-        steps = LineageLog(path).descent(member)
+        log = LineageLog(path)
+        steps, adopted = log.descent(member), log.adoptions(member)
     except (BadInput, OSError, ValueError):
-        return None
-    return [{"generation": g, "values": {k: v[k] for k in genes if k in v}} for g, v in steps] or None
+        return None, []
+    return ([{"generation": g, "values": {k: v[k] for k in genes if k in v}} for g, v in steps] or None,
+            [list(a) for a in adopted])
 
 
 def _finite(value):

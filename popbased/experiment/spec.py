@@ -14,8 +14,8 @@ against random play (0) and a reference policy (1).
 
     [arms.NAME]   # one of, by its keys (each arm may add `note`: who chose what, for the report):
     # pbt:      population = "open.toml" (beside this file), generations, selection, size,
-    #           seating (mixed | world), fitness, samples, explore, inherit (the population file's [pbt]
-#           overridden)
+    #           seating (mixed | world), fitness, samples, explore, inherit (the population
+    #           file's [pbt] overridden)
     # league:   league = "commons.toml", generations, champion_of (default: its first population)
     # train:    substrate, params, shaping, ppo, members (none of population / league / policy)
     # champion: policy = a path, scripted:NAME or models:/NAME@ALIAS (evaluated once)

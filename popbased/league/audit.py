@@ -7,7 +7,7 @@ well); a PBT run has no payoff records, snapshot pool or matchmaking statistics,
 checks are a league's only:
 - state.json is intact and names intact checkpoints of its own generation G;
 - generations.jsonl (and a league's payoff.jsonl) hold generations 1..G, each once;
-- lineage.jsonl holds state.json's count of events: one init / keep / exploit per member
+- lineage.jsonl holds state.json's count of events: one init / keep / exploit (or adopt) per member
   and generation 0..G, nothing later;
 - rounds.jsonl holds no rounds of a generation that never completed (its generations
   never go back);

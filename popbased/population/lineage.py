@@ -101,6 +101,20 @@ class LineageLog:
                 holder = copied[-1].donor
         return out[::-1]
 
+    def adoptions(self, member: str) -> list[tuple[int, str]]:
+        """(generation, donor) of every `adopt` (`[pbt] inherit = "genes"`: a donor's genes
+        taken, the weights kept) along the member's line of weights, as `descent` follows it
+        back through every copy; oldest first."""
+        last = max((e.generation for e in self.events), default=0)
+        holder, out = member, []
+        for trained in range(last, 0, -1):
+            step = [e for e in self.events if e.member == holder and e.generation == trained - 1]
+            out += [(e.generation, e.donor) for e in step if e.kind == "adopt" and e.donor]
+            copied = [e for e in step if e.kind == "exploit" and e.donor]
+            if copied:
+                holder = copied[-1].donor
+        return out[::-1]
+
 
 def replay(events: Iterable[LineageEvent], member: str) -> dict[str, float]:
     """Applies a member's recorded changes from its first event: its final values."""

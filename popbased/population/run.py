@@ -6,7 +6,7 @@ Output folder (see popbased.runs.state):
     state.json          the last completed generation: members, RNG states, the SHA-256 of
                         every checkpoint (also gen-NNNN/state.json)
     gen-NNNN/mK.pt      every member's learner at the end of generation NNNN (0 = initial)
-    lineage.jsonl       every init / keep / exploit / explore event
+    lineage.jsonl       every init / keep / exploit / adopt / explore event
     generations.jsonl   per generation: each member's fitness, objectives and values
     rounds.jsonl        per training round: speed, episode metrics, learner statistics
 

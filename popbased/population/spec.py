@@ -279,6 +279,9 @@ def parse(raw: Mapping[str, Any], source: str = "<toml>", default_name: str = ""
     both = sorted(set(fixed) & set(evolve))
     if both:
         raise BadInput(f"{source}: {both[0]!r} is both fixed in [ppo] and evolved in [evolve]")
+    if "bptt" in evolve:  # the workers cut every fragment into sequences of it from the start
+        raise BadInput(f"{source}: [evolve.bptt]: the LSTM's sequence length is fixed for the whole "
+                       f"run; set bptt in [ppo]")
     genes = tuple(parse_gene(k, v, f"{source}: evolve.{k}") for k, v in evolve.items())
     start = {g.name: int(round(g.init[0])) if g.integer else g.init[0] for g in genes}
     ppo = from_mapping(PPOConfig, {**fixed, **start}, f"{source}: ppo")

@@ -116,8 +116,8 @@ class Learner:
 
     def set_config(self, config: PPOConfig) -> None:
         self.config = config
-        for group in self.optimizer.param_groups:
-            group["lr"] = config.lr
+        for group in self.optimizer.param_groups:  # the optimizer's settings that genes may move
+            group["lr"], group["eps"] = config.lr, config.adam_eps
 
     def current_lr(self) -> float:
         if self.config.lr_schedule == "linear" and self.total_steps:

@@ -3,7 +3,7 @@ back.
 
     state.json              the last completed generation (also gen-NNNN/state.json)
     gen-NNNN/[POP/]mK.pt    every member's learner at the end of generation NNNN (0 = initial)
-    lineage.jsonl           every init / keep / exploit / explore event
+    lineage.jsonl           every init / keep / exploit / adopt / explore event
     payoff.jsonl            (leagues) one payoff table per completed generation, with scores
     generations.jsonl       per generation: members, fitness, scores, events, timing
     rounds.jsonl            per training round: speed, episode metrics, learner statistics

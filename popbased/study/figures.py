@@ -111,7 +111,7 @@ def champion_lineage(plan: StudyPlan, out: Path) -> dict[str, dict]:
         final = generations[-1]["members"][best].get("trained_values", {})
         events = []
         for row in textio.read(folder / "lineage.jsonl"):
-            if row.get("member") != best or row.get("kind") not in ("init", "exploit", "explore"):
+            if row.get("member") != best or row.get("kind") not in ("init", "exploit", "adopt", "explore"):
                 continue
             moved = {k[8:]: v for k, v in (row.get("changes") or {}).items()
                      if k.startswith("shaping.")}

@@ -124,7 +124,7 @@ def write(plan: StudyPlan, out: Path) -> Path:
           "## The champions' shaping weights", "",
           *_md_table(["population", "champion", "final shaping weights", "copies / mutations"],
                      [[pop, i["champion"], ", ".join(f"{k} {v:.3g}" for k, v in i["final"].items()),
-                       f"{sum(ev['kind'] == 'exploit' for ev in i['events'])} / "
+                       f"{sum(ev['kind'] in ('exploit', 'adopt') for ev in i['events'])} / "
                        f"{sum(ev['kind'] == 'explore' for ev in i['events'])}"]
                       for pop, i in lineage.items()])]
     (out / "summary.md").write_text("\n".join(md))

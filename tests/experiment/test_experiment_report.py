@@ -212,6 +212,30 @@ def test_champions_genes_and_lineage_are_reported(folder, tmp_path):
     assert "figures/genes-pbt.png" in s["figures"] and (tmp_path / "results" / "handmade" / "figures" / "genes-pbt.png").is_file()
 
 
+def test_a_champion_that_took_genes_alone_names_their_donors(folder, tmp_path):
+    """`[pbt] inherit = "genes"`: m2 took m1's genes after generation 1 and kept its weights:
+    no weights copied, its genes not its own draw."""
+    champion = folder / "champions" / "pbt" / "seed-1" / "open"
+    champion.mkdir(parents=True)
+    champion.joinpath("policy.json").write_text(json.dumps({
+        "member": "m2", "evolved": {"shaping.last_apples": -2.1807},
+        "lineage": {"birth_generation": 0, "copied_from": []}}))
+    run = steps.run_folder(folder, "pbt", 1)
+    run.mkdir(parents=True)
+    events = [("m1", 0, "init", -1.0, None), ("m2", 0, "init", -4.0, None), ("m2", 1, "adopt", -1.0, "m1"),
+              ("m2", 1, "explore", -2.1807, None), ("m2", 2, "keep", -2.1807, None)]
+    (run / steps.LINEAGE).write_text("".join(json.dumps(
+        {"member": m, "generation": g, "agent_step": 100 * g, "kind": k, "donor": d,
+         "values": {"shaping.last_apples": v}}) + "\n" for m, g, k, v, d in events))
+    report.write(folder, None, REPS)
+    made = json.loads((folder / "summary.json").read_text())["arms"]["pbt"]["runs"]["1"]["champion"]
+    assert made["copied_from"] == [] and made["genes_from"] == [[1, "m1"]]
+    text = (folder / "report.md").read_text()
+    assert ("| pbt | 1 | m2: last_apples -2.18; copied from: none; genes taken from: m1 (gen 1); "
+            "along its descent: last_apples -4 -> -2.18 (gen 2) |") in text
+    assert "Genes taken from (`[pbt] inherit = \"genes\"`)" in text
+
+
 def test_the_experiments_that_chose_its_settings_are_named(folder, tmp_path):
     (tmp_path / "tuning.toml").write_text(FILE.replace('"handmade"', '"handmade-tuning"')
                                           .replace("seeds = [0, 1, 2]", "seeds = [7, 8]"))

@@ -36,6 +36,8 @@ def test_perturbed_values_are_the_ones_trained_with():
     stats = member.learner.update(make_batch(seed=4))
     assert stats["lr"] == 3.3e-3
     assert all(g["lr"] == 3.3e-3 for g in member.learner.optimizer.param_groups)
+    member.apply({**member.values, "adam_eps": 1e-3})  # an evolved Adam epsilon reaches Adam
+    assert all(g["eps"] == 1e-3 for g in member.learner.optimizer.param_groups)
     batch = make_batch(seed=4)
     expected = (batch.rewards[..., 0] * -0.5 + batch.rewards[..., 3] * 0.7).mean()
     assert stats["shaped_reward_per_step"] == pytest.approx(float(expected))

@@ -21,6 +21,8 @@ SAMPLES = {"m0": [0.0] * 9, "m1": [20, 35, 28, 30, 25, 31, 27, 33, 29],
 def test_genes_only_the_loser_takes_the_donors_genes_and_keeps_its_weights():
     spec = tiny_spec(inherit="genes", mutation_stdev=0.0, resample_probability=0.0)
     members = make_members(spec)
+    members["m2"].apply({**members["m2"].values, "shaping.others_reward": 0.7})
+    members["m2"].learner.agent_steps += 5000
     own, uid, steps = member_state(members["m0"]), members["m0"].learner.uid, members["m0"].learner.agent_steps
     donor_values = dict(members["m2"].values)
     assert members["m0"].values != donor_values
@@ -32,7 +34,8 @@ def test_genes_only_the_loser_takes_the_donors_genes_and_keeps_its_weights():
     assert "its genes only" in events[1].reason
     m0 = members["m0"]
     assert m0.values == pytest.approx(donor_values, rel=1e-6)  # no mutation asked (EvoTorch's float32)
-    assert m0.learner.config.lr == m0.values["lr"]  # applied to the learner
+    assert m0.learner.config.lr == m0.values["lr"]  # applied to the learner: PPO settings
+    assert m0.learner.shaping["others_reward"] == pytest.approx(0.7, rel=1e-6)  # and shaping
     weights, adam = member_state(m0)
     assert adam["param_groups"][0]["lr"] == m0.values["lr"]  # the new lr, in its own Adam
     assert equal_states((weights, adam), (own[0], {**own[1], "param_groups": adam["param_groups"]}))
@@ -47,11 +50,13 @@ def test_weights_is_the_default_and_a_replace_may_ask_for_weights_whatever_the_c
     spec = tiny_spec(inherit="genes")
     members = make_members(spec)
     donor = member_state(members["m2"])
+    assert not equal_states(member_state(members["m0"]), donor)
     fitness = {"m0": 0.0, "m1": 1.0, "m2": 2.0}
     events = replace(spec, members, members["m0"], members["m2"], fitness, np.random.default_rng(0),
                      "quarantined", inherit="weights")  # as a league's sick member does
-    assert events[0].kind == "exploit"
-    assert equal_states(member_state(members["m0"])[:1] + (donor[1],), donor)
+    assert events[0].kind == "exploit" and members["m0"].parent == "m2"
+    weights, adam = member_state(members["m0"])  # the donor's weights and Adam state (lr explored)
+    assert equal_states((weights, adam), (donor[0], {**donor[1], "param_groups": adam["param_groups"]}))
 
 
 def test_inherit_is_validated_in_population_files():
@@ -80,8 +85,11 @@ def test_lineage_readers_follow_an_adopt_as_genes_taken_and_weights_kept(tmp_pat
     assert replay(log.events, "m0") == {"lr": 0.6}
     assert log.ancestry("m0") == []  # no weights copied
     assert [g for g, _ in log.descent("m0")] == [1, 2] and log.descent("m0")[-1][1] == {"lr": 0.6}
+    assert log.adoptions("m0") == [(1, "m1")] and log.adoptions("m1") == []
     roots, current = family.build(events)
     assert current["m0"] is roots[0] and current["m0"].fitness == 2.0  # one line of weights
+    _, current = family.build(events[:4])
+    assert current["m0"].fitness == 1.0  # the adopt's fitness is its own line's
     _, _, edges = family_plot.points(events)
     assert ("m0", 1, "m0", 2, False) in edges and not any(copy for *_, copy in edges)
     # PB2: m0's second interval starts from its own fitness (1.0), not the donor's
@@ -92,14 +100,21 @@ def test_lineage_readers_follow_an_adopt_as_genes_taken_and_weights_kept(tmp_pat
 
 
 def test_repeatability_counts_an_adopt_as_a_copy_and_not_as_a_kept_pair(tmp_path):
-    events = _events() + [LineageEvent("m0", 3, 300, "keep", {"lr": 0.6}, fitness=4.0),
-                          LineageEvent("m1", 3, 300, "keep", {"lr": 0.5}, fitness=3.0)]
+    """Generation 1: m0 lowest (left out), m1 adopts m2's genes (as a tournament's loser may),
+    m2 and m3 keep; generation 2 everyone keeps. Only (m2, m3) is a pair, and it held; counted as
+    kept, m1 would add two pairs that flipped."""
+    def event(m, g, kind, fitness, donor=None):
+        return LineageEvent(m, g, 100 * g, kind, {"lr": 0.1}, donor=donor, fitness=fitness)
+
+    events = [event(m, 0, "init", None) for m in ("m0", "m1", "m2", "m3")]
+    events += [event("m0", 1, "keep", 1.0), event("m1", 1, "adopt", 2.0, "m2"),
+               event("m1", 1, "explore", None), event("m2", 1, "keep", 3.0), event("m3", 1, "keep", 4.0)]
+    events += [event("m0", 2, "keep", 0.5), event("m1", 2, "keep", 5.0), event("m2", 2, "keep", 3.5),
+               event("m3", 2, "keep", 4.5)]
     path = tmp_path / "lineage.jsonl"
     log = LineageLog(path)
     for e in events:
         log.append(e)
     counted = repeatability.run(path)
-    assert counted["copies"] == 1 and counted["steps"] == 6
-    # pairs need both members kept and not the lowest: generation 2 ranks m0 (2.0) lowest,
-    # generation 1 holds only m1 kept; no pair
-    assert counted["pairs"] == 0
+    assert (counted["copies"], counted["steps"]) == (1, 8)
+    assert (counted["pairs"], counted["same_order"]) == (1, 1)

@@ -63,6 +63,7 @@ def test_good_spec(tmp_path):
     (lambda t: t.replace("[shaping.zapped]", "[shaping.zaped]"), "did you mean 'zapped'"),
     (lambda t: t.replace('scale = "log"', 'scale = "exp"'), "allowed: linear, log, one_minus_log"),
     (lambda t: t + "\n[evolve.epochs]\ninit = 2\nbounds = [1, 4]\n", "both fixed in [ppo] and evolved"),
+    (lambda t: t + "\n[evolve.bptt]\ninit = 20\nbounds = [10, 40]\n", "[evolve.bptt]: the LSTM's sequence length is fixed"),
     (lambda t: t.replace("[population]", "[populaton]"), "did you mean 'population'"),
     (lambda t: t.replace('substrate = "open"', 'substrate = "open"\nparams = { regrowth = -1 }'),
      "regrowth"),
