@@ -14,7 +14,7 @@ with its initial value or range and its mutation rule.
     [ppo]                         # fixed PPOConfig fields
     epochs = 2
 
-    [evolve.lr]                   # an evolved PPOConfig field
+    [evolve.lr]                   # an evolved PPOConfig field (any but bptt, fixed per run)
     init = [1e-4, 1e-3]           # a value, or a range sampled on the gene's scale
     bounds = [1e-5, 1e-2]
     scale = "log"                 # linear | log | one_minus_log (gamma-style: 1 - x on a log scale)
