@@ -5,8 +5,12 @@ A population's evaluation (pbt, league) is an eval step with a column of its own
 table. A step is done when its marker exists (the marker holds its duration); one whose log exists
 without a marker started and did not finish (it failed, was stopped, or runs now). The time
 left is each step's units (agent-steps for a training, episodes for an evaluation, one for an
-export) times the seconds per unit that done steps measured: those of the same arm where there
-are some, else those of the same stage; a stage none of whose steps is done yet has no estimate.
+export) times the seconds per unit that done steps measured: those of the same arm (and, for an
+evaluation, of the same kind: champion or whole population) where there are some, else those of
+the same stage among the trained arms. The baselines (random play, the reference) are timed by
+each other, and by the trained arms' evaluations only when neither is done: their episodes
+cost little like a trained policy's (random play's took 1.7 min where a champion's took 5-10),
+so they never time a trained arm's. A stage none of whose steps is done yet has no estimate.
 """
 
 from __future__ import annotations
@@ -34,12 +38,22 @@ def _generation(folder: Path) -> int | None:
         return None
 
 
+def _keys(row: dict) -> tuple[tuple, ...]:
+    """Where a step's seconds per unit count, and where a step left looks for them, most
+    specific first (see the module's docstring)."""
+    stage, arm, population = row["stage"], row["arm"], row["population"]
+    if arm is None:  # a baseline
+        return (stage, "baseline"), (stage, "trained")
+    return (stage, arm, population), (stage, arm), (stage, "trained", population), (stage, "trained")
+
+
 def _rates(rows: list[dict]) -> dict[tuple, float]:
-    """Seconds per unit measured by done steps, by (stage, arm) and by (stage,)."""
+    """Seconds per unit measured by done steps, by each of their keys (_keys)."""
     sums: dict[tuple, list[float]] = {}
     for r in rows:
         if r["state"] == "done" and r.get("seconds") and r["units"]:
-            for k in ((r["stage"], r["arm"]), (r["stage"],)):
+            keys = _keys(r)[:1] if r["arm"] is None else _keys(r)  # baselines time baselines only
+            for k in keys:
                 total = sums.setdefault(k, [0.0, 0.0])
                 total[0] += r["seconds"]
                 total[1] += r["units"]
@@ -69,7 +83,7 @@ def status(out: str | Path) -> dict[str, Any]:
     unknown = []
     seconds = 0.0
     for r in left:
-        rate = rates.get((r["stage"], r["arm"]), rates.get((r["stage"],)))
+        rate = next((rates[k] for k in _keys(r) if k in rates), None)
         if rate is None:
             unknown.append(r["name"])
             continue
