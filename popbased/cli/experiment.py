@@ -132,6 +132,49 @@ def compare(x, y, out, across_budgets):
     _write(out, made)
 
 
+@experiment.command("trend")
+@click.argument("series", nargs=-1, required=True, metavar="LABEL=RESULTS:ARM...")
+@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="Write the trend as JSON to this file and its figure beside it (.png); "
+                   "never overwritten.")
+def trend(series, out):
+    """Arms at several budgets: IQM across seeds per budget, P(X > Y) at each.
+
+    Each LABEL=RESULTS:ARM is a point of the series LABEL: an arm of an experiment's results
+    (as in `compare`), at that experiment's agent-steps per run. The experiments must have been
+    evaluated alike (substrate, episodes, episode seeds, cap, reference); the budgets may
+    differ. At every budget two series share, P(X > Y) compares them (the score).
+
+    \b
+    Example:
+      popbased experiment trend evolved=results/social-attribution:evolve_social \\
+        evolved=results/social-budget:evolve_social_8m \\
+        "random search=results/social-attribution:random_search_social" \\
+        "random search=results/social-budget:random_search_social_8m" -o results/social-budget/trend.json
+    """
+    from popbased.experiment import trend as trends
+
+    picture = None if out is None else Path(out).with_suffix(".png")
+    _refuse_existing(out, "a trend")
+    _refuse_existing(None if picture is None else str(picture), "a trend's figure")
+    made = trends.trend(series)
+    for label, points in made["series"].items():
+        for p in points:
+            s, n = p["score_iqm"], p["normalised_iqm"]
+            shown = f", normalised {n['point']:.3f} [{n['low']:.3f}, {n['high']:.3f}]" if n else ""
+            click.echo(f"{label} at {p['agent_steps']:,} agent-steps ({p['ref']}; {len(p['seeds'])} runs): "
+                       f"score IQM {s['point']:.2f} [{s['low']:.2f}, {s['high']:.2f}]{shown}")
+    for c in made["compared"]:
+        q = c["probability_of_improvement"]
+        click.echo(f"at {c['agent_steps']:,}: P({c['x']} > {c['y']}) = {q['point']:.2f} "
+                   f"[{q['low']:.2f}, {q['high']:.2f}]")
+    click.echo(f"(metric: {made['metric']}; 95% stratified-bootstrap CIs, rliable)")
+    if out is not None:
+        _write(out, made)
+        trends.figure(made, picture)
+        click.echo(f"written: {out}, {picture}")
+
+
 @experiment.command("selection")
 @click.argument("results", type=click.Path(file_okay=False))
 @click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
