@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from popbased import textio
 from popbased.errors import BadInput
@@ -81,6 +81,20 @@ class LineageLog:
         """Donors the member copied, most recent first."""
         return [e.donor for e in reversed(self.of(member)) if e.kind == "exploit" and e.donor]
 
+    def _line(self, member: str) -> Iterator[tuple[int, str]]:
+        """(generation trained, the member whose weights trained in it), from the last
+        generation back, following the member's weights through every copy: after an
+        `exploit` at the end of generation g - 1 the weights of generation g came from its
+        donor, whose line it is up to g - 1."""
+        last = max((e.generation for e in self.events), default=0)
+        holder = member
+        for trained in range(last, 0, -1):
+            yield trained, holder
+            copied = [e for e in self.events if e.member == holder and e.generation == trained - 1
+                      and e.kind == "exploit" and e.donor]
+            if copied:
+                holder = copied[-1].donor
+
     def descent(self, member: str) -> list[tuple[int, dict[str, float]]]:
         """(generation, the values trained with in it) for each generation the member's
         weights went through, oldest first, following its weights back through every copy: a
@@ -89,30 +103,22 @@ class LineageLog:
         generation g + 1; the last step's values were never trained and are left out. In sync
         mode (every member steps after every generation); an async run's members step apart,
         so there the generations are each member's own count."""
-        last = max((e.generation for e in self.events), default=0)
-        holder, out = member, []
-        for trained in range(last, 0, -1):
+        out = []
+        for trained, holder in self._line(member):
             before = [e for e in self.events if e.member == holder and e.generation <= trained - 1]
             if not before:
                 break
             out.append((trained, dict(before[-1].values)))
-            copied = [e for e in before if e.generation == trained - 1 and e.kind == "exploit" and e.donor]
-            if copied:
-                holder = copied[-1].donor
         return out[::-1]
 
     def adoptions(self, member: str) -> list[tuple[int, str]]:
         """(generation, donor) of every `adopt` (`[pbt] inherit = "genes"`: a donor's genes
         taken, the weights kept) along the member's line of weights, as `descent` follows it
         back through every copy; oldest first."""
-        last = max((e.generation for e in self.events), default=0)
-        holder, out = member, []
-        for trained in range(last, 0, -1):
-            step = [e for e in self.events if e.member == holder and e.generation == trained - 1]
-            out += [(e.generation, e.donor) for e in step if e.kind == "adopt" and e.donor]
-            copied = [e for e in step if e.kind == "exploit" and e.donor]
-            if copied:
-                holder = copied[-1].donor
+        out = []
+        for trained, holder in self._line(member):
+            out += [(e.generation, e.donor) for e in self.events if e.member == holder
+                    and e.generation == trained - 1 and e.kind == "adopt" and e.donor]
         return out[::-1]
 
 
