@@ -8,9 +8,9 @@ left is each step's units (agent-steps for a training, episodes for an evaluatio
 export) times the seconds per unit that done steps measured: those of the same arm (and, for an
 evaluation, of the same kind: champion or whole population) where there are some, else those of
 the same stage among the trained arms. The baselines (random play, the reference) are timed by
-each other, and by the trained arms' evaluations only when neither is done: their episodes
-cost little like a trained policy's (random play's took 1.7 min where a champion's took 5-10),
-so they never time a trained arm's. A stage none of whose steps is done yet has no estimate.
+each other, and by the trained arms' evaluations only when neither is done; they never time a
+trained arm's, whose episodes cost more (random play's 30 took 1.7 min where a champion's took
+5-10). A stage none of whose steps is done yet has no estimate.
 """
 
 from __future__ import annotations

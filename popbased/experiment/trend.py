@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from popbased.errors import BadInput
 from popbased.experiment import stats
-from popbased.experiment.compare import ALIKE, load
+from popbased.experiment.compare import ALIKE, _budget, load
 
 METRIC = ("score: per-capita return per 1,000 steps on real Melting Pot, each run's mean over "
           "its evaluation episodes")
@@ -47,20 +47,19 @@ def trend(specs: Sequence[str], reps: dict | None = None) -> dict[str, Any]:
     loaded = [(label, ref, *load(ref)) for label, ref in refs]
     _, first_ref, first, _, _ = loaded[0]
     seen: dict[str, set] = {}
-    for label, ref, summary, arm, _ in loaded:  # all checked before any statistics
+    per_run = [_budget(summary, arm) for _, _, summary, arm, _ in loaded]  # agent-steps per run
+    for (label, ref, summary, arm, _), budget in zip(loaded, per_run):  # checked before any statistics
         differ = [k for k in ALIKE if summary.get(k) != first.get(k)]
         if differ:
             shown = "; ".join(f"{k}: {first.get(k)!r} vs {summary.get(k)!r}" for k in differ)
             raise BadInput(f"{first_ref} and {ref} were not evaluated alike ({shown}); allowed: "
                            f"arms of experiments with the same {', '.join(ALIKE)}")
-        budget = summary["arms"][arm].get("agent_steps", summary.get("agent_steps"))
         if budget in seen.setdefault(label, set()):
             raise BadInput(f"{label}={ref}: series {label!r} already has a point at {budget:,} "
                            f"agent-steps per run; one point per budget in a series")
         seen[label].add(budget)
     series: dict[str, list[dict]] = {}
-    for label, ref, summary, arm, path in loaded:
-        budget = summary["arms"][arm].get("agent_steps", summary.get("agent_steps"))
+    for (label, ref, summary, arm, path), budget in zip(loaded, per_run):
         runs = summary["arms"][arm]["runs"]
         scores = [r["score"] for r in runs.values()]
         normalised = [r.get("normalised") for r in runs.values()]
