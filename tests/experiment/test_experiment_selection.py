@@ -61,7 +61,8 @@ def test_bad_folders_are_one_line(tmp_path):
 @pytest.mark.parametrize("name", ["social-attribution", "pbt-world-seating", "social-fitness-tuning",
                                   "social-episode-samples-tuning",
                                   "social-fitness-report", "study-open", "social-ready-interval-tuning",
-                                  "league-vs-populations", "social-pb2-tuning", "social-inherit-tuning"])
+                                  "league-vs-populations", "social-pb2-tuning", "social-inherit-tuning",
+                                  "social-budget"])
 def test_the_committed_analyses_are_what_the_committed_results_give(name, tmp_path):
     folder = ROOT / "results" / name
     committed = json.loads((folder / "selection.json").read_text())
