@@ -184,9 +184,13 @@ BOTS_ROOT = click.option(
 @click.option("--baselines", default=None, metavar="SUITE.json",
               help="Random play's and the reference's returns from an earlier run of this suite "
                    "(same episodes, seed, env), instead of playing them again.")
+@click.option("--keep-tasks", default=None, metavar="FOLDER",
+              help="Keep each finished (scenario, policy) task in FOLDER, and take the ones "
+                   "already there instead of playing them again: a killed run, rerun with the "
+                   "same FOLDER, goes on where it stopped.")
 @options.TRACKING
 def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, bots_root, out, force,
-           ray_address, baselines, tracking_uri):
+           ray_address, baselines, keep_tasks, tracking_uri):
     """Each POLICY focal in the scenarios of a held-out suite.
 
     Melting Pot 2.0's protocol without DeepMind's bots: each scenario seats the focal policy in
@@ -204,6 +208,7 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, b
       popbased evaluate suite suites/heldout.toml runs/champions/open -n 30 -o runs/suite
     """
     import json
+    import os
 
     from popbased.cli import progress
     from popbased.evaluation import suite as suites
@@ -217,6 +222,9 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, b
     root = suites.check(chosen, env, bots_root, refs)  # checked before anything is written
     if baselines:
         suites.baseline_rows(chosen, baselines, episodes, seed, env, max_episode_steps)
+    if keep_tasks and os.path.exists(keep_tasks) and not os.path.isdir(keep_tasks):
+        raise BadInput(f"--keep-tasks {keep_tasks}: not a folder (the finished tasks go into a "
+                       f"folder, made if missing)")
     folder = claim(out, "evaluation", force=force)
     ensure_ray(ray_address)
     console = progress.console(stderr=True)
@@ -224,7 +232,7 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, b
                                         f"episodes per focal policy and scenario)") as bar:
         made = suites.run(chosen, refs, episodes=episodes, seed=seed, max_steps=max_episode_steps,
                           env=env, envs=envs, baselines=baselines, progress=bar.update,
-                          bots_root=root)
+                          bots_root=root, keep=keep_tasks)
     made.update(policies={r.label: {"kind": r.kind, **r.source} for r in refs})
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "suite.json", json.dumps(made, indent=1, default=str).encode())

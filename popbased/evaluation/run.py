@@ -38,9 +38,11 @@ def default_envs(episodes: int) -> int:
 
 def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, max_steps: int | None,
          envs: int | None, progress: Callable[[int, int], None] | None,
-         env: str = "meltingpot") -> list[dict[str, Any]]:
-    """Plays every job ({'params', 'seats', ...labels}) as a Ray task; results in job order.
-    On the fast env a task plays all its episodes as one batch of worlds on one CPU."""
+         env: str = "meltingpot",
+         on_done: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Plays every job ({'params', 'seats', ...labels}) as a Ray task; results in job order
+    (`on_done(i, result)` as each finishes). On the fast env a task plays all its episodes as
+    one batch of worlds on one CPU."""
     import ray  # deferred: heavy, only to play
 
     if engines.get(env).one_batch:
@@ -71,6 +73,8 @@ def _run(jobs: list[dict[str, Any]], substrate: str, episodes: int, seed: int, m
                     pass
             raise BadInput(str(cause)) from None  # one line, as if it had been checked here
         results[i] = {**job, "episodes": played, "seconds": time.perf_counter() - t0}
+        if on_done:
+            on_done(i, results[i])
         if progress:
             progress(len(jobs) - len(waiting), len(jobs))
     return results

@@ -52,6 +52,7 @@ import numpy as np
 
 from popbased.errors import BadInput
 from popbased.evaluation.policies import PolicyRef
+from popbased.evaluation.tasks import TaskStore
 from popbased.ppo.actions import RANDOM, is_scripted, scripted_kind
 from popbased.substrates import resolve
 
@@ -289,11 +290,13 @@ def check(suite: Suite, env: str, bots_root: str | None = None,
 
 def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, max_steps: int | None,
         env: str = "meltingpot", envs: int | None = None, baselines: str | Path | None = None,
-        progress: Callable[[int, int], None] | None = None, bots_root: str | None = None) -> dict[str, Any]:
+        progress: Callable[[int, int], None] | None = None, bots_root: str | None = None,
+        keep: str | Path | None = None) -> dict[str, Any]:
     """Plays every scenario with random, the reference (unless `baselines` gives them) and each
     policy focal (Ray tasks; Melting Pot's scenarios as `evaluate scenario` plays them, their
     bots from `bots_root`); the results with each focal policy's return per scenario, its score
-    and the overall scores."""
+    and the overall scores. `keep`: a folder where each finished task of our scenarios is kept
+    and from which a rerun takes them instead of playing them again (popbased.evaluation.tasks)."""
     from popbased.evaluation import scenario as mp_scenarios
     from popbased.evaluation.run import _run  # deferred: brings Ray's task machinery
 
@@ -317,10 +320,19 @@ def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, ma
                 {"scenario": s.name, "policy": label, "params": s.params, "seats": s.seats(path)})
     total = sum(len(j) for j in by_substrate.values()) + len(theirs) * len(focal)
     played: list[dict[str, Any]] = list(given)
+    store = None if keep is None else TaskStore(keep, _identity(suite, episodes, seed, env, max_steps))
     for (substrate, _), jobs in by_substrate.items():
-        base = len(played) - len(given)
-        played += _run(jobs, substrate, episodes, seed, max_steps, envs,
-                       (lambda done, _n, b=base: progress(b + done, total)) if progress else None, env)
+        results = [None if store is None else store.get(j) for j in jobs]
+        todo = [i for i, r in enumerate(results) if r is None]
+        base = len(played) - len(given) + len(jobs) - len(todo)
+        if progress and len(todo) < len(jobs):
+            progress(base, total)
+        ran = _run([jobs[i] for i in todo], substrate, episodes, seed, max_steps, envs,
+                   (lambda done, _n, b=base: progress(b + done, total)) if progress else None, env,
+                   (lambda k, result: store.put(jobs[todo[k]], result)) if store else None)
+        for i, result in zip(todo, ran):
+            results[i] = result
+        played += results
     if theirs:
         base, pairs = len(played) - len(given), len(theirs) * len(focal)
         refs = [PolicyRef(label, "random" if path == RANDOM else "policy", None if path == RANDOM else path)

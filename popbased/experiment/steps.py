@@ -204,7 +204,7 @@ def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int 
     policy = () if arm is None else (champion(out, arm, seed), "--baselines", str(baselines))
     argv = CLI + ("evaluate", "suite", str(file)) + policy + (
         "--episodes", str(exp.suite_episodes), "--seed", str(EVAL_SEED), "--env", "meltingpot",
-        "--tracking-uri", uri, "-o", str(folder))
+        "--tracking-uri", uri, "-o", str(folder), "--keep-tasks", str(tasks_folder(out, tag, name)))
     if exp.max_episode_steps:
         argv += ("--max-episode-steps", str(exp.max_episode_steps))
     prefix = f"{tag}/" if tag else ""
@@ -215,6 +215,13 @@ def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int 
     scenarios = len(load_suite(file).scenarios)
     return Planned(step, "suite", None if arm is None else arm.name, seed,
                    exp.suite_episodes * scenarios * (2 if arm is None else 1))
+
+
+def tasks_folder(out: Path, tag: str, name: str) -> Path:
+    """Where a suite step keeps its finished tasks (`evaluate suite --keep-tasks`): outside the
+    step's folder, which a rerun of the step starts afresh, so that a step killed part-way
+    (hours of Melting Pot episodes) goes on where it stopped."""
+    return out / "tasks" / "suite" / (tag or "-") / name
 
 
 def suite_tag(name: str) -> str:

@@ -88,9 +88,54 @@ def test_a_tiny_suite_plays_from_the_cli_and_bad_input_is_exit_2(tmp_path):
     assert "scripted:greedy: overall score" in done.stdout
     again = popbased(tmp_path, "evaluate", "suite", path, "scripted:greedy", "-n", 2, "--env", "fast", "-o", "out")
     one_line_error(again, "out")  # an existing results folder is not overwritten
+    (tmp_path / "afile").write_text("")
+    one_line_error(popbased(tmp_path, "evaluate", "suite", path, "-o", "o3", "--keep-tasks", "afile"),
+                   "--keep-tasks afile: not a folder")
+    assert not (tmp_path / "o3").exists()
     bad = _file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 9\nbackground = "random"\n')
     one_line_error(popbased(tmp_path, "evaluate", "suite", bad, "random", "-o", "o2"), "focal: 9 focal seats")
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_killed_suite_run_goes_on_from_its_kept_tasks(ray_local, tmp_path, monkeypatch):
+    """With `keep` (`evaluate suite --keep-tasks`, an experiment's suite steps) each finished
+    task is kept as it finishes; a rerun plays only the tasks not kept, and scores alike."""
+    from popbased.evaluation import run as evaluation_run
+
+    s = suite.load(_file(tmp_path, '[scenarios.zap]\nsubstrate = "open"\nfocal = 5\n'
+                                   'background = "scripted:greedy_zapper"\n[scenarios.chase]\n'
+                                   'substrate = "private_property"\nfocal = 2\nbackground = "scripted:chaser"\n'))
+    keep = tmp_path / "tasks"
+    first = suite.run(s, [], episodes=2, seed=0, max_steps=60, env="fast", keep=keep)
+    kept = sorted(keep.glob("*.json"))
+    assert len(kept) == 4  # 2 scenarios x (random, reference)
+    kept[0].unlink()  # a task the killed run had not finished
+    (keep / "junk.json").write_text("{not json")
+    played, real = [], evaluation_run._run
+    monkeypatch.setattr(evaluation_run, "_run", lambda jobs, *a, **k: played.extend(
+        (j["scenario"], j["policy"]) for j in jobs) or real(jobs, *a, **k))
+    again = suite.run(s, [], episodes=2, seed=0, max_steps=60, env="fast", keep=keep)
+    assert len(played) == 1 and len(list(keep.glob("*.json"))) == 5
+    assert again["rows"] == first["rows"] and again["overall"] == first["overall"]
+    played.clear()
+    suite.run(s, [], episodes=1, seed=0, max_steps=60, env="fast", keep=keep)  # another run: all played
+    assert len(played) == 4
+
+
+def test_a_kept_task_is_one_of_the_same_players_files(tmp_path):
+    from popbased.evaluation.tasks import TaskStore
+
+    policy = tmp_path / "champion"
+    policy.mkdir()
+    (policy / "policy.onnx").write_bytes(b"weights")
+    store = TaskStore(tmp_path / "tasks", {"episodes": 2})
+    job = {"scenario": "a", "policy": "p", "params": {}, "seats": [str(policy), None, "scripted:greedy"]}
+    assert store.get(job) is None
+    store.put(job, {"scenario": "a", "episodes": [{"returns": [1.5, 2]}]})
+    assert store.get(dict(job)) == {"scenario": "a", "episodes": [{"returns": [1.5, 2]}]}
+    assert TaskStore(tmp_path / "tasks", {"episodes": 3}).get(job) is None  # another run
+    (policy / "policy.onnx").write_bytes(b"other weights")  # exported again
+    assert TaskStore(tmp_path / "tasks", {"episodes": 2}).get(job) is None
 
 
 def test_baselines_played_once_are_reused_and_checked(tmp_path):

@@ -61,6 +61,11 @@ def test_each_champion_gets_a_suite_step_after_its_export(tmp_path):
     base = list(planned["suite/baselines"].step.argv[len(steps.CLI):])
     assert base[3] == "--episodes"  # no policy: random and the reference only
     assert argv[argv.index("--episodes") + 1] == "1" and argv[argv.index("--env") + 1] == "meltingpot"
+    # each suite step keeps its finished tasks outside its own folder (which a rerun starts
+    # afresh), so that a step killed part-way goes on where it stopped
+    kept = {argv_[argv_.index("--keep-tasks") + 1] for argv_ in (argv, base)}
+    out = (tmp_path / "out").resolve()
+    assert kept == {str(out / "tasks" / "suite" / "-" / "pbt" / "seed-1"), str(out / "tasks" / "suite" / "-" / "baselines")}
 
 
 def test_several_suites_each_get_their_steps_named_after_them(tmp_path):
