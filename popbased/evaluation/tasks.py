@@ -30,18 +30,20 @@ class TaskStore:
 
     def get(self, job: Mapping[str, Any]) -> dict[str, Any] | None:
         """The task's result as it was kept, or None (never played, or unreadable)."""
+        plain = _plain(job)
         try:
-            kept = json.loads(self._path(job).read_text())
+            kept = json.loads(self._path(plain).read_text())
         except (OSError, ValueError):
             return None
-        return kept.get("result") if isinstance(kept, dict) and kept.get("job") == _plain(job) else None
+        return kept.get("result") if isinstance(kept, dict) and kept.get("job") == plain else None
 
     def put(self, job: Mapping[str, Any], result: Mapping[str, Any]) -> None:
-        write_atomic(self._path(job), json.dumps({"job": _plain(job), "result": result}).encode())
+        plain = _plain(job)
+        write_atomic(self._path(plain), json.dumps({"job": plain, "result": result}).encode())
 
-    def _path(self, job: Mapping[str, Any]) -> Path:
-        files = {s: self._digest(s) for s in job.get("seats", ()) if isinstance(s, str)}
-        text = json.dumps({"identity": self.identity, "job": _plain(job), "files": files}, sort_keys=True)
+    def _path(self, plain: Mapping[str, Any]) -> Path:
+        files = {s: self._digest(s) for s in plain.get("seats", ()) if isinstance(s, str)}
+        text = json.dumps({"identity": self.identity, "job": plain, "files": files}, sort_keys=True)
         return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"
 
     def _digest(self, player: str) -> str | None:

@@ -50,7 +50,7 @@ def load(ref: str) -> tuple[dict[str, Any], str, Path]:
     return summary, arm, path
 
 
-def _budget(summary: dict, arm: str) -> Any:
+def budget(summary: dict, arm: str) -> Any:
     return summary["arms"][arm].get("agent_steps", summary.get("agent_steps"))
 
 
@@ -60,11 +60,11 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None,
     reps = reps or {}
     (sx, ax, px), (sy, ay, py) = load(x_ref), load(y_ref)
     differ = [k for k in ALIKE if sx.get(k) != sy.get(k)]
-    if _budget(sx, ax) != _budget(sy, ay) and not across_budgets:
+    if budget(sx, ax) != budget(sy, ay) and not across_budgets:
         differ.append("agent_steps")
     if differ:
-        shown = "; ".join(f"{k}: {sx.get(k) if k != 'agent_steps' else _budget(sx, ax)!r} vs "
-                          f"{sy.get(k) if k != 'agent_steps' else _budget(sy, ay)!r}" for k in differ)
+        shown = "; ".join(f"{k}: {sx.get(k) if k != 'agent_steps' else budget(sx, ax)!r} vs "
+                          f"{sy.get(k) if k != 'agent_steps' else budget(sy, ay)!r}" for k in differ)
         allowed = "" if across_budgets else " and agent_steps per run (--across-budgets: any)"
         raise BadInput(f"{x_ref} and {y_ref} were not evaluated alike ({shown}); allowed: arms of "
                        f"experiments with the same {', '.join(ALIKE)}{allowed}")
@@ -81,7 +81,7 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None,
         norm = (stats.aggregate({label: values}, **reps.get("aggregate", {}))[label]["iqm"].as_dict()
                 if values and all(v is not None for v in values) else None)
         arms[label] = {"summary": str(path), "arm": arm, "seeds": [int(s) for s in runs[label]],
-                       "agent_steps": _budget(summary, arm),
+                       "agent_steps": budget(summary, arm),
                        "scores": scores[label], "score_iqm": iqm.as_dict(), "normalised_iqm": norm,
                        "definition": summary["arms"][arm].get("definition"),
                        "baselines": {k: v.get("score") for k, v in (summary.get("baselines") or {}).items()}}
@@ -90,7 +90,7 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None,
     return {"x": labels[0], "y": labels[1], "metric": "score: per-capita return per 1,000 steps on "
             "real Melting Pot, each run's mean over its evaluation episodes",
             "evaluated_alike": {k: sx.get(k) for k in ALIKE} | (
-                {} if _budget(sx, ax) != _budget(sy, ay) else {"agent_steps": _budget(sx, ax)}),
+                {} if budget(sx, ax) != budget(sy, ay) else {"agent_steps": budget(sx, ax)}),
             "arms": arms, "probability_of_improvement": poi.as_dict(),
             "note": "independent runs of two experiments; seeds both used: "
                     f"{shared if shared else 'none'}"}
