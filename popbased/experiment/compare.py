@@ -50,7 +50,7 @@ def load(ref: str) -> tuple[dict[str, Any], str, Path]:
     return summary, arm, path
 
 
-def budget(summary: dict, arm: str) -> Any:
+def agent_steps_per_run(summary: dict, arm: str) -> Any:
     return summary["arms"][arm].get("agent_steps", summary.get("agent_steps"))
 
 
@@ -59,12 +59,13 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None,
     """X's and Y's runs, each arm's IQM (score and normalised) and P(X > Y) on the score."""
     reps = reps or {}
     (sx, ax, px), (sy, ay, py) = load(x_ref), load(y_ref)
+    bx, by = agent_steps_per_run(sx, ax), agent_steps_per_run(sy, ay)
     differ = [k for k in ALIKE if sx.get(k) != sy.get(k)]
-    if budget(sx, ax) != budget(sy, ay) and not across_budgets:
+    if bx != by and not across_budgets:
         differ.append("agent_steps")
     if differ:
-        shown = "; ".join(f"{k}: {sx.get(k) if k != 'agent_steps' else budget(sx, ax)!r} vs "
-                          f"{sy.get(k) if k != 'agent_steps' else budget(sy, ay)!r}" for k in differ)
+        shown = "; ".join(f"{k}: {sx.get(k) if k != 'agent_steps' else bx!r} vs "
+                          f"{sy.get(k) if k != 'agent_steps' else by!r}" for k in differ)
         allowed = "" if across_budgets else " and agent_steps per run (--across-budgets: any)"
         raise BadInput(f"{x_ref} and {y_ref} were not evaluated alike ({shown}); allowed: arms of "
                        f"experiments with the same {', '.join(ALIKE)}{allowed}")
@@ -81,7 +82,7 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None,
         norm = (stats.aggregate({label: values}, **reps.get("aggregate", {}))[label]["iqm"].as_dict()
                 if values and all(v is not None for v in values) else None)
         arms[label] = {"summary": str(path), "arm": arm, "seeds": [int(s) for s in runs[label]],
-                       "agent_steps": budget(summary, arm),
+                       "agent_steps": agent_steps_per_run(summary, arm),
                        "scores": scores[label], "score_iqm": iqm.as_dict(), "normalised_iqm": norm,
                        "definition": summary["arms"][arm].get("definition"),
                        "baselines": {k: v.get("score") for k, v in (summary.get("baselines") or {}).items()}}
@@ -90,7 +91,7 @@ def compare(x_ref: str, y_ref: str, reps: dict | None = None,
     return {"x": labels[0], "y": labels[1], "metric": "score: per-capita return per 1,000 steps on "
             "real Melting Pot, each run's mean over its evaluation episodes",
             "evaluated_alike": {k: sx.get(k) for k in ALIKE} | (
-                {} if budget(sx, ax) != budget(sy, ay) else {"agent_steps": budget(sx, ax)}),
+                {} if bx != by else {"agent_steps": bx}),
             "arms": arms, "probability_of_improvement": poi.as_dict(),
             "note": "independent runs of two experiments; seeds both used: "
                     f"{shared if shared else 'none'}"}

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from popbased.errors import BadInput
 from popbased.experiment import stats
-from popbased.experiment.compare import ALIKE, budget, load
+from popbased.experiment.compare import ALIKE, agent_steps_per_run, load
 
 METRIC = ("score: per-capita return per 1,000 steps on real Melting Pot, each run's mean over "
           "its evaluation episodes")
@@ -47,7 +47,7 @@ def trend(specs: Sequence[str], reps: dict | None = None) -> dict[str, Any]:
     loaded = [(label, ref, *load(ref)) for label, ref in refs]
     _, first_ref, first, _, _ = loaded[0]
     seen: dict[str, set] = {}
-    per_run = [budget(summary, arm) for _, _, summary, arm, _ in loaded]  # agent-steps per run
+    per_run = [agent_steps_per_run(summary, arm) for _, _, summary, arm, _ in loaded]  # agent-steps per run
     for (label, ref, summary, arm, _), budget in zip(loaded, per_run):  # checked before any statistics
         differ = [k for k in ALIKE if summary.get(k) != first.get(k)]
         if differ:
