@@ -135,6 +135,41 @@ def test_probability_of_improvement_refuses_unknown_arms_and_other_tasks():
         stats.probability_of_improvement({"x": np.ones((3, 2)), "y": np.ones(3)}, [("x", "y")], reps=REPS)
 
 
+# ------------------------------------------------------------------ statistics read back by multiset
+@pytest.mark.parametrize("runs", [1, 2, 3, 4])
+def test_resamples_counts_the_multisets_of_every_draw(runs):
+    import itertools
+
+    draws = {tuple(sorted(d)) for d in itertools.product(range(runs), repeat=runs)}
+    assert stats.resamples(np.zeros((runs, 1))) == len(draws)
+    assert stats.resamples(np.zeros((runs, 2)), np.zeros((runs, 1))) == len(draws) ** 3
+
+
+@pytest.mark.parametrize("name,scores", [
+    ("three", np.array([[0.3], [-1.2], [2.5], [0.7], [0.71]])),
+    ("three", np.array([[0.3, 1.0], [-1.2, 2.0], [2.5, -3.0]])),
+    ("poi", (np.array([[0.1], [0.5], [0.4]]), np.array([[0.2], [0.45], [0.3]]))),
+])
+def test_a_statistic_read_back_by_multiset_gives_rliables_intervals(name, scores):
+    """The same seeded bootstrap with rliable's own statistic and with it read back: equal up to
+    a sum's rounding, the statistic computed once per different resample, not per replication."""
+    library, _ = stats._rliable()
+    memo = stats.ByMultiset(stats._func(name))
+    made = []
+    for func in (stats._func(name), memo):
+        with stats._seeded(3):
+            points, intervals = library.get_interval_estimates({"x": scores}, func, reps=2_000)
+        made.append((np.atleast_1d(points["x"]), intervals["x"]))
+    np.testing.assert_allclose(made[1][0], made[0][0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(made[1][1], made[0][1], rtol=0, atol=1e-12)
+    arrays = scores if isinstance(scores, tuple) else (scores,)
+    assert memo.computed <= stats.resamples(*arrays) + 1  # + the point estimate on the data
+    assert memo.computed < 2_000 // 4
+    points, intervals = stats._bootstrap(name, scores, 2_000, 3)  # reads back here: few multisets
+    np.testing.assert_allclose(points, made[0][0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(intervals, made[0][1], rtol=0, atol=1e-12)
+
+
 # ------------------------------------------------------------------ performance profile
 def test_performance_profile_fractions_above_tau():
     scores = {"a": [0.1, 0.5, 0.9, 1.3], "b": np.array([[0.2, 0.4], [0.6, 1.0]])}
