@@ -135,18 +135,22 @@ def _suite(s: dict[str, Any]) -> list[str]:
                   "Each arm's champions focal in each scenario of the suite, across seeds: the "
                   "score (0 = random play focal, 1 = the reference focal) as IQM with its 95% CI, "
                   "the focal players' per-capita return per episode (IQM), the share of episodes "
-                  "depleted by the world count and by the study's proxy (mean over seeds), and "
-                  "whether the score is above random play with its CI apart (lower bound > 0).", ""]
+                  "depleted by the world count and by the study's proxy (mean over seeds), random "
+                  "play's own 95% CI on the score (it is evaluated once: a bootstrap of its mean "
+                  "over its episodes), and whether the score is above random play with the CIs "
+                  "apart (the champions' lower bound above random play's upper bound).", ""]
         rows = []
         for arm, scenarios in by.items():
             for sc, r in scenarios.items():
                 ret = (r["focal_return"].get("iqm") or {}).get("point")
+                band = r.get("random")
                 rows.append([sc, arm, str(r["seeds"]), _ci(r["score"].get("iqm")),
                              "-" if ret is None else f"{ret:.1f}",
                              " / ".join(f"{r[k]:.0%}" if k in r else "-" for k in ("depleted", "proxy_depleted")),
+                             f"[{band['low']:.2f}, {band['high']:.2f}]" if band else "-",
                              "yes" if r["above_random"] else "no"])
         lines += _table(["scenario", "arm", "seeds", "score IQM [95% CI]", "focal return (IQM)",
-                         "depleted (world / proxy)", "above random, CI apart"],
+                         "depleted (world / proxy)", "random's 95% CI", "above random, CIs apart"],
                         sorted(rows, key=lambda x: (x[0], x[1]))) + [""]
         poi = [p for p in s.get("suite_probability_of_improvement") or [] if p.get("suite") == name]
         if poi:

@@ -160,23 +160,50 @@ def suite_score(out: Path, rows: dict, arm: str, seed, tag: str = "") -> dict | 
     by_scenario = {r["scenario"]: {k: r[k] for k in ("score", "focal_return", "depleted", "proxy_depleted")
                                    if k in r and _finite(r[k]) is not None}
                    for r in made.get("rows", []) if r.get("policy") == label}
-    return {"suite": made.get("suite", tag), **overall, "by_scenario": by_scenario}
+    return {"suite": made.get("suite", tag), **overall, "by_scenario": by_scenario,
+            "random_episodes": _random_episodes(made.get("rows", []))}
+
+
+def _random_episodes(rows: list[dict]) -> dict[str, list[float]]:
+    """Per scenario, random play's focal return in each of its episodes on the score's scale
+    (0 = its mean, 1 = the reference's mean), where the reference beats it: what random play's
+    own interval is bootstrapped from (`suite_scenarios`)."""
+    means = {(r.get("scenario"), r.get("policy")): r.get("focal_return") for r in rows}
+    made = {}
+    for r in rows:
+        low, high = r.get("focal_return"), means.get((r.get("scenario"), "reference"))
+        if r.get("policy") == "random" and r.get("focal_returns") and low is not None and high is not None \
+                and high > low:
+            made[r["scenario"]] = [(x - low) / (high - low) for x in r["focal_returns"]]
+    return made
 
 
 def suite_scenarios(arms: dict, reps: dict) -> dict | None:
     """Per suite, arm and scenario, the champions' scores across seeds (IQM, mean with 95% CIs),
     their focal per-capita return (IQM) and depletion both ways (means over seeds), and whether
-    the score is above random play with its CI apart (the lower bound above 0)."""
+    the score is above random play with the CIs apart: the champions' IQM lower bound above the
+    upper bound of random play's own 95% CI (random play is evaluated once, so its interval is
+    a bootstrap of its mean over its episodes; where a suite's results lack them, above 0)."""
     by: dict[str, dict] = {}
+    random: dict[str, dict[str, list[float]]] = {}
     for arm, info in arms.items():
         for seed, run in info["runs"].items():
             for name, suite in (run.get("suites") or {}).items():
                 for scenario, v in (suite.get("by_scenario") or {}).items():
                     by.setdefault(name, {}).setdefault(arm, {}).setdefault(scenario, []).append(v)
-    return {name: _by_scenario(of, reps) for name, of in by.items()} or None
+                for scenario, v in (suite.get("random_episodes") or {}).items():
+                    random.setdefault(name, {}).setdefault(scenario, v)  # one baselines step a suite
+    return {name: _by_scenario(of, reps, _random_bands(random.get(name, {}), reps))
+            for name, of in by.items()} or None
 
 
-def _by_scenario(by: dict, reps: dict) -> dict:
+def _random_bands(episodes: dict[str, list[float]], reps: dict) -> dict[str, dict]:
+    """Per scenario, random play's mean score over its episodes with its 95% CI (rliable's
+    bootstrap over the episodes; the mean of `stats.aggregate`)."""
+    return {sc: est["mean"] for sc, est in _aggregate(episodes, reps).items()}
+
+
+def _by_scenario(by: dict, reps: dict, random: dict[str, dict] | None = None) -> dict:
     out = {}
     for arm, scenarios in by.items():
         scores = {sc: [v["score"] for v in vs if "score" in v] for sc, vs in scenarios.items()}
@@ -189,8 +216,11 @@ def _by_scenario(by: dict, reps: dict) -> dict:
                 got = [v[k] for v in vs if k in v]
                 if got:
                     row[k] = float(np.mean(got))
+            band = (random or {}).get(sc)
+            if band:
+                row["random"] = band
             low = (row["score"].get("iqm") or {}).get("low")
-            row["above_random"] = low is not None and low > 0
+            row["above_random"] = low is not None and low > (band["high"] if band else 0)
             out[arm][sc] = row
     return out
 
