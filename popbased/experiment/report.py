@@ -199,8 +199,9 @@ def suite_scenarios(arms: dict, reps: dict) -> dict | None:
 
 def _random_bands(episodes: dict[str, list[float]], reps: dict) -> dict[str, dict]:
     """Per scenario, random play's mean score over its episodes with its 95% CI (rliable's
-    bootstrap over the episodes; the mean of `stats.aggregate`)."""
-    return {sc: est["mean"] for sc, est in _aggregate(episodes, reps).items()}
+    bootstrap over the episodes; `stats.mean_interval`)."""
+    kept = {sc: v for sc, v in episodes.items() if v}
+    return {sc: e.as_dict() for sc, e in stats.mean_interval(kept, **reps.get("aggregate", {})).items()}
 
 
 def _by_scenario(by: dict, reps: dict, random: dict[str, dict] | None = None) -> dict:

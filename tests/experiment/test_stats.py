@@ -135,6 +135,15 @@ def test_probability_of_improvement_refuses_unknown_arms_and_other_tasks():
         stats.probability_of_improvement({"x": np.ones((3, 2)), "y": np.ones(3)}, [("x", "y")], reps=REPS)
 
 
+def test_mean_interval_is_aggregates_mean_alone():
+    scores = {"a": [0.3, -1.2, 2.5, 0.7, 0.71, 4.0], "b": np.array([[1.0, 2.0], [3.0, 5.0], [0.5, 0.0]])}
+    full = stats.aggregate(scores, reps=REPS)
+    alone = stats.mean_interval(scores, reps=REPS)
+    for arm in scores:
+        assert alone[arm].as_dict() == pytest.approx(full[arm]["mean"].as_dict(), abs=1e-12)
+    assert alone["a"].point == pytest.approx(np.mean(scores["a"]))
+
+
 # ------------------------------------------------------------------ statistics read back by multiset
 @pytest.mark.parametrize("runs", [1, 2, 3, 4])
 def test_resamples_counts_the_multisets_of_every_draw(runs):
