@@ -95,6 +95,9 @@ def test_a_tiny_suite_plays_from_the_cli_and_bad_input_is_exit_2(tmp_path):
     bad = _file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 9\nbackground = "random"\n')
     one_line_error(popbased(tmp_path, "evaluate", "suite", bad, "random", "-o", "o2"), "focal: 9 focal seats")
     assert not (tmp_path / "o2").exists()
+    gone = _file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "pops/champion"\n')
+    one_line_error(popbased(tmp_path, "evaluate", "suite", gone, "random", "-o", "o4"), "'pops/champion' does not exist")
+    assert not (tmp_path / "o4").exists()
 
 
 def test_a_killed_suite_run_goes_on_from_its_kept_tasks(ray_local, tmp_path, monkeypatch):
