@@ -164,6 +164,9 @@ class GenerationSummary:
     timing: Mapping[str, float] | None = None
     """generation_s (the whole generation), end_of_generation_s (its PBT step, checkpoints
     and records)."""
+    arenas: Mapping[str, int] | None = None
+    """Runs across arenas: the episodes that ended in each arena during the generation (the
+    sum of its rounds' `arenas`)."""
 
     def to_json(self) -> dict[str, Any]:
         out = _record(self)

@@ -93,6 +93,7 @@ class Loop:
         self.lineage = records.lineage
         self.window = EpisodeWindow()
         self.stats = MemberStats()
+        self.arena_episodes: Counter = Counter()  # episodes ended in each arena this generation
         self.members: dict[str, Member] = {}
         self.session: Session | None = None
         self.tracker = None
@@ -155,6 +156,7 @@ class Loop:
         """Training rounds, evaluation rounds, selection, commit."""
         t0 = time.perf_counter()
         self.stats.reset()
+        self.arena_episodes.clear()
         self.selection.begin_generation(self)
         while not self.selection.trained(self):
             fragment = self.round(more=self.selection.more(self))
@@ -203,6 +205,7 @@ class Loop:
             arenas=dict(Counter(e["arena"] for e in fragment.episodes if "arena" in e)) or None,
             **self.records.round_fields(self, session, fragment))
         self.last_report = report
+        self.arena_episodes.update(report.arenas or {})
         self.records.round(self, report, fragment)
         if self.on_round and self.on_round(report):
             raise StopRun

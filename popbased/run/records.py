@@ -201,7 +201,8 @@ class FolderRecords:
             time_ms=int(time.time() * 1000), elapsed_s=time.perf_counter() - loop.started,
             best=loop.best(), **self.selection.summary_fields(), members=members,
             events=tuple(e for e in events if e.kind != "keep"), inner_loop_s=loop.inner_s,
-            worker_restarts=loop.session.collector.restarts, timing=timing)
+            worker_restarts=loop.session.collector.restarts, timing=timing,
+            arenas=dict(loop.arena_episodes) or None)
 
     def checkpoints(self, loop) -> dict[str, dict[str, str]]:
         """Every member's checkpoint of this generation (not yet named by any state)."""

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from popbased.league import payoff_view
 from popbased.population.reports import GenerationSummary
-from popbased.tracking.members import RunTracking, lineage_artifacts, log_members
+from popbased.tracking.members import RunTracking, arena_metrics, lineage_artifacts, log_members
 
 
 def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,7 +43,8 @@ def description(spec) -> str:
             f"{', '.join(m.name for m in spec.modes)}; background {', '.join(spec.sources)}.\n\n"
             "Metrics (step = generation): `score/POPULATION` is the league score (each population's "
             "mean focal return in a scenario it shared with another, 0 = the worst there, 1 = the "
-            "best, averaged over scenarios); `agent_steps`, `agent_steps_per_s`.\n\n"
+            "best, averaged over scenarios); `agent_steps`, `agent_steps_per_s`; across arenas, "
+            "`arenas/NAME` (the episodes that ended in each arena in the generation).\n\n"
             "Artifacts: `payoff/generation-NNNN.json` (the payoff table: focal x background x mode, "
             "per-capita return with 95% CI, Gini, depletion), its heatmap `.png` and page `.html`; "
             "`lineage.png` (who copied whom, when) and `lineage.jsonl`.\n\n"
@@ -63,6 +64,7 @@ class LeagueTracking(RunTracking):
         metrics = {"agent_steps": summary.agent_steps,
                    "agent_steps_per_s": summary.agent_steps / max(summary.elapsed_s, 1e-9)}
         metrics.update({f"score/{p}": s for p, s in (summary.scores or {}).items()})
+        metrics.update(arena_metrics(summary))
         name = self.folder.resolve().name
         table = payoff_view.write(self.folder, g, summary.rows or (), summary.scores or {}, name)
         artifacts = lineage_artifacts(self.folder, f"lineage of {name}")

@@ -61,6 +61,12 @@ class RunTracking:
                          error=error)
 
 
+def arena_metrics(summary: GenerationSummary) -> dict[str, float]:
+    """A run across arenas: `arenas/NAME`, the episodes that ended in arena NAME during the
+    generation (its draws: how the worlds were split between the arenas, as played)."""
+    return {f"arenas/{name}": float(n) for name, n in (summary.arenas or {}).items()}
+
+
 def log_members(store: Store, folder: Path, summary: GenerationSummary) -> None:
     """Each member's generation: at step g its fitness and the genes (`hp/...`) it trained with
     in generation g, i.e. the values that produced that fitness (a copy or mutation at the end of

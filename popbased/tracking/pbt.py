@@ -1,7 +1,8 @@
 """What a PBT run (`popbased pbt`) records in MLflow (experiment `pbt-NAME`, opened in the UI's
 training view): a run named after its folder, with a description, the population file's
 settings as params (`member_fitness`: what PBT ranks members by) and the file as an artifact;
-per generation (the step) the best fitness, agent-steps and speed, `lineage.jsonl` and
+per generation (the step) the best fitness, agent-steps and speed, across arenas the episodes
+played in each (`arenas/NAME`), `lineage.jsonl` and
 `lineage.png`; and one nested run per member (see `tracking.members`)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from popbased.population.reports import GenerationSummary
-from popbased.tracking.members import RunTracking, lineage_artifacts, log_members
+from popbased.tracking.members import RunTracking, arena_metrics, lineage_artifacts, log_members
 
 
 def _params(spec, opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,7 +31,8 @@ def description(spec) -> str:
     return (f"PBT population **{spec.name}** on `{spec.substrate}`: {spec.size} members, "
             f"{spec.steps_per_generation:,} agent-steps per generation, {spec.pbt.mode} PBT ranked "
             f"by {spec.pbt.fitness!r}.\n\nMetrics (step = generation): `best_fitness`, "
-            "`agent_steps`, `agent_steps_per_s`. Artifacts: `lineage.png` (who copied whom, when) "
+            "`agent_steps`, `agent_steps_per_s`, and across arenas `arenas/NAME` (the episodes that "
+            "ended in each arena in the generation). Artifacts: `lineage.png` (who copied whom, when) "
             "and `lineage.jsonl`.\n\nMembers are the nested runs below this one: `fitness`, "
             "`hp/*` (each evolving hyperparameter and shaping weight, from its initial value at "
             "step 0), `episode/*`, `train/*`.")
@@ -47,6 +49,7 @@ class PbtTracking(RunTracking):
         metrics = {"agent_steps": summary.agent_steps,
                    "agent_steps_per_s": summary.agent_steps / max(summary.elapsed_s, 1e-9),
                    "best_fitness": max(fitness) if fitness else None}
+        metrics.update(arena_metrics(summary))
         artifacts = lineage_artifacts(self.folder, f"lineage of {self.folder.resolve().name}")
         self.store.log("league", metrics, step=summary.generation, time_ms=summary.time_ms,
                        artifacts=artifacts)
