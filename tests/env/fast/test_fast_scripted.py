@@ -1,8 +1,9 @@
 """Scripted players on the fast env (popbased.env.fast.scripted): the rule on constructed
 worlds (ties, orientation-relative moves, apples it must not enter, walls, removed players),
 and the same move codes as the Melting Pot implementation (popbased.play.scripted.lab_moves)
-from the same states: constructed at random on the open and closed maps, and recorded from
-real Melting Pot episodes (scripted and random players mixed, so zaps and respawns happen)."""
+from the same states: constructed at random on the four maps, and recorded from real Melting
+Pot episodes on open, partnership and private_property (scripted and random players mixed, so
+zaps and respawns happen)."""
 
 import numpy as np
 import pytest
@@ -101,7 +102,7 @@ def random_states(game, rng, count):
     return out
 
 
-@pytest.mark.parametrize("map_name", ["open", "closed"])
+@pytest.mark.parametrize("map_name", ["open", "closed", "partnership", "private_property"])
 def test_both_engines_choose_the_same_moves_from_constructed_states(map_name, device):
     params = CommonsParams(map=map_name)
     game = build_map(params)
@@ -113,11 +114,12 @@ def test_both_engines_choose_the_same_moves_from_constructed_states(map_name, de
         assert (fast > 0).mean() > 0.3  # most players move: the states are not all trivial
 
 
-def test_both_engines_choose_the_same_moves_from_recorded_melting_pot_states():
-    """Real Melting Pot states: players 0-2 sustainable, 3 a greedy zapper, 4 a chaser, 5-6
-    random (the zappers make removed and respawning players and cooling timers part of the
-    states)."""
-    params = CommonsParams()
+@pytest.mark.parametrize("map_name", ["open", "partnership", "private_property"])
+def test_both_engines_choose_the_same_moves_from_recorded_melting_pot_states(map_name):
+    """Real Melting Pot states, on the open map, a walled one and private_property (the maps of
+    the held-out suite): players 0-2 sustainable, 3 a greedy zapper, 4 a chaser, 5-6 random
+    (the zappers make removed and respawning players and cooling timers part of the states)."""
+    params = CommonsParams(map=map_name)
     game = build_map(params)
     rng = np.random.default_rng(0)
     spec = capture.validation_spec(params)
@@ -132,7 +134,10 @@ def test_both_engines_choose_the_same_moves_from_recorded_melting_pot_states():
 
     steps = capture.record(params, game, 150, 3, policy=policy)
     snaps = [s.state for s in steps]
-    assert any(not s.alive.all() for s in snaps)  # zapped players were recorded
+    # zapped players recorded, except on private_property: there the players start apart on
+    # their plots and none was hit in 150 steps (nor in 400), though zaps were fired (timers)
+    if map_name != "private_property":
+        assert any(not s.alive.all() for s in snaps)
     assert any(s.timer.any() for s in snaps)
     assert sum(len(s.eaten) for s in steps) > 10
     for kind in SCRIPTED_KINDS:
