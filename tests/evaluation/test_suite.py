@@ -261,3 +261,20 @@ def test_each_row_says_how_often_its_episodes_were_depleted_both_ways(tmp_path):
                              {"scenario": "a", "policy": "p", "episodes": [{"returns": [1.5] * 7}]}])
     rows = {r["policy"]: r for r in again["rows"]}
     assert rows["random"]["depleted"] == 1.0 and "depleted" not in rows["reference"] and "depleted" not in rows["p"]
+
+
+def test_the_shipped_melting_pot_suite_names_melting_pots_twelve_commons_harvest_scenarios(tmp_path):
+    """suites/meltingpot.toml: DeepMind's scenarios with their bots; where the bots are missing
+    (as on this machine) it is refused in one line before anything is written."""
+    path = ROOT / "suites" / "meltingpot.toml"
+    s = suite.load(path)
+    assert [x.meltingpot for x in s.scenarios] == [
+        "commons_harvest__open_0", "commons_harvest__open_1", *[f"commons_harvest__closed_{i}" for i in range(4)],
+        *[f"commons_harvest__partnership_{i}" for i in range(6)]]
+    open0 = s.scenarios[0]
+    assert (open0.focal, open0.players) == (5, 7)  # the scenario Melting Pot 2.0's 10-11 per capita is from
+    empty = tmp_path / "bots"
+    empty.mkdir()
+    missing = popbased(tmp_path, "evaluate", "suite", path, "random", "--bots-root", empty, "-o", "o1")
+    one_line_error(missing, "of its bots are missing")
+    assert not (tmp_path / "o1").exists()
