@@ -5,6 +5,7 @@ import dataclasses
 import json
 import pickle
 import time
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -109,7 +110,7 @@ def _loop(members, fields=None):
     from popbased.population.member_stats import MemberStats
 
     loop = object.__new__(Loop)
-    loop.members, loop.stats = members, MemberStats()
+    loop.members, loop.stats, loop.arena_episodes = members, MemberStats(), Counter()
     loop.generation, loop.agent_steps, loop.inner_s = 3, 4200, 12.5
     loop.started = time.perf_counter()
     loop.session = SimpleNamespace(collector=SimpleNamespace(restarts=0))
