@@ -27,6 +27,7 @@ episode's summary names its arena (`arena`).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -61,6 +62,9 @@ def parse(raw: Any, where: str) -> tuple[Arena, ...]:
     out = []
     for name, table in raw.items():
         at = f"{where} [arenas.{name}]"
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
+            raise BadInput(f"{at}: the name may use letters, digits, '_', '-' and '.' (it names the "
+                           f"MLflow metric arenas/NAME and the episodes' records)")
         extra = sorted(set(table) - set(KEYS))
         if extra:
             raise BadInput(f"{at}: unknown key(s) {', '.join(extra)}; allowed: {', '.join(KEYS)}")

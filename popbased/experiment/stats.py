@@ -283,8 +283,9 @@ replications repeat one, and sorting and hashing each costs more than it saves."
 
 
 def _bootstrap(name: str, scores, reps: int, seed: int):
-    """rliable's stratified bootstrap of function `name` ("three" or "poi") over `scores` (one
-    entry), numpy's generator seeded by `seed` for the call; in this process or a worker."""
+    """rliable's stratified bootstrap of function `name` ("three", "mean" or "poi") over
+    `scores` (one entry), numpy's generator seeded by `seed` for the call; in this process or a
+    worker; the statistic read back by multiset where few exist (`ByMultiset`)."""
     library, _ = _rliable()
     func = _func(name)
     if resamples(*(scores if isinstance(scores, tuple) else (scores,))) <= MEMO_SHARE * reps:

@@ -165,8 +165,8 @@ class GenerationSummary:
     """generation_s (the whole generation), end_of_generation_s (its PBT step, checkpoints
     and records)."""
     arenas: Mapping[str, int] | None = None
-    """Runs across arenas: the episodes that ended in each arena during the generation (the
-    sum of its rounds' `arenas`)."""
+    """Runs across arenas: the training episodes that ended in each arena during the generation
+    (the sum of its training rounds' `arenas`; a league's evaluation rounds not counted)."""
 
     def to_json(self) -> dict[str, Any]:
         out = _record(self)

@@ -93,7 +93,7 @@ class Loop:
         self.lineage = records.lineage
         self.window = EpisodeWindow()
         self.stats = MemberStats()
-        self.arena_episodes: Counter = Counter()  # episodes ended in each arena this generation
+        self.arena_episodes: Counter = Counter()  # training episodes ended in each arena this generation
         self.members: dict[str, Member] = {}
         self.session: Session | None = None
         self.tracker = None
@@ -205,7 +205,8 @@ class Loop:
             arenas=dict(Counter(e["arena"] for e in fragment.episodes if "arena" in e)) or None,
             **self.records.round_fields(self, session, fragment))
         self.last_report = report
-        self.arena_episodes.update(report.arenas or {})
+        if learn:  # the draws trained on (a league's evaluation rounds play their own split)
+            self.arena_episodes.update(report.arenas or {})
         self.records.round(self, report, fragment)
         if self.on_round and self.on_round(report):
             raise StopRun

@@ -44,7 +44,7 @@ def description(spec) -> str:
             "Metrics (step = generation): `score/POPULATION` is the league score (each population's "
             "mean focal return in a scenario it shared with another, 0 = the worst there, 1 = the "
             "best, averaged over scenarios); `agent_steps`, `agent_steps_per_s`; across arenas, "
-            "`arenas/NAME` (the episodes that ended in each arena in the generation).\n\n"
+            "`arenas/NAME` (the training episodes that ended in each arena in the generation).\n\n"
             "Artifacts: `payoff/generation-NNNN.json` (the payoff table: focal x background x mode, "
             "per-capita return with 95% CI, Gini, depletion), its heatmap `.png` and page `.html`; "
             "`lineage.png` (who copied whom, when) and `lineage.jsonl`.\n\n"

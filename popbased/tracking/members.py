@@ -62,8 +62,8 @@ class RunTracking:
 
 
 def arena_metrics(summary: GenerationSummary) -> dict[str, float]:
-    """A run across arenas: `arenas/NAME`, the episodes that ended in arena NAME during the
-    generation (its draws: how the worlds were split between the arenas, as played)."""
+    """A run across arenas: `arenas/NAME`, the training episodes that ended in arena NAME during
+    the generation (its draws: how the worlds were split between the arenas, as played)."""
     return {f"arenas/{name}": float(n) for name, n in (summary.arenas or {}).items()}
 
 

@@ -31,7 +31,7 @@ def description(spec) -> str:
     return (f"PBT population **{spec.name}** on `{spec.substrate}`: {spec.size} members, "
             f"{spec.steps_per_generation:,} agent-steps per generation, {spec.pbt.mode} PBT ranked "
             f"by {spec.pbt.fitness!r}.\n\nMetrics (step = generation): `best_fitness`, "
-            "`agent_steps`, `agent_steps_per_s`, and across arenas `arenas/NAME` (the episodes that "
+            "`agent_steps`, `agent_steps_per_s`, and across arenas `arenas/NAME` (the training episodes that "
             "ended in each arena in the generation). Artifacts: `lineage.png` (who copied whom, when) "
             "and `lineage.jsonl`.\n\nMembers are the nested runs below this one: `fitness`, "
             "`hp/*` (each evolving hyperparameter and shaping weight, from its initial value at "

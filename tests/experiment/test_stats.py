@@ -159,7 +159,7 @@ def test_resamples_counts_the_multisets_of_every_draw(runs):
     ("three", np.array([[0.3, 1.0], [-1.2, 2.0], [2.5, -3.0]])),
     ("poi", (np.array([[0.1], [0.5], [0.4]]), np.array([[0.2], [0.45], [0.3]]))),
 ])
-def test_a_statistic_read_back_by_multiset_gives_rliables_intervals(name, scores):
+def test_a_statistic_read_back_by_multiset_gives_rliables_intervals(name, scores, monkeypatch):
     """The same seeded bootstrap with rliable's own statistic and with it read back: equal up to
     a sum's rounding, the statistic computed once per different resample, not per replication."""
     library, _ = stats._rliable()
@@ -174,7 +174,16 @@ def test_a_statistic_read_back_by_multiset_gives_rliables_intervals(name, scores
     arrays = scores if isinstance(scores, tuple) else (scores,)
     assert memo.computed <= stats.resamples(*arrays) + 1  # + the point estimate on the data
     assert memo.computed < 2_000 // 4
+    used = []
+
+    class Seen(stats.ByMultiset):
+        def __init__(self, func):
+            super().__init__(func)
+            used.append(self)
+
+    monkeypatch.setattr(stats, "ByMultiset", Seen)
     points, intervals = stats._bootstrap(name, scores, 2_000, 3)  # reads back here: few multisets
+    assert len(used) == 1 and 0 < used[0].computed < 2_000 // 4
     np.testing.assert_allclose(points, made[0][0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(intervals, made[0][1], rtol=0, atol=1e-12)
 

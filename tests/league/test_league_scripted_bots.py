@@ -60,8 +60,8 @@ def test_scripted_bots_are_checked_in_one_line(tmp_path, bots, league, message):
 def test_a_tiny_league_across_two_arenas_against_scripted_bots_on_both_engines(tmp_path, env, ray_local):
     """The issue's tiny league: scripted-bot background and two arenas (open, closed), on both
     engines (fast: one batch per arena; Melting Pot: one arena per rollout worker); every round
-    records the episodes that ended in each arena, and the generation their sum, in
-    generations.jsonl and in MLflow (`arenas/NAME`)."""
+    records the episodes that ended in each arena, and the generation the sum of its training
+    rounds', in generations.jsonl and in MLflow (`arenas/NAME`)."""
     from conftest import mlflow_client
     from popbased.league.run import make_loop, train_config
     from popbased.tracking.league import LeagueTracking
@@ -78,18 +78,21 @@ def test_a_tiny_league_across_two_arenas_against_scripted_bots_on_both_engines(t
     assert make_loop(spec, config, 1, on_generation=tracking.generation).run()["generation"] == 1
     tracking.close()
     rounds = [json.loads(line) for line in (out / "rounds.jsonl").read_text().splitlines()]
-    seen = {}
+    seen, trained = {}, {}
     for r in rounds:
         for arena, n in (r.get("arenas") or {}).items():
             seen[arena] = seen.get(arena, 0) + n
+            if r["phase"] == "train":
+                trained[arena] = trained.get(arena, 0) + n
     assert set(seen) == {"open", "closed"} and seen["open"] == seen["closed"]  # 2 worlds each
+    assert 0 < trained["open"] < seen["open"]  # the evaluation rounds also ended episodes
     [generation] = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
-    assert generation["arenas"] == seen
+    assert generation["arenas"] == trained  # the draws trained on
     client = mlflow_client(tmp_path)
     [run] = [r for r in client.search_runs([client.get_experiment_by_name(f"league-{spec.name}").experiment_id])
              if r.data.tags.get("popbased.kind") == "league"]
     assert {k: v for k, v in run.data.metrics.items() if k.startswith("arenas/")} == \
-        {f"arenas/{a}": float(n) for a, n in seen.items()}
+        {f"arenas/{a}": float(n) for a, n in trained.items()}
     [payoff] = [json.loads(line) for line in (out / "payoff.jsonl").read_text().splitlines()]
     backgrounds = {cell.split("|")[1] for cell in payoff["cells"]}
     assert {"bots:scripted:greedy_zapper", "bots:scripted:chaser"} <= backgrounds

@@ -41,6 +41,7 @@ def test_worlds_split_by_weight_each_arena_at_least_one():
     ({"a": {"params": {}}}, "needs 'substrate'"),
     ({"a": {"substrate": "opn"}}, r"\[arenas.a\]: .*opn"),
     ({"a": "open"}, r"expected \[arenas.NAME\] tables"),
+    ({"a+b": {"substrate": "open"}}, r"\[arenas.a\+b\]: the name may use letters, digits"),
 ])
 def test_bad_arena_tables_are_one_line(raw, message):
     with pytest.raises(BadInput, match=message) as err:
