@@ -117,7 +117,8 @@ def _metric(s: dict, metric: str, digits: int = 2) -> list[str]:
         agg = arm["aggregate"].get(metric)
         if agg is None:
             continue
-        rows.append([name, str(len(arm["runs"]))] + [_ci(agg.get(m), digits) for m in AGGREGATES])
+        runs = (arm.get("runs_per_metric") or {}).get(metric, len(arm["runs"]))  # those with the number
+        rows.append([name, str(runs)] + [_ci(agg.get(m), digits) for m in AGGREGATES])
     if not rows:
         return []
     named = METRICS[metric]

@@ -412,6 +412,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
     aggregates = {m: _aggregate(v, reps) for m, v in values.items()}
     for arm in arms:
         arms[arm]["aggregate"] = {m: aggregates[m][arm] for m in metrics if arm in aggregates[m]}
+        arms[arm]["runs_per_metric"] = {m: len(values[m][arm]) for m in metrics if values[m][arm]}
     scored = [a for a in arms if values["score"][a]]
     pairs = list(itertools.combinations(scored, 2))
     poi = stats.probability_of_improvement(values["score"], pairs, **reps.get("poi", {})) if pairs else {}

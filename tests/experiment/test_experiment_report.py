@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from conftest import POPS
-from popbased.experiment import report, spec, steps
+from popbased.experiment import markdown, report, spec, steps
 from popbased.experiment.record import RECORD, record
 from popbased.study.steps import write_marker
 
@@ -94,6 +94,7 @@ def test_scores_aggregates_and_pairs(folder, tmp_path):
     assert [ppo["runs"][k]["depletion"]["patch_deaths"] for k in "012"] == pytest.approx([0.25, 0.75, 0.0])
     assert ppo["aggregate"]["patch_deaths"]["mean"]["point"] == pytest.approx(1 / 3)
     assert "patch_deaths" not in pbt["aggregate"]  # no run of it counted patches
+    assert pbt["runs_per_metric"]["score"] == 2 and "patch_deaths" not in pbt["runs_per_metric"]
     assert s["baselines"]["random"]["depletion"]["patch_deaths"] == 1.0
     # harvest efficiency: apples per player per 1,000 steps (= the score here) over the open
     # map's ceiling, 0.888 apples per step for 7 players
@@ -150,6 +151,16 @@ def test_scores_aggregates_and_pairs(folder, tmp_path):
     copied = tmp_path / "results" / "handmade"
     assert (copied / "summary.json").read_bytes() == (folder / "summary.json").read_bytes()
     assert (copied / "figures" / "performance_profile.png").is_file()
+
+
+def test_a_metric_table_counts_the_runs_that_have_its_number():
+    """An arm's held-out suite score over the 2 of its 3 runs whose suite finished: "2 runs"."""
+    est = {"point": 0.5, "low": 0.4, "high": 0.6}
+    arm = {"runs": {"0": {}, "1": {}, "2": {}}, "aggregate": {"suite": {m: est for m in ("iqm", "mean", "median")}},
+           "runs_per_metric": {"suite": 2}}
+    assert "| a | 2 | 0.50 [0.40, 0.60] |" in "\n".join(markdown._metric({"arms": {"a": arm}}, "suite"))
+    del arm["runs_per_metric"]  # a summary from before the count: the arm's runs
+    assert "| a | 3 | 0.50 [0.40, 0.60] |" in "\n".join(markdown._metric({"arms": {"a": arm}}, "suite"))
 
 
 def test_without_the_reference_no_normalised_score(folder):
