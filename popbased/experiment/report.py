@@ -168,13 +168,13 @@ def _random_episodes(rows: list[dict]) -> dict[str, list[float]]:
     """Per scenario, random play's focal return in each of its episodes on the score's scale
     (0 = its mean, 1 = the reference's mean), where the reference beats it: what random play's
     own interval is bootstrapped from (`suite_scenarios`)."""
-    means = {(r.get("scenario"), r.get("policy")): r.get("focal_return") for r in rows}
+    reference = {r.get("scenario"): r.get("focal_return") for r in rows if r.get("policy") == "reference"}
     made = {}
     for r in rows:
-        low, high = r.get("focal_return"), means.get((r.get("scenario"), "reference"))
+        low, high = r.get("focal_return"), reference.get(r.get("scenario"))
         if r.get("policy") == "random" and r.get("focal_returns") and low is not None and high is not None \
                 and high > low:
-            made[r["scenario"]] = [(x - low) / (high - low) for x in r["focal_returns"]]
+            made[r["scenario"]] = stats.normalise(r["focal_returns"], low, high).tolist()
     return made
 
 
