@@ -79,16 +79,17 @@ def dry_run(file: str | Path, out: Path | None, only: Sequence[str], device: str
     return steps
 
 
-def _touched(where: Path, plan: dict, runs: Path | None = None) -> set[tuple[str | None, str]]:
-    """(arm, stage) of the plan's steps that finished (a marker under `where`: OUT, or a
-    results folder's state/) or, with `runs` (OUT), trainings that started a run a rerun
-    continues (its folder holds a PBT or league state)."""
+def _touched(where: Path, plan: dict, runs: Path | None = None) -> set[tuple[str | None, str, str | None]]:
+    """(arm, stage, suite tag: None but for suite steps) of the plan's steps that finished (a
+    marker under `where`: OUT, or a results folder's state/) or, with `runs` (OUT), trainings
+    that started a run a rerun continues (its folder holds a PBT or league state)."""
     touched = set()
     for row in plan["steps"]:
         if (where / row["marker"]).is_file() or (
                 runs is not None and row["stage"] == "train" and row.get("folder")
                 and (runs / row["folder"] / "state.json").is_file()):
-            touched.add((row["arm"], row["stage"]))
+            touched.add((row["arm"], row["stage"],
+                         planner.suite_tag(row["name"]) if row["stage"] == "suite" else None))
     return touched
 
 
@@ -105,13 +106,44 @@ def _earlier(path: Path) -> dict | None:
     return old
 
 
+PER_SUITE = ("suite", "suite_sha256", "suite_tags")
+"""The settings judged suite by suite (`_suites`): a suite added, or one changed, touches only
+its own steps (suite/TAG/...), not the other suites' hours of Melting Pot episodes."""
+
+
+def _suites(plan: dict) -> dict[str, tuple[str, str | None]]:
+    """{tag: (file, SHA-256)} of a record's or summary's suites (tag "" for one suite)."""
+    files, digests = plan.get("suite"), plan.get("suite_sha256")
+    if files is None:
+        return {}
+    if isinstance(files, str):
+        return {"": (files, digests)}
+    tags = plan.get("suite_tags") or [""] * len(files)
+    return {tag: (f, d) for tag, f, d in zip(tags, files, digests or [None] * len(files))}
+
+
+def _suite_changes(old: dict, new: dict) -> dict[str, str]:
+    """{tag: how that suite differs} for the suites both plans have."""
+    before, now = _suites(old), _suites(new)
+    said = {}
+    for tag in before.keys() & now.keys():
+        (f0, d0), (f1, d1) = before[tag], now[tag]
+        name = f"suite {tag!r}" if tag else "suite"
+        if f0 != f1:
+            said[tag] = f"{name} {f0!r} -> {f1!r}"
+        elif d0 and d1 and d0 != d1:
+            said[tag] = f"{name} {f1!r}: its contents (SHA-256 {d0[:12]} -> {d1[:12]})"
+    return said
+
+
 def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path, force: bool = False) -> None:
     """BadInput, before anything is moved or written, when the plan changes what steps in OUT
     (finished, or a training started and continued by a rerun; not with `force`, which moves
     OUT aside) or kept in the results folder a rerun continues from were run with (see
     record.changes): they would count as done for the new plan. A setting counts where steps
-    of the stages it shapes are touched, an arm's definition where that arm's are; seeds or
-    arms added, and what touches no such step, are no change."""
+    of the stages it shapes are touched, an arm's definition where that arm's are, a suite's
+    file or contents where that suite's are (PER_SUITE); seeds, arms or suites added, and what
+    touches no such step, are no change."""
     earlier = [] if force else [(out, _earlier(out / RECORD), _touched(out, plan, out),
                                  "another -o (or -o with --force, which moves it aside)")]
     earlier.append((results, _earlier(results / "summary.json"), _touched(results / carry.STATE, plan),
@@ -125,9 +157,12 @@ def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path, force
             said = [f"it holds experiment {old_name!r}"]
         else:
             settings, arms = changes(old, plan)
-            stages = {stage for _, stage in touched}
-            said = [text for k, text in settings.items() if SETTINGS[k] is None or stages & set(SETTINGS[k])]
-            said += [f"arm {a}: {', '.join(d)}" for a, d in arms.items() if any(arm == a for arm, _ in touched)]
+            stages = {stage for _, stage, _ in touched}
+            said = [text for k, text in settings.items()
+                    if k not in PER_SUITE and (SETTINGS[k] is None or stages & set(SETTINGS[k]))]
+            tags = {tag for _, stage, tag in touched if stage == "suite"}
+            said += [text for tag, text in _suite_changes(old, plan).items() if tag in tags]
+            said += [f"arm {a}: {', '.join(d)}" for a, d in arms.items() if any(arm == a for arm, _, _ in touched)]
         if said:
             problems.append(f"{folder} was made with another plan ({'; '.join(said)})")
             ways.append(way)

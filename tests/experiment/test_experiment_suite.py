@@ -212,3 +212,44 @@ def test_suite_and_cross_play_are_scored_in_the_report_and_kept_portably(tmp_pat
     from popbased.experiment import status
 
     assert any("cross-play / seed 0" in line for line in status.lines(status.status(tmp_path / "out")))
+
+
+def test_a_suite_added_or_changed_touches_only_its_own_finished_steps(tmp_path):
+    """Suites are judged one by one: adding a suite to an experiment whose other suites have
+    finished steps is no change (hours of Melting Pot episodes kept), changing one suite's
+    contents is refused where that suite's steps finished (and names that suite alone)."""
+    from popbased.experiment.record import RECORD, record
+
+    sweeps = SUITE.replace('name = "tiny"', 'name = "sweeps"')
+    (tmp_path / "sweeps.toml").write_text(sweeps)
+    two = EXPERIMENT.replace('suite = "suite.toml"', 'suite = ["suite.toml", "sweeps.toml"]')
+    out = tmp_path / "out"
+
+    def plan(text):
+        exp = spec.load(_files(tmp_path, text))
+        return exp, record(exp, steps.plan(exp, out, "sqlite:///m.db", "cpu"), out)
+
+    exp, first = plan(two)
+    out.mkdir()
+    (out / RECORD).write_text(json.dumps(first))
+    for name in ("suite/tiny/baselines", "suite/tiny/greedy"):  # the tiny suite's steps finished
+        row = next(r for r in first["steps"] if r["name"] == name)
+        (out / row["marker"]).parent.mkdir(parents=True, exist_ok=True)
+        (out / row["marker"]).write_text("{}")
+    (tmp_path / "more.toml").write_text(SUITE.replace('name = "tiny"', 'name = "more"'))
+    exp, added = plan(EXPERIMENT.replace('suite = "suite.toml"', 'suite = ["suite.toml", "sweeps.toml", "more.toml"]'))
+    assert {n for n in (r["name"] for r in added["steps"]) if n.startswith("suite/more/")} == {
+        "suite/more/baselines", "suite/more/greedy"}
+    runner.unchanged(exp, added, out, tmp_path / "results")  # a suite added: no change
+    (tmp_path / "sweeps.toml").write_text(sweeps.replace("focal = 5", "focal = 2"))
+    exp, changed = plan(two)
+    runner.unchanged(exp, changed, out, tmp_path / "results")  # sweeps changed: none of its steps finished
+    (tmp_path / "sweeps.toml").write_text(sweeps)
+    (tmp_path / "suite.toml").write_text(SUITE.replace("focal = 5", "focal = 2"))  # tiny changed
+    exp = spec.load(tmp_path / "exp.toml")
+    changed = record(exp, steps.plan(exp, out, "sqlite:///m.db", "cpu"), out)
+    with pytest.raises(BadInput) as err:
+        runner.unchanged(exp, changed, out, tmp_path / "results")
+    said = str(err.value)
+    assert "was made with another plan (suite 'tiny' " in said and "suite.toml': its contents (SHA-256 " in said
+    assert "sweeps" not in said
