@@ -39,6 +39,21 @@ def test_the_shipped_sweeps_suite_plays_each_policy_alone_across_maps_regrowth_a
     assert s.scenarios[0].seats("p.pt") == ["p.pt"] * 7
 
 
+def test_the_held_out_maps_suite_plays_among_champions_trained_on_each_map():
+    """suites/heldout_maps.toml: resident and visitor on closed, partnership and private_property,
+    each among a committed champion (ONNX) of a population trained on that very map."""
+    s = suite.load(ROOT / "suites" / "heldout_maps.toml")
+    assert {x.substrate for x in s.scenarios} == {"commons_harvest__closed", "commons_harvest__partnership",
+                                                 "private_property"}
+    assert sorted((x.substrate, x.mode, x.focal) for x in s.scenarios) == sorted(
+        (m, mode, focal) for m in ("commons_harvest__closed", "commons_harvest__partnership", "private_property")
+        for mode, focal in (("resident", 5), ("visitor", 2)))
+    for x in s.scenarios:
+        folder = ROOT / "suites" / x.background
+        info = json.loads((folder / "policy.json").read_text())
+        assert (folder / "policy.onnx").is_file() and info["run"]["arena"] == x.substrate, x.name
+
+
 @pytest.mark.parametrize("body, message", [
     ('[scenarios.a]\nsubstrate = "open"\nfocal = 8\nbackground = "random"\n', "focal: 8 focal seats; allowed 1 to 6"),
     ('[scenarios.a]\nsubstrate = "open"\nfocal = 7\nbackground = "random"\n', "focal = 7 is every seat: no background"),

@@ -39,6 +39,10 @@ def test_every_shipped_population_loads():
         assert spec.size >= 2 and {g.name for g in spec.genes} >= {"lr", "gamma"}
     assert load(ROOT / "populations/zap_cooldown_10.toml").params == {"zap_cooldown": 10}
     assert "farmer" in {g.name for g in load(ROOT / "populations/farmer.toml").shaping}
+    held_out = {f.stem: load(f) for f in (ROOT / "populations" / "heldout").glob("*.toml")}
+    assert {n: s.substrate for n, s in held_out.items()} == {  # suites/heldout_maps.toml's backgrounds
+        "closed": "commons_harvest__closed", "partnership": "commons_harvest__partnership",
+        "private_property": "private_property"}
 
 
 def test_good_spec(tmp_path):
