@@ -213,7 +213,8 @@ def test_episode_ends_at_1099_plus_hundreds_with_p_015_or_at_5000(device):
 
 CASES = [("commons_harvest__open", {}, 300, 21), ("commons_harvest__closed", {}, 300, 22),
          ("open", {"regrowth": "100"}, 250, 23), ("zap_cooldown", {"zap_cooldown": "1"}, 250, 24),
-         ("private_property", {}, 200, 25), ("open", {"players": "16"}, 150, 26)]
+         ("private_property", {}, 200, 25), ("open", {"players": "16"}, 150, 26),
+         ("commons_harvest__partnership", {}, 250, 27)]
 
 
 @pytest.mark.parametrize("name,params,steps,seed", CASES)
