@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from conftest import POPS, invoke
+from conftest import POPS, ROOT, invoke
 from popbased.errors import BadInput
 from popbased.experiment import carry, spec, steps
 from popbased.experiment.record import RECORD, changes, record
@@ -195,3 +195,22 @@ def test_a_league_arm_covers_the_population_files_its_league_names(tmp_path):
     farmer = tmp_path / "farmer.toml"
     farmer.write_text(farmer.read_text() + "\n# edited\n")
     assert digest() != first
+
+
+COMMITTED = sorted(p.parent for p in (ROOT / "results").glob("*/summary.json")
+                   if json.loads(p.read_text()).get("file"))
+
+
+@pytest.mark.parametrize("results", COMMITTED, ids=lambda p: p.name)
+def test_the_committed_results_were_made_with_the_plan_their_files_make_now(results, tmp_path, monkeypatch):
+    """A shipped experiment, population or suite file edited under its committed results would
+    make a rerun in a fresh checkout refuse them (or, worse, a report mix two plans): each
+    committed experiment's plan today is the one its results/NAME/summary.json records, where
+    its kept steps ran."""
+    monkeypatch.chdir(ROOT)  # the record's paths are relative to the repository's root
+    summary = json.loads((results / "summary.json").read_text())
+    exp = spec.load(ROOT / summary["file"])
+    plan = record(exp, steps.plan(exp, tmp_path / "out", "sqlite:///m.db", "cpu"), tmp_path / "out")
+    kept = [r for r in plan["steps"] if (results / carry.STATE / r["marker"]).is_file()]
+    assert kept, "no kept step of today's plan: the check below would check nothing"
+    unchanged(exp, plan, tmp_path / "out", results)
