@@ -132,6 +132,37 @@ def _suites(exp: specs.Experiment) -> dict:
             "suite_tags": [tag for _, tag in exp.suite_tags]}
 
 
+PER_SUITE = ("suite", "suite_sha256", "suite_tags")
+"""The settings judged suite by suite (`_suites` writes them, `suite_changes` compares them): a
+suite added, or one changed, touches only its own steps (suite/TAG/...), not the other suites'
+hours of Melting Pot episodes."""
+
+
+def _suites_by_tag(plan: dict) -> dict[str, tuple[str, str | None]]:
+    """{tag: (file, SHA-256)} of a record's or summary's suites (tag "" for one suite)."""
+    files, digests = plan.get("suite"), plan.get("suite_sha256")
+    if files is None:
+        return {}
+    if isinstance(files, str):
+        return {"": (files, digests)}
+    tags = plan.get("suite_tags") or [""] * len(files)
+    return {tag: (f, d) for tag, f, d in zip(tags, files, digests or [None] * len(files))}
+
+
+def suite_changes(old: dict, new: dict) -> dict[str, str]:
+    """{tag: how that suite differs} for the suites both plans have."""
+    before, now = _suites_by_tag(old), _suites_by_tag(new)
+    said = {}
+    for tag in before.keys() & now.keys():
+        (f0, d0), (f1, d1) = before[tag], now[tag]
+        name = f"suite {tag!r}" if tag else "suite"
+        if f0 != f1:
+            said[tag] = f"{name} {f0!r} -> {f1!r}"
+        elif d0 and d1 and d0 != d1:
+            said[tag] = f"{name} {f1!r}: its contents (SHA-256 {d0[:12]} -> {d1[:12]})"
+    return said
+
+
 def record(exp: specs.Experiment, steps: Sequence[Planned], out: Path) -> dict:
     """The experiment as data, paths relative to OUT (the experiment file's: to the working folder)."""
     out = out.resolve()

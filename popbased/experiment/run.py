@@ -17,7 +17,7 @@ from popbased.errors import BadInput
 from popbased.experiment import carry, report
 from popbased.experiment import spec as specs
 from popbased.experiment import steps as planner
-from popbased.experiment.record import RECORD, SETTINGS, changes, record
+from popbased.experiment.record import PER_SUITE, RECORD, SETTINGS, changes, record, suite_changes
 from popbased.experiment.steps import Planned
 from popbased.runs.claim import claim
 from popbased.study import run as runner
@@ -106,44 +106,14 @@ def _earlier(path: Path) -> dict | None:
     return old
 
 
-PER_SUITE = ("suite", "suite_sha256", "suite_tags")
-"""The settings judged suite by suite (`_suites`): a suite added, or one changed, touches only
-its own steps (suite/TAG/...), not the other suites' hours of Melting Pot episodes."""
-
-
-def _suites(plan: dict) -> dict[str, tuple[str, str | None]]:
-    """{tag: (file, SHA-256)} of a record's or summary's suites (tag "" for one suite)."""
-    files, digests = plan.get("suite"), plan.get("suite_sha256")
-    if files is None:
-        return {}
-    if isinstance(files, str):
-        return {"": (files, digests)}
-    tags = plan.get("suite_tags") or [""] * len(files)
-    return {tag: (f, d) for tag, f, d in zip(tags, files, digests or [None] * len(files))}
-
-
-def _suite_changes(old: dict, new: dict) -> dict[str, str]:
-    """{tag: how that suite differs} for the suites both plans have."""
-    before, now = _suites(old), _suites(new)
-    said = {}
-    for tag in before.keys() & now.keys():
-        (f0, d0), (f1, d1) = before[tag], now[tag]
-        name = f"suite {tag!r}" if tag else "suite"
-        if f0 != f1:
-            said[tag] = f"{name} {f0!r} -> {f1!r}"
-        elif d0 and d1 and d0 != d1:
-            said[tag] = f"{name} {f1!r}: its contents (SHA-256 {d0[:12]} -> {d1[:12]})"
-    return said
-
-
 def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path, force: bool = False) -> None:
     """BadInput, before anything is moved or written, when the plan changes what steps in OUT
     (finished, or a training started and continued by a rerun; not with `force`, which moves
     OUT aside) or kept in the results folder a rerun continues from were run with (see
     record.changes): they would count as done for the new plan. A setting counts where steps
     of the stages it shapes are touched, an arm's definition where that arm's are, a suite's
-    file or contents where that suite's are (PER_SUITE); seeds, arms or suites added, and what
-    touches no such step, are no change."""
+    file or contents where that suite's are (record.PER_SUITE); seeds, arms or suites added,
+    and what touches no such step, are no change."""
     earlier = [] if force else [(out, _earlier(out / RECORD), _touched(out, plan, out),
                                  "another -o (or -o with --force, which moves it aside)")]
     earlier.append((results, _earlier(results / "summary.json"), _touched(results / carry.STATE, plan),
@@ -161,7 +131,7 @@ def unchanged(exp: specs.Experiment, plan: dict, out: Path, results: Path, force
             said = [text for k, text in settings.items()
                     if k not in PER_SUITE and (SETTINGS[k] is None or stages & set(SETTINGS[k]))]
             tags = {tag for _, stage, tag in touched if stage == "suite"}
-            said += [text for tag, text in _suite_changes(old, plan).items() if tag in tags]
+            said += [text for tag, text in suite_changes(old, plan).items() if tag in tags]
             said += [f"arm {a}: {', '.join(d)}" for a, d in arms.items() if any(arm == a for arm, _, _ in touched)]
         if said:
             problems.append(f"{folder} was made with another plan ({'; '.join(said)})")
