@@ -197,7 +197,9 @@ def suite_(suite_file, policies, episodes, max_episode_steps, seed, envs, env, b
     its first seats and popbased's players (scripted bots, random, trained policies) in the
     rest. Random play and the suite's reference play focal too; each policy's score per
     scenario is (R - R_random) / (R_reference - R_random) with R the focal per-capita return,
-    and overall their mean (over the scenarios where the reference beats random). suites/heldout.toml and suites/sweeps.toml ship with popbased.
+    and overall their mean (over the scenarios where the reference beats random); with several
+    references (reference = [A, B] in the suite) the best of them per scenario is the 1.
+    suites/heldout.toml, suites/heldout_maps.toml and suites/sweeps.toml ship with popbased.
     A suite may also name Melting Pot's own scenarios (meltingpot = "commons_harvest__open_0"),
     played with DeepMind's bots where they are installed (--bots-root).
     With no POLICY it plays random and the reference only (for --baselines later). Writes
@@ -244,9 +246,12 @@ def _print_suite(console, made) -> None:
     from rich.table import Table
 
     from popbased.cli.tables import show_table
+    from popbased.evaluation import suite as suites
 
+    reference = made["reference"]
+    reference = (f"the best of {', '.join(reference)}" if isinstance(reference, list) else reference)
     table = Table(title=f"suite {made['suite']}: focal per-capita return and score (0 = random, "
-                        f"1 = {made['reference']})")
+                        f"1 = {reference})")
     for name in ("scenario", "policy", "episodes", "focal", "score", "depleted", "proxy"):
         table.add_column(name, justify="left" if name in ("scenario", "policy") else "right", overflow="fold")
     for r in made["rows"]:
@@ -255,7 +260,7 @@ def _print_suite(console, made) -> None:
                       *(f"{r[k]:.0%}" if k in r else "-" for k in ("depleted", "proxy_depleted")))
     show_table(console, table)
     for policy, o in made["overall"].items():
-        if policy not in ("random", "reference"):
+        if not suites.is_baseline(policy):
             console.print(f"{policy}: overall score {o['score']:.2f} over {o['scenarios']} of {o['of']} "
                           f"scenarios", highlight=False)
 

@@ -4,7 +4,8 @@ file and played with popbased's players, so it runs without DeepMind's bot asset
 
     [suite]
     name = "heldout"
-    reference = "scripted:sustainable"    # the 1 of the normalised score (random play is 0)
+    reference = "scripted:sustainable"    # the 1 of the normalised score (random play is 0);
+                                           # or a list, the best of them per scenario is the 1
 
     [scenarios.open__greedy_zapper__resident]
     substrate = "open"                     # any commons_harvest variant or map (name or file)
@@ -32,6 +33,10 @@ Each scenario plays `random`, the reference and every POLICY focal, each in its 
 
 per scenario (NaN where the reference does no better than random), and overall the mean over
 the scenarios that have a score (`scenarios` of `of` in the results). Every (scenario, focal policy) is one Ray task, as in `evaluate run`.
+
+With several references (`reference = [A, B]`, Melting Pot 2.0's "1 = the best reference"),
+each plays focal as `reference:A`, `reference:B` (rows scored like any policy), and per scenario
+the best of them by R is the `reference` row, the 1 (`best_of` names which).
 
 Random play and the reference need playing once per suite, episode count and seed: `baselines`
 (an earlier suite.json of the same suite, e.g. `evaluate suite SUITE -o B` with no policy)
@@ -95,11 +100,34 @@ class Scenario:
 @dataclass(frozen=True)
 class Suite:
     name: str
-    reference: str
+    references: tuple[str, ...]
+    """The references as resolved (random, scripted:NAME or a policy's path); the best of them
+    per scenario is the 1 of the score."""
     scenarios: tuple[Scenario, ...]
     source: str = ""
     description: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    """Each reference's focal label: `reference` for one, `reference:AS_WRITTEN` for several."""
+
+    @property
+    def reference(self) -> str | list[str]:
+        """The reference as recorded: one, or the list."""
+        return self.references[0] if len(self.references) == 1 else list(self.references)
+
+    @property
+    def played(self) -> list[tuple[str, str]]:
+        """(label, policy) of the baselines every scenario plays: random and each reference."""
+        return [(RANDOM, RANDOM)] + list(zip(self.labels or (REFERENCE,), self.references))
+
+
+REFERENCE = "reference"
+
+
+def is_baseline(label: str) -> bool:
+    """Random play, the reference (the best one) or one of several references: a row of every
+    scenario, not a policy compared."""
+    return label in (RANDOM, REFERENCE) or label.startswith(REFERENCE + ":")
 
 
 def _policy(value: Any, folder: Path, where: str) -> str:
@@ -138,7 +166,13 @@ def load(file: str | Path) -> Suite:
     if unknown:
         raise BadInput(f"suite {file}: unknown table(s) {', '.join(unknown)}; allowed: suite, scenarios")
     folder = path.parent
-    reference = _policy(head.get("reference", "scripted:sustainable"), folder, f"{file}: [suite] reference")
+    given = head.get("reference", "scripted:sustainable")
+    given = given if isinstance(given, list) else [given]
+    if not given or len(set(map(str, given))) < len(given):
+        raise BadInput(f"{file}: [suite] reference: expected a policy or a list of different "
+                       f"policies, got {head.get('reference')!r}")
+    references = tuple(_policy(r, folder, f"{file}: [suite] reference") for r in given)
+    labels = (REFERENCE,) if len(given) == 1 else tuple(f"{REFERENCE}:{r}" for r in given)
     scenarios = []
     for name, table in raw["scenarios"].items():
         where = f"{file}: [scenarios.{name}]"
@@ -181,8 +215,8 @@ def load(file: str | Path) -> Suite:
         twice = next(n for n in named if named.count(n) > 1)
         raise BadInput(f"suite {file}: Melting Pot's scenario {twice} is named by more than one "
                        f"[scenarios.NAME]; allowed: each at most once")
-    return Suite(str(head.get("name", path.stem)), reference, tuple(scenarios), str(path),
-                 str(head.get("description", "")))
+    return Suite(str(head.get("name", path.stem)), references, tuple(scenarios), str(path),
+                 str(head.get("description", "")), labels=labels)
 
 
 def _meltingpot(name: str, table: dict, where: str) -> Scenario:
@@ -214,13 +248,11 @@ def focal_return(episode: Mapping[str, Any], focal: int | tuple[int, ...]) -> fl
     return float(np.mean(returns[:focal] if isinstance(focal, int) else returns[list(focal)]))
 
 
-BASELINES = (RANDOM, "reference")
-
-
 def baseline_rows(suite: Suite, path: str | Path, episodes: int, seed: int, env: str,
                   max_steps: int | None) -> list[dict[str, Any]]:
     """The random and reference focal returns of an earlier suite.json of the same suite, as
-    played jobs (BadInput, one line, when it was played otherwise)."""
+    played jobs (BadInput, one line, when it was played otherwise; with several references,
+    each one's, the best recomputed)."""
     import json
 
     try:
@@ -234,8 +266,9 @@ def baseline_rows(suite: Suite, path: str | Path, episodes: int, seed: int, env:
         raise BadInput(f"--baselines {path}: played with another {what} ({theirs[what]!r}, here "
                        f"{ours[what]!r}); allowed: the results of this suite, --episodes, --seed, "
                        f"--env and --max-episode-steps")
-    rows = [r for r in made.get("rows", []) if r.get("policy") in BASELINES]
-    if len(rows) != 2 * len(suite.scenarios):
+    labels = [label for label, _ in suite.played]
+    rows = [r for r in made.get("rows", []) if r.get("policy") in labels]
+    if len(rows) != len(labels) * len(suite.scenarios):
         raise BadInput(f"--baselines {path}: has not every scenario's random and reference rows")
     return [{"scenario": r["scenario"], "policy": r["policy"], "focal_returns": r["focal_returns"],
              **{k: r[k] for k in ("depleted", "proxy_depleted") if k in r}}
@@ -280,7 +313,7 @@ def check(suite: Suite, env: str, bots_root: str | None = None,
     if env != "meltingpot":
         raise BadInput(f"suite {suite.name}: Melting Pot's scenarios ({', '.join(names)}) play on "
                        f"--env meltingpot only, not {env}")
-    scripted = [suite.reference] if is_scripted(suite.reference) else []
+    scripted = [r for r in suite.references if is_scripted(r)]
     scripted += [p.label for p in policies if p.kind == "scripted"]
     infos = [mp_scenarios.info(n) for n in names] if scripted else []
     for label in scripted:
@@ -304,12 +337,13 @@ def run(suite: Suite, policies: list[PolicyRef], *, episodes: int, seed: int, ma
         if p.members:
             raise BadInput(f"policy {p.label!r}: a population plays every seat of `evaluate run`; "
                            f"in a suite give one of its members or its exported champion")
-        if p.label in BASELINES:
+        if is_baseline(p.label):
             raise BadInput(f"policy {p.label!r}: random and the reference play in every suite "
-                           f"already; give the policies to compare with them")
+                           f"already (labels random, reference and reference:NAME are theirs); "
+                           f"give the policies to compare with them")
     root = check(suite, env, bots_root, policies)
     given = [] if baselines is None else baseline_rows(suite, baselines, episodes, seed, env, max_steps)
-    focal = ([] if given else [(RANDOM, RANDOM), ("reference", suite.reference)]) + \
+    focal = ([] if given else suite.played) + \
         [(p.label, p.path) for p in policies]
     by_substrate: dict[tuple, list[dict[str, Any]]] = {}
     ours = [s for s in suite.scenarios if not s.meltingpot]
@@ -370,16 +404,24 @@ def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
             values = [focal_return(e, k) for e in job["episodes"]]
         returns.setdefault(job["scenario"], {})[job["policy"]] = values
         depletion[(job["scenario"], job["policy"])] = _depletion(job)
+    several = len(suite.references) > 1
     rows = []
     for name, by_policy in returns.items():
-        low, high = np.mean(by_policy[RANDOM]), np.mean(by_policy["reference"])
+        best = {}
+        if several:
+            by_policy.pop(REFERENCE, None)  # recomputed: the best of them
+            best_of = max(suite.labels, key=lambda label: np.mean(by_policy[label]))
+            by_policy = {REFERENCE: by_policy[best_of], **by_policy}
+            depletion[(name, REFERENCE)] = depletion[(name, best_of)]
+            best = {"best_of": best_of}
+        low, high = np.mean(by_policy[RANDOM]), np.mean(by_policy[REFERENCE])
         for policy, values in by_policy.items():
             r = float(np.mean(values))
             rows.append({"scenario": name, "policy": policy, "mode": scenarios[name].mode,
                          "background": scenarios[name].background, "episodes": len(values),
                          "focal_return": r, "focal_returns": values,
                          "score": (r - low) / (high - low) if high > low else math.nan,
-                         **depletion[(name, policy)]})
+                         **depletion[(name, policy)], **(best if policy == REFERENCE else {})})
     overall = {}
     for policy in dict.fromkeys(r["policy"] for r in rows):
         values = [r["score"] for r in rows if r["policy"] == policy]
@@ -387,6 +429,7 @@ def scored(suite: Suite, played: list[dict[str, Any]]) -> dict[str, Any]:
         overall[policy] = {"score": float(np.mean(finite)) if finite else math.nan,
                            "scenarios": len(finite), "of": len(values)}
     return {"suite": suite.name, "source": suite.source, "reference": suite.reference,
-            "metric": "focal per-capita return; score 0 = random focal, 1 = the reference focal",
+            "metric": "focal per-capita return; score 0 = random focal, 1 = the reference focal"
+                      + (" (per scenario the best of the references)" if several else ""),
             "scenarios": _scenarios(suite),
             "rows": rows, "overall": overall}

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from popbased.errors import BadInput
+from popbased.evaluation.suite import is_baseline
 from popbased.experiment import figures, markdown, stats
 from popbased.experiment.record import read_record, relative
 from popbased.experiment.steps import lineage_file
@@ -153,7 +154,7 @@ def suite_score(out: Path, rows: dict, arm: str, seed, tag: str = "") -> dict | 
         made = json.loads((out / row["folder"] / "suite.json").read_text())
     except (OSError, ValueError):
         return None
-    mine = [(k, v) for k, v in made.get("overall", {}).items() if k not in ("random", "reference")]
+    mine = [(k, v) for k, v in made.get("overall", {}).items() if not is_baseline(k)]
     if len(mine) != 1:
         return None
     label, overall = mine[0]

@@ -89,6 +89,67 @@ def test_scores_are_zero_for_random_and_one_for_the_reference(tmp_path):
         pytest.approx((9 * 2 + 100 * 3) / 5)]
 
 
+def test_with_several_references_the_best_per_scenario_is_the_one(tmp_path):
+    """`reference = [A, B]`: each plays focal as reference:A, reference:B, and per scenario the
+    best of them by focal return is the `reference` row, the 1 of the score (Melting Pot 2.0's
+    "1 = the best reference"); a single reference is recorded as before (a string)."""
+    (tmp_path / "s.toml").write_text('[suite]\nreference = ["scripted:sustainable", "scripted:greedy"]\n'
+                                     '[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "random"\n'
+                                     '[scenarios.b]\nsubstrate = "open"\nfocal = 2\nbackground = "random"\n')
+    s = suite.load(tmp_path / "s.toml")
+    assert s.reference == ["scripted:sustainable", "scripted:greedy"]
+    assert [label for label, _ in s.played] == ["random", "reference:scripted:sustainable", "reference:scripted:greedy"]
+    assert suite.load(_file(tmp_path, '[scenarios.a]\nsubstrate = "open"\nfocal = 2\nbackground = "random"\n')
+                      ).reference == "scripted:sustainable"
+
+    def job(scenario, policy, focal_returns):
+        return {"scenario": scenario, "policy": policy, "focal_returns": focal_returns}
+
+    made = suite.scored(s, [job("a", "random", [2.0]), job("a", "reference:scripted:sustainable", [12.0]),
+                            job("a", "reference:scripted:greedy", [7.0]), job("a", "p", [7.0]),
+                            job("b", "random", [2.0]), job("b", "reference:scripted:sustainable", [6.0]),
+                            job("b", "reference:scripted:greedy", [10.0]), job("b", "p", [6.0])])
+    rows = {(r["scenario"], r["policy"]): r for r in made["rows"]}
+    assert rows[("a", "reference")]["best_of"] == "reference:scripted:sustainable"
+    assert rows[("b", "reference")]["best_of"] == "reference:scripted:greedy"
+    assert rows[("a", "reference")]["focal_returns"] == [12.0] and rows[("b", "reference")]["score"] == 1
+    assert rows[("a", "p")]["score"] == 0.5 and rows[("b", "p")]["score"] == 0.5  # by the best one
+    assert rows[("b", "reference:scripted:sustainable")]["score"] == 0.5  # scored like any policy
+    assert made["overall"]["p"]["score"] == 0.5 and "best of the references" in made["metric"]
+    for bad, message in (('["scripted:greedy", "scripted:greedy"]', "a list of different policies"),
+                         ("[]", "a list of different policies"),
+                         ('["scripted:greedy", "nowhere"]', "'nowhere' does not exist")):
+        (tmp_path / "bad.toml").write_text(f'[suite]\nreference = {bad}\n[scenarios.a]\nsubstrate = "open"\n'
+                                           f'focal = 7\n')
+        with pytest.raises(BadInput, match=message) as err:
+            suite.load(tmp_path / "bad.toml")
+        assert "\n" not in str(err.value)
+
+
+def test_several_references_play_from_the_cli_and_their_baselines_are_reused(tmp_path):
+    (tmp_path / "s.toml").write_text('[suite]\nreference = ["scripted:sustainable", "scripted:greedy"]\n'
+                                     '[scenarios.zap]\nsubstrate = "open"\nfocal = 5\n'
+                                     'background = "scripted:greedy_zapper"\n')
+    base = popbased(tmp_path, "evaluate", "suite", tmp_path / "s.toml", "-n", 2, "--max-episode-steps", 150,
+                    "--env", "fast", "-o", "base")
+    assert base.returncode == 0, base.stderr[-3000:]
+    assert "1 = the best of scripted:sustainable, scripted:greedy" in " ".join(base.stdout.split())
+    played = {r["policy"]: r for r in json.loads((tmp_path / "base" / "suite.json").read_text())["rows"]}
+    assert set(played) == {"random", "reference", "reference:scripted:sustainable", "reference:scripted:greedy"}
+    best = played["reference"]["best_of"]
+    assert played["reference"]["focal_returns"] == played[best]["focal_returns"]
+    assert played[best]["focal_return"] == max(played[k]["focal_return"] for k in (
+        "reference:scripted:sustainable", "reference:scripted:greedy"))
+    mine = popbased(tmp_path, "evaluate", "suite", tmp_path / "s.toml", "scripted:chaser", "-n", 2,
+                    "--max-episode-steps", 150, "--env", "fast", "--baselines", tmp_path / "base" / "suite.json",
+                    "-o", "mine")
+    assert mine.returncode == 0, mine.stderr[-3000:]
+    rows = {r["policy"]: r for r in json.loads((tmp_path / "mine" / "suite.json").read_text())["rows"]}
+    assert {k: rows[k]["focal_returns"] for k in played} == {k: v["focal_returns"] for k, v in played.items()}
+    assert rows["reference"]["best_of"] == best and "scripted:chaser: overall score" in mine.stdout
+    assert "reference:scripted:greedy: overall" not in mine.stdout  # a baseline, not a policy compared
+
+
 def test_a_tiny_suite_plays_from_the_cli_and_bad_input_is_exit_2(tmp_path):
     path = _file(tmp_path, '[scenarios.zap]\nsubstrate = "open"\nfocal = 5\nbackground = "scripted:greedy_zapper"\n'
                            '[scenarios.chase]\nsubstrate = "private_property"\nfocal = 2\n'
