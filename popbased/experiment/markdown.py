@@ -140,6 +140,13 @@ def _suite(s: dict[str, Any]) -> list[str]:
                   "play's own 95% CI on the score (it is evaluated once: a bootstrap of its mean "
                   "over its episodes), and whether the score is above random play with the CIs "
                   "apart (the champions' lower bound above random play's upper bound).", ""]
+        overall = (s.get("suite_overall") or {}).get(name)
+        if overall:
+            lines += [f"Overall (each champion's mean score over the suite's scenarios that have "
+                      f"one), across seeds:", ""]
+            lines += _table(["arm", "runs", "IQM [95% CI]", "mean [95% CI]"],
+                            [[arm, str(o["runs"]), _ci(o.get("iqm"), 3), _ci(o.get("mean"), 3)]
+                             for arm, o in overall.items()]) + [""]
         rows = []
         for arm, scenarios in by.items():
             for sc, r in scenarios.items():

@@ -227,15 +227,28 @@ def _by_scenario(by: dict, reps: dict, random: dict[str, dict] | None = None) ->
     return out
 
 
+def _suite_values(arms: dict) -> dict[str, dict[str, list[float]]]:
+    """Per suite and arm, its runs' overall scores on that suite (seeds without one left out)."""
+    names = dict.fromkeys(n for info in arms.values() for run in info["runs"].values()
+                          for n in (run.get("suites") or {}))
+    return {name: {arm: [s for run in info["runs"].values()
+                         if (s := _finite(((run.get("suites") or {}).get(name) or {}).get("score"))) is not None]
+                   for arm, info in arms.items()} for name in names}
+
+
+def suite_overall(arms: dict, reps: dict) -> dict[str, dict]:
+    """Per suite, each arm's overall score across seeds (IQM, mean, median with 95% CIs) and its
+    number of runs: every suite of the experiment, not only the first (the metric "suite")."""
+    made = {}
+    for name, values in _suite_values(arms).items():
+        made[name] = {arm: {"runs": len(values[arm]), **agg} for arm, agg in _aggregate(values, reps).items()}
+    return made
+
+
 def suite_poi(arms: dict, reps: dict) -> list[dict]:
     """P(X > Y) on each suite's overall score between every two arms scored on it."""
     made = []
-    names = dict.fromkeys(n for info in arms.values() for run in info["runs"].values()
-                          for n in (run.get("suites") or {}))
-    for name in names:
-        values = {arm: [s for run in info["runs"].values()
-                        if (s := _finite(((run.get("suites") or {}).get(name) or {}).get("score"))) is not None]
-                  for arm, info in arms.items()}
+    for name, values in _suite_values(arms).items():
         pairs = list(itertools.combinations([a for a, v in values.items() if v], 2))
         if pairs:
             poi = stats.probability_of_improvement(values, pairs, **reps.get("poi", {}))
@@ -427,6 +440,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
             "baselines": baselines, "reference_policy": record["reference"], "arms": arms,
             "probability_of_improvement": [{"x": x, "y": y, "metric": "score", **e.as_dict()}
                                            for (x, y), e in poi.items()],
+            "suite_overall": suite_overall(arms, reps),
             "suite_probability_of_improvement": suite_poi(arms, reps),
             "suite_scenarios": suite_scenarios(arms, reps),
             "bootstrap": {"confidence": stats.CONFIDENCE,

@@ -61,9 +61,15 @@ def test_suite_scores_by_scenario_across_seeds(tmp_path):
     assert by["across"]["c"]["score"] == {} and by["across"]["c"]["above_random"] is False
     poi = report.suite_poi(arms, REPS)
     assert [(p["x"], p["y"], p["suite"], p["point"]) for p in poi] == [("open_only", "across", "heldout", 0.0)]
-    text = "\n".join(markdown._suite({"suite_scenarios": {"heldout": by}, "suite_probability_of_improvement": [
+    overall = report.suite_overall(arms, REPS)["heldout"]  # each run's mean over a, b, d
+    assert overall["across"]["runs"] == 3 and overall["across"]["mean"]["point"] == pytest.approx(
+        sum(sum(v) for v in SCORES["across"].values()) / 9)
+    assert overall["open_only"]["iqm"]["low"] <= overall["open_only"]["iqm"]["point"] <= overall["open_only"]["iqm"]["high"]
+    text = "\n".join(markdown._suite({"suite_scenarios": {"heldout": by}, "suite_overall": {"heldout": overall},
+                                      "suite_probability_of_improvement": [
         {"x": "across", "y": "open_only", "point": 1.0, "low": 1.0, "high": 1.0, "suite": "heldout"}]}))
     assert "## Suite heldout by scenario" in text
+    assert f"| across | 3 | {overall['across']['iqm']['point']:.3f} [" in text
     assert "| b | across | 3 | 0.50 [" in text and f"| 10% / 50% | [{band['low']:.2f}, {band['high']:.2f}] | yes |" in text
     assert "| c | across | 3 | - | 3.0 | - / - | - | no |" in text  # no score, no random band
     assert "| across | open_only | 1.00 [1.00, 1.00] |" in text
