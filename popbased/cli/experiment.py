@@ -224,6 +224,45 @@ def _cell(v) -> str:
     return f"{v:.3g}" if isinstance(v, float) else ("-" if v is None else str(v))
 
 
+@experiment.command("references")
+@click.argument("results", type=click.Path(file_okay=False))
+@click.argument("played", nargs=-1, required=True, metavar="SUITE_JSON...")
+@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="Write the scores as JSON to this file (not overwritten).")
+def references(results, played, out):
+    """An experiment's suites scored again by the best of more references.
+
+    RESULTS is an experiment's results (or run) folder. Each SUITE_JSON is one policy played in
+    one of its suites with the experiment's own baselines (evaluate suite SUITE POLICY
+    --baselines RUN/suite/NAME/baselines/suite.json): it becomes a reference beside the suite's
+    own, and per scenario the best of them is the score's 1 (Melting Pot 2.0's normalisation).
+    The champions' kept suite results are scored again (nothing replayed): IQM across seeds with
+    95% CIs and P(X > Y), beside their scores with the one reference.
+
+    \b
+    Example:
+      popbased evaluate suite suites/heldout.toml scripted:greedy \\
+        --baselines runs/arenas/suite/heldout/baselines/suite.json -o runs/greedy-heldout
+      popbased experiment references results/arenas runs/greedy-heldout/suite.json -o best.json
+    """
+    from popbased.experiment import references as refs
+
+    _refuse_existing(out, "a rescoring")
+    made = refs.rescore(results, list(played))
+    for name, suite in made["suites"].items():
+        others = suite["scenarios_where_another_is_best"]
+        click.echo(f"suite {name}: references {', '.join(suite['references'])}; another than the suite's "
+                   f"own is best in {len(others)} of {len(suite['best_of'])} scenarios")
+        for arm, a in suite["arms"].items():
+            best, one = a["aggregate"]["iqm"], a["aggregate_one_reference"]["iqm"]
+            click.echo(f"  {arm}: {len(a['runs'])} runs, overall score IQM {best['point']:.3f} "
+                       f"[{best['low']:.3f}, {best['high']:.3f}] (with the one reference "
+                       f"{one['point']:.3f} [{one['low']:.3f}, {one['high']:.3f}])")
+        for q in suite["probability_of_improvement"]:
+            click.echo(f"  P({q['x']} > {q['y']}) = {q['point']:.2f} [{q['low']:.2f}, {q['high']:.2f}]")
+    _write(out, made)
+
+
 def _refuse_existing(out: str | None, what: str) -> None:
     """-o FILE of `compare` and `selection`: one line of bad input if FILE exists, before any work."""
     from popbased.errors import BadInput
