@@ -90,7 +90,7 @@ def rescore(results: str | Path, extra: list[str | Path], root: str | Path = "."
     files = summary.get("suite") or []
     files = [files] if isinstance(files, str) else files
     tags = summary.get("suite_tags") or [""] * len(files)
-    by_name = {}  # the suite's name -> (its file, the folder of its steps)
+    by_name = {}  # the suite's name -> (the suite, the folder of its steps)
     for file, tag in zip(files, tags):
         suite = suites.load(root / file)
         if not isinstance(suite.reference, str):
@@ -107,6 +107,8 @@ def rescore(results: str | Path, extra: list[str | Path], root: str | Path = "."
                            f"({', '.join(by_name) or 'none'})")
         baselines = _read(by_name[name][1] / "baselines" / "suite.json", f"suite {name}'s baselines")
         label, rows = _extra(made, path, baselines)
+        if f"{suites.REFERENCE}:{label}" in added.get(name, {}):
+            raise BadInput(f"{path}: {label} is given twice for suite {name}; allowed: each policy once")
         added.setdefault(name, {})[f"{suites.REFERENCE}:{label}"] = rows
         sources.setdefault(name, []).append(str(path))
     out: dict[str, Any] = {"experiment": summary.get("experiment"), "results": str(results),

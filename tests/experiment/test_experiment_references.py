@@ -87,6 +87,12 @@ def test_a_policy_played_otherwise_is_one_line(tmp_path, change, message):
     assert "\n" not in str(err.value)
 
 
+def test_a_reference_given_twice_is_one_line(tmp_path):
+    results, greedy = _experiment(tmp_path)
+    with pytest.raises(BadInput, match="scripted:greedy is given twice for suite t"):
+        references.rescore(results, [greedy, greedy], root=tmp_path, reps=REPS)
+
+
 def test_from_the_cli_and_bad_input_is_exit_2(tmp_path):
     results, greedy = _experiment(tmp_path)
     done = popbased(tmp_path, "experiment", "references", results, greedy, "-o", "best.json")
