@@ -254,10 +254,11 @@ def references(results, played, out):
         click.echo(f"suite {name}: references {', '.join(suite['references'])}; another than the suite's "
                    f"own is best in {len(others)} of {len(suite['best_of'])} scenarios")
         for arm, a in suite["arms"].items():
-            best, one = a["aggregate"]["iqm"], a["aggregate_one_reference"]["iqm"]
-            click.echo(f"  {arm}: {len(a['runs'])} runs, overall score IQM {best['point']:.3f} "
-                       f"[{best['low']:.3f}, {best['high']:.3f}] (with the one reference "
-                       f"{one['point']:.3f} [{one['low']:.3f}, {one['high']:.3f}])")
+            best, one = ((a.get(k) or {}).get("iqm") for k in ("aggregate", "aggregate_one_reference"))
+            shown = [f"{e['point']:.3f} [{e['low']:.3f}, {e['high']:.3f}]" if e else "none (no run has a score)"
+                     for e in (best, one)]
+            click.echo(f"  {arm}: {len(a['runs'])} runs, overall score IQM {shown[0]} (with the one "
+                       f"reference {shown[1]})")
         for q in suite["probability_of_improvement"]:
             click.echo(f"  P({q['x']} > {q['y']}) = {q['point']:.2f} [{q['low']:.2f}, {q['high']:.2f}]")
     _write(out, made)

@@ -269,7 +269,7 @@ def baseline_rows(suite: Suite, path: str | Path, episodes: int, seed: int, env:
     labels = [label for label, _ in suite.played]
     rows = [r for r in made.get("rows", []) if r.get("policy") in labels]
     if len(rows) != len(labels) * len(suite.scenarios):
-        raise BadInput(f"--baselines {path}: has not every scenario's random and reference rows")
+        raise BadInput(f"--baselines {path}: has not every scenario's rows of {', '.join(labels)}")
     return [{"scenario": r["scenario"], "policy": r["policy"], "focal_returns": r["focal_returns"],
              **{k: r[k] for k in ("depleted", "proxy_depleted") if k in r}}
             for r in rows]

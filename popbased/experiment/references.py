@@ -14,6 +14,7 @@ scores with the suite's one reference.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -87,11 +88,19 @@ def rescore(results: str | Path, extra: list[str | Path], root: str | Path = "."
     results, root, reps = Path(results), Path(root), reps or {}
     summary = _read(results / "summary.json", "the experiment's summary")
     folder = _suite_folder(results)
-    files = summary.get("suite") or []
-    files = [files] if isinstance(files, str) else files
+    files, digests = summary.get("suite") or [], summary.get("suite_sha256") or []
+    files, digests = ([files], [digests]) if isinstance(files, str) else (files, digests)
     tags = summary.get("suite_tags") or [""] * len(files)
     by_name = {}  # the suite's name -> (the suite, the folder of its steps)
-    for file, tag in zip(files, tags):
+    for file, tag, digest in itertools.zip_longest(files, tags, digests):
+        try:
+            now = hashlib.sha256((root / file).read_bytes()).hexdigest()
+        except OSError:
+            raise BadInput(f"suite {file} (of the experiment): not found under {root}; run from "
+                           f"the checkout that holds it") from None
+        if digest is not None and now != digest:
+            raise BadInput(f"suite {file}: changed since the experiment scored with it (its "
+                           f"SHA-256 differs from summary.json's); allowed: the suite as it ran")
         suite = suites.load(root / file)
         if not isinstance(suite.reference, str):
             raise BadInput(f"{file}: names several references already; this scores again an "
@@ -107,6 +116,8 @@ def rescore(results: str | Path, extra: list[str | Path], root: str | Path = "."
                            f"({', '.join(by_name) or 'none'})")
         baselines = _read(by_name[name][1] / "baselines" / "suite.json", f"suite {name}'s baselines")
         label, rows = _extra(made, path, baselines)
+        if label == by_name[name][0].reference:
+            raise BadInput(f"{path}: {label} is suite {name}'s own reference already; give other policies")
         if f"{suites.REFERENCE}:{label}" in added.get(name, {}):
             raise BadInput(f"{path}: {label} is given twice for suite {name}; allowed: each policy once")
         added.setdefault(name, {})[f"{suites.REFERENCE}:{label}"] = rows
@@ -141,8 +152,9 @@ def rescore(results: str | Path, extra: list[str | Path], root: str | Path = "."
             for arm, est in stats.aggregate({a: v for a, v in values.items() if v},
                                             **reps.get("aggregate", {})).items():
                 arms[arm][key] = {m: e.as_dict() for m, e in est.items()}
-        values = {arm: [v for v in a["runs"].values() if v == v] for arm, a in arms.items()}
-        pairs = list(itertools.combinations([a for a, v in values.items() if v], 2))
+        order = [a for a in summary.get("arms", {}) if a in arms] + [a for a in arms if a not in summary.get("arms", {})]
+        values = {arm: [v for v in arms[arm]["runs"].values() if v == v] for arm in order}
+        pairs = list(itertools.combinations([a for a, v in values.items() if v], 2))  # the report's order
         poi = stats.probability_of_improvement(values, pairs, **reps.get("poi", {})) if pairs else {}
         out["suites"][name] = {
             "references": list(labels), "from": sources[name],

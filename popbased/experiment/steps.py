@@ -212,9 +212,9 @@ def suite_step(exp: Experiment, out: Path, uri: str, arm: Arm | None, seed: int 
     step = Step(f"suite/{prefix}{name}", argv, marker(out, "suite", prefix + name), needs=needs, fresh=folder)
     from popbased.evaluation.suite import load as load_suite  # deferred: reads Melting Pot's configs
 
-    scenarios = len(load_suite(file).scenarios)
+    chosen = load_suite(file)
     return Planned(step, "suite", None if arm is None else arm.name, seed,
-                   exp.suite_episodes * scenarios * (2 if arm is None else 1))
+                   exp.suite_episodes * len(chosen.scenarios) * (len(chosen.played) if arm is None else 1))
 
 
 def tasks_folder(out: Path, tag: str, name: str) -> Path:

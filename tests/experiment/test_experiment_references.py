@@ -3,6 +3,7 @@ references, `popbased experiment references`): per scenario the best reference i
 champions' kept rows are scored again without replaying anything, beside their one-reference
 scores; a policy played otherwise than the experiment's suite is one line, exit 2."""
 
+import hashlib
 import json
 
 import pytest
@@ -53,7 +54,9 @@ def _experiment(tmp_path):
             folder.mkdir(parents=True)
             made = _made("m0 (champion)", {sc: [v, v] for sc, v in by.items()}, score=_one_reference(by))
             folder.joinpath("suite.json").write_text(json.dumps(made))
-    (results / "summary.json").write_text(json.dumps({"experiment": "x", "suite": ["s.toml"], "suite_tags": ["t"]}))
+    digest = hashlib.sha256((tmp_path / "s.toml").read_bytes()).hexdigest()
+    (results / "summary.json").write_text(json.dumps({"experiment": "x", "suite": ["s.toml"], "suite_tags": ["t"],
+                                                      "suite_sha256": [digest], "arms": {"alone": {}, "across": {}}}))
     greedy = tmp_path / "greedy.json"
     greedy.write_text(json.dumps(_made("scripted:greedy", GREEDY)))
     return results, greedy
@@ -71,7 +74,8 @@ def test_each_scenario_is_scored_by_its_best_reference_without_replaying(tmp_pat
     assert across["runs"]["1"] == pytest.approx((0.75 + 1.0) / 2)
     assert across["aggregate"]["mean"]["point"] == pytest.approx((0.5 + 0.875) / 2)
     assert across["aggregate_one_reference"]["mean"]["point"] == pytest.approx((0.75 + (1.5 + 1.0) / 2) / 2)
-    assert [(p["x"], p["y"], p["point"]) for p in made["probability_of_improvement"]] == [("across", "alone", 1.0)]
+    # X, Y in the report's order of the arms
+    assert [(p["x"], p["y"], p["point"]) for p in made["probability_of_improvement"]] == [("alone", "across", 0.0)]
 
 
 @pytest.mark.parametrize("change, message", [
@@ -87,10 +91,18 @@ def test_a_policy_played_otherwise_is_one_line(tmp_path, change, message):
     assert "\n" not in str(err.value)
 
 
-def test_a_reference_given_twice_is_one_line(tmp_path):
+def test_a_reference_given_twice_or_a_suite_changed_since_is_one_line(tmp_path):
     results, greedy = _experiment(tmp_path)
     with pytest.raises(BadInput, match="scripted:greedy is given twice for suite t"):
         references.rescore(results, [greedy, greedy], root=tmp_path, reps=REPS)
+    own = tmp_path / "own.json"
+    own.write_text(json.dumps(_made("scripted:sustainable", GREEDY)))
+    with pytest.raises(BadInput, match="scripted:sustainable is suite t's own reference already"):
+        references.rescore(results, [own], root=tmp_path, reps=REPS)
+    (tmp_path / "s.toml").write_text((tmp_path / "s.toml").read_text().replace('[scenarios.b]', '[scenarios.c]'))
+    with pytest.raises(BadInput, match="suite s.toml: changed since the experiment scored with it") as err:
+        references.rescore(results, [greedy], root=tmp_path, reps=REPS)
+    assert "\n" not in str(err.value)
 
 
 def test_from_the_cli_and_bad_input_is_exit_2(tmp_path):
