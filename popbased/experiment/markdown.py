@@ -132,9 +132,13 @@ def _suite(s: dict[str, Any]) -> list[str]:
     """Each suite by scenario (each arm's champions across seeds) and P(X > Y) on its overall score."""
     lines = []
     for name, by in (s.get("suite_scenarios") or {}).items():
+        reference = next((r for a in (s.get("arms") or {}).values() for run in a.get("runs", {}).values()
+                          if (r := ((run.get("suites") or {}).get(name) or {}).get("reference"))), None)
+        one = ("the best of the references focal per scenario (" + ", ".join(reference) + ")"
+               if isinstance(reference, list) else "the reference focal")
         lines += [f"## Suite {name} by scenario", "",
                   "Each arm's champions focal in each scenario of the suite, across seeds: the "
-                  "score (0 = random play focal, 1 = the reference focal) as IQM with its 95% CI, "
+                  f"score (0 = random play focal, 1 = {one}) as IQM with its 95% CI, "
                   "the focal players' per-capita return per episode (IQM), the share of episodes "
                   "depleted by the world count and by the study's proxy (mean over seeds), random "
                   "play's own 95% CI on the score (it is evaluated once: a bootstrap of its mean "

@@ -161,7 +161,7 @@ def suite_score(out: Path, rows: dict, arm: str, seed, tag: str = "") -> dict | 
     by_scenario = {r["scenario"]: {k: r[k] for k in ("score", "focal_return", "depleted", "proxy_depleted")
                                    if k in r and _finite(r[k]) is not None}
                    for r in made.get("rows", []) if r.get("policy") == label}
-    return {"suite": made.get("suite", tag), **overall, "by_scenario": by_scenario,
+    return {"suite": made.get("suite", tag), "reference": made.get("reference"), **overall, "by_scenario": by_scenario,
             "random_episodes": _random_episodes(made.get("rows", []))}
 
 

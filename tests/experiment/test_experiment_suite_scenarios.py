@@ -70,6 +70,10 @@ def test_suite_scores_by_scenario_across_seeds(tmp_path):
         {"x": "across", "y": "open_only", "point": 1.0, "low": 1.0, "high": 1.0, "suite": "heldout"}]}))
     assert "## Suite heldout by scenario" in text
     assert f"| across | 3 | {overall['across']['iqm']['point']:.3f} [" in text
+    assert "1 = the reference focal" in text
+    arms["across"]["runs"]["0"]["suites"]["heldout"]["reference"] = ["scripted:sustainable", "scripted:greedy"]
+    several = "\n".join(markdown._suite({"suite_scenarios": {"heldout": by}, "arms": arms}))
+    assert "1 = the best of the references focal per scenario (scripted:sustainable, scripted:greedy)" in several
     assert "| b | across | 3 | 0.50 [" in text and f"| 10% / 50% | [{band['low']:.2f}, {band['high']:.2f}] | yes |" in text
     assert "| c | across | 3 | - | 3.0 | - / - | - | no |" in text  # no score, no random band
     assert "| across | open_only | 1.00 [1.00, 1.00] |" in text
