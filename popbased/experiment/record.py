@@ -56,7 +56,7 @@ ARM_FIELDS = ("kind", "definition", "generations", "members", "agent_steps", "tr
 """What makes an arm's runs what they are (its `note` is words, and may change)."""
 
 
-def _sha256(*paths: Path | str, text: bytes = b"") -> str:
+def sha256(*paths: Path | str, text: bytes = b"") -> str:
     digest = hashlib.sha256(text)
     for path in paths:
         digest.update(Path(path).read_bytes())
@@ -70,12 +70,12 @@ def _file_sha256(arm: specs.Arm) -> str | None:
     if arm.kind == "pbt":
         from popbased.experiment.files import dumps  # deferred: only pbt arms write files
 
-        return _sha256(text=dumps(arm.population).encode())
+        return sha256(text=dumps(arm.population).encode())
     if arm.kind == "league" and arm.file is not None and Path(arm.file).is_file():
         from popbased.league.spec import load  # deferred: only league arms
 
         sources = [p.source for p in load(arm.file).populations if p.source and Path(p.source).is_file()]
-        return _sha256(arm.file, *sources)
+        return sha256(arm.file, *sources)
     return None
 
 
@@ -125,7 +125,7 @@ def _folder(p: Planned, out: Path) -> Path:
 def _suites(exp: specs.Experiment) -> dict:
     """The suites as the record keeps them: one suite as a file and its SHA-256 (as before
     several were allowed), several as lists, with their tags (suite/TAG/... steps)."""
-    files, digests = [relative(s) for s in exp.suites], [_sha256(s) for s in exp.suites]
+    files, digests = [relative(s) for s in exp.suites], [sha256(s) for s in exp.suites]
     if len(files) == 1:
         return {"suite": files[0], "suite_episodes": exp.suite_episodes, "suite_sha256": digests[0]}
     return {"suite": files, "suite_episodes": exp.suite_episodes, "suite_sha256": digests,
@@ -138,7 +138,7 @@ suite added, or one changed, touches only its own steps (suite/TAG/...), not the
 hours of Melting Pot episodes."""
 
 
-def _suites_by_tag(plan: dict) -> dict[str, tuple[str, str | None]]:
+def suites_by_tag(plan: dict) -> dict[str, tuple[str, str | None]]:
     """{tag: (file, SHA-256)} of a record's or summary's suites (tag "" for one suite)."""
     files, digests = plan.get("suite"), plan.get("suite_sha256")
     if files is None:
@@ -151,7 +151,7 @@ def _suites_by_tag(plan: dict) -> dict[str, tuple[str, str | None]]:
 
 def suite_changes(old: dict, new: dict) -> dict[str, str]:
     """{tag: how that suite differs} for the suites both plans have."""
-    before, now = _suites_by_tag(old), _suites_by_tag(new)
+    before, now = suites_by_tag(old), suites_by_tag(new)
     said = {}
     for tag in before.keys() & now.keys():
         (f0, d0), (f1, d1) = before[tag], now[tag]

@@ -14,7 +14,6 @@ scores with the suite's one reference.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 from popbased.errors import BadInput
 from popbased.evaluation import suite as suites
 from popbased.experiment import stats
+from popbased.experiment.record import sha256, suites_by_tag
+from popbased.experiment.report import aggregated
 
 SAME = ("suite", "episodes", "seed", "env", "max_episode_steps")
 """What a SUITE_JSON must share with the experiment's suite results to be scored beside them."""
@@ -88,13 +89,10 @@ def rescore(results: str | Path, extra: list[str | Path], root: str | Path = "."
     results, root, reps = Path(results), Path(root), reps or {}
     summary = _read(results / "summary.json", "the experiment's summary")
     folder = _suite_folder(results)
-    files, digests = summary.get("suite") or [], summary.get("suite_sha256") or []
-    files, digests = ([files], [digests]) if isinstance(files, str) else (files, digests)
-    tags = summary.get("suite_tags") or [""] * len(files)
     by_name = {}  # the suite's name -> (the suite, the folder of its steps)
-    for file, tag, digest in itertools.zip_longest(files, tags, digests):
+    for tag, (file, digest) in suites_by_tag(summary).items():
         try:
-            now = hashlib.sha256((root / file).read_bytes()).hexdigest()
+            now = sha256(root / file)
         except OSError:
             raise BadInput(f"suite {file} (of the experiment): not found under {root}; run from "
                            f"the checkout that holds it") from None
@@ -149,9 +147,8 @@ def rescore(results: str | Path, extra: list[str | Path], root: str | Path = "."
             raise BadInput(f"suite {name}: no arm's champion results under {steps}")
         for key, field in (("aggregate", "runs"), ("aggregate_one_reference", "runs_one_reference")):
             values = {arm: [v for v in a[field].values() if v == v] for arm, a in arms.items()}
-            for arm, est in stats.aggregate({a: v for a, v in values.items() if v},
-                                            **reps.get("aggregate", {})).items():
-                arms[arm][key] = {m: e.as_dict() for m, e in est.items()}
+            for arm, agg in aggregated(values, reps).items():
+                arms[arm][key] = agg
         order = [a for a in summary.get("arms", {}) if a in arms] + [a for a in arms if a not in summary.get("arms", {})]
         values = {arm: [v for v in arms[arm]["runs"].values() if v == v] for arm in order}
         pairs = list(itertools.combinations([a for a, v in values.items() if v], 2))  # the report's order

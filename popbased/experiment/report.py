@@ -210,7 +210,7 @@ def _by_scenario(by: dict, reps: dict, random: dict[str, dict] | None = None) ->
     for arm, scenarios in by.items():
         scores = {sc: [v["score"] for v in vs if "score" in v] for sc, vs in scenarios.items()}
         returns = {sc: [v["focal_return"] for v in vs if "focal_return" in v] for sc, vs in scenarios.items()}
-        agg, ret = _aggregate(scores, reps), _aggregate(returns, reps)
+        agg, ret = aggregated(scores, reps), aggregated(returns, reps)
         out[arm] = {}
         for sc, vs in scenarios.items():
             row = {"seeds": len(vs), "score": agg.get(sc, {}), "focal_return": ret.get(sc, {})}
@@ -241,7 +241,7 @@ def suite_overall(arms: dict, reps: dict) -> dict[str, dict]:
     number of runs: every suite of the experiment, not only the first (the metric "suite")."""
     made = {}
     for name, values in _suite_values(arms).items():
-        made[name] = {arm: {"runs": len(values[arm]), **agg} for arm, agg in _aggregate(values, reps).items()}
+        made[name] = {arm: {"runs": len(values[arm]), **agg} for arm, agg in aggregated(values, reps).items()}
     return made
 
 
@@ -325,9 +325,9 @@ def cross_play(out: Path, record: dict, reps: dict, arms: dict) -> dict | None:
     alone = _alone(record, cells, arms)
     cells.update(alone)
     names = {k: f"{k[0]}: {k[1]} vs {k[2]}" for k in cells}
-    aggregated = _aggregate({names[k]: list(v.values()) for k, v in cells.items()}, reps)
+    by_cell = aggregated({names[k]: list(v.values()) for k, v in cells.items()}, reps)
     out_cells = [{"mode": k[0], "focal": k[1], "background": k[2], "runs": v,
-                  "aggregate": aggregated.get(names[k], {}), **({"alone": True} if k in alone else {})}
+                  "aggregate": by_cell.get(names[k], {}), **({"alone": True} if k in alone else {})}
                  for k, v in cells.items()]
     pairs, scores = [], {}
     for (mode, focal, background), v in cells.items():
@@ -348,7 +348,9 @@ def cross_play(out: Path, record: dict, reps: dict, arms: dict) -> dict | None:
             "probability_of_improvement": [{"x": x, "y": y, **e.as_dict()} for (x, y), e in poi.items()]}
 
 
-def _aggregate(values: dict[str, list[float]], reps: dict) -> dict:
+def aggregated(values: dict[str, list[float]], reps: dict) -> dict:
+    """Per arm with runs, `stats.aggregate` of its values (IQM, mean, median with 95% CIs) as
+    JSON-ready dicts."""
     kept = {arm: v for arm, v in values.items() if v}
     return {arm: {m: e.as_dict() for m, e in est.items()}
             for arm, est in stats.aggregate(kept, **reps.get("aggregate", {})).items()}
@@ -423,7 +425,7 @@ def collect(out: Path, reps: dict | None = None) -> dict[str, Any]:
         metrics = {"normalised": lambda r: r["normalised"], **metrics}
     values = {m: {a: [get(r) for r in v["runs"].values() if get(r) is not None] for a, v in arms.items()}
               for m, get in metrics.items()}  # None: a run without the number (patch deaths, efficiency)
-    aggregates = {m: _aggregate(v, reps) for m, v in values.items()}
+    aggregates = {m: aggregated(v, reps) for m, v in values.items()}
     for arm in arms:
         arms[arm]["aggregate"] = {m: aggregates[m][arm] for m in metrics if arm in aggregates[m]}
         arms[arm]["runs_per_metric"] = {m: len(values[m][arm]) for m in metrics if values[m][arm]}
